@@ -1,0 +1,107 @@
+//! Thread, block and grid indices.
+//!
+//! Every value here comes from a PTX special register (`%tid`, `%ntid`, `%ctaid`, `%nctaid`).
+use core::arch::nvptx;
+
+/// A three-component index or extent, as CUDA's `dim3`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dim3 {
+    pub x: u32,
+    pub y: u32,
+    pub z: u32,
+}
+
+/// This thread's index inside its block (`threadIdx`).
+#[inline(always)]
+pub fn thread_idx() -> Dim3 {
+    // SAFETY: reading special registers has no preconditions.
+    unsafe {
+        Dim3 {
+            x: nvptx::_thread_idx_x() as u32,
+            y: nvptx::_thread_idx_y() as u32,
+            z: nvptx::_thread_idx_z() as u32,
+        }
+    }
+}
+
+/// The block's extent in threads (`blockDim`).
+#[inline(always)]
+pub fn block_dim() -> Dim3 {
+    // SAFETY: reading special registers has no preconditions.
+    unsafe {
+        Dim3 {
+            x: nvptx::_block_dim_x() as u32,
+            y: nvptx::_block_dim_y() as u32,
+            z: nvptx::_block_dim_z() as u32,
+        }
+    }
+}
+
+/// This block's index inside the grid (`blockIdx`).
+#[inline(always)]
+pub fn block_idx() -> Dim3 {
+    // SAFETY: reading special registers has no preconditions.
+    unsafe {
+        Dim3 {
+            x: nvptx::_block_idx_x() as u32,
+            y: nvptx::_block_idx_y() as u32,
+            z: nvptx::_block_idx_z() as u32,
+        }
+    }
+}
+
+/// The grid's extent in blocks (`gridDim`).
+#[inline(always)]
+pub fn grid_dim() -> Dim3 {
+    // SAFETY: reading special registers has no preconditions.
+    unsafe {
+        Dim3 {
+            x: nvptx::_grid_dim_x() as u32,
+            y: nvptx::_grid_dim_y() as u32,
+            z: nvptx::_grid_dim_z() as u32,
+        }
+    }
+}
+
+/// Global thread index along x: `blockIdx.x * blockDim.x + threadIdx.x`, widened before the
+/// multiply so grids of more than 2^32 threads index correctly.
+#[inline(always)]
+pub fn global_id_x() -> usize {
+    // SAFETY: reading special registers has no preconditions.
+    unsafe {
+        nvptx::_block_idx_x() as usize * nvptx::_block_dim_x() as usize
+            + nvptx::_thread_idx_x() as usize
+    }
+}
+
+/// Total number of threads along x in the grid (the stride of a grid-stride loop).
+#[inline(always)]
+pub fn grid_threads_x() -> usize {
+    // SAFETY: reading special registers has no preconditions.
+    unsafe { nvptx::_grid_dim_x() as usize * nvptx::_block_dim_x() as usize }
+}
+
+/// Linear index of this thread in the whole launch, unique across all three grid and block
+/// dimensions. Equals [`global_id_x`] for 1D launches. Output ownership rules use it.
+#[inline(always)]
+pub fn global_linear_id() -> usize {
+    let (b, bd, t, g) = (block_idx(), block_dim(), thread_idx(), grid_dim());
+    let block = (b.z as usize * g.y as usize + b.y as usize) * g.x as usize + b.x as usize;
+    let per_block = bd.x as usize * bd.y as usize * bd.z as usize;
+    let thread = (t.z as usize * bd.y as usize + t.y as usize) * bd.x as usize + t.x as usize;
+    block * per_block + thread
+}
+
+/// Number of threads in the whole launch.
+#[inline(always)]
+pub fn grid_linear_threads() -> usize {
+    let (g, bd) = (grid_dim(), block_dim());
+    g.x as usize * g.y as usize * g.z as usize * bd.x as usize * bd.y as usize * bd.z as usize
+}
+
+/// Indices `global_id_x(), + grid_threads_x(), ...` below `len`: the classic grid-stride loop,
+/// correct for any grid size.
+#[inline(always)]
+pub fn grid_stride_x(len: usize) -> core::iter::StepBy<core::ops::Range<usize>> {
+    (global_id_x()..len).step_by(grid_threads_x())
+}

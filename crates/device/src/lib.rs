@@ -1,0 +1,27 @@
+//! Device-side library for kernels compiled to PTX with rustc's `nvptx64-nvidia-cuda` target.
+//!
+//! It plays the role Rust-CUDA's `cuda_std` plays, on a stock compiler: thread/block/grid
+//! indices, barriers, and views that keep kernel code safe by default (inputs are bounds-checked
+//! `&[T]`; outputs are [`OutSlice`]s that hand each thread `&mut` only to what it owns).
+//! `unsafe` and inline PTX live here, in small audited functions, not in kernel code.
+#![no_std]
+#![feature(stdarch_nvptx, core_float_math, asm_experimental_arch)]
+
+#[cfg(not(target_arch = "nvptx64"))]
+compile_error!("gpukit-device only builds for the nvptx64-nvidia-cuda target (use gpukit-builder)");
+
+pub mod index;
+pub mod math;
+pub mod out;
+mod panic;
+pub mod sync;
+pub mod vector;
+
+pub use gpukit_macros::kernel;
+pub use index::{
+    Dim3, block_dim, block_idx, global_id_x, global_linear_id, grid_dim, grid_linear_threads,
+    grid_stride_x, thread_idx,
+};
+pub use out::{OutSlice, Quad, QuadMut};
+pub use vector::{Word32, load_quad};
+pub use sync::sync_threads;

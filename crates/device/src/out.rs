@@ -1,0 +1,135 @@
+//! Output views: each thread gets `&mut` only to the elements it owns.
+//!
+//! A kernel's outputs are shared by every thread of the launch, so a `&mut [T]` parameter would
+//! hand every thread a mutable alias of the same memory. [`OutSlice`] instead exposes the
+//! elements a thread owns under a fixed ownership rule (one element, or one group of four, per
+//! linear thread id; or the grid-stride set), so two threads can never obtain `&mut` to the same
+//! element through safe code. Anything else needs [`OutSlice::get_unchecked_mut`], whose contract
+//! the caller states.
+use crate::index::{global_linear_id, grid_linear_threads};
+use core::marker::PhantomData;
+
+/// A device output slice: same ABI as `&mut [T]` (`{ptr: u64, len: u64}`), so the host passes a
+/// device buffer and its length as one 16-byte parameter.
+#[repr(C)]
+pub struct OutSlice<T> {
+    ptr: *mut T,
+    len: usize,
+    _owns: PhantomData<T>,
+}
+
+/// Four consecutive elements at a 16-byte-aligned address: loads and stores of it compile to one
+/// vector instruction (`ld.global.v4` / `st.global.v4` for 4-byte `T`).
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct Quad<T>(pub [T; 4]);
+
+/// The group of four elements a thread owns in [`OutSlice::thread_quad`].
+pub enum QuadMut<'a, T> {
+    /// All four in bounds and 16-byte aligned.
+    Full(&'a mut Quad<T>),
+    /// The in-bounds part of a group that runs past the end (or is misaligned): element-wise.
+    Partial(&'a mut [T]),
+}
+
+impl<T> OutSlice<T> {
+    /// Number of elements in the whole output (not only this thread's part).
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The element this thread owns under the one-thread-per-element rule: index
+    /// [`global_linear_id`]. `None` for threads past the end.
+    #[inline(always)]
+    pub fn thread_elem(&mut self) -> Option<(usize, &mut T)> {
+        let i = global_linear_id();
+        if i < self.len {
+            // SAFETY: `i < len`, and no other thread of the launch has linear id `i`.
+            Some((i, unsafe { &mut *self.ptr.add(i) }))
+        } else {
+            None
+        }
+    }
+
+    /// The elements this thread owns under the grid-stride rule: `id, id + T, id + 2T, ...` for
+    /// linear id `id` and `T` threads in the grid. Yields `(index, &mut element)`.
+    #[inline(always)]
+    pub fn grid_stride(&mut self) -> GridStrideMut<'_, T> {
+        GridStrideMut {
+            ptr: self.ptr,
+            len: self.len,
+            next: global_linear_id(),
+            step: grid_linear_threads(),
+            _out: PhantomData,
+        }
+    }
+
+    /// The group of four elements `4*id .. 4*id + 4` this thread owns under the
+    /// four-per-thread rule, as one aligned [`Quad`] when possible. `None` past the end.
+    #[inline(always)]
+    pub fn thread_quad(&mut self) -> Option<(usize, QuadMut<'_, T>)> {
+        let start = global_linear_id().checked_mul(4)?;
+        if start >= self.len {
+            return None;
+        }
+        // SAFETY: `start < len`; the group `start..min(start+4, len)` belongs to this thread
+        // alone (four-per-thread rule), so one `&mut` to it is unique.
+        unsafe {
+            let p = self.ptr.add(start);
+            if start + 4 <= self.len && (p as usize) % 16 == 0 {
+                Some((start, QuadMut::Full(&mut *(p as *mut Quad<T>))))
+            } else {
+                let n = (self.len - start).min(4);
+                Some((start, QuadMut::Partial(core::slice::from_raw_parts_mut(p, n))))
+            }
+        }
+    }
+
+    /// Any element, by index. Bounds-checked (a panic traps the kernel).
+    ///
+    /// # Safety
+    /// No other thread may read or write element `i` while the returned reference lives; the
+    /// caller states the ownership rule that guarantees it (e.g. a tile this block owns).
+    #[inline(always)]
+    pub unsafe fn get_unchecked_mut(&mut self, i: usize) -> &mut T {
+        assert!(i < self.len, "OutSlice index out of bounds");
+        // SAFETY: in bounds; exclusivity is the caller's contract.
+        unsafe { &mut *self.ptr.add(i) }
+    }
+
+    /// Raw pointer to element 0, for the device library's own audited primitives.
+    #[inline(always)]
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        self.ptr
+    }
+}
+
+/// Iterator of [`OutSlice::grid_stride`].
+pub struct GridStrideMut<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    next: usize,
+    step: usize,
+    _out: PhantomData<&'a mut T>,
+}
+
+impl<'a, T> Iterator for GridStrideMut<'a, T> {
+    type Item = (usize, &'a mut T);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let i = self.next;
+        if i >= self.len {
+            return None;
+        }
+        self.next = i.saturating_add(self.step);
+        // SAFETY: `i < len`; grid-stride indices of distinct threads are disjoint.
+        Some((i, unsafe { &mut *self.ptr.add(i) }))
+    }
+}

@@ -1,0 +1,67 @@
+//! Wide loads from input slices.
+use crate::out::Quad;
+
+/// Element types that travel as one 32-bit word, so four of them fill one 16-byte vector access.
+pub trait Word32: Copy {
+    fn from_bits(b: u32) -> Self;
+}
+impl Word32 for f32 {
+    #[inline(always)]
+    fn from_bits(b: u32) -> Self {
+        f32::from_bits(b)
+    }
+}
+impl Word32 for u32 {
+    #[inline(always)]
+    fn from_bits(b: u32) -> Self {
+        b
+    }
+}
+impl Word32 for i32 {
+    #[inline(always)]
+    fn from_bits(b: u32) -> Self {
+        b as i32
+    }
+}
+
+/// Elements `i .. i + 4` of `s`. When they are in bounds and 16-byte aligned this is one
+/// `ld.global.nc.v4` (read-only path: inputs are never written during a launch, which the host
+/// launcher guarantees by borrowing outputs mutably); otherwise element-wise bounds-checked loads
+/// (a read past the end panics, i.e. traps).
+#[inline(always)]
+pub fn load_quad<T: Word32>(s: &[T], i: usize) -> [T; 4] {
+    if let Some(end) = i.checked_add(4)
+        && end <= s.len()
+    {
+        // SAFETY: `i < len`, so the pointer stays inside the slice.
+        let p = unsafe { s.as_ptr().add(i) };
+        if (p as usize) % 16 == 0 {
+            let (a, b, c, d): (u32, u32, u32, u32);
+            // SAFETY: 16 bytes from `p` are in bounds, aligned, in global memory (kernel inputs
+            // are device allocations) and not written by any thread during this launch.
+            unsafe {
+                core::arch::asm!(
+                    "ld.global.nc.v4.b32 {{{a}, {b}, {c}, {d}}}, [{p}];",
+                    a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+                    p = in(reg64) p,
+                    options(readonly, nostack, preserves_flags, pure),
+                );
+            }
+            return [T::from_bits(a), T::from_bits(b), T::from_bits(c), T::from_bits(d)];
+        }
+    }
+    load_quad_unaligned(s, i)
+}
+
+/// The slow path of [`load_quad`], kept out of line so the fast path stays one vector load.
+#[cold]
+#[inline(never)]
+fn load_quad_unaligned<T: Copy>(s: &[T], i: usize) -> [T; 4] {
+    [s[i], s[i + 1], s[i + 2], s[i + 3]]
+}
+
+/// Stores `v` with one `st.global.v4` (the [`Quad`] is 16-byte aligned by type).
+#[inline(always)]
+pub fn store_quad<T: Copy>(dst: &mut Quad<T>, v: [T; 4]) {
+    dst.0 = v;
+}

@@ -1,0 +1,6 @@
+//! The project's kernels. Each `#[kernel]` function becomes a PTX entry and gets a typed host
+//! launcher generated from this same signature.
+#![no_std]
+#![feature(abi_gpu_kernel)]
+
+pub mod vector;

@@ -1,0 +1,32 @@
+//! Elementwise vector kernels.
+use gpukit_device::{self as gpu, OutSlice, QuadMut, kernel};
+
+/// out = a + b, one element per thread.
+#[kernel(same_len(a, b, out), elements = out)]
+pub fn vector_add(a: &[f32], b: &[f32], mut out: OutSlice<f32>) {
+    if let Some((i, o)) = out.thread_elem() {
+        *o = a[i] + b[i];
+    }
+}
+
+/// y = alpha * x + y (fused multiply-add), four elements per thread with 16-byte accesses.
+#[kernel(same_len(x, y), elements = y, items_per_thread = 4)]
+pub fn saxpy(alpha: f32, x: &[f32], mut y: OutSlice<f32>) {
+    if let Some((i, quad)) = y.thread_quad() {
+        match quad {
+            QuadMut::Full(yq) => {
+                let xv = gpu::load_quad(x, i);
+                let mut v = yq.0;
+                for k in 0..4 {
+                    v[k] = gpu::math::fma(alpha, xv[k], v[k]);
+                }
+                yq.0 = v;
+            }
+            QuadMut::Partial(ys) => {
+                for (k, yk) in ys.iter_mut().enumerate() {
+                    *yk = gpu::math::fma(alpha, x[i + k], *yk);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Loading a kernel module: picking the image that fits the device.
+use super::error::{Call, DriverError, Error, Result};
+use super::gpu::{DeviceProps, Gpu};
+use super::launch::KernelFn;
+use std::ffi::CString;
+use std::sync::Arc;
+
+/// One compiled form of a module for one architecture, embedded by the builder.
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleImage {
+    /// `sm_XY` (or `sm_XYa`).
+    pub arch: &'static str,
+    pub ptx: &'static str,
+    /// Machine code from `ptxas`, when it was available at build time.
+    pub cubin: Option<&'static [u8]>,
+}
+
+impl ModuleImage {
+    /// `(major, minor, arch-specific)` from `sm_XY[a]`.
+    pub fn capability(&self) -> Option<(u32, u32, bool)> {
+        let d = self.arch.strip_prefix("sm_")?;
+        let specific = d.ends_with('a') || d.ends_with('f');
+        let d = d.trim_end_matches(['a', 'f']);
+        let n: u32 = d.parse().ok()?;
+        Some((n / 10, n % 10, specific))
+    }
+}
+
+/// Which image to load on a device of compute capability `cc`, best first: cubins built for
+/// exactly this capability, then PTX for the highest capability not above it (the driver
+/// compiles PTX forward, never backward).
+pub fn rank_images(images: &[ModuleImage], cc: (u32, u32)) -> Vec<(ModuleImage, bool)> {
+    let mut out = Vec::new();
+    for im in images {
+        if let (Some((ma, mi, _)), Some(_)) = (im.capability(), im.cubin)
+            && (ma, mi) == cc
+        {
+            out.push((*im, true));
+        }
+    }
+    let mut ptx: Vec<ModuleImage> = images
+        .iter()
+        .filter(|im| {
+            im.capability()
+                .is_some_and(|(ma, mi, specific)| (ma, mi) <= cc && (!specific || (ma, mi) == cc))
+        })
+        .copied()
+        .collect();
+    ptx.sort_by_key(|im| std::cmp::Reverse(im.capability()));
+    out.extend(ptx.into_iter().map(|im| (im, false)));
+    out
+}
+
+/// A loaded module. Its functions keep it alive.
+pub struct Module {
+    name: String,
+    inner: cust::module::Module,
+    loaded: String,
+    props: DeviceProps,
+}
+
+// SAFETY: a CUmodule is a driver handle valid in its context from any thread; the runtime binds
+// the context before every use.
+unsafe impl Send for Module {}
+unsafe impl Sync for Module {}
+
+impl Module {
+    /// Load the best image of `images` for `gpu`.
+    pub fn load(gpu: &Gpu, name: &str, images: &[ModuleImage]) -> Result<Module> {
+        gpu.bind()?;
+        let props = gpu.props().clone();
+        let cc = props.compute_capability();
+        let ranked = rank_images(images, cc);
+        if ranked.is_empty() {
+            return Err(Error::NoImage {
+                module: name.to_string(),
+                major: cc.0,
+                minor: cc.1,
+                built: images.iter().map(|i| i.arch).collect::<Vec<_>>().join(", "),
+            });
+        }
+        let mut last_err = None;
+        for (im, cubin) in ranked {
+            let loaded = if cubin {
+                cust::module::Module::from_cubin(im.cubin.unwrap_or_default(), &[])
+            } else {
+                let ptx = CString::new(im.ptx).expect("PTX text has no NUL bytes");
+                cust::module::Module::from_ptx_cstr(&ptx, &[])
+            };
+            match loaded {
+                Ok(inner) => {
+                    return Ok(Module {
+                        name: name.to_string(),
+                        inner,
+                        loaded: format!("{} {}", im.arch, if cubin { "cubin" } else { "PTX" }),
+                        props,
+                    });
+                }
+                // A cubin from a newer ptxas than the driver can fail; PTX still JIT-compiles.
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let code = last_err.expect("at least one image was tried");
+        Err(Error::Driver(DriverError::new(
+            "cuModuleLoadData",
+            code as u32,
+        )))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Which image was loaded, e.g. `sm_90 cubin`.
+    pub fn loaded_image(&self) -> &str {
+        &self.loaded
+    }
+
+    /// Look up a kernel by its entry name.
+    pub fn function(self: &Arc<Self>, name: &'static str) -> Result<KernelFn> {
+        let f = self
+            .inner
+            .get_function(name)
+            .call("cuModuleGetFunction")?
+            .to_raw();
+        KernelFn::new(f, name, self.clone(), &self.props)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn im(arch: &'static str, cubin: bool) -> ModuleImage {
+        ModuleImage {
+            arch,
+            ptx: "",
+            cubin: cubin.then_some(&[1u8][..]),
+        }
+    }
+
+    #[test]
+    fn picks_exact_cubin_then_best_ptx() {
+        let images = [im("sm_80", true), im("sm_90", true), im("sm_86", false)];
+        let r = rank_images(&images, (9, 0));
+        let names: Vec<_> = r.iter().map(|(i, c)| (i.arch, *c)).collect();
+        assert_eq!(
+            names,
+            vec![
+                ("sm_90", true),
+                ("sm_90", false),
+                ("sm_86", false),
+                ("sm_80", false)
+            ]
+        );
+        // An sm_89 device: no exact cubin; PTX of 8.6 and 8.0 JIT forward.
+        let r = rank_images(&images, (8, 9));
+        let names: Vec<_> = r.iter().map(|(i, c)| (i.arch, *c)).collect();
+        assert_eq!(names, vec![("sm_86", false), ("sm_80", false)]);
+        // Nothing runs on an older device.
+        assert!(rank_images(&images, (7, 5)).is_empty());
+        // Arch-specific (sm_90a) images run only on exactly 9.0.
+        let a = [im("sm_90a", false)];
+        assert_eq!(rank_images(&a, (9, 0)).len(), 1);
+        assert!(rank_images(&a, (10, 0)).is_empty());
+    }
+}

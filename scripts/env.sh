@@ -1,0 +1,64 @@
+# Source this (bash): it makes the machine able to build and test gpukit, installing what is
+# missing. Used by the README's two commands and by .ci/run.
+#   1. a kernel toolchain (a rustc with rust-src, to build `core` for nvptx64);
+#   2. something to link libcuda against: the real driver when there is one, else a stub built
+#      from scripts/cuda-stub.c (then, and only then, the stub is also put on LD_LIBRARY_PATH,
+#      so it can never shadow a real driver).
+gpukit_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+gpukit_has_rust_src() {
+  local sysroot
+  sysroot=$("$1" --print sysroot 2>/dev/null) || return 1
+  [ -f "$sysroot/lib/rustlib/src/rust/library/core/Cargo.toml" ]
+}
+
+gpukit_kernel_toolchain() {
+  if [ -n "${GPUKIT_RUSTC:-}" ]; then return 0; fi
+  if (cd "$gpukit_root" && gpukit_has_rust_src rustc); then return 0; fi
+  if [ -x /usr/bin/rustc ] && gpukit_has_rust_src /usr/bin/rustc && [ -x /usr/bin/cargo ]; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-cache policy rust-web-src 2>/dev/null | grep -q Candidate \
+     || { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq >/dev/null; }; then
+    echo "gpukit: installing the kernel toolchain: apt-get install -y rustc-web cargo-web rust-web-src" >&2
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web cargo-web rust-web-src >/dev/null; then
+      return 0
+    fi
+  fi
+  local tc
+  tc=$(cd "$gpukit_root" && rustup show active-toolchain 2>/dev/null | cut -d' ' -f1)
+  echo "gpukit: no Rust toolchain with rust-src to build kernels. Install one:" >&2
+  echo "  rustup component add rust-src --toolchain ${tc:-<toolchain>}" >&2
+  echo "  or, on Debian 12 as root: apt-get install -y rustc-web cargo-web rust-web-src" >&2
+  return 1
+}
+
+gpukit_find_libcuda() {
+  local d
+  for d in ${LD_LIBRARY_PATH//:/ } /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib/wsl/lib; do
+    if [ -e "$d/libcuda.so.1" ]; then echo "$d/libcuda.so.1"; return 0; fi
+  done
+  ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 / {print $NF; exit}'
+}
+
+gpukit_libcuda() {
+  [ -n "${CUDA_LIBRARY_PATH:-}" ] && return 0
+  local real dir
+  real=$(gpukit_find_libcuda)
+  if [ -n "$real" ]; then
+    # cust_raw looks for <dir>/lib64/libcuda.so; point it at the driver itself.
+    dir="$gpukit_root/target/cuda-link"
+    mkdir -p "$dir/lib64"
+    ln -sfn "$real" "$dir/lib64/libcuda.so"
+  else
+    dir="$gpukit_root/target/cuda-stub"
+    mkdir -p "$dir/lib64"
+    if [ ! -f "$dir/lib64/libcuda.so" ] || [ "$gpukit_root/scripts/cuda-stub.c" -nt "$dir/lib64/libcuda.so" ]; then
+      cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$dir/lib64/libcuda.so" "$gpukit_root/scripts/cuda-stub.c" || return 1
+    fi
+    ln -sfn libcuda.so "$dir/lib64/libcuda.so.1"
+    export LD_LIBRARY_PATH="$dir/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    echo "gpukit: no NVIDIA driver here; linking against a stub libcuda (GPU tests show as ignored)" >&2
+  fi
+  export CUDA_LIBRARY_PATH="$dir"
+}
+
+gpukit_kernel_toolchain && gpukit_libcuda
