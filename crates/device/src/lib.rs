@@ -23,5 +23,5 @@ pub use index::{
     grid_stride_x, thread_idx,
 };
 pub use out::{OutSlice, Quad, QuadMut};
-pub use vector::{Word32, load_quad};
 pub use sync::sync_threads;
+pub use vector::{Word32, load_quad};

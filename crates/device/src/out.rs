@@ -86,7 +86,10 @@ impl<T> OutSlice<T> {
                 Some((start, QuadMut::Full(&mut *(p as *mut Quad<T>))))
             } else {
                 let n = (self.len - start).min(4);
-                Some((start, QuadMut::Partial(core::slice::from_raw_parts_mut(p, n))))
+                Some((
+                    start,
+                    QuadMut::Partial(core::slice::from_raw_parts_mut(p, n)),
+                ))
             }
         }
     }

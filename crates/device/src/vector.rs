@@ -47,7 +47,12 @@ pub fn load_quad<T: Word32>(s: &[T], i: usize) -> [T; 4] {
                     options(readonly, nostack, preserves_flags, pure),
                 );
             }
-            return [T::from_bits(a), T::from_bits(b), T::from_bits(c), T::from_bits(d)];
+            return [
+                T::from_bits(a),
+                T::from_bits(b),
+                T::from_bits(c),
+                T::from_bits(d),
+            ];
         }
     }
     load_quad_unaligned(s, i)
