@@ -61,4 +61,13 @@ gpukit_libcuda() {
   export CUDA_LIBRARY_PATH="$dir"
 }
 
-gpukit_kernel_toolchain && gpukit_libcuda
+# ptxas (PyPI's nvidia-cuda-nvcc) when installed: the build then assembles and reports on the PTX.
+gpukit_ptxas() {
+  command -v ptxas >/dev/null 2>&1 && return 0
+  local d
+  d=$(python3 -c "import nvidia, os; print(os.path.join(nvidia.__path__[0], 'cu13', 'bin'))" 2>/dev/null) || return 0
+  if [ -x "$d/ptxas" ]; then export PATH="$PATH:$d"; fi
+  return 0
+}
+
+gpukit_kernel_toolchain && gpukit_libcuda && gpukit_ptxas

@@ -3,4 +3,5 @@
 #![no_std]
 #![feature(abi_gpu_kernel)]
 
+pub mod reduce;
 pub mod vector;

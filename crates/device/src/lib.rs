@@ -5,17 +5,25 @@
 //! `&[T]`; outputs are [`OutSlice`]s that hand each thread `&mut` only to what it owns).
 //! `unsafe` and inline PTX live here, in small audited functions, not in kernel code.
 #![no_std]
-#![feature(stdarch_nvptx, core_float_math, asm_experimental_arch)]
+#![feature(
+    stdarch_nvptx,
+    core_float_math,
+    asm_experimental_arch,
+    link_llvm_intrinsics
+)]
 
 #[cfg(not(target_arch = "nvptx64"))]
 compile_error!("gpukit-device only builds for the nvptx64-nvidia-cuda target (use gpukit-builder)");
 
+pub mod block;
 pub mod index;
 pub mod math;
 pub mod out;
 mod panic;
+pub mod shared;
 pub mod sync;
 pub mod vector;
+pub mod warp;
 
 pub use gpukit_macros::kernel;
 pub use index::{
@@ -23,5 +31,6 @@ pub use index::{
     grid_stride_x, thread_idx,
 };
 pub use out::{OutSlice, Quad, QuadMut};
+pub use shared::{DynamicShared, SharedArray, dynamic_shared};
 pub use sync::sync_threads;
 pub use vector::{Word32, load_quad};

@@ -1,0 +1,79 @@
+//! Block-level helpers built on warp primitives and shared memory. Every thread of the (1D)
+//! block must call them, at the same point.
+use crate::{shared_array, sync_threads, warp};
+
+/// Sum over the block; every thread gets the result. Works for any block size up to 1024.
+#[inline(always)]
+pub fn reduce_sum_f32(v: f32) -> f32 {
+    let scratch = shared_array!(GPUKIT_BLOCK_SUM_F32: [f32; 33]);
+    reduce_with(v, scratch.shared_addr(), warp::reduce_sum_f32, 0.0)
+}
+
+/// Maximum over the block (`-inf` for no finite values); every thread gets it.
+#[inline(always)]
+pub fn reduce_max_f32(v: f32) -> f32 {
+    let scratch = shared_array!(GPUKIT_BLOCK_MAX_F32: [f32; 33]);
+    reduce_with(
+        v,
+        scratch.shared_addr(),
+        warp::reduce_max_f32,
+        f32::NEG_INFINITY,
+    )
+}
+
+/// Minimum over the block; every thread gets it.
+#[inline(always)]
+pub fn reduce_min_f32(v: f32) -> f32 {
+    let scratch = shared_array!(GPUKIT_BLOCK_MIN_F32: [f32; 33]);
+    reduce_with(
+        v,
+        scratch.shared_addr(),
+        warp::reduce_min_f32,
+        f32::INFINITY,
+    )
+}
+
+#[inline(always)]
+fn reduce_with(v: f32, scratch: u32, warp_op: fn(f32) -> f32, identity: f32) -> f32 {
+    use crate::shared::SharedElem;
+    let lane = warp::lane_id();
+    let wid = warp::warp_id();
+    let nwarps = crate::block_dim().x.div_ceil(32);
+    let w = warp_op(v);
+    // SAFETY (all shared accesses below): `scratch` is a 33-float shared array; indices < 33.
+    if lane == 0 {
+        unsafe { f32::st_shared(scratch + wid * 4, w) };
+    }
+    sync_threads();
+    let mut total = identity;
+    if wid == 0 {
+        let x = if lane < nwarps {
+            unsafe { f32::ld_shared(scratch + lane * 4) }
+        } else {
+            identity
+        };
+        total = warp_op(x);
+        if lane == 0 {
+            unsafe { f32::st_shared(scratch + 32 * 4, total) };
+        }
+    }
+    sync_threads();
+    let r = unsafe { f32::ld_shared(scratch + 32 * 4) };
+    // The scratch may be reused by the next call: nobody writes it before everyone has read.
+    sync_threads();
+    let _ = total;
+    r
+}
+
+/// Broadcast thread 0's `v` to every thread of the block.
+#[inline(always)]
+pub fn broadcast_f32(v: f32) -> f32 {
+    let slot = shared_array!(GPUKIT_BLOCK_BCAST_F32: [f32; 1]);
+    if crate::thread_idx().x == 0 {
+        slot.set(0, v);
+    }
+    sync_threads();
+    let r = slot.get(0);
+    sync_threads();
+    r
+}

@@ -1,0 +1,201 @@
+//! Shared memory that compiles to `ld.shared` / `st.shared` (LDS/STS in SASS).
+//!
+//! A Rust `static mut` would land in global memory, and a generic pointer to shared memory
+//! compiles to slow generic loads, so arrays are declared in PTX's `.shared` space with
+//! [`shared_array!`] and accessed only through 32-bit shared addresses with explicit
+//! `ld.shared`/`st.shared`.
+//!
+//! Aliasing rules: each `shared_array!` names one `.shared` symbol, so two declarations are two
+//! arrays; declaring the same name twice is rejected by `ptxas` (duplicate symbol), so one
+//! declaration cannot silently serve two arrays. Every thread of the block sees the same memory:
+//! element accesses are bounds-checked, but ordering between threads is the kernel's job
+//! (put a [`crate::sync_threads`] between writes and reads by other threads).
+use core::marker::PhantomData;
+
+/// Element types that shared memory can hold, with their load/store instruction width.
+pub trait SharedElem: Copy {
+    /// # Safety
+    /// `addr` is a valid, aligned shared-memory address of a `Self`.
+    unsafe fn ld_shared(addr: u32) -> Self;
+    /// # Safety
+    /// As [`SharedElem::ld_shared`].
+    unsafe fn st_shared(addr: u32, v: Self);
+}
+
+macro_rules! shared_elem {
+    ($t:ty, $bits:ty, $reg:ident, $w:literal) => {
+        impl SharedElem for $t {
+            #[inline(always)]
+            unsafe fn ld_shared(addr: u32) -> Self {
+                let v: $bits;
+                // SAFETY: caller guarantees a valid aligned shared address.
+                unsafe {
+                    core::arch::asm!(concat!("ld.shared.b", $w, " {v}, [{a}];"), v = out($reg) v, a = in(reg32) addr, options(nostack, readonly, preserves_flags));
+                    core::mem::transmute::<$bits, $t>(v)
+                }
+            }
+            #[inline(always)]
+            unsafe fn st_shared(addr: u32, v: Self) {
+                // SAFETY: caller guarantees a valid aligned shared address.
+                unsafe {
+                    let bits = core::mem::transmute::<$t, $bits>(v);
+                    core::arch::asm!(concat!("st.shared.b", $w, " [{a}], {v};"), v = in($reg) bits, a = in(reg32) addr, options(nostack, preserves_flags));
+                }
+            }
+        }
+    };
+}
+
+shared_elem!(f32, u32, reg32, "32");
+shared_elem!(u32, u32, reg32, "32");
+shared_elem!(i32, u32, reg32, "32");
+shared_elem!(f64, u64, reg64, "64");
+shared_elem!(u64, u64, reg64, "64");
+shared_elem!(i64, u64, reg64, "64");
+shared_elem!(u16, u16, reg16, "16");
+
+/// A block-shared array of `N` elements at a 32-bit shared address. Copyable handle: copies refer
+/// to the same memory, as every thread's handle does.
+#[derive(Clone, Copy)]
+pub struct SharedArray<T, const N: usize> {
+    addr: u32,
+    _t: PhantomData<T>,
+}
+
+impl<T: SharedElem, const N: usize> SharedArray<T, N> {
+    /// # Safety
+    /// `addr` is the shared address of at least `N` elements of `T`, aligned for `T`, used by
+    /// nothing else. Called by [`shared_array!`] only.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub unsafe fn from_shared_addr(addr: u32) -> Self {
+        SharedArray {
+            addr,
+            _t: PhantomData,
+        }
+    }
+
+    pub const LEN: usize = N;
+
+    /// Element `i` (bounds-checked: out of range panics, i.e. traps).
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> T {
+        assert!(i < N, "shared array index out of bounds");
+        // SAFETY: in bounds of the declared array, aligned by construction.
+        unsafe { T::ld_shared(self.addr + (i * core::mem::size_of::<T>()) as u32) }
+    }
+
+    /// Store `v` at element `i` (bounds-checked).
+    #[inline(always)]
+    pub fn set(&self, i: usize, v: T) {
+        assert!(i < N, "shared array index out of bounds");
+        // SAFETY: as in `get`.
+        unsafe { T::st_shared(self.addr + (i * core::mem::size_of::<T>()) as u32, v) }
+    }
+
+    /// Element `i` without the bounds check, for inner loops whose indices are proven in range.
+    ///
+    /// # Safety
+    /// `i < N`.
+    #[inline(always)]
+    pub unsafe fn get_unchecked(&self, i: usize) -> T {
+        // SAFETY: caller guarantees `i < N`.
+        unsafe { T::ld_shared(self.addr + (i * core::mem::size_of::<T>()) as u32) }
+    }
+
+    /// # Safety
+    /// `i < N`.
+    #[inline(always)]
+    pub unsafe fn set_unchecked(&self, i: usize, v: T) {
+        // SAFETY: caller guarantees `i < N`.
+        unsafe { T::st_shared(self.addr + (i * core::mem::size_of::<T>()) as u32, v) }
+    }
+
+    /// The 32-bit shared address of element 0 (for `ldmatrix`, `cp.async` and similar).
+    #[inline(always)]
+    pub fn shared_addr(&self) -> u32 {
+        self.addr
+    }
+}
+
+/// Declares a block-shared array and evaluates to its [`SharedArray`] handle:
+/// `let tile = shared_array!(TILE_A: [f32; 1024]);`. The name must be unique in the module.
+#[macro_export]
+macro_rules! shared_array {
+    ($name:ident : [$t:ty; $n:expr]) => {{
+        // `global_asm!` must be an item: a module named after the array holds it (and makes a
+        // second declaration of the same name in one scope a compile error too).
+        #[allow(non_snake_case, unused_imports)]
+        mod $name {
+            use super::*;
+            core::arch::global_asm!(
+                concat!(".shared .align 16 .b8 ", stringify!($name), "[{bytes}];"),
+                bytes = const ($n) * core::mem::size_of::<$t>(),
+            );
+        }
+        let addr: u32;
+        // SAFETY: reads the address of the symbol declared just above.
+        unsafe {
+            core::arch::asm!(concat!("mov.u32 {a}, ", stringify!($name), ";"), a = out(reg32) addr, options(pure, nomem, nostack));
+            $crate::shared::SharedArray::<$t, { $n }>::from_shared_addr(addr)
+        }
+    }};
+}
+
+core::arch::global_asm!(".extern .shared .align 16 .b8 gpukit_dynamic_smem[];");
+
+/// The block's dynamic shared memory (sized by the launch's `shared_bytes`) viewed as `T`s.
+#[derive(Clone, Copy)]
+pub struct DynamicShared<T> {
+    addr: u32,
+    len: usize,
+    _t: PhantomData<T>,
+}
+
+/// The dynamic shared memory of this launch as elements of `T` (length = bytes / size_of::<T>()).
+#[inline(always)]
+pub fn dynamic_shared<T: SharedElem>() -> DynamicShared<T> {
+    let (addr, bytes): (u32, u32);
+    // SAFETY: reads the extern symbol's address and a special register.
+    unsafe {
+        core::arch::asm!("mov.u32 {a}, gpukit_dynamic_smem;", a = out(reg32) addr, options(pure, nomem, nostack));
+        core::arch::asm!("mov.u32 {b}, %dynamic_smem_size;", b = out(reg32) bytes, options(pure, nomem, nostack));
+    }
+    DynamicShared {
+        addr,
+        len: bytes as usize / core::mem::size_of::<T>(),
+        _t: PhantomData,
+    }
+}
+
+impl<T: SharedElem> DynamicShared<T> {
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Element `i` (bounds-checked against the launch's dynamic size).
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> T {
+        assert!(i < self.len, "dynamic shared index out of bounds");
+        // SAFETY: in bounds of the dynamic allocation; 16-byte aligned base.
+        unsafe { T::ld_shared(self.addr + (i * core::mem::size_of::<T>()) as u32) }
+    }
+
+    #[inline(always)]
+    pub fn set(&self, i: usize, v: T) {
+        assert!(i < self.len, "dynamic shared index out of bounds");
+        // SAFETY: as in `get`.
+        unsafe { T::st_shared(self.addr + (i * core::mem::size_of::<T>()) as u32, v) }
+    }
+
+    #[inline(always)]
+    pub fn shared_addr(&self) -> u32 {
+        self.addr
+    }
+}
