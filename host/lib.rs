@@ -10,6 +10,8 @@ pub mod runtime;
 
 #[cfg(feature = "kernels")]
 pub mod kernels;
+#[cfg(feature = "kernels")]
+pub mod ops;
 
 /// Include the launchers gpukit-builder generated for the kernel crate `$name` (its package
 /// name with `-` replaced by `_`), e.g. `gpukit::include_kernels!(my_kernels);`.

@@ -133,6 +133,15 @@ pub enum Error {
     /// A launch configuration outside the device's or the kernel's limits; nothing was launched.
     #[error("kernel `{kernel}`: invalid launch configuration: {reason}")]
     InvalidConfig { kernel: String, reason: String },
+    /// A request for more device memory than is free; nothing was allocated.
+    #[error(
+        "{op}: {requested} B requested but only {free} B of device memory are free"
+    )]
+    OutOfMemory {
+        op: String,
+        requested: usize,
+        free: usize,
+    },
     /// No compiled image of a module can run on this device.
     #[error(
         "module `{module}` has no image for compute capability {major}.{minor} (built for: {built}); rebuild with GPUKIT_ARCH=sm_{major}{minor}"
@@ -151,6 +160,14 @@ impl Error {
         match self {
             Error::Driver(d) | Error::Launch { source: d, .. } => d.is_sticky(),
             _ => false,
+        }
+    }
+
+    /// The raw `CUresult` of a driver failure, if this is one.
+    pub fn driver_code(&self) -> Option<u32> {
+        match self {
+            Error::Driver(d) | Error::Launch { source: d, .. } => Some(d.code),
+            _ => None,
         }
     }
 }

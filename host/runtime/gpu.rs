@@ -40,8 +40,9 @@ impl DeviceProps {
     }
 }
 
-/// One GPU with its context bound on the creating thread. `Send + Sync`: another thread calls
-/// [`Gpu::bind`] before using it.
+/// One GPU with its (primary) context, bound on the creating thread. `Send + Sync`: every method
+/// binds the context on the calling thread itself, and so do kernel launches, so one `Gpu` can be
+/// shared by many threads (each with its own streams) without any set-up per thread.
 pub struct Gpu {
     device: Device,
     context: Context,
@@ -94,15 +95,46 @@ impl Gpu {
         &self.context
     }
 
-    /// Make this GPU's context current on the calling thread (needed once per thread).
+    /// Make this GPU's context current on the calling thread. Cheap when it already is (the
+    /// usual case), so every runtime entry point calls it.
     pub fn bind(&self) -> Result<()> {
-        CurrentContext::set_current(&self.context).call("cuCtxSetCurrent")
+        ensure_current(self.context.as_raw())
+    }
+
+    /// The raw driver context.
+    pub fn raw_context(&self) -> cust::sys::CUcontext {
+        self.context.as_raw()
+    }
+
+    /// Recover from a sticky error ([`Error::is_sticky`]): destroy the faulted primary context
+    /// and open a fresh one on the same device.
+    ///
+    /// Everything created in the old context (buffers, streams, events, modules, kernels,
+    /// pools, graphs) is invalid afterwards and must be dropped *before* calling this: a buffer
+    /// dropped later would free an address that the new context may have handed out again.
+    /// Taking `self` by value makes the old handle unusable.
+    pub fn recover(self) -> Result<Gpu> {
+        let ordinal = self.props.ordinal;
+        let device = self.device;
+        // SAFETY: resetting is allowed while the context is retained; the old handle is consumed
+        // and the caller has dropped every object of the old context (documented contract).
+        unsafe { cust::sys::cuDevicePrimaryCtxReset_v2(device.as_raw()) }
+            .call("cuDevicePrimaryCtxReset")?;
+        forget_current();
+        drop(self);
+        Gpu::new(ordinal)
     }
 
     /// A new non-blocking stream.
     pub fn stream(&self) -> Result<Stream> {
         self.bind()?;
         Stream::new(StreamFlags::NON_BLOCKING, None).call("cuStreamCreate")
+    }
+
+    /// A new event in this GPU's context (`timing: false` for pure dependencies).
+    pub fn event(&self, timing: bool) -> Result<super::event::Event> {
+        self.bind()?;
+        super::event::Event::new(timing)
     }
 
     /// Wait for all work in the context.
@@ -171,7 +203,25 @@ fn init() -> Result<()> {
     .map_err(Error::NoDevice)
 }
 
-fn read_props(ordinal: u32, d: Device) -> Result<DeviceProps> {
+/// Make `ctx` current on this thread unless it already is.
+pub(crate) fn ensure_current(ctx: cust::sys::CUcontext) -> Result<()> {
+    let mut cur: cust::sys::CUcontext = std::ptr::null_mut();
+    // SAFETY: valid out-pointer.
+    unsafe { cust::sys::cuCtxGetCurrent(&mut cur) }.call("cuCtxGetCurrent")?;
+    if cur != ctx {
+        // SAFETY: `ctx` is a live context handle owned by the caller's object.
+        unsafe { cust::sys::cuCtxSetCurrent(ctx) }.call("cuCtxSetCurrent")?;
+    }
+    Ok(())
+}
+
+/// Unbind whatever context is current on this thread (after it was reset).
+fn forget_current() {
+    // SAFETY: a null context is allowed and unbinds.
+    let _ = unsafe { cust::sys::cuCtxSetCurrent(std::ptr::null_mut()) };
+}
+
+pub(crate) fn read_props(ordinal: u32, d: Device) -> Result<DeviceProps> {
     use DeviceAttribute as A;
     let mut bus = [0 as std::os::raw::c_char; 32];
     // SAFETY: the buffer is 32 bytes and the driver writes a NUL-terminated id into it.

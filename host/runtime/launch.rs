@@ -112,6 +112,11 @@ impl KernelFn {
         self.raw
     }
 
+    /// The module this kernel belongs to.
+    pub fn module(&self) -> &Arc<Module> {
+        &self._module
+    }
+
     /// The default 1D configuration for `n` elements at `items_per_thread` per thread with
     /// `block` threads per block (lowered to what this kernel allows). With `grid_stride` the
     /// grid is capped at what fills the device, since the kernel loops over the rest.
@@ -153,6 +158,8 @@ impl KernelFn {
         if cfg.blocks() == 0 {
             return Ok(());
         }
+        // Any thread may launch: bind the module's context here (a no-op when it is current).
+        super::gpu::ensure_current(self._module.raw_context())?;
         let fail = |code| Error::Launch {
             kernel: self.name.to_string(),
             grid: cfg.grid,

@@ -57,6 +57,8 @@ pub struct Module {
     inner: cust::module::Module,
     loaded: String,
     props: DeviceProps,
+    /// The context the module lives in: launches bind it on whichever thread they run.
+    ctx: cust::sys::CUcontext,
 }
 
 // SAFETY: a CUmodule is a driver handle valid in its context from any thread; the runtime binds
@@ -94,6 +96,7 @@ impl Module {
                         inner,
                         loaded: format!("{} {}", im.arch, if cubin { "cubin" } else { "PTX" }),
                         props,
+                        ctx: gpu.raw_context(),
                     });
                 }
                 // A cubin from a newer ptxas than the driver can fail; PTX still JIT-compiles.
@@ -107,8 +110,31 @@ impl Module {
         )))
     }
 
+    /// Load a module from PTX text written by hand (tests, tools): no image selection, the
+    /// driver JIT-compiles it for `gpu` or the load fails with its error.
+    pub fn from_ptx(gpu: &Gpu, name: &str, ptx: &str) -> Result<Module> {
+        gpu.bind()?;
+        let text = CString::new(ptx).map_err(|_| Error::InvalidArgument {
+            op: "Module::from_ptx".into(),
+            reason: "PTX text contains a NUL byte".into(),
+        })?;
+        let inner = cust::module::Module::from_ptx_cstr(&text, &[]).call("cuModuleLoadData")?;
+        Ok(Module {
+            name: name.to_string(),
+            inner,
+            loaded: "hand-written PTX".into(),
+            props: gpu.props().clone(),
+            ctx: gpu.raw_context(),
+        })
+    }
+
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The raw context this module was loaded in.
+    pub fn raw_context(&self) -> cust::sys::CUcontext {
+        self.ctx
     }
 
     /// Which image was loaded, e.g. `sm_90 cubin`.

@@ -34,31 +34,38 @@ pub fn reduce_min_f32(v: f32) -> f32 {
 }
 
 #[inline(always)]
-fn reduce_with(v: f32, scratch: u32, warp_op: fn(f32) -> f32, identity: f32) -> f32 {
+fn reduce_with<T: crate::shared::SharedElem>(
+    v: T,
+    scratch: u32,
+    warp_op: fn(T) -> T,
+    identity: T,
+) -> T {
     use crate::shared::SharedElem;
     let lane = warp::lane_id();
     let wid = warp::warp_id();
     let nwarps = crate::block_dim().x.div_ceil(32);
     let w = warp_op(v);
-    // SAFETY (all shared accesses below): `scratch` is a 33-float shared array; indices < 33.
+    // SAFETY (all shared accesses below): `scratch` is a 33-element shared array of 4-byte
+    // `T`; indices < 33.
+    debug_assert!(core::mem::size_of::<T>() == 4);
     if lane == 0 {
-        unsafe { f32::st_shared(scratch + wid * 4, w) };
+        unsafe { T::st_shared(scratch + wid * 4, w) };
     }
     sync_threads();
     let mut total = identity;
     if wid == 0 {
         let x = if lane < nwarps {
-            unsafe { f32::ld_shared(scratch + lane * 4) }
+            unsafe { T::ld_shared(scratch + lane * 4) }
         } else {
             identity
         };
         total = warp_op(x);
         if lane == 0 {
-            unsafe { f32::st_shared(scratch + 32 * 4, total) };
+            unsafe { T::st_shared(scratch + 32 * 4, total) };
         }
     }
     sync_threads();
-    let r = unsafe { f32::ld_shared(scratch + 32 * 4) };
+    let r = unsafe { T::ld_shared(scratch + 32 * 4) };
     // The scratch may be reused by the next call: nobody writes it before everyone has read.
     sync_threads();
     let _ = total;
@@ -69,6 +76,43 @@ fn reduce_with(v: f32, scratch: u32, warp_op: fn(f32) -> f32, identity: f32) -> 
 #[inline(always)]
 pub fn broadcast_f32(v: f32) -> f32 {
     let slot = shared_array!(GPUKIT_BLOCK_BCAST_F32: [f32; 1]);
+    if crate::thread_idx().x == 0 {
+        slot.set(0, v);
+    }
+    sync_threads();
+    let r = slot.get(0);
+    sync_threads();
+    r
+}
+
+macro_rules! block_int {
+    ($name:ident, $t:ty, $sym:ident, $warp:path, $id:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[inline(always)]
+        pub fn $name(v: $t) -> $t {
+            let scratch = shared_array!($sym: [$t; 33]);
+            reduce_with(v, scratch.shared_addr(), $warp, $id)
+        }
+    };
+}
+block_int!(reduce_sum_i32, i32, GPUKIT_BLOCK_SUM_I32, warp::reduce_sum_i32, 0,
+    "Sum over the block of `i32` (wrapping); every thread gets it.");
+block_int!(reduce_sum_u32, u32, GPUKIT_BLOCK_SUM_U32, warp::reduce_sum_u32, 0,
+    "Sum over the block of `u32` (wrapping); every thread gets it.");
+block_int!(reduce_min_i32, i32, GPUKIT_BLOCK_MIN_I32, warp::reduce_min_i32, i32::MAX,
+    "Minimum over the block of `i32`; every thread gets it.");
+block_int!(reduce_max_i32, i32, GPUKIT_BLOCK_MAX_I32, warp::reduce_max_i32, i32::MIN,
+    "Maximum over the block of `i32`; every thread gets it.");
+block_int!(reduce_min_u32, u32, GPUKIT_BLOCK_MIN_U32, warp::reduce_min_u32, u32::MAX,
+    "Minimum over the block of `u32`; every thread gets it.");
+block_int!(reduce_max_u32, u32, GPUKIT_BLOCK_MAX_U32, warp::reduce_max_u32, 0,
+    "Maximum over the block of `u32`; every thread gets it.");
+
+/// Broadcast thread 0's `v` to every thread of the block (`u32`; other 4-byte types through
+/// `to_bits`).
+#[inline(always)]
+pub fn broadcast_u32(v: u32) -> u32 {
+    let slot = shared_array!(GPUKIT_BLOCK_BCAST_U32: [u32; 1]);
     if crate::thread_idx().x == 0 {
         slot.set(0, v);
     }

@@ -105,3 +105,49 @@ pub fn grid_linear_threads() -> usize {
 pub fn grid_stride_x(len: usize) -> core::iter::StepBy<core::ops::Range<usize>> {
     (global_id_x()..len).step_by(grid_threads_x())
 }
+
+/// Global thread index along y: `blockIdx.y * blockDim.y + threadIdx.y`.
+#[inline(always)]
+pub fn global_id_y() -> usize {
+    let (b, d, t) = (block_idx(), block_dim(), thread_idx());
+    b.y as usize * d.y as usize + t.y as usize
+}
+
+/// Global thread index along z: `blockIdx.z * blockDim.z + threadIdx.z`.
+#[inline(always)]
+pub fn global_id_z() -> usize {
+    let (b, d, t) = (block_idx(), block_dim(), thread_idx());
+    b.z as usize * d.z as usize + t.z as usize
+}
+
+/// Global thread index `(x, y, z)` in a 1D, 2D or 3D launch.
+#[inline(always)]
+pub fn global_id() -> (usize, usize, usize) {
+    (global_id_x(), global_id_y(), global_id_z())
+}
+
+/// Threads in the grid along y (`gridDim.y * blockDim.y`).
+#[inline(always)]
+pub fn grid_threads_y() -> usize {
+    grid_dim().y as usize * block_dim().y as usize
+}
+
+/// Threads in the grid along z (`gridDim.z * blockDim.z`).
+#[inline(always)]
+pub fn grid_threads_z() -> usize {
+    grid_dim().z as usize * block_dim().z as usize
+}
+
+/// Grid-stride loop over the whole launch in linear-id order: `global_linear_id(), +
+/// grid_linear_threads(), ...` below `len`; correct for 1D, 2D and 3D launches.
+#[inline(always)]
+pub fn grid_stride_linear(len: usize) -> core::iter::StepBy<core::ops::Range<usize>> {
+    (global_linear_id()..len).step_by(grid_linear_threads())
+}
+
+/// Linear index of this thread inside its block, for any block shape (x fastest).
+#[inline(always)]
+pub fn block_linear_thread() -> u32 {
+    let (t, d) = (thread_idx(), block_dim());
+    (t.z * d.y + t.y) * d.x + t.x
+}

@@ -9,28 +9,37 @@
     stdarch_nvptx,
     core_float_math,
     asm_experimental_arch,
-    link_llvm_intrinsics
+    link_llvm_intrinsics,
+    f16
 )]
 
 #[cfg(not(target_arch = "nvptx64"))]
 compile_error!("gpukit-device only builds for the nvptx64-nvidia-cuda target (use gpukit-builder)");
 
+pub mod atomic;
 pub mod block;
 pub mod index;
+pub mod half;
 pub mod math;
 pub mod out;
-mod panic;
+pub mod panic;
 pub mod shared;
+pub mod shared_vec;
 pub mod sync;
 pub mod vector;
 pub mod warp;
 
 pub use gpukit_macros::kernel;
 pub use index::{
-    Dim3, block_dim, block_idx, global_id_x, global_linear_id, grid_dim, grid_linear_threads,
-    grid_stride_x, thread_idx,
+    Dim3, block_dim, block_idx, global_id, global_id_x, global_id_y, global_id_z, global_linear_id,
+    grid_dim, grid_linear_threads, grid_stride_x, grid_threads_x, thread_idx,
 };
-pub use out::{OutSlice, Quad, QuadMut};
+pub use atomic::{AtomicSlice, Ordering, Scope};
+pub use half::{Bf16, Bf16x2, F16x2};
+pub use out::{OutSlice, Quad, QuadMut, TileMut};
 pub use shared::{DynamicShared, SharedArray, dynamic_shared};
-pub use sync::sync_threads;
+pub use sync::{
+    fence_block, fence_device, fence_system, sync_threads, sync_threads_and, sync_threads_count,
+    sync_threads_or, sync_warp,
+};
 pub use vector::{Word32, load_quad};

@@ -7,6 +7,7 @@
 //! element through safe code. Anything else needs [`OutSlice::get_unchecked_mut`], whose contract
 //! the caller states.
 use crate::index::{global_linear_id, grid_linear_threads};
+use crate::atomic::AtomicSlice;
 use core::marker::PhantomData;
 
 /// A device output slice: same ABI as `&mut [T]` (`{ptr: u64, len: u64}`), so the host passes a
@@ -106,6 +107,54 @@ impl<T> OutSlice<T> {
         unsafe { &mut *self.ptr.add(i) }
     }
 
+    /// The output as an [`AtomicSlice`]: any thread may then update any element, atomically.
+    ///
+    /// # Safety
+    /// For the rest of the launch, no thread accesses this output other than through atomic
+    /// views (no [`thread_elem`](Self::thread_elem) etc. in some threads while others use
+    /// atomics): mixing atomic and plain accesses to one element is a data race.
+    #[inline(always)]
+    pub unsafe fn as_atomic(&mut self) -> AtomicSlice<'_, T> {
+        // SAFETY: the slice is valid global memory for the borrow; atomic-only access is the
+        // caller's contract.
+        unsafe { AtomicSlice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// The `TH x TW` tile this thread owns in the output viewed as a row-major matrix of
+    /// `cols` columns (`len / cols` rows): the thread with 2D global index `(x, y)`
+    /// ([`crate::index::global_id_x`], [`crate::index::global_id_y`]) owns rows
+    /// `y*TH .. y*TH+TH` and columns `x*TW .. x*TW+TW`, clipped to the matrix. `None` when that
+    /// tile is empty, when `cols == 0`, or for threads with global z index > 0 (so 3D launches
+    /// cannot give two threads the same tile).
+    ///
+    /// Ownership is disjoint as long as every thread of the launch uses the same `cols`, `TW`
+    /// and `TH` (and no other ownership rule) on this output: pass them from kernel arguments
+    /// or constants, not from per-thread values.
+    #[inline(always)]
+    pub fn thread_tile<const TW: usize, const TH: usize>(
+        &mut self,
+        cols: usize,
+    ) -> Option<TileMut<'_, T>> {
+        if cols == 0 || TW == 0 || TH == 0 || crate::index::global_id_z() != 0 {
+            return None;
+        }
+        let rows = self.len / cols;
+        let row0 = crate::index::global_id_y().checked_mul(TH)?;
+        let col0 = crate::index::global_id_x().checked_mul(TW)?;
+        if row0 >= rows || col0 >= cols {
+            return None;
+        }
+        Some(TileMut {
+            // SAFETY: `row0 * cols + col0 < rows * cols <= len`.
+            ptr: unsafe { self.ptr.add(row0 * cols + col0) },
+            stride: cols,
+            rows: (rows - row0).min(TH),
+            cols: (cols - col0).min(TW),
+            origin: (row0, col0),
+            _out: PhantomData,
+        })
+    }
+
     /// Raw pointer to element 0, for the device library's own audited primitives.
     #[inline(always)]
     pub fn as_mut_ptr(&mut self) -> *mut T {
@@ -134,5 +183,53 @@ impl<'a, T> Iterator for GridStrideMut<'a, T> {
         self.next = i.saturating_add(self.step);
         // SAFETY: `i < len`; grid-stride indices of distinct threads are disjoint.
         Some((i, unsafe { &mut *self.ptr.add(i) }))
+    }
+}
+
+/// A thread's 2D tile of an [`OutSlice`] (see [`OutSlice::thread_tile`]): `&mut` access to its
+/// in-bounds elements only, bounds-checked against the tile.
+pub struct TileMut<'a, T> {
+    ptr: *mut T,
+    stride: usize,
+    rows: usize,
+    cols: usize,
+    origin: (usize, usize),
+    _out: PhantomData<&'a mut T>,
+}
+
+impl<T> TileMut<'_, T> {
+    /// `(row, column)` of the tile's first element in the whole matrix.
+    #[inline(always)]
+    pub fn origin(&self) -> (usize, usize) {
+        self.origin
+    }
+
+    /// Rows of the tile inside the matrix (`TH` except at the bottom edge).
+    #[inline(always)]
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns of the tile inside the matrix (`TW` except at the right edge).
+    #[inline(always)]
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Element `(r, c)` of the tile (relative to [`origin`](Self::origin)); panics (traps)
+    /// outside the in-bounds part.
+    #[inline(always)]
+    pub fn get_mut(&mut self, r: usize, c: usize) -> &mut T {
+        assert!(r < self.rows && c < self.cols, "tile index out of bounds");
+        // SAFETY: inside this thread's tile, which no other thread owns.
+        unsafe { &mut *self.ptr.add(r * self.stride + c) }
+    }
+
+    /// Row `r` of the tile (its in-bounds columns) as a slice.
+    #[inline(always)]
+    pub fn row_mut(&mut self, r: usize) -> &mut [T] {
+        assert!(r < self.rows, "tile row out of bounds");
+        // SAFETY: `cols` consecutive elements of row `r` of this thread's tile.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.add(r * self.stride), self.cols) }
     }
 }

@@ -1,8 +1,99 @@
-//! Panics (failed bounds checks, `unwrap`, explicit `panic!`) stop the kernel with `trap`; the
-//! host sees the launch fail with `CUDA_ERROR_LAUNCH_FAILED` / an illegal-instruction error.
+//! Device panics (failed bounds checks, `unwrap`, `assert!`, explicit `panic!`).
+//!
+//! The handler records where the first panicking thread panicked, then executes `trap`, which
+//! aborts the whole grid; the host sees the launch (or the next synchronisation) fail with a
+//! sticky error and must recreate the context.
+//!
+//! The record goes to host memory: the host writes the device address of a pinned, mapped
+//! buffer of [`PanicRecord`] layout into the module global [`GPUKIT_PANIC_RECORD`] (via
+//! `cuModuleGetGlobal`; `gpukit::runtime::panic::PanicBuffer` does it). Device memory could not be
+//! read back after the trap, mapped host memory can. While the global is 0 (the host set up
+//! nothing) the handler only traps.
+
+/// Device address of the host's mapped panic record, or 0. Written by the host before launches.
+#[unsafe(no_mangle)]
+pub static mut GPUKIT_PANIC_RECORD: u64 = 0;
+
+/// Bytes of the file name kept in a record (longer names keep their last bytes).
+pub const FILE_BYTES: usize = 160;
+/// Bytes of the message kept in a record (static messages only, e.g. `panic!("literal")`).
+pub const MESSAGE_BYTES: usize = 96;
+
+/// Layout of the record in host memory (mirrored by the host runtime, 304 bytes).
+#[repr(C)]
+pub struct PanicRecord {
+    /// 0 empty, 1 being written, 2 complete (written last, after a system fence).
+    pub state: u32,
+    pub line: u32,
+    pub column: u32,
+    pub file_len: u32,
+    /// `u32::MAX` when the message was formatted (not a static string) and is not recorded.
+    pub message_len: u32,
+    pub block: [u32; 3],
+    pub thread: [u32; 3],
+    pub _pad: u32,
+    pub file: [u8; FILE_BYTES],
+    pub message: [u8; MESSAGE_BYTES],
+}
 
 #[panic_handler]
-fn on_panic(_info: &core::panic::PanicInfo) -> ! {
+fn on_panic(info: &core::panic::PanicInfo) -> ! {
+    record(info);
     // SAFETY: `trap` aborts the whole grid; nothing after it runs.
     unsafe { core::arch::nvptx::trap() }
+}
+
+#[inline(never)]
+fn record(info: &core::panic::PanicInfo) {
+    use crate::atomic::{AtomicElem, AtomicInt, Ordering, Scope};
+    // SAFETY: the global is only written by the host between launches; a volatile read sees it.
+    let addr = unsafe { core::ptr::read_volatile(&raw const GPUKIT_PANIC_RECORD) };
+    if addr == 0 {
+        return;
+    }
+    let rec = addr as *mut PanicRecord;
+    // SAFETY (whole block): `addr` is the device address of a live, mapped `PanicRecord` (the
+    // host's contract when it sets the global). Only the thread that wins the compare-exchange
+    // writes the fields; all writes are volatile (the host reads them concurrently after the
+    // trap), bounded by the array sizes, and published by the state store after a system fence.
+    unsafe {
+        let state = &raw mut (*rec).state;
+        if u32::atomic_compare_exchange(state, 0, 1, Scope::System, Ordering::Relaxed).is_err() {
+            return;
+        }
+        let (line, column, file) = match info.location() {
+            Some(l) => (l.line(), l.column(), l.file().as_bytes()),
+            None => (0, 0, &[][..]),
+        };
+        core::ptr::write_volatile(&raw mut (*rec).line, line);
+        core::ptr::write_volatile(&raw mut (*rec).column, column);
+        let keep = file.len().min(FILE_BYTES);
+        let skip = file.len() - keep;
+        for i in 0..keep {
+            core::ptr::write_volatile(
+                (&raw mut (*rec).file as *mut u8).add(i),
+                *file.as_ptr().add(skip + i),
+            );
+        }
+        core::ptr::write_volatile(&raw mut (*rec).file_len, keep as u32);
+        let msg_len = match info.message().as_str() {
+            Some(m) => {
+                let n = m.len().min(MESSAGE_BYTES);
+                for i in 0..n {
+                    core::ptr::write_volatile(
+                        (&raw mut (*rec).message as *mut u8).add(i),
+                        *m.as_ptr().add(i),
+                    );
+                }
+                n as u32
+            }
+            None => u32::MAX,
+        };
+        core::ptr::write_volatile(&raw mut (*rec).message_len, msg_len);
+        let (b, t) = (crate::block_idx(), crate::thread_idx());
+        core::ptr::write_volatile(&raw mut (*rec).block, [b.x, b.y, b.z]);
+        core::ptr::write_volatile(&raw mut (*rec).thread, [t.x, t.y, t.z]);
+        u32::atomic_store(state, 2, Scope::System, Ordering::SeqCst);
+        crate::sync::fence_system();
+    }
 }

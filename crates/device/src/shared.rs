@@ -53,6 +53,9 @@ shared_elem!(f64, u64, reg64, "64");
 shared_elem!(u64, u64, reg64, "64");
 shared_elem!(i64, u64, reg64, "64");
 shared_elem!(u16, u16, reg16, "16");
+shared_elem!(i16, u16, reg16, "16");
+shared_elem!(f16, u16, reg16, "16");
+shared_elem!(crate::half::Bf16, u16, reg16, "16");
 
 /// A block-shared array of `N` elements at a 32-bit shared address. Copyable handle: copies refer
 /// to the same memory, as every thread's handle does.
@@ -197,5 +200,54 @@ impl<T: SharedElem> DynamicShared<T> {
     #[inline(always)]
     pub fn shared_addr(&self) -> u32 {
         self.addr
+    }
+}
+
+/// Atomic add on shared memory (`atom.shared.add`), e.g. for per-block histograms.
+pub trait SharedAtomicAdd: SharedElem {
+    /// # Safety
+    /// `addr` is a valid, aligned shared-memory address of a `Self`.
+    unsafe fn atomic_add_shared(addr: u32, v: Self) -> Self;
+}
+
+macro_rules! shared_atomic_add {
+    ($t:ty, $reg:ident, $ty:literal) => {
+        impl SharedAtomicAdd for $t {
+            #[inline(always)]
+            unsafe fn atomic_add_shared(addr: u32, v: Self) -> Self {
+                let r: $t;
+                // SAFETY: caller guarantees a valid aligned shared address. Not `nomem`: also a
+                // compiler barrier.
+                unsafe {
+                    core::arch::asm!(concat!("atom.shared.add.", $ty, " {r}, [{a}], {v};"),
+                        r = out($reg) r, a = in(reg32) addr, v = in($reg) v, options(nostack, preserves_flags))
+                };
+                r
+            }
+        }
+    };
+}
+shared_atomic_add!(u32, reg32, "u32");
+shared_atomic_add!(i32, reg32, "s32");
+shared_atomic_add!(f32, reg32, "f32");
+shared_atomic_add!(u64, reg64, "u64");
+
+impl<T: SharedAtomicAdd, const N: usize> SharedArray<T, N> {
+    /// `self[i] += v` atomically (block scope, relaxed), returning the old value. Bounds-checked.
+    #[inline(always)]
+    pub fn atomic_add(&self, i: usize, v: T) -> T {
+        assert!(i < N, "shared array index out of bounds");
+        // SAFETY: in bounds of the declared array, aligned by construction.
+        unsafe { T::atomic_add_shared(self.addr + (i * core::mem::size_of::<T>()) as u32, v) }
+    }
+}
+
+impl<T: SharedAtomicAdd> DynamicShared<T> {
+    /// `self[i] += v` atomically (block scope, relaxed), returning the old value. Bounds-checked.
+    #[inline(always)]
+    pub fn atomic_add(&self, i: usize, v: T) -> T {
+        assert!(i < self.len, "dynamic shared index out of bounds");
+        // SAFETY: in bounds of the dynamic allocation.
+        unsafe { T::atomic_add_shared(self.addr + (i * core::mem::size_of::<T>()) as u32, v) }
     }
 }

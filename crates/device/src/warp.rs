@@ -185,3 +185,165 @@ pub fn inclusive_scan_i32(mut v: i32) -> i32 {
     }
     v
 }
+
+#[allow(improper_ctypes)]
+unsafe extern "C" {
+    #[link_name = "llvm.nvvm.activemask"]
+    fn activemask_() -> i32;
+    #[link_name = "llvm.nvvm.vote.any.sync"]
+    fn vote_any_(mask: i32, pred: bool) -> bool;
+    #[link_name = "llvm.nvvm.vote.all.sync"]
+    fn vote_all_(mask: i32, pred: bool) -> bool;
+    #[link_name = "llvm.nvvm.vote.ballot.sync"]
+    fn vote_ballot_(mask: i32, pred: bool) -> i32;
+    #[link_name = "llvm.nvvm.redux.sync.add"]
+    fn redux_add_(v: i32, mask: i32) -> i32;
+    #[link_name = "llvm.nvvm.redux.sync.min"]
+    fn redux_min_(v: i32, mask: i32) -> i32;
+    #[link_name = "llvm.nvvm.redux.sync.max"]
+    fn redux_max_(v: i32, mask: i32) -> i32;
+    #[link_name = "llvm.nvvm.redux.sync.umin"]
+    fn redux_umin_(v: i32, mask: i32) -> i32;
+    #[link_name = "llvm.nvvm.redux.sync.umax"]
+    fn redux_umax_(v: i32, mask: i32) -> i32;
+}
+
+/// The lanes of this warp executing this instruction together (`__activemask()`, PTX
+/// `activemask.b32`). Informational: lanes may diverge again right after.
+#[inline(always)]
+pub fn active_mask() -> u32 {
+    // SAFETY: reads warp state.
+    unsafe { activemask_() as u32 }
+}
+
+/// Mask of lanes below this one (`%lanemask_lt`): `ballot(p) & lanemask_lt()` counts earlier
+/// lanes with `p` (stream compaction).
+#[inline(always)]
+pub fn lanemask_lt() -> u32 {
+    let m: u32;
+    // SAFETY: reads a special register.
+    unsafe {
+        core::arch::asm!("mov.u32 {m}, %lanemask_lt;", m = out(reg32) m, options(pure, nomem, nostack))
+    };
+    m
+}
+
+/// True if `pred` holds on any lane of the full warp (`__any_sync(0xffffffff, p)`,
+/// `vote.sync.any.pred`).
+#[inline(always)]
+pub fn any(pred: bool) -> bool {
+    // SAFETY: full-warp vote; all lanes participate by contract of this module.
+    unsafe { vote_any_(FULL_MASK as i32, pred) }
+}
+
+/// True if `pred` holds on every lane of the full warp (`vote.sync.all.pred`).
+#[inline(always)]
+pub fn all(pred: bool) -> bool {
+    // SAFETY: as `any`.
+    unsafe { vote_all_(FULL_MASK as i32, pred) }
+}
+
+/// Bit `i` set where lane `i` has `pred` (`__ballot_sync(0xffffffff, p)`,
+/// `vote.sync.ballot.b32`).
+#[inline(always)]
+pub fn ballot(pred: bool) -> u32 {
+    // SAFETY: as `any`.
+    unsafe { vote_ballot_(FULL_MASK as i32, pred) as u32 }
+}
+
+/// [`any`] over the lanes of `mask` only; every lane in `mask` must call it.
+#[inline(always)]
+pub fn any_mask(mask: u32, pred: bool) -> bool {
+    // SAFETY: the lanes of `mask` participate by the caller's contract.
+    unsafe { vote_any_(mask as i32, pred) }
+}
+
+/// [`all`] over the lanes of `mask` only; every lane in `mask` must call it.
+#[inline(always)]
+pub fn all_mask(mask: u32, pred: bool) -> bool {
+    // SAFETY: as `any_mask`.
+    unsafe { vote_all_(mask as i32, pred) }
+}
+
+/// [`ballot`] over the lanes of `mask` only (bits of other lanes are 0).
+#[inline(always)]
+pub fn ballot_mask(mask: u32, pred: bool) -> u32 {
+    // SAFETY: as `any_mask`.
+    unsafe { vote_ballot_(mask as i32, pred) as u32 }
+}
+
+/// Sum over the warp of `u32` (wrapping); every lane gets it (`redux.sync.add.u32`, sm_80+).
+#[inline(always)]
+pub fn reduce_sum_u32(v: u32) -> u32 {
+    // SAFETY: full-warp reduction.
+    unsafe { redux_add_(v as i32, FULL_MASK as i32) as u32 }
+}
+
+/// Minimum over the warp of `i32` (`redux.sync.min.s32`).
+#[inline(always)]
+pub fn reduce_min_i32(v: i32) -> i32 {
+    // SAFETY: full-warp reduction.
+    unsafe { redux_min_(v, FULL_MASK as i32) }
+}
+
+/// Maximum over the warp of `i32` (`redux.sync.max.s32`).
+#[inline(always)]
+pub fn reduce_max_i32(v: i32) -> i32 {
+    // SAFETY: full-warp reduction.
+    unsafe { redux_max_(v, FULL_MASK as i32) }
+}
+
+/// Minimum over the warp of `u32` (`redux.sync.min.u32`).
+#[inline(always)]
+pub fn reduce_min_u32(v: u32) -> u32 {
+    // SAFETY: full-warp reduction.
+    unsafe { redux_umin_(v as i32, FULL_MASK as i32) as u32 }
+}
+
+/// Maximum over the warp of `u32` (`redux.sync.max.u32`).
+#[inline(always)]
+pub fn reduce_max_u32(v: u32) -> u32 {
+    // SAFETY: full-warp reduction.
+    unsafe { redux_umax_(v as i32, FULL_MASK as i32) as u32 }
+}
+
+/// Packed pairs travel through the 32-bit shuffles (same bits).
+macro_rules! pair_shuffles {
+    ($t:ty, $down:ident, $up:ident, $xor:ident, $idx:ident) => {
+        /// [`shfl_down_u32`] of a packed pair.
+        #[inline(always)]
+        pub fn $down(v: $t, delta: u32) -> $t {
+            <$t>::from_bits(shfl_down_u32(v.to_bits(), delta))
+        }
+        /// [`shfl_up_u32`] of a packed pair.
+        #[inline(always)]
+        pub fn $up(v: $t, delta: u32) -> $t {
+            <$t>::from_bits(shfl_up_u32(v.to_bits(), delta))
+        }
+        /// [`shfl_xor_u32`] of a packed pair.
+        #[inline(always)]
+        pub fn $xor(v: $t, mask: u32) -> $t {
+            <$t>::from_bits(shfl_xor_u32(v.to_bits(), mask))
+        }
+        /// [`shfl_idx_u32`] of a packed pair.
+        #[inline(always)]
+        pub fn $idx(v: $t, src: u32) -> $t {
+            <$t>::from_bits(shfl_idx_u32(v.to_bits(), src))
+        }
+    };
+}
+
+pair_shuffles!(
+    crate::half::F16x2,
+    shfl_down_f16x2,
+    shfl_up_f16x2,
+    shfl_xor_f16x2,
+    shfl_idx_f16x2
+);
+pair_shuffles!(
+    crate::half::Bf16x2,
+    shfl_down_bf16x2,
+    shfl_up_bf16x2,
+    shfl_xor_bf16x2,
+    shfl_idx_bf16x2
+);

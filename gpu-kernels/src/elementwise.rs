@@ -1,0 +1,127 @@
+//! Elementwise kernels over f32 (four elements per thread, 16-byte accesses) and f64.
+//!
+//! Each thread owns one group of four outputs (`OutSlice::thread_quad`); groups that are not
+//! fully in bounds or not 16-byte aligned fall back to element-wise, bounds-checked accesses.
+use gpukit_device::{self as gpu, OutSlice, QuadMut, kernel, load_quad};
+
+/// out[i] = f(a[i], b[i]) over this thread's quad.
+#[inline(always)]
+fn zip_quad(a: &[f32], b: &[f32], out: &mut OutSlice<f32>, f: impl Fn(f32, f32) -> f32) {
+    if let Some((i, q)) = out.thread_quad() {
+        match q {
+            QuadMut::Full(o) => {
+                let (x, y) = (load_quad(a, i), load_quad(b, i));
+                o.0 = [f(x[0], y[0]), f(x[1], y[1]), f(x[2], y[2]), f(x[3], y[3])];
+            }
+            QuadMut::Partial(o) => {
+                for (k, v) in o.iter_mut().enumerate() {
+                    *v = f(a[i + k], b[i + k]);
+                }
+            }
+        }
+    }
+}
+
+/// out[i] = f(a[i]) over this thread's quad.
+#[inline(always)]
+fn map_quad(a: &[f32], out: &mut OutSlice<f32>, f: impl Fn(f32) -> f32) {
+    if let Some((i, q)) = out.thread_quad() {
+        match q {
+            QuadMut::Full(o) => {
+                let x = load_quad(a, i);
+                o.0 = [f(x[0]), f(x[1]), f(x[2]), f(x[3])];
+            }
+            QuadMut::Partial(o) => {
+                for (k, v) in o.iter_mut().enumerate() {
+                    *v = f(a[i + k]);
+                }
+            }
+        }
+    }
+}
+
+/// out = a + b
+#[kernel(same_len(a, b, out), elements = out, items_per_thread = 4)]
+pub fn add_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32>) {
+    zip_quad(a, b, &mut out, |x, y| x + y);
+}
+
+/// out = a - b
+#[kernel(same_len(a, b, out), elements = out, items_per_thread = 4)]
+pub fn sub_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32>) {
+    zip_quad(a, b, &mut out, |x, y| x - y);
+}
+
+/// out = a * b
+#[kernel(same_len(a, b, out), elements = out, items_per_thread = 4)]
+pub fn mul_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32>) {
+    zip_quad(a, b, &mut out, |x, y| x * y);
+}
+
+/// out = a / b (IEEE division, correctly rounded)
+#[kernel(same_len(a, b, out), elements = out, items_per_thread = 4)]
+pub fn div_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32>) {
+    zip_quad(a, b, &mut out, |x, y| x / y);
+}
+
+/// out = alpha * a
+#[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
+pub fn scale_f32(alpha: f32, a: &[f32], mut out: OutSlice<f32>) {
+    map_quad(a, &mut out, |x| alpha * x);
+}
+
+/// out[i] = value
+#[kernel(elements = out, items_per_thread = 4)]
+pub fn fill_f32(value: f32, mut out: OutSlice<f32>) {
+    if let Some((_, q)) = out.thread_quad() {
+        match q {
+            QuadMut::Full(o) => o.0 = [value; 4],
+            QuadMut::Partial(o) => o.iter_mut().for_each(|v| *v = value),
+        }
+    }
+}
+
+/// out = alpha * x + y (one rounding per element)
+#[kernel(same_len(x, y, out), elements = out, items_per_thread = 4)]
+pub fn axpy_f32(alpha: f32, x: &[f32], y: &[f32], mut out: OutSlice<f32>) {
+    zip_quad(x, y, &mut out, |a, b| gpu::math::fma(alpha, a, b));
+}
+
+/// out = alpha * x + y in f64 (one rounding per element), grid-stride.
+#[kernel(same_len(x, y, out), elements = out, items_per_thread = 4, grid_stride)]
+pub fn axpy_f64(alpha: f64, x: &[f64], y: &[f64], mut out: OutSlice<f64>) {
+    for (i, o) in out.grid_stride() {
+        *o = gpu::math::fma_f64(alpha, x[i], y[i]);
+    }
+}
+
+/// out = max(a, 0)
+#[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
+pub fn relu_f32(a: &[f32], mut out: OutSlice<f32>) {
+    // NaN stays NaN (as torch.relu and cupy.maximum(x, 0)).
+    map_quad(a, &mut out, |x| if x < 0.0 { 0.0 } else { x });
+}
+
+/// out = e^a (hardware ex2 approximation; see `math::exp_fast`)
+#[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
+pub fn exp_f32(a: &[f32], mut out: OutSlice<f32>) {
+    map_quad(a, &mut out, gpu::math::exp_fast);
+}
+
+/// out = tanh(a) (hardware approximation)
+#[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
+pub fn tanh_f32(a: &[f32], mut out: OutSlice<f32>) {
+    map_quad(a, &mut out, gpu::math::tanh_fast);
+}
+
+/// out = 1 / (1 + e^-a)
+#[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
+pub fn sigmoid_f32(a: &[f32], mut out: OutSlice<f32>) {
+    map_quad(a, &mut out, gpu::math::sigmoid_fast);
+}
+
+/// out = gelu(a), tanh form
+#[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
+pub fn gelu_f32(a: &[f32], mut out: OutSlice<f32>) {
+    map_quad(a, &mut out, gpu::math::gelu_fast);
+}

@@ -1,0 +1,139 @@
+//! Matrix kernels over row-major f32 matrices: transpose and matrix-vector products.
+use gpukit_device::{self as gpu, OutSlice, kernel, load_quad, shared_array, warp};
+
+const TILE: usize = 32;
+const ROWS_PER_PASS: usize = 8;
+
+/// out (cols × rows) = aᵀ for a (rows × cols). Launch with 32×8 blocks over a grid of
+/// ⌈cols/32⌉ × ⌈rows/32⌉ tiles. Each block stages its 32×32 tile in shared memory padded to 33
+/// columns, so both the row-wise writes and the column-wise reads hit 32 different banks.
+#[kernel(same_len(a, out))]
+pub fn transpose_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32>) {
+    let tile = shared_array!(TRANSPOSE_TILE: [f32; TILE * (TILE + 1)]);
+    let (rows, cols) = (rows as usize, cols as usize);
+    let (b, t) = (gpu::block_idx(), gpu::thread_idx());
+    let (tx, ty) = (t.x as usize, t.y as usize);
+    let col = b.x as usize * TILE + tx;
+    let row0 = b.y as usize * TILE;
+    let mut j = 0;
+    while j < TILE {
+        let row = row0 + ty + j;
+        if col < cols && row < rows {
+            tile.set((ty + j) * (TILE + 1) + tx, a[row * cols + col]);
+        }
+        j += ROWS_PER_PASS;
+    }
+    gpu::sync_threads();
+    let out_col = row0 + tx;
+    let mut j = 0;
+    while j < TILE {
+        let out_row = b.x as usize * TILE + ty + j;
+        if out_col < rows && out_row < cols {
+            // SAFETY: block (x, y) alone writes the output tile rows x*32.., columns y*32..;
+            // inside it thread (tx, ty) writes only rows ty, ty+8, .. at column tx.
+            unsafe { *out.get_unchecked_mut(out_row * rows + out_col) = tile.get(tx * (TILE + 1) + ty + j) };
+        }
+        j += ROWS_PER_PASS;
+    }
+}
+
+/// y = alpha · A x + beta · y for A (rows × cols). One warp per row: the lanes read the row with
+/// 16-byte loads, two quads in flight each, and combine with a warp sum. Launch with blocks of
+/// 256 threads (8 rows each) over ⌈rows/8⌉ blocks.
+#[kernel]
+pub fn gemv_f32(alpha: f32, a: &[f32], rows: u32, cols: u32, x: &[f32], beta: f32, mut y: OutSlice<f32>) {
+    let (rows, cols) = (rows as usize, cols as usize);
+    let warps_per_block = (gpu::block_dim().x / 32) as usize;
+    let row = gpu::block_idx().x as usize * warps_per_block + warp::warp_id() as usize;
+    if row >= rows {
+        return;
+    }
+    let lane = warp::lane_id() as usize;
+    let base = row * cols;
+    let mut acc = [0.0f32; 8];
+    let vec_ok = cols % 4 == 0;
+    if vec_ok {
+        let quads = cols / 4;
+        let mut q = lane;
+        while q + 32 < quads {
+            let (u, v) = (load_quad(a, base + q * 4), load_quad(a, base + (q + 32) * 4));
+            let (xu, xv) = (load_quad(x, q * 4), load_quad(x, (q + 32) * 4));
+            for k in 0..4 {
+                acc[k] = gpu::math::fma(u[k], xu[k], acc[k]);
+                acc[4 + k] = gpu::math::fma(v[k], xv[k], acc[4 + k]);
+            }
+            q += 64;
+        }
+        while q < quads {
+            let (u, xu) = (load_quad(a, base + q * 4), load_quad(x, q * 4));
+            for k in 0..4 {
+                acc[k] = gpu::math::fma(u[k], xu[k], acc[k]);
+            }
+            q += 32;
+        }
+    } else {
+        let mut c = lane;
+        while c < cols {
+            acc[0] = gpu::math::fma(a[base + c], x[c], acc[0]);
+            c += 32;
+        }
+    }
+    let s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    let s = warp::reduce_sum_f32(s);
+    if lane == 0 {
+        // SAFETY: row `row` belongs to this warp alone; only its lane 0 writes it.
+        let yr = unsafe { y.get_unchecked_mut(row) };
+        *yr = if beta == 0.0 { alpha * s } else { gpu::math::fma(alpha, s, beta * *yr) };
+    }
+}
+
+/// First pass of y = alpha · Aᵀ x + beta · y: partials[chunk · cols + c] = Σ over the rows of
+/// `chunk` of A[r][c] · x[r]. Each thread owns four adjacent columns (16-byte loads along the
+/// row, coalesced across the warp); grid.y = number of row chunks.
+#[kernel]
+pub fn gemv_t_partials_f32(a: &[f32], rows: u32, cols: u32, x: &[f32], mut partials: OutSlice<f32>) {
+    let (rows, cols) = (rows as usize, cols as usize);
+    let c0 = gpu::global_id_x() * 4;
+    if c0 >= cols {
+        return;
+    }
+    let chunks = gpu::grid_dim().y as usize;
+    let chunk = gpu::block_idx().y as usize;
+    let per = rows.div_ceil(chunks);
+    let (r0, r1) = (chunk * per, ((chunk + 1) * per).min(rows));
+    let mut acc = [0.0f32; 4];
+    let full = c0 + 4 <= cols && cols % 4 == 0;
+    let mut r = r0;
+    while r < r1 {
+        let xr = x[r];
+        if full {
+            let v = load_quad(a, r * cols + c0);
+            for k in 0..4 {
+                acc[k] = gpu::math::fma(v[k], xr, acc[k]);
+            }
+        } else {
+            for k in 0..(cols - c0).min(4) {
+                acc[k] = gpu::math::fma(a[r * cols + c0 + k], xr, acc[k]);
+            }
+        }
+        r += 1;
+    }
+    for k in 0..(cols - c0).min(4) {
+        // SAFETY: (chunk, column) pairs are distinct across threads: column c0+k belongs to
+        // this thread, and grid row `chunk` to this block row.
+        unsafe { *partials.get_unchecked_mut(chunk * cols + c0 + k) = acc[k] };
+    }
+}
+
+/// Second pass: y[c] = alpha · Σ_chunk partials[chunk · cols + c] + beta · y[c].
+#[kernel(elements = y)]
+pub fn gemv_t_combine_f32(alpha: f32, partials: &[f32], chunks: u32, beta: f32, mut y: OutSlice<f32>) {
+    let cols = y.len();
+    if let Some((c, yc)) = y.thread_elem() {
+        let mut s = 0.0f32;
+        for ch in 0..chunks as usize {
+            s += partials[ch * cols + c];
+        }
+        *yc = if beta == 0.0 { alpha * s } else { gpu::math::fma(alpha, s, beta * *yc) };
+    }
+}

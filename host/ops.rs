@@ -1,0 +1,359 @@
+//! The kernel library's host API: shapes and lengths are validated (`Err` before any launch),
+//! launch configurations are chosen, and multi-kernel operations (reductions) are sequenced.
+use crate::kernels::Kernels;
+use crate::runtime::{self, DeviceBuffer, DeviceSlice, Error, Gpu, LaunchConfig, Result, Stream};
+
+/// Elementwise binary operations on f32 vectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// Reductions of an f32 vector to one value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    Sum,
+    /// Sum of squares; the L2 norm is its square root.
+    SumSquares,
+    Max,
+    Min,
+}
+
+/// Device scratch for reductions: one partial per block and the final value. Reused across
+/// calls so that timed loops do not allocate.
+pub struct ReduceScratch {
+    partials_f64: DeviceBuffer<f64>,
+    partials_f32: DeviceBuffer<f32>,
+    partial_idx: DeviceBuffer<u32>,
+    result: DeviceBuffer<f64>,
+}
+
+fn invalid(op: &str, reason: String) -> Error {
+    Error::InvalidArgument {
+        op: op.to_string(),
+        reason,
+    }
+}
+
+/// The kernel library loaded on one GPU.
+pub struct Library {
+    pub kernels: Kernels,
+    /// Blocks of the grid-stride reductions (and the length of their partials).
+    reduce_blocks: u32,
+}
+
+const REDUCE_BLOCK: u32 = 512;
+
+impl Library {
+    pub fn load(gpu: &Gpu) -> Result<Library> {
+        let kernels = Kernels::load(gpu)?;
+        let p = gpu.props();
+        // Enough blocks to fill every SM (two blocks of 512 threads per SM on sm_90).
+        let reduce_blocks = p.sm_count * (p.max_threads_per_sm / REDUCE_BLOCK).max(1);
+        Ok(Library {
+            kernels,
+            reduce_blocks,
+        })
+    }
+
+    /// out = a (op) b, elementwise.
+    pub fn binary(
+        &self,
+        s: &Stream,
+        op: Binary,
+        a: &DeviceSlice<f32>,
+        b: &DeviceSlice<f32>,
+        out: &mut DeviceSlice<f32>,
+    ) -> Result<()> {
+        let k = &self.kernels;
+        match op {
+            Binary::Add => k.add_f32.launch(s, a, b, out),
+            Binary::Sub => k.sub_f32.launch(s, a, b, out),
+            Binary::Mul => k.mul_f32.launch(s, a, b, out),
+            Binary::Div => k.div_f32.launch(s, a, b, out),
+        }
+    }
+
+    /// Scratch for [`Library::reduce_async`] / [`Library::argmax_async`].
+    pub fn reduce_scratch(&self, gpu: &Gpu) -> Result<ReduceScratch> {
+        let n = self.reduce_blocks as usize;
+        Ok(ReduceScratch {
+            partials_f64: gpu.alloc_filled(n, 0)?,
+            partials_f32: gpu.alloc_filled(n, 0)?,
+            partial_idx: gpu.alloc_filled(n, 0)?,
+            result: gpu.alloc_filled(1, 0)?,
+        })
+    }
+
+    fn reduce_cfg(&self, n: usize) -> LaunchConfig {
+        // Never more blocks than there are quads to visit, and at least one.
+        let max_useful = n.div_ceil(4 * REDUCE_BLOCK as usize).max(1) as u32;
+        LaunchConfig::linear(self.reduce_blocks.min(max_useful), REDUCE_BLOCK)
+    }
+
+    /// Queue the reduction of `x`; the result (f64) is read with [`ReduceScratch::value`] after
+    /// the stream is synchronised. Sums accumulate in f32 per thread (about n / 270k elements
+    /// each at 2^28) and combine block partials in f64.
+    pub fn reduce_async(
+        &self,
+        s: &Stream,
+        op: Reduce,
+        x: &DeviceSlice<f32>,
+        scratch: &mut ReduceScratch,
+    ) -> Result<()> {
+        if x.is_empty() {
+            return Err(invalid(&format!("{op:?}"), "empty input has no reduction".into()));
+        }
+        let cfg = self.reduce_cfg(x.len());
+        let parts = cfg.grid.0 as usize;
+        let k = &self.kernels;
+        match op {
+            Reduce::Sum | Reduce::SumSquares => {
+                let mut partials = scratch.partials_f64.index(..parts);
+                if op == Reduce::Sum {
+                    k.sum_partials_f32.launch_with(s, &cfg, x, &mut partials)?;
+                } else {
+                    k.sumsq_partials_f32.launch_with(s, &cfg, x, &mut partials)?;
+                }
+                k.combine_sum_f64.launch_with(
+                    s,
+                    &LaunchConfig::linear(1, 1024),
+                    &partials,
+                    &mut scratch.result,
+                )
+            }
+            Reduce::Max | Reduce::Min => {
+                let mut partials = scratch.partials_f32.index(..parts);
+                if op == Reduce::Max {
+                    k.max_partials_f32.launch_with(s, &cfg, x, &mut partials)?;
+                } else {
+                    k.min_partials_f32.launch_with(s, &cfg, x, &mut partials)?;
+                }
+                // The few hundred partials are combined on the host in `value`.
+                Ok(())
+            }
+        }
+    }
+
+    /// Reduce `x` and wait for the value.
+    pub fn reduce(&self, gpu: &Gpu, s: &Stream, op: Reduce, x: &DeviceSlice<f32>) -> Result<f64> {
+        let mut scratch = self.reduce_scratch(gpu)?;
+        self.reduce_async(s, op, x, &mut scratch)?;
+        runtime::sync(s)?;
+        scratch.value(op, self.reduce_cfg(x.len()).grid.0 as usize)
+    }
+
+    /// Euclidean norm of `x`.
+    pub fn l2_norm(&self, gpu: &Gpu, s: &Stream, x: &DeviceSlice<f32>) -> Result<f64> {
+        Ok(self.reduce(gpu, s, Reduce::SumSquares, x)?.sqrt())
+    }
+
+    /// Number of partials a reduction over `n` elements produces.
+    pub fn partials_for(&self, n: usize) -> usize {
+        self.reduce_cfg(n).grid.0 as usize
+    }
+
+    /// Queue `x · y`; read with [`ReduceScratch::value`]`(Reduce::Sum, ..)`.
+    pub fn dot_async(
+        &self,
+        s: &Stream,
+        x: &DeviceSlice<f32>,
+        y: &DeviceSlice<f32>,
+        scratch: &mut ReduceScratch,
+    ) -> Result<()> {
+        if x.is_empty() {
+            return Err(invalid("dot", "empty input".into()));
+        }
+        let cfg = self.reduce_cfg(x.len());
+        let mut partials = scratch.partials_f64.index(..cfg.grid.0 as usize);
+        self.kernels.dot_partials_f32.launch_with(s, &cfg, x, y, &mut partials)?;
+        self.kernels.combine_sum_f64.launch_with(
+            s,
+            &LaunchConfig::linear(1, 1024),
+            &partials,
+            &mut scratch.result,
+        )
+    }
+
+    /// `x · y`, waiting for the value.
+    pub fn dot(&self, gpu: &Gpu, s: &Stream, x: &DeviceSlice<f32>, y: &DeviceSlice<f32>) -> Result<f64> {
+        let mut scratch = self.reduce_scratch(gpu)?;
+        self.dot_async(s, x, y, &mut scratch)?;
+        runtime::sync(s)?;
+        scratch.value(Reduce::Sum, 0)
+    }
+
+    /// Queue argmax of `x` (first index of the maximum; NaNs ignored).
+    pub fn argmax_async(&self, s: &Stream, x: &DeviceSlice<f32>, scratch: &mut ReduceScratch) -> Result<()> {
+        if x.is_empty() {
+            return Err(invalid("argmax", "empty input has no maximum".into()));
+        }
+        if x.len() > u32::MAX as usize {
+            return Err(invalid("argmax", format!("{} elements exceed the u32 index range", x.len())));
+        }
+        let cfg = self.reduce_cfg(x.len());
+        let parts = cfg.grid.0 as usize;
+        let mut vals = scratch.partials_f32.index(..parts);
+        let mut idx = scratch.partial_idx.index(..parts);
+        self.kernels.argmax_partials_f32.launch_with(s, &cfg, x, &mut vals, &mut idx)
+    }
+
+    /// Index of the first maximum of `x`.
+    pub fn argmax(&self, gpu: &Gpu, s: &Stream, x: &DeviceSlice<f32>) -> Result<usize> {
+        let mut scratch = self.reduce_scratch(gpu)?;
+        self.argmax_async(s, x, &mut scratch)?;
+        runtime::sync(s)?;
+        scratch.argmax(self.partials_for(x.len()))
+    }
+}
+
+/// Row chunks of the transposed GEMV's first pass.
+const GEMV_T_CHUNKS: u32 = 32;
+
+fn check_matrix(op: &str, name: &str, len: usize, rows: usize, cols: usize) -> Result<()> {
+    match rows.checked_mul(cols) {
+        Some(n) if n == len => Ok(()),
+        _ => Err(invalid(
+            op,
+            format!("`{name}` has {len} elements but the shape is {rows} × {cols}"),
+        )),
+    }
+}
+
+fn dim_u32(op: &str, what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| invalid(op, format!("{what} = {v} exceeds u32")))
+}
+
+impl Library {
+    /// out (cols × rows) = aᵀ for a row-major a (rows × cols).
+    pub fn transpose(
+        &self,
+        s: &Stream,
+        a: &DeviceSlice<f32>,
+        rows: usize,
+        cols: usize,
+        out: &mut DeviceSlice<f32>,
+    ) -> Result<()> {
+        check_matrix("transpose", "a", a.len(), rows, cols)?;
+        check_matrix("transpose", "out", out.len(), cols, rows)?;
+        let (r, c) = (dim_u32("transpose", "rows", rows)?, dim_u32("transpose", "cols", cols)?);
+        let cfg = LaunchConfig {
+            grid: (c.div_ceil(32), r.div_ceil(32), 1),
+            block: (32, 8, 1),
+            shared_bytes: 0,
+        };
+        self.kernels.transpose_f32.launch_with(s, &cfg, a, r, c, out)
+    }
+
+    /// y = alpha · op(A) x + beta · y for a row-major A (rows × cols), op(A) = A or Aᵀ
+    /// (`transposed`). `scratch` is needed for Aᵀ (see [`Library::gemv_scratch`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemv(
+        &self,
+        s: &Stream,
+        transposed: bool,
+        alpha: f32,
+        a: &DeviceSlice<f32>,
+        rows: usize,
+        cols: usize,
+        x: &DeviceSlice<f32>,
+        beta: f32,
+        y: &mut DeviceSlice<f32>,
+        scratch: Option<&mut DeviceBuffer<f32>>,
+    ) -> Result<()> {
+        let op = if transposed { "gemv (Aᵀ)" } else { "gemv" };
+        check_matrix(op, "a", a.len(), rows, cols)?;
+        let (xn, yn) = if transposed { (rows, cols) } else { (cols, rows) };
+        if x.len() != xn || y.len() != yn {
+            return Err(invalid(
+                op,
+                format!("for A {rows} × {cols}, x must have {xn} elements (has {}) and y {yn} (has {})", x.len(), y.len()),
+            ));
+        }
+        let (r, c) = (dim_u32(op, "rows", rows)?, dim_u32(op, "cols", cols)?);
+        if !transposed {
+            let cfg = LaunchConfig::linear(r.div_ceil(8), 256);
+            return self.kernels.gemv_f32.launch_with(s, &cfg, alpha, a, r, c, x, beta, y);
+        }
+        let need = GEMV_T_CHUNKS as usize * cols;
+        let scratch = scratch.ok_or_else(|| invalid(op, "the transposed GEMV needs scratch (Library::gemv_scratch)".into()))?;
+        if scratch.len() < need {
+            return Err(invalid(op, format!("scratch has {} elements, needs {need}", scratch.len())));
+        }
+        let mut partials = scratch.index(..need);
+        let cfg = LaunchConfig {
+            grid: (c.div_ceil(4).div_ceil(256), GEMV_T_CHUNKS, 1),
+            block: (256, 1, 1),
+            shared_bytes: 0,
+        };
+        self.kernels.gemv_t_partials_f32.launch_with(s, &cfg, a, r, c, x, &mut partials)?;
+        self.kernels.gemv_t_combine_f32.launch(s, alpha, &partials, GEMV_T_CHUNKS, beta, y)
+    }
+
+    /// Row-wise softmax (or log-softmax) of a row-major (rows × cols) matrix, one block per row
+    /// with the row staged in shared memory (cols ≤ the device's opt-in shared memory / 4).
+    pub fn softmax_rows(
+        &self,
+        s: &Stream,
+        log: bool,
+        a: &DeviceSlice<f32>,
+        rows: usize,
+        cols: usize,
+        out: &mut DeviceSlice<f32>,
+    ) -> Result<()> {
+        let op = if log { "log_softmax_rows" } else { "softmax_rows" };
+        check_matrix(op, "a", a.len(), rows, cols)?;
+        check_matrix(op, "out", out.len(), rows, cols)?;
+        let f = self.kernels.softmax_rows_f32.function();
+        let limit = f.device_props().max_shared_per_block_optin as usize / 4;
+        if cols == 0 || cols > limit {
+            return Err(invalid(op, format!("cols = {cols} must be in 1..={limit} (one row is staged in shared memory)")));
+        }
+        let (r, c) = (dim_u32(op, "rows", rows)?, dim_u32(op, "cols", cols)?);
+        if r > f.device_props().max_grid_dim[0] {
+            return Err(invalid(op, format!("{rows} rows exceed the grid limit")));
+        }
+        let cfg = LaunchConfig::linear(r, if cols >= 2048 { 512 } else { 256 }).with_shared(c * 4);
+        if log {
+            self.kernels.log_softmax_rows_f32.launch_with(s, &cfg, a, r, c, out)
+        } else {
+            self.kernels.softmax_rows_f32.launch_with(s, &cfg, a, r, c, out)
+        }
+    }
+
+    /// Scratch for the transposed GEMV of a matrix with `cols` columns.
+    pub fn gemv_scratch(&self, gpu: &Gpu, cols: usize) -> Result<DeviceBuffer<f32>> {
+        gpu.alloc_filled(GEMV_T_CHUNKS as usize * cols.max(1), 0)
+    }
+}
+
+impl ReduceScratch {
+    /// The result of the last reduction queued with this scratch (after synchronising).
+    /// `parts` is [`Library::partials_for`] of the input length (used by max/min).
+    pub fn value(&self, op: Reduce, parts: usize) -> Result<f64> {
+        match op {
+            Reduce::Sum | Reduce::SumSquares => Ok(runtime::download(&self.result)?[0]),
+            Reduce::Max | Reduce::Min => {
+                let p = runtime::download(&self.partials_f32.index(..parts))?;
+                let init = if op == Reduce::Max { f32::NEG_INFINITY } else { f32::INFINITY };
+                Ok(p.into_iter().fold(init, |a, b| if op == Reduce::Max { a.max(b) } else { a.min(b) }) as f64)
+            }
+        }
+    }
+
+    /// Result of the last argmax queued with this scratch.
+    pub fn argmax(&self, parts: usize) -> Result<usize> {
+        let v = runtime::download(&self.partials_f32.index(..parts))?;
+        let i = runtime::download(&self.partial_idx.index(..parts))?;
+        let mut best = (f32::NEG_INFINITY, u32::MAX);
+        for (v, i) in v.into_iter().zip(i) {
+            if v > best.0 || (v == best.0 && i < best.1) {
+                best = (v, i);
+            }
+        }
+        Ok(if best.1 == u32::MAX { 0 } else { best.1 as usize })
+    }
+}

@@ -1,0 +1,218 @@
+//! Unified (managed) memory: one address valid on the host and on the device, migrated by
+//! pages on demand. Prefetching moves it ahead of use (no page faults inside kernels); advice
+//! tells the driver how it is used. Allocations larger than the device's free memory are
+//! refused up front: managed memory would oversubscribe and thrash instead of failing.
+use super::error::{Call, Error, Result};
+use super::gpu::{Gpu, ensure_current};
+use cust::memory::{DeviceCopy, DevicePointer, DeviceSlice};
+use cust::stream::Stream;
+use cust::sys::{CUdevice, CUmem_advise};
+
+/// `CU_MEM_ATTACH_GLOBAL`: accessible from any stream on any device.
+const ATTACH_GLOBAL: u32 = 0x1;
+/// `CU_DEVICE_CPU`: the host as a prefetch target or preferred location.
+const CPU: CUdevice = -1;
+
+/// Where memory should live or be prefetched to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    Host,
+    /// A device by ordinal.
+    Device(u32),
+}
+
+impl Location {
+    fn raw(self) -> CUdevice {
+        match self {
+            Location::Host => CPU,
+            Location::Device(d) => d as CUdevice,
+        }
+    }
+}
+
+/// Hints to the driver about how a managed range is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Advice {
+    /// Mostly read: the driver may keep read-only copies on every processor that reads it.
+    ReadMostly,
+    /// Keep the pages at this location; other processors map them rather than migrate them.
+    PreferredLocation(Location),
+    /// This processor accesses the range: keep it mapped there to avoid faults.
+    AccessedBy(Location),
+}
+
+/// A managed buffer of `len` values, zero-initialised. Derefs to a `DeviceSlice` for launches;
+/// host access goes through [`UnifiedBuffer::host`], which waits for the device first.
+pub struct UnifiedBuffer<T: DeviceCopy> {
+    slice: DeviceSlice<T>,
+    ctx: cust::sys::CUcontext,
+    device: u32,
+}
+
+// SAFETY: owns its allocation like a Box<[T]>; host access requires `&mut self` and a context
+// synchronisation.
+unsafe impl<T: DeviceCopy + Send> Send for UnifiedBuffer<T> {}
+unsafe impl<T: DeviceCopy + Sync> Sync for UnifiedBuffer<T> {}
+
+/// `Err` when `bytes` exceed `free` (checked before allocating; separate for tests).
+pub fn check_fits(op: &str, bytes: usize, free: usize) -> Result<()> {
+    if bytes > free {
+        return Err(Error::OutOfMemory {
+            op: op.to_string(),
+            requested: bytes,
+            free,
+        });
+    }
+    Ok(())
+}
+
+impl<T: DeviceCopy> UnifiedBuffer<T> {
+    /// `len` zeroed values of managed memory associated with `gpu`. Refused with
+    /// [`Error::OutOfMemory`] when larger than the device's free memory.
+    pub fn zeroed(gpu: &Gpu, len: usize) -> Result<UnifiedBuffer<T>> {
+        let bytes = len
+            .checked_mul(std::mem::size_of::<T>())
+            .ok_or_else(|| Error::InvalidArgument {
+                op: "UnifiedBuffer::zeroed".into(),
+                reason: format!("{len} elements overflow the address space"),
+            })?;
+        let (free, _) = gpu.memory_info()?;
+        check_fits("UnifiedBuffer::zeroed", bytes, free)?;
+        let mut ptr: cust::sys::CUdeviceptr = 0;
+        if bytes > 0 {
+            // SAFETY: valid out-pointer.
+            unsafe { cust::sys::cuMemAllocManaged(&mut ptr, bytes, ATTACH_GLOBAL) }
+                .call("cuMemAllocManaged")?;
+            // SAFETY: the range is exactly the allocation; synchronous memset.
+            if let Err(e) = unsafe { cust::sys::cuMemsetD8_v2(ptr, 0, bytes) }.call("cuMemsetD8")
+            {
+                // SAFETY: allocated above and not handed out.
+                unsafe { cust::sys::cuMemFree_v2(ptr) };
+                return Err(e);
+            }
+        }
+        Ok(UnifiedBuffer {
+            // SAFETY: a fresh allocation of `len` values.
+            slice: unsafe { DeviceSlice::from_raw_parts(DevicePointer::from_raw(ptr), len) },
+            ctx: gpu.raw_context(),
+            device: gpu.props().ordinal,
+        })
+    }
+
+    /// A managed copy of `data`.
+    pub fn from_slice(gpu: &Gpu, data: &[T]) -> Result<UnifiedBuffer<T>> {
+        let mut b = UnifiedBuffer::zeroed(gpu, data.len())?;
+        b.host()?.copy_from_slice(data);
+        Ok(b)
+    }
+
+    fn bytes(&self) -> usize {
+        self.slice.len() * std::mem::size_of::<T>()
+    }
+
+    /// Host view of the contents. Synchronises the context first, so no kernel is still
+    /// writing the memory while the host reads or writes it.
+    pub fn host(&mut self) -> Result<&mut [T]> {
+        ensure_current(self.ctx)?;
+        // SAFETY: no arguments.
+        unsafe { cust::sys::cuCtxSynchronize() }.call("cuCtxSynchronize")?;
+        if self.slice.is_empty() {
+            return Ok(&mut []);
+        }
+        // SAFETY: managed memory is host-addressable at the same address; `len` initialised
+        // values (zeroed at allocation); the device is idle and `&mut self` is unique.
+        Ok(unsafe {
+            std::slice::from_raw_parts_mut(
+                self.slice.as_device_ptr().as_raw() as *mut T,
+                self.slice.len(),
+            )
+        })
+    }
+
+    /// Queue a migration of the whole buffer to `to` on `stream`.
+    pub fn prefetch(&self, to: Location, stream: &Stream) -> Result<()> {
+        if self.bytes() == 0 {
+            return Ok(());
+        }
+        ensure_current(self.ctx)?;
+        // SAFETY: the range is exactly the allocation.
+        unsafe {
+            cust::sys::cuMemPrefetchAsync(
+                self.slice.as_device_ptr().as_raw(),
+                self.bytes(),
+                to.raw(),
+                stream.as_inner(),
+            )
+        }
+        .call("cuMemPrefetchAsync")
+    }
+
+    /// Prefetch to the device the buffer was allocated for.
+    pub fn prefetch_to_device(&self, stream: &Stream) -> Result<()> {
+        self.prefetch(Location::Device(self.device), stream)
+    }
+
+    /// Give the driver a usage hint for the whole buffer.
+    pub fn advise(&self, advice: Advice) -> Result<()> {
+        if self.bytes() == 0 {
+            return Ok(());
+        }
+        let (a, loc) = match advice {
+            Advice::ReadMostly => (CUmem_advise::CU_MEM_ADVISE_SET_READ_MOSTLY, 0),
+            Advice::PreferredLocation(l) => {
+                (CUmem_advise::CU_MEM_ADVISE_SET_PREFERRED_LOCATION, l.raw())
+            }
+            Advice::AccessedBy(l) => (CUmem_advise::CU_MEM_ADVISE_SET_ACCESSED_BY, l.raw()),
+        };
+        ensure_current(self.ctx)?;
+        // SAFETY: the range is exactly the allocation.
+        unsafe {
+            cust::sys::cuMemAdvise(self.slice.as_device_ptr().as_raw(), self.bytes(), a, loc)
+        }
+        .call("cuMemAdvise")
+    }
+}
+
+impl<T: DeviceCopy> std::ops::Deref for UnifiedBuffer<T> {
+    type Target = DeviceSlice<T>;
+    fn deref(&self) -> &DeviceSlice<T> {
+        &self.slice
+    }
+}
+
+impl<T: DeviceCopy> std::ops::DerefMut for UnifiedBuffer<T> {
+    fn deref_mut(&mut self) -> &mut DeviceSlice<T> {
+        &mut self.slice
+    }
+}
+
+impl<T: DeviceCopy> Drop for UnifiedBuffer<T> {
+    fn drop(&mut self) {
+        if self.bytes() == 0 {
+            return;
+        }
+        let _ = ensure_current(self.ctx);
+        // SAFETY: allocated by cuMemAllocManaged, freed once.
+        unsafe {
+            cust::sys::cuMemFree_v2(self.slice.as_device_ptr().as_raw());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_more_than_free_memory() {
+        assert!(check_fits("op", 100, 100).is_ok());
+        let e = check_fits("UnifiedBuffer::zeroed", 101, 100).unwrap_err();
+        assert!(matches!(e, Error::OutOfMemory { requested: 101, free: 100, .. }));
+        assert_eq!(
+            e.to_string(),
+            "UnifiedBuffer::zeroed: 101 B requested but only 100 B of device memory are free"
+        );
+        assert_eq!(Location::Host.raw(), -1);
+        assert_eq!(Location::Device(3).raw(), 3);
+    }
+}
