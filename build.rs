@@ -8,4 +8,8 @@ fn main() {
         .runtime_path("crate::runtime")
         .build()
         .unwrap_or_else(|e| e.exit());
+    gpukit_builder::KernelBuilder::new("crates/device/tests-kernels")
+        .runtime_path("crate::runtime")
+        .build()
+        .unwrap_or_else(|e| e.exit());
 }

@@ -10,6 +10,11 @@ pub mod runtime;
 
 #[cfg(feature = "kernels")]
 pub mod kernels;
+
+#[cfg(feature = "kernels")]
+pub mod suite;
+
+#[cfg(feature = "kernels")] #[doc(hidden)] pub mod device_tests;
 #[cfg(feature = "kernels")]
 pub mod ops;
 

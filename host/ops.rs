@@ -210,6 +210,52 @@ impl Library {
     }
 }
 
+/// Elements one block of the scan kernels covers (256 threads × 16).
+const SCAN_TILE: usize = 4096;
+
+/// Device scratch of the single-pass scan: one state word per tile and the tile ticket.
+pub struct ScanScratch {
+    state: DeviceBuffer<u64>,
+    ticket: DeviceBuffer<u32>,
+}
+
+/// Element types with a prefix-sum kernel.
+pub trait ScanElem: runtime::DeviceCopy {
+    #[doc(hidden)]
+    fn launch(
+        k: &Kernels,
+        s: &Stream,
+        cfg: &LaunchConfig,
+        x: &DeviceSlice<Self>,
+        out: &mut DeviceSlice<Self>,
+        state: &mut DeviceSlice<u64>,
+        ticket: &mut DeviceSlice<u32>,
+        exclusive: u32,
+    ) -> Result<()>;
+}
+
+macro_rules! scan_elem {
+    ($t:ty, $k:ident) => {
+        impl ScanElem for $t {
+            fn launch(
+                k: &Kernels,
+                s: &Stream,
+                cfg: &LaunchConfig,
+                x: &DeviceSlice<Self>,
+                out: &mut DeviceSlice<Self>,
+                state: &mut DeviceSlice<u64>,
+                ticket: &mut DeviceSlice<u32>,
+                exclusive: u32,
+            ) -> Result<()> {
+                k.$k.launch_with(s, cfg, x, out, state, ticket, exclusive)
+            }
+        }
+    };
+}
+scan_elem!(f32, scan_f32);
+scan_elem!(i32, scan_i32);
+scan_elem!(u32, scan_u32);
+
 /// Row chunks of the transposed GEMV's first pass.
 const GEMV_T_CHUNKS: u32 = 32;
 
@@ -322,6 +368,41 @@ impl Library {
         } else {
             self.kernels.softmax_rows_f32.launch_with(s, &cfg, a, r, c, out)
         }
+    }
+
+    /// Scratch for scans of up to `n` elements.
+    pub fn scan_scratch(&self, gpu: &Gpu, n: usize) -> Result<ScanScratch> {
+        Ok(ScanScratch {
+            state: gpu.alloc_filled(n.div_ceil(SCAN_TILE).max(1), 0)?,
+            ticket: gpu.alloc_filled(1, 0)?,
+        })
+    }
+
+    /// Prefix sums of `x` into `out` in one pass (decoupled look-back): inclusive
+    /// (`out[i] = x[0] + .. + x[i]`) or exclusive (`.. + x[i-1]`, `out[0] = 0`). f32 sums round
+    /// as a sequential sum would not: tiles of 4096 are combined in tree order.
+    pub fn scan<T: ScanElem>(
+        &self,
+        s: &Stream,
+        exclusive: bool,
+        x: &DeviceSlice<T>,
+        out: &mut DeviceSlice<T>,
+        scratch: &mut ScanScratch,
+    ) -> Result<()> {
+        runtime::check_same_len("scan", &[("x", x.len()), ("out", out.len())])?;
+        let tiles = x.len().div_ceil(SCAN_TILE);
+        if tiles > scratch.state.len() {
+            return Err(invalid("scan", format!("scratch covers {} elements, input has {}", scratch.state.len() * SCAN_TILE, x.len())));
+        }
+        if tiles == 0 {
+            return Ok(());
+        }
+        let blocks = dim_u32("scan", "tiles", tiles)?;
+        let mut state = scratch.state.index(..tiles);
+        runtime::zero_async(s, &mut state)?;
+        runtime::zero_async(s, &mut scratch.ticket)?;
+        let cfg = LaunchConfig::linear(blocks, 256);
+        T::launch(&self.kernels, s, &cfg, x, out, &mut state, &mut scratch.ticket, exclusive as u32)
     }
 
     /// Scratch for the transposed GEMV of a matrix with `cols` columns.

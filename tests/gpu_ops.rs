@@ -256,3 +256,58 @@ fn fast_maps_are_within_their_error_bounds() {
         assert!(worst <= rel, "{name}: {worst:e} > {rel:e}");
     }
 }
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn scans_match_sequential_references() {
+    let (gpu, lib, s) = setup();
+    for (t, &n) in SIZES.iter().enumerate() {
+        let mut scratch = lib.scan_scratch(&gpu, n).unwrap();
+        // i32 and u32: exact (wrapping) against a sequential scan.
+        let xi: Vec<i32> = random_f32(n, 1300 + t as u64).iter().map(|v| (v * 1000.0) as i32).collect();
+        let xu: Vec<u32> = xi.iter().map(|v| v.unsigned_abs() * 4099).collect();
+        let (dxi, dxu) = (gpu.upload(&xi).unwrap(), gpu.upload(&xu).unwrap());
+        for exclusive in [false, true] {
+            let mut oi = gpu.alloc_filled::<i32>(n, 0xff).unwrap();
+            lib.scan(&s, exclusive, &dxi, &mut oi, &mut scratch).unwrap();
+            let mut ou = gpu.alloc_filled::<u32>(n, 0xff).unwrap();
+            lib.scan(&s, exclusive, &dxu, &mut ou, &mut scratch).unwrap();
+            runtime::sync(&s).unwrap();
+            let (gi, gu) = (runtime::download(&oi).unwrap(), runtime::download(&ou).unwrap());
+            let (mut ri, mut ru) = (0i32, 0u32);
+            for i in 0..n {
+                if !exclusive {
+                    ri = ri.wrapping_add(xi[i]);
+                    ru = ru.wrapping_add(xu[i]);
+                }
+                assert_eq!(gi[i], ri, "i32 excl={exclusive} n={n} i={i}");
+                assert_eq!(gu[i], ru, "u32 excl={exclusive} n={n} i={i}");
+                if exclusive {
+                    ri = ri.wrapping_add(xi[i]);
+                    ru = ru.wrapping_add(xu[i]);
+                }
+            }
+        }
+        // f32: against an f64 running sum, bounded by 2^-20 of the running |sum|.
+        let x = random_f32(n, 1400 + t as u64);
+        let dx = gpu.upload(&x).unwrap();
+        for exclusive in [false, true] {
+            let mut out = gpu.alloc_filled::<f32>(n, 0xff).unwrap();
+            lib.scan(&s, exclusive, &dx, &mut out, &mut scratch).unwrap();
+            runtime::sync(&s).unwrap();
+            let got = runtime::download(&out).unwrap();
+            let (mut run, mut mag) = (0f64, 0f64);
+            for i in 0..n {
+                if !exclusive {
+                    run += x[i] as f64;
+                    mag += (x[i] as f64).abs();
+                }
+                assert!((got[i] as f64 - run).abs() <= mag * 2f64.powi(-20) + 1e-6, "f32 excl={exclusive} n={n} i={i}: {} vs {run}", got[i]);
+                if exclusive {
+                    run += x[i] as f64;
+                    mag += (x[i] as f64).abs();
+                }
+            }
+        }
+    }
+}

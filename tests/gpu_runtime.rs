@@ -266,7 +266,9 @@ fn unified_memory_prefetches_advises_and_refuses_oversized_requests() {
     y.host().unwrap()[0] = 7.0;
     assert_eq!(runtime::download(&y.index(0..1)).unwrap(), vec![7.0]);
     let (free, _) = gpu.memory_info().unwrap();
-    let e = UnifiedBuffer::<u8>::zeroed(&gpu, free + (1 << 30)).unwrap_err();
+    let e = UnifiedBuffer::<u8>::zeroed(&gpu, free + (1 << 30))
+        .err()
+        .unwrap();
     assert!(matches!(e, Error::OutOfMemory { .. }), "{e}");
 }
 
@@ -380,7 +382,7 @@ fn vector_job_split_across_all_gpus_equals_single_gpu_result() {
         .unwrap();
     let g0 = &multi.gpus()[0];
     let s = g0.stream().unwrap();
-    let mut gathered = g0.alloc_filled::<f32>(n, 0xff).unwrap();
+    let gathered = g0.alloc_filled::<f32>(n, 0xff).unwrap();
     for (i, (r, out)) in parts.iter().enumerate() {
         let mut dst = gathered.index(r.clone());
         runtime::copy_peer_async(&s, &mut dst, g0, out, &multi.gpus()[i]).unwrap();

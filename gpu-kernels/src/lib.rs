@@ -7,5 +7,6 @@ pub mod elementwise;
 pub mod gemm;
 pub mod matrix;
 pub mod reduce;
+pub mod scan;
 pub mod softmax;
 pub mod vector;

@@ -187,6 +187,12 @@ impl Graph {
     }
 }
 
+impl std::fmt::Debug for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Graph").field("nodes", &self.nodes).finish()
+    }
+}
+
 impl Drop for Graph {
     fn drop(&mut self) {
         let _ = ensure_current(self.ctx);

@@ -39,3 +39,14 @@ pub fn copy_async<T: DeviceCopy>(
     }
     .call("cuMemcpyDtoDAsync")
 }
+
+/// Queue setting every byte of `dst` to zero on `stream`.
+pub fn zero_async<T: DeviceCopy>(stream: &Stream, dst: &mut DeviceSlice<T>) -> Result<()> {
+    let bytes = dst.len() * std::mem::size_of::<T>();
+    if bytes == 0 {
+        return Ok(());
+    }
+    // SAFETY: the range is exactly the slice, which `&mut` makes ours for the call.
+    unsafe { cust::sys::cuMemsetD8Async(dst.as_device_ptr().as_raw(), 0, bytes, stream.as_inner()) }
+        .call("cuMemsetD8Async")
+}

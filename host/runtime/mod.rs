@@ -28,7 +28,7 @@ pub use error::{DriverError, Error, Result};
 pub use gpu::{DeviceProps, Gpu};
 pub use half;
 pub use launch::{FunctionAttrs, KernelFn, LaunchConfig, SliceArg, check_same_len};
-pub use memory::{copy_async, download, sync};
+pub use memory::{copy_async, download, sync, zero_async};
 pub use module::{Module, ModuleImage};
 pub use event::{Event, join, wait_event};
 pub use graph::Graph;

@@ -189,3 +189,12 @@ pub fn copy_to_host_async<T: DeviceCopy>(
     .call("cuMemcpyDtoHAsync")?;
     dst.set_pending(stream)
 }
+
+impl<T: DeviceCopy> std::fmt::Debug for PinnedBuffer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinnedBuffer")
+            .field("ptr", &self.ptr)
+            .field("len", &self.len)
+            .finish()
+    }
+}

@@ -220,3 +220,21 @@ impl<T: DeviceCopy> Drop for PoolBuffer<'_, T> {
         }
     }
 }
+
+impl std::fmt::Debug for MemPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemPool")
+            .field("raw", &self.raw)
+            .field("owned", &self.owned)
+            .finish()
+    }
+}
+
+impl<T: DeviceCopy> std::fmt::Debug for PoolBuffer<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolBuffer")
+            .field("ptr", &self.slice.as_device_ptr().as_raw())
+            .field("len", &self.slice.len())
+            .finish()
+    }
+}

@@ -75,7 +75,12 @@ where
     let longest = bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(8);
     let label_px = (longest as u32 * 9 + 20).clamp(80, 420);
     // Bar i (from the top) sits in segment n-1-i, since the y axis grows upwards.
-    let label_of = |seg: usize| bars.get(n - 1 - seg).map(|b| b.label.clone());
+    let label_of = |seg: usize| {
+        (n - 1)
+            .checked_sub(seg)
+            .and_then(|i| bars.get(i))
+            .map(|b| b.label.clone())
+    };
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22).into_font().style(FontStyle::Bold))
         .margin(16)

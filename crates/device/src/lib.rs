@@ -10,7 +10,8 @@
     core_float_math,
     asm_experimental_arch,
     link_llvm_intrinsics,
-    f16
+    f16,
+    allow_internal_unstable
 )]
 
 #[cfg(not(target_arch = "nvptx64"))]

@@ -24,6 +24,7 @@ pub trait SharedElem: Copy {
 
 macro_rules! shared_elem {
     ($t:ty, $bits:ty, $reg:ident, $w:literal) => {
+        #[allow(unnecessary_transmutes)]
         impl SharedElem for $t {
             #[inline(always)]
             unsafe fn ld_shared(addr: u32) -> Self {
@@ -124,6 +125,7 @@ impl<T: SharedElem, const N: usize> SharedArray<T, N> {
 /// Declares a block-shared array and evaluates to its [`SharedArray`] handle:
 /// `let tile = shared_array!(TILE_A: [f32; 1024]);`. The name must be unique in the module.
 #[macro_export]
+#[allow_internal_unstable(asm_experimental_arch)]
 macro_rules! shared_array {
     ($name:ident : [$t:ty; $n:expr]) => {{
         // `global_asm!` must be an item: a module named after the array holds it (and makes a

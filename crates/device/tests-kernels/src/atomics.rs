@@ -41,10 +41,10 @@ pub fn histogram_shared(x: &[u32], mut bins: OutSlice<u32>) {
 /// Integer atomics under contention; every thread `i < x.len()` with `v = x[i]`:
 /// out[0] += v (relaxed), out[1] = min(v) (acquire), out[2] = max(v) (release),
 /// out[3] += 1 by a compare-exchange loop (acq_rel), out[4] |= 1 << (v % 32) (seq_cst),
-/// out[5] ^= v (relaxed, system scope), out[6] += 1 (seq_cst, system scope),
-/// out[7] = swap count (each thread swaps in 1, counts 0s it saw: exactly one thread sees 0),
-/// out[8 + block] += 1 at block scope (per-block counter), out[8 + blocks ..] loads back
-/// out[6]'s address with acquire loads after a device fence (any value; checks it compiles).
+/// out[5] ^= v (relaxed, system scope), out[6] += 1 (seq_cst, system scope), out[7] swapped to
+/// 1 by every thread and out[8] += 1 by the one thread that saw the initial 0,
+/// out[9 + block] += 1 at block scope (per-block counters). Host initialises out[1] to
+/// `u32::MAX` and the rest to 0.
 #[kernel]
 pub fn atomic_ops_u32(x: &[u32], mut out: OutSlice<u32>) {
     let i = gpu::global_id_x();
@@ -56,23 +56,43 @@ pub fn atomic_ops_u32(x: &[u32], mut out: OutSlice<u32>) {
         a.fetch_min(1, v, Scope::Device, Ordering::Acquire);
         a.fetch_max(2, v, Scope::Device, Ordering::Release);
         let mut cur = a.load(3, Scope::Device, Ordering::Relaxed);
-        loop {
-            match a.compare_exchange(3, cur, cur + 1, Scope::Device, Ordering::AcqRel) {
-                Ok(_) => break,
-                Err(seen) => cur = seen,
-            }
+        while let Err(seen) = a.compare_exchange(3, cur, cur.wrapping_add(1), Scope::Device, Ordering::AcqRel) {
+            cur = seen;
         }
         a.fetch_or(4, 1 << (v % 32), Scope::Device, Ordering::SeqCst);
         a.fetch_xor(5, v, Scope::System, Ordering::Relaxed);
         a.fetch_add(6, 1, Scope::System, Ordering::SeqCst);
         if a.swap(7, 1, Scope::Device, Ordering::AcqRel) == 0 {
-            a.store(9999 % a.len().max(1), 0, Scope::Block, Ordering::Relaxed);
+            a.fetch_add(8, 1, Scope::Device, Ordering::Release);
         }
-        a.fetch_add(8 + gpu::block_idx().x as usize, 1, Scope::Block, Ordering::Relaxed);
+        a.fetch_add(9 + gpu::block_idx().x as usize, 1, Scope::Block, Ordering::Relaxed);
+    }
+}
+
+/// Message passing between blocks through release/acquire: block 0's thread 0 writes
+/// `out[1] = 42` (relaxed) then `out[0] = 1` with a release store; every other thread with
+/// `i < n` samples once (spinning across blocks could deadlock when blocks are not co-resident): if they acquire-load `out[0] == 1` they must see `out[1] == 42`,
+/// and count violations in `out[2]` (must stay 0). Also exercises seq_cst loads/stores and
+/// the three fences.
+#[kernel]
+pub fn message_passing(n: u32, mut out: OutSlice<u32>) {
+    let i = gpu::global_id_x();
+    // SAFETY: every access to `out` in this kernel is atomic.
+    let a = unsafe { out.as_atomic() };
+    if i == 0 {
+        a.store(1, 42, Scope::Device, Ordering::Relaxed);
+        a.store(0, 1, Scope::Device, Ordering::Release);
+        a.store(3, 7, Scope::System, Ordering::SeqCst);
+    } else if (i as u32) < n {
+        if a.load(0, Scope::Device, Ordering::Acquire) == 1
+            && a.load(1, Scope::Device, Ordering::Relaxed) != 42
+        {
+            a.fetch_add(2, 1, Scope::Device, Ordering::Relaxed);
+        }
+        let _ = a.load(3, Scope::System, Ordering::SeqCst);
+        gpu::fence_block();
         gpu::fence_device();
-        let _ = a.load(6, Scope::Device, Ordering::Acquire);
-        let _ = a.load(6, Scope::System, Ordering::SeqCst);
-        a.store(3 + 0 * v as usize, a.load(3, Scope::Block, Ordering::Acquire), Scope::Device, Ordering::Release);
+        gpu::fence_system();
     }
 }
 
