@@ -9,12 +9,16 @@ pub mod reference;
 pub mod runtime;
 
 #[cfg(feature = "kernels")]
+pub mod gemm;
+#[cfg(feature = "kernels")]
 pub mod kernels;
 
 #[cfg(feature = "kernels")]
 pub mod suite;
 
-#[cfg(feature = "kernels")] #[doc(hidden)] pub mod device_tests;
+#[cfg(feature = "kernels")]
+#[doc(hidden)]
+pub mod device_tests;
 #[cfg(feature = "kernels")]
 pub mod ops;
 

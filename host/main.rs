@@ -259,7 +259,9 @@ fn write_outputs(report: &Report, dir: &Path) -> Result<(), String> {
 /// directory).
 fn write_benchmarks_md(report: &Report, md: &Path, assets: &Path) -> Result<(), String> {
     let base = md.parent().filter(|p| !p.as_os_str().is_empty());
-    let dir = base.map(|b| b.join(assets)).unwrap_or_else(|| assets.to_path_buf());
+    let dir = base
+        .map(|b| b.join(assets))
+        .unwrap_or_else(|| assets.to_path_buf());
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     write(&dir.join("results.json"), &report.to_json())?;
     let speedup = chart::speedup_chart(report, &dir.join("speedup.png"))?;

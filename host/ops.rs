@@ -105,7 +105,10 @@ impl Library {
         scratch: &mut ReduceScratch,
     ) -> Result<()> {
         if x.is_empty() {
-            return Err(invalid(&format!("{op:?}"), "empty input has no reduction".into()));
+            return Err(invalid(
+                &format!("{op:?}"),
+                "empty input has no reduction".into(),
+            ));
         }
         let cfg = self.reduce_cfg(x.len());
         let parts = cfg.grid.0 as usize;
@@ -116,7 +119,8 @@ impl Library {
                 if op == Reduce::Sum {
                     k.sum_partials_f32.launch_with(s, &cfg, x, &mut partials)?;
                 } else {
-                    k.sumsq_partials_f32.launch_with(s, &cfg, x, &mut partials)?;
+                    k.sumsq_partials_f32
+                        .launch_with(s, &cfg, x, &mut partials)?;
                 }
                 k.combine_sum_f64.launch_with(
                     s,
@@ -169,7 +173,9 @@ impl Library {
         }
         let cfg = self.reduce_cfg(x.len());
         let mut partials = scratch.partials_f64.index(..cfg.grid.0 as usize);
-        self.kernels.dot_partials_f32.launch_with(s, &cfg, x, y, &mut partials)?;
+        self.kernels
+            .dot_partials_f32
+            .launch_with(s, &cfg, x, y, &mut partials)?;
         self.kernels.combine_sum_f64.launch_with(
             s,
             &LaunchConfig::linear(1, 1024),
@@ -179,7 +185,13 @@ impl Library {
     }
 
     /// `x · y`, waiting for the value.
-    pub fn dot(&self, gpu: &Gpu, s: &Stream, x: &DeviceSlice<f32>, y: &DeviceSlice<f32>) -> Result<f64> {
+    pub fn dot(
+        &self,
+        gpu: &Gpu,
+        s: &Stream,
+        x: &DeviceSlice<f32>,
+        y: &DeviceSlice<f32>,
+    ) -> Result<f64> {
         let mut scratch = self.reduce_scratch(gpu)?;
         self.dot_async(s, x, y, &mut scratch)?;
         runtime::sync(s)?;
@@ -187,18 +199,28 @@ impl Library {
     }
 
     /// Queue argmax of `x` (first index of the maximum; NaNs ignored).
-    pub fn argmax_async(&self, s: &Stream, x: &DeviceSlice<f32>, scratch: &mut ReduceScratch) -> Result<()> {
+    pub fn argmax_async(
+        &self,
+        s: &Stream,
+        x: &DeviceSlice<f32>,
+        scratch: &mut ReduceScratch,
+    ) -> Result<()> {
         if x.is_empty() {
             return Err(invalid("argmax", "empty input has no maximum".into()));
         }
         if x.len() > u32::MAX as usize {
-            return Err(invalid("argmax", format!("{} elements exceed the u32 index range", x.len())));
+            return Err(invalid(
+                "argmax",
+                format!("{} elements exceed the u32 index range", x.len()),
+            ));
         }
         let cfg = self.reduce_cfg(x.len());
         let parts = cfg.grid.0 as usize;
         let mut vals = scratch.partials_f32.index(..parts);
         let mut idx = scratch.partial_idx.index(..parts);
-        self.kernels.argmax_partials_f32.launch_with(s, &cfg, x, &mut vals, &mut idx)
+        self.kernels
+            .argmax_partials_f32
+            .launch_with(s, &cfg, x, &mut vals, &mut idx)
     }
 
     /// Index of the first maximum of `x`.
@@ -207,6 +229,122 @@ impl Library {
         self.argmax_async(s, x, &mut scratch)?;
         runtime::sync(s)?;
         scratch.argmax(self.partials_for(x.len()))
+    }
+}
+
+/// Activation maps; f16 and bf16 are stored in 16 bits and computed in f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Relu,
+    Gelu,
+    Sigmoid,
+    Exp,
+    Tanh,
+}
+
+/// Element types with activation-map kernels: f32, half::f16, half::bf16.
+pub trait MapElem: runtime::DeviceCopy {
+    #[doc(hidden)]
+    fn launch(
+        k: &Kernels,
+        s: &Stream,
+        act: Activation,
+        a: &DeviceSlice<Self>,
+        out: &mut DeviceSlice<Self>,
+    ) -> Result<()>;
+}
+
+macro_rules! map_elem {
+    ($t:ty, $relu:ident, $gelu:ident, $sigmoid:ident, $exp:ident, $tanh:ident) => {
+        impl MapElem for $t {
+            fn launch(
+                k: &Kernels,
+                s: &Stream,
+                act: Activation,
+                a: &DeviceSlice<Self>,
+                out: &mut DeviceSlice<Self>,
+            ) -> Result<()> {
+                match act {
+                    Activation::Relu => k.$relu.launch(s, a, out),
+                    Activation::Gelu => k.$gelu.launch(s, a, out),
+                    Activation::Sigmoid => k.$sigmoid.launch(s, a, out),
+                    Activation::Exp => k.$exp.launch(s, a, out),
+                    Activation::Tanh => k.$tanh.launch(s, a, out),
+                }
+            }
+        }
+    };
+}
+map_elem!(f32, relu_f32, gelu_f32, sigmoid_f32, exp_f32, tanh_f32);
+map_elem!(
+    half::f16,
+    relu_f16,
+    gelu_f16,
+    sigmoid_f16,
+    exp_f16,
+    tanh_f16
+);
+map_elem!(
+    half::bf16,
+    relu_bf16,
+    gelu_bf16,
+    sigmoid_bf16,
+    exp_bf16,
+    tanh_bf16
+);
+
+/// Element types with row-softmax kernels: f32 and half::bf16 (f32 math).
+pub trait SoftmaxElem: runtime::DeviceCopy {
+    #[doc(hidden)]
+    fn launch(
+        k: &Kernels,
+        s: &Stream,
+        log: bool,
+        cfg: &LaunchConfig,
+        a: &DeviceSlice<Self>,
+        rows: u32,
+        cols: u32,
+        out: &mut DeviceSlice<Self>,
+    ) -> Result<()>;
+}
+
+impl SoftmaxElem for f32 {
+    fn launch(
+        k: &Kernels,
+        s: &Stream,
+        log: bool,
+        cfg: &LaunchConfig,
+        a: &DeviceSlice<Self>,
+        rows: u32,
+        cols: u32,
+        out: &mut DeviceSlice<Self>,
+    ) -> Result<()> {
+        if log {
+            k.log_softmax_rows_f32
+                .launch_with(s, cfg, a, rows, cols, out)
+        } else {
+            k.softmax_rows_f32.launch_with(s, cfg, a, rows, cols, out)
+        }
+    }
+}
+
+impl SoftmaxElem for half::bf16 {
+    fn launch(
+        k: &Kernels,
+        s: &Stream,
+        log: bool,
+        cfg: &LaunchConfig,
+        a: &DeviceSlice<Self>,
+        rows: u32,
+        cols: u32,
+        out: &mut DeviceSlice<Self>,
+    ) -> Result<()> {
+        if log {
+            k.log_softmax_rows_bf16
+                .launch_with(s, cfg, a, rows, cols, out)
+        } else {
+            k.softmax_rows_bf16.launch_with(s, cfg, a, rows, cols, out)
+        }
     }
 }
 
@@ -285,13 +423,18 @@ impl Library {
     ) -> Result<()> {
         check_matrix("transpose", "a", a.len(), rows, cols)?;
         check_matrix("transpose", "out", out.len(), cols, rows)?;
-        let (r, c) = (dim_u32("transpose", "rows", rows)?, dim_u32("transpose", "cols", cols)?);
+        let (r, c) = (
+            dim_u32("transpose", "rows", rows)?,
+            dim_u32("transpose", "cols", cols)?,
+        );
         let cfg = LaunchConfig {
             grid: (c.div_ceil(32), r.div_ceil(32), 1),
             block: (32, 8, 1),
             shared_bytes: 0,
         };
-        self.kernels.transpose_f32.launch_with(s, &cfg, a, r, c, out)
+        self.kernels
+            .transpose_f32
+            .launch_with(s, &cfg, a, r, c, out)
     }
 
     /// y = alpha · op(A) x + beta · y for a row-major A (rows × cols), op(A) = A or Aᵀ
@@ -312,22 +455,41 @@ impl Library {
     ) -> Result<()> {
         let op = if transposed { "gemv (Aᵀ)" } else { "gemv" };
         check_matrix(op, "a", a.len(), rows, cols)?;
-        let (xn, yn) = if transposed { (rows, cols) } else { (cols, rows) };
+        let (xn, yn) = if transposed {
+            (rows, cols)
+        } else {
+            (cols, rows)
+        };
         if x.len() != xn || y.len() != yn {
             return Err(invalid(
                 op,
-                format!("for A {rows} × {cols}, x must have {xn} elements (has {}) and y {yn} (has {})", x.len(), y.len()),
+                format!(
+                    "for A {rows} × {cols}, x must have {xn} elements (has {}) and y {yn} (has {})",
+                    x.len(),
+                    y.len()
+                ),
             ));
         }
         let (r, c) = (dim_u32(op, "rows", rows)?, dim_u32(op, "cols", cols)?);
         if !transposed {
             let cfg = LaunchConfig::linear(r.div_ceil(8), 256);
-            return self.kernels.gemv_f32.launch_with(s, &cfg, alpha, a, r, c, x, beta, y);
+            return self
+                .kernels
+                .gemv_f32
+                .launch_with(s, &cfg, alpha, a, r, c, x, beta, y);
         }
         let need = GEMV_T_CHUNKS as usize * cols;
-        let scratch = scratch.ok_or_else(|| invalid(op, "the transposed GEMV needs scratch (Library::gemv_scratch)".into()))?;
+        let scratch = scratch.ok_or_else(|| {
+            invalid(
+                op,
+                "the transposed GEMV needs scratch (Library::gemv_scratch)".into(),
+            )
+        })?;
         if scratch.len() < need {
-            return Err(invalid(op, format!("scratch has {} elements, needs {need}", scratch.len())));
+            return Err(invalid(
+                op,
+                format!("scratch has {} elements, needs {need}", scratch.len()),
+            ));
         }
         let mut partials = scratch.index(..need);
         let cfg = LaunchConfig {
@@ -335,39 +497,59 @@ impl Library {
             block: (256, 1, 1),
             shared_bytes: 0,
         };
-        self.kernels.gemv_t_partials_f32.launch_with(s, &cfg, a, r, c, x, &mut partials)?;
-        self.kernels.gemv_t_combine_f32.launch(s, alpha, &partials, GEMV_T_CHUNKS, beta, y)
+        self.kernels
+            .gemv_t_partials_f32
+            .launch_with(s, &cfg, a, r, c, x, &mut partials)?;
+        self.kernels
+            .gemv_t_combine_f32
+            .launch(s, alpha, &partials, GEMV_T_CHUNKS, beta, y)
     }
 
     /// Row-wise softmax (or log-softmax) of a row-major (rows × cols) matrix, one block per row
     /// with the row staged in shared memory (cols ≤ the device's opt-in shared memory / 4).
-    pub fn softmax_rows(
+    pub fn softmax_rows<T: SoftmaxElem>(
         &self,
         s: &Stream,
         log: bool,
-        a: &DeviceSlice<f32>,
+        a: &DeviceSlice<T>,
         rows: usize,
         cols: usize,
-        out: &mut DeviceSlice<f32>,
+        out: &mut DeviceSlice<T>,
     ) -> Result<()> {
-        let op = if log { "log_softmax_rows" } else { "softmax_rows" };
+        let op = if log {
+            "log_softmax_rows"
+        } else {
+            "softmax_rows"
+        };
         check_matrix(op, "a", a.len(), rows, cols)?;
         check_matrix(op, "out", out.len(), rows, cols)?;
         let f = self.kernels.softmax_rows_f32.function();
         let limit = f.device_props().max_shared_per_block_optin as usize / 4;
         if cols == 0 || cols > limit {
-            return Err(invalid(op, format!("cols = {cols} must be in 1..={limit} (one row is staged in shared memory)")));
+            return Err(invalid(
+                op,
+                format!(
+                    "cols = {cols} must be in 1..={limit} (one row is staged in shared memory)"
+                ),
+            ));
         }
         let (r, c) = (dim_u32(op, "rows", rows)?, dim_u32(op, "cols", cols)?);
         if r > f.device_props().max_grid_dim[0] {
             return Err(invalid(op, format!("{rows} rows exceed the grid limit")));
         }
         let cfg = LaunchConfig::linear(r, if cols >= 2048 { 512 } else { 256 }).with_shared(c * 4);
-        if log {
-            self.kernels.log_softmax_rows_f32.launch_with(s, &cfg, a, r, c, out)
-        } else {
-            self.kernels.softmax_rows_f32.launch_with(s, &cfg, a, r, c, out)
-        }
+        T::launch(&self.kernels, s, log, &cfg, a, r, c, out)
+    }
+
+    /// out = act(a), elementwise.
+    pub fn map<T: MapElem>(
+        &self,
+        s: &Stream,
+        act: Activation,
+        a: &DeviceSlice<T>,
+        out: &mut DeviceSlice<T>,
+    ) -> Result<()> {
+        T::launch(&self.kernels, s, act, a, out)
     }
 
     /// Scratch for scans of up to `n` elements.
@@ -392,7 +574,14 @@ impl Library {
         runtime::check_same_len("scan", &[("x", x.len()), ("out", out.len())])?;
         let tiles = x.len().div_ceil(SCAN_TILE);
         if tiles > scratch.state.len() {
-            return Err(invalid("scan", format!("scratch covers {} elements, input has {}", scratch.state.len() * SCAN_TILE, x.len())));
+            return Err(invalid(
+                "scan",
+                format!(
+                    "scratch covers {} elements, input has {}",
+                    scratch.state.len() * SCAN_TILE,
+                    x.len()
+                ),
+            ));
         }
         if tiles == 0 {
             return Ok(());
@@ -402,7 +591,16 @@ impl Library {
         runtime::zero_async(s, &mut state)?;
         runtime::zero_async(s, &mut scratch.ticket)?;
         let cfg = LaunchConfig::linear(blocks, 256);
-        T::launch(&self.kernels, s, &cfg, x, out, &mut state, &mut scratch.ticket, exclusive as u32)
+        T::launch(
+            &self.kernels,
+            s,
+            &cfg,
+            x,
+            out,
+            &mut state,
+            &mut scratch.ticket,
+            exclusive as u32,
+        )
     }
 
     /// Scratch for the transposed GEMV of a matrix with `cols` columns.
@@ -419,8 +617,18 @@ impl ReduceScratch {
             Reduce::Sum | Reduce::SumSquares => Ok(runtime::download(&self.result)?[0]),
             Reduce::Max | Reduce::Min => {
                 let p = runtime::download(&self.partials_f32.index(..parts))?;
-                let init = if op == Reduce::Max { f32::NEG_INFINITY } else { f32::INFINITY };
-                Ok(p.into_iter().fold(init, |a, b| if op == Reduce::Max { a.max(b) } else { a.min(b) }) as f64)
+                let init = if op == Reduce::Max {
+                    f32::NEG_INFINITY
+                } else {
+                    f32::INFINITY
+                };
+                Ok(p.into_iter().fold(init, |a, b| {
+                    if op == Reduce::Max {
+                        a.max(b)
+                    } else {
+                        a.min(b)
+                    }
+                }) as f64)
             }
         }
     }
@@ -435,6 +643,10 @@ impl ReduceScratch {
                 best = (v, i);
             }
         }
-        Ok(if best.1 == u32::MAX { 0 } else { best.1 as usize })
+        Ok(if best.1 == u32::MAX {
+            0
+        } else {
+            best.1 as usize
+        })
     }
 }

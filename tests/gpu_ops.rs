@@ -21,7 +21,10 @@ fn binary_ops_match_cpu() {
     for (t, &n) in SIZES.iter().enumerate() {
         let a = random_f32(n, 100 + t as u64);
         // Divisors away from zero.
-        let b: Vec<f32> = random_f32(n, 200 + t as u64).iter().map(|v| v + 2.0).collect();
+        let b: Vec<f32> = random_f32(n, 200 + t as u64)
+            .iter()
+            .map(|v| v + 2.0)
+            .collect();
         let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
         for op in [Binary::Add, Binary::Sub, Binary::Mul, Binary::Div] {
             let mut out = gpu.alloc_filled::<f32>(n, 0xff).unwrap();
@@ -56,18 +59,37 @@ fn unary_and_axpy_kernels_match_cpu() {
         k.scale_f32.launch(&s, -1.5, &dx, &mut out).unwrap();
         runtime::sync(&s).unwrap();
         let want: Vec<f32> = x.iter().map(|v| -1.5 * v).collect();
-        assert_eq!(first_mismatch(&runtime::download(&out).unwrap(), &want, 0.0), None, "scale n={n}");
+        assert_eq!(
+            first_mismatch(&runtime::download(&out).unwrap(), &want, 0.0),
+            None,
+            "scale n={n}"
+        );
         k.relu_f32.launch(&s, &dx, &mut out).unwrap();
         runtime::sync(&s).unwrap();
         let want: Vec<f32> = x.iter().map(|v| v.max(0.0)).collect();
-        assert_eq!(first_mismatch(&runtime::download(&out).unwrap(), &want, 0.0), None, "relu n={n}");
+        assert_eq!(
+            first_mismatch(&runtime::download(&out).unwrap(), &want, 0.0),
+            None,
+            "relu n={n}"
+        );
         k.axpy_f32.launch(&s, 0.25, &dx, &dy, &mut out).unwrap();
         runtime::sync(&s).unwrap();
-        let want: Vec<f32> = x.iter().zip(&y).map(|(a, b)| 0.25f32.mul_add(*a, *b)).collect();
-        assert_eq!(first_mismatch(&runtime::download(&out).unwrap(), &want, 0.0), None, "axpy n={n}");
+        let want: Vec<f32> = x
+            .iter()
+            .zip(&y)
+            .map(|(a, b)| 0.25f32.mul_add(*a, *b))
+            .collect();
+        assert_eq!(
+            first_mismatch(&runtime::download(&out).unwrap(), &want, 0.0),
+            None,
+            "axpy n={n}"
+        );
         k.fill_f32.launch(&s, 3.5, &mut out).unwrap();
         runtime::sync(&s).unwrap();
-        assert!(runtime::download(&out).unwrap().iter().all(|&v| v == 3.5), "fill n={n}");
+        assert!(
+            runtime::download(&out).unwrap().iter().all(|&v| v == 3.5),
+            "fill n={n}"
+        );
         // f64 axpy
         let x64: Vec<f64> = x.iter().map(|&v| v as f64 * 1.000001).collect();
         let y64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
@@ -77,7 +99,11 @@ fn unary_and_axpy_kernels_match_cpu() {
         runtime::sync(&s).unwrap();
         let got = runtime::download(&o64).unwrap();
         for i in 0..n {
-            assert_eq!(got[i], 3.25f64.mul_add(x64[i], y64[i]), "axpy_f64 n={n} i={i}");
+            assert_eq!(
+                got[i],
+                3.25f64.mul_add(x64[i], y64[i]),
+                "axpy_f64 n={n} i={i}"
+            );
         }
     }
 }
@@ -94,18 +120,39 @@ fn reductions_match_f64_references_within_stated_bounds() {
         let abs: f64 = x.iter().map(|&v| (v as f64).abs()).sum();
         let got = lib.reduce(&gpu, &s, Reduce::Sum, &dx).unwrap();
         // Bound: f32 accumulation per thread, f64 across blocks: error ≤ 2^-20 · Σ|x|.
-        assert!((got - sum).abs() <= abs * 2f64.powi(-20) + 1e-6, "sum n={n}: {got} vs {sum}");
+        assert!(
+            (got - sum).abs() <= abs * 2f64.powi(-20) + 1e-6,
+            "sum n={n}: {got} vs {sum}"
+        );
         let ss: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
         let norm = lib.l2_norm(&gpu, &s, &dx).unwrap();
-        assert!((norm - ss.sqrt()).abs() <= ss.sqrt() * 2f64.powi(-20), "l2 n={n}");
+        assert!(
+            (norm - ss.sqrt()).abs() <= ss.sqrt() * 2f64.powi(-20),
+            "l2 n={n}"
+        );
         let dot: f64 = x.iter().zip(&y).map(|(&a, &b)| a as f64 * b as f64).sum();
-        let dabs: f64 = x.iter().zip(&y).map(|(&a, &b)| (a as f64 * b as f64).abs()).sum();
+        let dabs: f64 = x
+            .iter()
+            .zip(&y)
+            .map(|(&a, &b)| (a as f64 * b as f64).abs())
+            .sum();
         let got = lib.dot(&gpu, &s, &dx, &dy).unwrap();
-        assert!((got - dot).abs() <= dabs * 2f64.powi(-20) + 1e-6, "dot n={n}: {got} vs {dot}");
+        assert!(
+            (got - dot).abs() <= dabs * 2f64.powi(-20) + 1e-6,
+            "dot n={n}: {got} vs {dot}"
+        );
         let mx = x.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
         let mn = x.iter().cloned().fold(f32::INFINITY, f32::min);
-        assert_eq!(lib.reduce(&gpu, &s, Reduce::Max, &dx).unwrap(), mx as f64, "max n={n}");
-        assert_eq!(lib.reduce(&gpu, &s, Reduce::Min, &dx).unwrap(), mn as f64, "min n={n}");
+        assert_eq!(
+            lib.reduce(&gpu, &s, Reduce::Max, &dx).unwrap(),
+            mx as f64,
+            "max n={n}"
+        );
+        assert_eq!(
+            lib.reduce(&gpu, &s, Reduce::Min, &dx).unwrap(),
+            mn as f64,
+            "min n={n}"
+        );
         let am = x.iter().position(|&v| v == mx).unwrap();
         assert_eq!(lib.argmax(&gpu, &s, &dx).unwrap(), am, "argmax n={n}");
     }
@@ -129,7 +176,14 @@ fn bad_lengths_are_errors_before_launch() {
 }
 
 /// (rows, cols) shapes: degenerate, primes, non-multiples of 32 and 4, and large.
-const SHAPES: [(usize, usize); 6] = [(1, 1), (1, 37), (37, 1), (127, 253), (1000, 1003), (2048, 4096)];
+const SHAPES: [(usize, usize); 6] = [
+    (1, 1),
+    (1, 37),
+    (37, 1),
+    (127, 253),
+    (1000, 1003),
+    (2048, 4096),
+];
 
 #[test]
 #[ignore = "needs a CUDA GPU"]
@@ -168,19 +222,39 @@ fn gemv_both_orientations_match_f64_reference() {
             let (da, dx) = (gpu.upload(&a).unwrap(), gpu.upload(&x).unwrap());
             let mut dy = gpu.upload(&y0).unwrap();
             let mut scratch = lib.gemv_scratch(&gpu, c).unwrap();
-            lib.gemv(&s, transposed, alpha, &da, r, c, &dx, beta, &mut dy, Some(&mut scratch)).unwrap();
+            lib.gemv(
+                &s,
+                transposed,
+                alpha,
+                &da,
+                r,
+                c,
+                &dx,
+                beta,
+                &mut dy,
+                Some(&mut scratch),
+            )
+            .unwrap();
             runtime::sync(&s).unwrap();
             let got = runtime::download(&dy).unwrap();
             for o in 0..yn {
                 let (mut dot, mut mag) = (0f64, 0f64);
                 for i in 0..xn {
-                    let av = if transposed { a[i * c + o] } else { a[o * c + i] } as f64;
+                    let av = if transposed {
+                        a[i * c + o]
+                    } else {
+                        a[o * c + i]
+                    } as f64;
                     dot += av * x[i] as f64;
                     mag += (av * x[i] as f64).abs();
                 }
                 let want = alpha as f64 * dot + beta as f64 * y0[o] as f64;
                 let tol = 1e-5 * (alpha as f64 * mag + (beta * y0[o]).abs() as f64) + 1e-6;
-                assert!((got[o] as f64 - want).abs() <= tol, "{r}x{c} T={transposed} y[{o}] = {} vs {want}", got[o]);
+                assert!(
+                    (got[o] as f64 - want).abs() <= tol,
+                    "{r}x{c} T={transposed} y[{o}] = {} vs {want}",
+                    got[o]
+                );
             }
         }
     }
@@ -190,8 +264,14 @@ fn gemv_both_orientations_match_f64_reference() {
 #[ignore = "needs a CUDA GPU"]
 fn softmax_rows_match_f64_reference() {
     let (gpu, lib, s) = setup();
-    for (t, &(r, c)) in [(1usize, 1usize), (3, 7), (37, 1021), (64, 4096), (5, 12000)].iter().enumerate() {
-        let a: Vec<f32> = random_f32(r * c, 1100 + t as u64).iter().map(|v| v * 8.0).collect();
+    for (t, &(r, c)) in [(1usize, 1usize), (3, 7), (37, 1021), (64, 4096), (5, 12000)]
+        .iter()
+        .enumerate()
+    {
+        let a: Vec<f32> = random_f32(r * c, 1100 + t as u64)
+            .iter()
+            .map(|v| v * 8.0)
+            .collect();
         let da = gpu.upload(&a).unwrap();
         for log in [false, true] {
             let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
@@ -206,10 +286,16 @@ fn softmax_rows_match_f64_reference() {
                     let g = got[i * c + j] as f64;
                     if log {
                         let want = a[i * c + j] as f64 - m - z.ln();
-                        assert!((g - want).abs() <= 2e-5 * (1.0 + want.abs()), "log {r}x{c} ({i},{j}): {g} vs {want}");
+                        assert!(
+                            (g - want).abs() <= 2e-5 * (1.0 + want.abs()),
+                            "log {r}x{c} ({i},{j}): {g} vs {want}"
+                        );
                     } else {
                         let want = (a[i * c + j] as f64 - m).exp() / z;
-                        assert!((g - want).abs() <= 1e-5 * want + 1e-9, "{r}x{c} ({i},{j}): {g} vs {want}");
+                        assert!(
+                            (g - want).abs() <= 1e-5 * want + 1e-9,
+                            "{r}x{c} ({i},{j}): {g} vs {want}"
+                        );
                     }
                 }
             }
@@ -229,11 +315,15 @@ fn fast_maps_are_within_their_error_bounds() {
     // (name, bound, floor of the error's denominator, reference): relative error for exp and
     // sigmoid, mixed (absolute below 1) for tanh and gelu, as the device library documents.
     type Map<'a> = (&'a str, f64, f64, fn(f64) -> f64);
-    let gelu = |v: f64| 0.5 * v * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh());
+    let gelu = |v: f64| {
+        0.5 * v * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
+    };
     let cases: [Map; 4] = [
         ("exp", 2f64.powi(-16), 1e-30, f64::exp),
         ("tanh", 2f64.powi(-10), 1.0, f64::tanh),
-        ("sigmoid", 2f64.powi(-15), 1e-30, |v| 1.0 / (1.0 + (-v).exp())),
+        ("sigmoid", 2f64.powi(-15), 1e-30, |v| {
+            1.0 / (1.0 + (-v).exp())
+        }),
         ("gelu", 2f64.powi(-8), 1.0, gelu),
     ];
     for (name, rel, floor, f) in cases {
@@ -264,16 +354,24 @@ fn scans_match_sequential_references() {
     for (t, &n) in SIZES.iter().enumerate() {
         let mut scratch = lib.scan_scratch(&gpu, n).unwrap();
         // i32 and u32: exact (wrapping) against a sequential scan.
-        let xi: Vec<i32> = random_f32(n, 1300 + t as u64).iter().map(|v| (v * 1000.0) as i32).collect();
+        let xi: Vec<i32> = random_f32(n, 1300 + t as u64)
+            .iter()
+            .map(|v| (v * 1000.0) as i32)
+            .collect();
         let xu: Vec<u32> = xi.iter().map(|v| v.unsigned_abs() * 4099).collect();
         let (dxi, dxu) = (gpu.upload(&xi).unwrap(), gpu.upload(&xu).unwrap());
         for exclusive in [false, true] {
             let mut oi = gpu.alloc_filled::<i32>(n, 0xff).unwrap();
-            lib.scan(&s, exclusive, &dxi, &mut oi, &mut scratch).unwrap();
+            lib.scan(&s, exclusive, &dxi, &mut oi, &mut scratch)
+                .unwrap();
             let mut ou = gpu.alloc_filled::<u32>(n, 0xff).unwrap();
-            lib.scan(&s, exclusive, &dxu, &mut ou, &mut scratch).unwrap();
+            lib.scan(&s, exclusive, &dxu, &mut ou, &mut scratch)
+                .unwrap();
             runtime::sync(&s).unwrap();
-            let (gi, gu) = (runtime::download(&oi).unwrap(), runtime::download(&ou).unwrap());
+            let (gi, gu) = (
+                runtime::download(&oi).unwrap(),
+                runtime::download(&ou).unwrap(),
+            );
             let (mut ri, mut ru) = (0i32, 0u32);
             for i in 0..n {
                 if !exclusive {
@@ -293,7 +391,8 @@ fn scans_match_sequential_references() {
         let dx = gpu.upload(&x).unwrap();
         for exclusive in [false, true] {
             let mut out = gpu.alloc_filled::<f32>(n, 0xff).unwrap();
-            lib.scan(&s, exclusive, &dx, &mut out, &mut scratch).unwrap();
+            lib.scan(&s, exclusive, &dx, &mut out, &mut scratch)
+                .unwrap();
             runtime::sync(&s).unwrap();
             let got = runtime::download(&out).unwrap();
             let (mut run, mut mag) = (0f64, 0f64);
@@ -302,12 +401,90 @@ fn scans_match_sequential_references() {
                     run += x[i] as f64;
                     mag += (x[i] as f64).abs();
                 }
-                assert!((got[i] as f64 - run).abs() <= mag * 2f64.powi(-20) + 1e-6, "f32 excl={exclusive} n={n} i={i}: {} vs {run}", got[i]);
+                assert!(
+                    (got[i] as f64 - run).abs() <= mag * 2f64.powi(-20) + 1e-6,
+                    "f32 excl={exclusive} n={n} i={i}: {} vs {run}",
+                    got[i]
+                );
                 if exclusive {
                     run += x[i] as f64;
                     mag += (x[i] as f64).abs();
                 }
             }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn half_precision_maps_and_softmax_round_once_from_f32_math() {
+    use gpukit::ops::Activation;
+    use half::{bf16, f16};
+    let (gpu, lib, s) = setup();
+    let n = 100_003;
+    let x: Vec<f32> = random_f32(n, 1500).iter().map(|v| v * 6.0).collect();
+    let xb: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+    let xh: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
+    let (dxb, dxh) = (gpu.upload(&xb).unwrap(), gpu.upload(&xh).unwrap());
+    let acts: [(Activation, fn(f64) -> f64); 5] = [
+        (Activation::Relu, |v| v.max(0.0)),
+        (Activation::Gelu, |v| {
+            0.5 * v
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
+        }),
+        (Activation::Sigmoid, |v| 1.0 / (1.0 + (-v).exp())),
+        (Activation::Exp, f64::exp),
+        (Activation::Tanh, f64::tanh),
+    ];
+    for (act, f) in acts {
+        let mut ob = gpu.alloc_filled::<bf16>(n, 0xff).unwrap();
+        let mut oh = gpu.alloc_filled::<f16>(n, 0xff).unwrap();
+        lib.map(&s, act, &dxb, &mut ob).unwrap();
+        lib.map(&s, act, &dxh, &mut oh).unwrap();
+        runtime::sync(&s).unwrap();
+        let (gb, gh) = (
+            runtime::download(&ob).unwrap(),
+            runtime::download(&oh).unwrap(),
+        );
+        for i in 0..n {
+            // Within one bf16/f16 rounding (plus the f32 approximation) of the exact value.
+            let wb = f(xb[i].to_f64());
+            let wh = f(xh[i].to_f64());
+            assert!(
+                (gb[i].to_f64() - wb).abs() <= wb.abs().max(1.0) * 2f64.powi(-7),
+                "{act:?} bf16 x={} got {} want {wb}",
+                xb[i],
+                gb[i]
+            );
+            assert!(
+                (gh[i].to_f64() - wh).abs() <= wh.abs().max(1.0) * 2f64.powi(-9),
+                "{act:?} f16 x={} got {} want {wh}",
+                xh[i],
+                gh[i]
+            );
+        }
+    }
+    // bf16 softmax rows.
+    let (r, c) = (33, 1000);
+    let a: Vec<bf16> = random_f32(r * c, 1600)
+        .iter()
+        .map(|&v| bf16::from_f32(v * 4.0))
+        .collect();
+    let da = gpu.upload(&a).unwrap();
+    let mut out = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
+    lib.softmax_rows(&s, false, &da, r, c, &mut out).unwrap();
+    runtime::sync(&s).unwrap();
+    let got = runtime::download(&out).unwrap();
+    for i in 0..r {
+        let row: Vec<f64> = a[i * c..(i + 1) * c].iter().map(|v| v.to_f64()).collect();
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let z: f64 = row.iter().map(|v| (v - m).exp()).sum();
+        for j in 0..c {
+            let want = (row[j] - m).exp() / z;
+            assert!(
+                (got[i * c + j].to_f64() - want).abs() <= want * 2f64.powi(-7) + 1e-9,
+                "({i},{j})"
+            );
         }
     }
 }

@@ -65,7 +65,10 @@ fn trapped_kernel_is_reported_as_sticky_and_a_fresh_context_works() {
     k.vector_add.launch(&s, &da, &db, &mut out).unwrap();
     runtime::sync(&s).unwrap();
     let got = runtime::download(&out).unwrap();
-    assert_eq!(first_mismatch(&got, &reference::vector_add(&a, &b), 0.0), None);
+    assert_eq!(
+        first_mismatch(&got, &reference::vector_add(&a, &b), 0.0),
+        None
+    );
 }
 
 #[test]
@@ -181,7 +184,10 @@ fn pinned_buffers_round_trip_asynchronously() {
     k.saxpy.launch(&s, 2.0, &dx, &mut dy).unwrap();
     runtime::copy_to_host_async(&s, &mut out, &dy).unwrap();
     // Reading `out` waits for the copy by itself.
-    assert_eq!(first_mismatch(&out, &reference::saxpy(2.0, &x, &y), 0.0), None);
+    assert_eq!(
+        first_mismatch(&out, &reference::saxpy(2.0, &x, &y), 0.0),
+        None
+    );
     let e = runtime::copy_to_host_async(&s, &mut out, &dx.index(1..)).unwrap_err();
     assert!(matches!(e, Error::LengthMismatch { .. }));
 }
@@ -330,8 +336,14 @@ fn graph_replay_costs_less_per_kernel_than_direct_launches() {
     let c = measure::launch_overhead(&s, 1000, &mut out, &mut launch).unwrap();
     println!("{c:?}");
     assert!(c.graph_us_per_kernel < c.direct_us_per_kernel, "{c:?}");
-    assert!(c.graph_us_per_kernel <= 1.5, "graph replay target missed: {c:?}");
-    assert!(c.direct_us_per_kernel <= 4.0, "direct launch target missed: {c:?}");
+    assert!(
+        c.graph_us_per_kernel <= 1.5,
+        "graph replay target missed: {c:?}"
+    );
+    assert!(
+        c.direct_us_per_kernel <= 4.0,
+        "direct launch target missed: {c:?}"
+    );
 }
 
 #[test]
@@ -390,7 +402,10 @@ fn vector_job_split_across_all_gpus_equals_single_gpu_result() {
     runtime::sync(&s).unwrap();
     let got = runtime::download(&gathered).unwrap();
     assert_eq!(first_mismatch(&got, &single, 0.0), None);
-    assert_eq!(first_mismatch(&got, &reference::vector_add(&a, &b), 0.0), None);
+    assert_eq!(
+        first_mismatch(&got, &reference::vector_add(&a, &b), 0.0),
+        None
+    );
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! The project's kernels. Each `#[kernel]` function becomes a PTX entry and gets a typed host
 //! launcher generated from this same signature.
 #![no_std]
-#![feature(abi_gpu_kernel, asm_experimental_arch)]
+#![feature(abi_gpu_kernel, asm_experimental_arch, f16)]
 
 pub mod elementwise;
 pub mod gemm;
+pub mod half_maps;
 pub mod matrix;
 pub mod reduce;
 pub mod scan;

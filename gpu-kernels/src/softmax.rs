@@ -2,7 +2,7 @@
 //! block stages its row in dynamic shared memory while computing the running (max, sum of
 //! exponentials) online, combines the per-thread pairs across the block, then writes the row from
 //! shared memory. Launch one block per row with `cols · 4` bytes of dynamic shared memory.
-use gpukit_device::{self as gpu, OutSlice, dynamic_shared, kernel, load_quad, math, shared_array, warp};
+use gpukit_device::{self as gpu, Bf16, OutSlice, dynamic_shared, kernel, load_quad, math, shared_array, warp};
 
 /// Combine two online-softmax states (max, Σ e^(x - max)).
 #[inline(always)]
@@ -14,59 +14,81 @@ fn merge(m1: f32, s1: f32, m2: f32, s2: f32) -> (f32, f32) {
     (m, s1 * math::exp_fast(m1 - m) + s2 * math::exp_fast(m2 - m))
 }
 
-/// Stage row `row` in shared memory and return the row's (max, Σ e^(x - max)).
+/// Running (max, Σ e^(x - max)) of the values one thread stages.
+struct Online {
+    m: f32,
+    s: f32,
+}
+
+impl Online {
+    #[inline(always)]
+    fn new() -> Online {
+        Online { m: f32::NEG_INFINITY, s: 0.0 }
+    }
+
+    /// Stage column `c`'s value `v` in shared memory and fold it in.
+    #[inline(always)]
+    fn push(&mut self, smem: &gpukit_device::DynamicShared<f32>, c: usize, v: f32) {
+        smem.set(c, v);
+        if v > self.m {
+            self.s = self.s * math::exp_fast(self.m - v) + 1.0;
+            self.m = v;
+        } else {
+            self.s += math::exp_fast(v - self.m);
+        }
+    }
+
+    /// Combine every thread's state across the block; every thread gets the row's.
+    #[inline(always)]
+    fn block_total(self) -> (f32, f32) {
+        let (mut m, mut s) = (self.m, self.s);
+        let mut d = 16;
+        while d > 0 {
+            let (m2, s2) = (warp::shfl_xor_f32(m, d), warp::shfl_xor_f32(s, d));
+            (m, s) = merge(m, s, m2, s2);
+            d >>= 1;
+        }
+        let ms = shared_array!(SOFTMAX_MAX: [f32; 32]);
+        let ss = shared_array!(SOFTMAX_SUM: [f32; 32]);
+        let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+        if lane == 0 {
+            ms.set(wid, m);
+            ss.set(wid, s);
+        }
+        gpu::sync_threads();
+        let (mut bm, mut bs) = (f32::NEG_INFINITY, 0.0f32);
+        for w in 0..(gpu::block_dim().x as usize).div_ceil(32) {
+            (bm, bs) = merge(bm, bs, ms.get(w), ss.get(w));
+        }
+        (bm, bs)
+    }
+}
+
+/// Stage f32 row `row` in shared memory (16-byte loads when the row allows) and return the row's
+/// (max, Σ e^(x - max)).
 #[inline(always)]
 fn row_stats(a: &[f32], row: usize, cols: usize) -> (f32, f32) {
     let smem = dynamic_shared::<f32>();
     let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
     let base = row * cols;
-    let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
-    let mut visit = |c: usize, v: f32| {
-        smem.set(c, v);
-        if v > m {
-            s = s * math::exp_fast(m - v) + 1.0;
-            m = v;
-        } else {
-            s += math::exp_fast(v - m);
-        }
-    };
+    let mut st = Online::new();
     if cols % 4 == 0 {
         let mut q = t;
         while q < cols / 4 {
             let v = load_quad(a, base + q * 4);
             for k in 0..4 {
-                visit(q * 4 + k, v[k]);
+                st.push(&smem, q * 4 + k, v[k]);
             }
             q += nt;
         }
     } else {
         let mut c = t;
         while c < cols {
-            visit(c, a[base + c]);
+            st.push(&smem, c, a[base + c]);
             c += nt;
         }
     }
-    // Warp, then block combination of the (max, sum) pairs.
-    let mut d = 16;
-    while d > 0 {
-        let (m2, s2) = (warp::shfl_xor_f32(m, d), warp::shfl_xor_f32(s, d));
-        (m, s) = merge(m, s, m2, s2);
-        d >>= 1;
-    }
-    let ms = shared_array!(SOFTMAX_MAX: [f32; 32]);
-    let ss = shared_array!(SOFTMAX_SUM: [f32; 32]);
-    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
-    if lane == 0 {
-        ms.set(wid, m);
-        ss.set(wid, s);
-    }
-    gpu::sync_threads();
-    let nw = nt.div_ceil(32);
-    let (mut bm, mut bs) = (f32::NEG_INFINITY, 0.0f32);
-    for w in 0..nw {
-        (bm, bs) = merge(bm, bs, ms.get(w), ss.get(w));
-    }
-    (bm, bs)
+    st.block_total()
 }
 
 /// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r)
@@ -103,6 +125,57 @@ pub fn log_softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f
     while c < cols {
         // SAFETY: as in softmax_rows_f32.
         unsafe { *out.get_unchecked_mut(row * cols + c) = smem.get(c) - shift };
+        c += nt;
+    }
+}
+
+/// Softmax over bf16 storage with f32 math: the row is widened into shared memory (`cols · 4`
+/// bytes) and each result rounded to nearest even.
+#[kernel(same_len(a, out))]
+pub fn softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf16>) {
+    let (row, cols) = (gpu::block_idx().x as usize, cols as usize);
+    if row >= rows as usize {
+        return;
+    }
+    let smem = dynamic_shared::<f32>();
+    let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
+    let mut st = Online::new();
+    let mut c = t;
+    while c < cols {
+        st.push(&smem, c, a[row * cols + c].to_f32());
+        c += nt;
+    }
+    let (m, s) = st.block_total();
+    let inv = 1.0 / s;
+    let mut c = t;
+    while c < cols {
+        // SAFETY: as in softmax_rows_f32.
+        unsafe { *out.get_unchecked_mut(row * cols + c) = Bf16::from_f32(math::exp_fast(smem.get(c) - m) * inv) };
+        c += nt;
+    }
+}
+
+/// Log-softmax over bf16 storage with f32 math.
+#[kernel(same_len(a, out))]
+pub fn log_softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf16>) {
+    let (row, cols) = (gpu::block_idx().x as usize, cols as usize);
+    if row >= rows as usize {
+        return;
+    }
+    let smem = dynamic_shared::<f32>();
+    let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
+    let mut st = Online::new();
+    let mut c = t;
+    while c < cols {
+        st.push(&smem, c, a[row * cols + c].to_f32());
+        c += nt;
+    }
+    let (m, s) = st.block_total();
+    let shift = m + math::log_fast(s);
+    let mut c = t;
+    while c < cols {
+        // SAFETY: as in softmax_rows_f32.
+        unsafe { *out.get_unchecked_mut(row * cols + c) = Bf16::from_f32(smem.get(c) - shift) };
         c += nt;
     }
 }

@@ -58,7 +58,10 @@ fn run(args: &Args) -> runtime::Result<()> {
     let c = measure::launch_overhead(&s, 1000, &mut out, &mut small)?;
     println!("launch kernels: {}", c.kernels);
     println!("launch direct us/kernel: {:.3}", c.direct_us_per_kernel);
-    println!("launch graph replay us/kernel: {:.3}", c.graph_us_per_kernel);
+    println!(
+        "launch graph replay us/kernel: {:.3}",
+        c.graph_us_per_kernel
+    );
     println!("launch graph capture+instantiate us: {:.1}", c.capture_us);
     println!(
         "launch targets met (graph <= 1.5 us, direct <= 4 us): {}",
@@ -83,12 +86,18 @@ fn run(args: &Args) -> runtime::Result<()> {
         c.malloc_s * 1e6 / c.iterations as f64
     );
     println!("alloc pool speedup: {:.2}x", c.malloc_s / c.pool_s);
-    println!("alloc pool device memory growth bytes: {}", -c.pool_free_delta);
+    println!(
+        "alloc pool device memory growth bytes: {}",
+        -c.pool_free_delta
+    );
     println!(
         "alloc cuMemAlloc device memory growth bytes: {}",
         -c.malloc_free_delta
     );
-    println!("alloc pool reserved high-water bytes: {}", c.pool_reserved_high);
+    println!(
+        "alloc pool reserved high-water bytes: {}",
+        c.pool_reserved_high
+    );
 
     // Copy/compute overlap: 8 chunks of 8 Mi floats, 20 saxpys per chunk.
     let chunk = 8 << 20;

@@ -134,9 +134,7 @@ pub enum Error {
     #[error("kernel `{kernel}`: invalid launch configuration: {reason}")]
     InvalidConfig { kernel: String, reason: String },
     /// A request for more device memory than is free; nothing was allocated.
-    #[error(
-        "{op}: {requested} B requested but only {free} B of device memory are free"
-    )]
+    #[error("{op}: {requested} B requested but only {free} B of device memory are free")]
     OutOfMemory {
         op: String,
         requested: usize,

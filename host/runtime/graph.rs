@@ -90,8 +90,7 @@ impl Graph {
     ) -> Result<Graph> {
         let mut ctx: cust::sys::CUcontext = std::ptr::null_mut();
         // SAFETY: valid out-pointer and stream.
-        unsafe { cust::sys::cuStreamGetCtx(stream.as_inner(), &mut ctx) }
-            .call("cuStreamGetCtx")?;
+        unsafe { cust::sys::cuStreamGetCtx(stream.as_inner(), &mut ctx) }.call("cuStreamGetCtx")?;
         ensure_current(ctx)?;
         let graph = capture_raw(stream, record)?;
         let built = node_count(graph).and_then(|n| {

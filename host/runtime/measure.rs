@@ -173,10 +173,8 @@ pub fn copy_compute_overlap(
     compute: &mut LaunchInto<'_>,
 ) -> Result<Overlap> {
     let n = chunks * chunk_len;
-    let input = PinnedBuffer::from_slice(
-        gpu,
-        &(0..n).map(|i| (i % 1000) as f32).collect::<Vec<_>>(),
-    )?;
+    let input =
+        PinnedBuffer::from_slice(gpu, &(0..n).map(|i| (i % 1000) as f32).collect::<Vec<_>>())?;
     let ins: Vec<PinnedBuffer<f32>> = (0..chunks)
         .map(|c| PinnedBuffer::from_slice(gpu, &input[c * chunk_len..(c + 1) * chunk_len]))
         .collect::<Result<_>>()?;
@@ -257,7 +255,9 @@ pub fn churn(
         let mut b = unsafe { DeviceBuffer::<f32>::uninitialized(len) }.call("cuMemAlloc")?;
         launch(stream, &mut b)?;
         launches += 1;
-        DeviceBuffer::drop(b).map_err(|(e, _)| e).call("cuMemFree")?;
+        DeviceBuffer::drop(b)
+            .map_err(|(e, _)| e)
+            .call("cuMemFree")?;
     }
     sync(stream)?;
     let free_after = gpu.memory_info()?.0;

@@ -221,14 +221,25 @@ mod tests {
 
     #[test]
     fn split_ranges_cover_everything_once() {
-        for &(n, parts) in &[(0, 1), (0, 3), (1, 4), (10, 3), (1 << 20, 8), (7, 7), (5, 0)] {
+        for &(n, parts) in &[
+            (0, 1),
+            (0, 3),
+            (1, 4),
+            (10, 3),
+            (1 << 20, 8),
+            (7, 7),
+            (5, 0),
+        ] {
             let r = split_ranges(n, parts);
             assert_eq!(r.len(), parts.max(1));
             assert_eq!(r.first().unwrap().start, 0);
             assert_eq!(r.last().unwrap().end, n);
             assert!(r.windows(2).all(|w| w[0].end == w[1].start));
             let lens: Vec<_> = r.iter().map(|x| x.len()).collect();
-            assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1, "{lens:?}");
+            assert!(
+                lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1,
+                "{lens:?}"
+            );
         }
         assert_eq!(split_ranges(10, 3), vec![0..4, 4..7, 7..10]);
     }

@@ -53,8 +53,7 @@ impl<T: DeviceCopy> PinnedBuffer<T> {
         let mut p: *mut c_void = std::ptr::null_mut();
         if bytes > 0 {
             // SAFETY: valid out-pointer; the memory is initialised by the callers before use.
-            unsafe { cust::sys::cuMemHostAlloc(&mut p, bytes, PORTABLE) }
-                .call("cuMemHostAlloc")?;
+            unsafe { cust::sys::cuMemHostAlloc(&mut p, bytes, PORTABLE) }.call("cuMemHostAlloc")?;
         } else {
             p = std::ptr::NonNull::<T>::dangling().as_ptr() as *mut c_void;
         }

@@ -71,7 +71,10 @@ impl MemPool {
     /// Freed memory the pool keeps reserved (instead of releasing it at synchronisation).
     pub fn set_release_threshold(&self, bytes: u64) -> Result<()> {
         let mut v = bytes;
-        self.set(CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &mut v)
+        self.set(
+            CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            &mut v,
+        )
     }
 
     fn set(&self, a: CUmemPool_attribute, v: &mut u64) -> Result<()> {

@@ -70,12 +70,12 @@ impl<T: DeviceCopy> UnifiedBuffer<T> {
     /// `len` zeroed values of managed memory associated with `gpu`. Refused with
     /// [`Error::OutOfMemory`] when larger than the device's free memory.
     pub fn zeroed(gpu: &Gpu, len: usize) -> Result<UnifiedBuffer<T>> {
-        let bytes = len
-            .checked_mul(std::mem::size_of::<T>())
-            .ok_or_else(|| Error::InvalidArgument {
-                op: "UnifiedBuffer::zeroed".into(),
-                reason: format!("{len} elements overflow the address space"),
-            })?;
+        let bytes =
+            len.checked_mul(std::mem::size_of::<T>())
+                .ok_or_else(|| Error::InvalidArgument {
+                    op: "UnifiedBuffer::zeroed".into(),
+                    reason: format!("{len} elements overflow the address space"),
+                })?;
         let (free, _) = gpu.memory_info()?;
         check_fits("UnifiedBuffer::zeroed", bytes, free)?;
         let mut ptr: cust::sys::CUdeviceptr = 0;
@@ -84,8 +84,7 @@ impl<T: DeviceCopy> UnifiedBuffer<T> {
             unsafe { cust::sys::cuMemAllocManaged(&mut ptr, bytes, ATTACH_GLOBAL) }
                 .call("cuMemAllocManaged")?;
             // SAFETY: the range is exactly the allocation; synchronous memset.
-            if let Err(e) = unsafe { cust::sys::cuMemsetD8_v2(ptr, 0, bytes) }.call("cuMemsetD8")
-            {
+            if let Err(e) = unsafe { cust::sys::cuMemsetD8_v2(ptr, 0, bytes) }.call("cuMemsetD8") {
                 // SAFETY: allocated above and not handed out.
                 unsafe { cust::sys::cuMemFree_v2(ptr) };
                 return Err(e);
@@ -166,10 +165,8 @@ impl<T: DeviceCopy> UnifiedBuffer<T> {
         };
         ensure_current(self.ctx)?;
         // SAFETY: the range is exactly the allocation.
-        unsafe {
-            cust::sys::cuMemAdvise(self.slice.as_device_ptr().as_raw(), self.bytes(), a, loc)
-        }
-        .call("cuMemAdvise")
+        unsafe { cust::sys::cuMemAdvise(self.slice.as_device_ptr().as_raw(), self.bytes(), a, loc) }
+            .call("cuMemAdvise")
     }
 }
 
@@ -207,7 +204,14 @@ mod tests {
     fn refuses_more_than_free_memory() {
         assert!(check_fits("op", 100, 100).is_ok());
         let e = check_fits("UnifiedBuffer::zeroed", 101, 100).unwrap_err();
-        assert!(matches!(e, Error::OutOfMemory { requested: 101, free: 100, .. }));
+        assert!(matches!(
+            e,
+            Error::OutOfMemory {
+                requested: 101,
+                free: 100,
+                ..
+            }
+        ));
         assert_eq!(
             e.to_string(),
             "UnifiedBuffer::zeroed: 101 B requested but only 100 B of device memory are free"

@@ -133,7 +133,10 @@ mod tests {
         for (flags, sizes) in [
             (vec![], Sizes::DEFAULT),
             (vec!["--quick"], Sizes::QUICK),
-            (vec!["--quick", "--size", "4096"], Sizes::select(true, Some(4096))),
+            (
+                vec!["--quick", "--size", "4096"],
+                Sizes::select(true, Some(4096)),
+            ),
         ] {
             let Some(plan) = cupy_plan(&flags) else {
                 eprintln!("python3 not found: skipping the CuPy plan comparison");
@@ -159,7 +162,11 @@ mod tests {
         let cases = all(&Sizes::QUICK);
         let mut seen = HashSet::new();
         for c in &cases {
-            assert!(seen.insert((c.name().to_string(), c.dtype())), "{}", c.name());
+            assert!(
+                seen.insert((c.name().to_string(), c.dtype())),
+                "{}",
+                c.name()
+            );
             match c.work() {
                 Work::Bytes(b) => assert!(b > 0.0),
                 Work::Flops { flops, .. } => assert!(flops > 0.0),

@@ -72,7 +72,11 @@ where
         .filter(|v| v.is_finite())
         .fold(reference, f64::max);
     let x_max = finite_max * 1.18;
-    let longest = bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(8);
+    let longest = bars
+        .iter()
+        .map(|b| b.label.chars().count())
+        .max()
+        .unwrap_or(8);
     let label_px = (longest as u32 * 9 + 20).clamp(80, 420);
     // Bar i (from the top) sits in segment n-1-i, since the y axis grows upwards.
     let label_of = |seg: usize| {
@@ -102,34 +106,40 @@ where
         .draw()?;
     let good = RGBColor(46, 139, 87);
     let bad = RGBColor(230, 126, 34);
-    chart.draw_series(bars.iter().enumerate().filter(|(_, b)| b.value.is_finite()).map(
-        |(i, b)| {
-            let seg = n - 1 - i;
-            let color = if b.value >= reference { good } else { bad };
-            let mut r = Rectangle::new(
-                [
-                    (0.0, SegmentValue::Exact(seg)),
-                    (b.value, SegmentValue::Exact(seg + 1)),
-                ],
-                color.filled(),
-            );
-            r.set_margin(3, 3, 0, 0);
-            r
-        },
-    ))?;
+    chart.draw_series(
+        bars.iter()
+            .enumerate()
+            .filter(|(_, b)| b.value.is_finite())
+            .map(|(i, b)| {
+                let seg = n - 1 - i;
+                let color = if b.value >= reference { good } else { bad };
+                let mut r = Rectangle::new(
+                    [
+                        (0.0, SegmentValue::Exact(seg)),
+                        (b.value, SegmentValue::Exact(seg + 1)),
+                    ],
+                    color.filled(),
+                );
+                r.set_margin(3, 3, 0, 0);
+                r
+            }),
+    )?;
     let value_style = ("sans-serif", 14)
         .into_font()
         .color(&BLACK)
         .pos(Pos::new(HPos::Left, VPos::Center));
-    chart.draw_series(bars.iter().enumerate().filter(|(_, b)| b.value.is_finite()).map(
-        |(i, b)| {
-            Text::new(
-                format!(" {}", fmt(b.value)),
-                (b.value, SegmentValue::CenterOf(n - 1 - i)),
-                value_style.clone(),
-            )
-        },
-    ))?;
+    chart.draw_series(
+        bars.iter()
+            .enumerate()
+            .filter(|(_, b)| b.value.is_finite())
+            .map(|(i, b)| {
+                Text::new(
+                    format!(" {}", fmt(b.value)),
+                    (b.value, SegmentValue::CenterOf(n - 1 - i)),
+                    value_style.clone(),
+                )
+            }),
+    )?;
     chart.draw_series(std::iter::once(PathElement::new(
         vec![
             (reference, SegmentValue::Exact(0)),
@@ -162,12 +172,21 @@ pub fn speedup_chart(report: &Report, path: &Path) -> Result<bool, String> {
     }
     let title = format!(
         "gpukit vs CuPy {} on {}: speedup (CuPy time / gpukit time)",
-        report.cupy.as_ref().map(|c| c.version.as_str()).unwrap_or(""),
+        report
+            .cupy
+            .as_ref()
+            .map(|c| c.version.as_str())
+            .unwrap_or(""),
         report.device.name
     );
-    bar_chart(path, &title, "speedup (x), 1 = as fast as CuPy", &bars, 1.0, |v| {
-        format!("{v:.2}x")
-    })?;
+    bar_chart(
+        path,
+        &title,
+        "speedup (x), 1 = as fast as CuPy",
+        &bars,
+        1.0,
+        |v| format!("{v:.2}x"),
+    )?;
     Ok(true)
 }
 
@@ -191,7 +210,9 @@ pub fn ceiling_chart(report: &Report, path: &Path) -> Result<bool, String> {
         "gpukit on {}: percent of ceiling (copy bandwidth or arithmetic peak)",
         report.device.name
     );
-    bar_chart(path, &title, "% of ceiling", &bars, 100.0, |v| format!("{v:.0}%"))?;
+    bar_chart(path, &title, "% of ceiling", &bars, 100.0, |v| {
+        format!("{v:.0}%")
+    })?;
     Ok(true)
 }
 

@@ -16,7 +16,8 @@ use super::{data, verify};
 use crate::kernels::Kernels;
 use crate::runtime::{self, DeviceBuffer, DeviceSlice, Stream};
 
-type LaunchFn<T> = dyn Fn(&Kernels, &Stream, &[&DeviceSlice<T>], &mut DeviceSlice<T>) -> runtime::Result<()>;
+type LaunchFn<T> =
+    dyn Fn(&Kernels, &Stream, &[&DeviceSlice<T>], &mut DeviceSlice<T>) -> runtime::Result<()>;
 type ReferenceFn<T> = dyn Fn(&[&[T]], usize) -> f64;
 
 /// An element-wise case over `n` elements of `T`: `inputs` read-only random vectors and one

@@ -53,7 +53,13 @@ pub fn tensor_fma_per_clock_per_sm(major: u32, minor: u32, bf16: bool) -> Option
 
 /// Peak FLOP/s of `peak` for a device of compute capability `major.minor` with `sm_count` SMs
 /// at `clock_khz`; `None` for an architecture the table does not know.
-pub fn peak_flops(peak: Peak, major: u32, minor: u32, sm_count: u32, clock_khz: u32) -> Option<f64> {
+pub fn peak_flops(
+    peak: Peak,
+    major: u32,
+    minor: u32,
+    sm_count: u32,
+    clock_khz: u32,
+) -> Option<f64> {
     let per_sm = match peak {
         Peak::Fp32 => Some(fp32_fma_per_clock_per_sm(major, minor)),
         Peak::TensorF16 => tensor_fma_per_clock_per_sm(major, minor, false),
@@ -82,10 +88,7 @@ mod tests {
         assert!((fp32 / 1e12 - 66.9).abs() < 0.1, "{fp32}");
         let tc = peak_flops(Peak::TensorF16, 9, 0, 132, 1_830_000).unwrap();
         assert!((tc / 1e12 - 989.4).abs() < 0.5, "{tc}");
-        assert_eq!(
-            peak_flops(Peak::TensorBf16, 9, 0, 132, 1_830_000),
-            Some(tc)
-        );
+        assert_eq!(peak_flops(Peak::TensorBf16, 9, 0, 132, 1_830_000), Some(tc));
         // A100: 108 SMs, 1410 MHz: 19.5 FP32, 312 f16 TFLOP/s.
         let a100 = peak_flops(Peak::Fp32, 8, 0, 108, 1_410_000).unwrap();
         assert!((a100 / 1e12 - 19.5).abs() < 0.1);

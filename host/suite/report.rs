@@ -265,8 +265,16 @@ fn fmt_check(r: &Row) -> String {
 
 /// The columns of both tables.
 const HEADERS: [&str; 10] = [
-    "kernel", "size", "dtype", "time ms", "spread", "throughput", "of ceiling", "CuPy ms",
-    "speedup", "check",
+    "kernel",
+    "size",
+    "dtype",
+    "time ms",
+    "spread",
+    "throughput",
+    "of ceiling",
+    "CuPy ms",
+    "speedup",
+    "check",
 ];
 
 fn cells(r: &Row) -> [String; 10] {
@@ -326,7 +334,11 @@ pub fn render_table(report: &Report) -> String {
         out.push('\n');
     }
     for r in report.failures() {
-        let _ = writeln!(out, "FAILED {} {} {}: {}", r.kernel, r.size, r.dtype, r.check);
+        let _ = writeln!(
+            out,
+            "FAILED {} {} {}: {}",
+            r.kernel, r.size, r.dtype, r.check
+        );
     }
     out
 }

@@ -166,9 +166,7 @@ fn measure(
         copies,
         seed: opts.seed,
     };
-    let mut p = case
-        .prepare(&ctx)
-        .map_err(|e| format!("prepare: {e}"))?;
+    let mut p = case.prepare(&ctx).map_err(|e| format!("prepare: {e}"))?;
     p.run(env.stream, 0).map_err(|e| format!("launch: {e}"))?;
     runtime::sync(env.stream).map_err(|e| format!("run: {e}"))?;
     let check = p.verify();
@@ -336,10 +334,24 @@ mod tests {
         let mut g = Row::failed("gemm", "8192x8192x8192", "bf16", String::new());
         g.median_ms = 2.0;
         let flops = 2.0 * 8192f64.powi(3);
-        apply_work(&mut g, Work::Flops { flops, peak: Peak::TensorBf16 }, &ceilings);
+        apply_work(
+            &mut g,
+            Work::Flops {
+                flops,
+                peak: Peak::TensorBf16,
+            },
+            &ceilings,
+        );
         assert!((g.throughput - flops / 2e-3 / 1e12).abs() < 1e-9);
         assert_eq!(g.pct_of_ceiling, None);
-        apply_work(&mut g, Work::Flops { flops, peak: Peak::TensorF16 }, &ceilings);
+        apply_work(
+            &mut g,
+            Work::Flops {
+                flops,
+                peak: Peak::TensorF16,
+            },
+            &ceilings,
+        );
         assert!((g.pct_of_ceiling.unwrap() - g.throughput / 10.0).abs() < 1e-9);
 
         let b = CupyBaseline::parse(

@@ -90,6 +90,27 @@ fn a_stray_extern_function_is_rejected_by_name() {
 }
 
 #[test]
+fn entries_without_kernel_attribute_are_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let body = format!(
+        "{SCALE}\nmacro_rules! gen {{ ($n:ident) => {{ #[kernel(elements = y)] pub fn $n(mut y: OutSlice<f32>) {{ if let Some((_, o)) = y.thread_elem() {{ *o = 1.0; }} }} }}; }}\ngen!(hidden);\n"
+    );
+    let k = kernel_crate(d.path(), "macro_kernels", &body);
+    let out = builder(&k, &d.path().join("out"))
+        .ptxas(Ptxas::Off)
+        .build()
+        .unwrap();
+    assert_eq!(out.unbound_entries, vec!["hidden".to_string()]);
+    assert_eq!(
+        out.kernels
+            .iter()
+            .map(|k| k.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["scale"]
+    );
+}
+
+#[test]
 fn compile_errors_fail_the_build_with_a_clear_error() {
     let d = tempfile::tempdir().unwrap();
     let k = kernel_crate(

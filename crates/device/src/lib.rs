@@ -11,7 +11,8 @@
     asm_experimental_arch,
     link_llvm_intrinsics,
     f16,
-    allow_internal_unstable
+    allow_internal_unstable,
+    optimize_attribute
 )]
 
 #[cfg(not(target_arch = "nvptx64"))]

@@ -43,7 +43,11 @@ fn on_panic(info: &core::panic::PanicInfo) -> ! {
     unsafe { core::arch::nvptx::trap() }
 }
 
+// Kept small: every kernel that can panic reserves this function's registers (ptxas counts
+// the whole call tree), so no unrolled loops here.
+#[cold]
 #[inline(never)]
+#[optimize(size)]
 fn record(info: &core::panic::PanicInfo) {
     use crate::atomic::{AtomicElem, AtomicInt, Ordering, Scope};
     // SAFETY: the global is only written by the host between launches; a volatile read sees it.
