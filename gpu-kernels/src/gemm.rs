@@ -59,7 +59,14 @@ fn load4(s: &[f32], i: usize, valid: usize) -> [f32; 4] {
 /// # Safety
 /// No other thread reads or writes `C[i .. i + valid]` during the launch.
 #[inline(always)]
-unsafe fn store4(c: &mut OutSlice<f32>, i: usize, valid: usize, acc: [f32; 4], alpha: f32, beta: f32) {
+unsafe fn store4(
+    c: &mut OutSlice<f32>,
+    i: usize,
+    valid: usize,
+    acc: [f32; 4],
+    alpha: f32,
+    beta: f32,
+) {
     let out = |x: f32, old: f32| {
         if beta == 0.0 {
             alpha * x
@@ -266,7 +273,11 @@ fn sgemm_body<const EDGES: bool>(
     let b_cols = if b_gn < n { (n - b_gn).min(4) } else { 0 };
     let load_a = |kt: usize| {
         let kk = kt * SGEMM_BK + a_kc;
-        let valid = if a_gm < m && kk < k { (k - kk).min(4) } else { 0 };
+        let valid = if a_gm < m && kk < k {
+            (k - kk).min(4)
+        } else {
+            0
+        };
         load4(a, a_base + a_gm * k + kk, valid)
     };
     let load_b = |kt: usize| {
@@ -322,7 +333,9 @@ fn sgemm_body<const EDGES: bool>(
         };
         mainloop(sa, sb, tiles, row_t, col_t, store, load)
     } else if EDGES {
-        mainloop(sa, sb, tiles, row_t, col_t, store, |kt| (load_a(kt), load_b(kt)))
+        mainloop(sa, sb, tiles, row_t, col_t, store, |kt| {
+            (load_a(kt), load_b(kt))
+        })
     } else {
         // SAFETY: `trap` aborts the kernel; the host launches the tiled kernel only for
         // tile-aligned problems, so this is a contract violation caught before any access.
@@ -343,7 +356,16 @@ fn sgemm_body<const EDGES: bool>(
                     if gn < n {
                         // SAFETY: C's tile (rows m0.., columns n0.. of batch z) belongs to this
                         // block, and inside it these (row, 4 columns) to this thread alone.
-                        unsafe { store4(&mut c, c_base + gm * n + gn, (n - gn).min(4), v, alpha, beta) };
+                        unsafe {
+                            store4(
+                                &mut c,
+                                c_base + gm * n + gn,
+                                (n - gn).min(4),
+                                v,
+                                alpha,
+                                beta,
+                            )
+                        };
                     }
                 }
             }

@@ -31,7 +31,10 @@ pub fn transpose_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32>) {
         if out_col < rows && out_row < cols {
             // SAFETY: block (x, y) alone writes the output tile rows x*32.., columns y*32..;
             // inside it thread (tx, ty) writes only rows ty, ty+8, .. at column tx.
-            unsafe { *out.get_unchecked_mut(out_row * rows + out_col) = tile.get(tx * (TILE + 1) + ty + j) };
+            unsafe {
+                *out.get_unchecked_mut(out_row * rows + out_col) =
+                    tile.get(tx * (TILE + 1) + ty + j)
+            };
         }
         j += ROWS_PER_PASS;
     }
@@ -41,7 +44,15 @@ pub fn transpose_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32>) {
 /// 16-byte loads, two quads in flight each, and combine with a warp sum. Launch with blocks of
 /// 256 threads (8 rows each) over ⌈rows/8⌉ blocks.
 #[kernel]
-pub fn gemv_f32(alpha: f32, a: &[f32], rows: u32, cols: u32, x: &[f32], beta: f32, mut y: OutSlice<f32>) {
+pub fn gemv_f32(
+    alpha: f32,
+    a: &[f32],
+    rows: u32,
+    cols: u32,
+    x: &[f32],
+    beta: f32,
+    mut y: OutSlice<f32>,
+) {
     let (rows, cols) = (rows as usize, cols as usize);
     let warps_per_block = (gpu::block_dim().x / 32) as usize;
     let row = gpu::block_idx().x as usize * warps_per_block + warp::warp_id() as usize;
@@ -56,7 +67,10 @@ pub fn gemv_f32(alpha: f32, a: &[f32], rows: u32, cols: u32, x: &[f32], beta: f3
         let quads = cols / 4;
         let mut q = lane;
         while q + 32 < quads {
-            let (u, v) = (load_quad(a, base + q * 4), load_quad(a, base + (q + 32) * 4));
+            let (u, v) = (
+                load_quad(a, base + q * 4),
+                load_quad(a, base + (q + 32) * 4),
+            );
             let (xu, xv) = (load_quad(x, q * 4), load_quad(x, (q + 32) * 4));
             for k in 0..4 {
                 acc[k] = gpu::math::fma(u[k], xu[k], acc[k]);
@@ -83,7 +97,11 @@ pub fn gemv_f32(alpha: f32, a: &[f32], rows: u32, cols: u32, x: &[f32], beta: f3
     if lane == 0 {
         // SAFETY: row `row` belongs to this warp alone; only its lane 0 writes it.
         let yr = unsafe { y.get_unchecked_mut(row) };
-        *yr = if beta == 0.0 { alpha * s } else { gpu::math::fma(alpha, s, beta * *yr) };
+        *yr = if beta == 0.0 {
+            alpha * s
+        } else {
+            gpu::math::fma(alpha, s, beta * *yr)
+        };
     }
 }
 
@@ -91,7 +109,13 @@ pub fn gemv_f32(alpha: f32, a: &[f32], rows: u32, cols: u32, x: &[f32], beta: f3
 /// `chunk` of A[r][c] · x[r]. Each thread owns four adjacent columns (16-byte loads along the
 /// row, coalesced across the warp); grid.y = number of row chunks.
 #[kernel]
-pub fn gemv_t_partials_f32(a: &[f32], rows: u32, cols: u32, x: &[f32], mut partials: OutSlice<f32>) {
+pub fn gemv_t_partials_f32(
+    a: &[f32],
+    rows: u32,
+    cols: u32,
+    x: &[f32],
+    mut partials: OutSlice<f32>,
+) {
     let (rows, cols) = (rows as usize, cols as usize);
     let c0 = gpu::global_id_x() * 4;
     if c0 >= cols {
@@ -127,13 +151,23 @@ pub fn gemv_t_partials_f32(a: &[f32], rows: u32, cols: u32, x: &[f32], mut parti
 
 /// Second pass: y[c] = alpha · Σ_chunk partials[chunk · cols + c] + beta · y[c].
 #[kernel(elements = y)]
-pub fn gemv_t_combine_f32(alpha: f32, partials: &[f32], chunks: u32, beta: f32, mut y: OutSlice<f32>) {
+pub fn gemv_t_combine_f32(
+    alpha: f32,
+    partials: &[f32],
+    chunks: u32,
+    beta: f32,
+    mut y: OutSlice<f32>,
+) {
     let cols = y.len();
     if let Some((c, yc)) = y.thread_elem() {
         let mut s = 0.0f32;
         for ch in 0..chunks as usize {
             s += partials[ch * cols + c];
         }
-        *yc = if beta == 0.0 { alpha * s } else { gpu::math::fma(alpha, s, beta * *yc) };
+        *yc = if beta == 0.0 {
+            alpha * s
+        } else {
+            gpu::math::fma(alpha, s, beta * *yc)
+        };
     }
 }

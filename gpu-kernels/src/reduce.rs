@@ -118,7 +118,11 @@ fn better(v: f32, i: u32, w: f32, j: u32) -> bool {
 /// partial_values[b], partial_indices[b] = maximum and its first index among the elements block
 /// `b` visits (NaNs are ignored). `x.len()` must fit in u32 (the host checks).
 #[kernel(grid_stride, same_len(partial_values, partial_indices), elements = x, items_per_thread = 4)]
-pub fn argmax_partials_f32(x: &[f32], mut partial_values: OutSlice<f32>, mut partial_indices: OutSlice<u32>) {
+pub fn argmax_partials_f32(
+    x: &[f32],
+    mut partial_values: OutSlice<f32>,
+    mut partial_indices: OutSlice<u32>,
+) {
     let n = x.len();
     let (mut bv, mut bi) = (f32::NEG_INFINITY, u32::MAX);
     let mut i = gpu::global_id_x();

@@ -83,7 +83,13 @@ fn warp_scan<T: Scan>(mut v: T) -> T {
 }
 
 #[inline(always)]
-fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>, ticket: &mut OutSlice<u32>, exclusive: bool) {
+fn scan_tile<T: Scan>(
+    x: &[T],
+    out: &mut OutSlice<T>,
+    state: &mut OutSlice<u64>,
+    ticket: &mut OutSlice<u32>,
+    exclusive: bool,
+) {
     let n = x.len();
     let t = gpu::thread_idx().x as usize;
     let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
@@ -136,7 +142,11 @@ fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>,
         aggregate = aggregate.plus(s);
     }
     let thread_prefix = warp_prefix.plus(from_bits::<T>(warp::shfl_up_u32(incl.bits(), 1)));
-    let thread_prefix = if lane == 0 { warp_prefix } else { thread_prefix };
+    let thread_prefix = if lane == 0 {
+        warp_prefix
+    } else {
+        thread_prefix
+    };
 
     // Look-back: thread 0 publishes and resolves the tile's exclusive prefix.
     if t == 0 {
@@ -144,9 +154,19 @@ fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>,
         let states = unsafe { state.as_atomic() };
         let mut prefix = T::ZERO;
         if tile == 0 {
-            states.store(0, FLAG_PREFIX | aggregate.bits() as u64, Scope::Device, Ordering::Release);
+            states.store(
+                0,
+                FLAG_PREFIX | aggregate.bits() as u64,
+                Scope::Device,
+                Ordering::Release,
+            );
         } else {
-            states.store(tile, FLAG_AGGREGATE | aggregate.bits() as u64, Scope::Device, Ordering::Release);
+            states.store(
+                tile,
+                FLAG_AGGREGATE | aggregate.bits() as u64,
+                Scope::Device,
+                Ordering::Release,
+            );
             let mut i = tile - 1;
             loop {
                 let s = states.load(i, Scope::Device, Ordering::Acquire);
@@ -160,7 +180,12 @@ fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>,
                 }
                 i -= 1;
             }
-            states.store(tile, FLAG_PREFIX | prefix.plus(aggregate).bits() as u64, Scope::Device, Ordering::Release);
+            states.store(
+                tile,
+                FLAG_PREFIX | prefix.plus(aggregate).bits() as u64,
+                Scope::Device,
+                Ordering::Release,
+            );
         }
         prefix_slot.set(0, prefix.bits());
     }
@@ -171,7 +196,11 @@ fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>,
         let i = base + k;
         if i < n {
             let value = if exclusive {
-                if k == 0 { offset } else { offset.plus(v[k - 1]) }
+                if k == 0 {
+                    offset
+                } else {
+                    offset.plus(v[k - 1])
+                }
             } else {
                 offset.plus(v[k])
             };
@@ -185,18 +214,36 @@ fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>,
 /// Prefix sums of f32 (`exclusive` != 0: out[i] = x[0] + .. + x[i-1]; else up to x[i]).
 /// Launch ⌈n / 4096⌉ blocks of 256 threads with `state` (one u64 per block) and `ticket` zeroed.
 #[kernel(same_len(x, out))]
-pub fn scan_f32(x: &[f32], mut out: OutSlice<f32>, mut state: OutSlice<u64>, mut ticket: OutSlice<u32>, exclusive: u32) {
+pub fn scan_f32(
+    x: &[f32],
+    mut out: OutSlice<f32>,
+    mut state: OutSlice<u64>,
+    mut ticket: OutSlice<u32>,
+    exclusive: u32,
+) {
     scan_tile(x, &mut out, &mut state, &mut ticket, exclusive != 0);
 }
 
 /// Prefix sums of i32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out))]
-pub fn scan_i32(x: &[i32], mut out: OutSlice<i32>, mut state: OutSlice<u64>, mut ticket: OutSlice<u32>, exclusive: u32) {
+pub fn scan_i32(
+    x: &[i32],
+    mut out: OutSlice<i32>,
+    mut state: OutSlice<u64>,
+    mut ticket: OutSlice<u32>,
+    exclusive: u32,
+) {
     scan_tile(x, &mut out, &mut state, &mut ticket, exclusive != 0);
 }
 
 /// Prefix sums of u32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out))]
-pub fn scan_u32(x: &[u32], mut out: OutSlice<u32>, mut state: OutSlice<u64>, mut ticket: OutSlice<u32>, exclusive: u32) {
+pub fn scan_u32(
+    x: &[u32],
+    mut out: OutSlice<u32>,
+    mut state: OutSlice<u64>,
+    mut ticket: OutSlice<u32>,
+    exclusive: u32,
+) {
     scan_tile(x, &mut out, &mut state, &mut ticket, exclusive != 0);
 }

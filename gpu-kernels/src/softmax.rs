@@ -2,7 +2,9 @@
 //! block stages its row in dynamic shared memory while computing the running (max, sum of
 //! exponentials) online, combines the per-thread pairs across the block, then writes the row from
 //! shared memory. Launch one block per row with `cols · 4` bytes of dynamic shared memory.
-use gpukit_device::{self as gpu, Bf16, OutSlice, dynamic_shared, kernel, load_quad, math, shared_array, warp};
+use gpukit_device::{
+    self as gpu, Bf16, OutSlice, dynamic_shared, kernel, load_quad, math, shared_array, warp,
+};
 
 /// Combine two online-softmax states (max, Σ e^(x - max)).
 #[inline(always)]
@@ -23,7 +25,10 @@ struct Online {
 impl Online {
     #[inline(always)]
     fn new() -> Online {
-        Online { m: f32::NEG_INFINITY, s: 0.0 }
+        Online {
+            m: f32::NEG_INFINITY,
+            s: 0.0,
+        }
     }
 
     /// Stage column `c`'s value `v` in shared memory and fold it in.
@@ -150,7 +155,10 @@ pub fn softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf1
     let mut c = t;
     while c < cols {
         // SAFETY: as in softmax_rows_f32.
-        unsafe { *out.get_unchecked_mut(row * cols + c) = Bf16::from_f32(math::exp_fast(smem.get(c) - m) * inv) };
+        unsafe {
+            *out.get_unchecked_mut(row * cols + c) =
+                Bf16::from_f32(math::exp_fast(smem.get(c) - m) * inv)
+        };
         c += nt;
     }
 }
