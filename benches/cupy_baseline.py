@@ -244,7 +244,7 @@ class Bench:
     def empty(self, shape, dtype):
         t = {"f32": self.cp.float32, "f16": self.cp.float16, "bf16": self.cp.uint16}[dtype]
         # Bytes 0xff (NaN for floats), like the program's outputs.
-        return self.cp.full(shape, 0xFFFF if dtype != "f32" else float("nan"), dtype=t)
+        return self.cp.full(shape, 0xFFFF if dtype == "bf16" else float("nan"), dtype=t)
 
     def native(self, a, dtype):
         """`a` as an array a ufunc can take: bf16 bits viewed as CuPy's bfloat16, if any."""

@@ -204,6 +204,7 @@ impl PanicBuffer {
 
     /// Turn the result of a launch (and/or the synchronisation after it) into one that names
     /// `kernel` and, when it panicked, the panic's location.
+    #[allow(clippy::result_large_err)]
     pub fn check<T>(&self, kernel: &str, r: Result<T>) -> std::result::Result<T, KernelFailure> {
         r.map_err(|source| KernelFailure {
             kernel: kernel.to_string(),

@@ -150,8 +150,9 @@ where
     Ok(())
 }
 
-fn bar_label(kernel: &str, dtype: &str) -> String {
-    format!("{kernel} {dtype}")
+fn bar_label(r: &super::report::Row) -> String {
+    let fail = if r.verified { "" } else { " (FAILED)" };
+    format!("{} {}{fail}", r.kernel, r.dtype)
 }
 
 /// Speedup over CuPy (CuPy time / gpukit time) per kernel; `Ok(false)` (nothing written) when
@@ -162,7 +163,7 @@ pub fn speedup_chart(report: &Report, path: &Path) -> Result<bool, String> {
         .iter()
         .filter_map(|r| {
             r.speedup.map(|s| Bar {
-                label: bar_label(&r.kernel, &r.dtype),
+                label: bar_label(r),
                 value: s,
             })
         })
@@ -198,7 +199,7 @@ pub fn ceiling_chart(report: &Report, path: &Path) -> Result<bool, String> {
         .iter()
         .filter_map(|r| {
             r.pct_of_ceiling.map(|p| Bar {
-                label: bar_label(&r.kernel, &r.dtype),
+                label: bar_label(r),
                 value: p,
             })
         })

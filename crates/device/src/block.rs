@@ -40,7 +40,6 @@ fn reduce_with<T: crate::shared::SharedElem>(
     warp_op: fn(T) -> T,
     identity: T,
 ) -> T {
-    use crate::shared::SharedElem;
     let lane = warp::lane_id();
     let wid = warp::warp_id();
     let nwarps = crate::block_dim().x.div_ceil(32);
@@ -95,18 +94,54 @@ macro_rules! block_int {
         }
     };
 }
-block_int!(reduce_sum_i32, i32, GPUKIT_BLOCK_SUM_I32, warp::reduce_sum_i32, 0,
-    "Sum over the block of `i32` (wrapping); every thread gets it.");
-block_int!(reduce_sum_u32, u32, GPUKIT_BLOCK_SUM_U32, warp::reduce_sum_u32, 0,
-    "Sum over the block of `u32` (wrapping); every thread gets it.");
-block_int!(reduce_min_i32, i32, GPUKIT_BLOCK_MIN_I32, warp::reduce_min_i32, i32::MAX,
-    "Minimum over the block of `i32`; every thread gets it.");
-block_int!(reduce_max_i32, i32, GPUKIT_BLOCK_MAX_I32, warp::reduce_max_i32, i32::MIN,
-    "Maximum over the block of `i32`; every thread gets it.");
-block_int!(reduce_min_u32, u32, GPUKIT_BLOCK_MIN_U32, warp::reduce_min_u32, u32::MAX,
-    "Minimum over the block of `u32`; every thread gets it.");
-block_int!(reduce_max_u32, u32, GPUKIT_BLOCK_MAX_U32, warp::reduce_max_u32, 0,
-    "Maximum over the block of `u32`; every thread gets it.");
+block_int!(
+    reduce_sum_i32,
+    i32,
+    GPUKIT_BLOCK_SUM_I32,
+    warp::reduce_sum_i32,
+    0,
+    "Sum over the block of `i32` (wrapping); every thread gets it."
+);
+block_int!(
+    reduce_sum_u32,
+    u32,
+    GPUKIT_BLOCK_SUM_U32,
+    warp::reduce_sum_u32,
+    0,
+    "Sum over the block of `u32` (wrapping); every thread gets it."
+);
+block_int!(
+    reduce_min_i32,
+    i32,
+    GPUKIT_BLOCK_MIN_I32,
+    warp::reduce_min_i32,
+    i32::MAX,
+    "Minimum over the block of `i32`; every thread gets it."
+);
+block_int!(
+    reduce_max_i32,
+    i32,
+    GPUKIT_BLOCK_MAX_I32,
+    warp::reduce_max_i32,
+    i32::MIN,
+    "Maximum over the block of `i32`; every thread gets it."
+);
+block_int!(
+    reduce_min_u32,
+    u32,
+    GPUKIT_BLOCK_MIN_U32,
+    warp::reduce_min_u32,
+    u32::MAX,
+    "Minimum over the block of `u32`; every thread gets it."
+);
+block_int!(
+    reduce_max_u32,
+    u32,
+    GPUKIT_BLOCK_MAX_U32,
+    warp::reduce_max_u32,
+    0,
+    "Maximum over the block of `u32`; every thread gets it."
+);
 
 /// Broadcast thread 0's `v` to every thread of the block (`u32`; other 4-byte types through
 /// `to_bits`).

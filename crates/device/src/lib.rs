@@ -5,6 +5,7 @@
 //! `&[T]`; outputs are [`OutSlice`]s that hand each thread `&mut` only to what it owns).
 //! `unsafe` and inline PTX live here, in small audited functions, not in kernel code.
 #![no_std]
+#![allow(internal_features)]
 #![feature(
     stdarch_nvptx,
     core_float_math,
@@ -20,8 +21,8 @@ compile_error!("gpukit-device only builds for the nvptx64-nvidia-cuda target (us
 
 pub mod atomic;
 pub mod block;
-pub mod index;
 pub mod half;
+pub mod index;
 pub mod math;
 pub mod out;
 pub mod panic;
@@ -31,13 +32,13 @@ pub mod sync;
 pub mod vector;
 pub mod warp;
 
+pub use atomic::{AtomicSlice, Ordering, Scope};
 pub use gpukit_macros::kernel;
+pub use half::{Bf16, Bf16x2, F16x2};
 pub use index::{
     Dim3, block_dim, block_idx, global_id, global_id_x, global_id_y, global_id_z, global_linear_id,
     grid_dim, grid_linear_threads, grid_stride_x, grid_threads_x, thread_idx,
 };
-pub use atomic::{AtomicSlice, Ordering, Scope};
-pub use half::{Bf16, Bf16x2, F16x2};
 pub use out::{OutSlice, Quad, QuadMut, TileMut};
 pub use shared::{DynamicShared, SharedArray, dynamic_shared};
 pub use sync::{

@@ -236,10 +236,18 @@ fn minmax<const MAX: bool, const NAN: bool>(a: f32, b: f32) -> f32 {
     // SAFETY (all four): register-only instructions.
     unsafe {
         match (MAX, NAN) {
-            (false, false) => core::arch::asm!("min.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags)),
-            (true, false) => core::arch::asm!("max.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags)),
-            (false, true) => core::arch::asm!("min.NaN.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags)),
-            (true, true) => core::arch::asm!("max.NaN.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags)),
+            (false, false) => {
+                core::arch::asm!("min.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
+            }
+            (true, false) => {
+                core::arch::asm!("max.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
+            }
+            (false, true) => {
+                core::arch::asm!("min.NaN.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
+            }
+            (true, true) => {
+                core::arch::asm!("max.NaN.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
+            }
         }
     }
     r

@@ -6,8 +6,8 @@
 //! linear thread id; or the grid-stride set), so two threads can never obtain `&mut` to the same
 //! element through safe code. Anything else needs [`OutSlice::get_unchecked_mut`], whose contract
 //! the caller states.
-use crate::index::{global_linear_id, grid_linear_threads};
 use crate::atomic::AtomicSlice;
+use crate::index::{global_linear_id, grid_linear_threads};
 use core::marker::PhantomData;
 
 /// A device output slice: same ABI as `&mut [T]` (`{ptr: u64, len: u64}`), so the host passes a

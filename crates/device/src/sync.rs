@@ -96,9 +96,15 @@ pub fn fence_acq_rel(scope: crate::atomic::Scope) {
     // SAFETY: as `fence_block`.
     unsafe {
         match scope {
-            Scope::Block => core::arch::asm!("fence.acq_rel.cta;", options(nostack, preserves_flags)),
-            Scope::Device => core::arch::asm!("fence.acq_rel.gpu;", options(nostack, preserves_flags)),
-            Scope::System => core::arch::asm!("fence.acq_rel.sys;", options(nostack, preserves_flags)),
+            Scope::Block => {
+                core::arch::asm!("fence.acq_rel.cta;", options(nostack, preserves_flags))
+            }
+            Scope::Device => {
+                core::arch::asm!("fence.acq_rel.gpu;", options(nostack, preserves_flags))
+            }
+            Scope::System => {
+                core::arch::asm!("fence.acq_rel.sys;", options(nostack, preserves_flags))
+            }
         }
     }
 }

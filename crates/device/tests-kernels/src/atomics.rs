@@ -1,5 +1,5 @@
 //! Atomics with scopes and orderings.
-use gpukit_device::{self as gpu, OutSlice, Ordering, Scope, kernel, shared_array};
+use gpukit_device::{self as gpu, Ordering, OutSlice, Scope, kernel, shared_array};
 
 /// `bins[x[i] % bins.len()] += 1` for every `i` (grid-stride, `red.global.add.u32`).
 #[kernel(grid_stride, elements = x)]
@@ -56,7 +56,9 @@ pub fn atomic_ops_u32(x: &[u32], mut out: OutSlice<u32>) {
         a.fetch_min(1, v, Scope::Device, Ordering::Acquire);
         a.fetch_max(2, v, Scope::Device, Ordering::Release);
         let mut cur = a.load(3, Scope::Device, Ordering::Relaxed);
-        while let Err(seen) = a.compare_exchange(3, cur, cur.wrapping_add(1), Scope::Device, Ordering::AcqRel) {
+        while let Err(seen) =
+            a.compare_exchange(3, cur, cur.wrapping_add(1), Scope::Device, Ordering::AcqRel)
+        {
             cur = seen;
         }
         a.fetch_or(4, 1 << (v % 32), Scope::Device, Ordering::SeqCst);
@@ -65,7 +67,12 @@ pub fn atomic_ops_u32(x: &[u32], mut out: OutSlice<u32>) {
         if a.swap(7, 1, Scope::Device, Ordering::AcqRel) == 0 {
             a.fetch_add(8, 1, Scope::Device, Ordering::Release);
         }
-        a.fetch_add(9 + gpu::block_idx().x as usize, 1, Scope::Block, Ordering::Relaxed);
+        a.fetch_add(
+            9 + gpu::block_idx().x as usize,
+            1,
+            Scope::Block,
+            Ordering::Relaxed,
+        );
     }
 }
 

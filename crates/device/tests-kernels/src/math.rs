@@ -3,9 +3,28 @@ use gpukit_device::{OutSlice, kernel, math};
 
 /// Function ids of [`math_eval`], in order (the host test uses the same table).
 pub const FUNCS: [&str; 22] = [
-    "exp", "exp_fast", "exp2", "exp2_fast", "log", "log_fast", "log2", "log2_fast", "tanh",
-    "tanh_fast", "sigmoid", "sigmoid_fast", "gelu", "gelu_fast", "sin", "sin_fast", "cos",
-    "cos_fast", "rsqrt", "rsqrt_fast", "sqrt", "sqrt_fast",
+    "exp",
+    "exp_fast",
+    "exp2",
+    "exp2_fast",
+    "log",
+    "log_fast",
+    "log2",
+    "log2_fast",
+    "tanh",
+    "tanh_fast",
+    "sigmoid",
+    "sigmoid_fast",
+    "gelu",
+    "gelu_fast",
+    "sin",
+    "sin_fast",
+    "cos",
+    "cos_fast",
+    "rsqrt",
+    "rsqrt_fast",
+    "sqrt",
+    "sqrt_fast",
 ];
 
 /// `out[i] = f(x[i])` for function number `func` of [`FUNCS`].
