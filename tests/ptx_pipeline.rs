@@ -65,7 +65,9 @@ fn ptxas_assembles_the_module() {
         );
         for r in &report {
             assert!(!r.spills(), "{r}");
-            assert!(r.registers > 0 && r.registers <= 64, "{r}");
+            // At most 255 registers per thread on sm_90; the SGEMM kernels are the largest (~140).
+            assert!(r.registers > 0 && r.registers <= 255, "{r}");
+            assert_eq!(r.stack_bytes, 0, "{r}");
         }
         // The embedded cubin (built by the same ptxas at build time) is a CUDA ELF.
         if let Some(cubin) = im.cubin {

@@ -109,6 +109,12 @@ impl Gpu {
     /// Recover from a sticky error ([`Error::is_sticky`]): destroy the faulted primary context
     /// and open a fresh one on the same device.
     ///
+    /// Current drivers refuse this: on the H200 with driver 580.159 (CUDA 13.0) every new
+    /// context of the process fails with the sticky error after a trap, whatever the order of
+    /// reset and release (and `cuCtxCreate` fails too), so this returns that error. There the
+    /// way to keep working is a new process: run work that may trap in a child process (the
+    /// tests do, see `tests/common`); the error comes back as a value either way.
+    ///
     /// Everything created in the old context (buffers, streams, events, modules, kernels,
     /// pools, graphs) is invalid afterwards and must be dropped *before* calling this: a buffer
     /// dropped later would free an address that the new context may have handed out again.

@@ -17,6 +17,7 @@ pub mod measure;
 pub mod memory;
 pub mod module;
 pub mod multi;
+pub mod panic;
 pub mod pinned;
 pub mod pool;
 pub mod timing;

@@ -9,8 +9,16 @@
 //! `cuModuleGetGlobal`; `gpukit::runtime::panic::PanicBuffer` does it). Device memory could not be
 //! read back after the trap, mapped host memory can. While the global is 0 (the host set up
 //! nothing) the handler only traps.
+//!
+//! Recording is the cargo feature `panic-location` (on by default). It has a price: ptxas sizes
+//! a kernel's registers over its whole call tree, and core's panic path that materialises the
+//! location takes about 50 registers, so every kernel that can panic needs that many (measured
+//! with ptxas for sm_90: `vector_add` 12 → 50, `saxpy` 22 → 50). A kernel crate tuned for
+//! occupancy turns it off (`default-features = false`); its panics still trap and the host still
+//! names the failed kernel, without file:line.
 
 /// Device address of the host's mapped panic record, or 0. Written by the host before launches.
+#[cfg(feature = "panic-location")]
 #[unsafe(no_mangle)]
 pub static mut GPUKIT_PANIC_RECORD: u64 = 0;
 
@@ -38,11 +46,15 @@ pub struct PanicRecord {
 
 #[panic_handler]
 fn on_panic(info: &core::panic::PanicInfo) -> ! {
+    #[cfg(feature = "panic-location")]
     record(info);
+    #[cfg(not(feature = "panic-location"))]
+    let _ = info;
     // SAFETY: `trap` aborts the whole grid; nothing after it runs.
     unsafe { core::arch::nvptx::trap() }
 }
 
+#[cfg(feature = "panic-location")]
 // Kept small: every kernel that can panic reserves this function's registers (ptxas counts
 // the whole call tree), so no unrolled loops here.
 #[cold]
