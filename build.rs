@@ -1,15 +1,17 @@
-//! Compiles `gpu-kernels` to PTX (and cubins when ptxas is available) and generates the typed
-//! launchers that `host/kernels.rs` includes.
+//! Compiles `gpu-kernels` (the kernel library) and `crates/device/tests-kernels` (the device
+//! library's test kernels) to PTX, and cubins when ptxas is available, and generates the typed
+//! launchers that `host/kernels.rs` and `host/device_tests.rs` include.
 fn main() {
     if std::env::var_os("CARGO_FEATURE_KERNELS").is_none() {
+        // Runtime only: nothing to build. Without this line cargo would rerun the script
+        // whenever any file of the package changed.
+        println!("cargo:rerun-if-changed=build.rs");
         return;
     }
-    gpukit_builder::KernelBuilder::new("gpu-kernels")
-        .runtime_path("crate::runtime")
-        .build()
-        .unwrap_or_else(|e| e.exit());
-    gpukit_builder::KernelBuilder::new("crates/device/tests-kernels")
-        .runtime_path("crate::runtime")
-        .build()
-        .unwrap_or_else(|e| e.exit());
+    for krate in ["gpu-kernels", "crates/device/tests-kernels"] {
+        gpukit_builder::KernelBuilder::new(krate)
+            .runtime_path("crate::runtime")
+            .build()
+            .unwrap_or_else(|e| e.exit());
+    }
 }

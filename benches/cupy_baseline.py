@@ -29,7 +29,7 @@ The ops (each compared with the gpukit case of the same name):
   add sub mul div out = a op b (div: b uniform in [0.5, 1.5))                 f32 f16 bf16
   scale           out = 1.5 * x                                               f32 f16 bf16
   fill            out = 0.5                                                   f32 f16 bf16
-  axpy            y = 1.5 * x + y, in place                                   f32 f16 bf16
+  axpy            y = 1.5 * x + y, in place                                   f32 f16 bf16 f64
   relu gelu sigmoid exp tanh
                   out = f(x), computed in f32 (gelu: tanh approximation)      f32 f16 bf16
   sum min max argmax l2_norm
@@ -38,7 +38,7 @@ The ops (each compared with the gpukit case of the same name):
   inclusive_scan  out[i] = x[0] + ... + x[i]                                  f32
   exclusive_scan  out[0] = 0, out[i] = x[0] + ... + x[i-1]                    f32
   softmax log_softmax
-                  along each row of a rows x cols matrix                      f32
+                  along each row of a rows x cols matrix                      f32 bf16
   transpose       out = x^T, square                                           f32
   gemv            y = A x, A is m x n row-major (size "mxn")                  f32
   sgemm           C = A B, all row-major (size "mxnxk")                       f32
@@ -69,7 +69,7 @@ FLOATS = ("f32", "f16", "bf16")
 BINARY = ("add", "sub", "mul", "div")
 MAPS = ("relu", "gelu", "sigmoid", "exp", "tanh")
 REDUCTIONS = ("sum", "min", "max", "argmax", "dot", "l2_norm")
-ITEM = {"f32": 4, "f16": 2, "bf16": 2}
+ITEM = {"f32": 4, "f16": 2, "bf16": 2, "f64": 8}
 
 
 def plan(sizes):
@@ -79,12 +79,13 @@ def plan(sizes):
     items = [("copy", v, "f32"), ("vector_add", v, "f32"), ("saxpy", v, "f32")]
     for op in BINARY + ("scale", "fill", "axpy"):
         items += [(op, v, dt) for dt in FLOATS]
+    items.append(("axpy", v, "f64"))
     for op in MAPS:
         items += [(op, v, dt) for dt in FLOATS]
     items += [(op, v, "f32") for op in REDUCTIONS]
     items += [("inclusive_scan", v, "f32"), ("exclusive_scan", v, "f32")]
     rows = tuple(sizes["rows"])
-    items += [("softmax", rows, "f32"), ("log_softmax", rows, "f32")]
+    items += [(op, rows, dt) for op in ("softmax", "log_softmax") for dt in ("f32", "bf16")]
     t = sizes["transpose"]
     items.append(("transpose", (t, t), "f32"))
     g = sizes["gemv"]
@@ -168,6 +169,7 @@ KTYPE = {
     "f32": ("float32", "#define LD(x) ((float)(x))\n#define ST(v) ((float)(v))\n"),
     "f16": ("float16", "#define LD(x) ((float)(x))\n#define ST(v) (float16((float)(v)))\n"),
     "bf16": ("uint16", BF16_PREAMBLE + "#define LD(x) bf2f(x)\n#define ST(v) f2bf(v)\n"),
+    "f64": ("float64", "#define LD(x) ((double)(x))\n#define ST(v) ((double)(v))\n"),
 }
 
 GELU = "0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)))"
@@ -239,10 +241,13 @@ class Bench:
             return x
         if dtype == "f16":
             return x.astype(self.cp.float16)
+        if dtype == "f64":
+            return x.astype(self.cp.float64)
         return self.to_bf16_bits(x)
 
     def empty(self, shape, dtype):
-        t = {"f32": self.cp.float32, "f16": self.cp.float16, "bf16": self.cp.uint16}[dtype]
+        t = {"f32": self.cp.float32, "f16": self.cp.float16, "bf16": self.cp.uint16,
+             "f64": self.cp.float64}[dtype]
         # Bytes 0xff (NaN for floats), like the program's outputs.
         return self.cp.full(shape, 0xFFFF if dtype == "bf16" else float("nan"), dtype=t)
 
@@ -384,7 +389,10 @@ class Bench:
     def _axpy(self, shape, dtype, copies):
         cp = self.cp
         sets = [(self.rand(shape, dtype), self.rand(shape, dtype)) for _ in range(copies)]
-        k = self.kernel("axpy", dtype, "D x, float32 alpha", "D y", "y = ST(fmaf(alpha, LD(x), LD(y)))")
+        if dtype == "f64":
+            k = self.kernel("axpy", dtype, "D x, float64 alpha", "D y", "y = fma(alpha, x, y)")
+        else:
+            k = self.kernel("axpy", dtype, "D x, float32 alpha", "D y", "y = ST(fmaf(alpha, LD(x), LD(y)))")
         ways = [("ElementwiseKernel", lambda i: k(sets[i][0], ALPHA, sets[i][1]))]
         if self.native(sets[0][0], dtype) is not None:
             nat = [tuple(self.native(a, dtype) for a in s) for s in sets]
@@ -555,9 +563,57 @@ class Bench:
 
     # ---- rows, transpose, GEMV, GEMM ---------------------------------------------------
 
+    def _softmax_bf16(self, log, sets):
+        """bf16 rows held as uint16 bits: fused kernels that compute in f32 (and, when this CuPy
+        has a bfloat16 dtype, the cupyx function and the expression on it)."""
+        cp = self.cp
+        tag = "log" if log else "exp"
+        row_max = cp.ReductionKernel("uint16 x", "float32 m", "bf2f(x)", "fmaxf(a, b)", "m = a",
+                                     "-3.402823466e+38f", "gpukit_baseline_row_max_bf16",
+                                     reduce_type="float", preamble=BF16_PREAMBLE)
+        sum_exp = cp.ReductionKernel("uint16 x, float32 m", "float32 s", "expf(bf2f(x) - m)",
+                                     "a + b", "s = a", "0", "gpukit_baseline_sum_exp_bf16",
+                                     reduce_type="float", preamble=BF16_PREAMBLE)
+        body = "y = f2bf(bf2f(x) - m - logf(s))" if log else "y = f2bf(expf(bf2f(x) - m) / s)"
+        final = cp.ElementwiseKernel("uint16 x, float32 m, float32 s", "uint16 y", body,
+                                     "gpukit_baseline_softmax_bf16_" + tag, preamble=BF16_PREAMBLE)
+
+        def fused(i):
+            x, o = sets[i]
+            m = row_max(x, axis=1, keepdims=True)
+            s = sum_exp(x, m, axis=1, keepdims=True)
+            final(x, m, s, o)
+
+        ways = [("max + ReductionKernel + ElementwiseKernel (bf16 bits)", fused)]
+        if self.native(sets[0][0], "bf16") is None:
+            return ways
+        nat = [tuple(self.native(a, "bf16") for a in s) for s in sets]
+        try:
+            import cupyx.scipy.special as sp
+
+            f = sp.log_softmax if log else sp.softmax
+            ways.append((f"cupyx.scipy.special.{f.__name__}", lambda i: f(nat[i][0], axis=1)))
+        except Exception:
+            pass
+
+        def expression(i):
+            x, o = nat[i]
+            m = x.max(axis=1, keepdims=True)
+            cp.subtract(x, m, out=o)
+            if log:
+                o -= cp.log(cp.exp(o).sum(axis=1, keepdims=True))
+            else:
+                cp.exp(o, out=o)
+                o /= o.sum(axis=1, keepdims=True)
+
+        ways.append(("expression", expression))
+        return ways
+
     def _softmax(self, log, shape, dtype, copies):
         cp = self.cp
         sets = [(self.rand(shape, dtype), self.empty(shape, dtype)) for _ in range(copies)]
+        if dtype == "bf16":
+            return self._softmax_bf16(log, sets)
         ways = []
         try:
             import cupyx.scipy.special as sp

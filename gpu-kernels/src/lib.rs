@@ -10,4 +10,5 @@ pub mod matrix;
 pub mod reduce;
 pub mod scan;
 pub mod softmax;
+pub mod tensor_gemm;
 pub mod vector;

@@ -158,6 +158,16 @@ impl Element for f32 {
     }
 }
 
+impl Element for f64 {
+    const DTYPE: Dtype = Dtype::F64;
+    fn from_f32(v: f32) -> Self {
+        v as f64
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
 impl Element for half::f16 {
     const DTYPE: Dtype = Dtype::F16;
     fn from_f32(v: f32) -> Self {

@@ -2,6 +2,7 @@
 //! close enough.
 use super::data::mix;
 use rand::{Rng, SeedableRng};
+use std::ops::Range;
 
 /// Outputs with at most this many elements are checked in full.
 pub const FULL_CHECK_MAX: usize = 1 << 22;
@@ -96,6 +97,31 @@ pub fn check_sampled(
     check(what, &sample_indices(n, seed), got, want, tol)
 }
 
+/// `f` over `n` elements split into contiguous ranges, one per available thread (at least
+/// 2^16 elements each), run in parallel; the results in range order. For reference passes over
+/// large inputs (reductions, scans) that cannot be sampled.
+pub fn par_ranges<R: Send>(n: usize, f: impl Fn(Range<usize>) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|p| p.get())
+        .unwrap_or(1)
+        .min(n.div_ceil(1 << 16))
+        .max(1);
+    let per = n.div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n.div_ceil(per).max(1))
+            .map(|t| {
+                let r = (t * per).min(n)..((t + 1) * per).min(n);
+                s.spawn(move || f(r))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a reference thread panicked"))
+            .collect()
+    })
+}
+
 /// How a check of `n` elements is described in reports: `full` or `sampled`.
 pub fn coverage(n: usize) -> &'static str {
     if n <= FULL_CHECK_MAX {
@@ -128,6 +154,16 @@ mod tests {
         assert_eq!(v, sample_indices(n, 3));
         assert_ne!(v, sample_indices(n, 4));
         assert_eq!(coverage(n), "sampled");
+    }
+
+    #[test]
+    fn parallel_ranges_cover_everything_in_order() {
+        for n in [0usize, 1, 1000, (1 << 16) + 1, 3 << 20] {
+            let parts = par_ranges(n, |r| r);
+            assert_eq!(parts.first().map(|r| r.start), Some(0));
+            assert_eq!(parts.last().map(|r| r.end), Some(n));
+            assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod block;
 pub mod half;
 pub mod index;
 pub mod math;
+pub mod mma;
 pub mod out;
 pub mod panic;
 pub mod shared;
