@@ -26,6 +26,92 @@ fn mul(op: &str, what: &str, a: usize, b: usize) -> Result<usize> {
         .ok_or_else(|| invalid(op, format!("{what} = {a} * {b} overflows usize")))
 }
 
+/// The shape checks of a single GEMM: `a_len == m * kdim`, `b_len == kdim * n`,
+/// `c_len == m * n`, or an error naming the shapes.
+fn check_single(
+    op: &str,
+    m: usize,
+    n: usize,
+    kdim: usize,
+    a_len: usize,
+    b_len: usize,
+    c_len: usize,
+) -> Result<()> {
+    let (ma, mb, mc) = (
+        mul(op, "m * k", m, kdim)?,
+        mul(op, "k * n", kdim, n)?,
+        mul(op, "m * n", m, n)?,
+    );
+    let shapes = format!("m={m} n={n} k={kdim}");
+    for (name, len, want, dims) in [
+        ("A", a_len, ma, format!("{m}×{kdim}")),
+        ("B", b_len, mb, format!("{kdim}×{n}")),
+        ("C", c_len, mc, format!("{m}×{n}")),
+    ] {
+        if len != want {
+            return Err(invalid(
+                op,
+                format!("{name} has {len} elements, but {shapes} needs {dims} = {want}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The shape checks of a strided batched GEMM (`(len, stride)` of A, B and C): at most
+/// [`MAX_GRID_YZ`] matrices, non-overlapping outputs, every buffer long enough for its last
+/// matrix.
+#[allow(clippy::too_many_arguments)]
+fn check_batched(
+    op: &str,
+    m: usize,
+    n: usize,
+    kdim: usize,
+    batch: usize,
+    a: (usize, usize),
+    b: (usize, usize),
+    c: (usize, usize),
+) -> Result<()> {
+    let shapes = format!("m={m} n={n} k={kdim} batch={batch}");
+    if batch > MAX_GRID_YZ {
+        return Err(invalid(
+            op,
+            format!("{shapes}: at most {MAX_GRID_YZ} matrices per batch"),
+        ));
+    }
+    let (ma, mb, mc) = (
+        mul(op, "m * k", m, kdim)?,
+        mul(op, "k * n", kdim, n)?,
+        mul(op, "m * n", m, n)?,
+    );
+    let stride_c = c.1;
+    if batch > 1 && mc > 0 && stride_c < mc {
+        return Err(invalid(
+            op,
+            format!("stride_c = {stride_c} < m * n = {mc} ({shapes}): the outputs would overlap"),
+        ));
+    }
+    if batch > 0 {
+        for (name, (len, stride), size) in [("A", a, ma), ("B", b, mb), ("C", c, mc)] {
+            if size == 0 {
+                continue;
+            }
+            let need = mul(op, "(batch - 1) * stride", batch - 1, stride)?
+                .checked_add(size)
+                .ok_or_else(|| invalid(op, format!("{name}'s extent overflows usize")))?;
+            if len < need {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "{name} has {len} elements, but {shapes} with stride {stride} needs at least {need}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// C (m×n) = alpha * A (m×k) * B (k×n) + beta * C, all row-major f32.
 ///
 /// Requires `a.len() == m * kdim`, `b.len() == kdim * n`, `c.len() == m * n`; otherwise returns
@@ -45,24 +131,7 @@ pub fn sgemm(
     c: &mut DeviceSlice<f32>,
 ) -> Result<()> {
     const OP: &str = "sgemm";
-    let (ma, mb, mc) = (
-        mul(OP, "m * k", m, kdim)?,
-        mul(OP, "k * n", kdim, n)?,
-        mul(OP, "m * n", m, n)?,
-    );
-    let shapes = format!("m={m} n={n} k={kdim}");
-    for (name, len, want, dims) in [
-        ("A", a.len(), ma, format!("{m}×{kdim}")),
-        ("B", b.len(), mb, format!("{kdim}×{n}")),
-        ("C", c.len(), mc, format!("{m}×{n}")),
-    ] {
-        if len != want {
-            return Err(invalid(
-                OP,
-                format!("{name} has {len} elements, but {shapes} needs {dims} = {want}"),
-            ));
-        }
-    }
+    check_single(OP, m, n, kdim, a.len(), b.len(), c.len())?;
     launch_sgemm(k, s, OP, m, n, kdim, 1, alpha, a, 0, b, 0, beta, c, 0)
 }
 
@@ -89,46 +158,16 @@ pub fn sgemm_strided_batched(
     stride_c: usize,
 ) -> Result<()> {
     const OP: &str = "sgemm_strided_batched";
-    let shapes = format!("m={m} n={n} k={kdim} batch={batch}");
-    if batch > MAX_GRID_YZ {
-        return Err(invalid(
-            OP,
-            format!("{shapes}: at most {MAX_GRID_YZ} matrices per batch"),
-        ));
-    }
-    let (ma, mb, mc) = (
-        mul(OP, "m * k", m, kdim)?,
-        mul(OP, "k * n", kdim, n)?,
-        mul(OP, "m * n", m, n)?,
-    );
-    if batch > 1 && mc > 0 && stride_c < mc {
-        return Err(invalid(
-            OP,
-            format!("stride_c = {stride_c} < m * n = {mc} ({shapes}): the outputs would overlap"),
-        ));
-    }
-    if batch > 0 {
-        for (name, len, stride, size) in [
-            ("A", a.len(), stride_a, ma),
-            ("B", b.len(), stride_b, mb),
-            ("C", c.len(), stride_c, mc),
-        ] {
-            if size == 0 {
-                continue;
-            }
-            let need = mul(OP, "(batch - 1) * stride", batch - 1, stride)?
-                .checked_add(size)
-                .ok_or_else(|| invalid(OP, format!("{name}'s extent overflows usize")))?;
-            if len < need {
-                return Err(invalid(
-                    OP,
-                    format!(
-                        "{name} has {len} elements, but {shapes} with stride {stride} needs at least {need}"
-                    ),
-                ));
-            }
-        }
-    }
+    check_batched(
+        OP,
+        m,
+        n,
+        kdim,
+        batch,
+        (a.len(), stride_a),
+        (b.len(), stride_b),
+        (c.len(), stride_c),
+    )?;
     launch_sgemm(
         k, s, OP, m, n, kdim, batch, alpha, a, stride_a, b, stride_b, beta, c, stride_c,
     )

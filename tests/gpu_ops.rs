@@ -7,6 +7,12 @@ use gpukit::runtime::{self, Error, Gpu};
 /// 0, 1, primes, non-multiples of every tile size, and large.
 const SIZES: [usize; 7] = [0, 1, 7, 1021, 65_537, (1 << 20) + 3, 1 << 25];
 
+/// [`SIZES`] up to `GPUKIT_TEST_MAX_ELEMS` when set (the sanitizer runs cap them).
+fn sizes() -> Vec<usize> {
+    let cap = std::env::var("GPUKIT_TEST_MAX_ELEMS").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    SIZES.iter().copied().filter(|&n| n <= cap).collect()
+}
+
 fn setup() -> (Gpu, Library, runtime::Stream) {
     let gpu = Gpu::new(0).expect("a CUDA GPU");
     let lib = Library::load(&gpu).expect("kernels load");
@@ -18,7 +24,7 @@ fn setup() -> (Gpu, Library, runtime::Stream) {
 #[ignore = "needs a CUDA GPU"]
 fn binary_ops_match_cpu() {
     let (gpu, lib, s) = setup();
-    for (t, &n) in SIZES.iter().enumerate() {
+    for (t, &n) in sizes().iter().enumerate() {
         let a = random_f32(n, 100 + t as u64);
         // Divisors away from zero.
         let b: Vec<f32> = random_f32(n, 200 + t as u64)
@@ -51,7 +57,7 @@ fn binary_ops_match_cpu() {
 fn unary_and_axpy_kernels_match_cpu() {
     let (gpu, lib, s) = setup();
     let k = &lib.kernels;
-    for (t, &n) in SIZES.iter().enumerate() {
+    for (t, &n) in sizes().iter().enumerate() {
         let x = random_f32(n, 300 + t as u64);
         let y = random_f32(n, 400 + t as u64);
         let (dx, dy) = (gpu.upload(&x).unwrap(), gpu.upload(&y).unwrap());
@@ -112,7 +118,7 @@ fn unary_and_axpy_kernels_match_cpu() {
 #[ignore = "needs a CUDA GPU"]
 fn reductions_match_f64_references_within_stated_bounds() {
     let (gpu, lib, s) = setup();
-    for (t, &n) in SIZES.iter().enumerate().skip(1) {
+    for (t, &n) in sizes().iter().enumerate().skip(1) {
         let x = random_f32(n, 500 + t as u64);
         let y = random_f32(n, 600 + t as u64);
         let (dx, dy) = (gpu.upload(&x).unwrap(), gpu.upload(&y).unwrap());
@@ -351,7 +357,7 @@ fn fast_maps_are_within_their_error_bounds() {
 #[ignore = "needs a CUDA GPU"]
 fn scans_match_sequential_references() {
     let (gpu, lib, s) = setup();
-    for (t, &n) in SIZES.iter().enumerate() {
+    for (t, &n) in sizes().iter().enumerate() {
         let mut scratch = lib.scan_scratch(&gpu, n).unwrap();
         // i32 and u32: exact (wrapping) against a sequential scan.
         let xi: Vec<i32> = random_f32(n, 1300 + t as u64)

@@ -6,6 +6,12 @@ use gpukit::runtime::{self, Error, Gpu};
 
 const SIZES: [usize; 5] = [0, 1, 1000, (1 << 20) + 3, 1 << 26];
 
+/// [`SIZES`] up to `GPUKIT_TEST_MAX_ELEMS` when set (the sanitizer runs cap them).
+fn sizes() -> Vec<usize> {
+    let cap = std::env::var("GPUKIT_TEST_MAX_ELEMS").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    SIZES.iter().copied().filter(|&n| n <= cap).collect()
+}
+
 fn setup() -> (Gpu, Kernels) {
     let gpu = Gpu::new(0).expect("a CUDA GPU");
     let k = Kernels::load(&gpu).expect("module loads");
@@ -17,7 +23,7 @@ fn setup() -> (Gpu, Kernels) {
 fn vector_add_matches_cpu_at_awkward_sizes() {
     let (gpu, k) = setup();
     let s = gpu.stream().unwrap();
-    for (seed, &n) in SIZES.iter().enumerate() {
+    for (seed, &n) in sizes().iter().enumerate() {
         let a = random_f32(n, 10 + seed as u64);
         let b = random_f32(n, 20 + seed as u64);
         let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
@@ -39,7 +45,7 @@ fn vector_add_matches_cpu_at_awkward_sizes() {
 fn saxpy_matches_cpu_at_awkward_sizes() {
     let (gpu, k) = setup();
     let s = gpu.stream().unwrap();
-    for (seed, &n) in SIZES.iter().enumerate() {
+    for (seed, &n) in sizes().iter().enumerate() {
         let alpha = 0.75 + seed as f32;
         let x = random_f32(n, 30 + seed as u64);
         let y = random_f32(n, 40 + seed as u64);

@@ -62,7 +62,20 @@ const B_LOADS: usize = TC_BK * B_CHUNKS / TC_THREADS;
 /// Row tiles per raster group.
 const GROUP_M: u32 = 8;
 
+/// Runs `$body` once per listed value of `$i`, written out: LLVM does not fully unroll loops
+/// this large, and an accumulator array indexed by a loop variable would live in local memory.
+macro_rules! unroll {
+    ($i:ident in [$($v:literal),* $(,)?] $body:block) => {{
+        $({
+            let $i: usize = $v;
+            $body
+        })*
+    }};
+}
+
 const _: () = {
+    // The unrolled loops below list 0..MI and 0..NI explicitly.
+    assert!(MI == 4 && NI == 8);
     assert!(TC_THREADS == 32 * (TC_BM / WM) * (TC_BN / WN));
     // The A swizzle is written for 4 chunks per row, the B swizzle for a multiple of 8.
     assert!(A_CHUNKS == 4 && B_CHUNKS % 8 == 0);
@@ -254,8 +267,8 @@ fn tc_gemm_body<T: MmaInput>(
         && a_base.checked_add(m * k).is_some_and(|e| e <= a.len())
         && b_base.checked_add(k * n).is_some_and(|e| e <= b.len());
 
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let fast_load = {
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
         let load = |stage: u32, kt: usize| {
             let kk = kt * TC_BK;
             for i in 0..A_LOADS {
@@ -359,32 +372,32 @@ fn tc_gemm_body<T: MmaInput>(
     let lane = tid % 32;
     let row_w = m0 + (warp / WARPS_N) * WM + lane / 4;
     let col_w = n0 + (warp % WARPS_N) * WN + (lane % 4) * 2;
-    for (mi, acc_m) in acc.iter().enumerate() {
-        for h in 0..2 {
+    unroll!(mi in [0, 1, 2, 3] {
+        unroll!(h in [0, 1] {
             let row = row_w + mi * 16 + h * 8;
-            if row >= m {
-                continue;
+            if row < m {
+                unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
+                    let col = col_w + ni * 8;
+                    if col < n {
+                        let v = &acc[mi][ni];
+                        // SAFETY: this block's tile (rows m0.., columns n0.. of batch z) belongs
+                        // to it alone (raster is a bijection), and inside it (row, col..col + 2)
+                        // of MMA tile (mi, ni) to this lane of this warp alone.
+                        unsafe {
+                            store2(
+                                &mut c,
+                                c_base + row * n + col,
+                                col + 1 < n,
+                                [v[2 * h], v[2 * h + 1]],
+                                alpha,
+                                beta,
+                            )
+                        };
+                    }
+                });
             }
-            for (ni, v) in acc_m.iter().enumerate() {
-                let col = col_w + ni * 8;
-                if col < n {
-                    // SAFETY: this block's tile (rows m0.., columns n0.. of batch z) belongs
-                    // to it alone (raster is a bijection), and inside it the (row, col..col+2)
-                    // of MMA tile (mi, ni) to this lane of this warp alone.
-                    unsafe {
-                        store2(
-                            &mut c,
-                            c_base + row * n + col,
-                            col + 1 < n,
-                            [v[2 * h], v[2 * h + 1]],
-                            alpha,
-                            beta,
-                        )
-                    };
-                }
-            }
-        }
-    }
+        });
+    });
 }
 
 /// The K loop: `tiles` slices through the [`TC_STAGES`]-deep ring at shared address `smem`.
@@ -457,24 +470,24 @@ fn mainloop<T: MmaInput>(
 #[inline(always)]
 fn kstep<T: MmaInput>(a: u32, b: [u32; NI / 2], acc: &mut [[[f32; 4]; NI]; MI]) {
     let mut af = [[0u32; 4]; MI];
-    for (mi, f) in af.iter_mut().enumerate() {
+    unroll!(mi in [0, 1, 2, 3] {
         // SAFETY: a 16-byte aligned row of the stage's A tile (row < 128, chunk < 4), inside
         // the dynamic shared memory (checked at entry); the warp is converged (uniform loop
         // bounds, no divergent branch around the K loop).
-        *f = unsafe { mma::ldmatrix_x4(a + (mi * 16 * A_ROW_BYTES) as u32) };
-    }
+        af[mi] = unsafe { mma::ldmatrix_x4(a + (mi * 16 * A_ROW_BYTES) as u32) };
+    });
     let mut bf = [[0u32; 2]; NI];
-    for (nj, &addr) in b.iter().enumerate() {
+    unroll!(nj in [0, 1, 2, 3] {
         // SAFETY: as for A: a 16-byte row of the stage's B tile (k-row < 32, chunk < 32);
         // converged warp.
-        let r = unsafe { mma::ldmatrix_x4_trans(addr) };
+        let r = unsafe { mma::ldmatrix_x4_trans(b[nj]) };
         bf[2 * nj] = [r[0], r[1]];
         bf[2 * nj + 1] = [r[2], r[3]];
-    }
-    for (mi, acc_m) in acc.iter_mut().enumerate() {
-        for (ni, d) in acc_m.iter_mut().enumerate() {
+    });
+    unroll!(mi in [0, 1, 2, 3] {
+        unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
             // SAFETY: the whole warp executes this (converged, see above).
-            *d = unsafe { T::mma_16816(af[mi], bf[ni], *d) };
-        }
-    }
+            acc[mi][ni] = unsafe { T::mma_16816(af[mi], bf[ni], acc[mi][ni]) };
+        });
+    });
 }

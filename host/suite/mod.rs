@@ -10,7 +10,8 @@
 //!
 //! To add a kernel, add a case to [`cases::all`]: an [`Elementwise`] built from a launch and a
 //! reference closure for element-wise kernels, or your own [`Case`] implementation (see
-//! [`cases::CopyCase`]) with the helpers of [`verify`] and [`data`].
+//! [`cases::CopyCase`], the reductions and scans of [`reduce`], and the softmax, transpose, GEMV
+//! and SGEMM cases of [`matrix`]) with the helpers of [`verify`] and [`data`].
 pub mod baseline;
 pub mod case;
 pub mod cases;
