@@ -1,15 +1,25 @@
-//! Matrix multiplication on the GPU: `C = alpha * A * B + beta * C`, row-major f32.
+//! Matrix multiplication on the GPU: `C = alpha * A * B + beta * C`, row-major: f32 on the CUDA
+//! cores ([`sgemm`]), and f16 / bf16 inputs with f32 accumulation and an f32 C on the tensor
+//! cores ([`gemm_f16`], [`gemm_bf16`] and their strided batched versions).
 //!
 //! Shapes are validated before anything is launched (`Err(InvalidArgument)` naming the shapes,
 //! C untouched). Tile-aligned problems (m and n multiples of 128, k a multiple of 8, aligned
 //! buffers) run the `sgemm_f32_tiled` kernel (127 registers: two blocks per SM); all others run
 //! `sgemm_f32`, which handles any shape. `beta == 0` never reads C (NaNs in C do not propagate).
 use crate::kernels::Kernels;
+use crate::runtime::half::{bf16, f16};
 use crate::runtime::{DeviceSlice, Error, LaunchConfig, Result, Stream};
 
 /// Block tile of the SGEMM kernels (rows of C, columns of C, K slice) and their block size.
 pub const SGEMM_TILE: (usize, usize, usize) = (128, 128, 8);
 const SGEMM_THREADS: u32 = 256;
+/// Block tile of the tensor-core kernels `gemm_f16_f32` / `gemm_bf16_f32`
+/// (gpu-kernels/src/tensor_gemm.rs: rows of C, columns of C, K slice), their block size and
+/// their dynamic shared memory (4 stages of a 128×32 A tile and a 32×256 B tile, 2-byte
+/// elements).
+pub const TENSOR_GEMM_TILE: (usize, usize, usize) = (128, 256, 32);
+const TENSOR_GEMM_THREADS: u32 = 256;
+const TENSOR_GEMM_SHARED_BYTES: u32 = 4 * (128 * 32 + 32 * 256) * 2;
 /// Largest grid.y / grid.z of a launch (CUDA's limit).
 const MAX_GRID_YZ: usize = 65_535;
 
@@ -232,6 +242,204 @@ fn launch_sgemm(
     }
 }
 
+/// Which tensor-core kernel to launch.
+#[derive(Clone, Copy)]
+enum TensorInput<'a> {
+    F16(&'a DeviceSlice<f16>, &'a DeviceSlice<f16>),
+    Bf16(&'a DeviceSlice<bf16>, &'a DeviceSlice<bf16>),
+}
+
+/// C (m×n, f32) = alpha * A (m×k, f16) * B (k×n, f16) + beta * C, all row-major, on the tensor
+/// cores with f32 accumulation (each product of two f16 values is exact in f32).
+///
+/// Requires `a.len() == m * kdim`, `b.len() == kdim * n`, `c.len() == m * n`; otherwise returns
+/// `Err(InvalidArgument)` naming the shapes, without launching. Any m, n, k works (k = 0 gives
+/// `C = beta * C`; m = 0 or n = 0 does nothing); k and n multiples of 8 with 16-byte aligned
+/// buffers take the fast path (16-byte asynchronous copies), other shapes a slower
+/// element-wise load path. `beta == 0` never reads C. The call queues the work on `s`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_f16(
+    k: &Kernels,
+    s: &Stream,
+    m: usize,
+    n: usize,
+    kdim: usize,
+    alpha: f32,
+    a: &DeviceSlice<f16>,
+    b: &DeviceSlice<f16>,
+    beta: f32,
+    c: &mut DeviceSlice<f32>,
+) -> Result<()> {
+    const OP: &str = "gemm_f16";
+    check_single(OP, m, n, kdim, a.len(), b.len(), c.len())?;
+    let input = TensorInput::F16(a, b);
+    launch_tensor(k, s, OP, m, n, kdim, 1, alpha, input, (0, 0), beta, c, 0)
+}
+
+/// [`gemm_f16`] with bfloat16 A and B.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_bf16(
+    k: &Kernels,
+    s: &Stream,
+    m: usize,
+    n: usize,
+    kdim: usize,
+    alpha: f32,
+    a: &DeviceSlice<bf16>,
+    b: &DeviceSlice<bf16>,
+    beta: f32,
+    c: &mut DeviceSlice<f32>,
+) -> Result<()> {
+    const OP: &str = "gemm_bf16";
+    check_single(OP, m, n, kdim, a.len(), b.len(), c.len())?;
+    let input = TensorInput::Bf16(a, b);
+    launch_tensor(k, s, OP, m, n, kdim, 1, alpha, input, (0, 0), beta, c, 0)
+}
+
+/// `batch` independent products `C_i = alpha * A_i * B_i + beta * C_i` with f16 inputs and f32
+/// C (strided batched [`gemm_f16`]), with the strides and checks of [`sgemm_strided_batched`]:
+/// matrix `i` of A starts at element `i * stride_a` (likewise B, C); A and B strides may be
+/// anything (0 shares one matrix); `stride_c >= m * n` when `batch > 1`; each buffer must hold
+/// its last matrix. Strides that are multiples of 8 keep the fast path.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_f16_strided_batched(
+    k: &Kernels,
+    s: &Stream,
+    m: usize,
+    n: usize,
+    kdim: usize,
+    batch: usize,
+    alpha: f32,
+    a: &DeviceSlice<f16>,
+    stride_a: usize,
+    b: &DeviceSlice<f16>,
+    stride_b: usize,
+    beta: f32,
+    c: &mut DeviceSlice<f32>,
+    stride_c: usize,
+) -> Result<()> {
+    const OP: &str = "gemm_f16_strided_batched";
+    let lens = (
+        (a.len(), stride_a),
+        (b.len(), stride_b),
+        (c.len(), stride_c),
+    );
+    check_batched(OP, m, n, kdim, batch, lens.0, lens.1, lens.2)?;
+    let input = TensorInput::F16(a, b);
+    let strides = (stride_a, stride_b);
+    launch_tensor(
+        k, s, OP, m, n, kdim, batch, alpha, input, strides, beta, c, stride_c,
+    )
+}
+
+/// [`gemm_f16_strided_batched`] with bfloat16 A and B.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_bf16_strided_batched(
+    k: &Kernels,
+    s: &Stream,
+    m: usize,
+    n: usize,
+    kdim: usize,
+    batch: usize,
+    alpha: f32,
+    a: &DeviceSlice<bf16>,
+    stride_a: usize,
+    b: &DeviceSlice<bf16>,
+    stride_b: usize,
+    beta: f32,
+    c: &mut DeviceSlice<f32>,
+    stride_c: usize,
+) -> Result<()> {
+    const OP: &str = "gemm_bf16_strided_batched";
+    let lens = (
+        (a.len(), stride_a),
+        (b.len(), stride_b),
+        (c.len(), stride_c),
+    );
+    check_batched(OP, m, n, kdim, batch, lens.0, lens.1, lens.2)?;
+    let input = TensorInput::Bf16(a, b);
+    let strides = (stride_a, stride_b);
+    launch_tensor(
+        k, s, OP, m, n, kdim, batch, alpha, input, strides, beta, c, stride_c,
+    )
+}
+
+/// The launch configuration of the tensor-core kernels for validated shapes (`None`: nothing
+/// to do), or an error when the problem exceeds the grid or u32 limits.
+fn tensor_config(
+    op: &str,
+    m: usize,
+    n: usize,
+    kdim: usize,
+    batch: usize,
+) -> Result<Option<LaunchConfig>> {
+    if m == 0 || n == 0 || batch == 0 {
+        return Ok(None);
+    }
+    let (bm, bn, _) = TENSOR_GEMM_TILE;
+    let shapes = format!("m={m} n={n} k={kdim}");
+    for (v, what) in [(m, "m"), (n, "n"), (kdim, "k")] {
+        if u32::try_from(v).is_err() {
+            return Err(invalid(
+                op,
+                format!("{what} = {v} does not fit in u32 ({shapes})"),
+            ));
+        }
+    }
+    let grid_y = m.div_ceil(bm);
+    if grid_y > MAX_GRID_YZ {
+        return Err(invalid(
+            op,
+            format!("m = {m} needs {grid_y} row tiles, more than the grid limit {MAX_GRID_YZ}"),
+        ));
+    }
+    // The kernel numbers its blocks linearly over grid.x * grid.y in u32.
+    let blocks = n.div_ceil(bn) * grid_y;
+    if u32::try_from(blocks).is_err() {
+        return Err(invalid(
+            op,
+            format!("{shapes} needs {blocks} tiles, more than u32"),
+        ));
+    }
+    Ok(Some(LaunchConfig {
+        grid: (n.div_ceil(bn) as u32, grid_y as u32, batch as u32),
+        block: (TENSOR_GEMM_THREADS, 1, 1),
+        shared_bytes: TENSOR_GEMM_SHARED_BYTES,
+    }))
+}
+
+/// Launches a tensor-core GEMM kernel on validated shapes.
+#[allow(clippy::too_many_arguments)]
+fn launch_tensor(
+    k: &Kernels,
+    s: &Stream,
+    op: &str,
+    m: usize,
+    n: usize,
+    kdim: usize,
+    batch: usize,
+    alpha: f32,
+    input: TensorInput<'_>,
+    (stride_a, stride_b): (usize, usize),
+    beta: f32,
+    c: &mut DeviceSlice<f32>,
+    stride_c: usize,
+) -> Result<()> {
+    let Some(cfg) = tensor_config(op, m, n, kdim, batch)? else {
+        return Ok(());
+    };
+    let (m32, n32, k32) = (m as u32, n as u32, kdim as u32);
+    let (sa, sb, sc) = (stride_a as u64, stride_b as u64, stride_c as u64);
+    match input {
+        TensorInput::F16(a, b) => k
+            .gemm_f16_f32
+            .launch_with(s, &cfg, a, b, m32, n32, k32, alpha, beta, sa, sb, sc, c),
+        TensorInput::Bf16(a, b) => k
+            .gemm_bf16_f32
+            .launch_with(s, &cfg, a, b, m32, n32, k32, alpha, beta, sa, sb, sc, c),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -239,5 +447,36 @@ mod tests {
         // The kernels' tile (gpu-kernels/src/gemm.rs): 128×128 blocks, K slices of 8.
         assert_eq!(super::SGEMM_TILE, (128, 128, 8));
         assert_eq!(super::SGEMM_THREADS, 256);
+    }
+
+    #[test]
+    fn tensor_constants_match_the_kernel() {
+        // gpu-kernels/src/tensor_gemm.rs: 128×256 blocks, K slices of 32, 256 threads,
+        // 4 stages of (128×32 + 32×256) 2-byte elements = 96 KiB.
+        assert_eq!(super::TENSOR_GEMM_TILE, (128, 256, 32));
+        assert_eq!(super::TENSOR_GEMM_THREADS, 256);
+        assert_eq!(super::TENSOR_GEMM_SHARED_BYTES, 98_304);
+    }
+
+    #[test]
+    fn tensor_launch_configuration() {
+        use super::tensor_config;
+        assert_eq!(tensor_config("t", 0, 5, 5, 1).unwrap(), None);
+        assert_eq!(tensor_config("t", 5, 5, 5, 0).unwrap(), None);
+        let c = tensor_config("t", 8192, 8192, 8192, 1).unwrap().unwrap();
+        assert_eq!(
+            (c.grid, c.block, c.shared_bytes),
+            ((32, 64, 1), (256, 1, 1), 98_304)
+        );
+        let c = tensor_config("t", 129, 257, 0, 3).unwrap().unwrap();
+        assert_eq!(c.grid, (2, 2, 3));
+        let e = tensor_config("t", 65_536 * 128, 1, 1, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("grid limit"), "{e}");
+        let e = tensor_config("t", 1, 1, 1 << 33, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("k = 8589934592"), "{e}");
     }
 }

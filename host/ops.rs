@@ -29,6 +29,8 @@ pub struct ReduceScratch {
     partials_f32: DeviceBuffer<f32>,
     partial_idx: DeviceBuffer<u32>,
     result: DeviceBuffer<f64>,
+    /// Partials the last queued reduction writes (its grid size).
+    parts: usize,
 }
 
 fn invalid(op: &str, reason: String) -> Error {
@@ -41,8 +43,35 @@ fn invalid(op: &str, reason: String) -> Error {
 /// The kernel library loaded on one GPU.
 pub struct Library {
     pub kernels: Kernels,
-    /// Blocks of the grid-stride reductions (and the length of their partials).
-    reduce_blocks: u32,
+    /// Blocks of each grid-stride reduction kernel: one resident wave (SMs × the blocks of 512
+    /// threads its registers allow per SM).
+    reduce_blocks: ReduceBlocks,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ReduceBlocks {
+    sum: u32,
+    sumsq: u32,
+    dot: u32,
+    max: u32,
+    min: u32,
+    argmax: u32,
+}
+
+impl ReduceBlocks {
+    fn most(&self) -> u32 {
+        [
+            self.sum,
+            self.sumsq,
+            self.dot,
+            self.max,
+            self.min,
+            self.argmax,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(1)
+    }
 }
 
 const REDUCE_BLOCK: u32 = 512;
@@ -50,9 +79,19 @@ const REDUCE_BLOCK: u32 = 512;
 impl Library {
     pub fn load(gpu: &Gpu) -> Result<Library> {
         let kernels = Kernels::load(gpu)?;
-        let p = gpu.props();
-        // Enough blocks to fill every SM (two blocks of 512 threads per SM on sm_90).
-        let reduce_blocks = p.sm_count * (p.max_threads_per_sm / REDUCE_BLOCK).max(1);
+        let sms = gpu.props().sm_count;
+        let wave = |f: &runtime::KernelFn| -> Result<u32> {
+            Ok(sms * f.occupancy(REDUCE_BLOCK, 0)?.max(1))
+        };
+        let k = &kernels;
+        let reduce_blocks = ReduceBlocks {
+            sum: wave(k.sum_partials_f32.function())?,
+            sumsq: wave(k.sumsq_partials_f32.function())?,
+            dot: wave(k.dot_partials_f32.function())?,
+            max: wave(k.max_partials_f32.function())?,
+            min: wave(k.min_partials_f32.function())?,
+            argmax: wave(k.argmax_partials_f32.function())?,
+        };
         Ok(Library {
             kernels,
             reduce_blocks,
@@ -79,19 +118,20 @@ impl Library {
 
     /// Scratch for [`Library::reduce_async`] / [`Library::argmax_async`].
     pub fn reduce_scratch(&self, gpu: &Gpu) -> Result<ReduceScratch> {
-        let n = self.reduce_blocks as usize;
+        let n = self.reduce_blocks.most() as usize;
         Ok(ReduceScratch {
             partials_f64: gpu.alloc_filled(n, 0)?,
             partials_f32: gpu.alloc_filled(n, 0)?,
             partial_idx: gpu.alloc_filled(n, 0)?,
             result: gpu.alloc_filled(1, 0)?,
+            parts: 0,
         })
     }
 
-    fn reduce_cfg(&self, n: usize) -> LaunchConfig {
+    fn reduce_cfg(blocks: u32, n: usize) -> LaunchConfig {
         // Never more blocks than there are quads to visit, and at least one.
         let max_useful = n.div_ceil(4 * REDUCE_BLOCK as usize).max(1) as u32;
-        LaunchConfig::linear(self.reduce_blocks.min(max_useful), REDUCE_BLOCK)
+        LaunchConfig::linear(blocks.min(max_useful), REDUCE_BLOCK)
     }
 
     /// Queue the reduction of `x`; the result (f64) is read with [`ReduceScratch::value`] after
@@ -110,8 +150,16 @@ impl Library {
                 "empty input has no reduction".into(),
             ));
         }
-        let cfg = self.reduce_cfg(x.len());
+        let b = &self.reduce_blocks;
+        let blocks = match op {
+            Reduce::Sum => b.sum,
+            Reduce::SumSquares => b.sumsq,
+            Reduce::Max => b.max,
+            Reduce::Min => b.min,
+        };
+        let cfg = Self::reduce_cfg(blocks, x.len());
         let parts = cfg.grid.0 as usize;
+        scratch.parts = parts;
         let k = &self.kernels;
         match op {
             Reduce::Sum | Reduce::SumSquares => {
@@ -147,7 +195,7 @@ impl Library {
         let mut scratch = self.reduce_scratch(gpu)?;
         self.reduce_async(s, op, x, &mut scratch)?;
         runtime::sync(s)?;
-        scratch.value(op, self.reduce_cfg(x.len()).grid.0 as usize)
+        scratch.value(op)
     }
 
     /// Euclidean norm of `x`.
@@ -155,12 +203,7 @@ impl Library {
         Ok(self.reduce(gpu, s, Reduce::SumSquares, x)?.sqrt())
     }
 
-    /// Number of partials a reduction over `n` elements produces.
-    pub fn partials_for(&self, n: usize) -> usize {
-        self.reduce_cfg(n).grid.0 as usize
-    }
-
-    /// Queue `x · y`; read with [`ReduceScratch::value`]`(Reduce::Sum, ..)`.
+    /// Queue `x · y`; read with [`ReduceScratch::value`]`(Reduce::Sum)`.
     pub fn dot_async(
         &self,
         s: &Stream,
@@ -171,7 +214,8 @@ impl Library {
         if x.is_empty() {
             return Err(invalid("dot", "empty input".into()));
         }
-        let cfg = self.reduce_cfg(x.len());
+        let cfg = Self::reduce_cfg(self.reduce_blocks.dot, x.len());
+        scratch.parts = cfg.grid.0 as usize;
         let mut partials = scratch.partials_f64.index(..cfg.grid.0 as usize);
         self.kernels
             .dot_partials_f32
@@ -195,7 +239,7 @@ impl Library {
         let mut scratch = self.reduce_scratch(gpu)?;
         self.dot_async(s, x, y, &mut scratch)?;
         runtime::sync(s)?;
-        scratch.value(Reduce::Sum, 0)
+        scratch.value(Reduce::Sum)
     }
 
     /// Queue argmax of `x` (first index of the maximum; NaNs ignored).
@@ -214,8 +258,9 @@ impl Library {
                 format!("{} elements exceed the u32 index range", x.len()),
             ));
         }
-        let cfg = self.reduce_cfg(x.len());
+        let cfg = Self::reduce_cfg(self.reduce_blocks.argmax, x.len());
         let parts = cfg.grid.0 as usize;
+        scratch.parts = parts;
         let mut vals = scratch.partials_f32.index(..parts);
         let mut idx = scratch.partial_idx.index(..parts);
         self.kernels
@@ -228,7 +273,7 @@ impl Library {
         let mut scratch = self.reduce_scratch(gpu)?;
         self.argmax_async(s, x, &mut scratch)?;
         runtime::sync(s)?;
-        scratch.argmax(self.partials_for(x.len()))
+        scratch.argmax()
     }
 }
 
@@ -610,9 +655,10 @@ impl Library {
 }
 
 impl ReduceScratch {
-    /// The result of the last reduction queued with this scratch (after synchronising).
-    /// `parts` is [`Library::partials_for`] of the input length (used by max/min).
-    pub fn value(&self, op: Reduce, parts: usize) -> Result<f64> {
+    /// The result of the last reduction queued with this scratch (after synchronising); `op`
+    /// is the operation that was queued.
+    pub fn value(&self, op: Reduce) -> Result<f64> {
+        let parts = self.parts;
         match op {
             Reduce::Sum | Reduce::SumSquares => Ok(runtime::download(&self.result)?[0]),
             Reduce::Max | Reduce::Min => {
@@ -633,8 +679,9 @@ impl ReduceScratch {
         }
     }
 
-    /// Result of the last argmax queued with this scratch.
-    pub fn argmax(&self, parts: usize) -> Result<usize> {
+    /// Result of the last argmax queued with this scratch (after synchronising).
+    pub fn argmax(&self) -> Result<usize> {
+        let parts = self.parts;
         let v = runtime::download(&self.partials_f32.index(..parts))?;
         let i = runtime::download(&self.partial_idx.index(..parts))?;
         let mut best = (f32::NEG_INFINITY, u32::MAX);

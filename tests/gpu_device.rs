@@ -746,7 +746,9 @@ fn half_arithmetic_and_packed_pairs() {
         k.bf16_arith.launch(&s, &da, &db, &mut out, op).unwrap();
         for (i, g) in get(&s, &out).into_iter().enumerate() {
             let (x, y) = (a[i].to_f64(), b[i].to_f64());
-            let w = bf16::from_f32(round_odd_f32([x + y, x - y, x * y, x / y, x * y + x, -x][op as usize]));
+            let w = bf16::from_f32(round_odd_f32(
+                [x + y, x - y, x * y, x / y, x * y + x, -x][op as usize],
+            ));
             assert!(
                 g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
                 "bf16 op {op}: {x} {y} -> {g} want {w}"
@@ -763,7 +765,9 @@ fn half_arithmetic_and_packed_pairs() {
         k.f16_arith.launch(&s, &da, &db, &mut out, op).unwrap();
         for (i, g) in get(&s, &out).into_iter().enumerate() {
             let (x, y) = (a[i].to_f64(), b[i].to_f64());
-            let w = f16::from_f32(round_odd_f32([x + y, x - y, x * y, x / y, x * y + x][op as usize]));
+            let w = f16::from_f32(round_odd_f32(
+                [x + y, x - y, x * y, x / y, x * y + x][op as usize],
+            ));
             assert!(
                 g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
                 "f16 op {op}: {x} {y} -> {g} want {w}"
@@ -811,7 +815,11 @@ fn round_odd_f32(x: f64) -> f32 {
         return t;
     }
     // Truncate toward zero, then make the last bit odd.
-    let trunc = if (t as f64).abs() > x.abs() { f32::from_bits(t.to_bits() - 1) } else { t };
+    let trunc = if (t as f64).abs() > x.abs() {
+        f32::from_bits(t.to_bits() - 1)
+    } else {
+        t
+    };
     f32::from_bits(trunc.to_bits() | 1)
 }
 

@@ -9,7 +9,10 @@ const SIZES: [usize; 7] = [0, 1, 7, 1021, 65_537, (1 << 20) + 3, 1 << 25];
 
 /// [`SIZES`] up to `GPUKIT_TEST_MAX_ELEMS` when set (the sanitizer runs cap them).
 fn sizes() -> Vec<usize> {
-    let cap = std::env::var("GPUKIT_TEST_MAX_ELEMS").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let cap = std::env::var("GPUKIT_TEST_MAX_ELEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
     SIZES.iter().copied().filter(|&n| n <= cap).collect()
 }
 

@@ -8,7 +8,10 @@ const SIZES: [usize; 5] = [0, 1, 1000, (1 << 20) + 3, 1 << 26];
 
 /// [`SIZES`] up to `GPUKIT_TEST_MAX_ELEMS` when set (the sanitizer runs cap them).
 fn sizes() -> Vec<usize> {
-    let cap = std::env::var("GPUKIT_TEST_MAX_ELEMS").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let cap = std::env::var("GPUKIT_TEST_MAX_ELEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
     SIZES.iter().copied().filter(|&n| n <= cap).collect()
 }
 

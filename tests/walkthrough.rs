@@ -8,16 +8,26 @@ use std::time::SystemTime;
 
 /// (path, contents) of every file block in the README.
 fn readme_files() -> Vec<(String, String)> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let mut files = Vec::new();
     let mut lines = readme.lines();
     while let Some(line) = lines.next() {
-        let Some(path) = line.strip_prefix("<!-- file: ").and_then(|l| l.strip_suffix(" -->")) else {
+        let Some(path) = line
+            .strip_prefix("<!-- file: ")
+            .and_then(|l| l.strip_suffix(" -->"))
+        else {
             continue;
         };
         let fence = lines.next().expect("a code block follows the marker");
-        assert!(fence.starts_with("```"), "{path}: expected a code fence, got {fence}");
-        let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+        assert!(
+            fence.starts_with("```"),
+            "{path}: expected a code fence, got {fence}"
+        );
+        let body: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| !l.starts_with("```"))
+            .collect();
         files.push((path.to_string(), body.join("\n") + "\n"));
     }
     files
@@ -33,7 +43,11 @@ fn cargo(dir: &Path, target: &Path, args: &[&str]) -> (bool, String) {
         .expect("run cargo");
     (
         out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     )
 }
 
@@ -53,13 +67,23 @@ fn mtime(p: &Path) -> SystemTime {
 
 #[test]
 fn readme_walkthrough_builds_runs_and_rebuilds_only_on_change() {
-    if Command::new(env!("CARGO")).arg("--version").output().is_err() {
+    if Command::new(env!("CARGO"))
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("skipped: no cargo on this machine (GPU machines carry only binaries)");
         return;
     }
     let files = readme_files();
     let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
-    for want in ["my-app/Cargo.toml", "my-app/build.rs", "my-app/src/main.rs", "my-app/kernels/Cargo.toml", "my-app/kernels/src/lib.rs"] {
+    for want in [
+        "my-app/Cargo.toml",
+        "my-app/build.rs",
+        "my-app/src/main.rs",
+        "my-app/kernels/Cargo.toml",
+        "my-app/kernels/src/lib.rs",
+    ] {
         assert!(names.contains(&want), "README lacks {want}: {names:?}");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -95,7 +119,11 @@ fn readme_walkthrough_builds_runs_and_rebuilds_only_on_change() {
     let (ok, log) = cargo(&app, &target, &["build"]);
     assert!(ok, "{log}");
     // (my-app itself may recompile if gpukit's sources changed meanwhile; the kernels must not.)
-    assert_eq!(mtime(&ptx), before, "no-op rebuild rebuilt the kernels:\n{log}");
+    assert_eq!(
+        mtime(&ptx),
+        before,
+        "no-op rebuild rebuilt the kernels:\n{log}"
+    );
 
     // A change to the kernel crate does.
     let lib = app.join("kernels/src/lib.rs");
@@ -104,5 +132,9 @@ fn readme_walkthrough_builds_runs_and_rebuilds_only_on_change() {
     std::fs::write(&lib, src).unwrap();
     let (ok, log) = cargo(&app, &target, &["build"]);
     assert!(ok, "{log}");
-    assert!(std::fs::read_to_string(ptx_file(&target)).unwrap().contains(".entry negate("));
+    assert!(
+        std::fs::read_to_string(ptx_file(&target))
+            .unwrap()
+            .contains(".entry negate(")
+    );
 }

@@ -1,5 +1,5 @@
 //! Matrix kernels over row-major f32 matrices: transpose and matrix-vector products.
-use gpukit_device::{self as gpu, OutSlice, kernel, load_quad, shared_array, warp};
+use gpukit_device::{self as gpu, OutSlice, Quads, kernel, load_quad, shared_array, warp};
 
 const TILE: usize = 32;
 const ROWS_PER_PASS: usize = 8;
@@ -62,34 +62,41 @@ pub fn gemv_f32(
     let lane = warp::lane_id() as usize;
     let base = row * cols;
     let mut acc = [0.0f32; 8];
-    let vec_ok = cols % 4 == 0;
-    if vec_ok {
-        let quads = cols / 4;
-        let mut q = lane;
-        while q + 32 < quads {
-            let (u, v) = (
-                load_quad(a, base + q * 4),
-                load_quad(a, base + (q + 32) * 4),
-            );
-            let (xu, xv) = (load_quad(x, q * 4), load_quad(x, (q + 32) * 4));
-            for k in 0..4 {
-                acc[k] = gpu::math::fma(u[k], xu[k], acc[k]);
-                acc[4 + k] = gpu::math::fma(v[k], xv[k], acc[4 + k]);
+    let row_a = &a[base..base + cols];
+    match (Quads::new(row_a), Quads::new(x)) {
+        (Some(qa), Some(qx)) => {
+            // Four 16-byte loads of A in flight per lane per iteration.
+            let n = qa.len();
+            let mut q = lane;
+            while q + 96 < n {
+                let (a0, a1, a2, a3) = (qa.get(q), qa.get(q + 32), qa.get(q + 64), qa.get(q + 96));
+                let (x0, x1, x2, x3) = (qx.get(q), qx.get(q + 32), qx.get(q + 64), qx.get(q + 96));
+                for k in 0..4 {
+                    acc[k] = gpu::math::fma(a0[k], x0[k], acc[k]);
+                    acc[4 + k] = gpu::math::fma(a1[k], x1[k], acc[4 + k]);
+                    acc[k] = gpu::math::fma(a2[k], x2[k], acc[k]);
+                    acc[4 + k] = gpu::math::fma(a3[k], x3[k], acc[4 + k]);
+                }
+                q += 128;
             }
-            q += 64;
-        }
-        while q < quads {
-            let (u, xu) = (load_quad(a, base + q * 4), load_quad(x, q * 4));
-            for k in 0..4 {
-                acc[k] = gpu::math::fma(u[k], xu[k], acc[k]);
+            while q < n {
+                let (u, xu) = (qa.get(q), qx.get(q));
+                for k in 0..4 {
+                    acc[k] = gpu::math::fma(u[k], xu[k], acc[k]);
+                }
+                q += 32;
             }
-            q += 32;
+            let tail = qa.tail();
+            if lane < tail.len() {
+                acc[0] = gpu::math::fma(tail[lane], x[n * 4 + lane], acc[0]);
+            }
         }
-    } else {
-        let mut c = lane;
-        while c < cols {
-            acc[0] = gpu::math::fma(a[base + c], x[c], acc[0]);
-            c += 32;
+        _ => {
+            let mut c = lane;
+            while c < cols {
+                acc[0] = gpu::math::fma(row_a[c], x[c], acc[0]);
+                c += 32;
+            }
         }
     }
     let s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));

@@ -1,28 +1,49 @@
 //! Reductions: a grid-stride first pass writes one partial per block (16-byte loads, four
 //! independent accumulators per thread), a one-block second pass combines the partials in f64.
-use gpukit_device::{self as gpu, OutSlice, block, kernel, load_quad, shared_array, warp};
+use gpukit_device::{self as gpu, OutSlice, Quads, block, kernel, shared_array, warp};
 
-/// Sum of this thread's grid-stride share of `x` with 16-byte loads.
+/// Fold this thread's grid-stride share of `x` into four independent accumulators (two 16-byte
+/// loads in flight per iteration), then combine them. Falls back to scalar loads when `x` does
+/// not start 16-byte aligned.
+#[inline(always)]
+fn fold<A: Copy>(x: &[f32], init: A, f: impl Fn(A, f32) -> A, combine: impl Fn(A, A) -> A) -> A {
+    let (id, step) = (gpu::global_id_x(), gpu::grid_linear_threads());
+    let mut acc = [init; 4];
+    match Quads::new(x) {
+        Some(q) => {
+            let mut i = id;
+            while i + step < q.len() {
+                let (u, v) = (q.get(i), q.get(i + step));
+                for k in 0..4 {
+                    acc[k] = f(f(acc[k], u[k]), v[k]);
+                }
+                i += 2 * step;
+            }
+            if i < q.len() {
+                let u = q.get(i);
+                for k in 0..4 {
+                    acc[k] = f(acc[k], u[k]);
+                }
+            }
+            if id < q.tail().len() {
+                acc[0] = f(acc[0], q.tail()[id]);
+            }
+        }
+        None => {
+            let mut i = id;
+            while i < x.len() {
+                acc[0] = f(acc[0], x[i]);
+                i += step;
+            }
+        }
+    }
+    combine(combine(acc[0], acc[1]), combine(acc[2], acc[3]))
+}
+
+/// Sum of this thread's grid-stride share of `g(x)`.
 #[inline(always)]
 fn thread_sum(x: &[f32], g: impl Fn(f32) -> f32) -> f32 {
-    let n = x.len();
-    let quads = n / 4;
-    let (mut a, mut b, mut c, mut d) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-    let mut q = gpu::global_id_x();
-    let step = gpu::grid_linear_threads();
-    while q < quads {
-        let v = load_quad(x, q * 4);
-        a += g(v[0]);
-        b += g(v[1]);
-        c += g(v[2]);
-        d += g(v[3]);
-        q += step;
-    }
-    let t = quads * 4 + gpu::global_id_x();
-    if t < n {
-        a += g(x[t]);
-    }
-    (a + b) + (c + d)
+    fold(x, 0.0f32, |a, v| a + g(v), |a, b| a + b)
 }
 
 /// Thread 0 of each block writes the block's partial to `partials[blockIdx.x]`.
@@ -52,47 +73,43 @@ pub fn sumsq_partials_f32(x: &[f32], mut partials: OutSlice<f64>) {
 /// partials[b] = dot product of the parts of `x` and `y` block `b` visits.
 #[kernel(grid_stride, same_len(x, y), elements = x, items_per_thread = 16)]
 pub fn dot_partials_f32(x: &[f32], y: &[f32], mut partials: OutSlice<f64>) {
-    let n = x.len();
-    let quads = n / 4;
-    let (mut a, mut b, mut c, mut d) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-    let mut q = gpu::global_id_x();
-    let step = gpu::grid_linear_threads();
-    while q < quads {
-        let (u, v) = (load_quad(x, q * 4), load_quad(y, q * 4));
-        a = gpu::math::fma(u[0], v[0], a);
-        b = gpu::math::fma(u[1], v[1], b);
-        c = gpu::math::fma(u[2], v[2], c);
-        d = gpu::math::fma(u[3], v[3], d);
-        q += step;
+    let (id, step) = (gpu::global_id_x(), gpu::grid_linear_threads());
+    let mut acc = [0.0f32; 4];
+    match (Quads::new(x), Quads::new(y)) {
+        (Some(qx), Some(qy)) => {
+            let mut i = id;
+            while i + step < qx.len() {
+                let (u0, v0, u1, v1) = (qx.get(i), qy.get(i), qx.get(i + step), qy.get(i + step));
+                for k in 0..4 {
+                    acc[k] = gpu::math::fma(u1[k], v1[k], gpu::math::fma(u0[k], v0[k], acc[k]));
+                }
+                i += 2 * step;
+            }
+            if i < qx.len() {
+                let (u, v) = (qx.get(i), qy.get(i));
+                for k in 0..4 {
+                    acc[k] = gpu::math::fma(u[k], v[k], acc[k]);
+                }
+            }
+            if id < qx.tail().len() {
+                acc[0] = gpu::math::fma(qx.tail()[id], qy.tail()[id], acc[0]);
+            }
+        }
+        _ => {
+            let mut i = id;
+            while i < x.len() {
+                acc[0] = gpu::math::fma(x[i], y[i], acc[0]);
+                i += step;
+            }
+        }
     }
-    let t = quads * 4 + gpu::global_id_x();
-    if t < n {
-        a = gpu::math::fma(x[t], y[t], a);
-    }
-    let s = block::reduce_sum_f32((a + b) + (c + d));
+    let s = block::reduce_sum_f32((acc[0] + acc[1]) + (acc[2] + acc[3]));
     write_partial(&mut partials, s as f64);
 }
 
 #[inline(always)]
-fn thread_extreme(x: &[f32], init: f32, pick: impl Fn(f32, f32) -> f32) -> f32 {
-    let n = x.len();
-    let quads = n / 4;
-    let (mut a, mut b, mut c, mut d) = (init, init, init, init);
-    let mut q = gpu::global_id_x();
-    let step = gpu::grid_linear_threads();
-    while q < quads {
-        let v = load_quad(x, q * 4);
-        a = pick(a, v[0]);
-        b = pick(b, v[1]);
-        c = pick(c, v[2]);
-        d = pick(d, v[3]);
-        q += step;
-    }
-    let t = quads * 4 + gpu::global_id_x();
-    if t < n {
-        a = pick(a, x[t]);
-    }
-    pick(pick(a, b), pick(c, d))
+fn thread_extreme(x: &[f32], init: f32, pick: impl Fn(f32, f32) -> f32 + Copy) -> f32 {
+    fold(x, init, pick, pick)
 }
 
 /// partials[b] = maximum of the elements block `b` visits (NaNs are ignored, as `f32::max`).

@@ -67,6 +67,17 @@ fn from_bits<T: Scan>(b: u32) -> T {
     <T as gpukit_device::Word32>::from_bits(b)
 }
 
+/// Sum across the warp; every lane gets it.
+#[inline(always)]
+fn warp_sum<T: Scan>(mut v: T) -> T {
+    let mut m = 16;
+    while m > 0 {
+        v = v.plus(from_bits(warp::shfl_xor_u32(v.bits(), m)));
+        m >>= 1;
+    }
+    v
+}
+
 /// Inclusive scan across the warp of `v` (lane i gets v_0 + .. + v_i).
 #[inline(always)]
 fn warp_scan<T: Scan>(mut v: T) -> T {
@@ -148,46 +159,64 @@ fn scan_tile<T: Scan>(
         thread_prefix
     };
 
-    // Look-back: thread 0 publishes and resolves the tile's exclusive prefix.
-    if t == 0 {
+    // Look-back by warp 0: lane 0 publishes the tile's aggregate, then the warp examines 32
+    // predecessors per step (lane l: tile end-1-l), waits until each has published something,
+    // and stops at the nearest one that published an inclusive prefix.
+    if wid == 0 {
         // SAFETY: `state` is only ever accessed atomically in this kernel.
         let states = unsafe { state.as_atomic() };
-        let mut prefix = T::ZERO;
-        if tile == 0 {
-            states.store(
-                0,
-                FLAG_PREFIX | aggregate.bits() as u64,
-                Scope::Device,
-                Ordering::Release,
-            );
-        } else {
+        if lane == 0 {
+            let flag = if tile == 0 {
+                FLAG_PREFIX
+            } else {
+                FLAG_AGGREGATE
+            };
             states.store(
                 tile,
-                FLAG_AGGREGATE | aggregate.bits() as u64,
-                Scope::Device,
-                Ordering::Release,
-            );
-            let mut i = tile - 1;
-            loop {
-                let s = states.load(i, Scope::Device, Ordering::Acquire);
-                let flag = s & !0xffff_ffff;
-                if flag == 0 {
-                    continue;
-                }
-                prefix = from_bits::<T>(s as u32).plus(prefix);
-                if flag == FLAG_PREFIX || i == 0 {
-                    break;
-                }
-                i -= 1;
-            }
-            states.store(
-                tile,
-                FLAG_PREFIX | prefix.plus(aggregate).bits() as u64,
+                flag | aggregate.bits() as u64,
                 Scope::Device,
                 Ordering::Release,
             );
         }
-        prefix_slot.set(0, prefix.bits());
+        let mut prefix = T::ZERO;
+        let mut end = tile;
+        while end > 0 {
+            let s = if lane < end {
+                let i = end - 1 - lane;
+                loop {
+                    let s = states.load(i, Scope::Device, Ordering::Acquire);
+                    if s >> 32 != 0 {
+                        break s;
+                    }
+                }
+            } else {
+                FLAG_PREFIX
+            };
+            let found = warp::ballot(s & !0xffff_ffff == FLAG_PREFIX);
+            let first = found.trailing_zeros() as usize;
+            let mine: T = if lane <= first {
+                from_bits(s as u32)
+            } else {
+                T::ZERO
+            };
+            prefix = warp_sum(mine).plus(prefix);
+            if found != 0 {
+                break;
+            }
+            end -= 32;
+        }
+        if lane == 0 {
+            if tile > 0 {
+                let inclusive = prefix.plus(aggregate);
+                states.store(
+                    tile,
+                    FLAG_PREFIX | inclusive.bits() as u64,
+                    Scope::Device,
+                    Ordering::Release,
+                );
+            }
+            prefix_slot.set(0, prefix.bits());
+        }
     }
     gpu::sync_threads();
     let offset = from_bits::<T>(prefix_slot.get(0)).plus(thread_prefix);

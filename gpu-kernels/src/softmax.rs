@@ -3,7 +3,8 @@
 //! exponentials) online, combines the per-thread pairs across the block, then writes the row from
 //! shared memory. Launch one block per row with `cols · 4` bytes of dynamic shared memory.
 use gpukit_device::{
-    self as gpu, Bf16, OutSlice, dynamic_shared, kernel, load_quad, math, shared_array, warp,
+    self as gpu, Bf16, OutSlice, Quads, block, dynamic_shared, kernel, load_quad, math,
+    shared_array, warp,
 };
 
 /// Combine two online-softmax states (max, Σ e^(x - max)).
@@ -96,11 +97,85 @@ fn row_stats(a: &[f32], row: usize, cols: usize) -> (f32, f32) {
     st.block_total()
 }
 
+/// Quads each thread keeps in registers on the fast path (rows up to 4 · 4 · block columns).
+const REG_QUADS: usize = 4;
+
+/// The fast path for f32 rows whose columns are a multiple of 4 and fit in registers: one
+/// 16-byte read per quad, a block max, exponentials computed once, a block sum, one 16-byte
+/// write per quad. Returns false (having done nothing) when the row does not qualify.
+#[inline(always)]
+fn softmax_row_in_registers(
+    a: &[f32],
+    row: usize,
+    cols: usize,
+    out: &mut OutSlice<f32>,
+    log: bool,
+) -> bool {
+    let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
+    let nq = cols / 4;
+    if cols % 4 != 0 || nq > REG_QUADS * nt {
+        return false;
+    }
+    let Some(qa) = Quads::new(&a[row * cols..row * cols + cols]) else {
+        return false;
+    };
+    let mut v = [[f32::NEG_INFINITY; 4]; REG_QUADS];
+    let mut m = f32::NEG_INFINITY;
+    for (j, vj) in v.iter_mut().enumerate() {
+        let q = t + j * nt;
+        if q < nq {
+            *vj = qa.get(q);
+            m = m.max(vj[0].max(vj[1])).max(vj[2].max(vj[3]));
+        }
+    }
+    let m = block::reduce_max_f32(m);
+    let mut s = 0.0f32;
+    for (j, vj) in v.iter_mut().enumerate() {
+        if t + j * nt < nq {
+            for x in vj.iter_mut() {
+                let d = *x - m;
+                let e = math::exp_fast(d);
+                s += e;
+                *x = if log { d } else { e };
+            }
+        }
+    }
+    let s = block::reduce_sum_f32(s);
+    let (scale, shift) = if log {
+        (1.0, math::log_fast(s))
+    } else {
+        (1.0 / s, 0.0)
+    };
+    for (j, vj) in v.iter().enumerate() {
+        let q = t + j * nt;
+        if q < nq {
+            let r = [
+                vj[0] * scale - shift,
+                vj[1] * scale - shift,
+                vj[2] * scale - shift,
+                vj[3] * scale - shift,
+            ];
+            let i = row * cols + q * 4;
+            // SAFETY: row `row` belongs to this block; quad q to this thread (stride = block size).
+            match unsafe { out.quad_unchecked_mut(i) } {
+                Some(o) => o.0 = r,
+                None => {
+                    for (k, rk) in r.into_iter().enumerate() {
+                        // SAFETY: as above.
+                        unsafe { *out.get_unchecked_mut(i + k) = rk };
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
 /// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r)
 #[kernel(same_len(a, out))]
 pub fn softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32>) {
     let (row, cols) = (gpu::block_idx().x as usize, cols as usize);
-    if row >= rows as usize {
+    if row >= rows as usize || softmax_row_in_registers(a, row, cols, &mut out, false) {
         return;
     }
     let (m, s) = row_stats(a, row, cols);
@@ -119,7 +194,7 @@ pub fn softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32>)
 #[kernel(same_len(a, out))]
 pub fn log_softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32>) {
     let (row, cols) = (gpu::block_idx().x as usize, cols as usize);
-    if row >= rows as usize {
+    if row >= rows as usize || softmax_row_in_registers(a, row, cols, &mut out, true) {
         return;
     }
     let (m, s) = row_stats(a, row, cols);

@@ -9,10 +9,13 @@
 //!   fragments (4 `ldmatrix.x4.trans`: B stays row-major k×n in shared memory and is transposed
 //!   by ldmatrix) and issues 32 MMAs.
 //! - Global → shared with 16-byte `cp.async.cg` (zero fill past the matrix edges) in a
-//!   4-stage ring of (8 KiB A + 16 KiB B) = 96 KiB of dynamic shared memory. One barrier per K
-//!   slice: wait until slice `t` has landed (`cp.async.wait_group 2`), barrier (which also
-//!   proves every warp is done with slice `t - 1`), queue the copies of slice `t + 3` into the
-//!   stage slice `t - 1` used, commit, compute slice `t`.
+//!   4-stage ring of (8 KiB A + 16 KiB B) = 96 KiB of dynamic shared memory; group `g` of
+//!   `cp.async.commit_group` holds slice `g`. One barrier per K slice `t`, in the middle of it:
+//!   load the fragments of its second 16-deep step, queue the copies of slice `t + 3` into the
+//!   stage slice `t - 1` used, commit, issue the first step's MMAs, `cp.async.wait_group 2`
+//!   (slice `t + 1` has landed), barrier (slice `t + 1` visible to all; every warp has read
+//!   all of slice `t`), load the first step's fragments of slice `t + 1`, issue the second
+//!   step's MMAs. So fragment loads always overlap MMAs, and the barrier too.
 //! - Shared layout, in 16-byte chunks (8 elements). A stage: 128 rows × 4 chunks, chunk `c` of
 //!   row `r` stored at chunk `c ^ ((r >> 1) & 3)`. B stage: 32 k-rows × 32 chunks, chunk `c`
 //!   of row `kr` at `c ^ (kr & 7)`. Each 8-lane phase of an ldmatrix reads 8 consecutive rows
@@ -25,8 +28,12 @@
 //!   misaligned batch strides) a slow path loads elements one by one (bounds-checked, zeros
 //!   outside) and stores the chunks synchronously into the same layout. The epilogue writes
 //!   only in-bounds elements (8-byte stores when aligned); `beta == 0` never reads C.
-//! - Block order: blocks are renumbered in groups of 8 row tiles (grid x fastest within a
-//!   group), so a wave of resident blocks shares A row panels and B column panels in L2.
+//! - Block order: blocks are renumbered in groups of 8 row tiles (consecutive blocks walk down
+//!   the 8 row tiles of a group, then move one column tile right), so a wave of resident
+//!   blocks shares A row panels and B column panels in L2.
+//! - Resources (ptxas, sm_90): about 250 registers, no spills, no local memory: one block of
+//!   8 warps per SM. SASS: `HMMA.16816.F32[.BF16]`, `LDSM.16.M88.4` / `LDSM.16.MT88.4`,
+//!   `LDGSTS.E.BYPASS.128`.
 use gpukit_device::mma::{self, MmaInput};
 use gpukit_device::shared_vec::{cp_async_commit, cp_async_wait};
 use gpukit_device::{self as gpu, Bf16, OutSlice, kernel};
@@ -339,7 +346,9 @@ fn tc_gemm_body<T: MmaInput>(
                 // SAFETY: this thread's 16-byte chunk of the stage (aligned, inside the
                 // dynamic shared memory, see the fast path); no other thread accesses it until
                 // the barrier that precedes its reads.
-                unsafe { mma::st_shared_v4(stage + a_soff + (i * A_ROW_STEP * A_ROW_BYTES) as u32, w) };
+                unsafe {
+                    mma::st_shared_v4(stage + a_soff + (i * A_ROW_STEP * A_ROW_BYTES) as u32, w)
+                };
             }
             for i in 0..B_LOADS {
                 let row = kk + b_r0 + i * B_ROW_STEP;
@@ -351,7 +360,9 @@ fn tc_gemm_body<T: MmaInput>(
                     *wj = lo | hi << 16;
                 }
                 // SAFETY: as for A.
-                unsafe { mma::st_shared_v4(stage + b_soff + (i * B_ROW_STEP * B_ROW_BYTES) as u32, w) };
+                unsafe {
+                    mma::st_shared_v4(stage + b_soff + (i * B_ROW_STEP * B_ROW_BYTES) as u32, w)
+                };
             }
         };
         load
@@ -428,36 +439,51 @@ fn mainloop<T: MmaInput>(
         [b_ld(1, 0), b_ld(1, 1), b_ld(1, 2), b_ld(1, 3)],
     ];
 
+    let frags = |st: u32, ks: usize| {
+        let b = b_ld0[ks];
+        load_frags(st + a_ld0[ks], [st + b[0], st + b[1], st + b[2], st + b[3]])
+    };
+
     let mut acc = [[[0.0f32; 4]; NI]; MI];
     // Prologue: slices 0 .. STAGES - 1, one commit group each (empty past the end, so the
-    // group count stays uniform).
+    // group count stays uniform: group g holds slice g).
     for s in 0..TC_STAGES - 1 {
         if s < tiles {
             load(smem + (s * STAGE) as u32, s);
         }
         cp_async_commit();
     }
+    // Slice 0 has landed (at most STAGES - 2 younger groups pending), for every thread.
+    cp_async_wait::<{ (TC_STAGES - 2) as u32 }>();
+    gpu::sync_threads();
+    // Fragments of the first 16-deep step of slice 0 (unused when there is no slice).
+    let mut f0 = frags(smem, 0);
     let mut read = 0usize; // stage of slice kt
-    let mut write = TC_STAGES - 1; // stage of slice kt + STAGES - 1
+    let mut write = TC_STAGES - 1; // stage of slice kt + STAGES - 1 (the stage of slice kt - 1)
     let mut kt = 0usize;
+    // Invariant at the top of iteration kt: slice kt is visible in stage `read`, `f0` holds
+    // its first step's fragments, and every warp has passed the barrier after its last read
+    // of stage `write` (slice kt - 1's fragments were loaded before the previous barrier).
     while kt < tiles {
-        // Slices 0..=kt have landed (at most STAGES - 2 younger groups pending) ...
-        cp_async_wait::<{ (TC_STAGES - 2) as u32 }>();
-        // ... for every thread, and every warp is done with slice kt - 1 (stage `write`).
-        gpu::sync_threads();
+        let st = smem + (read * STAGE) as u32;
+        let f1 = frags(st, 1);
         let next = kt + TC_STAGES - 1;
         if next < tiles {
             load(smem + (write * STAGE) as u32, next);
         }
         cp_async_commit();
-
-        let st = smem + (read * STAGE) as u32;
-        // Two 16-deep steps, written out so every array index is a constant (registers).
-        kstep::<T>(st + a_ld0[0], [st + b_ld0[0][0], st + b_ld0[0][1], st + b_ld0[0][2], st + b_ld0[0][3]], &mut acc);
-        kstep::<T>(st + a_ld0[1], [st + b_ld0[1][0], st + b_ld0[1][1], st + b_ld0[1][2], st + b_ld0[1][3]], &mut acc);
-
+        mma_all::<T>(&mut acc, &f0);
+        // Groups 0 ..= kt + STAGES - 1 are committed; with at most STAGES - 2 pending, slice
+        // kt + 1 has landed; after the barrier it is visible to all, and every warp has loaded
+        // all its fragments of slice kt (so its stage may be refilled next iteration).
+        cp_async_wait::<{ (TC_STAGES - 2) as u32 }>();
+        gpu::sync_threads();
         read = if read + 1 == TC_STAGES { 0 } else { read + 1 };
         write = if write + 1 == TC_STAGES { 0 } else { write + 1 };
+        // First step of slice kt + 1, loaded while the second step of slice kt computes
+        // (stale and unused after the last slice; no copy targets that stage then).
+        f0 = frags(smem + (read * STAGE) as u32, 0);
+        mma_all::<T>(&mut acc, &f1);
         kt += 1;
     }
     // Drain (only empty groups can remain) so no copy is in flight at exit.
@@ -465,10 +491,13 @@ fn mainloop<T: MmaInput>(
     acc
 }
 
-/// One 16-deep step of a warp's 64×64 tile: 4 A fragments from shared address `a` (+ 16 rows
-/// each), 8 B fragments from the 4 shared addresses `b` (two n-tiles each), 32 MMAs.
+/// A and B fragments of one 16-deep step of a warp's 64×64 tile.
+type Frags = ([[u32; 4]; MI], [[u32; 2]; NI]);
+
+/// Loads a step's fragments: 4 A fragments from shared address `a` (+ 16 rows each) and 8 B
+/// fragments from the 4 shared addresses `b` (two n-tiles each).
 #[inline(always)]
-fn kstep<T: MmaInput>(a: u32, b: [u32; NI / 2], acc: &mut [[[f32; 4]; NI]; MI]) {
+fn load_frags(a: u32, b: [u32; NI / 2]) -> Frags {
     let mut af = [[0u32; 4]; MI];
     unroll!(mi in [0, 1, 2, 3] {
         // SAFETY: a 16-byte aligned row of the stage's A tile (row < 128, chunk < 4), inside
@@ -484,9 +513,15 @@ fn kstep<T: MmaInput>(a: u32, b: [u32; NI / 2], acc: &mut [[[f32; 4]; NI]; MI]) 
         bf[2 * nj] = [r[0], r[1]];
         bf[2 * nj + 1] = [r[2], r[3]];
     });
+    (af, bf)
+}
+
+/// The 32 MMAs of one step: `acc[mi][ni] += A_mi * B_ni`.
+#[inline(always)]
+fn mma_all<T: MmaInput>(acc: &mut [[[f32; 4]; NI]; MI], (af, bf): &Frags) {
     unroll!(mi in [0, 1, 2, 3] {
         unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
-            // SAFETY: the whole warp executes this (converged, see above).
+            // SAFETY: the whole warp executes this (converged, see `load_frags`).
             acc[mi][ni] = unsafe { T::mma_16816(af[mi], bf[ni], acc[mi][ni]) };
         });
     });

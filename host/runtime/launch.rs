@@ -127,7 +127,7 @@ impl KernelFn {
         block: u32,
         grid_stride: bool,
     ) -> Result<LaunchConfig> {
-        plan_elements(
+        let mut cfg = plan_elements(
             self.name,
             n,
             items_per_thread,
@@ -135,7 +135,32 @@ impl KernelFn {
             grid_stride,
             &self.limits,
             self.attrs.max_threads_per_block,
-        )
+        )?;
+        if grid_stride && cfg.blocks() > 0 {
+            // Registers and shared memory may allow fewer resident blocks than threads do: a
+            // grid beyond one resident wave would only add a tail.
+            let per_sm = self.occupancy(cfg.block.0, 0)?.max(1);
+            cfg.grid.0 = cfg.grid.0.min(per_sm * self.limits.sm_count);
+        }
+        Ok(cfg)
+    }
+
+    /// Blocks of `block` threads (with `shared_bytes` of dynamic shared memory) that fit on one
+    /// SM at once, as the driver computes it from this kernel's registers and shared memory.
+    pub fn occupancy(&self, block: u32, shared_bytes: u32) -> Result<u32> {
+        let mut n = 0i32;
+        super::gpu::ensure_current(self._module.raw_context())?;
+        // SAFETY: valid out-pointer and function handle.
+        unsafe {
+            cust::sys::cuOccupancyMaxActiveBlocksPerMultiprocessor(
+                &mut n,
+                self.raw,
+                block as i32,
+                shared_bytes as usize,
+            )
+        }
+        .call("cuOccupancyMaxActiveBlocksPerMultiprocessor")?;
+        Ok(n as u32)
     }
 
     /// Check `cfg` against the device's and this kernel's limits.

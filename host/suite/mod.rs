@@ -18,6 +18,7 @@ pub mod cases;
 pub mod chart;
 pub mod data;
 pub mod elementwise;
+pub mod gemm_cases;
 pub mod matrix;
 pub mod peak;
 pub mod reduce;

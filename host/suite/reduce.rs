@@ -113,8 +113,7 @@ impl Prepared for ReduceRun {
 
     fn verify(&mut self) -> Result<(), String> {
         let x = &self.host[0];
-        let parts = self.lib.partials_for(x.len());
-        let value = |op| self.scratch.value(op, parts).map_err(|e| e.to_string());
+        let value = |op| self.scratch.value(op).map_err(|e| e.to_string());
         let (what, got, want, tol) = match self.op {
             ReduceOp::Sum | ReduceOp::Dot => {
                 let y = self.host.get(1);
@@ -178,7 +177,7 @@ impl Prepared for ReduceRun {
                 .fold((f32::NEG_INFINITY, usize::MAX), |b, p| {
                     if p.0 > b.0 { p } else { b }
                 });
-                let got = self.scratch.argmax(parts).map_err(|e| e.to_string())?;
+                let got = self.scratch.argmax().map_err(|e| e.to_string())?;
                 ("argmax", got as f64, best.1 as f64, 0.0)
             }
         };

@@ -46,4 +46,4 @@ pub use sync::{
     fence_block, fence_device, fence_system, sync_threads, sync_threads_and, sync_threads_count,
     sync_threads_or, sync_warp,
 };
-pub use vector::{Word32, load_quad};
+pub use vector::{Quads, Word32, load_quad};

@@ -107,6 +107,26 @@ impl<T> OutSlice<T> {
         unsafe { &mut *self.ptr.add(i) }
     }
 
+    /// Elements `i .. i + 4` as one [`Quad`] (a 16-byte vector store), or `None` when they are
+    /// not all in bounds or not 16-byte aligned.
+    ///
+    /// # Safety
+    /// As [`get_unchecked_mut`](Self::get_unchecked_mut), for all four elements.
+    #[inline(always)]
+    pub unsafe fn quad_unchecked_mut(&mut self, i: usize) -> Option<&mut Quad<T>> {
+        let end = i.checked_add(4)?;
+        if end > self.len {
+            return None;
+        }
+        // SAFETY: `i + 4 <= len`.
+        let p = unsafe { self.ptr.add(i) };
+        if (p as usize) % 16 != 0 {
+            return None;
+        }
+        // SAFETY: in bounds and aligned for `Quad<T>`; exclusivity is the caller's contract.
+        Some(unsafe { &mut *(p as *mut Quad<T>) })
+    }
+
     /// The output as an [`AtomicSlice`]: any thread may then update any element, atomically.
     ///
     /// # Safety

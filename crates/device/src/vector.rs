@@ -70,3 +70,70 @@ fn load_quad_unaligned<T: Copy>(s: &[T], i: usize) -> [T; 4] {
 pub fn store_quad<T: Copy>(dst: &mut Quad<T>, v: [T; 4]) {
     dst.0 = v;
 }
+
+/// An input slice viewed as 16-byte groups of four elements plus the scalar tail, when its start
+/// is 16-byte aligned (always true for a whole device allocation). Reading a group is one
+/// `ld.global.nc.v4` with only a bounds check, so loops over it carry no alignment branches.
+#[derive(Clone, Copy)]
+pub struct Quads<'a, T> {
+    quads: &'a [Quad<T>],
+    tail: &'a [T],
+}
+
+impl<'a, T: Word32> Quads<'a, T> {
+    /// `None` when `s` does not start on a 16-byte boundary.
+    #[inline(always)]
+    pub fn new(s: &'a [T]) -> Option<Quads<'a, T>> {
+        if (s.as_ptr() as usize) % 16 != 0 {
+            return None;
+        }
+        let n = s.len() / 4;
+        // SAFETY: the start is 16-byte aligned, `Quad<T>` is four `T`s with 16-byte alignment
+        // (T is a 4-byte word), and `n * 4 <= len`.
+        let quads = unsafe { core::slice::from_raw_parts(s.as_ptr() as *const Quad<T>, n) };
+        Some(Quads {
+            quads,
+            tail: &s[n * 4..],
+        })
+    }
+
+    /// Number of whole groups.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.quads.len()
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.quads.is_empty()
+    }
+
+    /// Group `q` (elements `4q .. 4q + 4`), bounds-checked.
+    #[inline(always)]
+    pub fn get(&self, q: usize) -> [T; 4] {
+        let p = &self.quads[q] as *const Quad<T>;
+        let (a, b, c, d): (u32, u32, u32, u32);
+        // SAFETY: `p` points to an in-bounds, 16-byte aligned group of a kernel input, which no
+        // thread writes during the launch.
+        unsafe {
+            core::arch::asm!(
+                "ld.global.nc.v4.b32 {{{a}, {b}, {c}, {d}}}, [{p}];",
+                a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+                p = in(reg64) p,
+                options(readonly, nostack, preserves_flags, pure),
+            );
+        }
+        [
+            T::from_bits(a),
+            T::from_bits(b),
+            T::from_bits(c),
+            T::from_bits(d),
+        ]
+    }
+
+    /// The elements after the last whole group (fewer than four).
+    #[inline(always)]
+    pub fn tail(&self) -> &'a [T] {
+        self.tail
+    }
+}
