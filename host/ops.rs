@@ -473,7 +473,7 @@ impl Library {
             dim_u32("transpose", "cols", cols)?,
         );
         let cfg = LaunchConfig {
-            grid: (c.div_ceil(32), r.div_ceil(32), 1),
+            grid: (c.div_ceil(64), r.div_ceil(64), 1),
             block: (32, 8, 1),
             shared_bytes: 0,
         };

@@ -1,42 +1,54 @@
 //! Matrix kernels over row-major f32 matrices: transpose and matrix-vector products.
 use gpukit_device::{self as gpu, OutSlice, Quads, kernel, load_quad, shared_array, warp};
 
-const TILE: usize = 32;
-const ROWS_PER_PASS: usize = 8;
+const TILE: usize = 64;
+const BLOCK_X: usize = 32;
+const BLOCK_Y: usize = 8;
+/// Elements each thread moves: TILE² / (32 · 8).
+const PER_THREAD: usize = (TILE / BLOCK_X) * (TILE / BLOCK_Y);
 
 /// out (cols × rows) = aᵀ for a (rows × cols). Launch with 32×8 blocks over a grid of
-/// ⌈cols/32⌉ × ⌈rows/32⌉ tiles. Each block stages its 32×32 tile in shared memory padded to 33
-/// columns, so both the row-wise writes and the column-wise reads hit 32 different banks.
+/// ⌈cols/64⌉ × ⌈rows/64⌉ tiles. Each block stages its 64×64 tile in shared memory padded to 65
+/// columns, so both the row-wise writes and the column-wise reads hit 32 different banks. Every
+/// thread issues all 16 of its loads before touching shared memory (the shared accesses are
+/// inline asm, which the compiler does not move loads across), so 16 loads are in flight.
 #[kernel(same_len(a, out))]
 pub fn transpose_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32>) {
     let tile = shared_array!(TRANSPOSE_TILE: [f32; TILE * (TILE + 1)]);
     let (rows, cols) = (rows as usize, cols as usize);
     let (b, t) = (gpu::block_idx(), gpu::thread_idx());
     let (tx, ty) = (t.x as usize, t.y as usize);
-    let col = b.x as usize * TILE + tx;
-    let row0 = b.y as usize * TILE;
-    let mut j = 0;
-    while j < TILE {
-        let row = row0 + ty + j;
-        if col < cols && row < rows {
-            tile.set((ty + j) * (TILE + 1) + tx, a[row * cols + col]);
+    let (col0, row0) = (b.x as usize * TILE, b.y as usize * TILE);
+    // (tile row, tile column) of this thread's k-th element.
+    let at = |k: usize| {
+        (
+            ty + BLOCK_Y * (k % (TILE / BLOCK_Y)),
+            tx + BLOCK_X * (k / (TILE / BLOCK_Y)),
+        )
+    };
+    let mut v = [0.0f32; PER_THREAD];
+    for (k, vk) in v.iter_mut().enumerate() {
+        let (r, c) = at(k);
+        if row0 + r < rows && col0 + c < cols {
+            *vk = a[(row0 + r) * cols + col0 + c];
         }
-        j += ROWS_PER_PASS;
+    }
+    for (k, vk) in v.iter().enumerate() {
+        let (r, c) = at(k);
+        tile.set(r * (TILE + 1) + c, *vk);
     }
     gpu::sync_threads();
-    let out_col = row0 + tx;
-    let mut j = 0;
-    while j < TILE {
-        let out_row = b.x as usize * TILE + ty + j;
-        if out_col < rows && out_row < cols {
-            // SAFETY: block (x, y) alone writes the output tile rows x*32.., columns y*32..;
-            // inside it thread (tx, ty) writes only rows ty, ty+8, .. at column tx.
+    // Output tile: rows col0.., columns row0..; element (r, c) of it is tile (c, r).
+    for k in 0..PER_THREAD {
+        let (r, c) = at(k);
+        let (out_row, out_col) = (col0 + r, row0 + c);
+        if out_row < cols && out_col < rows {
+            // SAFETY: block (x, y) alone writes the output tile rows x*64.., columns y*64..;
+            // inside it this thread writes only its own 16 (r, c) positions.
             unsafe {
-                *out.get_unchecked_mut(out_row * rows + out_col) =
-                    tile.get(tx * (TILE + 1) + ty + j)
+                *out.get_unchecked_mut(out_row * rows + out_col) = tile.get(c * (TILE + 1) + r)
             };
         }
-        j += ROWS_PER_PASS;
     }
 }
 

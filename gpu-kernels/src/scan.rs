@@ -11,12 +11,15 @@
 //! read with acquire loads at device scope. The host zeroes `state` and `ticket` before each
 //! launch.
 use gpukit_device::atomic::{Ordering, Scope};
-use gpukit_device::{self as gpu, OutSlice, kernel, load_quad, shared_array, warp};
+use gpukit_device::{self as gpu, OutSlice, Quads, kernel, shared_array, warp};
 
-/// Threads per block and elements per thread of the scan kernels (host launches with these).
+/// Threads per block of the scan kernels (the host launches with this), warps per block, and
+/// rows of one quad per thread in a tile.
 pub const BLOCK: usize = 256;
-pub const PER_THREAD: usize = 16;
-pub const TILE: usize = BLOCK * PER_THREAD;
+const WARPS: usize = BLOCK / 32;
+const ROWS: usize = 4;
+/// Elements per tile (one block each).
+pub const TILE: usize = ROWS * BLOCK * 4;
 
 const FLAG_AGGREGATE: u64 = 1 << 32;
 const FLAG_PREFIX: u64 = 2 << 32;
@@ -105,7 +108,7 @@ fn scan_tile<T: Scan>(
     let t = gpu::thread_idx().x as usize;
     let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
     let tile_slot = shared_array!(SCAN_TILE_ID: [u32; 1]);
-    let warp_sums = shared_array!(SCAN_WARP_SUMS: [u32; 8]);
+    let warp_sums = shared_array!(SCAN_WARP_SUMS: [u32; ROWS * WARPS]);
     let prefix_slot = shared_array!(SCAN_PREFIX: [u32; 1]);
 
     if t == 0 {
@@ -115,49 +118,57 @@ fn scan_tile<T: Scan>(
     }
     gpu::sync_threads();
     let tile = tile_slot.get(0) as usize;
-    let base = tile * TILE + t * PER_THREAD;
+    let tile_base = tile * TILE;
 
-    // This thread's 16 elements, scanned in registers.
-    let mut v = [T::ZERO; PER_THREAD];
-    if base + PER_THREAD <= n {
-        for q in 0..PER_THREAD / 4 {
-            let quad = load_quad(x, base + 4 * q);
-            v[4 * q..4 * q + 4].copy_from_slice(&quad);
-        }
-    } else {
-        for (k, e) in v.iter_mut().enumerate() {
-            if base + k < n {
-                *e = x[base + k];
+    // The tile is ROWS rows of BLOCK quads; thread t owns quad t of every row, so each load and
+    // store instruction of the warp covers 512 contiguous bytes. All loads are issued first.
+    let mut v = [[T::ZERO; 4]; ROWS];
+    let quads = Quads::new(x);
+    for (j, vj) in v.iter_mut().enumerate() {
+        let i = tile_base + (j * BLOCK + t) * 4;
+        match quads {
+            Some(q) if i + 4 <= n => *vj = q.get(i / 4),
+            _ => {
+                for (k, e) in vj.iter_mut().enumerate() {
+                    if i + k < n {
+                        *e = x[i + k];
+                    }
+                }
             }
         }
     }
-    let mut run = T::ZERO;
-    for e in v.iter_mut() {
-        run = run.plus(*e);
-        *e = run;
-    }
-
-    // Block-wide exclusive prefix of the thread totals.
-    let incl = warp_scan(run);
-    if lane == 31 {
-        warp_sums.set(wid, incl.bits());
+    // Inclusive scan inside each quad, then the quad totals across the warp.
+    let mut incl = [T::ZERO; ROWS];
+    for j in 0..ROWS {
+        let q = &mut v[j];
+        q[1] = q[0].plus(q[1]);
+        q[2] = q[1].plus(q[2]);
+        q[3] = q[2].plus(q[3]);
+        incl[j] = warp_scan(q[3]);
+        if lane == 31 {
+            warp_sums.set(j * WARPS + wid, incl[j].bits());
+        }
     }
     gpu::sync_threads();
-    let mut warp_prefix = T::ZERO;
-    let mut aggregate = T::ZERO;
-    for w in 0..BLOCK / 32 {
-        let s: T = from_bits(warp_sums.get(w));
-        if w < wid {
-            warp_prefix = warp_prefix.plus(s);
+    // Exclusive prefix of each of this thread's quads inside the tile, and the tile's total.
+    let mut before = [T::ZERO; ROWS];
+    let mut row_offset = T::ZERO;
+    for j in 0..ROWS {
+        let mut warp_prefix = T::ZERO;
+        let mut row_total = T::ZERO;
+        for w in 0..WARPS {
+            let s: T = from_bits(warp_sums.get(j * WARPS + w));
+            if w < wid {
+                warp_prefix = warp_prefix.plus(s);
+            }
+            row_total = row_total.plus(s);
         }
-        aggregate = aggregate.plus(s);
+        let up: T = from_bits(warp::shfl_up_u32(incl[j].bits(), 1));
+        let in_warp = if lane == 0 { T::ZERO } else { up };
+        before[j] = row_offset.plus(warp_prefix).plus(in_warp);
+        row_offset = row_offset.plus(row_total);
     }
-    let thread_prefix = warp_prefix.plus(from_bits::<T>(warp::shfl_up_u32(incl.bits(), 1)));
-    let thread_prefix = if lane == 0 {
-        warp_prefix
-    } else {
-        thread_prefix
-    };
+    let aggregate = row_offset;
 
     // Look-back by warp 0: lane 0 publishes the tile's aggregate, then the warp examines 32
     // predecessors per step (lane l: tile end-1-l), waits until each has published something,
@@ -219,23 +230,33 @@ fn scan_tile<T: Scan>(
         }
     }
     gpu::sync_threads();
-    let offset = from_bits::<T>(prefix_slot.get(0)).plus(thread_prefix);
-
-    for k in 0..PER_THREAD {
-        let i = base + k;
-        if i < n {
-            let value = if exclusive {
-                if k == 0 {
-                    offset
-                } else {
-                    offset.plus(v[k - 1])
+    let tile_prefix: T = from_bits(prefix_slot.get(0));
+    for j in 0..ROWS {
+        let i = tile_base + (j * BLOCK + t) * 4;
+        let base = tile_prefix.plus(before[j]);
+        let q = v[j];
+        let r = if exclusive {
+            [base, base.plus(q[0]), base.plus(q[1]), base.plus(q[2])]
+        } else {
+            [
+                base.plus(q[0]),
+                base.plus(q[1]),
+                base.plus(q[2]),
+                base.plus(q[3]),
+            ]
+        };
+        // SAFETY: tile `tile` belongs to this block alone (one ticket each), and quad
+        // (row j, column t) of it to this thread alone.
+        match unsafe { out.quad_unchecked_mut(i) } {
+            Some(o) => o.0 = r,
+            None => {
+                for (k, rk) in r.into_iter().enumerate() {
+                    if i + k < n {
+                        // SAFETY: as above.
+                        unsafe { *out.get_unchecked_mut(i + k) = rk };
+                    }
                 }
-            } else {
-                offset.plus(v[k])
-            };
-            // SAFETY: tile `tile` belongs to this block alone (one ticket each) and elements
-            // base..base+16 of it to this thread alone.
-            unsafe { *out.get_unchecked_mut(i) = value };
+            }
         }
     }
 }

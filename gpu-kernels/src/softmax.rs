@@ -220,10 +220,24 @@ pub fn softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf1
     let smem = dynamic_shared::<f32>();
     let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
     let mut st = Online::new();
-    let mut c = t;
-    while c < cols {
-        st.push(&smem, c, a[row * cols + c].to_f32());
-        c += nt;
+    // Four loads in flight before the shared-memory stores (inline asm, which loads are not
+    // moved across).
+    let mut c0 = t;
+    while c0 < cols {
+        let mut v = [0.0f32; 4];
+        for (k, vk) in v.iter_mut().enumerate() {
+            let c = c0 + k * nt;
+            if c < cols {
+                *vk = a[row * cols + c].to_f32();
+            }
+        }
+        for (k, vk) in v.iter().enumerate() {
+            let c = c0 + k * nt;
+            if c < cols {
+                st.push(&smem, c, *vk);
+            }
+        }
+        c0 += 4 * nt;
     }
     let (m, s) = st.block_total();
     let inv = 1.0 / s;
@@ -248,10 +262,24 @@ pub fn log_softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice
     let smem = dynamic_shared::<f32>();
     let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
     let mut st = Online::new();
-    let mut c = t;
-    while c < cols {
-        st.push(&smem, c, a[row * cols + c].to_f32());
-        c += nt;
+    // Four loads in flight before the shared-memory stores (inline asm, which loads are not
+    // moved across).
+    let mut c0 = t;
+    while c0 < cols {
+        let mut v = [0.0f32; 4];
+        for (k, vk) in v.iter_mut().enumerate() {
+            let c = c0 + k * nt;
+            if c < cols {
+                *vk = a[row * cols + c].to_f32();
+            }
+        }
+        for (k, vk) in v.iter().enumerate() {
+            let c = c0 + k * nt;
+            if c < cols {
+                st.push(&smem, c, *vk);
+            }
+        }
+        c0 += 4 * nt;
     }
     let (m, s) = st.block_total();
     let shift = m + math::log_fast(s);
