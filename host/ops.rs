@@ -393,13 +393,12 @@ impl SoftmaxElem for half::bf16 {
     }
 }
 
-/// Elements one block of the scan kernels covers (256 threads × 16).
+/// Elements one block of the scan kernels covers (4 rows × 256 threads × 4; gpu-kernels/src/scan.rs).
 const SCAN_TILE: usize = 4096;
 
-/// Device scratch of the single-pass scan: one state word per tile and the tile ticket.
+/// Device scratch of the single-pass scan: one state word per tile.
 pub struct ScanScratch {
     state: DeviceBuffer<u64>,
-    ticket: DeviceBuffer<u32>,
 }
 
 /// Element types with a prefix-sum kernel.
@@ -412,7 +411,6 @@ pub trait ScanElem: runtime::DeviceCopy {
         x: &DeviceSlice<Self>,
         out: &mut DeviceSlice<Self>,
         state: &mut DeviceSlice<u64>,
-        ticket: &mut DeviceSlice<u32>,
         exclusive: u32,
     ) -> Result<()>;
 }
@@ -427,10 +425,9 @@ macro_rules! scan_elem {
                 x: &DeviceSlice<Self>,
                 out: &mut DeviceSlice<Self>,
                 state: &mut DeviceSlice<u64>,
-                ticket: &mut DeviceSlice<u32>,
                 exclusive: u32,
             ) -> Result<()> {
-                k.$k.launch_with(s, cfg, x, out, state, ticket, exclusive)
+                k.$k.launch_with(s, cfg, x, out, state, exclusive)
             }
         }
     };
@@ -473,7 +470,7 @@ impl Library {
             dim_u32("transpose", "cols", cols)?,
         );
         let cfg = LaunchConfig {
-            grid: (c.div_ceil(64), r.div_ceil(64), 1),
+            grid: (c.div_ceil(32), r.div_ceil(32), 1),
             block: (32, 8, 1),
             shared_bytes: 0,
         };
@@ -582,7 +579,10 @@ impl Library {
         if r > f.device_props().max_grid_dim[0] {
             return Err(invalid(op, format!("{rows} rows exceed the grid limit")));
         }
-        let cfg = LaunchConfig::linear(r, if cols >= 2048 { 512 } else { 256 }).with_shared(c * 4);
+        // f32 rows of up to 8192 columns stay in registers (512 threads for wide rows); bf16 rows
+        // go through shared memory, where 256 threads keep more blocks resident.
+        let wide = cols >= 2048 && std::mem::size_of::<T>() == 4;
+        let cfg = LaunchConfig::linear(r, if wide { 512 } else { 256 }).with_shared(c * 4);
         T::launch(&self.kernels, s, log, &cfg, a, r, c, out)
     }
 
@@ -601,7 +601,6 @@ impl Library {
     pub fn scan_scratch(&self, gpu: &Gpu, n: usize) -> Result<ScanScratch> {
         Ok(ScanScratch {
             state: gpu.alloc_filled(n.div_ceil(SCAN_TILE).max(1), 0)?,
-            ticket: gpu.alloc_filled(1, 0)?,
         })
     }
 
@@ -634,18 +633,8 @@ impl Library {
         let blocks = dim_u32("scan", "tiles", tiles)?;
         let mut state = scratch.state.index(..tiles);
         runtime::zero_async(s, &mut state)?;
-        runtime::zero_async(s, &mut scratch.ticket)?;
         let cfg = LaunchConfig::linear(blocks, 256);
-        T::launch(
-            &self.kernels,
-            s,
-            &cfg,
-            x,
-            out,
-            &mut state,
-            &mut scratch.ticket,
-            exclusive as u32,
-        )
+        T::launch(&self.kernels, s, &cfg, x, out, &mut state, exclusive as u32)
     }
 
     /// Scratch for the transposed GEMV of a matrix with `cols` columns.

@@ -2,18 +2,25 @@
 //!
 //! Each thread owns one group of four outputs (`OutSlice::thread_quad`); groups that are not
 //! fully in bounds or not 16-byte aligned fall back to element-wise, bounds-checked accesses.
-use gpukit_device::{self as gpu, OutSlice, QuadMut, kernel, load_quad};
+use gpukit_device::{self as gpu, OutSlice, QuadMut, Quads, kernel};
 
-/// out[i] = f(a[i], b[i]) over this thread's quad.
+/// out[i] = f(a[i], b[i]) over this thread's quad: 16-byte loads through aligned [`Quads`]
+/// views when the inputs allow, element-wise otherwise.
 #[inline(always)]
 fn zip_quad(a: &[f32], b: &[f32], out: &mut OutSlice<f32>, f: impl Fn(f32, f32) -> f32) {
+    let (qa, qb) = (Quads::new(a), Quads::new(b));
     if let Some((i, q)) = out.thread_quad() {
-        match q {
-            QuadMut::Full(o) => {
-                let (x, y) = (load_quad(a, i), load_quad(b, i));
+        match (q, qa, qb) {
+            (QuadMut::Full(o), Some(qa), Some(qb)) => {
+                let (x, y) = (qa.get(i / 4), qb.get(i / 4));
                 o.0 = [f(x[0], y[0]), f(x[1], y[1]), f(x[2], y[2]), f(x[3], y[3])];
             }
-            QuadMut::Partial(o) => {
+            (QuadMut::Full(o), _, _) => {
+                for (k, v) in o.0.iter_mut().enumerate() {
+                    *v = f(a[i + k], b[i + k]);
+                }
+            }
+            (QuadMut::Partial(o), _, _) => {
                 for (k, v) in o.iter_mut().enumerate() {
                     *v = f(a[i + k], b[i + k]);
                 }
@@ -22,16 +29,22 @@ fn zip_quad(a: &[f32], b: &[f32], out: &mut OutSlice<f32>, f: impl Fn(f32, f32) 
     }
 }
 
-/// out[i] = f(a[i]) over this thread's quad.
+/// out[i] = f(a[i]) over this thread's quad, as [`zip_quad`].
 #[inline(always)]
 fn map_quad(a: &[f32], out: &mut OutSlice<f32>, f: impl Fn(f32) -> f32) {
+    let qa = Quads::new(a);
     if let Some((i, q)) = out.thread_quad() {
-        match q {
-            QuadMut::Full(o) => {
-                let x = load_quad(a, i);
+        match (q, qa) {
+            (QuadMut::Full(o), Some(qa)) => {
+                let x = qa.get(i / 4);
                 o.0 = [f(x[0]), f(x[1]), f(x[2]), f(x[3])];
             }
-            QuadMut::Partial(o) => {
+            (QuadMut::Full(o), None) => {
+                for (k, v) in o.0.iter_mut().enumerate() {
+                    *v = f(a[i + k]);
+                }
+            }
+            (QuadMut::Partial(o), _) => {
                 for (k, v) in o.iter_mut().enumerate() {
                     *v = f(a[i + k]);
                 }

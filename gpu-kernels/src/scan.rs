@@ -1,15 +1,19 @@
 //! Single-pass prefix sums (inclusive and exclusive) with decoupled look-back.
 //!
-//! Each block takes the next tile of `TILE` elements in launch order (a ticket from an atomic
-//! counter, so every tile's predecessors have started), scans it in registers and shared memory,
-//! publishes its aggregate, then walks back over its predecessors' published states until it
-//! finds an inclusive prefix, and finally publishes its own inclusive prefix. One read and one
-//! write of the data: the memory floor of a scan.
+//! Block `b` scans tile `b` of `TILE` elements in registers and shared memory, publishes its
+//! aggregate, then walks back over its predecessors' published states until it finds an
+//! inclusive prefix, and finally publishes its own inclusive prefix. One read and one write of
+//! the data: the memory floor of a scan.
+//!
+//! Forward progress: a block waits only on lower-numbered blocks, and the hardware dispatches
+//! blocks in increasing index order, so every block waited on is already resident or finished
+//! (the assumption CUB's decoupled look-back makes too). A dynamic tile ticket would remove the
+//! assumption at the price of an atomic round trip and a barrier before the loads can start:
+//! measured 1.14 ms with the ticket at 2^28 f32 on the H200.
 //!
 //! Tile states are u64 words: the upper 32 bits a flag (0: nothing yet, 1: aggregate,
 //! 2: inclusive prefix), the lower 32 the value's bits. They are written with release stores and
-//! read with acquire loads at device scope. The host zeroes `state` and `ticket` before each
-//! launch.
+//! read with acquire loads at device scope. The host zeroes `state` before each launch.
 use gpukit_device::atomic::{Ordering, Scope};
 use gpukit_device::{self as gpu, OutSlice, Quads, kernel, shared_array, warp};
 
@@ -23,6 +27,21 @@ pub const TILE: usize = ROWS * BLOCK * 4;
 
 const FLAG_AGGREGATE: u64 = 1 << 32;
 const FLAG_PREFIX: u64 = 2 << 32;
+
+/// Repeats `$body` for `$j` = 0..8 as a constant, so per-row arrays stay in registers (a loop
+/// the compiler leaves rolled would index them at run time, from local memory).
+macro_rules! for_rows {
+    ($j:ident => $body:block) => {{
+        for_rows!(@ $j, $body, 0 1 2 3 4 5 6 7);
+    }};
+    (@ $j:ident, $body:block, $($n:literal)*) => {
+        $({
+            #[allow(non_upper_case_globals)]
+            const $j: usize = $n;
+            if $j < ROWS $body
+        })*
+    };
+}
 
 /// What the scan needs of an element type: an associative addition with identity 0, and 32-bit
 /// words to travel through shuffles and tile states.
@@ -97,49 +116,36 @@ fn warp_scan<T: Scan>(mut v: T) -> T {
 }
 
 #[inline(always)]
-fn scan_tile<T: Scan>(
-    x: &[T],
-    out: &mut OutSlice<T>,
-    state: &mut OutSlice<u64>,
-    ticket: &mut OutSlice<u32>,
-    exclusive: bool,
-) {
+fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>, exclusive: bool) {
     let n = x.len();
     let t = gpu::thread_idx().x as usize;
     let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
-    let tile_slot = shared_array!(SCAN_TILE_ID: [u32; 1]);
     let warp_sums = shared_array!(SCAN_WARP_SUMS: [u32; ROWS * WARPS]);
     let prefix_slot = shared_array!(SCAN_PREFIX: [u32; 1]);
 
-    if t == 0 {
-        // SAFETY: `ticket` is only ever accessed atomically in this kernel.
-        let tickets = unsafe { ticket.as_atomic() };
-        tile_slot.set(0, tickets.fetch_add(0, 1, Scope::Device, Ordering::Relaxed));
-    }
-    gpu::sync_threads();
-    let tile = tile_slot.get(0) as usize;
+    let tile = gpu::block_idx().x as usize;
     let tile_base = tile * TILE;
 
     // The tile is ROWS rows of BLOCK quads; thread t owns quad t of every row, so each load and
     // store instruction of the warp covers 512 contiguous bytes. All loads are issued first.
     let mut v = [[T::ZERO; 4]; ROWS];
     let quads = Quads::new(x);
-    for (j, vj) in v.iter_mut().enumerate() {
+    for_rows!(j => {
         let i = tile_base + (j * BLOCK + t) * 4;
         match quads {
-            Some(q) if i + 4 <= n => *vj = q.get(i / 4),
+            Some(q) if i + 4 <= n => v[j] = q.get(i / 4),
             _ => {
-                for (k, e) in vj.iter_mut().enumerate() {
+                for k in 0..4 {
                     if i + k < n {
-                        *e = x[i + k];
+                        v[j][k] = x[i + k];
                     }
                 }
             }
         }
-    }
+    });
     // Inclusive scan inside each quad, then the quad totals across the warp.
     let mut incl = [T::ZERO; ROWS];
-    for j in 0..ROWS {
+    for_rows!(j => {
         let q = &mut v[j];
         q[1] = q[0].plus(q[1]);
         q[2] = q[1].plus(q[2]);
@@ -148,12 +154,12 @@ fn scan_tile<T: Scan>(
         if lane == 31 {
             warp_sums.set(j * WARPS + wid, incl[j].bits());
         }
-    }
+    });
     gpu::sync_threads();
     // Exclusive prefix of each of this thread's quads inside the tile, and the tile's total.
     let mut before = [T::ZERO; ROWS];
     let mut row_offset = T::ZERO;
-    for j in 0..ROWS {
+    for_rows!(j => {
         let mut warp_prefix = T::ZERO;
         let mut row_total = T::ZERO;
         for w in 0..WARPS {
@@ -167,7 +173,7 @@ fn scan_tile<T: Scan>(
         let in_warp = if lane == 0 { T::ZERO } else { up };
         before[j] = row_offset.plus(warp_prefix).plus(in_warp);
         row_offset = row_offset.plus(row_total);
-    }
+    });
     let aggregate = row_offset;
 
     // Look-back by warp 0: lane 0 publishes the tile's aggregate, then the warp examines 32
@@ -231,7 +237,7 @@ fn scan_tile<T: Scan>(
     }
     gpu::sync_threads();
     let tile_prefix: T = from_bits(prefix_slot.get(0));
-    for j in 0..ROWS {
+    for_rows!(j => {
         let i = tile_base + (j * BLOCK + t) * 4;
         let base = tile_prefix.plus(before[j]);
         let q = v[j];
@@ -245,7 +251,7 @@ fn scan_tile<T: Scan>(
                 base.plus(q[3]),
             ]
         };
-        // SAFETY: tile `tile` belongs to this block alone (one ticket each), and quad
+        // SAFETY: tile `tile` belongs to block `tile` alone, and quad
         // (row j, column t) of it to this thread alone.
         match unsafe { out.quad_unchecked_mut(i) } {
             Some(o) => o.0 = r,
@@ -258,42 +264,24 @@ fn scan_tile<T: Scan>(
                 }
             }
         }
-    }
+    });
 }
 
 /// Prefix sums of f32 (`exclusive` != 0: out[i] = x[0] + .. + x[i-1]; else up to x[i]).
-/// Launch ⌈n / 4096⌉ blocks of 256 threads with `state` (one u64 per block) and `ticket` zeroed.
+/// Launch ⌈n / 4096⌉ blocks of 256 threads with `state` (one u64 per block) zeroed.
 #[kernel(same_len(x, out))]
-pub fn scan_f32(
-    x: &[f32],
-    mut out: OutSlice<f32>,
-    mut state: OutSlice<u64>,
-    mut ticket: OutSlice<u32>,
-    exclusive: u32,
-) {
-    scan_tile(x, &mut out, &mut state, &mut ticket, exclusive != 0);
+pub fn scan_f32(x: &[f32], mut out: OutSlice<f32>, mut state: OutSlice<u64>, exclusive: u32) {
+    scan_tile(x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of i32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out))]
-pub fn scan_i32(
-    x: &[i32],
-    mut out: OutSlice<i32>,
-    mut state: OutSlice<u64>,
-    mut ticket: OutSlice<u32>,
-    exclusive: u32,
-) {
-    scan_tile(x, &mut out, &mut state, &mut ticket, exclusive != 0);
+pub fn scan_i32(x: &[i32], mut out: OutSlice<i32>, mut state: OutSlice<u64>, exclusive: u32) {
+    scan_tile(x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of u32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out))]
-pub fn scan_u32(
-    x: &[u32],
-    mut out: OutSlice<u32>,
-    mut state: OutSlice<u64>,
-    mut ticket: OutSlice<u32>,
-    exclusive: u32,
-) {
-    scan_tile(x, &mut out, &mut state, &mut ticket, exclusive != 0);
+pub fn scan_u32(x: &[u32], mut out: OutSlice<u32>, mut state: OutSlice<u64>, exclusive: u32) {
+    scan_tile(x, &mut out, &mut state, exclusive != 0);
 }

@@ -3,8 +3,7 @@
 //! exponentials) online, combines the per-thread pairs across the block, then writes the row from
 //! shared memory. Launch one block per row with `cols · 4` bytes of dynamic shared memory.
 use gpukit_device::{
-    self as gpu, Bf16, OutSlice, Quads, block, dynamic_shared, kernel, load_quad, math,
-    shared_array, warp,
+    self as gpu, Bf16, OutSlice, Quads, block, dynamic_shared, kernel, math, shared_array, warp,
 };
 
 /// Combine two online-softmax states (max, Σ e^(x - max)).
@@ -78,14 +77,18 @@ fn row_stats(a: &[f32], row: usize, cols: usize) -> (f32, f32) {
     let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
     let base = row * cols;
     let mut st = Online::new();
-    if cols % 4 == 0 {
+    if let Some(qa) = Quads::new(&a[base..base + cols]) {
         let mut q = t;
-        while q < cols / 4 {
-            let v = load_quad(a, base + q * 4);
+        while q < qa.len() {
+            let v = qa.get(q);
             for k in 0..4 {
                 st.push(&smem, q * 4 + k, v[k]);
             }
             q += nt;
+        }
+        let tail = qa.tail();
+        if t < tail.len() {
+            st.push(&smem, qa.len() * 4 + t, tail[t]);
         }
     } else {
         let mut c = t;

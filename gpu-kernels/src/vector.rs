@@ -12,17 +12,23 @@ pub fn vector_add(a: &[f32], b: &[f32], mut out: OutSlice<f32>) {
 /// y = alpha * x + y (fused multiply-add), four elements per thread with 16-byte accesses.
 #[kernel(same_len(x, y), elements = y, items_per_thread = 4)]
 pub fn saxpy(alpha: f32, x: &[f32], mut y: OutSlice<f32>) {
+    let qx = gpu::Quads::new(x);
     if let Some((i, quad)) = y.thread_quad() {
-        match quad {
-            QuadMut::Full(yq) => {
-                let xv = gpu::load_quad(x, i);
+        match (quad, qx) {
+            (QuadMut::Full(yq), Some(qx)) => {
+                let xv = qx.get(i / 4);
                 let mut v = yq.0;
                 for k in 0..4 {
                     v[k] = gpu::math::fma(alpha, xv[k], v[k]);
                 }
                 yq.0 = v;
             }
-            QuadMut::Partial(ys) => {
+            (QuadMut::Full(yq), None) => {
+                for (k, yk) in yq.0.iter_mut().enumerate() {
+                    *yk = gpu::math::fma(alpha, x[i + k], *yk);
+                }
+            }
+            (QuadMut::Partial(ys), _) => {
                 for (k, yk) in ys.iter_mut().enumerate() {
                     *yk = gpu::math::fma(alpha, x[i + k], *yk);
                 }

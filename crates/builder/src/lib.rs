@@ -378,8 +378,21 @@ impl KernelBuilder {
             });
             out.ptx.push((arch.clone(), ptx_path));
         }
-        let source = bindings::generate(&meta.name, &self.runtime_path, &images, &kernels);
-        std::fs::write(&out.bindings, source)
+        let launcher_dir = out_dir.join(&stem);
+        std::fs::create_dir_all(&launcher_dir)
+            .map_err(io(format!("creating {}", launcher_dir.display())))?;
+        let generated = bindings::generate_files(
+            &meta.name,
+            &self.runtime_path,
+            &images,
+            &kernels,
+            &launcher_dir.display().to_string(),
+        );
+        for (name, src) in &generated.launchers {
+            let p = launcher_dir.join(format!("{name}.rs"));
+            std::fs::write(&p, src).map_err(io(format!("writing {}", p.display())))?;
+        }
+        std::fs::write(&out.bindings, generated.module)
             .map_err(io(format!("writing {}", out.bindings.display())))?;
         Ok(out)
     }

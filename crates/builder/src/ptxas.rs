@@ -97,6 +97,10 @@ pub fn assemble(
 /// Parse `ptxas -v` output.
 pub fn parse_report(text: &str, arch: &str) -> Vec<KernelResources> {
     let mut out: Vec<KernelResources> = Vec::new();
+    // `Function properties for NAME` precedes each stack/spill line; it is also printed for
+    // non-entry functions (e.g. core's panic helpers) after the entry's own lines, and those
+    // must not overwrite the entry's numbers.
+    let mut props_of_current = false;
     let num_before = |line: &str, unit: &str| -> u32 {
         line.find(unit)
             .and_then(|i| line[..i].split_whitespace().last())
@@ -114,8 +118,15 @@ pub fn parse_report(text: &str, arch: &str) -> Vec<KernelResources> {
             });
             continue;
         }
+        if let Some(name) = line.strip_prefix("ptxas info    : Function properties for ") {
+            props_of_current = out.last().is_some_and(|k| k.kernel == name.trim());
+            continue;
+        }
         let Some(cur) = out.last_mut() else { continue };
         if line.contains("bytes stack frame") {
+            if !props_of_current {
+                continue;
+            }
             cur.stack_bytes = num_before(line, "bytes stack frame");
             cur.spill_store_bytes = num_before(line, "bytes spill stores");
             cur.spill_load_bytes = num_before(line, "bytes spill loads");
@@ -141,7 +152,9 @@ mod tests {
             ptxas info    : Compiling entry function 'vector_add' for 'sm_90'\n\
             ptxas info    : Function properties for vector_add\n\
             \x20   0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n\
-            ptxas info    : Used 10 registers, used 0 barriers, 392 bytes cmem[0]\n";
+            ptxas info    : Used 10 registers, used 0 barriers, 392 bytes cmem[0]\n\
+            ptxas info    : Function properties for _RNvNtCs_4core9panicking18panic_bounds_check\n\
+            \x20   0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n";
         let r = parse_report(text, "sm_90");
         assert_eq!(r.len(), 2);
         assert_eq!(
@@ -158,5 +171,8 @@ mod tests {
         );
         assert!(r[0].spills());
         assert_eq!((r[1].registers, r[1].spills()), (10, false));
+        // A helper's properties after an entry do not overwrite the entry's.
+        let text = text.replace("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\nptxas info    : Used 10", "48 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\nptxas info    : Used 10");
+        assert_eq!(parse_report(&text, "sm_90")[1].stack_bytes, 48);
     }
 }

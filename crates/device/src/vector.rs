@@ -55,14 +55,17 @@ pub fn load_quad<T: Word32>(s: &[T], i: usize) -> [T; 4] {
             ];
         }
     }
-    load_quad_unaligned(s, i)
+    let (a, b, c, d) = load_quad_unaligned(s, i);
+    [a, b, c, d]
 }
 
-/// The slow path of [`load_quad`], kept out of line so the fast path stays one vector load.
+/// The slow path of [`load_quad`], kept out of line so the fast path stays one vector load. It
+/// returns a tuple, which the PTX ABI passes back in registers: an array would be returned
+/// through a stack slot and give every caller a stack frame.
 #[cold]
 #[inline(never)]
-fn load_quad_unaligned<T: Copy>(s: &[T], i: usize) -> [T; 4] {
-    [s[i], s[i + 1], s[i + 2], s[i + 3]]
+fn load_quad_unaligned<T: Copy>(s: &[T], i: usize) -> (T, T, T, T) {
+    (s[i], s[i + 1], s[i + 2], s[i + 3])
 }
 
 /// Stores `v` with one `st.global.v4` (the [`Quad`] is 16-byte aligned by type).
