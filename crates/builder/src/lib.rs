@@ -318,7 +318,14 @@ impl KernelBuilder {
         };
         let mut images = Vec::new();
         for arch in &archs {
-            let ptx_text = compile(&toolchain, &manifest, &meta.name, arch, &target_dir)?;
+            let mut ptx_text = compile(&toolchain, &manifest, &meta.name, arch, &target_dir)?;
+            for k in &kernels {
+                if let Some((threads, blocks)) = k.contract.launch_bounds
+                    && let Some(t) = ptx::apply_launch_bounds(&ptx_text, &k.name, threads, blocks)
+                {
+                    ptx_text = t;
+                }
+            }
             let mut problems: Vec<String> = ptx::unresolved_externs(&ptx_text)
                 .into_iter()
                 .map(|n| format!(

@@ -109,6 +109,26 @@ fn param_size(decl: &str) -> Option<u64> {
     Some(bits / 8 * count)
 }
 
+/// Insert CUDA's `__launch_bounds__` as PTX performance directives (`.maxntid` and, when given,
+/// `.minnctapersm`) between the parameter list of `.entry name` and its body. `None` when the
+/// entry is not found.
+pub fn apply_launch_bounds(
+    ptx: &str,
+    entry: &str,
+    max_threads: u32,
+    min_blocks: Option<u32>,
+) -> Option<String> {
+    let head = format!(".entry {entry}(");
+    let start = ptx.find(&head)?;
+    // The body opens at the first `{` after the entry's parameter list closes.
+    let close = start + ptx[start..].find("\n)")? + 2;
+    let mut directives = format!("\n.maxntid {max_threads}, 1, 1");
+    if let Some(b) = min_blocks {
+        directives.push_str(&format!("\n.minnctapersm {b}"));
+    }
+    Some(format!("{}{}{}", &ptx[..close], directives, &ptx[close..]))
+}
+
 fn elem_size(e: Elem) -> u64 {
     match e {
         Elem::I8 | Elem::U8 => 1,
@@ -206,6 +226,16 @@ mod tests {
             e[0].params.iter().map(|p| p.size).collect::<Vec<_>>(),
             vec![4, 16, 16]
         );
+    }
+
+    #[test]
+    fn launch_bounds_go_between_parameters_and_body() {
+        let out = apply_launch_bounds(PTX, "saxpy", 256, Some(3)).unwrap();
+        assert!(
+            out.contains("saxpy_param_2[16]\n)\n.maxntid 256, 1, 1\n.minnctapersm 3\n{"),
+            "{out}"
+        );
+        assert!(apply_launch_bounds(PTX, "nope", 256, None).is_none());
     }
 
     #[test]

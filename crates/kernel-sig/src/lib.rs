@@ -105,6 +105,10 @@ pub struct LaunchContract {
     /// The kernel loops grid-stride, so any grid is correct and the default grid is capped at
     /// what fills the device.
     pub grid_stride: bool,
+    /// `launch_bounds(threads, min_blocks)`: the most threads per block the kernel is launched
+    /// with and, optionally, the blocks per SM the compiler must fit (it limits registers for
+    /// that), as CUDA's `__launch_bounds__`; emitted as PTX `.maxntid` / `.minnctapersm`.
+    pub launch_bounds: Option<(u32, Option<u32>)>,
 }
 
 impl Default for LaunchContract {
@@ -115,6 +119,7 @@ impl Default for LaunchContract {
             items_per_thread: 1,
             block: 256,
             grid_stride: false,
+            launch_bounds: None,
         }
     }
 }
@@ -356,10 +361,33 @@ fn parse_contract(args: TokenStream, params: &[Param]) -> Result<LaunchContract>
                 }
             }
             "grid_stride" => c.grid_stride = true,
+            "launch_bounds" => {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let nums =
+                    syn::punctuated::Punctuated::<syn::LitInt, syn::Token![,]>::parse_terminated(
+                        &content,
+                    )?;
+                let vals = nums
+                    .iter()
+                    .map(|l| l.base10_parse::<u32>())
+                    .collect::<Result<Vec<_>>>()?;
+                match vals.as_slice() {
+                    [t] if (1..=1024).contains(t) => c.launch_bounds = Some((*t, None)),
+                    [t, b] if (1..=1024).contains(t) && *b >= 1 => {
+                        c.launch_bounds = Some((*t, Some(*b)))
+                    }
+                    _ => {
+                        return Err(meta.error(
+                            "write launch_bounds(max_threads) or launch_bounds(max_threads, min_blocks_per_sm), with 1 <= max_threads <= 1024",
+                        ));
+                    }
+                }
+            }
             _ => {
                 return Err(meta.error(
                     "unknown kernel option; expected same_len(a, b, ..), elements = name, \
-                     items_per_thread = N, block = N or grid_stride",
+                     items_per_thread = N, block = N, grid_stride or launch_bounds(T, B)",
                 ));
             }
         }
@@ -440,6 +468,9 @@ mod tests {
         assert_eq!((s.contract.items_per_thread, s.contract.block), (4, 128));
         assert_eq!(s.docs, vec![" y = a*x + y".to_string()]);
         assert_eq!(ks[1].name, "fill");
+        let lb = kernels_in_file("#[kernel(launch_bounds(256, 3))] fn k(a: f32) {}").unwrap();
+        assert_eq!(lb[0].contract.launch_bounds, Some((256, Some(3))));
+        assert!(err("#[kernel(launch_bounds(2048))] fn k(a: f32) {}").contains("launch_bounds("));
         assert_eq!(ks[1].contract.block, 256);
     }
 
