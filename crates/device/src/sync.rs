@@ -119,3 +119,14 @@ pub fn fence_sc(scope: crate::atomic::Scope) {
         Scope::System => fence_system(),
     }
 }
+
+/// Suspend this thread for about `ns` nanoseconds (`nanosleep.u32`, sm_70+; the hardware may
+/// wake it earlier or later, up to 1 ms). For back-off in spin loops, so that waiting threads do
+/// not flood the memory system.
+#[inline(always)]
+pub fn nanosleep(ns: u32) {
+    // SAFETY: a scheduling hint with no memory effects.
+    unsafe {
+        core::arch::asm!("nanosleep.u32 {t};", t = in(reg32) ns, options(nomem, nostack, preserves_flags))
+    };
+}
