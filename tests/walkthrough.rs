@@ -51,13 +51,16 @@ fn cargo(dir: &Path, target: &Path, args: &[&str]) -> (bool, String) {
     )
 }
 
+/// The newest `my_kernels.sm_90.ptx` under the target dir (the target dir persists across runs,
+/// and each run's temporary project gets build directories of its own).
 fn ptx_file(target: &Path) -> PathBuf {
     let build = target.join("debug/build");
     std::fs::read_dir(&build)
         .unwrap()
         .flatten()
         .map(|e| e.path().join("out/my_kernels.sm_90.ptx"))
-        .find(|p| p.is_file())
+        .filter(|p| p.is_file())
+        .max_by_key(|p| mtime(p))
         .expect("the build wrote the PTX")
 }
 
@@ -116,7 +119,8 @@ fn readme_walkthrough_builds_runs_and_rebuilds_only_on_change() {
 
     // A no-op rebuild does not rerun the kernel build.
     let before = mtime(&ptx);
-    let (ok, log) = cargo(&app, &target, &["build"]);
+    // `-v` makes cargo say why anything is rebuilt ("Dirty ...").
+    let (ok, log) = cargo(&app, &target, &["build", "-v"]);
     assert!(ok, "{log}");
     // (my-app itself may recompile if gpukit's sources changed meanwhile; the kernels must not.)
     assert_eq!(

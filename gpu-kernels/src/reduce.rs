@@ -142,15 +142,45 @@ pub fn argmax_partials_f32(
 ) {
     let n = x.len();
     let (mut bv, mut bi) = (f32::NEG_INFINITY, u32::MAX);
-    let mut i = gpu::global_id_x();
-    let step = gpu::grid_linear_threads();
-    while i < n {
-        let v = x[i];
+    let (id, step) = (gpu::global_id_x(), gpu::grid_linear_threads());
+    let mut visit = |v: f32, i: usize| {
         if better(v, i as u32, bv, bi) {
             bv = v;
             bi = i as u32;
         }
-        i += step;
+    };
+    match Quads::new(x) {
+        Some(q) => {
+            // 16-byte loads, two in flight; indices ascend within a thread, so ties keep the
+            // first index.
+            let mut j = id;
+            while j + step < q.len() {
+                let (u, w) = (q.get(j), q.get(j + step));
+                for k in 0..4 {
+                    visit(u[k], j * 4 + k);
+                }
+                for k in 0..4 {
+                    visit(w[k], (j + step) * 4 + k);
+                }
+                j += 2 * step;
+            }
+            if j < q.len() {
+                let u = q.get(j);
+                for k in 0..4 {
+                    visit(u[k], j * 4 + k);
+                }
+            }
+            if id < q.tail().len() {
+                visit(q.tail()[id], q.len() * 4 + id);
+            }
+        }
+        None => {
+            let mut i = id;
+            while i < n {
+                visit(x[i], i);
+                i += step;
+            }
+        }
     }
     let mut m = 16;
     while m > 0 {

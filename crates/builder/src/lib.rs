@@ -283,10 +283,8 @@ impl KernelBuilder {
                     }
                 }
             }
-            let lock = crate_dir.join("Cargo.lock");
-            if lock.exists() {
-                println!("cargo:rerun-if-changed={}", lock.display());
-            }
+            // Not the kernel crate's Cargo.lock: the nested build itself writes it, which would
+            // make every following build rerun this script.
         }
         let kernels = find_kernels(&meta.src_dir)?;
         let target_dir = self
