@@ -58,6 +58,9 @@ fn builds_one_ptx_per_architecture_with_bindings() {
     }
     let b = std::fs::read_to_string(&out.bindings).unwrap();
     assert!(b.contains("arch: \"sm_80\"") && b.contains("arch: \"sm_90\""));
+    // Each launcher has a file of its own, included by the module.
+    assert!(b.contains("multi_arch/scale.rs\");"), "{b}");
+    let b = std::fs::read_to_string(d.path().join("out/multi_arch/scale.rs")).unwrap();
     assert!(b.contains("pub fn launch(&self, stream: &crate::rt::Stream, a: f32, x: &crate::rt::DeviceSlice<f32>, y: &mut crate::rt::DeviceSlice<f32>)"));
     assert_eq!(out.kernels.len(), 1);
     if gpukit_builder::ptxas::find(None).is_some() {
@@ -93,7 +96,7 @@ fn a_stray_extern_function_is_rejected_by_name() {
 fn entries_without_kernel_attribute_are_reported() {
     let d = tempfile::tempdir().unwrap();
     let body = format!(
-        "{SCALE}\nmacro_rules! gen {{ ($n:ident) => {{ #[kernel(elements = y)] pub fn $n(mut y: OutSlice<f32>) {{ if let Some((_, o)) = y.thread_elem() {{ *o = 1.0; }} }} }}; }}\ngen!(hidden);\n"
+        "{SCALE}\nmacro_rules! make_kernel {{ ($n:ident) => {{ #[kernel(elements = y)] pub fn $n(mut y: OutSlice<f32>) {{ if let Some((_, o)) = y.thread_elem() {{ *o = 1.0; }} }} }}; }}\nmake_kernel!(hidden);\n"
     );
     let k = kernel_crate(d.path(), "macro_kernels", &body);
     let out = builder(&k, &d.path().join("out"))
