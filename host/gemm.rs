@@ -225,11 +225,11 @@ fn launch_sgemm(
         shared_bytes: 0,
     };
     let aligned = |ptr: u64, ld: usize, stride: usize| {
-        ptr % 16 == 0 && ld % 4 == 0 && (batch == 1 || stride % 4 == 0)
+        ptr.is_multiple_of(16) && ld.is_multiple_of(4) && (batch == 1 || stride.is_multiple_of(4))
     };
-    let tiled = m % bm == 0
-        && n % bn == 0
-        && kdim % bk == 0
+    let tiled = m.is_multiple_of(bm)
+        && n.is_multiple_of(bn)
+        && kdim.is_multiple_of(bk)
         && aligned(a.as_device_ptr().as_raw(), kdim, stride_a)
         && aligned(b.as_device_ptr().as_raw(), n, stride_b);
     let (sa, sb, sc) = (stride_a as u64, stride_b as u64, stride_c as u64);

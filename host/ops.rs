@@ -341,6 +341,7 @@ map_elem!(
 /// Element types with row-softmax kernels: f32 and half::bf16 (f32 math).
 pub trait SoftmaxElem: runtime::DeviceCopy {
     #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
     fn launch(
         k: &Kernels,
         s: &Stream,

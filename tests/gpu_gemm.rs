@@ -7,6 +7,7 @@ use gpukit::reference::random_f32;
 use gpukit::runtime::{self, Error, Gpu};
 
 /// C = alpha * A * B + beta * C0 in f64 (row-major; A m×k, B k×n).
+#[allow(clippy::too_many_arguments)]
 fn gemm_ref(
     m: usize,
     n: usize,
@@ -40,6 +41,7 @@ fn gemm_ref(
 }
 
 /// One element of the reference (for sampled checks of large products).
+#[allow(clippy::too_many_arguments)]
 fn gemm_ref_at(
     n: usize,
     k: usize,

@@ -435,7 +435,8 @@ fn half_precision_maps_and_softmax_round_once_from_f32_math() {
     let xb: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
     let xh: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
     let (dxb, dxh) = (gpu.upload(&xb).unwrap(), gpu.upload(&xh).unwrap());
-    let acts: [(Activation, fn(f64) -> f64); 5] = [
+    type Reference = fn(f64) -> f64;
+    let acts: [(Activation, Reference); 5] = [
         (Activation::Relu, |v| v.max(0.0)),
         (Activation::Gelu, |v| {
             0.5 * v

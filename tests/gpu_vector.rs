@@ -125,7 +125,7 @@ fn explicit_configs_are_checked_against_device_limits() {
         .unwrap_err();
     assert!(matches!(e, Error::InvalidConfig { .. }), "{e}");
     let p = gpu.props();
-    assert_eq!((p.major, p.minor) >= (5, 2), true);
+    assert!((p.major, p.minor) >= (5, 2));
     // A too-small explicit grid covers only part of the output; the rest stays as it was.
     let cfg = LaunchConfig::linear(1, 32);
     k.vector_add

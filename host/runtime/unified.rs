@@ -196,6 +196,16 @@ impl<T: DeviceCopy> Drop for UnifiedBuffer<T> {
     }
 }
 
+impl<T: DeviceCopy> std::fmt::Debug for UnifiedBuffer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnifiedBuffer")
+            .field("ptr", &self.slice.as_device_ptr().as_raw())
+            .field("len", &self.slice.len())
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,15 +228,5 @@ mod tests {
         );
         assert_eq!(Location::Host.raw(), -1);
         assert_eq!(Location::Device(3).raw(), 3);
-    }
-}
-
-impl<T: DeviceCopy> std::fmt::Debug for UnifiedBuffer<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UnifiedBuffer")
-            .field("ptr", &self.slice.as_device_ptr().as_raw())
-            .field("len", &self.slice.len())
-            .field("device", &self.device)
-            .finish()
     }
 }

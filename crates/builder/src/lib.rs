@@ -1,14 +1,13 @@
 //! Builds a `no_std` kernel crate to PTX from a build script, the role Rust-CUDA's
 //! `cuda_builder` plays, on a stock compiler.
 //!
+//! In `build.rs`'s `main`:
+//!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     gpukit_builder::KernelBuilder::new("gpu-kernels")
-//!         .arch("sm_90")
-//!         .build()
-//!         .unwrap_or_else(|e| e.exit());
-//! }
+//! gpukit_builder::KernelBuilder::new("gpu-kernels")
+//!     .arch("sm_90")
+//!     .build()
+//!     .unwrap_or_else(|e| e.exit());
 //! ```
 //!
 //! For each target architecture the crate is compiled with rustc's `nvptx64-nvidia-cuda` backend
@@ -451,10 +450,10 @@ impl CrateMeta {
         let mut dirs = Vec::new();
         for p in &packages {
             let mp = PathBuf::from(p["manifest_path"].as_str().unwrap_or_default());
-            if p["source"].is_null() {
-                if let Some(d) = mp.parent() {
-                    dirs.push(d.to_path_buf());
-                }
+            if p["source"].is_null()
+                && let Some(d) = mp.parent()
+            {
+                dirs.push(d.to_path_buf());
             }
             if mp.canonicalize().unwrap_or(mp.clone()) == manifest_str {
                 name = p["name"].as_str().map(String::from);
