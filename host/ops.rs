@@ -50,6 +50,8 @@ pub struct Library {
 
 #[derive(Clone, Copy, Debug)]
 struct ReduceBlocks {
+    sum_f64: u32,
+    dot_f64: u32,
     sum: u32,
     sumsq: u32,
     dot: u32,
@@ -85,6 +87,8 @@ impl Library {
         };
         let k = &kernels;
         let reduce_blocks = ReduceBlocks {
+            sum_f64: wave(k.sum_partials_f64.function())?,
+            dot_f64: wave(k.dot_partials_f64.function())?,
             sum: wave(k.sum_partials_f32.function())?,
             sumsq: wave(k.sumsq_partials_f32.function())?,
             dot: wave(k.dot_partials_f32.function())?,
@@ -238,6 +242,88 @@ impl Library {
     ) -> Result<f64> {
         let mut scratch = self.reduce_scratch(gpu)?;
         self.dot_async(s, x, y, &mut scratch)?;
+        runtime::sync(s)?;
+        scratch.value(Reduce::Sum)
+    }
+
+    /// Queue the f64 sum of `x` (f64 accumulation throughout); read it with
+    /// [`ReduceScratch::value`]`(Reduce::Sum)` after synchronising.
+    pub fn sum_f64_async(
+        &self,
+        s: &Stream,
+        x: &DeviceSlice<f64>,
+        scratch: &mut ReduceScratch,
+    ) -> Result<()> {
+        if x.is_empty() {
+            return Err(invalid("sum (f64)", "empty input has no reduction".into()));
+        }
+        let cfg = LaunchConfig::linear(
+            self.reduce_blocks
+                .sum_f64
+                .min(x.len().div_ceil(REDUCE_BLOCK as usize) as u32),
+            REDUCE_BLOCK,
+        );
+        scratch.parts = cfg.grid.0 as usize;
+        let mut partials = scratch.partials_f64.index(..scratch.parts);
+        self.kernels
+            .sum_partials_f64
+            .launch_with(s, &cfg, x, &mut partials)?;
+        self.kernels.combine_sum_f64.launch_with(
+            s,
+            &LaunchConfig::linear(1, 1024),
+            &partials,
+            &mut scratch.result,
+        )
+    }
+
+    /// The f64 sum of `x`, waiting for it.
+    pub fn sum_f64(&self, gpu: &Gpu, s: &Stream, x: &DeviceSlice<f64>) -> Result<f64> {
+        let mut scratch = self.reduce_scratch(gpu)?;
+        self.sum_f64_async(s, x, &mut scratch)?;
+        runtime::sync(s)?;
+        scratch.value(Reduce::Sum)
+    }
+
+    /// Queue the f64 dot product `x · y` (FMA accumulation in f64).
+    pub fn dot_f64_async(
+        &self,
+        s: &Stream,
+        x: &DeviceSlice<f64>,
+        y: &DeviceSlice<f64>,
+        scratch: &mut ReduceScratch,
+    ) -> Result<()> {
+        if x.is_empty() {
+            return Err(invalid("dot (f64)", "empty input".into()));
+        }
+        let cfg = LaunchConfig::linear(
+            self.reduce_blocks
+                .dot_f64
+                .min(x.len().div_ceil(REDUCE_BLOCK as usize) as u32),
+            REDUCE_BLOCK,
+        );
+        scratch.parts = cfg.grid.0 as usize;
+        let mut partials = scratch.partials_f64.index(..scratch.parts);
+        self.kernels
+            .dot_partials_f64
+            .launch_with(s, &cfg, x, y, &mut partials)?;
+        self.kernels.combine_sum_f64.launch_with(
+            s,
+            &LaunchConfig::linear(1, 1024),
+            &partials,
+            &mut scratch.result,
+        )
+    }
+
+    /// The f64 dot product `x · y`, waiting for it.
+    pub fn dot_f64(
+        &self,
+        gpu: &Gpu,
+        s: &Stream,
+        x: &DeviceSlice<f64>,
+        y: &DeviceSlice<f64>,
+    ) -> Result<f64> {
+        let mut scratch = self.reduce_scratch(gpu)?;
+        self.dot_f64_async(s, x, y, &mut scratch)?;
         runtime::sync(s)?;
         scratch.value(Reduce::Sum)
     }

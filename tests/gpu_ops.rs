@@ -169,6 +169,53 @@ fn reductions_match_f64_references_within_stated_bounds() {
 
 #[test]
 #[ignore = "needs a CUDA GPU"]
+fn f64_sum_and_dot_match_compensated_references() {
+    let (gpu, lib, s) = setup();
+    for (t, &n) in sizes().iter().enumerate().skip(1) {
+        let x: Vec<f64> = random_f32(n, 1700 + t as u64)
+            .iter()
+            .map(|&v| v as f64 * 1.000_000_7)
+            .collect();
+        let y: Vec<f64> = random_f32(n, 1800 + t as u64)
+            .iter()
+            .map(|&v| v as f64 * 0.999_999_3)
+            .collect();
+        let (dx, dy) = (gpu.upload(&x).unwrap(), gpu.upload(&y).unwrap());
+        // Kahan-compensated references; bound: f64 accumulation error ≤ 2^-45 · Σ|terms|.
+        let kahan = |terms: &mut dyn Iterator<Item = f64>| {
+            let (mut sum, mut c, mut mag) = (0f64, 0f64, 0f64);
+            for v in terms {
+                mag += v.abs();
+                let yk = v - c;
+                let t = sum + yk;
+                c = (t - sum) - yk;
+                sum = t;
+            }
+            (sum, mag)
+        };
+        let (want, mag) = kahan(&mut x.iter().copied());
+        let got = lib.sum_f64(&gpu, &s, &dx).unwrap();
+        assert!(
+            (got - want).abs() <= mag * 2f64.powi(-45),
+            "sum f64 n={n}: {got} vs {want}"
+        );
+        let (want, mag) = kahan(&mut x.iter().zip(&y).map(|(a, b)| a * b));
+        let got = lib.dot_f64(&gpu, &s, &dx, &dy).unwrap();
+        assert!(
+            (got - want).abs() <= mag * 2f64.powi(-45),
+            "dot f64 n={n}: {got} vs {want}"
+        );
+    }
+    let a = gpu.upload(&[1.0f64; 3]).unwrap();
+    let b = gpu.upload(&[1.0f64; 4]).unwrap();
+    assert!(matches!(
+        lib.dot_f64(&gpu, &s, &a, &b).unwrap_err(),
+        Error::LengthMismatch { .. }
+    ));
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
 fn bad_lengths_are_errors_before_launch() {
     let (gpu, lib, s) = setup();
     let a = gpu.upload(&random_f32(10, 1)).unwrap();

@@ -220,6 +220,73 @@ pub fn argmax_partials_f32(
     }
 }
 
+/// Sum over the warp in f64 (each shuffle moves the two 32-bit halves); every lane gets it.
+#[inline(always)]
+fn warp_sum_f64(mut s: f64) -> f64 {
+    let mut m = 16;
+    while m > 0 {
+        let bits = s.to_bits();
+        let lo = warp::shfl_xor_u32(bits as u32, m);
+        let hi = warp::shfl_xor_u32((bits >> 32) as u32, m);
+        s += f64::from_bits(((hi as u64) << 32) | lo as u64);
+        m >>= 1;
+    }
+    s
+}
+
+/// Sum over the block in f64; thread 0 gets the result (other threads get a partial).
+#[inline(always)]
+fn block_sum_f64(v: f64) -> f64 {
+    let sums = shared_array!(BLOCK_SUM_F64: [f64; 32]);
+    let s = warp_sum_f64(v);
+    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+    if lane == 0 {
+        sums.set(wid, s);
+    }
+    gpu::sync_threads();
+    let mut t = 0.0;
+    if gpu::thread_idx().x == 0 {
+        for w in 0..gpu::block_dim().x.div_ceil(32) as usize {
+            t += sums.get(w);
+        }
+    }
+    t
+}
+
+/// partials[b] = f64 sum of the elements block `b` visits (two loads in flight per thread).
+#[kernel(grid_stride, elements = x, items_per_thread = 4)]
+pub fn sum_partials_f64(x: &[f64], mut partials: OutSlice<f64>) {
+    let (n, id, step) = (x.len(), gpu::global_id_x(), gpu::grid_linear_threads());
+    let (mut a, mut b) = (0.0f64, 0.0f64);
+    let mut i = id;
+    while i + step < n {
+        a += x[i];
+        b += x[i + step];
+        i += 2 * step;
+    }
+    if i < n {
+        a += x[i];
+    }
+    write_partial(&mut partials, block_sum_f64(a + b));
+}
+
+/// partials[b] = f64 dot product of the parts of `x` and `y` block `b` visits.
+#[kernel(grid_stride, same_len(x, y), elements = x, items_per_thread = 4)]
+pub fn dot_partials_f64(x: &[f64], y: &[f64], mut partials: OutSlice<f64>) {
+    let (n, id, step) = (x.len(), gpu::global_id_x(), gpu::grid_linear_threads());
+    let (mut a, mut b) = (0.0f64, 0.0f64);
+    let mut i = id;
+    while i + step < n {
+        a = gpu::math::fma_f64(x[i], y[i], a);
+        b = gpu::math::fma_f64(x[i + step], y[i + step], b);
+        i += 2 * step;
+    }
+    if i < n {
+        a = gpu::math::fma_f64(x[i], y[i], a);
+    }
+    write_partial(&mut partials, block_sum_f64(a + b));
+}
+
 /// out[0] = sum of `partials` in f64, by one block (launch with one block of up to 1024 threads).
 #[kernel(same_len(out, out))]
 pub fn combine_sum_f64(partials: &[f64], mut out: OutSlice<f64>) {
@@ -229,15 +296,7 @@ pub fn combine_sum_f64(partials: &[f64], mut out: OutSlice<f64>) {
         s += partials[i];
         i += gpu::block_dim().x as usize;
     }
-    // Warp sums in f64 through two 32-bit shuffles.
-    let mut m = 16;
-    while m > 0 {
-        let bits = s.to_bits();
-        let lo = warp::shfl_xor_u32(bits as u32, m);
-        let hi = warp::shfl_xor_u32((bits >> 32) as u32, m);
-        s += f64::from_bits(((hi as u64) << 32) | lo as u64);
-        m >>= 1;
-    }
+    s = warp_sum_f64(s);
     let sums = shared_array!(COMBINE_SUM: [f64; 32]);
     let (lane, wid) = (warp::lane_id(), warp::warp_id());
     if lane == 0 {
