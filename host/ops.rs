@@ -138,6 +138,28 @@ impl Library {
         LaunchConfig::linear(blocks.min(max_useful), REDUCE_BLOCK)
     }
 
+    /// Queue a first pass that writes one f64 partial per block (`pass`, given the launch
+    /// configuration and the partials) and the one-block f64 combine into `scratch.result`.
+    fn partials_then_combine(
+        &self,
+        s: &Stream,
+        blocks: u32,
+        n: usize,
+        scratch: &mut ReduceScratch,
+        pass: impl FnOnce(&LaunchConfig, &mut DeviceSlice<f64>) -> Result<()>,
+    ) -> Result<()> {
+        let cfg = Self::reduce_cfg(blocks, n);
+        scratch.parts = cfg.grid.0 as usize;
+        let mut partials = scratch.partials_f64.index(..scratch.parts);
+        pass(&cfg, &mut partials)?;
+        self.kernels.combine_sum_f64.launch_with(
+            s,
+            &LaunchConfig::linear(1, 1024),
+            &partials,
+            &mut scratch.result,
+        )
+    }
+
     /// Queue the reduction of `x`; the result (f64) is read with [`ReduceScratch::value`] after
     /// the stream is synchronised. Sums accumulate in f32 per thread (about n / 270k elements
     /// each at 2^28) and combine block partials in f64.
@@ -161,28 +183,20 @@ impl Library {
             Reduce::Max => b.max,
             Reduce::Min => b.min,
         };
-        let cfg = Self::reduce_cfg(blocks, x.len());
-        let parts = cfg.grid.0 as usize;
-        scratch.parts = parts;
         let k = &self.kernels;
         match op {
-            Reduce::Sum | Reduce::SumSquares => {
-                let mut partials = scratch.partials_f64.index(..parts);
-                if op == Reduce::Sum {
-                    k.sum_partials_f32.launch_with(s, &cfg, x, &mut partials)?;
-                } else {
-                    k.sumsq_partials_f32
-                        .launch_with(s, &cfg, x, &mut partials)?;
-                }
-                k.combine_sum_f64.launch_with(
-                    s,
-                    &LaunchConfig::linear(1, 1024),
-                    &partials,
-                    &mut scratch.result,
-                )
+            Reduce::Sum => self.partials_then_combine(s, blocks, x.len(), scratch, |cfg, p| {
+                k.sum_partials_f32.launch_with(s, cfg, x, p)
+            }),
+            Reduce::SumSquares => {
+                self.partials_then_combine(s, blocks, x.len(), scratch, |cfg, p| {
+                    k.sumsq_partials_f32.launch_with(s, cfg, x, p)
+                })
             }
             Reduce::Max | Reduce::Min => {
-                let mut partials = scratch.partials_f32.index(..parts);
+                let cfg = Self::reduce_cfg(blocks, x.len());
+                scratch.parts = cfg.grid.0 as usize;
+                let mut partials = scratch.partials_f32.index(..scratch.parts);
                 if op == Reduce::Max {
                     k.max_partials_f32.launch_with(s, &cfg, x, &mut partials)?;
                 } else {
@@ -218,18 +232,10 @@ impl Library {
         if x.is_empty() {
             return Err(invalid("dot", "empty input".into()));
         }
-        let cfg = Self::reduce_cfg(self.reduce_blocks.dot, x.len());
-        scratch.parts = cfg.grid.0 as usize;
-        let mut partials = scratch.partials_f64.index(..cfg.grid.0 as usize);
-        self.kernels
-            .dot_partials_f32
-            .launch_with(s, &cfg, x, y, &mut partials)?;
-        self.kernels.combine_sum_f64.launch_with(
-            s,
-            &LaunchConfig::linear(1, 1024),
-            &partials,
-            &mut scratch.result,
-        )
+        let k = &self.kernels;
+        self.partials_then_combine(s, self.reduce_blocks.dot, x.len(), scratch, |cfg, p| {
+            k.dot_partials_f32.launch_with(s, cfg, x, y, p)
+        })
     }
 
     /// `x · y`, waiting for the value.
@@ -257,23 +263,10 @@ impl Library {
         if x.is_empty() {
             return Err(invalid("sum (f64)", "empty input has no reduction".into()));
         }
-        let cfg = LaunchConfig::linear(
-            self.reduce_blocks
-                .sum_f64
-                .min(x.len().div_ceil(REDUCE_BLOCK as usize) as u32),
-            REDUCE_BLOCK,
-        );
-        scratch.parts = cfg.grid.0 as usize;
-        let mut partials = scratch.partials_f64.index(..scratch.parts);
-        self.kernels
-            .sum_partials_f64
-            .launch_with(s, &cfg, x, &mut partials)?;
-        self.kernels.combine_sum_f64.launch_with(
-            s,
-            &LaunchConfig::linear(1, 1024),
-            &partials,
-            &mut scratch.result,
-        )
+        let k = &self.kernels;
+        self.partials_then_combine(s, self.reduce_blocks.sum_f64, x.len(), scratch, |cfg, p| {
+            k.sum_partials_f64.launch_with(s, cfg, x, p)
+        })
     }
 
     /// The f64 sum of `x`, waiting for it.
@@ -295,23 +288,10 @@ impl Library {
         if x.is_empty() {
             return Err(invalid("dot (f64)", "empty input".into()));
         }
-        let cfg = LaunchConfig::linear(
-            self.reduce_blocks
-                .dot_f64
-                .min(x.len().div_ceil(REDUCE_BLOCK as usize) as u32),
-            REDUCE_BLOCK,
-        );
-        scratch.parts = cfg.grid.0 as usize;
-        let mut partials = scratch.partials_f64.index(..scratch.parts);
-        self.kernels
-            .dot_partials_f64
-            .launch_with(s, &cfg, x, y, &mut partials)?;
-        self.kernels.combine_sum_f64.launch_with(
-            s,
-            &LaunchConfig::linear(1, 1024),
-            &partials,
-            &mut scratch.result,
-        )
+        let k = &self.kernels;
+        self.partials_then_combine(s, self.reduce_blocks.dot_f64, x.len(), scratch, |cfg, p| {
+            k.dot_partials_f64.launch_with(s, cfg, x, y, p)
+        })
     }
 
     /// The f64 dot product `x · y`, waiting for it.

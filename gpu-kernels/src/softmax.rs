@@ -212,10 +212,10 @@ pub fn log_softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f
     }
 }
 
-/// Softmax over bf16 storage with f32 math: the row is widened into shared memory (`cols · 4`
-/// bytes) and each result rounded to nearest even.
-#[kernel(same_len(a, out))]
-pub fn softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf16>) {
+/// Softmax (or, with `log`, log-softmax) of bf16 row `blockIdx.x` with f32 math: the row is
+/// widened into shared memory (`cols · 4` bytes) and each result rounded to nearest even.
+#[inline(always)]
+fn softmax_row_bf16(a: &[Bf16], rows: u32, cols: u32, out: &mut OutSlice<Bf16>, log: bool) {
     let (row, cols) = (gpu::block_idx().x as usize, cols as usize);
     if row >= rows as usize {
         return;
@@ -243,53 +243,29 @@ pub fn softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf1
         c0 += 4 * nt;
     }
     let (m, s) = st.block_total();
-    let inv = 1.0 / s;
+    let (inv, shift) = (1.0 / s, m + math::log_fast(s));
     let mut c = t;
     while c < cols {
-        // SAFETY: as in softmax_rows_f32.
-        unsafe {
-            *out.get_unchecked_mut(row * cols + c) =
-                Bf16::from_f32(math::exp_fast(smem.get(c) - m) * inv)
+        let x = smem.get(c);
+        let r = if log {
+            x - shift
+        } else {
+            math::exp_fast(x - m) * inv
         };
+        // SAFETY: as in softmax_rows_f32.
+        unsafe { *out.get_unchecked_mut(row * cols + c) = Bf16::from_f32(r) };
         c += nt;
     }
+}
+
+/// Softmax over bf16 storage with f32 math.
+#[kernel(same_len(a, out))]
+pub fn softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf16>) {
+    softmax_row_bf16(a, rows, cols, &mut out, false);
 }
 
 /// Log-softmax over bf16 storage with f32 math.
 #[kernel(same_len(a, out))]
 pub fn log_softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf16>) {
-    let (row, cols) = (gpu::block_idx().x as usize, cols as usize);
-    if row >= rows as usize {
-        return;
-    }
-    let smem = dynamic_shared::<f32>();
-    let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
-    let mut st = Online::new();
-    // Four loads in flight before the shared-memory stores (inline asm, which loads are not
-    // moved across).
-    let mut c0 = t;
-    while c0 < cols {
-        let mut v = [0.0f32; 4];
-        for (k, vk) in v.iter_mut().enumerate() {
-            let c = c0 + k * nt;
-            if c < cols {
-                *vk = a[row * cols + c].to_f32();
-            }
-        }
-        for (k, vk) in v.iter().enumerate() {
-            let c = c0 + k * nt;
-            if c < cols {
-                st.push(&smem, c, *vk);
-            }
-        }
-        c0 += 4 * nt;
-    }
-    let (m, s) = st.block_total();
-    let shift = m + math::log_fast(s);
-    let mut c = t;
-    while c < cols {
-        // SAFETY: as in softmax_rows_f32.
-        unsafe { *out.get_unchecked_mut(row * cols + c) = Bf16::from_f32(smem.get(c) - shift) };
-        c += nt;
-    }
+    softmax_row_bf16(a, rows, cols, &mut out, true);
 }

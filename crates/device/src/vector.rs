@@ -24,6 +24,31 @@ impl Word32 for i32 {
     }
 }
 
+/// One `ld.global.nc.v4.b32`: four words through the read-only data path.
+///
+/// # Safety
+/// `p` is 16-byte aligned, the 16 bytes from it are global memory valid for reads, and no thread
+/// writes them during the launch (the non-coherent path may serve stale data otherwise).
+#[inline(always)]
+unsafe fn ld_nc_v4<T: Word32>(p: *const T) -> [T; 4] {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: the caller's contract.
+    unsafe {
+        core::arch::asm!(
+            "ld.global.nc.v4.b32 {{{a}, {b}, {c}, {d}}}, [{p}];",
+            a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+            p = in(reg64) p,
+            options(readonly, nostack, preserves_flags, pure),
+        );
+    }
+    [
+        T::from_bits(a),
+        T::from_bits(b),
+        T::from_bits(c),
+        T::from_bits(d),
+    ]
+}
+
 /// Elements `i .. i + 4` of `s`. When they are in bounds and 16-byte aligned this is one
 /// `ld.global.nc.v4` (read-only path: inputs are never written during a launch, which the host
 /// launcher guarantees by borrowing outputs mutably); otherwise element-wise bounds-checked loads
@@ -36,23 +61,9 @@ pub fn load_quad<T: Word32>(s: &[T], i: usize) -> [T; 4] {
         // SAFETY: `i < len`, so the pointer stays inside the slice.
         let p = unsafe { s.as_ptr().add(i) };
         if (p as usize) % 16 == 0 {
-            let (a, b, c, d): (u32, u32, u32, u32);
             // SAFETY: 16 bytes from `p` are in bounds, aligned, in global memory (kernel inputs
             // are device allocations) and not written by any thread during this launch.
-            unsafe {
-                core::arch::asm!(
-                    "ld.global.nc.v4.b32 {{{a}, {b}, {c}, {d}}}, [{p}];",
-                    a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
-                    p = in(reg64) p,
-                    options(readonly, nostack, preserves_flags, pure),
-                );
-            }
-            return [
-                T::from_bits(a),
-                T::from_bits(b),
-                T::from_bits(c),
-                T::from_bits(d),
-            ];
+            return unsafe { ld_nc_v4(p) };
         }
     }
     let (a, b, c, d) = load_quad_unaligned(s, i);
@@ -114,24 +125,10 @@ impl<'a, T: Word32> Quads<'a, T> {
     /// Group `q` (elements `4q .. 4q + 4`), bounds-checked.
     #[inline(always)]
     pub fn get(&self, q: usize) -> [T; 4] {
-        let p = &self.quads[q] as *const Quad<T>;
-        let (a, b, c, d): (u32, u32, u32, u32);
+        let p = &self.quads[q] as *const Quad<T> as *const T;
         // SAFETY: `p` points to an in-bounds, 16-byte aligned group of a kernel input, which no
         // thread writes during the launch.
-        unsafe {
-            core::arch::asm!(
-                "ld.global.nc.v4.b32 {{{a}, {b}, {c}, {d}}}, [{p}];",
-                a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
-                p = in(reg64) p,
-                options(readonly, nostack, preserves_flags, pure),
-            );
-        }
-        [
-            T::from_bits(a),
-            T::from_bits(b),
-            T::from_bits(c),
-            T::from_bits(d),
-        ]
+        unsafe { ld_nc_v4(p) }
     }
 
     /// The elements after the last whole group (fewer than four).
