@@ -113,13 +113,7 @@ impl<const N: usize> SharedArray<u16, N> {
             // base, `dst % 8 == 0`); the source is 16-byte aligned global memory of which
             // `bytes <= 16` are in bounds of `src` and read (`src-size`), the rest of the 16
             // destination bytes are zero-filled. Inputs are not written during a launch.
-            unsafe {
-                core::arch::asm!(
-                    "cp.async.cg.shared.global [{s}], [{g}], 16, {n};",
-                    s = in(reg32) saddr, g = in(reg64) p, n = in(reg32) bytes,
-                    options(nostack, preserves_flags),
-                );
-            }
+            unsafe { crate::mma::cp_async_16(saddr, p as *const u8, bytes) };
         } else {
             let mut k = 0;
             while k < 8 {
@@ -154,18 +148,8 @@ impl<const N: usize> SharedArray<u16, N> {
     #[inline(always)]
     pub unsafe fn ldmatrix_x4_unchecked(&self, row_start: usize) -> [u32; 4] {
         let addr = self.shared_addr() + (row_start * 2) as u32;
-        let (a, b, c, d): (u32, u32, u32, u32);
         // SAFETY: each lane's 16-byte row is aligned and inside the array (caller's contract).
-        // Not `pure`/`nomem`: it reads memory written by other threads and is a warp-collective.
-        unsafe {
-            core::arch::asm!(
-                "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {{{a}, {b}, {c}, {d}}}, [{p}];",
-                a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
-                p = in(reg32) addr,
-                options(nostack, readonly, preserves_flags),
-            );
-        }
-        [a, b, c, d]
+        unsafe { crate::mma::ldmatrix_x4(addr) }
     }
 
     /// As [`Self::ldmatrix_x4`] with `.trans` (each 8×8 matrix transposed on the way).
@@ -176,17 +160,8 @@ impl<const N: usize> SharedArray<u16, N> {
             "shared ldmatrix row out of bounds or unaligned"
         );
         let addr = self.shared_addr() + (row_start * 2) as u32;
-        let (a, b, c, d): (u32, u32, u32, u32);
         // SAFETY: as `ldmatrix_x4_unchecked`, with the bounds checked just above.
-        unsafe {
-            core::arch::asm!(
-                "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {{{a}, {b}, {c}, {d}}}, [{p}];",
-                a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
-                p = in(reg32) addr,
-                options(nostack, readonly, preserves_flags),
-            );
-        }
-        [a, b, c, d]
+        unsafe { crate::mma::ldmatrix_x4_trans(addr) }
     }
 }
 
