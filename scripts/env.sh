@@ -12,14 +12,25 @@ gpukit_has_rust_src() {
   [ -f "$sysroot/lib/rustlib/src/rust/library/core/Cargo.toml" ]
 }
 
+# The kernel crates use features stabilised in Rust 1.88 (let chains, core::f32::math); an
+# older rustc with rust-src (bookworm's first rustc-web was 1.85) does not do.
+gpukit_rustc_new_enough() {
+  local v
+  v=$("$1" --version 2>/dev/null | awk '{print $2}') || return 1
+  [ "$(printf '%s\n' 1.88.0 "$v" | sort -V | head -n 1)" = 1.88.0 ]
+}
+
 gpukit_kernel_toolchain() {
   if [ -n "${GPUKIT_RUSTC:-}" ]; then return 0; fi
-  if (cd "$gpukit_root" && gpukit_has_rust_src rustc); then return 0; fi
-  if [ -x /usr/bin/rustc ] && gpukit_has_rust_src /usr/bin/rustc && [ -x /usr/bin/cargo ]; then return 0; fi
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-cache policy rust-web-src 2>/dev/null | grep -q Candidate \
-     || { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq >/dev/null; }; then
+  if (cd "$gpukit_root" && gpukit_has_rust_src rustc && gpukit_rustc_new_enough rustc); then return 0; fi
+  if [ -x /usr/bin/rustc ] && gpukit_has_rust_src /usr/bin/rustc && gpukit_rustc_new_enough /usr/bin/rustc \
+     && [ -x /usr/bin/cargo ]; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    # Always refresh the lists: a stale list offers an older rustc-web than the security suite has.
+    apt-get update -qq >/dev/null 2>&1 || true
     echo "gpukit: installing the kernel toolchain: apt-get install -y rustc-web cargo-web rust-web-src" >&2
-    if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web cargo-web rust-web-src >/dev/null; then
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web cargo-web rust-web-src >/dev/null \
+       && gpukit_rustc_new_enough /usr/bin/rustc; then
       return 0
     fi
   fi
