@@ -43,19 +43,19 @@ macro_rules! scoped {
             crate::sync::fence_sc(scope);
         }
         match (order, scope) {
-            (Ordering::Relaxed, Scope::Device) => core::arch::asm!(concat!($relaxed_gpu, $($tail),*), $($operands)*),
-            (Ordering::Relaxed, Scope::Block) => core::arch::asm!(concat!($op, ".relaxed.cta", $($tail),*), $($operands)*),
-            (Ordering::Relaxed, Scope::System) => core::arch::asm!(concat!($op, ".relaxed.sys", $($tail),*), $($operands)*),
-            (Ordering::Release, Scope::Block) => core::arch::asm!(concat!($op, ".release.cta", $($tail),*), $($operands)*),
-            (Ordering::Release, Scope::Device) => core::arch::asm!(concat!($op, ".release.gpu", $($tail),*), $($operands)*),
-            (Ordering::Release, Scope::System) => core::arch::asm!(concat!($op, ".release.sys", $($tail),*), $($operands)*),
-            (Ordering::AcqRel, Scope::Block) => core::arch::asm!(concat!($op, ".acq_rel.cta", $($tail),*), $($operands)*),
-            (Ordering::AcqRel, Scope::Device) => core::arch::asm!(concat!($op, ".acq_rel.gpu", $($tail),*), $($operands)*),
-            (Ordering::AcqRel, Scope::System) => core::arch::asm!(concat!($op, ".acq_rel.sys", $($tail),*), $($operands)*),
+            (Ordering::Relaxed, Scope::Device) => crate::__device_asm!(concat!($relaxed_gpu, $($tail),*), $($operands)*),
+            (Ordering::Relaxed, Scope::Block) => crate::__device_asm!(concat!($op, ".relaxed.cta", $($tail),*), $($operands)*),
+            (Ordering::Relaxed, Scope::System) => crate::__device_asm!(concat!($op, ".relaxed.sys", $($tail),*), $($operands)*),
+            (Ordering::Release, Scope::Block) => crate::__device_asm!(concat!($op, ".release.cta", $($tail),*), $($operands)*),
+            (Ordering::Release, Scope::Device) => crate::__device_asm!(concat!($op, ".release.gpu", $($tail),*), $($operands)*),
+            (Ordering::Release, Scope::System) => crate::__device_asm!(concat!($op, ".release.sys", $($tail),*), $($operands)*),
+            (Ordering::AcqRel, Scope::Block) => crate::__device_asm!(concat!($op, ".acq_rel.cta", $($tail),*), $($operands)*),
+            (Ordering::AcqRel, Scope::Device) => crate::__device_asm!(concat!($op, ".acq_rel.gpu", $($tail),*), $($operands)*),
+            (Ordering::AcqRel, Scope::System) => crate::__device_asm!(concat!($op, ".acq_rel.sys", $($tail),*), $($operands)*),
             // Acquire and SeqCst (after its fence above).
-            (_, Scope::Block) => core::arch::asm!(concat!($op, ".acquire.cta", $($tail),*), $($operands)*),
-            (_, Scope::Device) => core::arch::asm!(concat!($op, ".acquire.gpu", $($tail),*), $($operands)*),
-            (_, Scope::System) => core::arch::asm!(concat!($op, ".acquire.sys", $($tail),*), $($operands)*),
+            (_, Scope::Block) => crate::__device_asm!(concat!($op, ".acquire.cta", $($tail),*), $($operands)*),
+            (_, Scope::Device) => crate::__device_asm!(concat!($op, ".acquire.gpu", $($tail),*), $($operands)*),
+            (_, Scope::System) => crate::__device_asm!(concat!($op, ".acquire.sys", $($tail),*), $($operands)*),
         }
     }};
 }
@@ -86,9 +86,13 @@ fn store_order(o: Ordering) -> Ordering {
 /// # Safety (of every method)
 /// `p` is a valid, aligned pointer into global memory, and every concurrent access to `*p` is
 /// atomic (made through these functions).
+#[allow(clippy::missing_safety_doc)] // stated once for the trait, above
 pub trait AtomicElem: Copy {
+    /// `*p` (`ld.<order>.<scope>`).
     unsafe fn atomic_load(p: *const Self, scope: Scope, order: Ordering) -> Self;
+    /// `*p = v` (`st.<order>.<scope>`).
     unsafe fn atomic_store(p: *mut Self, v: Self, scope: Scope, order: Ordering);
+    /// `*p = v`, returning the old value (`atom.exch`).
     unsafe fn atomic_swap(p: *mut Self, v: Self, scope: Scope, order: Ordering) -> Self;
     /// `*p += v`, returning the old value (`atom.add`).
     unsafe fn atomic_fetch_add(p: *mut Self, v: Self, scope: Scope, order: Ordering) -> Self;
@@ -101,11 +105,17 @@ pub trait AtomicElem: Copy {
 ///
 /// # Safety (of every method)
 /// As [`AtomicElem`].
+#[allow(clippy::missing_safety_doc)] // stated once for the trait, above
 pub trait AtomicInt: AtomicElem + PartialEq {
+    /// `*p = min(*p, v)`, returning the old value (`atom.min`).
     unsafe fn atomic_fetch_min(p: *mut Self, v: Self, scope: Scope, order: Ordering) -> Self;
+    /// `*p = max(*p, v)`, returning the old value (`atom.max`).
     unsafe fn atomic_fetch_max(p: *mut Self, v: Self, scope: Scope, order: Ordering) -> Self;
+    /// `*p &= v`, returning the old value (`atom.and`).
     unsafe fn atomic_fetch_and(p: *mut Self, v: Self, scope: Scope, order: Ordering) -> Self;
+    /// `*p |= v`, returning the old value (`atom.or`).
     unsafe fn atomic_fetch_or(p: *mut Self, v: Self, scope: Scope, order: Ordering) -> Self;
+    /// `*p ^= v`, returning the old value (`atom.xor`).
     unsafe fn atomic_fetch_xor(p: *mut Self, v: Self, scope: Scope, order: Ordering) -> Self;
     /// Store `new` if `*p == current`; `Ok(old)` when it did, `Err(old)` when not.
     unsafe fn atomic_compare_exchange(
@@ -166,7 +176,7 @@ macro_rules! atomic_elem {
             unsafe fn atomic_add(p: *mut Self, v: Self) {
                 // SAFETY: caller's contract.
                 unsafe {
-                    core::arch::asm!(concat!("red.global.add.", $add, " [{p}], {v};"),
+                    crate::__device_asm!(concat!("red.global.add.", $add, " [{p}], {v};"),
                         p = in(reg64) p, v = in($reg) v, options(nostack, preserves_flags))
                 }
             }
@@ -238,11 +248,13 @@ impl<'a, T> AtomicSlice<'a, T> {
         }
     }
 
+    /// Number of elements.
     #[inline(always)]
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// True when there are no elements.
     #[inline(always)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -257,16 +269,19 @@ impl<'a, T> AtomicSlice<'a, T> {
 }
 
 impl<T: AtomicElem> AtomicSlice<'_, T> {
+    /// Element `i` (bounds-checked).
     #[inline(always)]
     pub fn load(&self, i: usize, scope: Scope, order: Ordering) -> T {
         // SAFETY: in bounds; atomic-only access is the view's invariant.
         unsafe { T::atomic_load(self.at(i), scope, order) }
     }
+    /// Set element `i` to `v` (bounds-checked).
     #[inline(always)]
     pub fn store(&self, i: usize, v: T, scope: Scope, order: Ordering) {
         // SAFETY: as `load`.
         unsafe { T::atomic_store(self.at(i), v, scope, order) }
     }
+    /// Set element `i` to `v`, returning the old value.
     #[inline(always)]
     pub fn swap(&self, i: usize, v: T, scope: Scope, order: Ordering) -> T {
         // SAFETY: as `load`.
@@ -287,26 +302,31 @@ impl<T: AtomicElem> AtomicSlice<'_, T> {
 }
 
 impl<T: AtomicInt> AtomicSlice<'_, T> {
+    /// `self[i] = min(self[i], v)`, returning the old value.
     #[inline(always)]
     pub fn fetch_min(&self, i: usize, v: T, scope: Scope, order: Ordering) -> T {
         // SAFETY: as `load`.
         unsafe { T::atomic_fetch_min(self.at(i), v, scope, order) }
     }
+    /// `self[i] = max(self[i], v)`, returning the old value.
     #[inline(always)]
     pub fn fetch_max(&self, i: usize, v: T, scope: Scope, order: Ordering) -> T {
         // SAFETY: as `load`.
         unsafe { T::atomic_fetch_max(self.at(i), v, scope, order) }
     }
+    /// `self[i] &= v`, returning the old value.
     #[inline(always)]
     pub fn fetch_and(&self, i: usize, v: T, scope: Scope, order: Ordering) -> T {
         // SAFETY: as `load`.
         unsafe { T::atomic_fetch_and(self.at(i), v, scope, order) }
     }
+    /// `self[i] |= v`, returning the old value.
     #[inline(always)]
     pub fn fetch_or(&self, i: usize, v: T, scope: Scope, order: Ordering) -> T {
         // SAFETY: as `load`.
         unsafe { T::atomic_fetch_or(self.at(i), v, scope, order) }
     }
+    /// `self[i] ^= v`, returning the old value.
     #[inline(always)]
     pub fn fetch_xor(&self, i: usize, v: T, scope: Scope, order: Ordering) -> T {
         // SAFETY: as `load`.

@@ -1,6 +1,6 @@
 //! Half precision: `f16` (Rust's native type, hardware arithmetic on sm_53+) and [`Bf16`]
 //! (bfloat16, stored as its `u16` bits since Rust has no bf16 type), with round-to-nearest-even
-//! conversions, arithmetic and packed pairs ([`F16x2`], [`Bf16x2`]).
+//! conversions, arithmetic and packed pairs (`F16x2`, [`Bf16x2`]).
 //!
 //! Conversions are bit-exact with the host `half` crate for every non-NaN value (checked over
 //! all 65536 bit patterns and random `f32`s by `tests/gpu_device.rs`). NaNs stay NaN; the
@@ -14,17 +14,24 @@ use core::ops::{Add, Div, Mul, Neg, Sub};
 pub struct Bf16(u16);
 
 impl Bf16 {
+    /// +0.
     pub const ZERO: Bf16 = Bf16(0);
+    /// 1.
     pub const ONE: Bf16 = Bf16(0x3f80);
+    /// The canonical quiet NaN.
     pub const NAN: Bf16 = Bf16(0x7fc0);
+    /// +∞.
     pub const INFINITY: Bf16 = Bf16(0x7f80);
+    /// -∞.
     pub const NEG_INFINITY: Bf16 = Bf16(0xff80);
 
+    /// The value with these bits.
     #[inline(always)]
     pub const fn from_bits(b: u16) -> Bf16 {
         Bf16(b)
     }
 
+    /// The bits of the value.
     #[inline(always)]
     pub const fn to_bits(self) -> u16 {
         self.0
@@ -36,7 +43,7 @@ impl Bf16 {
         let r: u16;
         // SAFETY: a register-only conversion (sm_80+).
         unsafe {
-            core::arch::asm!("cvt.rn.bf16.f32 {r}, {x};", r = out(reg16) r, x = in(reg32) x,
+            crate::__device_asm!("cvt.rn.bf16.f32 {r}, {x};", r = out(reg16) r, x = in(reg32) x,
                 options(pure, nomem, nostack, preserves_flags))
         };
         Bf16(r)
@@ -55,22 +62,27 @@ impl Bf16 {
         Bf16::from_f32(f64_to_f32_round_odd(x))
     }
 
+    /// Exact widening to `f64`.
     #[inline(always)]
     pub fn to_f64(self) -> f64 {
         self.to_f32() as f64
     }
 
+    #[cfg(gpukit_unstable)]
     /// Exact `f16 -> bf16` is not always possible (bf16 has fewer mantissa bits): rounds.
     #[inline(always)]
     pub fn from_f16(x: f16) -> Bf16 {
         Bf16::from_f32(x as f32)
     }
 
+    /// Rounds to the nearest `f16` (bf16 has the wider exponent range).
+    #[cfg(gpukit_unstable)]
     #[inline(always)]
     pub fn to_f16(self) -> f16 {
         self.to_f32() as f16
     }
 
+    /// True for NaN.
     #[inline(always)]
     pub fn is_nan(self) -> bool {
         self.0 & 0x7fff > 0x7f80
@@ -82,7 +94,7 @@ impl Bf16 {
         let r: u16;
         // SAFETY: register-only arithmetic.
         unsafe {
-            core::arch::asm!("fma.rn.bf16 {r}, {x}, {a}, {b};", r = out(reg16) r,
+            crate::__device_asm!("fma.rn.bf16 {r}, {x}, {a}, {b};", r = out(reg16) r,
                 x = in(reg16) self.0, a = in(reg16) a.0, b = in(reg16) b.0,
                 options(pure, nomem, nostack, preserves_flags))
         };
@@ -96,7 +108,7 @@ fn f64_to_f32_round_odd(x: f64) -> f32 {
     let r: f32;
     // SAFETY: register-only conversion. `cvt.rz` then set the sticky bit when inexact.
     unsafe {
-        core::arch::asm!("cvt.rz.f32.f64 {r}, {x};", r = out(reg32) r, x = in(reg64) x,
+        crate::__device_asm!("cvt.rz.f32.f64 {r}, {x};", r = out(reg32) r, x = in(reg64) x,
             options(pure, nomem, nostack, preserves_flags))
     };
     if (r as f64) != x && !x.is_nan() && r.is_finite() {
@@ -155,12 +167,14 @@ impl From<Bf16> for f32 {
     }
 }
 
+#[cfg(gpukit_unstable)]
 /// `f32 -> f16`, round to nearest even (`cvt.rn.f16.f32`). Same as `x as f16`.
 #[inline(always)]
 pub fn f16_from_f32(x: f32) -> f16 {
     x as f16
 }
 
+#[cfg(gpukit_unstable)]
 /// `f16 -> f32`, exact (`cvt.f32.f16`). Same as `x as f32`.
 #[inline(always)]
 pub fn f16_to_f32(x: f16) -> f32 {
@@ -170,10 +184,12 @@ pub fn f16_to_f32(x: f16) -> f32 {
 macro_rules! packed2 {
     ($name:ident, $elem:ty, $cvt:literal) => {
         impl $name {
+            /// The pair with these bits (`lo` in bits 0..16).
             #[inline(always)]
             pub const fn from_bits(b: u32) -> $name {
                 $name(b)
             }
+            /// The pair's bits (`lo` in bits 0..16).
             #[inline(always)]
             pub const fn to_bits(self) -> u32 {
                 self.0
@@ -185,7 +201,7 @@ macro_rules! packed2 {
                 // SAFETY: register-only conversion (sm_80+). PTX puts the first source in the
                 // upper half.
                 unsafe {
-                    core::arch::asm!(concat!($cvt, " {r}, {hi}, {lo};"), r = out(reg32) r,
+                    crate::__device_asm!(concat!($cvt, " {r}, {hi}, {lo};"), r = out(reg32) r,
                         hi = in(reg32) hi, lo = in(reg32) lo, options(pure, nomem, nostack, preserves_flags))
                 };
                 $name(r)
@@ -221,6 +237,7 @@ macro_rules! packed2 {
 }
 
 /// Two `f16` in one 32-bit register (`lo` in bits 0..16): the `half2` of CUDA.
+#[cfg(gpukit_unstable)]
 #[repr(transparent)]
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub struct F16x2(u32);
@@ -230,16 +247,20 @@ pub struct F16x2(u32);
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub struct Bf16x2(u32);
 
+#[cfg(gpukit_unstable)]
 impl F16x2 {
     const ONES: u32 = 0x3c00_3c00;
+    /// The pair `(lo, hi)`.
     #[inline(always)]
     pub fn new(lo: f16, hi: f16) -> F16x2 {
         F16x2(lo.to_bits() as u32 | (hi.to_bits() as u32) << 16)
     }
+    /// The low half (bits 0..16).
     #[inline(always)]
     pub fn lo(self) -> f16 {
         f16::from_bits(self.0 as u16)
     }
+    /// The high half (bits 16..32).
     #[inline(always)]
     pub fn hi(self) -> f16 {
         f16::from_bits((self.0 >> 16) as u16)
@@ -256,14 +277,17 @@ impl F16x2 {
 
 impl Bf16x2 {
     const ONES: u32 = 0x3f80_3f80;
+    /// The pair `(lo, hi)`.
     #[inline(always)]
     pub fn new(lo: Bf16, hi: Bf16) -> Bf16x2 {
         Bf16x2(lo.0 as u32 | (hi.0 as u32) << 16)
     }
+    /// The low half (bits 0..16).
     #[inline(always)]
     pub fn lo(self) -> Bf16 {
         Bf16(self.0 as u16)
     }
+    /// The high half (bits 16..32).
     #[inline(always)]
     pub fn hi(self) -> Bf16 {
         Bf16((self.0 >> 16) as u16)
@@ -278,19 +302,21 @@ impl Bf16x2 {
     }
 }
 
+#[cfg(gpukit_unstable)]
 packed2!(F16x2, f16, "cvt.rn.f16x2.f32");
 packed2!(Bf16x2, Bf16, "cvt.rn.bf16x2.f32");
 
 trait Fma2 {
     fn fma2(a: u32, b: u32, c: u32) -> u32;
 }
+#[cfg(gpukit_unstable)]
 impl Fma2 for F16x2 {
     #[inline(always)]
     fn fma2(a: u32, b: u32, c: u32) -> u32 {
         let r: u32;
         // SAFETY: register-only arithmetic.
         unsafe {
-            core::arch::asm!("fma.rn.f16x2 {r}, {a}, {b}, {c};", r = out(reg32) r, a = in(reg32) a,
+            crate::__device_asm!("fma.rn.f16x2 {r}, {a}, {b}, {c};", r = out(reg32) r, a = in(reg32) a,
                 b = in(reg32) b, c = in(reg32) c, options(pure, nomem, nostack, preserves_flags))
         };
         r
@@ -302,7 +328,7 @@ impl Fma2 for Bf16x2 {
         let r: u32;
         // SAFETY: register-only arithmetic (sm_80+).
         unsafe {
-            core::arch::asm!("fma.rn.bf16x2 {r}, {a}, {b}, {c};", r = out(reg32) r, a = in(reg32) a,
+            crate::__device_asm!("fma.rn.bf16x2 {r}, {a}, {b}, {c};", r = out(reg32) r, a = in(reg32) a,
                 b = in(reg32) b, c = in(reg32) c, options(pure, nomem, nostack, preserves_flags))
         };
         r

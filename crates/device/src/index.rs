@@ -1,13 +1,16 @@
 //! Thread, block and grid indices.
 //!
 //! Every value here comes from a PTX special register (`%tid`, `%ntid`, `%ctaid`, `%nctaid`).
-use core::arch::nvptx;
+use crate::arch::nvptx;
 
 /// A three-component index or extent, as CUDA's `dim3`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dim3 {
+    /// Fastest-varying component.
     pub x: u32,
+    /// Middle component.
     pub y: u32,
+    /// Slowest-varying component.
     pub z: u32,
 }
 

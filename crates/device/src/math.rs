@@ -18,20 +18,29 @@
 /// write this where an FMA is wanted.
 #[inline(always)]
 pub fn fma(a: f32, b: f32, c: f32) -> f32 {
-    core::f32::math::mul_add(a, b, c)
+    #[cfg(target_arch = "nvptx64")]
+    return core::f32::math::mul_add(a, b, c);
+    #[cfg(not(target_arch = "nvptx64"))]
+    crate::arch::host_stub()
 }
 
 /// `a * b + c` with one rounding (`fma.rn.f64`).
 #[inline(always)]
 pub fn fma_f64(a: f64, b: f64, c: f64) -> f64 {
-    core::f64::math::mul_add(a, b, c)
+    #[cfg(target_arch = "nvptx64")]
+    return core::f64::math::mul_add(a, b, c);
+    #[cfg(not(target_arch = "nvptx64"))]
+    crate::arch::host_stub()
 }
 
 /// Correctly rounded square root (`sqrt.rn.f32`): error ≤ 0.5 ulp (rel ≤ 2^-24).
 /// Measured on the H200 (`tests/gpu_device.rs` sweep against f64): max error 2^-24.00 (at x = 1.3234958e-23).
 #[inline(always)]
 pub fn sqrt(x: f32) -> f32 {
-    core::f32::math::sqrt(x)
+    #[cfg(target_arch = "nvptx64")]
+    return core::f32::math::sqrt(x);
+    #[cfg(not(target_arch = "nvptx64"))]
+    crate::arch::host_stub()
 }
 
 /// One PTX instruction `$ins d, a;` on f32 registers.
@@ -42,7 +51,7 @@ macro_rules! sfu {
             let r: f32;
             // SAFETY: a register-only arithmetic instruction.
             unsafe {
-                core::arch::asm!(concat!($ins, " {r}, {x};"), r = out(reg32) r, x = in(reg32) x,
+                crate::__device_asm!(concat!($ins, " {r}, {x};"), r = out(reg32) r, x = in(reg32) x,
                     options(pure, nomem, nostack, preserves_flags))
             };
             r
@@ -259,16 +268,16 @@ fn minmax<const MAX: bool, const NAN: bool>(a: f32, b: f32) -> f32 {
     unsafe {
         match (MAX, NAN) {
             (false, false) => {
-                core::arch::asm!("min.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
+                crate::__device_asm!("min.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
             }
             (true, false) => {
-                core::arch::asm!("max.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
+                crate::__device_asm!("max.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
             }
             (false, true) => {
-                core::arch::asm!("min.NaN.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
+                crate::__device_asm!("min.NaN.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
             }
             (true, true) => {
-                core::arch::asm!("max.NaN.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
+                crate::__device_asm!("max.NaN.f32 {r}, {a}, {b};", r = out(reg32) r, a = in(reg32) a, b = in(reg32) b, options(pure, nomem, nostack, preserves_flags))
             }
         }
     }

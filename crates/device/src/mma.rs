@@ -59,7 +59,7 @@ macro_rules! mma_input {
                 // warp executes it together, as `.sync.aligned` requires. Not `pure`: it is a
                 // warp-collective and must stay where the caller put it.
                 unsafe {
-                    core::arch::asm!(
+                    crate::__device_asm!(
                         concat!(
                             "mma.sync.aligned.m16n8k16.row.col.f32.", $ty, ".", $ty, ".f32 ",
                             "{{{d0}, {d1}, {d2}, {d3}}}, {{{a0}, {a1}, {a2}, {a3}}}, ",
@@ -79,6 +79,7 @@ macro_rules! mma_input {
     };
 }
 
+#[cfg(gpukit_unstable)]
 mma_input!(f16, "f16");
 mma_input!(crate::half::Bf16, "bf16");
 
@@ -96,7 +97,7 @@ pub unsafe fn ldmatrix_x4(addr: u32) -> [u32; 4] {
     // SAFETY: the caller's contract. `readonly`: reads shared memory only; not `pure`: the
     // values depend on other threads' stores ordered by barriers, and it is warp-collective.
     unsafe {
-        core::arch::asm!(
+        crate::__device_asm!(
             "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {{{a}, {b}, {c}, {d}}}, [{p}];",
             a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
             p = in(reg32) addr,
@@ -117,7 +118,7 @@ pub unsafe fn ldmatrix_x4_trans(addr: u32) -> [u32; 4] {
     let (a, b, c, d): (u32, u32, u32, u32);
     // SAFETY: as `ldmatrix_x4`.
     unsafe {
-        core::arch::asm!(
+        crate::__device_asm!(
             "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {{{a}, {b}, {c}, {d}}}, [{p}];",
             a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
             p = in(reg32) addr,
@@ -143,7 +144,7 @@ pub unsafe fn cp_async_16(dst: u32, src: *const u8, src_bytes: u32) {
     // SAFETY: the caller's contract. Not `nomem`: it writes shared memory (asynchronously), so
     // it must stay ordered with the surrounding barriers and waits.
     unsafe {
-        core::arch::asm!(
+        crate::__device_asm!(
             "cp.async.cg.shared.global [{d}], [{s}], 16, {n};",
             d = in(reg32) dst, s = in(reg64) src, n = in(reg32) src_bytes,
             options(nostack, preserves_flags),
@@ -160,7 +161,7 @@ pub unsafe fn cp_async_16(dst: u32, src: *const u8, src_bytes: u32) {
 pub unsafe fn st_shared_v4(addr: u32, v: [u32; 4]) {
     // SAFETY: the caller's contract.
     unsafe {
-        core::arch::asm!(
+        crate::__device_asm!(
             "st.shared.v4.b32 [{p}], {{{a}, {b}, {c}, {d}}};",
             p = in(reg32) addr,
             a = in(reg32) v[0], b = in(reg32) v[1], c = in(reg32) v[2], d = in(reg32) v[3],

@@ -40,6 +40,7 @@ impl<T> OutSlice<T> {
         self.len
     }
 
+    /// True when the output has no elements.
     #[inline(always)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -83,7 +84,7 @@ impl<T> OutSlice<T> {
         // alone (four-per-thread rule), so one `&mut` to it is unique.
         unsafe {
             let p = self.ptr.add(start);
-            if start + 4 <= self.len && (p as usize) % 16 == 0 {
+            if start + 4 <= self.len && (p as usize).is_multiple_of(16) {
                 Some((start, QuadMut::Full(&mut *(p as *mut Quad<T>))))
             } else {
                 let n = (self.len - start).min(4);
@@ -120,7 +121,7 @@ impl<T> OutSlice<T> {
         }
         // SAFETY: `i + 4 <= len`.
         let p = unsafe { self.ptr.add(i) };
-        if (p as usize) % 16 != 0 {
+        if !(p as usize).is_multiple_of(16) {
             return None;
         }
         // SAFETY: in bounds and aligned for `Quad<T>`; exclusivity is the caller's contract.

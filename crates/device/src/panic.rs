@@ -32,18 +32,27 @@ pub const MESSAGE_BYTES: usize = 96;
 pub struct PanicRecord {
     /// 0 empty, 1 being written, 2 complete (written last, after a system fence).
     pub state: u32,
+    /// Source line of the panic.
     pub line: u32,
+    /// Source column of the panic.
     pub column: u32,
+    /// Bytes of `file` in use.
     pub file_len: u32,
     /// `u32::MAX` when the message was formatted (not a static string) and is not recorded.
     pub message_len: u32,
+    /// `blockIdx` of the panicking thread.
     pub block: [u32; 3],
+    /// `threadIdx` of the panicking thread.
     pub thread: [u32; 3],
+    /// Keeps `file` 8-byte aligned.
     pub _pad: u32,
+    /// The source file's path (its last [`FILE_BYTES`] bytes), UTF-8.
     pub file: [u8; FILE_BYTES],
+    /// The panic message (its first [`MESSAGE_BYTES`] bytes), UTF-8.
     pub message: [u8; MESSAGE_BYTES],
 }
 
+#[cfg(target_arch = "nvptx64")]
 #[panic_handler]
 fn on_panic(info: &core::panic::PanicInfo) -> ! {
     #[cfg(feature = "panic-location")]
@@ -51,15 +60,15 @@ fn on_panic(info: &core::panic::PanicInfo) -> ! {
     #[cfg(not(feature = "panic-location"))]
     let _ = info;
     // SAFETY: `trap` aborts the whole grid; nothing after it runs.
-    unsafe { core::arch::nvptx::trap() }
+    unsafe { crate::arch::nvptx::trap() }
 }
 
-#[cfg(feature = "panic-location")]
+#[cfg(all(feature = "panic-location", target_arch = "nvptx64"))]
 // Kept small: every kernel that can panic reserves this function's registers (ptxas counts
 // the whole call tree), so no unrolled loops here.
 #[cold]
 #[inline(never)]
-#[optimize(size)]
+#[cfg_attr(target_arch = "nvptx64", optimize(size))]
 fn record(info: &core::panic::PanicInfo) {
     use crate::atomic::{AtomicElem, AtomicInt, Ordering, Scope};
     // SAFETY: the global is only written by the host between launches; a volatile read sees it.

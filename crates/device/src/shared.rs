@@ -2,7 +2,7 @@
 //!
 //! A Rust `static mut` would land in global memory, and a generic pointer to shared memory
 //! compiles to slow generic loads, so arrays are declared in PTX's `.shared` space with
-//! [`shared_array!`] and accessed only through 32-bit shared addresses with explicit
+//! [`shared_array!`](crate::shared_array) and accessed only through 32-bit shared addresses with explicit
 //! `ld.shared`/`st.shared`.
 //!
 //! Aliasing rules: each `shared_array!` names one `.shared` symbol, so two declarations are two
@@ -24,14 +24,14 @@ pub trait SharedElem: Copy {
 
 macro_rules! shared_elem {
     ($t:ty, $bits:ty, $reg:ident, $w:literal) => {
-        #[allow(unnecessary_transmutes)]
+        #[allow(unnecessary_transmutes, clippy::useless_transmute)]
         impl SharedElem for $t {
             #[inline(always)]
             unsafe fn ld_shared(addr: u32) -> Self {
                 let v: $bits;
                 // SAFETY: caller guarantees a valid aligned shared address.
                 unsafe {
-                    core::arch::asm!(concat!("ld.shared.b", $w, " {v}, [{a}];"), v = out($reg) v, a = in(reg32) addr, options(nostack, readonly, preserves_flags));
+                    crate::__device_asm!(concat!("ld.shared.b", $w, " {v}, [{a}];"), v = out($reg) v, a = in(reg32) addr, options(nostack, readonly, preserves_flags));
                     core::mem::transmute::<$bits, $t>(v)
                 }
             }
@@ -40,7 +40,7 @@ macro_rules! shared_elem {
                 // SAFETY: caller guarantees a valid aligned shared address.
                 unsafe {
                     let bits = core::mem::transmute::<$t, $bits>(v);
-                    core::arch::asm!(concat!("st.shared.b", $w, " [{a}], {v};"), v = in($reg) bits, a = in(reg32) addr, options(nostack, preserves_flags));
+                    crate::__device_asm!(concat!("st.shared.b", $w, " [{a}], {v};"), v = in($reg) bits, a = in(reg32) addr, options(nostack, preserves_flags));
                 }
             }
         }
@@ -55,6 +55,7 @@ shared_elem!(u64, u64, reg64, "64");
 shared_elem!(i64, u64, reg64, "64");
 shared_elem!(u16, u16, reg16, "16");
 shared_elem!(i16, u16, reg16, "16");
+#[cfg(gpukit_unstable)]
 shared_elem!(f16, u16, reg16, "16");
 shared_elem!(crate::half::Bf16, u16, reg16, "16");
 
@@ -79,6 +80,7 @@ impl<T: SharedElem, const N: usize> SharedArray<T, N> {
         }
     }
 
+    /// Number of elements.
     pub const LEN: usize = N;
 
     /// Element `i` (bounds-checked: out of range panics, i.e. traps).
@@ -125,7 +127,7 @@ impl<T: SharedElem, const N: usize> SharedArray<T, N> {
 /// Declares a block-shared array and evaluates to its [`SharedArray`] handle:
 /// `let tile = shared_array!(TILE_A: [f32; 1024]);`. The name must be unique in the module.
 #[macro_export]
-#[allow_internal_unstable(asm_experimental_arch)]
+#[cfg_attr(gpukit_unstable, allow_internal_unstable(asm_experimental_arch))]
 macro_rules! shared_array {
     ($name:ident : [$t:ty; $n:expr]) => {{
         // `global_asm!` must be an item: a module named after the array holds it (and makes a
@@ -133,6 +135,7 @@ macro_rules! shared_array {
         #[allow(non_snake_case, unused_imports)]
         mod $name {
             use super::*;
+            #[cfg(target_arch = "nvptx64")]
             core::arch::global_asm!(
                 concat!(".shared .align 16 .b8 ", stringify!($name), "[{bytes}];"),
                 bytes = const ($n) * core::mem::size_of::<$t>(),
@@ -141,12 +144,13 @@ macro_rules! shared_array {
         let addr: u32;
         // SAFETY: reads the address of the symbol declared just above.
         unsafe {
-            core::arch::asm!(concat!("mov.u32 {a}, ", stringify!($name), ";"), a = out(reg32) addr, options(pure, nomem, nostack));
+            $crate::__device_asm!(concat!("mov.u32 {a}, ", stringify!($name), ";"), a = out(reg32) addr, options(pure, nomem, nostack));
             $crate::shared::SharedArray::<$t, { $n }>::from_shared_addr(addr)
         }
     }};
 }
 
+#[cfg(target_arch = "nvptx64")]
 core::arch::global_asm!(".extern .shared .align 16 .b8 gpukit_dynamic_smem[];");
 
 /// The block's dynamic shared memory (sized by the launch's `shared_bytes`) viewed as `T`s.
@@ -157,14 +161,14 @@ pub struct DynamicShared<T> {
     _t: PhantomData<T>,
 }
 
-/// The dynamic shared memory of this launch as elements of `T` (length = bytes / size_of::<T>()).
+/// The dynamic shared memory of this launch as elements of `T` (length = bytes / `size_of::<T>()`).
 #[inline(always)]
 pub fn dynamic_shared<T: SharedElem>() -> DynamicShared<T> {
     let (addr, bytes): (u32, u32);
     // SAFETY: reads the extern symbol's address and a special register.
     unsafe {
-        core::arch::asm!("mov.u32 {a}, gpukit_dynamic_smem;", a = out(reg32) addr, options(pure, nomem, nostack));
-        core::arch::asm!("mov.u32 {b}, %dynamic_smem_size;", b = out(reg32) bytes, options(pure, nomem, nostack));
+        crate::__device_asm!("mov.u32 {a}, gpukit_dynamic_smem;", a = out(reg32) addr, options(pure, nomem, nostack));
+        crate::__device_asm!("mov.u32 {b}, %dynamic_smem_size;", b = out(reg32) bytes, options(pure, nomem, nostack));
     }
     DynamicShared {
         addr,
@@ -174,11 +178,13 @@ pub fn dynamic_shared<T: SharedElem>() -> DynamicShared<T> {
 }
 
 impl<T: SharedElem> DynamicShared<T> {
+    /// Number of elements the launch's dynamic shared memory holds.
     #[inline(always)]
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// True when the launch has no dynamic shared memory.
     #[inline(always)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -192,6 +198,7 @@ impl<T: SharedElem> DynamicShared<T> {
         unsafe { T::ld_shared(self.addr + (i * core::mem::size_of::<T>()) as u32) }
     }
 
+    /// Store `v` at element `i` (bounds-checked).
     #[inline(always)]
     pub fn set(&self, i: usize, v: T) {
         assert!(i < self.len, "dynamic shared index out of bounds");
@@ -199,6 +206,7 @@ impl<T: SharedElem> DynamicShared<T> {
         unsafe { T::st_shared(self.addr + (i * core::mem::size_of::<T>()) as u32, v) }
     }
 
+    /// The 32-bit shared address of element 0.
     #[inline(always)]
     pub fn shared_addr(&self) -> u32 {
         self.addr
@@ -221,7 +229,7 @@ macro_rules! shared_atomic_add {
                 // SAFETY: caller guarantees a valid aligned shared address. Not `nomem`: also a
                 // compiler barrier.
                 unsafe {
-                    core::arch::asm!(concat!("atom.shared.add.", $ty, " {r}, [{a}], {v};"),
+                    crate::__device_asm!(concat!("atom.shared.add.", $ty, " {r}, [{a}], {v};"),
                         r = out($reg) r, a = in(reg32) addr, v = in($reg) v, options(nostack, preserves_flags))
                 };
                 r

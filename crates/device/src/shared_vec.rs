@@ -20,7 +20,7 @@ impl<const N: usize> SharedArray<f32, N> {
     #[inline(always)]
     pub fn get4(&self, i: usize) -> [f32; 4] {
         assert!(
-            i % 4 == 0 && i < N && N - i >= 4,
+            i.is_multiple_of(4) && i < N && N - i >= 4,
             "shared get4 index out of bounds or unaligned"
         );
         // SAFETY: checked just above.
@@ -32,7 +32,7 @@ impl<const N: usize> SharedArray<f32, N> {
     #[inline(always)]
     pub fn set4(&self, i: usize, v: [f32; 4]) {
         assert!(
-            i % 4 == 0 && i < N && N - i >= 4,
+            i.is_multiple_of(4) && i < N && N - i >= 4,
             "shared set4 index out of bounds or unaligned"
         );
         // SAFETY: checked just above.
@@ -52,7 +52,7 @@ impl<const N: usize> SharedArray<f32, N> {
         // contract). `readonly`: the load does not write memory. Not `pure`: the value depends on
         // other threads' stores ordered by barriers, so it must not be moved across them.
         unsafe {
-            core::arch::asm!(
+            crate::__device_asm!(
                 "ld.shared.v4.f32 {{{a}, {b}, {c}, {d}}}, [{p}];",
                 a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
                 p = in(reg32) addr,
@@ -71,7 +71,7 @@ impl<const N: usize> SharedArray<f32, N> {
         let addr = self.shared_addr() + (i * 4) as u32;
         // SAFETY: aligned and in bounds as in `get4_unchecked` (caller's contract).
         unsafe {
-            core::arch::asm!(
+            crate::__device_asm!(
                 "st.shared.v4.f32 [{p}], {{{a}, {b}, {c}, {d}}};",
                 a = in(reg32) v[0], b = in(reg32) v[1], c = in(reg32) v[2], d = in(reg32) v[3],
                 p = in(reg32) addr,
@@ -93,7 +93,7 @@ impl<const N: usize> SharedArray<u16, N> {
     #[inline(always)]
     pub fn cp_async16(&self, dst: usize, src: &[u16], i: usize) {
         assert!(
-            dst % 8 == 0 && dst < N && N - dst >= 8,
+            dst.is_multiple_of(8) && dst < N && N - dst >= 8,
             "shared cp_async16 destination out of bounds or unaligned"
         );
         let saddr = self.shared_addr() + (dst * 2) as u32;
@@ -107,7 +107,7 @@ impl<const N: usize> SharedArray<u16, N> {
         } else {
             src.as_ptr()
         };
-        if (p as usize) % 16 == 0 || avail == 0 {
+        if (p as usize).is_multiple_of(16) || avail == 0 {
             let bytes = if full { 16u32 } else { (avail * 2) as u32 };
             // SAFETY: the destination is 16 bytes inside the array, 16-byte aligned (`.align 16`
             // base, `dst % 8 == 0`); the source is 16-byte aligned global memory of which
@@ -134,7 +134,7 @@ impl<const N: usize> SharedArray<u16, N> {
     #[inline(always)]
     pub fn ldmatrix_x4(&self, row_start: usize) -> [u32; 4] {
         assert!(
-            row_start % 8 == 0 && row_start < N && N - row_start >= 8,
+            row_start.is_multiple_of(8) && row_start < N && N - row_start >= 8,
             "shared ldmatrix row out of bounds or unaligned"
         );
         // SAFETY: checked just above.
@@ -156,7 +156,7 @@ impl<const N: usize> SharedArray<u16, N> {
     #[inline(always)]
     pub fn ldmatrix_x4_trans(&self, row_start: usize) -> [u32; 4] {
         assert!(
-            row_start % 8 == 0 && row_start < N && N - row_start >= 8,
+            row_start.is_multiple_of(8) && row_start < N && N - row_start >= 8,
             "shared ldmatrix row out of bounds or unaligned"
         );
         let addr = self.shared_addr() + (row_start * 2) as u32;
@@ -170,7 +170,7 @@ impl<const N: usize> SharedArray<u16, N> {
 pub fn cp_async_commit() {
     // SAFETY: no operands; orders only this thread's asynchronous copies. Not `nomem`: it is a
     // compiler barrier too.
-    unsafe { core::arch::asm!("cp.async.commit_group;", options(nostack, preserves_flags)) }
+    unsafe { crate::__device_asm!("cp.async.commit_group;", options(nostack, preserves_flags)) }
 }
 
 /// Waits until at most `PENDING` committed copy groups of this thread are still in flight
@@ -180,6 +180,6 @@ pub fn cp_async_wait<const PENDING: u32>() {
     // SAFETY: as `cp_async_commit`; also a compiler barrier, so shared loads are not hoisted
     // above it.
     unsafe {
-        core::arch::asm!("cp.async.wait_group {n};", n = const PENDING, options(nostack, preserves_flags))
+        crate::__device_asm!("cp.async.wait_group {n};", n = const PENDING, options(nostack, preserves_flags))
     }
 }

@@ -4,17 +4,15 @@
 //! functions without `nomem`, so they are also compiler barriers (rustc's `compiler_fence`
 //! crashes the NVPTX backend, see NVPTX.md).
 
-#[allow(improper_ctypes)]
-unsafe extern "C" {
-    #[link_name = "llvm.nvvm.barrier0.popc"]
-    fn barrier0_popc(pred: i32) -> i32;
-    #[link_name = "llvm.nvvm.barrier0.and"]
-    fn barrier0_and(pred: i32) -> i32;
-    #[link_name = "llvm.nvvm.barrier0.or"]
-    fn barrier0_or(pred: i32) -> i32;
-    #[link_name = "llvm.nvvm.bar.warp.sync"]
-    fn bar_warp_sync(mask: u32);
-}
+crate::arch::nvvm_intrinsics! {
+#[link_name = "llvm.nvvm.barrier0.popc"]
+fn barrier0_popc(pred: i32) -> i32;
+#[link_name = "llvm.nvvm.barrier0.and"]
+fn barrier0_and(pred: i32) -> i32;
+#[link_name = "llvm.nvvm.barrier0.or"]
+fn barrier0_or(pred: i32) -> i32;
+#[link_name = "llvm.nvvm.bar.warp.sync"]
+fn bar_warp_sync(mask: u32);}
 
 /// Block-wide barrier (`__syncthreads`, PTX `bar.sync 0`): every thread of the block must reach
 /// it, and shared-memory writes before it are visible to the block after it.
@@ -22,7 +20,7 @@ unsafe extern "C" {
 pub fn sync_threads() {
     // SAFETY: a barrier has no memory-safety preconditions; divergent calls deadlock, they do not
     // corrupt memory.
-    unsafe { core::arch::nvptx::_syncthreads() }
+    unsafe { crate::arch::nvptx::_syncthreads() }
 }
 
 /// Block barrier that also counts the threads whose `pred` is true (`__syncthreads_count`,
@@ -69,7 +67,7 @@ pub fn sync_warp() {
 pub fn fence_block() {
     // SAFETY: a fence only orders this thread's memory operations. Not `nomem`: it is also a
     // compiler barrier.
-    unsafe { core::arch::asm!("fence.sc.cta;", options(nostack, preserves_flags)) }
+    unsafe { crate::__device_asm!("fence.sc.cta;", options(nostack, preserves_flags)) }
 }
 
 /// Sequentially consistent fence among all threads of the device (`__threadfence`,
@@ -77,7 +75,7 @@ pub fn fence_block() {
 #[inline(always)]
 pub fn fence_device() {
     // SAFETY: as `fence_block`.
-    unsafe { core::arch::asm!("fence.sc.gpu;", options(nostack, preserves_flags)) }
+    unsafe { crate::__device_asm!("fence.sc.gpu;", options(nostack, preserves_flags)) }
 }
 
 /// Sequentially consistent fence with the host and peer devices too (`__threadfence_system`,
@@ -85,7 +83,7 @@ pub fn fence_device() {
 #[inline(always)]
 pub fn fence_system() {
     // SAFETY: as `fence_block`.
-    unsafe { core::arch::asm!("fence.sc.sys;", options(nostack, preserves_flags)) }
+    unsafe { crate::__device_asm!("fence.sc.sys;", options(nostack, preserves_flags)) }
 }
 
 /// Acquire-release fence at `scope` (PTX `fence.acq_rel.{cta,gpu,sys}`): lighter than the
@@ -97,13 +95,13 @@ pub fn fence_acq_rel(scope: crate::atomic::Scope) {
     unsafe {
         match scope {
             Scope::Block => {
-                core::arch::asm!("fence.acq_rel.cta;", options(nostack, preserves_flags))
+                crate::__device_asm!("fence.acq_rel.cta;", options(nostack, preserves_flags))
             }
             Scope::Device => {
-                core::arch::asm!("fence.acq_rel.gpu;", options(nostack, preserves_flags))
+                crate::__device_asm!("fence.acq_rel.gpu;", options(nostack, preserves_flags))
             }
             Scope::System => {
-                core::arch::asm!("fence.acq_rel.sys;", options(nostack, preserves_flags))
+                crate::__device_asm!("fence.acq_rel.sys;", options(nostack, preserves_flags))
             }
         }
     }
@@ -127,6 +125,6 @@ pub fn fence_sc(scope: crate::atomic::Scope) {
 pub fn nanosleep(ns: u32) {
     // SAFETY: a scheduling hint with no memory effects.
     unsafe {
-        core::arch::asm!("nanosleep.u32 {t};", t = in(reg32) ns, options(nomem, nostack, preserves_flags))
+        crate::__device_asm!("nanosleep.u32 {t};", t = in(reg32) ns, options(nomem, nostack, preserves_flags))
     };
 }

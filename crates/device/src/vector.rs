@@ -3,6 +3,7 @@ use crate::out::Quad;
 
 /// Element types that travel as one 32-bit word, so four of them fill one 16-byte vector access.
 pub trait Word32: Copy {
+    /// The value with these 32 bits.
     fn from_bits(b: u32) -> Self;
 }
 impl Word32 for f32 {
@@ -34,7 +35,7 @@ unsafe fn ld_nc_v4<T: Word32>(p: *const T) -> [T; 4] {
     let (a, b, c, d): (u32, u32, u32, u32);
     // SAFETY: the caller's contract.
     unsafe {
-        core::arch::asm!(
+        crate::__device_asm!(
             "ld.global.nc.v4.b32 {{{a}, {b}, {c}, {d}}}, [{p}];",
             a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
             p = in(reg64) p,
@@ -60,7 +61,7 @@ pub fn load_quad<T: Word32>(s: &[T], i: usize) -> [T; 4] {
     {
         // SAFETY: `i < len`, so the pointer stays inside the slice.
         let p = unsafe { s.as_ptr().add(i) };
-        if (p as usize) % 16 == 0 {
+        if (p as usize).is_multiple_of(16) {
             // SAFETY: 16 bytes from `p` are in bounds, aligned, in global memory (kernel inputs
             // are device allocations) and not written by any thread during this launch.
             return unsafe { ld_nc_v4(p) };
@@ -98,7 +99,7 @@ impl<'a, T: Word32> Quads<'a, T> {
     /// `None` when `s` does not start on a 16-byte boundary.
     #[inline(always)]
     pub fn new(s: &'a [T]) -> Option<Quads<'a, T>> {
-        if (s.as_ptr() as usize) % 16 != 0 {
+        if !(s.as_ptr() as usize).is_multiple_of(16) {
             return None;
         }
         let n = s.len() / 4;
@@ -117,6 +118,7 @@ impl<'a, T: Word32> Quads<'a, T> {
         self.quads.len()
     }
 
+    /// True when there is no whole group.
     #[inline(always)]
     pub fn is_empty(&self) -> bool {
         self.quads.is_empty()

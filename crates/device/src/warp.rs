@@ -2,27 +2,25 @@
 //! call them together (convergent). They are LLVM NVVM intrinsics, which rustc marks convergent,
 //! rather than inline asm, which it would not.
 
-#[allow(improper_ctypes)]
-unsafe extern "C" {
-    #[link_name = "llvm.nvvm.shfl.sync.down.f32"]
-    fn shfl_down_f32_(mask: u32, v: f32, delta: u32, clamp: u32) -> f32;
-    #[link_name = "llvm.nvvm.shfl.sync.up.f32"]
-    fn shfl_up_f32_(mask: u32, v: f32, delta: u32, clamp: u32) -> f32;
-    #[link_name = "llvm.nvvm.shfl.sync.bfly.f32"]
-    fn shfl_xor_f32_(mask: u32, v: f32, lane_mask: u32, clamp: u32) -> f32;
-    #[link_name = "llvm.nvvm.shfl.sync.idx.f32"]
-    fn shfl_idx_f32_(mask: u32, v: f32, lane: u32, clamp: u32) -> f32;
-    #[link_name = "llvm.nvvm.shfl.sync.down.i32"]
-    fn shfl_down_i32_(mask: u32, v: i32, delta: u32, clamp: u32) -> i32;
-    #[link_name = "llvm.nvvm.shfl.sync.up.i32"]
-    fn shfl_up_i32_(mask: u32, v: i32, delta: u32, clamp: u32) -> i32;
-    #[link_name = "llvm.nvvm.shfl.sync.bfly.i32"]
-    fn shfl_xor_i32_(mask: u32, v: i32, lane_mask: u32, clamp: u32) -> i32;
-    #[link_name = "llvm.nvvm.shfl.sync.idx.i32"]
-    fn shfl_idx_i32_(mask: u32, v: i32, lane: u32, clamp: u32) -> i32;
-    #[link_name = "llvm.nvvm.read.ptx.sreg.laneid"]
-    fn laneid_() -> i32;
-}
+crate::arch::nvvm_intrinsics! {
+#[link_name = "llvm.nvvm.shfl.sync.down.f32"]
+fn shfl_down_f32_(mask: u32, v: f32, delta: u32, clamp: u32) -> f32;
+#[link_name = "llvm.nvvm.shfl.sync.up.f32"]
+fn shfl_up_f32_(mask: u32, v: f32, delta: u32, clamp: u32) -> f32;
+#[link_name = "llvm.nvvm.shfl.sync.bfly.f32"]
+fn shfl_xor_f32_(mask: u32, v: f32, lane_mask: u32, clamp: u32) -> f32;
+#[link_name = "llvm.nvvm.shfl.sync.idx.f32"]
+fn shfl_idx_f32_(mask: u32, v: f32, lane: u32, clamp: u32) -> f32;
+#[link_name = "llvm.nvvm.shfl.sync.down.i32"]
+fn shfl_down_i32_(mask: u32, v: i32, delta: u32, clamp: u32) -> i32;
+#[link_name = "llvm.nvvm.shfl.sync.up.i32"]
+fn shfl_up_i32_(mask: u32, v: i32, delta: u32, clamp: u32) -> i32;
+#[link_name = "llvm.nvvm.shfl.sync.bfly.i32"]
+fn shfl_xor_i32_(mask: u32, v: i32, lane_mask: u32, clamp: u32) -> i32;
+#[link_name = "llvm.nvvm.shfl.sync.idx.i32"]
+fn shfl_idx_i32_(mask: u32, v: i32, lane: u32, clamp: u32) -> i32;
+#[link_name = "llvm.nvvm.read.ptx.sreg.laneid"]
+fn laneid_() -> i32;}
 
 /// All 32 lanes.
 pub const FULL_MASK: u32 = 0xffff_ffff;
@@ -99,14 +97,17 @@ shuffles!(
 pub fn shfl_xor_u32(v: u32, mask: u32) -> u32 {
     shfl_xor_i32(v as i32, mask) as u32
 }
+/// Value of lane `lane_id + delta` (own value where that is past lane 31).
 #[inline(always)]
 pub fn shfl_down_u32(v: u32, delta: u32) -> u32 {
     shfl_down_i32(v as i32, delta) as u32
 }
+/// Value of lane `lane_id - delta` (own value for lanes below `delta`).
 #[inline(always)]
 pub fn shfl_up_u32(v: u32, delta: u32) -> u32 {
     shfl_up_i32(v as i32, delta) as u32
 }
+/// Value of lane `src`.
 #[inline(always)]
 pub fn shfl_idx_u32(v: u32, src: u32) -> u32 {
     shfl_idx_i32(v as i32, src) as u32
@@ -186,27 +187,25 @@ pub fn inclusive_scan_i32(mut v: i32) -> i32 {
     v
 }
 
-#[allow(improper_ctypes)]
-unsafe extern "C" {
-    #[link_name = "llvm.nvvm.activemask"]
-    fn activemask_() -> i32;
-    #[link_name = "llvm.nvvm.vote.any.sync"]
-    fn vote_any_(mask: i32, pred: bool) -> bool;
-    #[link_name = "llvm.nvvm.vote.all.sync"]
-    fn vote_all_(mask: i32, pred: bool) -> bool;
-    #[link_name = "llvm.nvvm.vote.ballot.sync"]
-    fn vote_ballot_(mask: i32, pred: bool) -> i32;
-    #[link_name = "llvm.nvvm.redux.sync.add"]
-    fn redux_add_(v: i32, mask: i32) -> i32;
-    #[link_name = "llvm.nvvm.redux.sync.min"]
-    fn redux_min_(v: i32, mask: i32) -> i32;
-    #[link_name = "llvm.nvvm.redux.sync.max"]
-    fn redux_max_(v: i32, mask: i32) -> i32;
-    #[link_name = "llvm.nvvm.redux.sync.umin"]
-    fn redux_umin_(v: i32, mask: i32) -> i32;
-    #[link_name = "llvm.nvvm.redux.sync.umax"]
-    fn redux_umax_(v: i32, mask: i32) -> i32;
-}
+crate::arch::nvvm_intrinsics! {
+#[link_name = "llvm.nvvm.activemask"]
+fn activemask_() -> i32;
+#[link_name = "llvm.nvvm.vote.any.sync"]
+fn vote_any_(mask: i32, pred: bool) -> bool;
+#[link_name = "llvm.nvvm.vote.all.sync"]
+fn vote_all_(mask: i32, pred: bool) -> bool;
+#[link_name = "llvm.nvvm.vote.ballot.sync"]
+fn vote_ballot_(mask: i32, pred: bool) -> i32;
+#[link_name = "llvm.nvvm.redux.sync.add"]
+fn redux_add_(v: i32, mask: i32) -> i32;
+#[link_name = "llvm.nvvm.redux.sync.min"]
+fn redux_min_(v: i32, mask: i32) -> i32;
+#[link_name = "llvm.nvvm.redux.sync.max"]
+fn redux_max_(v: i32, mask: i32) -> i32;
+#[link_name = "llvm.nvvm.redux.sync.umin"]
+fn redux_umin_(v: i32, mask: i32) -> i32;
+#[link_name = "llvm.nvvm.redux.sync.umax"]
+fn redux_umax_(v: i32, mask: i32) -> i32;}
 
 /// The lanes of this warp executing this instruction together (`__activemask()`, PTX
 /// `activemask.b32`). Informational: lanes may diverge again right after.
@@ -223,7 +222,7 @@ pub fn lanemask_lt() -> u32 {
     let m: u32;
     // SAFETY: reads a special register.
     unsafe {
-        core::arch::asm!("mov.u32 {m}, %lanemask_lt;", m = out(reg32) m, options(pure, nomem, nostack))
+        crate::__device_asm!("mov.u32 {m}, %lanemask_lt;", m = out(reg32) m, options(pure, nomem, nostack))
     };
     m
 }
@@ -333,6 +332,7 @@ macro_rules! pair_shuffles {
     };
 }
 
+#[cfg(gpukit_unstable)]
 pair_shuffles!(
     crate::half::F16x2,
     shfl_down_f16x2,
