@@ -66,6 +66,23 @@ fn every_test_kernel_is_an_entry_and_nothing_is_unresolved() {
 }
 
 #[test]
+fn device_asserts_record_their_site_and_trap() {
+    let b = entry("panic_on_demand");
+    // The assert's failure path calls the out-of-line recorder with a static site, then traps.
+    assert_has(b, "panic_on_demand", &["call.uni", "trap;"]);
+    // The message travels as a byte array in the module.
+    let bytes: Vec<String> = "gpukit test assert"
+        .bytes()
+        .map(|b| b.to_string())
+        .collect();
+    assert!(
+        module().contains(&bytes.join(", ")),
+        "the message is in the module"
+    );
+    assert!(module().contains(".visible .global .align 8 .b8 GPUKIT_PANIC_RECORD[8]"));
+}
+
+#[test]
 fn shared_memory_uses_shared_instructions() {
     for k in [
         "shared_reverse",

@@ -838,6 +838,8 @@ fn panics_report_kernel_and_location_and_the_gpu_recovers() {
     let cases = [
         (1u32, "PANIC-BOUNDS", None),
         (2, "PANIC-EXPLICIT", Some("gpukit test panic")),
+        (3, "PANIC-ASSERT", Some("gpukit test assert")),
+        (4, "trap", None),
     ];
     if let Some(arg) = common::child_arg() {
         // The child: make the kernel panic, check the report, return normally.
@@ -868,6 +870,12 @@ fn panics_report_kernel_and_location_and_the_gpu_recovers() {
         let text = failure.to_string();
         println!("REPORT {text}");
         assert!(text.contains("kernel `panic_on_demand`"), "{text}");
+        assert!(failure.is_sticky(), "{text}");
+        if marker == "trap" {
+            // `gpu::trap()` records nothing: the host names the kernel only.
+            assert!(failure.panic.is_none(), "{text}");
+            return;
+        }
         let p = failure.panic.as_ref().expect("the panic was recorded");
         assert!(p.file.ends_with("src/panics.rs"), "{p}");
         assert_eq!(p.line, marker_line(marker), "{p}");
@@ -880,10 +888,12 @@ fn panics_report_kernel_and_location_and_the_gpu_recovers() {
         let (ok, text) = common::run_child(NAME, &i.to_string());
         println!("{text}");
         assert!(ok, "child {i} failed:\n{text}");
-        assert!(
-            text.contains("REPORT kernel `panic_on_demand` panicked at"),
-            "{text}"
-        );
+        let want = if cases[i].1 == "trap" {
+            "REPORT kernel `panic_on_demand` failed"
+        } else {
+            "REPORT kernel `panic_on_demand` panicked at"
+        };
+        assert!(text.contains(want), "{text}");
     }
     // The process that watched the panics keeps working on a fresh context.
     let gpu = Gpu::new(0).expect("a CUDA GPU");

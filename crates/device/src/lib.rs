@@ -59,6 +59,7 @@ pub use index::{
     grid_dim, grid_linear_threads, grid_stride_x, grid_threads_x, thread_idx,
 };
 pub use out::{OutSlice, Quad, QuadMut, TileMut};
+pub use panic::trap;
 pub use shared::{DynamicShared, SharedArray, dynamic_shared};
 pub use sync::{
     fence_block, fence_device, fence_system, sync_threads, sync_threads_and, sync_threads_count,

@@ -16,9 +16,13 @@
 //! with ptxas for sm_90: `vector_add` 12 → 50, `saxpy` 22 → 50). A kernel crate tuned for
 //! occupancy turns it off (`default-features = false`); its panics still trap and the host still
 //! names the failed kernel, without file:line.
+//!
+//! [`crate::assert!`] is the cheap, always-recording check: its failure path passes one pointer
+//! to a static [`Site`] to an out-of-line function, so it reports `file:line:column` and its
+//! message with or without the feature. [`trap`] stops the grid without a record.
 
 /// Device address of the host's mapped panic record, or 0. Written by the host before launches.
-#[cfg(feature = "panic-location")]
+/// Present with or without the `panic-location` feature: [`crate::assert!`] always records.
 #[unsafe(no_mangle)]
 pub static mut GPUKIT_PANIC_RECORD: u64 = 0;
 
@@ -59,17 +63,59 @@ fn on_panic(info: &core::panic::PanicInfo) -> ! {
     record(info);
     #[cfg(not(feature = "panic-location"))]
     let _ = info;
-    // SAFETY: `trap` aborts the whole grid; nothing after it runs.
+    trap()
+}
+
+/// Record the panic's location and message (when the host attached a record) for the panic
+/// handler.
+#[cfg(all(feature = "panic-location", target_arch = "nvptx64"))]
+fn record(info: &core::panic::PanicInfo) {
+    let (line, column, file) = match info.location() {
+        Some(l) => (l.line(), l.column(), l.file()),
+        None => (0, 0, ""),
+    };
+    record_site(file, line, column, info.message().as_str());
+}
+
+/// Where a [`crate::assert!`] (or [`fail`]) stops the kernel: a `static` written by the macro,
+/// so the failing path passes one pointer instead of materialising a panic.
+pub struct Site {
+    /// `file!()` of the check.
+    pub file: &'static str,
+    /// `line!()` of the check.
+    pub line: u32,
+    /// `column!()` of the check.
+    pub column: u32,
+    /// The message the host reports.
+    pub message: &'static str,
+}
+
+/// Stop the whole grid with `site` recorded for the host (kernel, `file:line:column`, message,
+/// block and thread; see the module docs). Works whether or not the `panic-location` feature
+/// is on, and costs the calling kernel few registers: the record is written out of line.
+#[cold]
+#[inline(never)]
+pub fn fail(site: &'static Site) -> ! {
+    record_site(site.file, site.line, site.column, Some(site.message));
+    trap()
+}
+
+/// Abort the whole grid now (PTX `trap`): the launch, or the next synchronisation, fails with a
+/// sticky error (`CUDA_ERROR_LAUNCH_FAILED`, or `ILLEGAL_INSTRUCTION`), and the host must
+/// recreate the context. Nothing is recorded; [`crate::assert!`] records where and why.
+#[inline(always)]
+pub fn trap() -> ! {
+    // SAFETY: `trap` touches no memory; it ends every thread of the grid.
     unsafe { crate::arch::nvptx::trap() }
 }
 
-#[cfg(all(feature = "panic-location", target_arch = "nvptx64"))]
-// Kept small: every kernel that can panic reserves this function's registers (ptxas counts
-// the whole call tree), so no unrolled loops here.
+/// Write the first failure of the launch into the host's mapped record. Kept small: every
+/// kernel that can fail reserves this function's registers (ptxas counts the whole call tree),
+/// so no unrolled loops here.
 #[cold]
 #[inline(never)]
 #[cfg_attr(target_arch = "nvptx64", optimize(size))]
-fn record(info: &core::panic::PanicInfo) {
+fn record_site(file: &str, line: u32, column: u32, message: Option<&str>) {
     use crate::atomic::{AtomicElem, AtomicInt, Ordering, Scope};
     // SAFETY: the global is only written by the host between launches; a volatile read sees it.
     let addr = unsafe { core::ptr::read_volatile(&raw const GPUKIT_PANIC_RECORD) };
@@ -77,6 +123,7 @@ fn record(info: &core::panic::PanicInfo) {
         return;
     }
     let rec = addr as *mut PanicRecord;
+    let file = file.as_bytes();
     // SAFETY (whole block): `addr` is the device address of a live, mapped `PanicRecord` (the
     // host's contract when it sets the global). Only the thread that wins the compare-exchange
     // writes the fields; all writes are volatile (the host reads them concurrently after the
@@ -86,10 +133,6 @@ fn record(info: &core::panic::PanicInfo) {
         if u32::atomic_compare_exchange(state, 0, 1, Scope::System, Ordering::Relaxed).is_err() {
             return;
         }
-        let (line, column, file) = match info.location() {
-            Some(l) => (l.line(), l.column(), l.file().as_bytes()),
-            None => (0, 0, &[][..]),
-        };
         core::ptr::write_volatile(&raw mut (*rec).line, line);
         core::ptr::write_volatile(&raw mut (*rec).column, column);
         let keep = file.len().min(FILE_BYTES);
@@ -101,7 +144,7 @@ fn record(info: &core::panic::PanicInfo) {
             );
         }
         core::ptr::write_volatile(&raw mut (*rec).file_len, keep as u32);
-        let msg_len = match info.message().as_str() {
+        let msg_len = match message {
             Some(m) => {
                 let n = m.len().min(MESSAGE_BYTES);
                 for i in 0..n {
@@ -121,4 +164,28 @@ fn record(info: &core::panic::PanicInfo) {
         u32::atomic_store(state, 2, Scope::System, Ordering::SeqCst);
         crate::sync::fence_system();
     }
+}
+
+/// Check a condition on the device: when it is false, the kernel stops with `file:line:column`
+/// and the message recorded for the host (as [`panic::fail`](crate::panic::fail)), e.g.
+/// `gpu::assert!(cols % 4 == 0, "cols must be a multiple of 4")`. The message is a string
+/// literal (formatting would cost every kernel registers); without one it is the condition's
+/// text. Unlike `core::assert!`, this reports its message even in kernel crates built without the
+/// `panic-location` feature.
+#[macro_export]
+macro_rules! assert {
+    ($cond:expr $(,)?) => {
+        $crate::assert!($cond, concat!("assertion failed: ", stringify!($cond)))
+    };
+    ($cond:expr, $msg:literal $(,)?) => {
+        if !$cond {
+            static SITE: $crate::panic::Site = $crate::panic::Site {
+                file: file!(),
+                line: line!(),
+                column: column!(),
+                message: $msg,
+            };
+            $crate::panic::fail(&SITE)
+        }
+    };
 }

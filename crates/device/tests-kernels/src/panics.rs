@@ -1,8 +1,9 @@
 //! Device panics: the host must learn the kernel, file and line.
-use gpukit_device::{OutSlice, kernel};
+use gpukit_device::{self as gpu, OutSlice, kernel};
 
 /// `out[i] = x[i]`; with `mode == 1` thread 5 reads past the end of `x` (bounds-check panic),
-/// with `mode == 2` thread 5 panics explicitly. The marker comments let the host test find the
+/// with `mode == 2` thread 5 panics explicitly, with `mode == 3` thread 5 fails a `gpu::assert!`
+/// and with `mode == 4` it calls `gpu::trap()`. The marker comments let the host test find the
 /// expected line numbers.
 #[kernel(same_len(x, out), elements = out)]
 pub fn panic_on_demand(x: &[u32], mut out: OutSlice<u32>, mode: u32) {
@@ -10,6 +11,10 @@ pub fn panic_on_demand(x: &[u32], mut out: OutSlice<u32>, mode: u32) {
         let j = if mode == 1 && i == 5 { i + x.len() } else { i };
         if mode == 2 && i == 5 {
             panic!("gpukit test panic"); // PANIC-EXPLICIT
+        }
+        gpu::assert!(mode != 3 || i != 5, "gpukit test assert"); // PANIC-ASSERT
+        if mode == 4 && i == 5 {
+            gpu::trap();
         }
         *o = x[j]; // PANIC-BOUNDS
     }
