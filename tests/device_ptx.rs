@@ -58,11 +58,32 @@ fn every_test_kernel_is_an_entry_and_nothing_is_unresolved() {
         "f16_arith",
         "packed_pairs",
         "panic_on_demand",
+        "shared_same_names",
     ] {
         assert!(names.iter().any(|n| n == k), "no .entry {k} in {names:?}");
     }
     assert_eq!(ptx::unresolved_externs(module()), Vec::<String>::new());
     assert!(module().contains(&format!(".target {}", IMAGES[0].arch)));
+}
+
+#[test]
+fn shared_arrays_never_share_a_symbol() {
+    // Three uses named REVERSE_TILE (two kernels, one nested module): three distinct symbols.
+    let mut names: Vec<&str> = module()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(".shared .align 16 .b8 "))
+        .filter(|l| l.starts_with("REVERSE_TILE_gk"))
+        .map(|l| &l[..l.find('[').unwrap()])
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 3, "{names:?}");
+    let b = entry("shared_same_names");
+    assert_eq!(
+        names.iter().filter(|n| b.contains(*n)).count(),
+        2,
+        "{names:?}"
+    );
 }
 
 #[test]
@@ -105,7 +126,8 @@ fn shared_memory_uses_shared_instructions() {
         &["st.shared.b16", "ld.shared.b16"],
     );
     // Static tiles are declared in the shared state space, dynamic memory as an extern array.
-    assert!(module().contains(".shared .align 16 .b8 REVERSE_TILE[1024]"));
+    assert!(module().contains(".shared .align 16 .b8 REVERSE_TILE_gk"));
+    assert!(module().contains("[1024];"));
     assert!(module().contains(".extern .shared .align 16 .b8 gpukit_dynamic_smem[]"));
 }
 

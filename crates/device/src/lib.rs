@@ -50,6 +50,8 @@ pub mod vector;
 pub mod warp;
 
 pub use atomic::{AtomicSlice, Ordering, Scope};
+#[doc(hidden)]
+pub use gpukit_macros::__unique_shared;
 pub use gpukit_macros::kernel;
 #[cfg(gpukit_unstable)]
 pub use half::F16x2;

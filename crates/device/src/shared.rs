@@ -5,11 +5,10 @@
 //! [`shared_array!`](crate::shared_array) and accessed only through 32-bit shared addresses with explicit
 //! `ld.shared`/`st.shared`.
 //!
-//! Aliasing rules: each `shared_array!` names one `.shared` symbol, so two declarations are two
-//! arrays; declaring the same name twice is rejected by `ptxas` (duplicate symbol), so one
-//! declaration cannot silently serve two arrays. Every thread of the block sees the same memory:
-//! element accesses are bounds-checked, but ordering between threads is the kernel's job
-//! (put a [`crate::sync_threads`] between writes and reads by other threads).
+//! Aliasing rules: each `shared_array!` use declares its own uniquely named `.shared` symbol, so
+//! two declarations are always two arrays, even with the same name. Every thread of the block
+//! sees the same memory: element accesses are bounds-checked, but ordering between threads is the
+//! kernel's job (put a [`crate::sync_threads`] between writes and reads by other threads).
 use core::marker::PhantomData;
 
 /// Element types that shared memory can hold, with their load/store instruction width.
@@ -125,26 +124,40 @@ impl<T: SharedElem, const N: usize> SharedArray<T, N> {
 }
 
 /// Declares a block-shared array and evaluates to its [`SharedArray`] handle:
-/// `let tile = shared_array!(TILE_A: [f32; 1024]);`. The name must be unique in the module.
+/// `let tile = shared_array!(TILE: [f32; 1024]);`.
+///
+/// Every use declares its own PTX `.shared` symbol (`TILE` plus a hash of the crate, file, line,
+/// column and a per-compilation counter), so two arrays never collide, whatever their names: the
+/// same name in two kernels, two modules or two crates gives two arrays. One use inside a
+/// function that several kernels call is one array per block of each of those kernels. `N` may
+/// name constants of the enclosing module, not generic parameters.
+#[macro_export]
+macro_rules! shared_array {
+    ($name:ident : [$t:ty; $n:expr]) => {
+        $crate::__unique_shared!($crate::__shared_decl, $name: [$t; $n])
+    };
+}
+
+/// The declaration behind [`shared_array!`](crate::shared_array), given its unique symbol.
+#[doc(hidden)]
 #[macro_export]
 #[cfg_attr(gpukit_unstable, allow_internal_unstable(asm_experimental_arch))]
-macro_rules! shared_array {
-    ($name:ident : [$t:ty; $n:expr]) => {{
-        // `global_asm!` must be an item: a module named after the array holds it (and makes a
-        // second declaration of the same name in one scope a compile error too).
+macro_rules! __shared_decl {
+    ($sym:ident : [$t:ty; $n:expr]) => {{
+        // `global_asm!` must be an item: a module named after the symbol holds it.
         #[allow(non_snake_case, unused_imports)]
-        mod $name {
+        mod $sym {
             use super::*;
             #[cfg(target_arch = "nvptx64")]
             core::arch::global_asm!(
-                concat!(".shared .align 16 .b8 ", stringify!($name), "[{bytes}];"),
+                concat!(".shared .align 16 .b8 ", stringify!($sym), "[{bytes}];"),
                 bytes = const ($n) * core::mem::size_of::<$t>(),
             );
         }
         let addr: u32;
-        // SAFETY: reads the address of the symbol declared just above.
+        // SAFETY: reads the address of the symbol declared just above, which nothing else uses.
         unsafe {
-            $crate::__device_asm!(concat!("mov.u32 {a}, ", stringify!($name), ";"), a = out(reg32) addr, options(pure, nomem, nostack));
+            $crate::__device_asm!(concat!("mov.u32 {a}, ", stringify!($sym), ";"), a = out(reg32) addr, options(pure, nomem, nostack));
             $crate::shared::SharedArray::<$t, { $n }>::from_shared_addr(addr)
         }
     }};

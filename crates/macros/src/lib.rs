@@ -35,3 +35,50 @@ pub fn kernel(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     .into()
 }
+
+/// `__unique_shared!(path::to::decl_macro, NAME: [TYPE; LEN])`: invokes `decl_macro!(SYMBOL: [TYPE;
+/// LEN])` with a `.shared` symbol name unique to this use: `NAME` followed by a hash of the crate
+/// being compiled, the use's file, line and column, and a per-compilation counter. Two
+/// `shared_array!`s can therefore never declare the same PTX symbol, whatever their names and
+/// modules (before, they met as a ptxas "Duplicate definition" error). Used by
+/// `gpukit_device::shared_array!`; not meant to be called directly.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __unique_shared(input: TokenStream) -> TokenStream {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static USES: AtomicU64 = AtomicU64::new(0);
+    let mut tokens = input.into_iter();
+    let mut decl = proc_macro::TokenStream::new();
+    // The declaring macro's path runs up to the first top-level comma.
+    for t in tokens.by_ref() {
+        if matches!(&t, proc_macro::TokenTree::Punct(p) if p.as_char() == ',') {
+            break;
+        }
+        decl.extend([t]);
+    }
+    let Some(proc_macro::TokenTree::Ident(name)) = tokens.next() else {
+        return quote!(compile_error!("shared_array!: expected `NAME: [T; N]`");).into();
+    };
+    let rest: proc_macro::TokenStream = tokens.collect();
+    let span = name.span();
+    let crate_name = std::env::var("CARGO_CRATE_NAME").unwrap_or_default();
+    let key = format!(
+        "{crate_name}\0{}\0{}\0{}\0{}\0{}",
+        span.file(),
+        span.line(),
+        span.column(),
+        name,
+        USES.fetch_add(1, Ordering::Relaxed)
+    );
+    // FNV-1a: stable across builds and platforms (std's hasher is not).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    let symbol = proc_macro::Ident::new(&format!("{name}_gk{:012x}", h >> 16), span);
+    let decl: proc_macro2::TokenStream = decl.into();
+    let rest: proc_macro2::TokenStream = rest.into();
+    let symbol: proc_macro2::TokenStream =
+        proc_macro::TokenStream::from(proc_macro::TokenTree::Ident(symbol)).into();
+    quote!(#decl ! { #symbol #rest }).into()
+}

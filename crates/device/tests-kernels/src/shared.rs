@@ -45,3 +45,31 @@ pub fn dynamic_reverse(x: &[u32], mut out: OutSlice<u32>) {
         *o = r;
     }
 }
+
+/// Two arrays with the same name as `shared_reverse`'s, in another kernel and in a nested
+/// module: each use is its own `.shared` symbol, so this builds and assembles. Block size 256:
+/// `out[i] = x[i] + 2 * x[i]` through two tiles that would collide if names were symbols.
+#[kernel]
+pub fn shared_same_names(x: &[f32], mut out: OutSlice<f32>) {
+    let tile = shared_array!(REVERSE_TILE: [f32; 256]);
+    let other = nested::tile();
+    let t = gpu::thread_idx().x as usize;
+    let i = gpu::global_id_x();
+    let v = if i < x.len() { x[i] } else { 0.0 };
+    tile.set(t, v);
+    other.set(t, 2.0 * v);
+    gpu::sync_threads();
+    let r = tile.get(t) + other.get(t);
+    if let Some((_, o)) = out.thread_elem() {
+        *o = r;
+    }
+}
+
+mod nested {
+    use gpukit_device::{SharedArray, shared_array};
+
+    #[inline(always)]
+    pub fn tile() -> SharedArray<f32, 256> {
+        shared_array!(REVERSE_TILE: [f32; 256])
+    }
+}
