@@ -2,12 +2,12 @@
 //!
 //! Each thread owns one group of four outputs (`OutSlice::thread_quad`); groups that are not
 //! fully in bounds or not 16-byte aligned fall back to element-wise, bounds-checked accesses.
-use gpukit_device::{self as gpu, OutSlice, QuadMut, Quads, kernel};
+use gpukit_device::{self as gpu, GridStride, OutSlice, PerThread, QuadMut, Quads, kernel};
 
 /// out[i] = f(a[i], b[i]) over this thread's quad: 16-byte loads through aligned [`Quads`]
 /// views when the inputs allow, element-wise otherwise.
 #[inline(always)]
-fn zip_quad(a: &[f32], b: &[f32], out: &mut OutSlice<f32>, f: impl Fn(f32, f32) -> f32) {
+fn zip_quad(a: &[f32], b: &[f32], out: &mut OutSlice<f32, PerThread<4>>, f: impl Fn(f32, f32) -> f32) {
     let (qa, qb) = (Quads::new(a), Quads::new(b));
     if let Some((i, q)) = out.thread_quad() {
         match (q, qa, qb) {
@@ -31,7 +31,7 @@ fn zip_quad(a: &[f32], b: &[f32], out: &mut OutSlice<f32>, f: impl Fn(f32, f32) 
 
 /// out[i] = f(a[i]) over this thread's quad, as [`zip_quad`].
 #[inline(always)]
-fn map_quad(a: &[f32], out: &mut OutSlice<f32>, f: impl Fn(f32) -> f32) {
+fn map_quad(a: &[f32], out: &mut OutSlice<f32, PerThread<4>>, f: impl Fn(f32) -> f32) {
     let qa = Quads::new(a);
     if let Some((i, q)) = out.thread_quad() {
         match (q, qa) {
@@ -55,37 +55,37 @@ fn map_quad(a: &[f32], out: &mut OutSlice<f32>, f: impl Fn(f32) -> f32) {
 
 /// out = a + b
 #[kernel(same_len(a, b, out), elements = out, items_per_thread = 4)]
-pub fn add_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32>) {
+pub fn add_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
     zip_quad(a, b, &mut out, |x, y| x + y);
 }
 
 /// out = a - b
 #[kernel(same_len(a, b, out), elements = out, items_per_thread = 4)]
-pub fn sub_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32>) {
+pub fn sub_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
     zip_quad(a, b, &mut out, |x, y| x - y);
 }
 
 /// out = a * b
 #[kernel(same_len(a, b, out), elements = out, items_per_thread = 4)]
-pub fn mul_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32>) {
+pub fn mul_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
     zip_quad(a, b, &mut out, |x, y| x * y);
 }
 
 /// out = a / b (IEEE division, correctly rounded)
 #[kernel(same_len(a, b, out), elements = out, items_per_thread = 4)]
-pub fn div_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32>) {
+pub fn div_f32(a: &[f32], b: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
     zip_quad(a, b, &mut out, |x, y| x / y);
 }
 
 /// out = alpha * a
 #[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
-pub fn scale_f32(alpha: f32, a: &[f32], mut out: OutSlice<f32>) {
+pub fn scale_f32(alpha: f32, a: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
     map_quad(a, &mut out, |x| alpha * x);
 }
 
 /// out[i] = value
 #[kernel(elements = out, items_per_thread = 4)]
-pub fn fill_f32(value: f32, mut out: OutSlice<f32>) {
+pub fn fill_f32(value: f32, mut out: OutSlice<f32, PerThread<4>>) {
     if let Some((_, q)) = out.thread_quad() {
         match q {
             QuadMut::Full(o) => o.0 = [value; 4],
@@ -96,13 +96,13 @@ pub fn fill_f32(value: f32, mut out: OutSlice<f32>) {
 
 /// out = alpha * x + y (one rounding per element)
 #[kernel(same_len(x, y, out), elements = out, items_per_thread = 4)]
-pub fn axpy_f32(alpha: f32, x: &[f32], y: &[f32], mut out: OutSlice<f32>) {
+pub fn axpy_f32(alpha: f32, x: &[f32], y: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
     zip_quad(x, y, &mut out, |a, b| gpu::math::fma(alpha, a, b));
 }
 
 /// out = alpha * x + y in f64 (one rounding per element), grid-stride.
 #[kernel(same_len(x, y, out), elements = out, items_per_thread = 4, grid_stride)]
-pub fn axpy_f64(alpha: f64, x: &[f64], y: &[f64], mut out: OutSlice<f64>) {
+pub fn axpy_f64(alpha: f64, x: &[f64], y: &[f64], mut out: OutSlice<f64, GridStride>) {
     for (i, o) in out.grid_stride() {
         *o = gpu::math::fma_f64(alpha, x[i], y[i]);
     }
@@ -110,31 +110,31 @@ pub fn axpy_f64(alpha: f64, x: &[f64], y: &[f64], mut out: OutSlice<f64>) {
 
 /// out = max(a, 0)
 #[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
-pub fn relu_f32(a: &[f32], mut out: OutSlice<f32>) {
+pub fn relu_f32(a: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
     // NaN stays NaN (as torch.relu and cupy.maximum(x, 0)).
     map_quad(a, &mut out, |x| if x < 0.0 { 0.0 } else { x });
 }
 
 /// out = e^a (hardware ex2 approximation; see `math::exp_fast`)
 #[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
-pub fn exp_f32(a: &[f32], mut out: OutSlice<f32>) {
+pub fn exp_f32(a: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
     map_quad(a, &mut out, gpu::math::exp_fast);
 }
 
 /// out = tanh(a) (hardware approximation)
 #[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
-pub fn tanh_f32(a: &[f32], mut out: OutSlice<f32>) {
+pub fn tanh_f32(a: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
     map_quad(a, &mut out, gpu::math::tanh_fast);
 }
 
 /// out = 1 / (1 + e^-a)
 #[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
-pub fn sigmoid_f32(a: &[f32], mut out: OutSlice<f32>) {
+pub fn sigmoid_f32(a: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
     map_quad(a, &mut out, gpu::math::sigmoid_fast);
 }
 
 /// out = gelu(a), tanh form
 #[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
-pub fn gelu_f32(a: &[f32], mut out: OutSlice<f32>) {
+pub fn gelu_f32(a: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
     map_quad(a, &mut out, gpu::math::gelu_fast);
 }

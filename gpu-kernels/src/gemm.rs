@@ -17,7 +17,7 @@
 //!
 //! Batches: `blockIdx.z` selects the batch; matrices of batch `z` start at `z * stride_*`
 //! elements (strided batched GEMM; a single GEMM is batch 1 with any strides).
-use gpukit_device::{self as gpu, OutSlice, Quad, SharedArray, kernel, load_quad, shared_array};
+use gpukit_device::{self as gpu, Manual, OutSlice, Quad, SharedArray, kernel, load_quad, shared_array};
 
 /// Block tile: rows of C (M), columns of C (N), depth of one K slice.
 pub const SGEMM_BM: usize = 128;
@@ -60,7 +60,7 @@ fn load4(s: &[f32], i: usize, valid: usize) -> [f32; 4] {
 /// No other thread reads or writes `C[i .. i + valid]` during the launch.
 #[inline(always)]
 unsafe fn store4(
-    c: &mut OutSlice<f32>,
+    c: &mut OutSlice<f32, Manual>,
     i: usize,
     valid: usize,
     acc: [f32; 4],
@@ -94,7 +94,7 @@ unsafe fn store4(
     for (j, &x) in acc.iter().enumerate() {
         if j < valid && i + j < c.len() {
             // SAFETY: the caller guarantees exclusive access; in bounds (checked just above).
-            let e = unsafe { c.get_unchecked_mut(i + j) };
+            let e = unsafe { c.claim_mut(i + j) };
             let old = if beta == 0.0 { 0.0 } else { *e };
             *e = out(x, old);
         }
@@ -201,7 +201,7 @@ pub fn sgemm_f32(
     stride_a: u64,
     stride_b: u64,
     stride_c: u64,
-    c: OutSlice<f32>,
+    c: OutSlice<f32, Manual>,
 ) {
     sgemm_body::<true>(a, b, m, n, k, alpha, beta, stride_a, stride_b, stride_c, c)
 }
@@ -222,7 +222,7 @@ pub fn sgemm_f32_tiled(
     stride_a: u64,
     stride_b: u64,
     stride_c: u64,
-    c: OutSlice<f32>,
+    c: OutSlice<f32, Manual>,
 ) {
     sgemm_body::<false>(a, b, m, n, k, alpha, beta, stride_a, stride_b, stride_c, c)
 }
@@ -242,7 +242,7 @@ fn sgemm_body<const EDGES: bool>(
     stride_a: u64,
     stride_b: u64,
     stride_c: u64,
-    mut c: OutSlice<f32>,
+    mut c: OutSlice<f32, Manual>,
 ) {
     if gpu::block_dim().x as usize != SGEMM_THREADS {
         // Wrong launch (the host API never does this): stop rather than compute a partial C.

@@ -1,6 +1,6 @@
 //! Reductions: a grid-stride first pass writes one partial per block (16-byte loads, four
 //! independent accumulators per thread), a one-block second pass combines the partials in f64.
-use gpukit_device::{self as gpu, OutSlice, Quads, block, kernel, shared_array, warp};
+use gpukit_device::{self as gpu, Manual, OutSlice, Quads, block, kernel, shared_array, warp};
 
 /// Fold this thread's grid-stride share of `x` into four independent accumulators (two 16-byte
 /// loads in flight per iteration), then combine them. Falls back to scalar loads when `x` does
@@ -48,31 +48,31 @@ fn thread_sum(x: &[f32], g: impl Fn(f32) -> f32) -> f32 {
 
 /// Thread 0 of each block writes the block's partial to `partials[blockIdx.x]`.
 #[inline(always)]
-fn write_partial<T>(partials: &mut OutSlice<T>, v: T) {
+fn write_partial<T>(partials: &mut OutSlice<T, Manual>, v: T) {
     if gpu::thread_idx().x == 0 {
         let b = gpu::block_idx().x as usize;
         // SAFETY: element `b` belongs to block `b` alone, and only its thread 0 writes it.
-        unsafe { *partials.get_unchecked_mut(b) = v };
+        unsafe { *partials.claim_mut(b) = v };
     }
 }
 
 /// partials[b] = sum of the elements block `b` visits.
 #[kernel(grid_stride, elements = x, items_per_thread = 16)]
-pub fn sum_partials_f32(x: &[f32], mut partials: OutSlice<f64>) {
+pub fn sum_partials_f32(x: &[f32], mut partials: OutSlice<f64, Manual>) {
     let s = block::reduce_sum_f32(thread_sum(x, |v| v));
     write_partial(&mut partials, s as f64);
 }
 
 /// partials[b] = sum of squares of the elements block `b` visits (for the L2 norm).
 #[kernel(grid_stride, elements = x, items_per_thread = 16)]
-pub fn sumsq_partials_f32(x: &[f32], mut partials: OutSlice<f64>) {
+pub fn sumsq_partials_f32(x: &[f32], mut partials: OutSlice<f64, Manual>) {
     let s = block::reduce_sum_f32(thread_sum(x, |v| v * v));
     write_partial(&mut partials, s as f64);
 }
 
 /// partials[b] = dot product of the parts of `x` and `y` block `b` visits.
 #[kernel(grid_stride, same_len(x, y), elements = x, items_per_thread = 16)]
-pub fn dot_partials_f32(x: &[f32], y: &[f32], mut partials: OutSlice<f64>) {
+pub fn dot_partials_f32(x: &[f32], y: &[f32], mut partials: OutSlice<f64, Manual>) {
     let (id, step) = (gpu::global_id_x(), gpu::grid_linear_threads());
     let mut acc = [0.0f32; 4];
     match (Quads::new(x), Quads::new(y)) {
@@ -114,14 +114,14 @@ fn thread_extreme(x: &[f32], init: f32, pick: impl Fn(f32, f32) -> f32 + Copy) -
 
 /// partials[b] = maximum of the elements block `b` visits (NaNs are ignored, as `f32::max`).
 #[kernel(grid_stride, elements = x, items_per_thread = 16)]
-pub fn max_partials_f32(x: &[f32], mut partials: OutSlice<f32>) {
+pub fn max_partials_f32(x: &[f32], mut partials: OutSlice<f32, Manual>) {
     let m = block::reduce_max_f32(thread_extreme(x, f32::NEG_INFINITY, f32::max));
     write_partial(&mut partials, m);
 }
 
 /// partials[b] = minimum of the elements block `b` visits (NaNs are ignored, as `f32::min`).
 #[kernel(grid_stride, elements = x, items_per_thread = 16)]
-pub fn min_partials_f32(x: &[f32], mut partials: OutSlice<f32>) {
+pub fn min_partials_f32(x: &[f32], mut partials: OutSlice<f32, Manual>) {
     let m = block::reduce_min_f32(thread_extreme(x, f32::INFINITY, f32::min));
     write_partial(&mut partials, m);
 }
@@ -137,8 +137,8 @@ fn better(v: f32, i: u32, w: f32, j: u32) -> bool {
 #[kernel(grid_stride, same_len(partial_values, partial_indices), elements = x, items_per_thread = 4)]
 pub fn argmax_partials_f32(
     x: &[f32],
-    mut partial_values: OutSlice<f32>,
-    mut partial_indices: OutSlice<u32>,
+    mut partial_values: OutSlice<f32, Manual>,
+    mut partial_indices: OutSlice<u32, Manual>,
 ) {
     let n = x.len();
     let (mut bv, mut bi) = (f32::NEG_INFINITY, u32::MAX);
@@ -255,7 +255,7 @@ fn block_sum_f64(v: f64) -> f64 {
 
 /// partials[b] = f64 sum of the elements block `b` visits (two loads in flight per thread).
 #[kernel(grid_stride, elements = x, items_per_thread = 4)]
-pub fn sum_partials_f64(x: &[f64], mut partials: OutSlice<f64>) {
+pub fn sum_partials_f64(x: &[f64], mut partials: OutSlice<f64, Manual>) {
     let (n, id, step) = (x.len(), gpu::global_id_x(), gpu::grid_linear_threads());
     let (mut a, mut b) = (0.0f64, 0.0f64);
     let mut i = id;
@@ -272,7 +272,7 @@ pub fn sum_partials_f64(x: &[f64], mut partials: OutSlice<f64>) {
 
 /// partials[b] = f64 dot product of the parts of `x` and `y` block `b` visits.
 #[kernel(grid_stride, same_len(x, y), elements = x, items_per_thread = 4)]
-pub fn dot_partials_f64(x: &[f64], y: &[f64], mut partials: OutSlice<f64>) {
+pub fn dot_partials_f64(x: &[f64], y: &[f64], mut partials: OutSlice<f64, Manual>) {
     let (n, id, step) = (x.len(), gpu::global_id_x(), gpu::grid_linear_threads());
     let (mut a, mut b) = (0.0f64, 0.0f64);
     let mut i = id;

@@ -17,7 +17,7 @@
 //! 2: inclusive prefix), the lower 32 the value's bits. They are written with release stores and
 //! read with acquire loads at device scope. The host zeroes `state` before each launch.
 use gpukit_device::atomic::{Ordering, Scope};
-use gpukit_device::{self as gpu, OutSlice, Quads, kernel, shared_array, warp};
+use gpukit_device::{self as gpu, Atomic, Manual, OutSlice, Quads, kernel, shared_array, warp};
 
 /// Threads per block of the scan kernels (the host launches with this), warps per block, and
 /// rows of one quad per thread in a tile.
@@ -118,7 +118,7 @@ fn warp_scan<T: Scan>(mut v: T) -> T {
 }
 
 #[inline(always)]
-fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>, exclusive: bool) {
+fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T, Manual>, state: &mut OutSlice<u64, Atomic>, exclusive: bool) {
     let n = x.len();
     let t = gpu::thread_idx().x as usize;
     let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
@@ -182,8 +182,7 @@ fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>,
     // predecessors per step (lane l: tile end-1-l), waits until each has published something,
     // and stops at the nearest one that published an inclusive prefix.
     if wid == 0 {
-        // SAFETY: `state` is only ever accessed atomically in this kernel.
-        let states = unsafe { state.as_atomic() };
+        let states = state.atomic();
         if lane == 0 {
             let flag = if tile == 0 {
                 FLAG_PREFIX
@@ -259,13 +258,13 @@ fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>,
         };
         // SAFETY: tile `tile` belongs to block `tile` alone, and quad
         // (row j, column t) of it to this thread alone.
-        match unsafe { out.quad_unchecked_mut(i) } {
+        match unsafe { out.claim_quad_mut(i) } {
             Some(o) => o.0 = r,
             None => {
                 for (k, rk) in r.into_iter().enumerate() {
                     if i + k < n {
                         // SAFETY: as above.
-                        unsafe { *out.get_unchecked_mut(i + k) = rk };
+                        unsafe { *out.claim_mut(i + k) = rk };
                     }
                 }
             }
@@ -276,18 +275,18 @@ fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>,
 /// Prefix sums of f32 (`exclusive` != 0: out[i] = x[0] + .. + x[i-1]; else up to x[i]).
 /// Launch ⌈n / 4096⌉ blocks of 256 threads with `state` (one u64 per block) zeroed.
 #[kernel(same_len(x, out), launch_bounds(256, 3))]
-pub fn scan_f32(x: &[f32], mut out: OutSlice<f32>, mut state: OutSlice<u64>, exclusive: u32) {
+pub fn scan_f32(x: &[f32], mut out: OutSlice<f32, Manual>, mut state: OutSlice<u64, Atomic>, exclusive: u32) {
     scan_tile(x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of i32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out), launch_bounds(256, 3))]
-pub fn scan_i32(x: &[i32], mut out: OutSlice<i32>, mut state: OutSlice<u64>, exclusive: u32) {
+pub fn scan_i32(x: &[i32], mut out: OutSlice<i32, Manual>, mut state: OutSlice<u64, Atomic>, exclusive: u32) {
     scan_tile(x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of u32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out), launch_bounds(256, 3))]
-pub fn scan_u32(x: &[u32], mut out: OutSlice<u32>, mut state: OutSlice<u64>, exclusive: u32) {
+pub fn scan_u32(x: &[u32], mut out: OutSlice<u32, Manual>, mut state: OutSlice<u64, Atomic>, exclusive: u32) {
     scan_tile(x, &mut out, &mut state, exclusive != 0);
 }

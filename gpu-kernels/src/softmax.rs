@@ -3,7 +3,7 @@
 //! exponentials) online, combines the per-thread pairs across the block, then writes the row from
 //! shared memory. Launch one block per row with `cols · 4` bytes of dynamic shared memory.
 use gpukit_device::{
-    self as gpu, Bf16, OutSlice, Quads, block, dynamic_shared, kernel, math, shared_array, warp,
+    self as gpu, Bf16, Manual, OutSlice, Quads, block, dynamic_shared, kernel, math, shared_array, warp,
 };
 
 /// Combine two online-softmax states (max, Σ e^(x - max)).
@@ -111,7 +111,7 @@ fn softmax_row_in_registers(
     a: &[f32],
     row: usize,
     cols: usize,
-    out: &mut OutSlice<f32>,
+    out: &mut OutSlice<f32, Manual>,
     log: bool,
 ) -> bool {
     let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
@@ -160,12 +160,12 @@ fn softmax_row_in_registers(
             ];
             let i = row * cols + q * 4;
             // SAFETY: row `row` belongs to this block; quad q to this thread (stride = block size).
-            match unsafe { out.quad_unchecked_mut(i) } {
+            match unsafe { out.claim_quad_mut(i) } {
                 Some(o) => o.0 = r,
                 None => {
                     for (k, rk) in r.into_iter().enumerate() {
                         // SAFETY: as above.
-                        unsafe { *out.get_unchecked_mut(i + k) = rk };
+                        unsafe { *out.claim_mut(i + k) = rk };
                     }
                 }
             }
@@ -176,7 +176,7 @@ fn softmax_row_in_registers(
 
 /// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r)
 #[kernel(same_len(a, out))]
-pub fn softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32>) {
+pub fn softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32, Manual>) {
     let (row, cols) = (gpu::block_idx().x as usize, cols as usize);
     if row >= rows as usize || softmax_row_in_registers(a, row, cols, &mut out, false) {
         return;
@@ -188,14 +188,14 @@ pub fn softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32>)
     let mut c = t;
     while c < cols {
         // SAFETY: row `row` belongs to this block; column c to this thread (stride = block size).
-        unsafe { *out.get_unchecked_mut(row * cols + c) = math::exp_fast(smem.get(c) - m) * inv };
+        unsafe { *out.claim_mut(row * cols + c) = math::exp_fast(smem.get(c) - m) * inv };
         c += nt;
     }
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r)
 #[kernel(same_len(a, out))]
-pub fn log_softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32>) {
+pub fn log_softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32, Manual>) {
     let (row, cols) = (gpu::block_idx().x as usize, cols as usize);
     if row >= rows as usize || softmax_row_in_registers(a, row, cols, &mut out, true) {
         return;
@@ -207,7 +207,7 @@ pub fn log_softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f
     let mut c = t;
     while c < cols {
         // SAFETY: as in softmax_rows_f32.
-        unsafe { *out.get_unchecked_mut(row * cols + c) = smem.get(c) - shift };
+        unsafe { *out.claim_mut(row * cols + c) = smem.get(c) - shift };
         c += nt;
     }
 }
@@ -215,7 +215,7 @@ pub fn log_softmax_rows_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f
 /// Softmax (or, with `log`, log-softmax) of bf16 row `blockIdx.x` with f32 math: the row is
 /// widened into shared memory (`cols · 4` bytes) and each result rounded to nearest even.
 #[inline(always)]
-fn softmax_row_bf16(a: &[Bf16], rows: u32, cols: u32, out: &mut OutSlice<Bf16>, log: bool) {
+fn softmax_row_bf16(a: &[Bf16], rows: u32, cols: u32, out: &mut OutSlice<Bf16, Manual>, log: bool) {
     let (row, cols) = (gpu::block_idx().x as usize, cols as usize);
     if row >= rows as usize {
         return;
@@ -253,19 +253,19 @@ fn softmax_row_bf16(a: &[Bf16], rows: u32, cols: u32, out: &mut OutSlice<Bf16>, 
             math::exp_fast(x - m) * inv
         };
         // SAFETY: as in softmax_rows_f32.
-        unsafe { *out.get_unchecked_mut(row * cols + c) = Bf16::from_f32(r) };
+        unsafe { *out.claim_mut(row * cols + c) = Bf16::from_f32(r) };
         c += nt;
     }
 }
 
 /// Softmax over bf16 storage with f32 math.
 #[kernel(same_len(a, out))]
-pub fn softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf16>) {
+pub fn softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf16, Manual>) {
     softmax_row_bf16(a, rows, cols, &mut out, false);
 }
 
 /// Log-softmax over bf16 storage with f32 math.
 #[kernel(same_len(a, out))]
-pub fn log_softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf16>) {
+pub fn log_softmax_rows_bf16(a: &[Bf16], rows: u32, cols: u32, mut out: OutSlice<Bf16, Manual>) {
     softmax_row_bf16(a, rows, cols, &mut out, true);
 }

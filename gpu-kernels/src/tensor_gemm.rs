@@ -36,7 +36,7 @@
 //!   `LDGSTS.E.BYPASS.128`.
 use gpukit_device::mma::{self, MmaInput};
 use gpukit_device::shared_vec::{cp_async_commit, cp_async_wait};
-use gpukit_device::{self as gpu, Bf16, OutSlice, kernel};
+use gpukit_device::{self as gpu, Bf16, Manual, OutSlice, kernel};
 
 /// Block tile: rows of C, columns of C, depth of one K slice.
 pub const TC_BM: usize = 128;
@@ -131,7 +131,7 @@ pub fn gemm_f16_f32(
     stride_a: u64,
     stride_b: u64,
     stride_c: u64,
-    c: OutSlice<f32>,
+    c: OutSlice<f32, Manual>,
 ) {
     tc_gemm_body(a, b, m, n, k, alpha, beta, stride_a, stride_b, stride_c, c)
 }
@@ -150,7 +150,7 @@ pub fn gemm_bf16_f32(
     stride_a: u64,
     stride_b: u64,
     stride_c: u64,
-    c: OutSlice<f32>,
+    c: OutSlice<f32, Manual>,
 ) {
     tc_gemm_body(a, b, m, n, k, alpha, beta, stride_a, stride_b, stride_c, c)
 }
@@ -190,7 +190,7 @@ struct Pair([f32; 2]);
 /// # Safety
 /// No other thread accesses `C[i]` (or `C[i + 1]` when `two`) during the launch.
 #[inline(always)]
-unsafe fn store2(c: &mut OutSlice<f32>, i: usize, two: bool, v: [f32; 2], alpha: f32, beta: f32) {
+unsafe fn store2(c: &mut OutSlice<f32, Manual>, i: usize, two: bool, v: [f32; 2], alpha: f32, beta: f32) {
     if two && i.checked_add(2).is_some_and(|e| e <= c.len()) {
         // SAFETY: `i + 2 <= len`.
         let p = unsafe { c.as_mut_ptr().add(i) };
@@ -209,7 +209,7 @@ unsafe fn store2(c: &mut OutSlice<f32>, i: usize, two: bool, v: [f32; 2], alpha:
     for (j, &x) in v.iter().enumerate() {
         if (j == 0 || two) && i + j < c.len() {
             // SAFETY: in bounds; exclusive by the caller's contract.
-            let e = unsafe { c.get_unchecked_mut(i + j) };
+            let e = unsafe { c.claim_mut(i + j) };
             *e = scale(x, || *e, alpha, beta);
         }
     }
@@ -229,7 +229,7 @@ fn tc_gemm_body<T: MmaInput>(
     stride_a: u64,
     stride_b: u64,
     stride_c: u64,
-    mut c: OutSlice<f32>,
+    mut c: OutSlice<f32, Manual>,
 ) {
     let smem = gpu::dynamic_shared::<u16>();
     if gpu::block_dim().x as usize != TC_THREADS || smem.len() * 2 < TC_SHARED_BYTES {

@@ -1,5 +1,5 @@
 //! Elementwise vector kernels.
-use gpukit_device::{self as gpu, OutSlice, QuadMut, kernel};
+use gpukit_device::{self as gpu, OutSlice, PerThread, QuadMut, kernel};
 
 /// out = a + b, one element per thread.
 #[kernel(same_len(a, b, out), elements = out)]
@@ -11,7 +11,7 @@ pub fn vector_add(a: &[f32], b: &[f32], mut out: OutSlice<f32>) {
 
 /// y = alpha * x + y (fused multiply-add), four elements per thread with 16-byte accesses.
 #[kernel(same_len(x, y), elements = y, items_per_thread = 4)]
-pub fn saxpy(alpha: f32, x: &[f32], mut y: OutSlice<f32>) {
+pub fn saxpy(alpha: f32, x: &[f32], mut y: OutSlice<f32, PerThread<4>>) {
     let qx = gpu::Quads::new(x);
     if let Some((i, quad)) = y.thread_quad() {
         match (quad, qx) {

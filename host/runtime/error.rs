@@ -127,6 +127,16 @@ pub enum Error {
         kernel: String,
         lens: Vec<(String, usize)>,
     },
+    /// A launch contract (a length relation of the kernel's `#[kernel(..)]`) that the arguments
+    /// break; nothing was launched.
+    #[error("kernel `{kernel}`: contract `{relation}` does not hold for `{param}`: {values}")]
+    Contract {
+        kernel: String,
+        /// The parameter the relation is about (its first `len(..)`).
+        param: String,
+        relation: String,
+        values: String,
+    },
     /// A shape or argument outside what an operation accepts; nothing was launched.
     #[error("{op}: {reason}")]
     InvalidArgument { op: String, reason: String },

@@ -8,6 +8,7 @@
 //! buffers, truly asynchronous copies), [`pool`] (stream-ordered allocation), [`unified`]
 //! (managed memory with prefetch and advice), [`graph`] (capture and replay of launch
 //! sequences) and [`multi`] (enumeration, peer access, splitting work over several GPUs).
+pub mod contract;
 pub mod error;
 pub mod event;
 pub mod gpu;
@@ -23,6 +24,7 @@ pub mod pool;
 pub mod timing;
 pub mod unified;
 
+pub use contract::Const;
 pub use cust::memory::{CopyDestination, DeviceBuffer, DeviceCopy, DeviceSlice};
 pub use cust::stream::Stream;
 pub use error::{DriverError, Error, Result};

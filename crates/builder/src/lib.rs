@@ -285,7 +285,7 @@ impl KernelBuilder {
             // Not the kernel crate's Cargo.lock: the nested build itself writes it, which would
             // make every following build rerun this script.
         }
-        let kernels = find_kernels(&meta.src_dir)?;
+        let (kernels, consts) = find_kernels(&meta.src_dir)?;
         let target_dir = self
             .target_dir
             .clone()
@@ -317,10 +317,14 @@ impl KernelBuilder {
         for arch in &archs {
             let mut ptx_text = compile(&toolchain, &manifest, &meta.name, arch, &target_dir)?;
             for k in &kernels {
-                if let Some((threads, blocks)) = k.contract.launch_bounds
-                    && let Some(t) = ptx::apply_launch_bounds(&ptx_text, &k.name, threads, blocks)
-                {
-                    ptx_text = t;
+                if let Some((threads, blocks)) = k.contract.launch_bounds {
+                    for e in k.entries() {
+                        if let Some(t) =
+                            ptx::apply_launch_bounds(&ptx_text, &e.entry, threads, blocks)
+                        {
+                            ptx_text = t;
+                        }
+                    }
                 }
             }
             let mut problems: Vec<String> = ptx::unresolved_externs(&ptx_text)
@@ -336,7 +340,9 @@ impl KernelBuilder {
                 }
             }
             for e in &entries {
-                if !kernels.iter().any(|k| k.name == e.name)
+                if !kernels
+                    .iter()
+                    .any(|k| k.entries().iter().any(|ke| ke.entry == e.name))
                     && !out.unbound_entries.contains(&e.name)
                 {
                     if directives {
@@ -390,8 +396,13 @@ impl KernelBuilder {
             &self.runtime_path,
             &images,
             &kernels,
+            &consts,
             &launcher_dir.display().to_string(),
-        );
+        )
+        .map_err(|message| BuildError::Signature {
+            file: meta.src_dir.clone(),
+            message,
+        })?;
         for (name, src) in &generated.launchers {
             let p = launcher_dir.join(format!("{name}.rs"));
             std::fs::write(&p, src).map_err(io(format!("writing {}", p.display())))?;
@@ -481,9 +492,9 @@ impl CrateMeta {
     }
 }
 
-/// Every `#[kernel]` in the crate's source tree, sorted by name; duplicate names are an error
-/// (PTX entries share one namespace).
-fn find_kernels(src_dir: &Path) -> Result<Vec<KernelSig>, BuildError> {
+/// Every `#[kernel]` in the crate's source tree, sorted by name, and the crate's integer
+/// constants; duplicate kernel names are an error (PTX entries share one namespace).
+fn find_kernels(src_dir: &Path) -> Result<(Vec<KernelSig>, bindings::Consts), BuildError> {
     let mut files = Vec::new();
     let mut stack = vec![src_dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -499,8 +510,12 @@ fn find_kernels(src_dir: &Path) -> Result<Vec<KernelSig>, BuildError> {
     }
     files.sort();
     let mut kernels: Vec<(KernelSig, PathBuf)> = Vec::new();
+    let mut consts = bindings::Consts::new();
     for f in files {
         let text = std::fs::read_to_string(&f).map_err(io(format!("reading {}", f.display())))?;
+        if let Ok(cs) = gpukit_kernel_sig::consts_in_file(&text) {
+            consts.extend(cs);
+        }
         let found =
             gpukit_kernel_sig::kernels_in_file(&text).map_err(|e| BuildError::Signature {
                 file: f.clone(),
@@ -522,7 +537,7 @@ fn find_kernels(src_dir: &Path) -> Result<Vec<KernelSig>, BuildError> {
     }
     let mut ks: Vec<KernelSig> = kernels.into_iter().map(|(k, _)| k).collect();
     ks.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(ks)
+    Ok((ks, consts))
 }
 
 /// A command for the kernel toolchain with the outer build's environment removed: the outer

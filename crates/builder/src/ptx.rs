@@ -4,7 +4,7 @@
 //! an unresolved `.extern .func` (a function LLVM could not find a body for, typically from
 //! `compiler_builtins`, which never joins LTO), and an `.entry` whose parameter list does not
 //! match the signature the host launcher was generated from.
-use gpukit_kernel_sig::{Elem, KernelSig, ParamKind};
+use gpukit_kernel_sig::KernelSig;
 use std::fmt;
 
 /// Functions CUDA's driver provides to every module.
@@ -129,18 +129,10 @@ pub fn apply_launch_bounds(
     Some(format!("{}{}{}", &ptx[..close], directives, &ptx[close..]))
 }
 
-fn elem_size(e: Elem) -> u64 {
-    match e {
-        Elem::I8 | Elem::U8 => 1,
-        Elem::F16 | Elem::Bf16 | Elem::I16 | Elem::U16 => 2,
-        Elem::F32 | Elem::I32 | Elem::U32 => 4,
-        Elem::F64 | Elem::I64 | Elem::U64 | Elem::Usize => 8,
-    }
-}
-
 /// A disagreement between a kernel's source signature and its PTX.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AbiMismatch {
+    /// The entry (the kernel, or one instance of a generic kernel).
     pub kernel: String,
     pub detail: String,
 }
@@ -151,36 +143,34 @@ impl fmt::Display for AbiMismatch {
     }
 }
 
-/// Check that each kernel has an `.entry` whose parameters have the sizes the host launcher
-/// passes: 16 bytes (`{ptr, len}`) for slices, the scalar's size otherwise.
+/// Check that each entry of the kernel (one per instance) exists with the parameter sizes the
+/// host launcher passes: 16 bytes (`{ptr, len}`) for slices, the scalar's size otherwise.
 pub fn check_abi(sig: &KernelSig, entries: &[Entry]) -> Result<(), AbiMismatch> {
-    let mismatch = |detail: String| AbiMismatch {
-        kernel: sig.name.clone(),
-        detail,
-    };
-    let Some(entry) = entries.iter().find(|e| e.name == sig.name) else {
-        return Err(mismatch(
-            "has no .entry in the PTX (is its module declared with `mod` in the kernel crate?)"
-                .into(),
-        ));
-    };
-    if entry.params.len() != sig.params.len() {
-        return Err(mismatch(format!(
-            "the source has {} parameters but the PTX .entry has {}",
-            sig.params.len(),
-            entry.params.len()
-        )));
-    }
-    for (p, e) in sig.params.iter().zip(&entry.params) {
-        let want = match p.kind {
-            ParamKind::In(_) | ParamKind::Out(_) => 16,
-            ParamKind::Scalar(s) => elem_size(s),
+    for want in sig.entries() {
+        let mismatch = |detail: String| AbiMismatch {
+            kernel: want.entry.clone(),
+            detail,
         };
-        if e.size != want {
+        let Some(entry) = entries.iter().find(|e| e.name == want.entry) else {
+            return Err(mismatch(
+                "has no .entry in the PTX (is its module declared with `mod` in the kernel crate?)"
+                    .into(),
+            ));
+        };
+        if entry.params.len() != want.param_sizes.len() {
             return Err(mismatch(format!(
-                "parameter `{}` should be {want} bytes but the PTX has `{}`",
-                p.name, e.text
+                "the source has {} parameters but the PTX .entry has {}",
+                want.param_sizes.len(),
+                entry.params.len()
             )));
+        }
+        for ((name, size), e) in want.param_sizes.iter().zip(&entry.params) {
+            if e.size != *size {
+                return Err(mismatch(format!(
+                    "parameter `{name}` should be {size} bytes but the PTX has `{}`",
+                    e.text
+                )));
+            }
         }
     }
     Ok(())

@@ -97,3 +97,24 @@ pub(crate) mod nvptx {
         super::host_stub()
     }
 }
+
+/// One exported PTX `.entry` (`extern "gpu-kernel"`, exported under its entry name) on nvptx64;
+/// a plain function elsewhere, so that kernel crates type-check on the host. Emitted by
+/// `#[kernel]`, which passes the entry name, the Rust name, the parameters and the body.
+#[doc(hidden)]
+#[macro_export]
+#[cfg_attr(gpukit_unstable, allow_internal_unstable(abi_gpu_kernel))]
+macro_rules! __kernel_entry {
+    ($export:literal, $name:ident, ($($p:ident : $t:ty),* $(,)?), $body:block) => {
+        #[cfg(target_arch = "nvptx64")]
+        #[doc(hidden)]
+        #[unsafe(export_name = $export)]
+        #[allow(unknown_lints, improper_ctypes_definitions, improper_gpu_kernel_arg, non_snake_case)]
+        pub extern "gpu-kernel" fn $name($($p: $t),*) $body
+
+        #[cfg(not(target_arch = "nvptx64"))]
+        #[doc(hidden)]
+        #[allow(non_snake_case, dead_code, clippy::too_many_arguments)]
+        pub fn $name($($p: $t),*) $body
+    };
+}

@@ -37,8 +37,10 @@
 pub mod arch;
 pub mod atomic;
 pub mod block;
+pub mod elem;
 pub mod half;
 pub mod index;
+pub mod input;
 pub mod math;
 pub mod mma;
 pub mod out;
@@ -50,6 +52,7 @@ pub mod vector;
 pub mod warp;
 
 pub use atomic::{AtomicSlice, Ordering, Scope};
+pub use elem::{Element, Float};
 #[doc(hidden)]
 pub use gpukit_macros::__unique_shared;
 pub use gpukit_macros::kernel;
@@ -60,7 +63,11 @@ pub use index::{
     Dim3, block_dim, block_idx, global_id, global_id_x, global_id_y, global_id_z, global_linear_id,
     grid_dim, grid_linear_threads, grid_stride_x, grid_threads_x, thread_idx,
 };
-pub use out::{OutSlice, Quad, QuadMut, TileMut};
+pub use input::{Input, Rows};
+pub use out::{
+    Atomic, BlockRows, BlockTiles, GridStride, Manual, OutSlice, Ownership, PerThread, Quad,
+    QuadMut, ThreadTiles, TileMut, WarpRows,
+};
 pub use panic::trap;
 pub use shared::{DynamicShared, SharedArray, dynamic_shared};
 pub use sync::{

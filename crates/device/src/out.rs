@@ -1,22 +1,325 @@
 //! Output views: each thread gets `&mut` only to the elements it owns.
 //!
 //! A kernel's outputs are shared by every thread of the launch, so a `&mut [T]` parameter would
-//! hand every thread a mutable alias of the same memory. [`OutSlice`] instead exposes the
-//! elements a thread owns under a fixed ownership rule (one element, or one group of four, per
-//! linear thread id; or the grid-stride set), so two threads can never obtain `&mut` to the same
-//! element through safe code. Anything else needs [`OutSlice::get_unchecked_mut`], whose contract
-//! the caller states.
-use crate::atomic::AtomicSlice;
-use crate::index::{global_linear_id, grid_linear_threads};
+//! hand every thread a mutable alias of the same memory. An [`OutSlice<T, View>`] instead
+//! exposes only the elements a thread owns under one ownership rule, the *view*, which is part
+//! of the output's type and therefore fixed for the whole launch:
+//!
+//! | view (in the signature)       | who owns what                                          | accessor        |
+//! |-------------------------------|--------------------------------------------------------|-----------------|
+//! | [`PerThread<N>`] (default 1)  | thread `i` (linear id): elements `N*i .. N*i + N`      | [`thread_items`](OutSlice::thread_items), [`thread_elem`](OutSlice::thread_elem) |
+//! | [`GridStride`]                | thread `i`: `i, i + T, i + 2T, ..` (`T` threads)       | [`grid_stride`](OutSlice::grid_stride) |
+//! | [`BlockRows<len>`](BlockRows) | block `b`: row `b` (`len` elements)                    | [`block_row`](OutSlice::block_row) |
+//! | [`WarpRows<len>`](WarpRows)   | warp `w` of the grid: row `w`                          | [`warp_row`](OutSlice::warp_row) |
+//! | [`BlockTiles<W, H, cols>`](BlockTiles) | block `(x, y)`: the `H x W` tile at `(y*H, x*W)` | [`block_tile`](OutSlice::block_tile) |
+//! | [`ThreadTiles<W, H, cols>`](ThreadTiles) | thread `(x, y)`: the `H x W` tile at `(y*H, x*W)` | [`thread_tile`](OutSlice::thread_tile) |
+//! | [`Atomic`]                    | everyone, atomically                                   | [`atomic`](OutSlice::atomic) |
+//! | [`Manual`]                    | the kernel's own `unsafe` claim                        | [`claim_mut`](OutSlice::claim_mut) |
+//!
+//! Inside a row or tile a block or warp shares, each thread again owns a fixed part: in rows, the
+//! 16-byte chunks `rank, rank + team, ..` ([`RowMut::chunks`]); in block tiles, the positions
+//! congruent to its thread index ([`BlockTileMut::at`]). Since each output has exactly one view
+//! and each view exactly one partition, two threads can never obtain `&mut` to the same element
+//! through safe code, whatever launch configuration is used: a launch that is too small leaves
+//! elements unwritten, never written twice. Accessors of another view do not exist on the type,
+//! so mixing disciplines on one output does not compile.
+//!
+//! A view's row length or matrix width comes from a kernel parameter, bound once at the launch
+//! by `#[kernel]` (`OutSlice<f32, BlockRows<cols>>` reads the parameter `cols`), so every thread
+//! uses the same geometry. Whether 16-byte stores are possible (aligned base, rows of whole
+//! chunks) is decided at the same time, once per launch.
+use crate::atomic::{AtomicElem, AtomicSlice};
+use crate::elem::{Align16, Element, store_chunk};
+use crate::index::{
+    block_dim, block_idx, block_linear_thread, global_linear_id, grid_dim, grid_linear_threads,
+    thread_idx,
+};
 use core::marker::PhantomData;
 
-/// A device output slice: same ABI as `&mut [T]` (`{ptr: u64, len: u64}`), so the host passes a
-/// device buffer and its length as one 16-byte parameter.
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// An ownership discipline for [`OutSlice`]; see the module docs. Sealed: the views are the
+/// device library's audited partitions.
+pub trait Ownership: sealed::Sealed {
+    /// What the view is bound with at launch: a row length or matrix width, or nothing.
+    type Geometry: Copy;
+}
+
+/// Each thread owns `N` consecutive elements: thread `i` (its [`global_linear_id`]) owns
+/// `N*i .. N*i + N`. The default view of [`OutSlice`], with `N = 1`.
+pub struct PerThread<const N: usize = 1>;
+/// Thread `i` owns elements `i, i + T, i + 2T, ..` for `T` threads in the launch.
+pub struct GridStride;
+/// Block `b` (its linear index in the grid) owns row `b`; rows have the length given in the
+/// signature (`BlockRows<cols>`). Inside the row, thread `t` of the block's `n` owns chunks
+/// `t, t + n, ..`.
+pub struct BlockRows;
+/// Warp `w` of the grid owns row `w` (`WarpRows<cols>`); lane `l` owns chunks `l, l + 32, ..`.
+pub struct WarpRows;
+/// Block `(x, y)` owns the `H x W` tile at rows `y*H..`, columns `x*W..` of the output seen as a
+/// matrix of `cols` columns (`BlockTiles<W, H, cols>`); thread `(tx, ty)` of a `(bx, by)` block
+/// owns the tile positions `(ty + i*by, tx + j*bx)`.
+pub struct BlockTiles<const W: usize, const H: usize>;
+/// The thread with 2D global index `(x, y)` owns the `H x W` tile at rows `y*H..`, columns
+/// `x*W..` of the output seen as a matrix of `cols` columns (`ThreadTiles<W, H, cols>`).
+pub struct ThreadTiles<const W: usize, const H: usize>;
+/// Any thread may update any element, through atomic operations only.
+pub struct Atomic;
+/// No rule: each access is an `unsafe` claim whose exclusivity the kernel states.
+pub struct Manual;
+
+macro_rules! ownership {
+    ($($t:ty => $g:ty),* $(,)?) => {
+        $(
+            impl sealed::Sealed for $t {}
+            impl Ownership for $t {
+                type Geometry = $g;
+            }
+        )*
+    };
+}
+ownership!(GridStride => (), BlockRows => usize, WarpRows => usize, Atomic => (), Manual => ());
+impl<const N: usize> sealed::Sealed for PerThread<N> {}
+impl<const N: usize> Ownership for PerThread<N> {
+    type Geometry = ();
+}
+impl<const W: usize, const H: usize> sealed::Sealed for BlockTiles<W, H> {}
+impl<const W: usize, const H: usize> Ownership for BlockTiles<W, H> {
+    type Geometry = usize;
+}
+impl<const W: usize, const H: usize> sealed::Sealed for ThreadTiles<W, H> {}
+impl<const W: usize, const H: usize> Ownership for ThreadTiles<W, H> {
+    type Geometry = usize;
+}
+
+/// An output parameter as the PTX `.entry` receives it: `{ptr: u64, len: u64}`, the layout of
+/// `&mut [T]`. `#[kernel]` turns it into the [`OutSlice`] the signature names.
 #[repr(C)]
-pub struct OutSlice<T> {
+pub struct RawOut<T> {
     ptr: *mut T,
     len: usize,
-    _owns: PhantomData<T>,
+}
+
+/// A device output slice under the ownership view `O` (see the module docs).
+pub struct OutSlice<T, O: Ownership = PerThread<1>> {
+    ptr: *mut T,
+    len: usize,
+    geom: O::Geometry,
+    /// 16-byte stores are possible for this view's groups (decided once per launch).
+    vec_ok: bool,
+    _own: PhantomData<O>,
+}
+
+/// Called by `#[kernel]` only: the view of the output `raw` for this launch.
+///
+/// # Safety
+/// `raw` is a kernel's output parameter (a device allocation of `len` elements that no other
+/// parameter aliases), `geom` is the same for every thread of the launch, and the result is the
+/// only view created of `raw` in this thread.
+#[doc(hidden)]
+#[inline(always)]
+pub unsafe fn __bind<T: Element, O: Ownership>(raw: RawOut<T>, geom: O::Geometry) -> OutSlice<T, O>
+where
+    OutSlice<T, O>: Bind,
+{
+    let mut out = OutSlice {
+        ptr: raw.ptr,
+        len: raw.len,
+        geom,
+        vec_ok: false,
+        _own: PhantomData,
+    };
+    out.vec_ok = out.vector_ok();
+    out
+}
+
+/// How each view decides, once per launch, whether its groups can use 16-byte stores.
+#[doc(hidden)]
+pub trait Bind {
+    /// Whether every group a thread owns starts 16-byte aligned (when whole).
+    fn vector_ok(&self) -> bool;
+}
+
+#[inline(always)]
+fn aligned<T>(p: *const T) -> bool {
+    (p as usize).is_multiple_of(16)
+}
+
+impl<T: Element, const N: usize> Bind for OutSlice<T, PerThread<N>> {
+    #[inline(always)]
+    fn vector_ok(&self) -> bool {
+        aligned(self.ptr) && (N * core::mem::size_of::<T>()).is_multiple_of(16)
+    }
+}
+impl<T: Element> Bind for OutSlice<T, BlockRows> {
+    #[inline(always)]
+    fn vector_ok(&self) -> bool {
+        aligned(self.ptr) && (self.geom * core::mem::size_of::<T>()).is_multiple_of(16)
+    }
+}
+impl<T: Element> Bind for OutSlice<T, WarpRows> {
+    #[inline(always)]
+    fn vector_ok(&self) -> bool {
+        aligned(self.ptr) && (self.geom * core::mem::size_of::<T>()).is_multiple_of(16)
+    }
+}
+macro_rules! no_vectors {
+    ($($t:ty),*) => {
+        $(
+            impl<T: Element> Bind for OutSlice<T, $t> {
+                #[inline(always)]
+                fn vector_ok(&self) -> bool {
+                    false
+                }
+            }
+        )*
+    };
+}
+no_vectors!(GridStride, Atomic, Manual);
+impl<T: Element, const W: usize, const H: usize> Bind for OutSlice<T, BlockTiles<W, H>> {
+    #[inline(always)]
+    fn vector_ok(&self) -> bool {
+        false
+    }
+}
+impl<T: Element, const W: usize, const H: usize> Bind for OutSlice<T, ThreadTiles<W, H>> {
+    #[inline(always)]
+    fn vector_ok(&self) -> bool {
+        false
+    }
+}
+
+impl<T, O: Ownership> OutSlice<T, O> {
+    /// Number of elements in the whole output (not only this thread's part).
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the output has no elements.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PerThread<N>
+
+/// The `N` (or, at the end, fewer) consecutive elements a thread owns under [`PerThread<N>`].
+pub struct Items<'a, T, const N: usize> {
+    ptr: *mut T,
+    start: usize,
+    n: usize,
+    vec_ok: bool,
+    _out: PhantomData<&'a mut T>,
+}
+
+impl<T: Element, const N: usize> Items<'_, T, N> {
+    /// Index of the first element in the whole output.
+    #[inline(always)]
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Elements owned: `N`, except in the last group.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Never: a thread with nothing to own gets no `Items`.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// All `N` elements are in bounds.
+    #[inline(always)]
+    pub fn is_full(&self) -> bool {
+        self.n == N
+    }
+
+    /// Element `k` of the group (bounds-checked against [`len`](Self::len)).
+    #[inline(always)]
+    pub fn get_mut(&mut self, k: usize) -> &mut T {
+        assert!(k < self.n, "item index out of bounds");
+        // SAFETY: `start + k < len` of the output, inside this thread's group.
+        unsafe { &mut *self.ptr.add(k) }
+    }
+
+    /// Set element `k` of the group (bounds-checked).
+    #[inline(always)]
+    pub fn set(&mut self, k: usize, v: T) {
+        *self.get_mut(k) = v;
+    }
+
+    /// Write the group: 16-byte stores when it is whole and the launch's alignment allows,
+    /// otherwise the in-bounds elements one by one.
+    #[inline(always)]
+    pub fn store(&mut self, vals: [T; N]) {
+        if self.vec_ok && self.n == N {
+            // SAFETY: `N` elements in bounds, owned by this thread; `vec_ok` means the group
+            // starts 16-byte aligned and is a whole number of 16-byte chunks, so the aligned
+            // write compiles to vector stores of exactly these bytes.
+            unsafe {
+                let mut k = 0;
+                while k < N {
+                    let mut c = T::splat(T::ZERO);
+                    c.as_mut().copy_from_slice(&vals[k..k + T::LANES]);
+                    store_chunk(self.ptr.add(k), c);
+                    k += T::LANES;
+                }
+            }
+        } else {
+            for (k, v) in vals.into_iter().enumerate().take(self.n) {
+                // SAFETY: `k < n`, inside this thread's group.
+                unsafe { *self.ptr.add(k) = v };
+            }
+        }
+    }
+
+    /// The group as a slice.
+    #[inline(always)]
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        // SAFETY: `n` elements in bounds, owned by this thread.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr, self.n) }
+    }
+}
+
+impl<T: Element, const N: usize> OutSlice<T, PerThread<N>> {
+    /// The group this thread owns, `None` past the end.
+    #[inline(always)]
+    pub fn thread_items(&mut self) -> Option<Items<'_, T, N>> {
+        let start = global_linear_id().checked_mul(N)?;
+        if start >= self.len {
+            return None;
+        }
+        Some(Items {
+            // SAFETY: `start < len`.
+            ptr: unsafe { self.ptr.add(start) },
+            start,
+            n: (self.len - start).min(N),
+            vec_ok: self.vec_ok,
+            _out: PhantomData,
+        })
+    }
+}
+
+impl<T> OutSlice<T, PerThread<1>> {
+    /// The element this thread owns: index [`global_linear_id`]. `None` past the end.
+    #[inline(always)]
+    pub fn thread_elem(&mut self) -> Option<(usize, &mut T)> {
+        let i = global_linear_id();
+        if i < self.len {
+            // SAFETY: `i < len`, and no other thread of the launch has linear id `i`.
+            Some((i, unsafe { &mut *self.ptr.add(i) }))
+        } else {
+            None
+        }
+    }
 }
 
 /// Four consecutive elements at a 16-byte-aligned address: loads and stores of it compile to one
@@ -33,47 +336,9 @@ pub enum QuadMut<'a, T> {
     Partial(&'a mut [T]),
 }
 
-impl<T> OutSlice<T> {
-    /// Number of elements in the whole output (not only this thread's part).
-    #[inline(always)]
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True when the output has no elements.
-    #[inline(always)]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The element this thread owns under the one-thread-per-element rule: index
-    /// [`global_linear_id`]. `None` for threads past the end.
-    #[inline(always)]
-    pub fn thread_elem(&mut self) -> Option<(usize, &mut T)> {
-        let i = global_linear_id();
-        if i < self.len {
-            // SAFETY: `i < len`, and no other thread of the launch has linear id `i`.
-            Some((i, unsafe { &mut *self.ptr.add(i) }))
-        } else {
-            None
-        }
-    }
-
-    /// The elements this thread owns under the grid-stride rule: `id, id + T, id + 2T, ...` for
-    /// linear id `id` and `T` threads in the grid. Yields `(index, &mut element)`.
-    #[inline(always)]
-    pub fn grid_stride(&mut self) -> GridStrideMut<'_, T> {
-        GridStrideMut {
-            ptr: self.ptr,
-            len: self.len,
-            next: global_linear_id(),
-            step: grid_linear_threads(),
-            _out: PhantomData,
-        }
-    }
-
-    /// The group of four elements `4*id .. 4*id + 4` this thread owns under the
-    /// four-per-thread rule, as one aligned [`Quad`] when possible. `None` past the end.
+impl<T> OutSlice<T, PerThread<4>> {
+    /// The group of four elements `4*id .. 4*id + 4` this thread owns, as one aligned [`Quad`]
+    /// when possible. `None` past the end.
     #[inline(always)]
     pub fn thread_quad(&mut self) -> Option<(usize, QuadMut<'_, T>)> {
         let start = global_linear_id().checked_mul(4)?;
@@ -81,10 +346,10 @@ impl<T> OutSlice<T> {
             return None;
         }
         // SAFETY: `start < len`; the group `start..min(start+4, len)` belongs to this thread
-        // alone (four-per-thread rule), so one `&mut` to it is unique.
+        // alone, so one `&mut` to it is unique.
         unsafe {
             let p = self.ptr.add(start);
-            if start + 4 <= self.len && (p as usize).is_multiple_of(16) {
+            if start + 4 <= self.len && aligned(p) {
                 Some((start, QuadMut::Full(&mut *(p as *mut Quad<T>))))
             } else {
                 let n = (self.len - start).min(4);
@@ -95,91 +360,23 @@ impl<T> OutSlice<T> {
             }
         }
     }
+}
 
-    /// Any element, by index. Bounds-checked (a panic traps the kernel).
-    ///
-    /// # Safety
-    /// No other thread may read or write element `i` while the returned reference lives; the
-    /// caller states the ownership rule that guarantees it (e.g. a tile this block owns).
-    #[inline(always)]
-    pub unsafe fn get_unchecked_mut(&mut self, i: usize) -> &mut T {
-        assert!(i < self.len, "OutSlice index out of bounds");
-        // SAFETY: in bounds; exclusivity is the caller's contract.
-        unsafe { &mut *self.ptr.add(i) }
-    }
+// ---------------------------------------------------------------------------------------------
+// GridStride
 
-    /// Elements `i .. i + 4` as one [`Quad`] (a 16-byte vector store), or `None` when they are
-    /// not all in bounds or not 16-byte aligned.
-    ///
-    /// # Safety
-    /// As [`get_unchecked_mut`](Self::get_unchecked_mut), for all four elements.
+impl<T> OutSlice<T, GridStride> {
+    /// The elements this thread owns: `id, id + T, id + 2T, ...` for linear id `id` and `T`
+    /// threads in the grid. Yields `(index, &mut element)`.
     #[inline(always)]
-    pub unsafe fn quad_unchecked_mut(&mut self, i: usize) -> Option<&mut Quad<T>> {
-        let end = i.checked_add(4)?;
-        if end > self.len {
-            return None;
-        }
-        // SAFETY: `i + 4 <= len`.
-        let p = unsafe { self.ptr.add(i) };
-        if !(p as usize).is_multiple_of(16) {
-            return None;
-        }
-        // SAFETY: in bounds and aligned for `Quad<T>`; exclusivity is the caller's contract.
-        Some(unsafe { &mut *(p as *mut Quad<T>) })
-    }
-
-    /// The output as an [`AtomicSlice`]: any thread may then update any element, atomically.
-    ///
-    /// # Safety
-    /// For the rest of the launch, no thread accesses this output other than through atomic
-    /// views (no [`thread_elem`](Self::thread_elem) etc. in some threads while others use
-    /// atomics): mixing atomic and plain accesses to one element is a data race.
-    #[inline(always)]
-    pub unsafe fn as_atomic(&mut self) -> AtomicSlice<'_, T> {
-        // SAFETY: the slice is valid global memory for the borrow; atomic-only access is the
-        // caller's contract.
-        unsafe { AtomicSlice::from_raw_parts(self.ptr, self.len) }
-    }
-
-    /// The `TH x TW` tile this thread owns in the output viewed as a row-major matrix of
-    /// `cols` columns (`len / cols` rows): the thread with 2D global index `(x, y)`
-    /// ([`crate::index::global_id_x`], [`crate::index::global_id_y`]) owns rows
-    /// `y*TH .. y*TH+TH` and columns `x*TW .. x*TW+TW`, clipped to the matrix. `None` when that
-    /// tile is empty, when `cols == 0`, or for threads with global z index > 0 (so 3D launches
-    /// cannot give two threads the same tile).
-    ///
-    /// Ownership is disjoint as long as every thread of the launch uses the same `cols`, `TW`
-    /// and `TH` (and no other ownership rule) on this output: pass them from kernel arguments
-    /// or constants, not from per-thread values.
-    #[inline(always)]
-    pub fn thread_tile<const TW: usize, const TH: usize>(
-        &mut self,
-        cols: usize,
-    ) -> Option<TileMut<'_, T>> {
-        if cols == 0 || TW == 0 || TH == 0 || crate::index::global_id_z() != 0 {
-            return None;
-        }
-        let rows = self.len / cols;
-        let row0 = crate::index::global_id_y().checked_mul(TH)?;
-        let col0 = crate::index::global_id_x().checked_mul(TW)?;
-        if row0 >= rows || col0 >= cols {
-            return None;
-        }
-        Some(TileMut {
-            // SAFETY: `row0 * cols + col0 < rows * cols <= len`.
-            ptr: unsafe { self.ptr.add(row0 * cols + col0) },
-            stride: cols,
-            rows: (rows - row0).min(TH),
-            cols: (cols - col0).min(TW),
-            origin: (row0, col0),
+    pub fn grid_stride(&mut self) -> GridStrideMut<'_, T> {
+        GridStrideMut {
+            ptr: self.ptr,
+            len: self.len,
+            next: global_linear_id(),
+            step: grid_linear_threads(),
             _out: PhantomData,
-        })
-    }
-
-    /// Raw pointer to element 0, for the device library's own audited primitives.
-    #[inline(always)]
-    pub fn as_mut_ptr(&mut self) -> *mut T {
-        self.ptr
+        }
     }
 }
 
@@ -207,6 +404,434 @@ impl<'a, T> Iterator for GridStrideMut<'a, T> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// BlockRows, WarpRows
+
+/// Linear index of this block in the grid.
+#[inline(always)]
+fn block_linear_id() -> usize {
+    let (b, g) = (block_idx(), grid_dim());
+    (b.z as usize * g.y as usize + b.y as usize) * g.x as usize + b.x as usize
+}
+
+#[inline(always)]
+fn threads_per_block() -> usize {
+    let d = block_dim();
+    d.x as usize * d.y as usize * d.z as usize
+}
+
+impl<T: Element, O: Ownership<Geometry = usize>> OutSlice<T, O> {
+    /// The row length (or matrix width) the view was bound with.
+    #[inline(always)]
+    pub fn row_len(&self) -> usize {
+        self.geom
+    }
+
+    /// Number of rows: `len / row_len`, rounded up (a last, partial row is a row).
+    #[inline(always)]
+    pub fn rows(&self) -> usize {
+        if self.geom == 0 {
+            0
+        } else {
+            self.len.div_ceil(self.geom)
+        }
+    }
+
+    /// Row `r` with the given team, `None` when it does not exist.
+    #[inline(always)]
+    fn row_for(&mut self, r: usize, rank: usize, team: usize) -> Option<RowMut<'_, T>> {
+        let cols = self.geom;
+        let start = r.checked_mul(cols)?;
+        if cols == 0 || start >= self.len {
+            return None;
+        }
+        Some(RowMut {
+            // SAFETY: `start < len`.
+            ptr: unsafe { self.ptr.add(start) },
+            len: (self.len - start).min(cols),
+            index: r,
+            rank,
+            team,
+            vec_ok: self.vec_ok,
+            _out: PhantomData,
+        })
+    }
+}
+
+impl<T: Element> OutSlice<T, BlockRows> {
+    /// The row this block owns (row = the block's linear index), shared by its threads; `None`
+    /// for blocks past the last row.
+    #[inline(always)]
+    pub fn block_row(&mut self) -> Option<RowMut<'_, T>> {
+        let (r, rank, team) = (
+            block_linear_id(),
+            block_linear_thread() as usize,
+            threads_per_block(),
+        );
+        self.row_for(r, rank, team)
+    }
+}
+
+impl<T: Element> OutSlice<T, WarpRows> {
+    /// The row this warp owns (row = the warp's index in the grid), shared by its lanes; `None`
+    /// past the last row.
+    #[inline(always)]
+    pub fn warp_row(&mut self) -> Option<RowMut<'_, T>> {
+        let (t, n) = (block_linear_thread() as usize, threads_per_block());
+        let (warp, lane) = (t / 32, t % 32);
+        let warps = n.div_ceil(32);
+        // The last warp of a block whose size is not a multiple of 32 has fewer lanes.
+        let team = (n - warp * 32).min(32);
+        let r = block_linear_id().checked_mul(warps)?.checked_add(warp)?;
+        self.row_for(r, lane, team)
+    }
+}
+
+/// A row owned by a block or a warp ([`OutSlice::block_row`], [`OutSlice::warp_row`]). Its
+/// threads share it chunk by chunk: the thread of rank `k` in a team of `n` owns the 16-byte
+/// chunks `k, k + n, k + 2n, ..` (chunk `q` is columns `q*L .. q*L + L`, `L = T::LANES`).
+pub struct RowMut<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    index: usize,
+    rank: usize,
+    team: usize,
+    vec_ok: bool,
+    _out: PhantomData<&'a mut T>,
+}
+
+impl<'a, T: Element> RowMut<'a, T> {
+    /// The row's index.
+    #[inline(always)]
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Elements in the row.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for an empty row (never returned by the views).
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Chunks in the row (the last may be partial).
+    #[inline(always)]
+    pub fn chunk_count(&self) -> usize {
+        self.len.div_ceil(T::LANES)
+    }
+
+    /// This thread's rank in the team sharing the row.
+    #[inline(always)]
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// Threads sharing the row.
+    #[inline(always)]
+    pub fn team(&self) -> usize {
+        self.team
+    }
+
+    /// The indices of the chunks this thread owns, to read inputs at the same positions (see
+    /// [`crate::input::Input::for_each_chunk`]).
+    #[inline(always)]
+    pub fn owned(&self) -> Owned {
+        Owned {
+            next: self.rank,
+            step: self.team,
+            end: self.chunk_count(),
+        }
+    }
+
+    /// Chunk `q` when this thread owns it, else `None`.
+    #[inline(always)]
+    pub fn chunk(&mut self, q: usize) -> Option<ChunkMut<'_, T>> {
+        if q % self.team != self.rank || q >= self.chunk_count() {
+            return None;
+        }
+        Some(self.chunk_at(q))
+    }
+
+    /// Every chunk this thread owns, in order.
+    #[inline(always)]
+    pub fn chunks(&mut self) -> RowChunks<'_, 'a, T> {
+        let owned = self.owned();
+        RowChunks { row: self, owned }
+    }
+
+    #[inline(always)]
+    fn chunk_at(&mut self, q: usize) -> ChunkMut<'_, T> {
+        let start = q * T::LANES;
+        let n = (self.len - start).min(T::LANES);
+        ChunkMut {
+            // SAFETY: `start < len` (q < chunk_count).
+            ptr: unsafe { self.ptr.add(start) },
+            index: q,
+            n,
+            vec_ok: self.vec_ok && n == T::LANES,
+            _out: PhantomData,
+        }
+    }
+}
+
+/// Chunk indices `first, first + step, ..` below `end`: the chunks one thread owns in a row.
+#[derive(Clone, Copy, Debug)]
+pub struct Owned {
+    next: usize,
+    step: usize,
+    end: usize,
+}
+
+impl Iterator for Owned {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        let q = self.next;
+        if q >= self.end {
+            return None;
+        }
+        self.next = q + self.step;
+        Some(q)
+    }
+}
+
+/// Iterator of [`RowMut::chunks`].
+pub struct RowChunks<'r, 'a, T> {
+    row: &'r mut RowMut<'a, T>,
+    owned: Owned,
+}
+
+impl<'r, T: Element> Iterator for RowChunks<'r, '_, T> {
+    type Item = ChunkMut<'r, T>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<ChunkMut<'r, T>> {
+        let q = self.owned.next()?;
+        let c = self.row.chunk_at(q);
+        // Each owned index is yielded once, so the chunks handed out are disjoint.
+        Some(ChunkMut {
+            ptr: c.ptr,
+            index: c.index,
+            n: c.n,
+            vec_ok: c.vec_ok,
+            _out: PhantomData,
+        })
+    }
+}
+
+/// One chunk of a row that this thread owns: up to `T::LANES` consecutive elements.
+pub struct ChunkMut<'a, T> {
+    ptr: *mut T,
+    index: usize,
+    n: usize,
+    vec_ok: bool,
+    _out: PhantomData<&'a mut T>,
+}
+
+impl<T: Element> ChunkMut<'_, T> {
+    /// The chunk's index in its row.
+    #[inline(always)]
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Column of its first element in the row.
+    #[inline(always)]
+    pub fn start(&self) -> usize {
+        self.index * T::LANES
+    }
+
+    /// Elements in the chunk: `T::LANES`, except at the end of the row.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Never true: the views hand out no empty chunk.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Write the chunk: one 16-byte store when the launch's alignment allows, otherwise its
+    /// in-bounds elements one by one.
+    #[inline(always)]
+    pub fn store(&mut self, c: T::Chunk) {
+        if self.vec_ok {
+            // SAFETY: a whole chunk in bounds, owned by this thread, 16-byte aligned (`vec_ok`).
+            unsafe { store_chunk(self.ptr, c) }
+        } else {
+            for k in 0..self.n {
+                // SAFETY: `k < n`, inside this thread's chunk.
+                unsafe { *self.ptr.add(k) = c[k] };
+            }
+        }
+    }
+
+    /// Element `k` of the chunk (bounds-checked).
+    #[inline(always)]
+    pub fn get_mut(&mut self, k: usize) -> &mut T {
+        assert!(k < self.n, "chunk index out of bounds");
+        // SAFETY: inside this thread's chunk.
+        unsafe { &mut *self.ptr.add(k) }
+    }
+
+    /// Set element `k` of the chunk (bounds-checked).
+    #[inline(always)]
+    pub fn set(&mut self, k: usize, v: T) {
+        *self.get_mut(k) = v;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BlockTiles, ThreadTiles
+
+impl<T: Element, const W: usize, const H: usize> OutSlice<T, BlockTiles<W, H>> {
+    /// The tile this block owns, shared by its threads: block `(x, y)` owns rows `y*H..` and
+    /// columns `x*W..`, clipped to the matrix. `None` for blocks outside the matrix, blocks
+    /// with `z > 0`, and `cols == 0`.
+    #[inline(always)]
+    pub fn block_tile(&mut self) -> Option<BlockTileMut<'_, T>> {
+        let cols = self.geom;
+        let (b, d, t) = (block_idx(), block_dim(), thread_idx());
+        if cols == 0 || W == 0 || H == 0 || b.z != 0 {
+            return None;
+        }
+        let rows = self.len / cols;
+        let row0 = (b.y as usize).checked_mul(H)?;
+        let col0 = (b.x as usize).checked_mul(W)?;
+        if row0 >= rows || col0 >= cols {
+            return None;
+        }
+        Some(BlockTileMut {
+            // SAFETY: `row0 * cols + col0 < rows * cols <= len`.
+            ptr: unsafe { self.ptr.add(row0 * cols + col0) },
+            stride: cols,
+            rows: (rows - row0).min(H),
+            cols: (cols - col0).min(W),
+            origin: (row0, col0),
+            thread: (t.y as usize, t.x as usize),
+            step: (d.y as usize, d.x as usize),
+            // Threads with z > 0 would repeat (x, y): they own nothing.
+            owner: t.z == 0,
+            _out: PhantomData,
+        })
+    }
+}
+
+/// A block's tile of an [`OutSlice`] (see [`OutSlice::block_tile`]). Thread `(tx, ty)` of the
+/// block owns the tile positions `(ty + i * block_dim.y, tx + j * block_dim.x)`.
+pub struct BlockTileMut<'a, T> {
+    ptr: *mut T,
+    stride: usize,
+    rows: usize,
+    cols: usize,
+    origin: (usize, usize),
+    thread: (usize, usize),
+    step: (usize, usize),
+    owner: bool,
+    _out: PhantomData<&'a mut T>,
+}
+
+impl<T: Element> BlockTileMut<'_, T> {
+    /// `(row, column)` of the tile's first element in the whole matrix.
+    #[inline(always)]
+    pub fn origin(&self) -> (usize, usize) {
+        self.origin
+    }
+
+    /// Rows of the tile inside the matrix (`H` except at the bottom edge).
+    #[inline(always)]
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns of the tile inside the matrix (`W` except at the right edge).
+    #[inline(always)]
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The tile position (relative to [`origin`](Self::origin)) of this thread's `(i, j)`-th
+    /// element: `(ty + i * block_dim.y, tx + j * block_dim.x)`.
+    #[inline(always)]
+    pub fn position(&self, i: usize, j: usize) -> (usize, usize) {
+        (
+            self.thread.0 + i * self.step.0,
+            self.thread.1 + j * self.step.1,
+        )
+    }
+
+    /// This thread's `(i, j)`-th element (at [`position(i, j)`](Self::position)), `None` when
+    /// that lies outside the tile.
+    #[inline(always)]
+    pub fn at(&mut self, i: usize, j: usize) -> Option<&mut T> {
+        let (r, c) = self.position(i, j);
+        if !self.owner || r >= self.rows || c >= self.cols {
+            return None;
+        }
+        // SAFETY: inside the tile; `(r, c)` is congruent to this thread's index, which no other
+        // thread of the block shares, and the tile belongs to this block alone.
+        Some(unsafe { &mut *self.ptr.add(r * self.stride + c) })
+    }
+
+    /// Call `f(row, column, element)` for every tile element this thread owns (positions
+    /// relative to [`origin`](Self::origin)).
+    #[inline(always)]
+    pub fn for_each(&mut self, mut f: impl FnMut(usize, usize, &mut T)) {
+        if !self.owner {
+            return;
+        }
+        let mut r = self.thread.0;
+        while r < self.rows {
+            let mut c = self.thread.1;
+            while c < self.cols {
+                // SAFETY: as in `at`.
+                f(r, c, unsafe { &mut *self.ptr.add(r * self.stride + c) });
+                c += self.step.1;
+            }
+            r += self.step.0;
+        }
+    }
+}
+
+impl<T, const W: usize, const H: usize> OutSlice<T, ThreadTiles<W, H>> {
+    /// The `H x W` tile this thread owns in the output viewed as a row-major matrix of `cols`
+    /// columns (`len / cols` rows): the thread with 2D global index `(x, y)`
+    /// ([`crate::index::global_id_x`], [`crate::index::global_id_y`]) owns rows
+    /// `y*H .. y*H+H` and columns `x*W .. x*W+W`, clipped to the matrix. `None` when that tile
+    /// is empty, when `cols == 0`, or for threads with global z index > 0 (so 3D launches cannot
+    /// give two threads the same tile).
+    #[inline(always)]
+    pub fn thread_tile(&mut self) -> Option<TileMut<'_, T>> {
+        let cols = self.geom;
+        if cols == 0 || W == 0 || H == 0 || crate::index::global_id_z() != 0 {
+            return None;
+        }
+        let rows = self.len / cols;
+        let row0 = crate::index::global_id_y().checked_mul(H)?;
+        let col0 = crate::index::global_id_x().checked_mul(W)?;
+        if row0 >= rows || col0 >= cols {
+            return None;
+        }
+        Some(TileMut {
+            // SAFETY: `row0 * cols + col0 < rows * cols <= len`.
+            ptr: unsafe { self.ptr.add(row0 * cols + col0) },
+            stride: cols,
+            rows: (rows - row0).min(H),
+            cols: (cols - col0).min(W),
+            origin: (row0, col0),
+            _out: PhantomData,
+        })
+    }
+}
+
 /// A thread's 2D tile of an [`OutSlice`] (see [`OutSlice::thread_tile`]): `&mut` access to its
 /// in-bounds elements only, bounds-checked against the tile.
 pub struct TileMut<'a, T> {
@@ -225,13 +850,13 @@ impl<T> TileMut<'_, T> {
         self.origin
     }
 
-    /// Rows of the tile inside the matrix (`TH` except at the bottom edge).
+    /// Rows of the tile inside the matrix (`H` except at the bottom edge).
     #[inline(always)]
     pub fn rows(&self) -> usize {
         self.rows
     }
 
-    /// Columns of the tile inside the matrix (`TW` except at the right edge).
+    /// Columns of the tile inside the matrix (`W` except at the right edge).
     #[inline(always)]
     pub fn cols(&self) -> usize {
         self.cols
@@ -253,4 +878,79 @@ impl<T> TileMut<'_, T> {
         // SAFETY: `cols` consecutive elements of row `r` of this thread's tile.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.add(r * self.stride), self.cols) }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Atomic, Manual
+
+impl<T: AtomicElem> OutSlice<T, Atomic> {
+    /// The output as an [`AtomicSlice`]: any thread may update any element, atomically. Safe:
+    /// the view guarantees that no thread accesses this output in any other way.
+    #[inline(always)]
+    pub fn atomic(&mut self) -> AtomicSlice<'_, T> {
+        // SAFETY: the slice is valid global memory for the borrow, and under the `Atomic` view
+        // every access to it is atomic.
+        unsafe { AtomicSlice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl<T> OutSlice<T, Manual> {
+    /// Element `i`, bounds-checked (out of range panics, i.e. traps), with exclusivity claimed
+    /// by the caller.
+    ///
+    /// # Safety
+    /// No other thread reads or writes element `i` while the returned reference lives; the
+    /// caller states the ownership rule that guarantees it (e.g. a tile this block owns).
+    #[inline(always)]
+    pub unsafe fn claim_mut(&mut self, i: usize) -> &mut T {
+        assert!(i < self.len, "OutSlice index out of bounds");
+        // SAFETY: in bounds; exclusivity is the caller's contract.
+        unsafe { &mut *self.ptr.add(i) }
+    }
+
+    /// Elements `i .. i + 4` as one [`Quad`] (a 16-byte vector store), or `None` when they are
+    /// not all in bounds or not 16-byte aligned.
+    ///
+    /// # Safety
+    /// As [`claim_mut`](Self::claim_mut), for all four elements.
+    #[inline(always)]
+    pub unsafe fn claim_quad_mut(&mut self, i: usize) -> Option<&mut Quad<T>> {
+        let end = i.checked_add(4)?;
+        if end > self.len {
+            return None;
+        }
+        // SAFETY: `i + 4 <= len`.
+        let p = unsafe { self.ptr.add(i) };
+        if !aligned(p) {
+            return None;
+        }
+        // SAFETY: in bounds and aligned for `Quad<T>`; exclusivity is the caller's contract.
+        Some(unsafe { &mut *(p as *mut Quad<T>) })
+    }
+
+    /// The output as an [`AtomicSlice`].
+    ///
+    /// # Safety
+    /// While the returned view lives, no thread accesses the elements it updates other than
+    /// atomically (mixing atomic and plain accesses to one element is a data race).
+    #[inline(always)]
+    pub unsafe fn claim_atomic(&mut self) -> AtomicSlice<'_, T>
+    where
+        T: AtomicElem,
+    {
+        // SAFETY: valid global memory for the borrow; atomic-only access is the caller's
+        // contract.
+        unsafe { AtomicSlice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// Raw pointer to element 0, for audited primitives (tensor-core fragment stores).
+    #[inline(always)]
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        self.ptr
+    }
+}
+
+#[allow(dead_code)]
+fn _align16_is_16_bytes() {
+    const { assert!(core::mem::size_of::<Align16<[u32; 4]>>() == 16) };
 }

@@ -25,13 +25,13 @@ impl Word32 for i32 {
     }
 }
 
-/// One `ld.global.nc.v4.b32`: four words through the read-only data path.
+/// One `ld.global.nc.v4.b32`: 16 bytes through the read-only data path.
 ///
 /// # Safety
 /// `p` is 16-byte aligned, the 16 bytes from it are global memory valid for reads, and no thread
 /// writes them during the launch (the non-coherent path may serve stale data otherwise).
 #[inline(always)]
-unsafe fn ld_nc_v4<T: Word32>(p: *const T) -> [T; 4] {
+pub(crate) unsafe fn ld_nc_v4_bits(p: *const u32) -> [u32; 4] {
     let (a, b, c, d): (u32, u32, u32, u32);
     // SAFETY: the caller's contract.
     unsafe {
@@ -42,6 +42,17 @@ unsafe fn ld_nc_v4<T: Word32>(p: *const T) -> [T; 4] {
             options(readonly, nostack, preserves_flags, pure),
         );
     }
+    [a, b, c, d]
+}
+
+/// Four words as `T`s, from one [`ld_nc_v4_bits`].
+///
+/// # Safety
+/// As [`ld_nc_v4_bits`].
+#[inline(always)]
+unsafe fn ld_nc_v4<T: Word32>(p: *const T) -> [T; 4] {
+    // SAFETY: the caller's contract.
+    let [a, b, c, d] = unsafe { ld_nc_v4_bits(p as *const u32) };
     [
         T::from_bits(a),
         T::from_bits(b),

@@ -1,11 +1,10 @@
 //! Atomics with scopes and orderings.
-use gpukit_device::{self as gpu, Ordering, OutSlice, Scope, kernel, shared_array};
+use gpukit_device::{self as gpu, Atomic, Ordering, OutSlice, Scope, kernel, shared_array};
 
 /// `bins[x[i] % bins.len()] += 1` for every `i` (grid-stride, `red.global.add.u32`).
 #[kernel(grid_stride, elements = x)]
-pub fn histogram(x: &[u32], mut bins: OutSlice<u32>) {
-    // SAFETY: every access to `bins` in this kernel is atomic.
-    let bins = unsafe { bins.as_atomic() };
+pub fn histogram(x: &[u32], mut bins: OutSlice<u32, Atomic>) {
+    let bins = bins.atomic();
     let n = bins.len() as u32;
     for i in gpu::grid_stride_x(x.len()) {
         bins.add((x[i] % n) as usize, 1);
@@ -15,7 +14,7 @@ pub fn histogram(x: &[u32], mut bins: OutSlice<u32>) {
 /// As [`histogram`] with 256 bins, counted per block in shared memory (`atom.shared.add`), then
 /// merged with device-scope `fetch_add`. `bins.len()` must be 256.
 #[kernel(grid_stride, elements = x)]
-pub fn histogram_shared(x: &[u32], mut bins: OutSlice<u32>) {
+pub fn histogram_shared(x: &[u32], mut bins: OutSlice<u32, Atomic>) {
     let local = shared_array!(HIST_LOCAL: [u32; 256]);
     let t = gpu::thread_idx().x as usize;
     let nt = gpu::block_dim().x as usize;
@@ -29,8 +28,7 @@ pub fn histogram_shared(x: &[u32], mut bins: OutSlice<u32>) {
         local.atomic_add((x[i] % 256) as usize, 1);
     }
     gpu::sync_threads();
-    // SAFETY: every access to `bins` in this kernel is atomic.
-    let bins = unsafe { bins.as_atomic() };
+    let bins = bins.atomic();
     let mut k = t;
     while k < 256 {
         bins.fetch_add(k, local.get(k), Scope::Device, Ordering::Relaxed);
@@ -46,10 +44,9 @@ pub fn histogram_shared(x: &[u32], mut bins: OutSlice<u32>) {
 /// out[9 + block] += 1 at block scope (per-block counters). Host initialises out[1] to
 /// `u32::MAX` and the rest to 0.
 #[kernel]
-pub fn atomic_ops_u32(x: &[u32], mut out: OutSlice<u32>) {
+pub fn atomic_ops_u32(x: &[u32], mut out: OutSlice<u32, Atomic>) {
     let i = gpu::global_id_x();
-    // SAFETY: every access to `out` in this kernel is atomic.
-    let a = unsafe { out.as_atomic() };
+    let a = out.atomic();
     if i < x.len() {
         let v = x[i];
         a.fetch_add(0, v, Scope::Device, Ordering::Relaxed);
@@ -82,10 +79,9 @@ pub fn atomic_ops_u32(x: &[u32], mut out: OutSlice<u32>) {
 /// and count violations in `out[2]` (must stay 0). Also exercises seq_cst loads/stores and
 /// the three fences.
 #[kernel]
-pub fn message_passing(n: u32, mut out: OutSlice<u32>) {
+pub fn message_passing(n: u32, mut out: OutSlice<u32, Atomic>) {
     let i = gpu::global_id_x();
-    // SAFETY: every access to `out` in this kernel is atomic.
-    let a = unsafe { out.as_atomic() };
+    let a = out.atomic();
     if i == 0 {
         a.store(1, 42, Scope::Device, Ordering::Relaxed);
         a.store(0, 1, Scope::Device, Ordering::Release);
@@ -106,9 +102,8 @@ pub fn message_passing(n: u32, mut out: OutSlice<u32>) {
 /// Float atomics: out[0] += x[i] with `fetch_add` (`atom.global.add.f32`), out[1] += x[i] with
 /// `add` (`red.global.add.f32`).
 #[kernel]
-pub fn atomic_add_f32(x: &[f32], mut out: OutSlice<f32>) {
-    // SAFETY: every access to `out` in this kernel is atomic.
-    let a = unsafe { out.as_atomic() };
+pub fn atomic_add_f32(x: &[f32], mut out: OutSlice<f32, Atomic>) {
+    let a = out.atomic();
     for i in gpu::grid_stride_x(x.len()) {
         a.fetch_add(0, x[i], Scope::Device, Ordering::Relaxed);
         a.add(1, x[i]);
@@ -117,9 +112,8 @@ pub fn atomic_add_f32(x: &[f32], mut out: OutSlice<f32>) {
 
 /// `out[0] += x[i]` (`atom.global.add.f64`), `out[1] += x[i]` at system scope, acq_rel.
 #[kernel]
-pub fn atomic_add_f64(x: &[f64], mut out: OutSlice<f64>) {
-    // SAFETY: every access to `out` in this kernel is atomic.
-    let a = unsafe { out.as_atomic() };
+pub fn atomic_add_f64(x: &[f64], mut out: OutSlice<f64, Atomic>) {
+    let a = out.atomic();
     for i in gpu::grid_stride_x(x.len()) {
         a.fetch_add(0, x[i], Scope::Device, Ordering::Relaxed);
         a.fetch_add(1, x[i], Scope::System, Ordering::AcqRel);
@@ -128,9 +122,8 @@ pub fn atomic_add_f64(x: &[f64], mut out: OutSlice<f64>) {
 
 /// `out[0] += x[i]`, `out[1] = min`, `out[2] = max` over `i64` (signed min/max).
 #[kernel]
-pub fn atomic_ops_i64(x: &[i64], mut out: OutSlice<i64>) {
-    // SAFETY: every access to `out` in this kernel is atomic.
-    let a = unsafe { out.as_atomic() };
+pub fn atomic_ops_i64(x: &[i64], mut out: OutSlice<i64, Atomic>) {
+    let a = out.atomic();
     for i in gpu::grid_stride_x(x.len()) {
         a.fetch_add(0, x[i], Scope::Device, Ordering::Relaxed);
         a.fetch_min(1, x[i], Scope::Device, Ordering::Relaxed);

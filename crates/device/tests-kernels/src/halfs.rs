@@ -1,5 +1,5 @@
 //! Half-precision conversions and arithmetic.
-use gpukit_device::{Bf16, Bf16x2, F16x2, OutSlice, half, kernel};
+use gpukit_device::{Bf16, Bf16x2, F16x2, OutSlice, PerThread, half, kernel};
 
 /// `out[i] = x[i] as f32` (exact).
 #[kernel(same_len(x, out), elements = out)]
@@ -80,36 +80,30 @@ pub fn f16_arith(a: &[f16], b: &[f16], mut out: OutSlice<f16>, op: u32) {
 #[kernel]
 pub fn packed_pairs(
     x: &[f32],
-    mut h: OutSlice<f16>,
-    mut b: OutSlice<Bf16>,
-    mut hf: OutSlice<f16>,
-    mut bf: OutSlice<Bf16>,
+    mut h: OutSlice<f16, PerThread<2>>,
+    mut b: OutSlice<Bf16, PerThread<2>>,
+    mut hf: OutSlice<f16, PerThread<6>>,
+    mut bf: OutSlice<Bf16, PerThread<6>>,
 ) {
-    let hl = h.len();
-    let Some(mut ht) = h.thread_tile::<2, 1>(hl) else {
+    let Some(mut ht) = h.thread_items() else {
         return;
     };
-    let (_, c0) = ht.origin();
+    let c0 = ht.start();
     if c0 + 1 >= x.len() {
         return;
     }
     let ph = F16x2::from_f32s(x[c0], x[c0 + 1]);
     let pb = Bf16x2::from_f32s(x[c0], x[c0 + 1]);
-    ht.row_mut(0).copy_from_slice(&[ph.lo(), ph.hi()]);
-    let bl = b.len();
-    if let Some(mut bt) = b.thread_tile::<2, 1>(bl) {
-        bt.row_mut(0).copy_from_slice(&[pb.lo(), pb.hi()]);
+    ht.store([ph.lo(), ph.hi()]);
+    if let Some(mut bt) = b.thread_items() {
+        bt.store([pb.lo(), pb.hi()]);
     }
     let (fh, ah, mh) = (ph.mul_add(ph, ph), ph + ph, ph * ph);
     let (fb, ab, mb) = (pb.mul_add(pb, pb), pb + pb, pb * pb);
-    let hfl = hf.len();
-    if let Some(mut t) = hf.thread_tile::<6, 1>(hfl) {
-        t.row_mut(0)
-            .copy_from_slice(&[fh.lo(), fh.hi(), ah.lo(), ah.hi(), mh.lo(), mh.hi()]);
+    if let Some(mut t) = hf.thread_items() {
+        t.store([fh.lo(), fh.hi(), ah.lo(), ah.hi(), mh.lo(), mh.hi()]);
     }
-    let bfl = bf.len();
-    if let Some(mut t) = bf.thread_tile::<6, 1>(bfl) {
-        t.row_mut(0)
-            .copy_from_slice(&[fb.lo(), fb.hi(), ab.lo(), ab.hi(), mb.lo(), mb.hi()]);
+    if let Some(mut t) = bf.thread_items() {
+        t.store([fb.lo(), fb.hi(), ab.lo(), ab.hi(), mb.lo(), mb.hi()]);
     }
 }

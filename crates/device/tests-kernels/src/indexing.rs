@@ -1,5 +1,5 @@
 //! Indices, grid-stride loops and 2D tile ownership.
-use gpukit_device::{self as gpu, OutSlice, kernel};
+use gpukit_device::{self as gpu, GridStride, OutSlice, ThreadTiles, kernel};
 
 /// `out[linear id] = x | y << 10 | z << 20` of the thread's global 3D index (small grids).
 #[kernel]
@@ -12,7 +12,7 @@ pub fn index_3d(mut out: OutSlice<u32>) {
 
 /// Every element gets its own index through the grid-stride rule (grid smaller than data).
 #[kernel]
-pub fn grid_stride_fill(mut out: OutSlice<u32>) {
+pub fn grid_stride_fill(mut out: OutSlice<u32, GridStride>) {
     for (i, o) in out.grid_stride() {
         *o = i as u32;
     }
@@ -20,8 +20,8 @@ pub fn grid_stride_fill(mut out: OutSlice<u32>) {
 
 /// Each thread fills its 4x2 tile of a `cols`-column matrix with the elements' linear indices.
 #[kernel]
-pub fn tile_fill(mut out: OutSlice<u32>, cols: usize) {
-    if let Some(mut t) = out.thread_tile::<4, 2>(cols) {
+pub fn tile_fill(mut out: OutSlice<u32, ThreadTiles<4, 2, cols>>, cols: usize) {
+    if let Some(mut t) = out.thread_tile() {
         let (r0, c0) = t.origin();
         for r in 0..t.rows() {
             let row = t.row_mut(r);

@@ -1,11 +1,13 @@
 //! Warp shuffles, votes, reductions; block reductions.
-use gpukit_device::{self as gpu, Bf16, Bf16x2, F16x2, OutSlice, block, kernel, warp};
+use gpukit_device::{
+    self as gpu, Bf16, Bf16x2, BlockRows, Element, F16x2, OutSlice, PerThread, block, kernel, warp,
+};
 
 /// Per thread, 12 outputs (launch with whole warps; `x.len()` = threads):
 /// down1, up3, xor5, idx7, ballot(odd), any(v%97==0), all(v!=0), active mask under
 /// `lane < 20`, lane id, warp sum, warp min, warp max.
 #[kernel]
-pub fn warp_u32(x: &[u32], mut out: OutSlice<u32>) {
+pub fn warp_u32(x: &[u32], mut out: OutSlice<u32, PerThread<12>>) {
     let i = gpu::global_id_x();
     let v = x[i];
     let mut r = [0u32; 12];
@@ -24,15 +26,14 @@ pub fn warp_u32(x: &[u32], mut out: OutSlice<u32>) {
     r[9] = warp::reduce_sum_u32(v);
     r[10] = warp::reduce_min_u32(v);
     r[11] = warp::reduce_max_u32(v);
-    let len = out.len();
-    if let Some(mut t) = out.thread_tile::<12, 1>(len) {
-        t.row_mut(0).copy_from_slice(&r);
+    if let Some(mut t) = out.thread_items() {
+        t.store(r);
     }
 }
 
 /// Per thread, 4 outputs: warp sum, min, max and inclusive scan of `i32`.
 #[kernel]
-pub fn warp_i32(x: &[i32], mut out: OutSlice<i32>) {
+pub fn warp_i32(x: &[i32], mut out: OutSlice<i32, PerThread<4>>) {
     let v = x[gpu::global_id_x()];
     let r = [
         warp::reduce_sum_i32(v),
@@ -40,9 +41,8 @@ pub fn warp_i32(x: &[i32], mut out: OutSlice<i32>) {
         warp::reduce_max_i32(v),
         warp::inclusive_scan_i32(v),
     ];
-    let len = out.len();
-    if let Some(mut t) = out.thread_tile::<4, 1>(len) {
-        t.row_mut(0).copy_from_slice(&r);
+    if let Some(mut t) = out.thread_items() {
+        t.store(r);
     }
 }
 
@@ -50,7 +50,7 @@ pub fn warp_i32(x: &[i32], mut out: OutSlice<i32>) {
 /// min, and the low half of (v, -v) as f16x2 and bf16x2 pairs shuffled by xor 1 then summed
 /// as f32 (f16 lo + bf16 hi).
 #[kernel]
-pub fn warp_f32(x: &[f32], mut out: OutSlice<f32>) {
+pub fn warp_f32(x: &[f32], mut out: OutSlice<f32, PerThread<7>>) {
     let v = x[gpu::global_id_x()];
     let h = warp::shfl_xor_f16x2(F16x2::from_f32s(v, -v), 1);
     let b = warp::shfl_xor_bf16x2(Bf16x2::new(Bf16::from_f32(v), Bf16::from_f32(-v)), 1);
@@ -63,16 +63,15 @@ pub fn warp_f32(x: &[f32], mut out: OutSlice<f32>) {
         warp::reduce_min_f32(v),
         h.lo() as f32 + b.hi().to_f32(),
     ];
-    let len = out.len();
-    if let Some(mut t) = out.thread_tile::<7, 1>(len) {
-        t.row_mut(0).copy_from_slice(&r);
+    if let Some(mut t) = out.thread_items() {
+        t.store(r);
     }
 }
 
 /// Per block `b`: `out[3b..3b+3]` = block sum, max, min of the block's elements of `x` (1D,
 /// any block size that is a multiple of 32, any `x.len()`).
 #[kernel]
-pub fn block_reduce_f32(x: &[f32], mut out: OutSlice<f32>) {
+pub fn block_reduce_f32(x: &[f32], mut out: OutSlice<f32, BlockRows<4>>) {
     let i = gpu::global_id_x();
     let in_range = i < x.len();
     let v = if in_range { x[i] } else { 0.0 };
@@ -86,7 +85,7 @@ pub fn block_reduce_f32(x: &[f32], mut out: OutSlice<f32>) {
 /// Per block `b`: `out[4b..4b+4]` = block sum, min, max of `x` (i32) and thread 0's value
 /// broadcast (as u32 bits).
 #[kernel]
-pub fn block_reduce_i32(x: &[i32], mut out: OutSlice<i32>) {
+pub fn block_reduce_i32(x: &[i32], mut out: OutSlice<i32, BlockRows<4>>) {
     let i = gpu::global_id_x();
     let in_range = i < x.len();
     let v = if in_range { x[i] } else { 0 };
@@ -100,7 +99,7 @@ pub fn block_reduce_i32(x: &[i32], mut out: OutSlice<i32>) {
 /// Per block `b`: `out[4b..4b+4]` = block sum, min, max of `x` (u32, wrapping sum) and the
 /// number of elements (through the u32 sum of ones).
 #[kernel]
-pub fn block_reduce_u32(x: &[u32], mut out: OutSlice<u32>) {
+pub fn block_reduce_u32(x: &[u32], mut out: OutSlice<u32, BlockRows<4>>) {
     let i = gpu::global_id_x();
     let in_range = i < x.len();
     let v = if in_range { x[i] } else { 0 };
@@ -112,12 +111,13 @@ pub fn block_reduce_u32(x: &[u32], mut out: OutSlice<u32>) {
 }
 
 #[inline(always)]
-fn write_block<T: Copy, const K: usize>(out: &mut OutSlice<T>, v: [T; K]) {
-    if gpu::thread_idx().x == 0 {
-        let b = gpu::block_idx().x as usize * K;
+fn write_block<T: Element>(out: &mut OutSlice<T, BlockRows>, v: [T; 4]) {
+    // Row b belongs to block b; its first chunk (all four 4-byte values) to thread 0.
+    if let Some(mut row) = out.block_row()
+        && let Some(mut c) = row.chunk(0)
+    {
         for (k, v) in v.into_iter().enumerate() {
-            // SAFETY: elements Kb..Kb+K belong to block b, and only its thread 0 writes them.
-            unsafe { *out.get_unchecked_mut(b + k) = v };
+            c.set(k, v);
         }
     }
 }

@@ -1,0 +1,212 @@
+//! Input views: 16-byte reads with the alignment decided once, and several loads in flight.
+//!
+//! Kernel inputs are `&[T]`, read with bounds checks. For bandwidth, [`Input`] reads them in
+//! 16-byte chunks (one `ld.global.nc.v4` each) at the same positions the output views hand out
+//! ([`crate::out::RowMut::owned`], [`crate::out::Items`]), and [`Input::for_each_chunk`] keeps
+//! several of those loads in flight before using any. Whether a chunk can be one vector load
+//! (aligned start, rows of whole chunks) is decided when the view is made, which in a kernel is
+//! the same for every thread of the launch, so the loops carry no per-access alignment test.
+use crate::elem::{Element, load_chunk};
+
+/// A kernel input (or one row of it) read in 16-byte chunks.
+#[derive(Clone, Copy)]
+pub struct Input<'a, T> {
+    s: &'a [T],
+    vec_ok: bool,
+}
+
+impl<'a, T: Element> Input<'a, T> {
+    /// The whole slice.
+    #[inline(always)]
+    pub fn new(s: &'a [T]) -> Input<'a, T> {
+        Input {
+            s,
+            vec_ok: (s.as_ptr() as usize).is_multiple_of(16),
+        }
+    }
+
+    /// The underlying slice.
+    #[inline(always)]
+    pub fn as_slice(&self) -> &'a [T] {
+        self.s
+    }
+
+    /// Number of elements.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.s.len()
+    }
+
+    /// True when there are no elements.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.s.is_empty()
+    }
+
+    /// Element `i` (bounds-checked).
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> T {
+        self.s[i]
+    }
+
+    /// Chunks in the input (the last may be partial).
+    #[inline(always)]
+    pub fn chunk_count(&self) -> usize {
+        self.s.len().div_ceil(T::LANES)
+    }
+
+    /// Chunk `q`: elements `q*L .. q*L + L` (`L = T::LANES`), one 16-byte load when aligned and
+    /// whole; lanes past the end read as zero. A `q` past the end panics.
+    #[inline(always)]
+    pub fn chunk(&self, q: usize) -> T::Chunk {
+        let start = q * T::LANES;
+        if self.vec_ok && start + T::LANES <= self.s.len() {
+            // SAFETY: in bounds, 16-byte aligned (the view's start is, and so is every chunk),
+            // in global memory, and inputs are not written during the launch (outputs are
+            // borrowed mutably by the host launcher, so they cannot alias an input).
+            return unsafe { load_chunk(self.s.as_ptr().add(start)) };
+        }
+        self.chunk_slow(start)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn chunk_slow(&self, start: usize) -> T::Chunk {
+        assert!(start < self.s.len(), "input chunk out of bounds");
+        let mut c = T::splat(T::ZERO);
+        let n = (self.s.len() - start).min(T::LANES);
+        c.as_mut()[..n].copy_from_slice(&self.s[start..start + n]);
+        c
+    }
+
+    /// `N` elements from `start` (as the [`crate::out::Items`] of a `PerThread<N>` output):
+    /// 16-byte loads when the group is whole and aligned, else element by element; elements
+    /// past the end read as zero.
+    #[inline(always)]
+    pub fn items<const N: usize>(&self, start: usize) -> [T; N] {
+        let mut v = [T::ZERO; N];
+        if self.vec_ok
+            && (N * core::mem::size_of::<T>()).is_multiple_of(16)
+            && start.checked_add(N).is_some_and(|e| e <= self.s.len())
+        {
+            let mut k = 0;
+            while k < N {
+                // SAFETY: in bounds; `start * size` and `k * size` are multiples of 16 (the
+                // group size is, and groups start at multiples of it), so the load is aligned.
+                let c = unsafe { load_chunk(self.s.as_ptr().add(start + k)) };
+                v[k..k + T::LANES].copy_from_slice(c.as_ref());
+                k += T::LANES;
+            }
+            return v;
+        }
+        for (k, x) in v.iter_mut().enumerate() {
+            if let Some(e) = self.s.get(start + k) {
+                *x = *e;
+            }
+        }
+        v
+    }
+
+    /// Call `f(q, chunk)` for every chunk index `q` of `owned` (e.g. [`crate::out::RowMut::owned`]),
+    /// issuing `K` loads before using any of them, so that `K` 16-byte loads per thread are in
+    /// flight: the way to reach full bandwidth when each thread reads only a few chunks.
+    #[inline(always)]
+    pub fn for_each_chunk<const K: usize>(
+        &self,
+        owned: impl Iterator<Item = usize>,
+        mut f: impl FnMut(usize, T::Chunk),
+    ) {
+        let mut owned = owned.peekable();
+        let count = self.chunk_count();
+        while owned.peek().is_some() {
+            let mut qs = [usize::MAX; K];
+            let mut vs = [T::splat(T::ZERO); K];
+            for q in qs.iter_mut() {
+                if let Some(n) = owned.next_if(|&n| n < count) {
+                    *q = n;
+                }
+            }
+            for (q, v) in qs.iter().zip(vs.iter_mut()) {
+                if *q != usize::MAX {
+                    *v = self.chunk(*q);
+                }
+            }
+            for (q, v) in qs.iter().zip(vs) {
+                if *q != usize::MAX {
+                    f(*q, v);
+                }
+            }
+            // An index past the end stops the walk (the owned indices ascend).
+            if owned.peek().is_some_and(|&n| n >= count) {
+                break;
+            }
+        }
+    }
+}
+
+/// A row-major matrix input of `cols` columns, read row by row in chunks.
+#[derive(Clone, Copy)]
+pub struct Rows<'a, T> {
+    s: &'a [T],
+    cols: usize,
+    vec_ok: bool,
+}
+
+impl<'a, T: Element> Rows<'a, T> {
+    /// `s` as rows of `cols` elements (the last row may be partial). Rows can be read with
+    /// 16-byte loads when `s` starts aligned and a row is a whole number of chunks.
+    #[inline(always)]
+    pub fn new(s: &'a [T], cols: usize) -> Rows<'a, T> {
+        Rows {
+            s,
+            cols,
+            vec_ok: (s.as_ptr() as usize).is_multiple_of(16)
+                && (cols * core::mem::size_of::<T>()).is_multiple_of(16),
+        }
+    }
+
+    /// Columns per row.
+    #[inline(always)]
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Number of rows (a last, partial row counts).
+    #[inline(always)]
+    pub fn rows(&self) -> usize {
+        if self.cols == 0 {
+            0
+        } else {
+            self.s.len().div_ceil(self.cols)
+        }
+    }
+
+    /// Row `r` (bounds-checked: a row past the end panics).
+    #[inline(always)]
+    pub fn row(&self, r: usize) -> Input<'a, T> {
+        let start = r * self.cols;
+        let end = (start + self.cols).min(self.s.len());
+        Input {
+            s: &self.s[start..end],
+            vec_ok: self.vec_ok,
+        }
+    }
+
+    /// Element `(r, c)` (bounds-checked against the slice and the row).
+    #[inline(always)]
+    pub fn get(&self, r: usize, c: usize) -> T {
+        assert!(c < self.cols, "column out of bounds");
+        self.s[r * self.cols + c]
+    }
+
+    /// Element `(r, c)`, or `None` outside the matrix (for stencils' borders).
+    #[inline(always)]
+    pub fn try_get(&self, r: usize, c: usize) -> Option<T> {
+        if c >= self.cols {
+            return None;
+        }
+        self.s
+            .get(r.checked_mul(self.cols)?.checked_add(c)?)
+            .copied()
+    }
+}
