@@ -59,11 +59,54 @@ fn every_test_kernel_is_an_entry_and_nothing_is_unresolved() {
         "packed_pairs",
         "panic_on_demand",
         "shared_same_names",
+        "center_rows",
+        "warp_row_sums",
+        "transpose_tiles",
     ] {
         assert!(names.iter().any(|n| n == k), "no .entry {k} in {names:?}");
     }
     assert_eq!(ptx::unresolved_externs(module()), Vec::<String>::new());
     assert!(module().contains(&format!(".target {}", IMAGES[0].arch)));
+}
+
+#[test]
+fn generic_kernels_have_one_entry_per_instance() {
+    let names: Vec<String> = ptx::entries(module()).into_iter().map(|e| e.name).collect();
+    for k in [
+        "axpb__f32",
+        "axpb__f16",
+        "axpb__bf16",
+        "repeat__f32_2",
+        "repeat__u32_5",
+    ] {
+        assert!(names.iter().any(|n| n == k), "no .entry {k} in {names:?}");
+    }
+    // No entry under the generic function's own name.
+    assert!(!names.iter().any(|n| n == "axpb" || n == "repeat"));
+}
+
+#[test]
+fn views_use_16_byte_accesses_without_local_memory() {
+    // Eight bf16 per thread: one 16-byte load and one 16-byte store on the aligned path.
+    for k in ["axpb__bf16", "axpb__f16"] {
+        assert_has(entry(k), k, &["ld.global.nc.v4.b32", "st.global.v4.b32"]);
+    }
+    // Eight f32 per thread: two of each.
+    assert_eq!(entry("axpb__f32").matches("st.global.v4.b32").count(), 2);
+    // Rows: four chunk loads in flight, then 16-byte stores.
+    let b = entry("center_rows");
+    assert!(b.matches("ld.global.nc.v4.b32").count() >= 4, "{b}");
+    assert_has(b, "center_rows", &["st.global.v4.b32"]);
+    for k in [
+        "axpb__bf16",
+        "axpb__f32",
+        "center_rows",
+        "warp_row_sums",
+        "transpose_tiles",
+        "repeat__u32_5",
+    ] {
+        assert!(!entry(k).contains(".local"), "{k} uses local memory");
+    }
 }
 
 #[test]

@@ -96,11 +96,6 @@ impl Float for f16 {
     }
 }
 
-/// Sixteen bytes with 16-byte alignment: writing one compiles to a single vector store.
-#[repr(C, align(16))]
-#[derive(Clone, Copy)]
-pub(crate) struct Align16<A>(pub(crate) A);
-
 /// One 16-byte load of a chunk through the read-only data path (`ld.global.nc.v4.b32`).
 ///
 /// # Safety
@@ -115,16 +110,23 @@ pub(crate) unsafe fn load_chunk<T: Element>(p: *const T) -> T::Chunk {
     }
 }
 
-/// One 16-byte store of a chunk.
+/// One 16-byte store of a chunk (`st.global.v4.b32`). Inline PTX on purpose: as plain stores,
+/// LLVM splits the chunk into its elements and merges them with a neighbouring element-wise
+/// path, losing the vector store.
 ///
 /// # Safety
-/// `p` is 16-byte aligned, the 16 bytes from it are writable, and only this thread accesses them
-/// during the launch.
+/// `p` is 16-byte aligned, the 16 bytes from it are writable global memory, and only this thread
+/// accesses them during the launch.
 #[inline(always)]
 pub(crate) unsafe fn store_chunk<T: Element>(p: *mut T, c: T::Chunk) {
     // SAFETY: the caller's contract; `T::Chunk` is 16 bytes of plain data.
     unsafe {
-        let bits = core::mem::transmute_copy::<T::Chunk, [u32; 4]>(&c);
-        core::ptr::write(p as *mut Align16<[u32; 4]>, Align16(bits));
+        let [a, b, c, d] = core::mem::transmute_copy::<T::Chunk, [u32; 4]>(&c);
+        crate::__device_asm!(
+            "st.global.v4.b32 [{p}], {{{a}, {b}, {c}, {d}}};",
+            p = in(reg64) p,
+            a = in(reg32) a, b = in(reg32) b, c = in(reg32) c, d = in(reg32) d,
+            options(nostack, preserves_flags),
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! (aligned start, rows of whole chunks) is decided when the view is made, which in a kernel is
 //! the same for every thread of the launch, so the loops carry no per-access alignment test.
 use crate::elem::{Element, load_chunk};
+use crate::out::Owned;
 
 /// A kernel input (or one row of it) read in 16-byte chunks.
 #[derive(Clone, Copy)]
@@ -66,17 +67,22 @@ impl<'a, T: Element> Input<'a, T> {
             // borrowed mutably by the host launcher, so they cannot alias an input).
             return unsafe { load_chunk(self.s.as_ptr().add(start)) };
         }
-        self.chunk_slow(start)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn chunk_slow(&self, start: usize) -> T::Chunk {
+        // Element by element (inline: an out-of-line function returning an array would give
+        // every caller a stack frame).
         assert!(start < self.s.len(), "input chunk out of bounds");
         let mut c = T::splat(T::ZERO);
-        let n = (self.s.len() - start).min(T::LANES);
-        c.as_mut()[..n].copy_from_slice(&self.s[start..start + n]);
+        for k in 0..T::LANES {
+            if let Some(v) = self.s.get(start + k) {
+                c[k] = *v;
+            }
+        }
         c
+    }
+
+    /// Whole chunks (those a single 16-byte load can read).
+    #[inline(always)]
+    fn whole_chunks(&self) -> usize {
+        self.s.len() / T::LANES
     }
 
     /// `N` elements from `start` (as the [`crate::out::Items`] of a `PerThread<N>` output):
@@ -107,39 +113,38 @@ impl<'a, T: Element> Input<'a, T> {
         v
     }
 
-    /// Call `f(q, chunk)` for every chunk index `q` of `owned` (e.g. [`crate::out::RowMut::owned`]),
+    /// Call `f(q, chunk)` for every chunk index `q` of `owned` (a row's [`RowMut::owned`]),
     /// issuing `K` loads before using any of them, so that `K` 16-byte loads per thread are in
     /// flight: the way to reach full bandwidth when each thread reads only a few chunks.
+    ///
+    /// [`RowMut::owned`]: crate::out::RowMut::owned
     #[inline(always)]
-    pub fn for_each_chunk<const K: usize>(
-        &self,
-        owned: impl Iterator<Item = usize>,
-        mut f: impl FnMut(usize, T::Chunk),
-    ) {
-        let mut owned = owned.peekable();
-        let count = self.chunk_count();
-        while owned.peek().is_some() {
-            let mut qs = [usize::MAX; K];
+    pub fn for_each_chunk<const K: usize>(&self, owned: Owned, mut f: impl FnMut(usize, T::Chunk)) {
+        let (step, end) = (owned.step(), owned.end().min(self.chunk_count()));
+        let whole = self.whole_chunks();
+        let mut q = owned.first();
+        while q < end {
             let mut vs = [T::splat(T::ZERO); K];
-            for q in qs.iter_mut() {
-                if let Some(n) = owned.next_if(|&n| n < count) {
-                    *q = n;
+            if self.vec_ok && q + (K - 1) * step < whole {
+                // All K chunks whole and aligned: K straight-line vector loads.
+                for (j, v) in vs.iter_mut().enumerate() {
+                    // SAFETY: chunk `q + j*step < whole` lies inside the slice, 16-byte aligned
+                    // (`vec_ok`), in global memory that no thread writes during the launch.
+                    *v = unsafe { load_chunk(self.s.as_ptr().add((q + j * step) * T::LANES)) };
+                }
+            } else {
+                for (j, v) in vs.iter_mut().enumerate() {
+                    if q + j * step < end {
+                        *v = self.chunk(q + j * step);
+                    }
                 }
             }
-            for (q, v) in qs.iter().zip(vs.iter_mut()) {
-                if *q != usize::MAX {
-                    *v = self.chunk(*q);
+            for (j, v) in vs.into_iter().enumerate() {
+                if q + j * step < end {
+                    f(q + j * step, v);
                 }
             }
-            for (q, v) in qs.iter().zip(vs) {
-                if *q != usize::MAX {
-                    f(*q, v);
-                }
-            }
-            // An index past the end stops the walk (the owned indices ascend).
-            if owned.peek().is_some_and(|&n| n >= count) {
-                break;
-            }
+            q += K * step;
         }
     }
 }

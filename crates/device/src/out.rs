@@ -29,7 +29,7 @@
 //! uses the same geometry. Whether 16-byte stores are possible (aligned base, rows of whole
 //! chunks) is decided at the same time, once per launch.
 use crate::atomic::{AtomicElem, AtomicSlice};
-use crate::elem::{Align16, Element, store_chunk};
+use crate::elem::{Element, store_chunk};
 use crate::index::{
     block_dim, block_idx, block_linear_thread, global_linear_id, grid_dim, grid_linear_threads,
     thread_idx,
@@ -274,9 +274,12 @@ impl<T: Element, const N: usize> Items<'_, T, N> {
                 }
             }
         } else {
-            for (k, v) in vals.into_iter().enumerate().take(self.n) {
-                // SAFETY: `k < n`, inside this thread's group.
-                unsafe { *self.ptr.add(k) = v };
+            // A constant trip count keeps `vals` in registers (constant indices after unrolling).
+            for (k, v) in vals.into_iter().enumerate() {
+                if k < self.n {
+                    // SAFETY: `k < n`, inside this thread's group.
+                    unsafe { *self.ptr.add(k) = v };
+                }
             }
         }
     }
@@ -587,6 +590,26 @@ pub struct Owned {
     end: usize,
 }
 
+impl Owned {
+    /// The first index (this thread's rank).
+    #[inline(always)]
+    pub fn first(&self) -> usize {
+        self.next
+    }
+
+    /// The distance between indices (the team's size).
+    #[inline(always)]
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    /// The end: the row's chunk count.
+    #[inline(always)]
+    pub fn end(&self) -> usize {
+        self.end
+    }
+}
+
 impl Iterator for Owned {
     type Item = usize;
 
@@ -667,9 +690,12 @@ impl<T: Element> ChunkMut<'_, T> {
             // SAFETY: a whole chunk in bounds, owned by this thread, 16-byte aligned (`vec_ok`).
             unsafe { store_chunk(self.ptr, c) }
         } else {
-            for k in 0..self.n {
-                // SAFETY: `k < n`, inside this thread's chunk.
-                unsafe { *self.ptr.add(k) = c[k] };
+            // A constant trip count keeps `c` in registers (constant indices after unrolling).
+            for k in 0..T::LANES {
+                if k < self.n {
+                    // SAFETY: `k < n`, inside this thread's chunk.
+                    unsafe { *self.ptr.add(k) = c[k] };
+                }
             }
         }
     }
@@ -948,9 +974,4 @@ impl<T> OutSlice<T, Manual> {
     pub fn as_mut_ptr(&mut self) -> *mut T {
         self.ptr
     }
-}
-
-#[allow(dead_code)]
-fn _align16_is_16_bytes() {
-    const { assert!(core::mem::size_of::<Align16<[u32; 4]>>() == 16) };
 }

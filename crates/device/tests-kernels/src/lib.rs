@@ -10,4 +10,5 @@ pub mod math;
 pub mod panics;
 pub mod shared;
 pub mod sync;
+pub mod views;
 pub mod warps;

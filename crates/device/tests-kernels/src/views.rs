@@ -1,0 +1,94 @@
+//! Ownership views, generic kernels and launch contracts.
+use core::array;
+use gpukit_device::{
+    self as gpu, BlockRows, BlockTiles, Element, Float, Input, OutSlice, PerThread, Rows,
+    WarpRows, block, kernel, warp,
+};
+
+/// `out = a * s + b` per element, in f32 math over f32, f16 or bf16 storage: one generic
+/// source, three entries. Eight elements per thread (16-byte accesses for the halves).
+#[kernel(same_len(a, out), instances(f32, f16, Bf16))]
+pub fn axpb<T: Float>(a: &[T], s: f32, b: f32, mut out: OutSlice<T, PerThread<8>>) {
+    let a = Input::new(a);
+    if let Some(mut o) = out.thread_items() {
+        let v: [T; 8] = a.items(o.start());
+        o.store(v.map(|x| T::from_f32(gpu::math::fma(x.to_f32(), s, b))));
+    }
+}
+
+/// `y[r][c] = (x[r][c] - mean(x[r])) * gamma[c]`: one block per row, the row read in 16-byte
+/// chunks with four loads in flight, written chunk by chunk.
+#[kernel(len(x) == rows * cols, len(y) == len(x), len(gamma) == cols)]
+pub fn center_rows(
+    x: &[f32],
+    gamma: &[f32],
+    rows: u32,
+    cols: u32,
+    mut y: OutSlice<f32, BlockRows<cols>>,
+) {
+    let Some(mut row) = y.block_row() else {
+        return;
+    };
+    let xr = Rows::new(x, cols as usize).row(row.index());
+    let g = Input::new(gamma);
+    let mut s = 0.0f32;
+    xr.for_each_chunk::<4>(row.owned(), |_, v| {
+        for e in v {
+            s += e;
+        }
+    });
+    let mean = block::reduce_sum_f32(s) / cols as f32;
+    for mut c in row.chunks() {
+        let (v, gv) = (xr.chunk(c.index()), g.chunk(c.index()));
+        c.store(array::from_fn(|k| (v[k] - mean) * gv[k]));
+    }
+}
+
+/// `y[r] = sum(x[r])` for rows of `cols`: one warp per row.
+#[kernel(len(x) == len(y) * cols)]
+pub fn warp_row_sums(x: &[f32], cols: u32, mut y: OutSlice<f32, WarpRows<1>>) {
+    let Some(mut yr) = y.warp_row() else {
+        return;
+    };
+    let xr = Rows::new(x, cols as usize).row(yr.index());
+    let mut s = 0.0f32;
+    let mut q = yr.rank();
+    while q < xr.chunk_count() {
+        let v = xr.chunk(q);
+        s += (v[0] + v[1]) + (v[2] + v[3]);
+        q += 32;
+    }
+    let s = warp::reduce_sum_f32(s);
+    if let Some(mut c) = yr.chunk(0) {
+        c.set(0, s);
+    }
+}
+
+/// `out = aᵀ` for a (rows × cols): `out` is cols × rows, cut into 32×32 tiles, one per block.
+#[kernel(len(a) == rows * cols, len(out) == len(a))]
+pub fn transpose_tiles(
+    a: &[f32],
+    rows: u32,
+    cols: u32,
+    mut out: OutSlice<f32, BlockTiles<32, 32, rows>>,
+) {
+    let cols = cols as usize;
+    let Some(mut tile) = out.block_tile() else {
+        return;
+    };
+    let (r0, c0) = tile.origin();
+    tile.for_each(|r, c, o| *o = a[(c0 + c) * cols + r0 + r]);
+}
+
+/// `out[r*N .. r*N + N] = x[r]`: a generic kernel with a const parameter, which also sizes the
+/// rows of its output.
+#[kernel(instances((f32, 2), (u32, 5)))]
+pub fn repeat<T: Element, const N: usize>(x: &[T], mut out: OutSlice<T, BlockRows<N>>) {
+    let Some(mut row) = out.block_row() else {
+        return;
+    };
+    let v = x[row.index()];
+    for mut c in row.chunks() {
+        c.store(T::splat(v));
+    }
+}
