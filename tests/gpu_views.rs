@@ -64,7 +64,7 @@ where
         .collect();
     let (a, b) = (1.5f32, -0.25f32);
     let dx = gpu.upload(&x).unwrap();
-    let mut out = gpu.alloc_filled::<T>(n + offset, 0).unwrap();
+    let out = gpu.alloc_filled::<T>(n + offset, 0).unwrap();
     {
         // An offset view starts off 16-byte alignment: the element-wise paths run.
         let xv = dx.index(offset..);

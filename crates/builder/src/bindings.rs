@@ -220,14 +220,24 @@ fn generics(rt: &str, k: &KernelSig, instance_trait: &str) -> Generics {
         .generics
         .iter()
         .map(|g| match g {
-            Generic::Type(n) => format!("{n}: {rt}::DeviceCopy"),
+            Generic::Type(n) => n.clone(),
             Generic::Const(n) => format!("const {n}: usize"),
         })
         .collect();
+    // Every bound in the where clause (clippy: one place per bound).
+    let mut bounds: Vec<String> = k
+        .generics
+        .iter()
+        .filter_map(|g| match g {
+            Generic::Type(n) => Some(format!("{n}: {rt}::DeviceCopy")),
+            Generic::Const(_) => None,
+        })
+        .collect();
+    bounds.push(format!("{}: {instance_trait}", key_type(rt, k, None)));
     let names: Vec<&str> = k.generics.iter().map(Generic::name).collect();
     Generics {
         params: format!("<{}>", params.join(", ")),
-        where_clause: format!(" where {}: {instance_trait}", key_type(rt, k, None)),
+        where_clause: format!(" where {}", bounds.join(", ")),
         turbofish: format!("::<{}>", names.join(", ")),
     }
 }
@@ -622,12 +632,14 @@ mod tests {
         assert!(src.contains("message = \"kernel `relu` has no instance for `{Self}`\""));
         assert!(src.contains("`relu` is compiled for: f32, half::bf16"));
         assert!(src.contains(
-            "pub fn launch<T: crate::rt::DeviceCopy>(&self, stream: &crate::rt::Stream, a: &crate::rt::DeviceSlice<T>, s: T, o: &mut crate::rt::DeviceSlice<T>) -> crate::rt::Result<()> where T: ReluInstance {"
+            "pub fn launch<T>(&self, stream: &crate::rt::Stream, a: &crate::rt::DeviceSlice<T>, s: T, o: &mut crate::rt::DeviceSlice<T>) -> crate::rt::Result<()> where T: crate::rt::DeviceCopy, T: ReluInstance {"
         ));
         assert!(src.contains("self.function::<T>().config_for_elements(o.len(), 8, 256, false)"));
         // Const parameters: tuple keys with Const<N>; the geometry is the method's N.
         assert!(src.contains("impl TileInstance for (f32, crate::rt::Const<64>)"));
-        assert!(src.contains("where (T, crate::rt::Const<W>): TileInstance"));
+        assert!(
+            src.contains("where T: crate::rt::DeviceCopy, (T, crate::rt::Const<W>): TileInstance")
+        );
         assert!(
             src.contains("rows_config(self.function::<T, W>(), \"o\", o.len(), W, 256, false)")
         );
