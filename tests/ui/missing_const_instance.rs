@@ -1,0 +1,9 @@
+// `repeat` is compiled for (f32, 2) and (u32, 5): (f32, 3) does not exist.
+use gpukit::device_tests::Kernels;
+use gpukit::runtime::{DeviceBuffer, Stream};
+
+fn launch(k: &Kernels, s: &Stream, x: &DeviceBuffer<f32>, out: &mut DeviceBuffer<f32>) {
+    let _ = k.repeat.launch::<f32, 3>(s, x, out);
+}
+
+fn main() {}
