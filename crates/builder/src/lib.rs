@@ -17,6 +17,7 @@
 //! stack and spills reported per kernel; spills become cargo warnings), and typed launchers are
 //! generated from the kernels' signatures into `OUT_DIR/<crate>.rs`, to be `include!`d.
 pub mod bindings;
+pub mod diagnostics;
 pub mod ptx;
 pub mod ptxas;
 pub mod toolchain;
@@ -39,8 +40,13 @@ pub enum BuildError {
     Toolchain(ToolchainError),
     /// An option is wrong (bad architecture name, missing crate).
     Config(String),
-    /// rustc rejected the kernel crate; its diagnostics were printed as they came.
-    Compile { krate: String, arch: String },
+    /// rustc rejected the kernel crate; its diagnostics were printed as they came (paths
+    /// relative to the user's package), and `errors` holds their headlines.
+    Compile {
+        krate: String,
+        arch: String,
+        errors: Vec<String>,
+    },
     /// The PTX would not load or does not match the kernels' signatures.
     Validation { arch: String, problems: Vec<String> },
     /// `ptxas` rejected the PTX.
@@ -58,10 +64,20 @@ impl fmt::Display for BuildError {
         match self {
             BuildError::Toolchain(e) => write!(f, "{e}"),
             BuildError::Config(m) => write!(f, "{m}"),
-            BuildError::Compile { krate, arch } => write!(
-                f,
-                "the kernel crate `{krate}` failed to compile for nvptx64-nvidia-cuda ({arch}); rustc's diagnostics are above"
-            ),
+            BuildError::Compile {
+                krate,
+                arch,
+                errors,
+            } => {
+                write!(
+                    f,
+                    "the kernel crate `{krate}` failed to compile for nvptx64-nvidia-cuda ({arch})"
+                )?;
+                for e in errors {
+                    write!(f, "\n  {e}")?;
+                }
+                write!(f, "\n(rustc's full diagnostics are above)")
+            }
             BuildError::Validation { arch, problems } => {
                 write!(f, "the PTX built for {arch} is not loadable as generated:")?;
                 for p in problems {
@@ -285,7 +301,7 @@ impl KernelBuilder {
             // Not the kernel crate's Cargo.lock: the nested build itself writes it, which would
             // make every following build rerun this script.
         }
-        let (kernels, consts) = find_kernels(&meta.src_dir)?;
+        let (kernels, consts, sites) = find_kernels(&meta.src_dir)?;
         let target_dir = self
             .target_dir
             .clone()
@@ -315,7 +331,15 @@ impl KernelBuilder {
         };
         let mut images = Vec::new();
         for arch in &archs {
-            let mut ptx_text = compile(&toolchain, &manifest, &meta.name, arch, &target_dir)?;
+            let mut ptx_text = compile(
+                &toolchain,
+                &manifest,
+                &meta.name,
+                arch,
+                &target_dir,
+                &base,
+                directives,
+            )?;
             for k in &kernels {
                 if let Some((threads, blocks)) = k.contract.launch_bounds {
                     for e in k.entries() {
@@ -366,8 +390,9 @@ impl KernelBuilder {
             let mut cubin_path = None;
             if let Some(ptxas) = &ptxas {
                 let cubin = out_dir.join(format!("{stem}.{arch}.cubin"));
-                let report =
-                    ptxas::assemble(ptxas, &ptx_path, arch, &cubin).map_err(BuildError::Ptxas)?;
+                let report = ptxas::assemble(ptxas, &ptx_path, arch, &cubin).map_err(|m| {
+                    BuildError::Ptxas(diagnostics::trace_ptxas(&m, &ptx_text, &sites, &base))
+                })?;
                 let text: String = report.iter().map(|r| format!("{r}\n")).collect();
                 let report_path = out_dir.join(format!("{stem}.{arch}.resources.txt"));
                 std::fs::write(&report_path, text)
@@ -492,9 +517,17 @@ impl CrateMeta {
     }
 }
 
-/// Every `#[kernel]` in the crate's source tree, sorted by name, and the crate's integer
-/// constants; duplicate kernel names are an error (PTX entries share one namespace).
-fn find_kernels(src_dir: &Path) -> Result<(Vec<KernelSig>, bindings::Consts), BuildError> {
+/// What the builder reads from the kernel crate's source.
+type Found = (
+    Vec<KernelSig>,
+    bindings::Consts,
+    Vec<diagnostics::KernelSite>,
+);
+
+/// Every `#[kernel]` in the crate's source tree, sorted by name, the crate's integer constants
+/// and where each kernel is written; duplicate kernel names are an error (PTX entries share one
+/// namespace).
+fn find_kernels(src_dir: &Path) -> Result<Found, BuildError> {
     let mut files = Vec::new();
     let mut stack = vec![src_dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -535,9 +568,18 @@ fn find_kernels(src_dir: &Path) -> Result<(Vec<KernelSig>, bindings::Consts), Bu
             kernels.push((k, f.clone()));
         }
     }
+    let sites = kernels
+        .iter()
+        .map(|(k, f)| diagnostics::KernelSite {
+            entries: k.entries().into_iter().map(|e| e.entry).collect(),
+            kernel: k.name.clone(),
+            file: f.clone(),
+            line: k.line,
+        })
+        .collect();
     let mut ks: Vec<KernelSig> = kernels.into_iter().map(|(k, _)| k).collect();
     ks.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok((ks, consts))
+    Ok((ks, consts, sites))
 }
 
 /// A command for the kernel toolchain with the outer build's environment removed: the outer
@@ -570,17 +612,25 @@ fn scrubbed(program: &Path, tc: &KernelToolchain) -> Command {
     cmd
 }
 
-/// One nested build; returns the PTX text. rustc's diagnostics go straight to stderr.
+/// One nested build; returns the PTX text. rustc's diagnostics are re-rendered to stderr as
+/// they come, with paths relative to `base` (the user's package); with `directives`, each
+/// error's headline is also a `cargo::error=` line, which cargo shows above its build-script
+/// banner, and each warning's a `cargo::warning=` line.
+#[allow(clippy::too_many_arguments)]
 fn compile(
     tc: &KernelToolchain,
     manifest: &Path,
     name: &str,
     arch: &str,
     target_dir: &Path,
+    base: &Path,
+    directives: bool,
 ) -> Result<String, BuildError> {
+    use std::io::BufRead;
     let arch_dir = target_dir.join(arch);
     std::fs::create_dir_all(&arch_dir).map_err(io(format!("creating {}", arch_dir.display())))?;
     let ptx_path = arch_dir.join(format!("{}.ptx", name.replace('-', "_")));
+    let crate_dir = manifest.parent().unwrap_or(Path::new("."));
     // Without target-cpu the backend emits sm_30 / PTX 3.2.
     let rustflags = format!("-Ctarget-cpu={arch}");
     let mut cmd = scrubbed(&tc.cargo, tc);
@@ -589,6 +639,7 @@ fn compile(
         .env("CARGO_TARGET_DIR", &arch_dir)
         .arg("rustc")
         .arg("--release")
+        .arg("--message-format=json")
         .arg("--manifest-path")
         .arg(manifest)
         // cdylib: only a final artifact gets fat LTO, which pulls core's functions in.
@@ -603,15 +654,42 @@ fn compile(
         .arg("--")
         .arg(format!("--emit=asm={}", ptx_path.display()))
         .arg("-Zno-link")
-        .stdout(Stdio::inherit())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let status = cmd
-        .status()
+    let mut child = cmd
+        .spawn()
+        .map_err(io(format!("running {}", tc.cargo.display())))?;
+    let mut errors = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines() {
+            let line = line.map_err(io("reading the kernel build's messages"))?;
+            let Some(d) = diagnostics::from_json(&line, crate_dir, base) else {
+                continue;
+            };
+            eprint!("{}", d.rendered);
+            // Headlines for errors and warnings, not for rustc's closing summaries and notes.
+            let summary = d.location.is_none() && d.message.contains("previous error");
+            let kind = match d.level.as_str() {
+                "error" if !summary => "error",
+                "warning" if !summary && !d.message.contains("warning emitted") => "warning",
+                _ => continue,
+            };
+            if directives {
+                println!("cargo::{kind}={}", d.headline());
+            }
+            if kind == "error" {
+                errors.push(d.headline());
+            }
+        }
+    }
+    let status = child
+        .wait()
         .map_err(io(format!("running {}", tc.cargo.display())))?;
     if !status.success() {
         return Err(BuildError::Compile {
             krate: name.to_string(),
             arch: arch.to_string(),
+            errors,
         });
     }
     std::fs::read_to_string(&ptx_path).map_err(io(format!("reading {}", ptx_path.display())))

@@ -123,9 +123,45 @@ fn compile_errors_fail_the_build_with_a_clear_error() {
     );
     let e = builder(&k, &d.path().join("out")).build().unwrap_err();
     assert!(matches!(e, BuildError::Compile { .. }), "{e}");
-    assert!(e.to_string().contains(
-        "failed to compile for nvptx64-nvidia-cuda (sm_90); rustc's diagnostics are above"
-    ));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("failed to compile for nvptx64-nvidia-cuda (sm_90)"),
+        "{msg}"
+    );
+    // The headline names the file and line, and rustc's code.
+    assert!(
+        msg.contains("broken/src/lib.rs:5:41: error[E0308]: mismatched types"),
+        "{msg}"
+    );
+    assert!(msg.contains("rustc's full diagnostics are above"), "{msg}");
+}
+
+#[test]
+fn ptxas_errors_name_the_kernel_and_its_source_line() {
+    if gpukit_builder::ptxas::find(None).is_none() {
+        eprintln!("skipped: no ptxas");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let body = format!(
+        "{SCALE}\n/// Inline PTX that ptxas rejects.\n#[kernel]\npub fn bad_asm(mut y: OutSlice<f32>) {{\n    unsafe {{ core::arch::asm!(\"not.an.instruction;\") }};\n    if let Some((_, o)) = y.thread_elem() {{ *o = 1.0; }}\n}}\n"
+    );
+    let k = kernel_crate(d.path(), "bad_ptx", &body);
+    let src = std::fs::read_to_string(k.join("src/lib.rs"))
+        .unwrap()
+        .replace(
+            "#![feature(abi_gpu_kernel)]",
+            "#![feature(asm_experimental_arch)]",
+        );
+    std::fs::write(k.join("src/lib.rs"), src).unwrap();
+    let e = builder(&k, &d.path().join("out"))
+        .ptxas(Ptxas::Required)
+        .build()
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, BuildError::Ptxas(_)), "{msg}");
+    assert!(msg.contains("in kernel `bad_asm` ("), "{msg}");
+    assert!(msg.contains("bad_ptx/src/lib.rs:11)"), "{msg}");
 }
 
 #[test]
