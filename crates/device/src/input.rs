@@ -50,6 +50,12 @@ impl<'a, T: Element> Input<'a, T> {
         self.s[i]
     }
 
+    /// Element `i`, or `None` past the end (for stencils' borders).
+    #[inline(always)]
+    pub fn try_get(&self, i: usize) -> Option<T> {
+        self.s.get(i).copied()
+    }
+
     /// Chunks in the input (the last may be partial).
     #[inline(always)]
     pub fn chunk_count(&self) -> usize {
@@ -100,7 +106,11 @@ impl<'a, T: Element> Input<'a, T> {
                 // SAFETY: in bounds; `start * size` and `k * size` are multiples of 16 (the
                 // group size is, and groups start at multiples of it), so the load is aligned.
                 let c = unsafe { load_chunk(self.s.as_ptr().add(start + k)) };
-                v[k..k + T::LANES].copy_from_slice(c.as_ref());
+                crate::unroll::each::<16>(|l| {
+                    if l < T::LANES {
+                        v[k + l] = c[l];
+                    }
+                });
                 k += T::LANES;
             }
             return v;
@@ -123,27 +133,28 @@ impl<'a, T: Element> Input<'a, T> {
         let (step, end) = (owned.step(), owned.end().min(self.chunk_count()));
         let whole = self.whole_chunks();
         let mut q = owned.first();
+        // Unrolled by construction (`crate::unroll`): the K chunks stay in registers.
         while q < end {
             let mut vs = [T::splat(T::ZERO); K];
             if self.vec_ok && q + (K - 1) * step < whole {
                 // All K chunks whole and aligned: K straight-line vector loads.
-                for (j, v) in vs.iter_mut().enumerate() {
+                crate::unroll::each::<K>(|j| {
                     // SAFETY: chunk `q + j*step < whole` lies inside the slice, 16-byte aligned
                     // (`vec_ok`), in global memory that no thread writes during the launch.
-                    *v = unsafe { load_chunk(self.s.as_ptr().add((q + j * step) * T::LANES)) };
-                }
+                    vs[j] = unsafe { load_chunk(self.s.as_ptr().add((q + j * step) * T::LANES)) };
+                });
             } else {
-                for (j, v) in vs.iter_mut().enumerate() {
+                crate::unroll::each::<K>(|j| {
                     if q + j * step < end {
-                        *v = self.chunk(q + j * step);
+                        vs[j] = self.chunk(q + j * step);
                     }
-                }
+                });
             }
-            for (j, v) in vs.into_iter().enumerate() {
+            crate::unroll::each::<K>(|j| {
                 if q + j * step < end {
-                    f(q + j * step, v);
+                    f(q + j * step, vs[j]);
                 }
-            }
+            });
             q += K * step;
         }
     }
@@ -195,6 +206,20 @@ impl<'a, T: Element> Rows<'a, T> {
             s: &self.s[start..end],
             vec_ok: self.vec_ok,
         }
+    }
+
+    /// Row `r`, or `None` past the last row.
+    #[inline(always)]
+    pub fn try_row(&self, r: usize) -> Option<Input<'a, T>> {
+        let start = r.checked_mul(self.cols)?;
+        if start >= self.s.len() {
+            return None;
+        }
+        let end = start.saturating_add(self.cols).min(self.s.len());
+        Some(Input {
+            s: self.s.get(start..end)?,
+            vec_ok: self.vec_ok,
+        })
     }
 
     /// Element `(r, c)` (bounds-checked against the slice and the row).

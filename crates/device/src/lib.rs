@@ -48,6 +48,7 @@ pub mod panic;
 pub mod shared;
 pub mod shared_vec;
 pub mod sync;
+pub mod unroll;
 pub mod vector;
 pub mod warp;
 

@@ -17,8 +17,8 @@
 //! | [`Manual`]                    | the kernel's own `unsafe` claim                        | [`claim_mut`](OutSlice::claim_mut) |
 //!
 //! Inside a row or tile a block or warp shares, each thread again owns a fixed part: in rows, the
-//! 16-byte chunks `rank, rank + team, ..` ([`RowMut::chunks`]); in block tiles, the positions
-//! congruent to its thread index ([`BlockTileMut::at`]). Since each output has exactly one view
+//! 16-byte chunks `rank, rank + team, ..` ([`RowMut::chunks`]); in block tiles, the same chunks of
+//! a band of consecutive rows ([`BlockTileMut::chunk_at`]). Since each output has exactly one view
 //! and each view exactly one partition, two threads can never obtain `&mut` to the same element
 //! through safe code, whatever launch configuration is used: a launch that is too small leaves
 //! elements unwritten, never written twice. Accessors of another view do not exist on the type,
@@ -59,8 +59,10 @@ pub struct BlockRows;
 /// Warp `w` of the grid owns row `w` (`WarpRows<cols>`); lane `l` owns chunks `l, l + 32, ..`.
 pub struct WarpRows;
 /// Block `(x, y)` owns the `H x W` tile at rows `y*H..`, columns `x*W..` of the output seen as a
-/// matrix of `cols` columns (`BlockTiles<W, H, cols>`); thread `(tx, ty)` of a `(bx, by)` block
-/// owns the tile positions `(ty + i*by, tx + j*bx)`.
+/// matrix of `cols` columns (`BlockTiles<W, H, cols>`). In a `(bx, by)` block, thread `(tx, ty)`
+/// owns the band of `R = ceil(H / by)` consecutive tile rows from `ty*R`, and in them the 16-byte
+/// chunks `tx, tx + bx, ..`: a warp writes whole rows with vector stores, and a thread walks down
+/// its columns (so a stencil can keep the rows it has read in registers).
 pub struct BlockTiles<const W: usize, const H: usize>;
 /// The thread with 2D global index `(x, y)` owns the `H x W` tile at rows `y*H..`, columns
 /// `x*W..` of the output seen as a matrix of `cols` columns (`ThreadTiles<W, H, cols>`).
@@ -181,7 +183,10 @@ no_vectors!(GridStride, Atomic, Manual);
 impl<T: Element, const W: usize, const H: usize> Bind for OutSlice<T, BlockTiles<W, H>> {
     #[inline(always)]
     fn vector_ok(&self) -> bool {
-        false
+        // Aligned base, rows and tile widths of whole chunks: every whole chunk is aligned.
+        aligned(self.ptr)
+            && (self.geom * core::mem::size_of::<T>()).is_multiple_of(16)
+            && (W * core::mem::size_of::<T>()).is_multiple_of(16)
     }
 }
 impl<T: Element, const W: usize, const H: usize> Bind for OutSlice<T, ThreadTiles<W, H>> {
@@ -742,26 +747,32 @@ impl<T: Element, const W: usize, const H: usize> OutSlice<T, BlockTiles<W, H>> {
             rows: (rows - row0).min(H),
             cols: (cols - col0).min(W),
             origin: (row0, col0),
+            band: H.div_ceil(d.y as usize),
             thread: (t.y as usize, t.x as usize),
-            step: (d.y as usize, d.x as usize),
+            step: d.x as usize,
             // Threads with z > 0 would repeat (x, y): they own nothing.
             owner: t.z == 0,
+            vec_ok: self.vec_ok,
             _out: PhantomData,
         })
     }
 }
 
-/// A block's tile of an [`OutSlice`] (see [`OutSlice::block_tile`]). Thread `(tx, ty)` of the
-/// block owns the tile positions `(ty + i * block_dim.y, tx + j * block_dim.x)`.
+/// A block's tile of an [`OutSlice`] (see [`OutSlice::block_tile`]). Its threads share it in
+/// 16-byte chunks of a row: thread `(tx, ty)` of a `(bx, by)` block owns, in each row of its
+/// band `ty * R .. ty * R + R` (`R = ceil(H / by)`, [`band`](Self::band)), the chunks
+/// `tx, tx + bx, ..` (chunk `q` is the tile columns `q*L .. q*L + L`, `L = T::LANES`).
 pub struct BlockTileMut<'a, T> {
     ptr: *mut T,
     stride: usize,
     rows: usize,
     cols: usize,
     origin: (usize, usize),
+    band: usize,
     thread: (usize, usize),
-    step: (usize, usize),
+    step: usize,
     owner: bool,
+    vec_ok: bool,
     _out: PhantomData<&'a mut T>,
 }
 
@@ -784,45 +795,69 @@ impl<T: Element> BlockTileMut<'_, T> {
         self.cols
     }
 
-    /// The tile position (relative to [`origin`](Self::origin)) of this thread's `(i, j)`-th
-    /// element: `(ty + i * block_dim.y, tx + j * block_dim.x)`.
+    /// Rows of each thread's band: `ceil(H / block_dim.y)`.
     #[inline(always)]
-    pub fn position(&self, i: usize, j: usize) -> (usize, usize) {
+    pub fn band(&self) -> usize {
+        self.band
+    }
+
+    /// Chunks this thread owns in each row of its band: `tx, tx + block_dim.x, ..` below the
+    /// tile's chunk count.
+    #[inline(always)]
+    pub fn owned_chunks(&self) -> usize {
+        let chunks = self.cols.div_ceil(T::LANES);
+        if !self.owner || self.thread.1 >= chunks {
+            0
+        } else {
+            (chunks - self.thread.1).div_ceil(self.step)
+        }
+    }
+
+    /// `(row, column)`, relative to [`origin`](Self::origin), of the first element of this
+    /// thread's `j`-th chunk in row `i` of its band: `(ty * band + i, (tx + j * block_dim.x) * L)`.
+    #[inline(always)]
+    pub fn chunk_position(&self, i: usize, j: usize) -> (usize, usize) {
         (
-            self.thread.0 + i * self.step.0,
-            self.thread.1 + j * self.step.1,
+            self.thread.0 * self.band + i,
+            (self.thread.1 + j * self.step) * T::LANES,
         )
     }
 
-    /// This thread's `(i, j)`-th element (at [`position(i, j)`](Self::position)), `None` when
-    /// that lies outside the tile.
+    /// This thread's `j`-th chunk in row `i` of its band (at [`chunk_position(i, j)`]), `None`
+    /// outside the tile or the band.
+    ///
+    /// [`chunk_position(i, j)`]: Self::chunk_position
     #[inline(always)]
-    pub fn at(&mut self, i: usize, j: usize) -> Option<&mut T> {
-        let (r, c) = self.position(i, j);
-        if !self.owner || r >= self.rows || c >= self.cols {
+    pub fn chunk_at(&mut self, i: usize, j: usize) -> Option<ChunkMut<'_, T>> {
+        let (r, c) = self.chunk_position(i, j);
+        if !self.owner || i >= self.band || r >= self.rows || c >= self.cols {
             return None;
         }
-        // SAFETY: inside the tile; `(r, c)` is congruent to this thread's index, which no other
-        // thread of the block shares, and the tile belongs to this block alone.
-        Some(unsafe { &mut *self.ptr.add(r * self.stride + c) })
+        let n = (self.cols - c).min(T::LANES);
+        Some(ChunkMut {
+            // SAFETY: `(r, c)` lies in the tile; the chunk belongs to this thread alone (its
+            // band row and a column chunk congruent to `tx`), and the tile to this block.
+            ptr: unsafe { self.ptr.add(r * self.stride + c) },
+            index: c / T::LANES,
+            n,
+            vec_ok: self.vec_ok && n == T::LANES,
+            _out: PhantomData,
+        })
     }
 
     /// Call `f(row, column, element)` for every tile element this thread owns (positions
     /// relative to [`origin`](Self::origin)).
     #[inline(always)]
     pub fn for_each(&mut self, mut f: impl FnMut(usize, usize, &mut T)) {
-        if !self.owner {
-            return;
-        }
-        let mut r = self.thread.0;
-        while r < self.rows {
-            let mut c = self.thread.1;
-            while c < self.cols {
-                // SAFETY: as in `at`.
-                f(r, c, unsafe { &mut *self.ptr.add(r * self.stride + c) });
-                c += self.step.1;
+        for j in 0..self.owned_chunks() {
+            for i in 0..self.band {
+                let (r, c) = self.chunk_position(i, j);
+                if let Some(mut chunk) = self.chunk_at(i, j) {
+                    for k in 0..chunk.len() {
+                        f(r, c + k, chunk.get_mut(k));
+                    }
+                }
             }
-            r += self.step.0;
         }
     }
 }

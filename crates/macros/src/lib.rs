@@ -120,11 +120,38 @@ fn expand(sig: &KernelSig, func: ItemFn) -> Tokens {
         }
     }
     let name = fsig.ident.clone();
+    // Parameters the contract reads (lengths relations, views' sizes) count as used, even when
+    // the body does not read them.
+    let mut contract_params: Vec<String> = Vec::new();
+    for r in &sig.contract.relations {
+        for t in r.leaves() {
+            if let gpukit_kernel_sig::Term::Param(p) = t {
+                contract_params.push(p);
+            }
+        }
+    }
+    for p in &sig.params {
+        if let ParamKind::Out(_, v) = &p.kind
+            && let Some(Geom::Param(g)) = v.geometry()
+        {
+            contract_params.push(g.clone());
+        }
+    }
+    contract_params.sort();
+    contract_params.dedup();
+    let used: Vec<syn::Ident> = contract_params
+        .iter()
+        .map(|p| format_ident!("{}", p))
+        .collect();
+    let stmts = &block.stmts;
     let kernel_fn = quote! {
         #(#attrs)*
         #[inline(always)]
         #[allow(clippy::too_many_arguments)]
-        #vis #fsig #block
+        #vis #fsig {
+            #(let _ = &#used;)*
+            #(#stmts)*
+        }
     };
 
     let instances: Vec<Vec<InstanceArg>> = if sig.instances.is_empty() {
