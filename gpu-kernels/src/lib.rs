@@ -7,6 +7,7 @@ pub mod elementwise;
 pub mod gemm;
 pub mod half_maps;
 pub mod matrix;
+pub mod readme;
 pub mod reduce;
 pub mod scan;
 pub mod softmax;
