@@ -14,9 +14,6 @@ pub mod gemm;
 pub mod kernels;
 
 #[cfg(feature = "kernels")]
-pub mod suite;
-
-#[cfg(feature = "kernels")]
 #[doc(hidden)]
 pub mod device_tests;
 #[cfg(feature = "kernels")]

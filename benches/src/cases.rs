@@ -4,8 +4,8 @@ use super::elementwise::Elementwise;
 use super::matrix::{GemvCase, SgemmCase, SoftmaxCase, TransposeCase};
 use super::reduce::{ReduceCase, ReduceOp, ScanCase};
 use super::{Sizes, data, verify};
-use crate::ops::{Activation, MapElem};
-use crate::runtime::{self, DeviceBuffer, Stream};
+use gpukit::ops::{Activation, MapElem};
+use gpukit::runtime::{self, DeviceBuffer, Stream};
 use half::{bf16, f16};
 
 /// Every case at `sizes`, in table order. The names (or [`Case::cupy_op`]) and sizes must match
@@ -240,13 +240,13 @@ impl Prepared for CopyRun {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::suite::size_label;
+    use crate::size_label;
     use std::collections::HashSet;
 
     /// `(op, size, dtype)` of every op the CuPy script plans at the given flags, from its
     /// `--list` mode (no CuPy or GPU needed), or `None` when there is no `python3`.
     fn cupy_plan(args: &[&str]) -> Option<HashSet<(String, String, String)>> {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/cupy_baseline.py");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/cupy_baseline.py");
         let out = std::process::Command::new("python3")
             .arg(script)
             .arg("--list")
@@ -384,7 +384,7 @@ mod tests {
             sgemm.work(),
             Work::Flops {
                 flops: 2.0 * (s.gemm as f64).powi(3),
-                peak: crate::suite::Peak::Fp32
+                peak: crate::Peak::Fp32
             }
         );
         assert_eq!(sgemm.working_set_bytes(), usize::MAX);

@@ -1,4 +1,6 @@
-//! The benchmark and verification suite behind the main program (`gpukit`).
+//! gpukit-bench: the benchmark and verification suite behind the main program (`gpukit`,
+//! `src/main.rs`), kept apart from the library so that a user of `gpukit` never compiles its
+//! command line, progress bar, JSON and chart dependencies.
 //!
 //! Every kernel is a [`Case`]: it knows its name, shape, element type and how much work one run
 //! does (bytes moved or floating-point operations); [`Case::prepare`] makes random inputs on the

@@ -220,7 +220,7 @@ pub fn ceiling_chart(report: &Report, path: &Path) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::suite::report::tests::sample_report;
+    use crate::report::tests::sample_report;
 
     #[test]
     fn writes_png_charts_with_text() {

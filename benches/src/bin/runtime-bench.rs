@@ -2,7 +2,7 @@
 //! vs direct launch cost, pool vs cuMemAlloc allocation loops, copy/compute overlap, device
 //! memory across 10^5 buffers and launches, and the devices with their peer access.
 //!
-//! Run: `cargo run --release --bin runtime-bench` (`--quick` for fewer iterations).
+//! Run: `cargo run --release -p gpukit-bench --bin runtime-bench` (`--quick` for fewer iterations).
 use clap::Parser;
 use gpukit::kernels::Kernels;
 use gpukit::runtime::{self, DeviceSlice, Gpu, Stream, measure};

@@ -13,8 +13,8 @@
 //! ```
 use super::case::{Case, Ctx, Dtype, Element, Prepared, Work};
 use super::{data, verify};
-use crate::kernels::Kernels;
-use crate::runtime::{self, DeviceBuffer, DeviceSlice, Stream};
+use gpukit::kernels::Kernels;
+use gpukit::runtime::{self, DeviceBuffer, DeviceSlice, Stream};
 
 type LaunchFn<T> =
     dyn Fn(&Kernels, &Stream, &[&DeviceSlice<T>], &mut DeviceSlice<T>) -> runtime::Result<()>;

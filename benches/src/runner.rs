@@ -6,8 +6,8 @@ use super::cases::CopyCase;
 use super::peak::{peak_flops, peak_name};
 use super::report::{CupyInfo, DeviceInfo, Report, Row, utc_now};
 use super::verify;
-use crate::kernels::Kernels;
-use crate::runtime::{self, Gpu, Stream, timing};
+use gpukit::kernels::Kernels;
+use gpukit::runtime::{self, Gpu, Stream, timing};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// How many input sets to rotate through so that the sets together are at least 4× the L2

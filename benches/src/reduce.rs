@@ -6,8 +6,8 @@
 //! (computed in parallel), within the bounds `tests/gpu_ops.rs` states.
 use super::case::{Case, Ctx, Dtype, Prepared, Work};
 use super::{data, verify};
-use crate::ops::{Library, Reduce, ReduceScratch, ScanScratch};
-use crate::runtime::{self, DeviceBuffer, Stream};
+use gpukit::ops::{Library, Reduce, ReduceScratch, ScanScratch};
+use gpukit::runtime::{self, DeviceBuffer, Stream};
 
 /// Which reduction a [`ReduceCase`] runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

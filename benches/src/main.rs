@@ -7,10 +7,10 @@
 use clap::Parser;
 use gpukit::kernels::Kernels;
 use gpukit::runtime::Gpu;
-use gpukit::suite::baseline::{CupyBaseline, ScriptRun};
-use gpukit::suite::report::{self, Report};
-use gpukit::suite::runner::{self, Env, Options, SuiteRun};
-use gpukit::suite::{self, Sizes, chart, size_label};
+use gpukit_bench::baseline::{CupyBaseline, ScriptRun};
+use gpukit_bench::report::{self, Report};
+use gpukit_bench::runner::{self, Env, Options, SuiteRun};
+use gpukit_bench::{self as suite, Sizes, chart, size_label};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

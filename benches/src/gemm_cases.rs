@@ -1,4 +1,4 @@
-//! Cases of the tensor-core GEMMs ([`crate::gemm::gemm_f16`], [`crate::gemm::gemm_bf16`]):
+//! Cases of the tensor-core GEMMs ([`gpukit::gemm::gemm_f16`], [`gpukit::gemm::gemm_bf16`]):
 //! `C = A B` at M = N = K = `sizes.gemm`, f16 / bf16 inputs, f32 accumulation and C, measured
 //! against the f16 / bf16 tensor-core peak. The CuPy counterpart is `gemm` (cublasGemmEx with
 //! f32 accumulation).
@@ -7,9 +7,9 @@
 //! bf16 inputs: ‖C − ref‖₂ / ‖ref‖₂ ≤ 1e-3 over the samples, as `tests/gpu_gemm.rs` requires.
 use super::case::{Case, Ctx, Dtype, Element, Peak, Prepared, Work};
 use super::{Sizes, data, verify};
-use crate::gemm::{gemm_bf16, gemm_f16};
-use crate::kernels::Kernels;
-use crate::runtime::{self, DeviceBuffer, DeviceSlice, Stream};
+use gpukit::gemm::{gemm_bf16, gemm_f16};
+use gpukit::kernels::Kernels;
+use gpukit::runtime::{self, DeviceBuffer, DeviceSlice, Stream};
 use half::{bf16, f16};
 use std::marker::PhantomData;
 

@@ -1,6 +1,6 @@
 //! The [`Case`] abstraction: one kernel at one size, with random inputs, a run and a check.
-use crate::kernels::Kernels;
-use crate::runtime::{self, DeviceCopy, Gpu, Stream};
+use gpukit::kernels::Kernels;
+use gpukit::runtime::{self, DeviceCopy, Gpu, Stream};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -38,7 +38,7 @@ impl Dtype {
     }
 
     /// Default relative tolerance of a result computed in this type (a few units in the last
-    /// place; integers are exact). See [`crate::suite::verify::close`].
+    /// place; integers are exact). See [`crate::verify::close`].
     pub fn default_tol(self) -> f64 {
         match self {
             Dtype::F32 => 2.5e-7,
@@ -56,7 +56,7 @@ impl fmt::Display for Dtype {
     }
 }
 
-/// Which arithmetic peak a compute-bound case is measured against (see [`crate::suite::peak`]).
+/// Which arithmetic peak a compute-bound case is measured against (see [`crate::peak`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Peak {
@@ -128,7 +128,7 @@ pub trait Prepared {
     fn run(&mut self, stream: &Stream, rep: usize) -> runtime::Result<()>;
     /// Check the output of run 0 (the runner calls this right after it, with the stream
     /// synchronised) against the CPU reference: every element for small sizes, sampled
-    /// elements or rows for large ones (see [`crate::suite::verify`]).
+    /// elements or rows for large ones (see [`crate::verify`]).
     fn verify(&mut self) -> Result<(), String>;
 }
 

@@ -5,10 +5,10 @@
 //! `tests/gpu_gemm.rs`.
 use super::case::{Case, Ctx, Dtype, Element, Peak, Prepared, Work};
 use super::{data, verify};
-use crate::gemm::sgemm;
-use crate::kernels::Kernels;
-use crate::ops::{Library, SoftmaxElem};
-use crate::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, Stream};
+use gpukit::gemm::sgemm;
+use gpukit::kernels::Kernels;
+use gpukit::ops::{Library, SoftmaxElem};
+use gpukit::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, Stream};
 use std::marker::PhantomData;
 
 /// Rows checked of the row-wise outputs.
