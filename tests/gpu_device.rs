@@ -6,9 +6,9 @@
 use gpukit::device_tests::Kernels;
 use gpukit::runtime::panic::PanicBuffer;
 
-mod common;
 use gpukit::runtime::half::{bf16, f16};
 use gpukit::runtime::{self, DeviceBuffer, Gpu, LaunchConfig, Stream};
+use gpukit_test_support::child;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 fn setup() -> (Gpu, Kernels, Stream) {
@@ -839,7 +839,7 @@ fn panics_report_kernel_and_location_and_the_gpu_recovers() {
         (1u32, "PANIC-BOUNDS", None),
         (2, "PANIC-EXPLICIT", Some("gpukit test panic")),
     ];
-    if let Some(arg) = common::child_arg() {
+    if let Some(arg) = child::child_arg() {
         // The child: make the kernel panic, check the report, return normally.
         let (mode, marker, message) = cases[arg.parse::<usize>().unwrap()];
         let gpu = Gpu::new(0).expect("a CUDA GPU");
@@ -877,7 +877,7 @@ fn panics_report_kernel_and_location_and_the_gpu_recovers() {
         return;
     }
     for i in 0..cases.len() {
-        let (ok, text) = common::run_child(NAME, &i.to_string());
+        let (ok, text) = child::run_child(NAME, &i.to_string());
         println!("{text}");
         assert!(ok, "child {i} failed:\n{text}");
         assert!(

@@ -3,8 +3,8 @@
 //! (reference, error norm, sampling) are tested here without a GPU.
 use gpukit::gemm::{sgemm, sgemm_strided_batched};
 use gpukit::kernels::Kernels;
-use gpukit::reference::random_f32;
 use gpukit::runtime::{self, Error, Gpu};
+use gpukit_test_support::reference::random_f32;
 
 /// C = alpha * A * B + beta * C0 in f64 (row-major; A m×k, B k×n).
 #[allow(clippy::too_many_arguments)]

@@ -1,8 +1,8 @@
 //! GPU tests of the kernel library against CPU references on random data at awkward sizes.
 //! `#[ignore]`d without a GPU; run with `--include-ignored` on a GPU machine.
 use gpukit::ops::{Binary, Library, Reduce};
-use gpukit::reference::{first_mismatch, random_f32};
 use gpukit::runtime::{self, Error, Gpu};
+use gpukit_test_support::reference::{first_mismatch, random_f32};
 
 /// 0, 1, primes, non-multiples of every tile size, and large.
 const SIZES: [usize; 7] = [0, 1, 7, 1021, 65_537, (1 << 20) + 3, 1 << 25];

@@ -3,16 +3,16 @@
 //! `#[ignore]`d; run them with `cargo test --test gpu_runtime -- --include-ignored`.
 //!
 //! All tests take one lock: the timing tests want the GPU to themselves. The trap test makes the
-//! kernel trap in a child process (see `common`).
+//! kernel trap in a child process (see `gpukit_test_support::child`).
 use gpukit::kernels::Kernels;
-use gpukit::reference::{self, first_mismatch, random_f32};
 use gpukit::runtime::{
     self, Advice, DeviceSlice, Error, Event, Gpu, Graph, LaunchConfig, Location, MemPool, Module,
     MultiGpu, PinnedBuffer, Stream, UnifiedBuffer, measure,
 };
+use gpukit_test_support::reference::{self, first_mismatch, random_f32};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-mod common;
+use gpukit_test_support::child;
 
 static GPU_LOCK: Mutex<()> = Mutex::new(());
 
@@ -42,7 +42,7 @@ const TRAP_PTX: &str = "
 #[ignore = "needs a CUDA GPU"]
 fn trapped_kernel_is_reported_as_sticky_and_a_fresh_context_works() {
     const NAME: &str = "trapped_kernel_is_reported_as_sticky_and_a_fresh_context_works";
-    if common::child_arg().is_some() {
+    if child::child_arg().is_some() {
         // The child: trap, and get the error back as a value.
         let (gpu, _k) = setup();
         let module = Arc::new(Module::from_ptx(&gpu, "trap", TRAP_PTX).unwrap());
@@ -62,7 +62,7 @@ fn trapped_kernel_is_reported_as_sticky_and_a_fresh_context_works() {
         return;
     }
     let _l = lock();
-    let (ok, text) = common::run_child(NAME, "1");
+    let (ok, text) = child::run_child(NAME, "1");
     println!("{text}");
     assert!(ok, "child failed:\n{text}");
     assert!(text.contains("REPORT"), "{text}");

@@ -1,8 +1,8 @@
 //! GPU tests of the foundation kernels against CPU references on random data. They need a CUDA
 //! GPU and are `#[ignore]`d; run them with `--include-ignored` on a GPU machine.
 use gpukit::kernels::Kernels;
-use gpukit::reference::{self, first_mismatch, random_f32};
 use gpukit::runtime::{self, Error, Gpu};
+use gpukit_test_support::reference::{self, first_mismatch, random_f32};
 
 const SIZES: [usize; 5] = [0, 1, 1000, (1 << 20) + 3, 1 << 26];
 

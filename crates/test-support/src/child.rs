@@ -5,7 +5,6 @@
 //! `cuCtxCreate` both return CUDA_ERROR_LAUNCH_FAILED after reset and release). Tests that make a
 //! kernel trap therefore do it in a child process running the same test binary, and check that
 //! the error came back as a value (the child did not crash) and that fresh work succeeds.
-#![allow(dead_code)]
 use std::process::Command;
 
 /// Name of the environment variable that tells a test it is the child.

@@ -1,4 +1,4 @@
-//! CPU references for the kernels, and the comparisons tests and the main program use.
+//! CPU references for the kernels, seeded random inputs, and the comparison the tests use.
 
 /// out[i] = a[i] + b[i]
 pub fn vector_add(a: &[f32], b: &[f32]) -> Vec<f32> {
