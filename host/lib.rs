@@ -12,9 +12,6 @@ pub mod gemm;
 pub mod kernels;
 
 #[cfg(feature = "kernels")]
-#[doc(hidden)]
-pub mod device_tests;
-#[cfg(feature = "kernels")]
 pub mod ops;
 
 /// Include the launchers gpukit-builder generated for the kernel crate `$name` (its package

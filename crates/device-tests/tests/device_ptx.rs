@@ -1,8 +1,8 @@
-//! CPU checks of gpukit-device through its test-kernel crate (`crates/device/tests-kernels`):
+//! CPU checks of gpukit-device through its test-kernel crate (`crates/device-tests/kernels`):
 //! the module builds, every feature compiles to the PTX instructions it promises, and `ptxas`
 //! assembles it without spills (when ptxas is installed).
-use gpukit::device_tests::IMAGES;
 use gpukit_builder::{ptx, ptxas};
+use gpukit_device_tests::IMAGES;
 
 fn module() -> &'static str {
     IMAGES[0].ptx

@@ -1,10 +1,10 @@
-//! GPU tests of gpukit-device, through the test kernels of `crates/device/tests-kernels`: every
+//! GPU tests of gpukit-device, through the test kernels of `crates/device-tests/kernels`: every
 //! feature on random inputs against a CPU reference. They need a CUDA GPU and are `#[ignore]`d;
 //! run them with `cargo test --test gpu_device -- --include-ignored --nocapture` on a GPU
 //! machine (`math_error_bounds` prints the measured maxima for the math docs).
 #![allow(clippy::needless_range_loop)]
-use gpukit::device_tests::Kernels;
 use gpukit::runtime::panic::PanicBuffer;
+use gpukit_device_tests::Kernels;
 
 use gpukit::runtime::half::{bf16, f16};
 use gpukit::runtime::{self, DeviceBuffer, Gpu, LaunchConfig, Stream};
@@ -519,7 +519,7 @@ fn math_cases() -> Vec<MathCase> {
 #[ignore = "needs a CUDA GPU"]
 fn math_error_bounds() {
     let (gpu, k, s) = setup();
-    let src = include_str!("../crates/device/tests-kernels/src/math.rs");
+    let src = include_str!("../kernels/src/math.rs");
     let n = 1 << 20;
     let mut report = Vec::new();
     for (id, case) in math_cases().iter().enumerate() {
@@ -824,7 +824,7 @@ fn round_odd_f32(x: f64) -> f32 {
 }
 
 fn marker_line(marker: &str) -> u32 {
-    let src = include_str!("../crates/device/tests-kernels/src/panics.rs");
+    let src = include_str!("../kernels/src/panics.rs");
     src.lines()
         .position(|l| l.contains(marker))
         .expect("marker") as u32
