@@ -24,11 +24,11 @@ run() {
   echo "$tool $bin rc=$rc $summary"
   [[ $rc == 0 ]] || fail=1
 }
-for b in gpu_vector gpu_ops gpu_gemm gpu_device gpu_runtime; do
+for b in gpu_vector gpu_ops gpu_gemm gpu_device_threads gpu_device_warps gpu_device_atomics gpu_device_math gpu_device_halfs gpu_runtime; do
   run memcheck "$b" --leak-check full
 done
 for tool in racecheck initcheck synccheck; do
-  for b in gpu_vector gpu_ops gpu_gemm gpu_device; do
+  for b in gpu_vector gpu_ops gpu_gemm gpu_device_threads gpu_device_warps gpu_device_atomics gpu_device_math gpu_device_halfs; do
     run "$tool" "$b"
   done
 done
