@@ -38,6 +38,14 @@ pub fn random_f32(n: usize, seed: u64) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
+/// Random values in [-1, 1) with no exact zeros, so a skipped element cannot pass by accident.
+pub fn random_nonzero(n: usize, seed: u64) -> Vec<f32> {
+    random_f32(n, seed)
+        .into_iter()
+        .map(|v| if v.abs() < 1e-3 { 0.5 } else { v })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +73,10 @@ mod tests {
         assert_eq!(a, random_f32(1000, 7));
         assert_ne!(a, random_f32(1000, 8));
         assert!(a.iter().all(|v| (-1.0..1.0).contains(v)));
+        assert!(
+            random_nonzero(10_000, 3)
+                .iter()
+                .all(|&v| v != 0.0 && (-1.0..1.0).contains(&v))
+        );
     }
 }

@@ -1,0 +1,108 @@
+//! Helpers shared by the GEMM tests: GPU setup and the f16/bf16 inputs of the tensor-core GEMMs.
+#![allow(dead_code)]
+use gpukit::gemm::{gemm_bf16, gemm_bf16_strided_batched, gemm_f16, gemm_f16_strided_batched};
+use gpukit::kernels::Kernels;
+use gpukit::runtime::half::{bf16, f16};
+use gpukit::runtime::{self, DeviceCopy, DeviceSlice, Gpu, Stream};
+use gpukit_test_support::reference::random_nonzero;
+
+/// GPU 0, the kernel library loaded on it, and a stream.
+pub fn setup() -> (Gpu, Kernels, runtime::Stream) {
+    let gpu = Gpu::new(0).expect("a CUDA GPU");
+    let k = Kernels::load(&gpu).expect("kernels load");
+    let s = gpu.stream().unwrap();
+    (gpu, k, s)
+}
+
+/// f16 / bf16 inputs of the tensor-core GEMM tests, with the host API of each.
+pub trait TensorInput: DeviceCopy + Copy + Default + 'static {
+    const NAME: &'static str;
+    fn round(v: f32) -> Self;
+    fn widen(self) -> f32;
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        k: &Kernels,
+        s: &Stream,
+        m: usize,
+        n: usize,
+        kd: usize,
+        alpha: f32,
+        a: &DeviceSlice<Self>,
+        b: &DeviceSlice<Self>,
+        beta: f32,
+        c: &mut DeviceSlice<f32>,
+    ) -> runtime::Result<()>;
+    #[allow(clippy::too_many_arguments)]
+    fn batched(
+        k: &Kernels,
+        s: &Stream,
+        m: usize,
+        n: usize,
+        kd: usize,
+        batch: usize,
+        alpha: f32,
+        a: &DeviceSlice<Self>,
+        sa: usize,
+        b: &DeviceSlice<Self>,
+        sb: usize,
+        beta: f32,
+        c: &mut DeviceSlice<f32>,
+        sc: usize,
+    ) -> runtime::Result<()>;
+}
+
+macro_rules! tensor_input {
+    ($t:ty, $name:literal, $gemm:ident, $batched:ident) => {
+        impl TensorInput for $t {
+            const NAME: &'static str = $name;
+            fn round(v: f32) -> Self {
+                <$t>::from_f32(v)
+            }
+            fn widen(self) -> f32 {
+                self.to_f32()
+            }
+            fn gemm(
+                k: &Kernels,
+                s: &Stream,
+                m: usize,
+                n: usize,
+                kd: usize,
+                alpha: f32,
+                a: &DeviceSlice<Self>,
+                b: &DeviceSlice<Self>,
+                beta: f32,
+                c: &mut DeviceSlice<f32>,
+            ) -> runtime::Result<()> {
+                $gemm(k, s, m, n, kd, alpha, a, b, beta, c)
+            }
+            fn batched(
+                k: &Kernels,
+                s: &Stream,
+                m: usize,
+                n: usize,
+                kd: usize,
+                batch: usize,
+                alpha: f32,
+                a: &DeviceSlice<Self>,
+                sa: usize,
+                b: &DeviceSlice<Self>,
+                sb: usize,
+                beta: f32,
+                c: &mut DeviceSlice<f32>,
+                sc: usize,
+            ) -> runtime::Result<()> {
+                $batched(k, s, m, n, kd, batch, alpha, a, sa, b, sb, beta, c, sc)
+            }
+        }
+    };
+}
+tensor_input!(f16, "f16", gemm_f16, gemm_f16_strided_batched);
+tensor_input!(bf16, "bf16", gemm_bf16, gemm_bf16_strided_batched);
+
+/// Random nonzero values rounded to `T`, and the same values widened (exactly) to f32 for the
+/// reference.
+pub fn random_half<T: TensorInput>(n: usize, seed: u64) -> (Vec<T>, Vec<f32>) {
+    let h: Vec<T> = random_nonzero(n, seed).into_iter().map(T::round).collect();
+    let w = h.iter().map(|v| v.widen()).collect();
+    (h, w)
+}
