@@ -149,7 +149,7 @@ pub fn activation_ref(act: Activation, v: f64) -> f64 {
 }
 
 /// Tolerance of an activation map in [`verify::close`]'s terms (`tol * max(|want|, 1)`), from
-/// the bounds of tests/gpu_ops.rs: relu is exact; f32 maps are the fast approximations (exp
+/// the bounds of tests/gpu_elementwise.rs: relu is exact; f32 maps are the fast approximations (exp
 /// 2^-16, sigmoid 2^-15, tanh 2^-10, gelu 2^-8); f16 and bf16 round once from f32 math
 /// (2^-9 and 2^-7).
 pub fn activation_tol(act: Activation, dtype: Dtype) -> f64 {

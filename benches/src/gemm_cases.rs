@@ -4,7 +4,7 @@
 //! f32 accumulation).
 //!
 //! Verified on a grid of sampled rows × columns against an f64 product of the (exact) f16 /
-//! bf16 inputs: ‖C − ref‖₂ / ‖ref‖₂ ≤ 1e-3 over the samples, as `tests/gpu_gemm.rs` requires.
+//! bf16 inputs: ‖C − ref‖₂ / ‖ref‖₂ ≤ 1e-3 over the samples, as `tests/gpu_tensor_gemm.rs` requires.
 use super::case::{Case, Ctx, Dtype, Element, Peak, Prepared, Work};
 use super::{Sizes, data, verify};
 use gpukit::gemm::{gemm_bf16, gemm_f16};

@@ -1,8 +1,8 @@
 //! Cases of the matrix kernels: row softmax / log-softmax, transpose, GEMV and SGEMM.
 //!
 //! All are verified on sampled rows (or a grid of sampled rows × columns for SGEMM) downloaded
-//! one row at a time, against f64 references within the bounds of `tests/gpu_ops.rs` and
-//! `tests/gpu_gemm.rs`.
+//! one row at a time, against f64 references within the bounds of `tests/gpu_matrix.rs` and
+//! `tests/gpu_sgemm.rs`.
 use super::case::{Case, Ctx, Dtype, Element, Peak, Prepared, Work};
 use super::{data, verify};
 use gpukit::gemm::sgemm;
@@ -144,7 +144,7 @@ impl<T: Element + SoftmaxElem> Prepared for SoftmaxRun<'_, T> {
                 } else {
                     (v - max).exp() / z
                 };
-                // tests/gpu_ops.rs: f32 within 1e-5 relative (softmax) or 2e-5 (1 + |w|)
+                // tests/gpu_matrix.rs: f32 within 1e-5 relative (softmax) or 2e-5 (1 + |w|)
                 // (log-softmax); bf16 within one bf16 rounding, 2^-7 relative.
                 let bound = match (T::DTYPE, log) {
                     (Dtype::F32, false) => 1e-5 * want + 1e-9,
@@ -310,7 +310,7 @@ impl Prepared for GemvRun<'_> {
                 dot += t;
                 mag += t.abs();
             }
-            // tests/gpu_ops.rs: 1e-5 of Σ|a·x|, plus 1e-6.
+            // tests/gpu_matrix.rs: 1e-5 of Σ|a·x|, plus 1e-6.
             m.check(|| format!("y[{r}]"), got[r] as f64, dot, 1e-5 * mag + 1e-6);
         }
         m.result()
@@ -409,7 +409,7 @@ impl Prepared for SgemmRun<'_> {
             .iter()
             .map(|&j| (0..k).map(|p| self.b[p * n + j] as f64).collect())
             .collect();
-        // tests/gpu_gemm.rs: ‖got − want‖₂ / ‖want‖₂ ≤ 1e-5 over the samples, and no NaN.
+        // tests/gpu_sgemm.rs: ‖got − want‖₂ / ‖want‖₂ ≤ 1e-5 over the samples, and no NaN.
         let (mut num, mut den) = (0f64, 0f64);
         for &i in &rows {
             let got = download_row(&self.dc, i, n)?;

@@ -3,7 +3,7 @@
 //! The timed run queues the library's `_async` form on scratch allocated in `prepare`, so no
 //! allocation, synchronisation or host copy is inside the timed region; `verify` reads the value
 //! of run 0 after the runner's sync and compares it with an f64 reference over the whole input
-//! (computed in parallel), within the bounds `tests/gpu_ops.rs` states.
+//! (computed in parallel), within the bounds `tests/gpu_reductions.rs` states.
 use super::case::{Case, Ctx, Dtype, Prepared, Work};
 use super::{data, verify};
 use gpukit::ops::{Library, Reduce, ReduceScratch, ScanScratch};
@@ -275,7 +275,7 @@ impl Prepared for ScanRun {
         let got = runtime::download(&self.sets[0].1).map_err(|e| e.to_string())?;
         let idx = verify::sample_indices(self.host.len(), self.seed);
         let want = prefix_at(&self.host, &idx, self.exclusive);
-        // Bound (tests/gpu_ops.rs): 2^-20 of the running Σ|x|, plus 1e-6.
+        // Bound (tests/gpu_reductions.rs): 2^-20 of the running Σ|x|, plus 1e-6.
         let mut first = None;
         let mut bad = 0usize;
         for (&i, &(run, mag)) in idx.iter().zip(&want) {

@@ -1,17 +1,39 @@
-//! Helpers shared by the GEMM tests: GPU setup and the f16/bf16 inputs of the tensor-core GEMMs.
+//! Helpers shared by the kernel library's GPU tests: setup, test sizes, and the f16/bf16 inputs
+//! of the tensor-core GEMMs.
 #![allow(dead_code)]
 use gpukit::gemm::{gemm_bf16, gemm_bf16_strided_batched, gemm_f16, gemm_f16_strided_batched};
 use gpukit::kernels::Kernels;
+use gpukit::ops::Library;
 use gpukit::runtime::half::{bf16, f16};
 use gpukit::runtime::{self, DeviceCopy, DeviceSlice, Gpu, Stream};
 use gpukit_test_support::reference::random_nonzero;
 
-/// GPU 0, the kernel library loaded on it, and a stream.
+/// GPU 0, the kernel library's launchers loaded on it, and a stream.
 pub fn setup() -> (Gpu, Kernels, runtime::Stream) {
     let gpu = Gpu::new(0).expect("a CUDA GPU");
     let k = Kernels::load(&gpu).expect("kernels load");
     let s = gpu.stream().unwrap();
     (gpu, k, s)
+}
+
+/// GPU 0, the kernel library loaded on it, and a stream.
+pub fn library() -> (Gpu, Library, Stream) {
+    let gpu = Gpu::new(0).expect("a CUDA GPU");
+    let lib = Library::load(&gpu).expect("kernels load");
+    let s = gpu.stream().unwrap();
+    (gpu, lib, s)
+}
+
+/// 0, 1, primes, non-multiples of every tile size, and large.
+pub const SIZES: [usize; 7] = [0, 1, 7, 1021, 65_537, (1 << 20) + 3, 1 << 25];
+
+/// [`SIZES`] up to `GPUKIT_TEST_MAX_ELEMS` when set (the sanitizer runs cap them).
+pub fn sizes() -> Vec<usize> {
+    let cap = std::env::var("GPUKIT_TEST_MAX_ELEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
+    SIZES.iter().copied().filter(|&n| n <= cap).collect()
 }
 
 /// f16 / bf16 inputs of the tensor-core GEMM tests, with the host API of each.
