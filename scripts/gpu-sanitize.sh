@@ -24,11 +24,15 @@ run() {
   echo "$tool $bin rc=$rc $summary"
   [[ $rc == 0 ]] || fail=1
 }
-for b in gpu_vector gpu_ops gpu_gemm gpu_device_threads gpu_device_warps gpu_device_atomics gpu_device_math gpu_device_halfs gpu_runtime; do
+# Every staged GPU test binary (one per topic) under memcheck; the kernel suites (all but the
+# runtime's) also under racecheck, initcheck and synccheck. gpu_device_panics traps on purpose.
+all=$(cd .gpu/bin && ls test-gpu_* | sed 's/^test-//' | grep -v '^gpu_device_panics$')
+kernels=$(grep -v '^gpu_runtime' <<< "$all")
+for b in $all; do
   run memcheck "$b" --leak-check full
 done
 for tool in racecheck initcheck synccheck; do
-  for b in gpu_vector gpu_ops gpu_gemm gpu_device_threads gpu_device_warps gpu_device_atomics gpu_device_math gpu_device_halfs; do
+  for b in $kernels; do
     run "$tool" "$b"
   done
 done

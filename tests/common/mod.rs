@@ -1,5 +1,5 @@
-//! Helpers shared by the kernel library's GPU tests: setup, test sizes, and the f16/bf16 inputs
-//! of the tensor-core GEMMs.
+//! Helpers shared by the GPU tests: setup, the runtime tests' lock, test sizes, and the f16/bf16
+//! inputs of the tensor-core GEMMs.
 #![allow(dead_code)]
 use gpukit::gemm::{gemm_bf16, gemm_bf16_strided_batched, gemm_f16, gemm_f16_strided_batched};
 use gpukit::kernels::Kernels;
@@ -7,6 +7,7 @@ use gpukit::ops::Library;
 use gpukit::runtime::half::{bf16, f16};
 use gpukit::runtime::{self, DeviceCopy, DeviceSlice, Gpu, Stream};
 use gpukit_test_support::reference::random_nonzero;
+use std::sync::{Mutex, MutexGuard};
 
 /// GPU 0, the kernel library's launchers loaded on it, and a stream.
 pub fn setup() -> (Gpu, Kernels, runtime::Stream) {
@@ -14,6 +15,14 @@ pub fn setup() -> (Gpu, Kernels, runtime::Stream) {
     let k = Kernels::load(&gpu).expect("kernels load");
     let s = gpu.stream().unwrap();
     (gpu, k, s)
+}
+
+/// The runtime tests' lock: the timing tests want the GPU to themselves.
+static GPU_LOCK: Mutex<()> = Mutex::new(());
+
+/// Takes the runtime tests' lock (recovering it after a failed test).
+pub fn lock() -> MutexGuard<'static, ()> {
+    GPU_LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// GPU 0, the kernel library loaded on it, and a stream.
