@@ -15,8 +15,10 @@
 //! scrubbed environment. The PTX is validated (no unresolved `.extern .func`; each kernel's
 //! `.entry` matches its source signature), assembled with `ptxas` when available (registers,
 //! stack and spills reported per kernel; spills become cargo warnings), and typed launchers are
-//! generated from the kernels' signatures into `OUT_DIR/<crate>.rs`, to be `include!`d.
+//! generated from the kernels' signatures into `OUT_DIR/<crate>.rs`, to be `include!`d, with the
+//! crate's `pub const` items (tile sizes and the like) evaluated into its `consts` module.
 pub mod bindings;
+pub mod consts;
 pub mod ptx;
 pub mod ptxas;
 pub mod toolchain;
@@ -109,6 +111,9 @@ pub struct BuildOutput {
     pub resources: Vec<KernelResources>,
     /// `.entry` functions with no `#[kernel]` in the source (no launcher was generated).
     pub unbound_entries: Vec<String>,
+    /// The crate's `pub const` items exported into the bindings' `consts` module, and those
+    /// that could not be.
+    pub consts: consts::Consts,
     pub toolchain: KernelToolchain,
 }
 
@@ -311,6 +316,7 @@ impl KernelBuilder {
             kernels: kernels.clone(),
             resources: Vec::new(),
             unbound_entries: Vec::new(),
+            consts: consts::Consts::default(),
             toolchain: toolchain.clone(),
         };
         let mut images = Vec::new();
@@ -396,7 +402,17 @@ impl KernelBuilder {
             let p = launcher_dir.join(format!("{name}.rs"));
             std::fs::write(&p, src).map_err(io(format!("writing {}", p.display())))?;
         }
-        std::fs::write(&out.bindings, generated.module)
+        out.consts = consts::read(&meta.src_dir).map_err(|e| BuildError::Signature {
+            file: e.file,
+            message: e.message,
+        })?;
+        if directives {
+            for s in &out.consts.skipped {
+                println!("cargo:warning={s}");
+            }
+        }
+        let module = generated.module + &consts::render(&meta.name, &out.consts);
+        std::fs::write(&out.bindings, module)
             .map_err(io(format!("writing {}", out.bindings.display())))?;
         Ok(out)
     }
