@@ -19,6 +19,7 @@
 //! crate's `pub const` items (tile sizes and the like) evaluated into its `consts` module.
 pub mod bindings;
 pub mod consts;
+mod json;
 pub mod ptx;
 pub mod ptxas;
 pub mod toolchain;
@@ -457,14 +458,14 @@ impl CrateMeta {
                 manifest.display()
             )));
         }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        let v = json::parse(&out.stdout)
             .map_err(|e| BuildError::Config(format!("cargo metadata output: {e}")))?;
-        let packages = v["packages"].as_array().cloned().unwrap_or_default();
+        let packages = v["packages"].as_array().unwrap_or(&[]);
         let manifest_str = manifest.canonicalize().unwrap_or(manifest.to_path_buf());
         let mut name = None;
         let mut src_dir = None;
         let mut dirs = Vec::new();
-        for p in &packages {
+        for p in packages {
             let mp = PathBuf::from(p["manifest_path"].as_str().unwrap_or_default());
             if p["source"].is_null()
                 && let Some(d) = mp.parent()
@@ -475,9 +476,9 @@ impl CrateMeta {
                 name = p["name"].as_str().map(String::from);
                 let lib = p["targets"].as_array().and_then(|ts| {
                     ts.iter().find(|t| {
-                        t["kind"]
-                            .as_array()
-                            .is_some_and(|k| k.iter().any(|k| k == "lib" || k == "rlib"))
+                        t["kind"].as_array().is_some_and(|k| {
+                            k.iter().any(|k| matches!(k.as_str(), Some("lib" | "rlib")))
+                        })
                     })
                 });
                 src_dir = lib
