@@ -1,35 +1,53 @@
 //! A GPU: its device, its (primary) context and the limits launches are checked against.
-use super::error::{Call, Error, Result};
-use cust::context::{Context, CurrentContext};
-use cust::device::{Device, DeviceAttribute};
-use cust::memory::{DeviceBuffer, DeviceCopy};
-use cust::stream::{Stream, StreamFlags};
+use crate::context::Context;
+use crate::event::Event;
+use crate::memory::{DeviceBuffer, DeviceCopy};
+use crate::result::{Call, CudaError, Error, Result};
+use crate::stream::Stream;
+use crate::sys;
+use std::sync::Arc;
 
 /// What the runtime needs to know about a device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceProps {
+    /// Device ordinal (index among the devices the driver lists).
     pub ordinal: u32,
+    /// The device's name, e.g. `NVIDIA H200`.
     pub name: String,
+    /// Compute capability, major.
     pub major: u32,
+    /// Compute capability, minor.
     pub minor: u32,
+    /// Streaming multiprocessors.
     pub sm_count: u32,
+    /// Most threads a block may have.
     pub max_threads_per_block: u32,
+    /// Largest block, per axis.
     pub max_block_dim: [u32; 3],
+    /// Largest grid, per axis.
     pub max_grid_dim: [u32; 3],
     /// Shared memory a block gets without opting in (48 KiB).
     pub max_shared_per_block: u32,
     /// Shared memory a block can get after raising the function's attribute.
     pub max_shared_per_block_optin: u32,
+    /// Most resident threads per SM.
     pub max_threads_per_sm: u32,
+    /// Device memory in bytes.
     pub total_memory: usize,
+    /// L2 cache in bytes.
     pub l2_bytes: u32,
+    /// SM clock in kHz.
     pub clock_khz: u32,
+    /// Memory clock in kHz.
     pub memory_clock_khz: u32,
+    /// Memory bus width in bits.
     pub memory_bus_bits: u32,
+    /// PCI bus id, e.g. `0000:19:00.0`.
     pub pci_bus_id: String,
 }
 
 impl DeviceProps {
+    /// `(major, minor)`.
     pub fn compute_capability(&self) -> (u32, u32) {
         (self.major, self.minor)
     }
@@ -40,24 +58,40 @@ impl DeviceProps {
     }
 }
 
-/// One GPU with its (primary) context, bound on the creating thread. `Send + Sync`: every method
-/// binds the context on the calling thread itself, and so do kernel launches, so one `Gpu` can be
-/// shared by many threads (each with its own streams) without any set-up per thread.
+/// One GPU with its (primary) context. Cheap to clone (the context is shared), and `Send +
+/// Sync`: every method binds the context on the calling thread itself, and so do kernel
+/// launches, so one `Gpu` can be shared by many threads (each with its own streams) without any
+/// set-up per thread. Everything created from it keeps the context alive, so a `Gpu` may be
+/// dropped before the modules, buffers and streams made with it.
+#[derive(Clone, Debug)]
 pub struct Gpu {
-    device: Device,
-    context: Context,
-    props: DeviceProps,
+    ctx: Arc<Context>,
+    props: Arc<DeviceProps>,
 }
 
-fn attr(d: Device, a: DeviceAttribute) -> Result<u32> {
-    Ok(d.get_attribute(a).call("cuDeviceGetAttribute")? as u32)
+fn attr(d: sys::CUdevice, a: sys::CUdevice_attribute) -> Result<u32> {
+    let mut v = 0i32;
+    // SAFETY: `v` is a valid out-pointer; `d` is a device handle from the driver.
+    unsafe { sys::cuDeviceGetAttribute(&mut v, a, d) }.call("cuDeviceGetAttribute")?;
+    Ok(v as u32)
+}
+
+/// The device handle of ordinal `ordinal` (the driver is initialised).
+pub(crate) fn device_handle(ordinal: u32) -> Result<sys::CUdevice> {
+    let mut d: sys::CUdevice = 0;
+    // SAFETY: valid out-pointer.
+    unsafe { sys::cuDeviceGet(&mut d, ordinal as i32) }.call("cuDeviceGet")?;
+    Ok(d)
 }
 
 impl Gpu {
     /// Initialise the driver (once per process) and report how many devices there are.
     pub fn count() -> Result<u32> {
         init()?;
-        Device::num_devices().call("cuDeviceGetCount")
+        let mut n = 0i32;
+        // SAFETY: valid out-pointer; the driver is initialised.
+        unsafe { sys::cuDeviceGetCount(&mut n) }.call("cuDeviceGetCount")?;
+        Ok(n as u32)
     }
 
     /// Open GPU `ordinal` and make its primary context current on this thread.
@@ -72,38 +106,37 @@ impl Gpu {
                 n - 1
             )));
         }
-        let device = Device::get_device(ordinal).call("cuDeviceGet")?;
-        let context = Context::new(device).call("cuDevicePrimaryCtxRetain")?;
-        CurrentContext::set_current(&context).call("cuCtxSetCurrent")?;
-        let props = read_props(ordinal, device)?;
-        Ok(Gpu {
-            device,
-            context,
-            props,
-        })
+        let device = device_handle(ordinal)?;
+        let ctx = Arc::new(Context::retain_primary(device)?);
+        ctx.bind()?;
+        let props = Arc::new(read_props(ordinal, device)?);
+        Ok(Gpu { ctx, props })
     }
 
+    /// The device's properties and limits.
     pub fn props(&self) -> &DeviceProps {
         &self.props
     }
 
-    pub fn device(&self) -> Device {
-        self.device
+    /// The raw device handle.
+    pub fn device(&self) -> sys::CUdevice {
+        self.ctx.device()
     }
 
-    pub fn context(&self) -> &Context {
-        &self.context
+    /// The shared context.
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
     }
 
     /// Make this GPU's context current on the calling thread. Cheap when it already is (the
     /// usual case), so every runtime entry point calls it.
     pub fn bind(&self) -> Result<()> {
-        ensure_current(self.context.as_raw())
+        self.ctx.bind()
     }
 
     /// The raw driver context.
-    pub fn raw_context(&self) -> cust::sys::CUcontext {
-        self.context.as_raw()
+    pub fn raw_context(&self) -> sys::CUcontext {
+        self.ctx.raw()
     }
 
     /// Recover from a sticky error ([`Error::is_sticky`]): destroy the faulted primary context
@@ -113,158 +146,142 @@ impl Gpu {
     /// context of the process fails with the sticky error after a trap, whatever the order of
     /// reset and release (and `cuCtxCreate` fails too), so this returns that error. There the
     /// way to keep working is a new process: run work that may trap in a child process (the
-    /// tests do, see `tests/common`); the error comes back as a value either way.
+    /// tests do); the error comes back as a value either way.
     ///
     /// Everything created in the old context (buffers, streams, events, modules, kernels,
-    /// pools, graphs) is invalid afterwards and must be dropped *before* calling this: a buffer
-    /// dropped later would free an address that the new context may have handed out again.
-    /// Taking `self` by value makes the old handle unusable.
+    /// pools, graphs) is invalid afterwards, so it must all be dropped first: this returns
+    /// [`Error::InvalidArgument`] while anything else still holds the context (a buffer freed
+    /// later could free an address the new context handed out again).
     pub fn recover(self) -> Result<Gpu> {
+        let others = Arc::strong_count(&self.ctx) - 1;
+        if others > 0 {
+            return Err(Error::InvalidArgument {
+                op: "Gpu::recover".into(),
+                reason: format!(
+                    "{others} other object(s) (GPU handles, modules, streams, buffers, ...) still use the faulted context; drop them first"
+                ),
+            });
+        }
         let ordinal = self.props.ordinal;
-        let device = self.device;
-        // SAFETY: resetting is allowed while the context is retained; the old handle is consumed
-        // and the caller has dropped every object of the old context (documented contract).
-        unsafe { cust::sys::cuDevicePrimaryCtxReset_v2(device.as_raw()) }
+        // SAFETY: resetting is allowed while the context is retained; nothing else uses it
+        // (checked above) and the handle is consumed.
+        unsafe { sys::cuDevicePrimaryCtxReset_v2(self.device()) }
             .call("cuDevicePrimaryCtxReset")?;
-        forget_current();
         drop(self);
         Gpu::new(ordinal)
     }
 
     /// A new non-blocking stream.
     pub fn stream(&self) -> Result<Stream> {
-        self.bind()?;
-        Stream::new(StreamFlags::NON_BLOCKING, None).call("cuStreamCreate")
+        Stream::new(&self.ctx)
     }
 
     /// A new event in this GPU's context (`timing: false` for pure dependencies).
-    pub fn event(&self, timing: bool) -> Result<super::event::Event> {
-        self.bind()?;
-        super::event::Event::new(timing)
+    pub fn event(&self, timing: bool) -> Result<Event> {
+        Event::new(&self.ctx, timing)
     }
 
     /// Wait for all work in the context.
     pub fn synchronize(&self) -> Result<()> {
         self.bind()?;
-        CurrentContext::synchronize().call("cuCtxSynchronize")
+        // SAFETY: no arguments; the context is current.
+        unsafe { sys::cuCtxSynchronize() }.call("cuCtxSynchronize")
     }
 
     /// Copy `data` to a new device buffer.
     pub fn upload<T: DeviceCopy>(&self, data: &[T]) -> Result<DeviceBuffer<T>> {
-        self.bind()?;
-        DeviceBuffer::from_slice(data).call("cuMemcpyHtoD")
+        DeviceBuffer::from_slice(&self.ctx, data)
     }
 
     /// A device buffer of `len` elements with every byte set to `byte`.
     pub fn alloc_filled<T: DeviceCopy>(&self, len: usize, byte: u8) -> Result<DeviceBuffer<T>> {
-        self.bind()?;
-        // SAFETY: every byte is written by the memset below before the buffer is handed out;
-        // T: DeviceCopy is plain data.
-        let buf = unsafe { DeviceBuffer::<T>::uninitialized(len) }.call("cuMemAlloc")?;
-        if len > 0 {
-            // SAFETY: the range is exactly the allocation.
-            unsafe {
-                cust::sys::cuMemsetD8_v2(
-                    buf.as_device_ptr().as_raw(),
-                    byte,
-                    len * std::mem::size_of::<T>(),
-                )
-            }
-            .call("cuMemsetD8")?;
-        }
-        Ok(buf)
+        DeviceBuffer::filled_bytes(&self.ctx, len, byte)
+    }
+
+    /// A device buffer of `len` zeroed elements.
+    pub fn alloc_zeroed<T: DeviceCopy>(&self, len: usize) -> Result<DeviceBuffer<T>> {
+        DeviceBuffer::filled_bytes(&self.ctx, len, 0)
     }
 
     /// Free and total device memory in bytes.
     pub fn memory_info(&self) -> Result<(usize, usize)> {
         self.bind()?;
-        cust::memory::mem_get_info().call("cuMemGetInfo")
+        let (mut free, mut total) = (0usize, 0usize);
+        // SAFETY: valid out-pointers; the context is current.
+        unsafe { sys::cuMemGetInfo_v2(&mut free, &mut total) }.call("cuMemGetInfo")?;
+        Ok((free, total))
     }
 }
 
-/// Attributes cust's enum does not name.
-fn raw_attr(d: Device, a: cust::sys::CUdevice_attribute) -> Result<u32> {
-    let mut v = 0i32;
-    // SAFETY: `v` is a valid out-pointer; `d` is a device handle from the driver.
-    unsafe { cust::sys::cuDeviceGetAttribute(&mut v, a, d.as_raw()) }
-        .call("cuDeviceGetAttribute")?;
-    Ok(v as u32)
-}
-
+/// `cuInit`, once per process; the error says what is missing.
 fn init() -> Result<()> {
     use std::sync::OnceLock;
     static INIT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     INIT.get_or_init(|| {
-        cust::init(cust::CudaFlags::empty()).map_err(|e| {
-            let name = super::error::error_name(e as u32);
-            match e {
-                cust::error::CudaError::NoDevice => {
-                    format!("cuInit: {name} (no NVIDIA GPU is visible on this machine)")
-                }
-                _ => format!("cuInit: {name} ({e}); is the NVIDIA driver installed and loaded?"),
+        // SAFETY: flags must be 0.
+        crate::result::check(unsafe { sys::cuInit(0) }).map_err(|e| match e {
+            CudaError::NoDevice => {
+                format!("cuInit: {e} (no NVIDIA GPU is visible on this machine)")
             }
+            CudaError::StubLibrary => {
+                format!("cuInit: {e} (this libcuda is a link stub, not the NVIDIA driver)")
+            }
+            _ => format!("cuInit: {e}; is the NVIDIA driver installed and loaded?"),
         })
     })
     .clone()
     .map_err(Error::NoDevice)
 }
 
-/// Make `ctx` current on this thread unless it already is.
-pub(crate) fn ensure_current(ctx: cust::sys::CUcontext) -> Result<()> {
-    let mut cur: cust::sys::CUcontext = std::ptr::null_mut();
-    // SAFETY: valid out-pointer.
-    unsafe { cust::sys::cuCtxGetCurrent(&mut cur) }.call("cuCtxGetCurrent")?;
-    if cur != ctx {
-        // SAFETY: `ctx` is a live context handle owned by the caller's object.
-        unsafe { cust::sys::cuCtxSetCurrent(ctx) }.call("cuCtxSetCurrent")?;
-    }
-    Ok(())
-}
-
-/// Unbind whatever context is current on this thread (after it was reset).
-fn forget_current() {
-    // SAFETY: a null context is allowed and unbinds.
-    let _ = unsafe { cust::sys::cuCtxSetCurrent(std::ptr::null_mut()) };
-}
-
-pub(crate) fn read_props(ordinal: u32, d: Device) -> Result<DeviceProps> {
-    use DeviceAttribute as A;
+pub(crate) fn read_props(ordinal: u32, d: sys::CUdevice) -> Result<DeviceProps> {
+    use sys::CUdevice_attribute as A;
     let mut bus = [0 as std::os::raw::c_char; 32];
     // SAFETY: the buffer is 32 bytes and the driver writes a NUL-terminated id into it.
-    unsafe { cust::sys::cuDeviceGetPCIBusId(bus.as_mut_ptr(), bus.len() as i32, d.as_raw()) }
+    unsafe { sys::cuDeviceGetPCIBusId(bus.as_mut_ptr(), bus.len() as i32, d) }
         .call("cuDeviceGetPCIBusId")?;
     // SAFETY: NUL-terminated by the driver.
     let pci_bus_id = unsafe { std::ffi::CStr::from_ptr(bus.as_ptr()) }
         .to_string_lossy()
         .into_owned();
+    let mut name = [0 as std::os::raw::c_char; 256];
+    // SAFETY: the buffer is 256 bytes and the driver writes a NUL-terminated name into it.
+    unsafe { sys::cuDeviceGetName(name.as_mut_ptr(), name.len() as i32, d) }
+        .call("cuDeviceGetName")?;
+    // SAFETY: NUL-terminated by the driver.
+    let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
+    let mut total_memory = 0usize;
+    // SAFETY: valid out-pointer and device.
+    unsafe { sys::cuDeviceTotalMem_v2(&mut total_memory, d) }.call("cuDeviceTotalMem")?;
     Ok(DeviceProps {
         ordinal,
-        name: d.name().call("cuDeviceGetName")?,
-        major: attr(d, A::ComputeCapabilityMajor)?,
-        minor: attr(d, A::ComputeCapabilityMinor)?,
-        sm_count: attr(d, A::MultiprocessorCount)?,
-        max_threads_per_block: attr(d, A::MaxThreadsPerBlock)?,
+        name,
+        major: attr(d, A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?,
+        minor: attr(d, A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?,
+        sm_count: attr(d, A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?,
+        max_threads_per_block: attr(d, A::CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK)?,
         max_block_dim: [
-            attr(d, A::MaxBlockDimX)?,
-            attr(d, A::MaxBlockDimY)?,
-            attr(d, A::MaxBlockDimZ)?,
+            attr(d, A::CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X)?,
+            attr(d, A::CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y)?,
+            attr(d, A::CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z)?,
         ],
         max_grid_dim: [
-            attr(d, A::MaxGridDimX)?,
-            attr(d, A::MaxGridDimY)?,
-            attr(d, A::MaxGridDimZ)?,
+            attr(d, A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X)?,
+            attr(d, A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y)?,
+            attr(d, A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z)?,
         ],
-        max_shared_per_block: attr(d, A::MaxSharedMemoryPerBlock)?,
-        max_shared_per_block_optin: raw_attr(
+        max_shared_per_block: attr(d, A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)?,
+        max_shared_per_block_optin: attr(
             d,
-            cust::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+            A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
         )?,
-        max_threads_per_sm: attr(d, A::MaxThreadsPerMultiprocessor)?,
-        total_memory: d.total_memory().call("cuDeviceTotalMem")?,
-        l2_bytes: attr(d, A::L2CacheSize)?,
-        clock_khz: attr(d, A::ClockRate)?,
-        memory_clock_khz: attr(d, A::MemoryClockRate)?,
-        memory_bus_bits: attr(d, A::GlobalMemoryBusWidth)?,
+        max_threads_per_sm: attr(d, A::CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR)?,
+        total_memory,
+        l2_bytes: attr(d, A::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE)?,
+        clock_khz: attr(d, A::CU_DEVICE_ATTRIBUTE_CLOCK_RATE)?,
+        memory_clock_khz: attr(d, A::CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE)?,
+        memory_bus_bits: attr(d, A::CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH)?,
         pci_bus_id,
     })
 }

@@ -1,51 +1,57 @@
-//! The one error type of the host runtime.
-use cust::error::CudaError;
+//! Checked driver calls: every `CUresult` becomes `Ok` or a typed [`Error`] that names the call,
+//! and the one error type of the runtime.
+pub use crate::codes::CudaError;
+use crate::sys;
 use std::fmt;
 
+/// The runtime's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A failed CUDA driver call: which call, CUDA's code, name and description for the error.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A failed CUDA driver call: which call and the driver's code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DriverError {
+    /// The driver function that failed, e.g. `cuMemAlloc`.
     pub call: &'static str,
-    /// The raw `CUresult`.
-    pub code: u32,
+    /// What the driver returned.
+    pub code: CudaError,
 }
 
-/// Codes after which a context is unusable (CUDA's "sticky" errors).
-const STICKY: &[u32] = &[
-    214, // CUDA_ERROR_ECC_UNCORRECTABLE
-    700, // CUDA_ERROR_ILLEGAL_ADDRESS
-    702, // CUDA_ERROR_LAUNCH_TIMEOUT
-    710, // CUDA_ERROR_ASSERT
-    714, // CUDA_ERROR_HARDWARE_STACK_ERROR
-    715, // CUDA_ERROR_ILLEGAL_INSTRUCTION
-    716, // CUDA_ERROR_MISALIGNED_ADDRESS
-    717, // CUDA_ERROR_INVALID_ADDRESS_SPACE
-    718, // CUDA_ERROR_INVALID_PC
-    719, // CUDA_ERROR_LAUNCH_FAILED
-];
-
 impl DriverError {
-    pub fn new(call: &'static str, code: u32) -> DriverError {
-        DriverError { call, code }
+    /// A failure of `call` with the raw `CUresult` `raw` (which must not be `CUDA_SUCCESS`).
+    pub fn new(call: &'static str, raw: u32) -> DriverError {
+        DriverError {
+            call,
+            code: CudaError::from_raw(raw).unwrap_or(CudaError::Other(0)),
+        }
     }
 
     /// CUDA's own name for the code, e.g. `CUDA_ERROR_ILLEGAL_ADDRESS`.
     pub fn name(&self) -> String {
-        error_name(self.code)
+        self.code.to_string()
     }
 
-    /// CUDA's description of the code.
+    /// CUDA's description of the code (from the driver, when it knows the code).
     pub fn description(&self) -> String {
-        driver_string(self.code, cust::sys::cuGetErrorString)
-            .unwrap_or_else(|| "unknown error".into())
+        driver_description(self.code.raw()).unwrap_or_else(|| "unknown error".into())
     }
 
     /// Errors after which the context is unusable: every later call in it fails the same way,
     /// so the context must be recreated.
     pub fn is_sticky(&self) -> bool {
-        STICKY.contains(&self.code)
+        use CudaError as E;
+        matches!(
+            self.code,
+            E::EccUncorrectable
+                | E::IllegalAddress
+                | E::LaunchTimeout
+                | E::Assert
+                | E::HardwareStackError
+                | E::IllegalInstruction
+                | E::MisalignedAddress
+                | E::InvalidAddressSpace
+                | E::InvalidPc
+                | E::LaunchFailed
+        )
     }
 }
 
@@ -55,7 +61,7 @@ impl fmt::Display for DriverError {
             f,
             "{} failed: {}: {}",
             self.call,
-            self.name(),
+            self.code,
             self.description()
         )?;
         if self.is_sticky() {
@@ -67,40 +73,37 @@ impl fmt::Display for DriverError {
 
 impl std::error::Error for DriverError {}
 
-type ErrorStringFn = unsafe extern "C" fn(
-    cust::sys::CUresult,
-    *mut *const std::os::raw::c_char,
-) -> cust::sys::CUresult;
-
-fn driver_string(code: u32, f: ErrorStringFn) -> Option<String> {
-    if !(KNOWN_CODES.contains(&code)) {
-        return None;
-    }
+/// `cuGetErrorString` for a code the bindings' `CUresult` enum declares (others would be
+/// undefined behaviour to pass as that enum).
+fn driver_description(raw: u32) -> Option<String> {
+    let code = known_result(raw)?;
     let mut ptr: *const std::os::raw::c_char = std::ptr::null();
-    // SAFETY: `code` is one of CUresult's declared values (checked above), so the transmute
-    // yields a valid enum; the driver returns a static NUL-terminated string or an error.
+    // SAFETY: `code` is a declared CUresult value; the driver writes a pointer to a static
+    // NUL-terminated string or returns an error.
     unsafe {
-        let raw: cust::sys::CUresult = std::mem::transmute(code);
-        if f(raw, &mut ptr) == cust::sys::CUresult::CUDA_SUCCESS && !ptr.is_null() {
+        if sys::cuGetErrorString(code, &mut ptr) == sys::CUresult::CUDA_SUCCESS && !ptr.is_null() {
             return Some(std::ffi::CStr::from_ptr(ptr).to_string_lossy().into_owned());
         }
     }
     None
 }
 
-/// CUDA's name for an error code, from the driver (`cuGetErrorName`).
-pub fn error_name(code: u32) -> String {
-    driver_string(code, cust::sys::cuGetErrorName).unwrap_or_else(|| format!("CUDA error {code}"))
+/// The bindings' enum value for `raw`, when it declares one.
+fn known_result(raw: u32) -> Option<sys::CUresult> {
+    // The values cust_raw's `CUresult` (CUDA 11.4) declares.
+    const DECLARED: &[u32] = &[
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 34, 46, 100, 101, 102, 200, 201, 202, 205, 206, 207, 208, 209,
+        210, 211, 212, 213, 214, 215, 216, 217, 218, 219, 220, 221, 222, 223, 224, 225, 300, 301,
+        302, 303, 304, 400, 401, 500, 600, 700, 701, 702, 703, 704, 705, 708, 709, 710, 711, 712,
+        713, 714, 715, 716, 717, 718, 719, 720, 800, 801, 802, 803, 804, 805, 806, 807, 808, 900,
+        901, 902, 903, 904, 905, 906, 907, 908, 909, 910, 999,
+    ];
+    if !DECLARED.contains(&raw) {
+        return None;
+    }
+    // SAFETY: `raw` is one of the enum's declared discriminants (u32-sized, checked above).
+    Some(unsafe { std::mem::transmute::<u32, sys::CUresult>(raw) })
 }
-
-/// The values `CUresult` declares in the bindings cust uses.
-const KNOWN_CODES: &[u32] = &[
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 34, 46, 100, 101, 102, 200, 201, 202, 205, 206, 207, 208, 209, 210,
-    211, 212, 213, 214, 215, 216, 217, 218, 219, 220, 221, 222, 223, 224, 225, 300, 301, 302, 303,
-    304, 400, 401, 500, 600, 700, 701, 702, 703, 704, 705, 708, 709, 710, 711, 712, 713, 714, 715,
-    716, 717, 718, 719, 720, 800, 801, 802, 803, 804, 805, 806, 807, 808, 900, 901, 902, 903, 904,
-    905, 906, 907, 908, 909, 910, 999,
-];
 
 /// Everything that can go wrong on the host side.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +111,7 @@ pub enum Error {
     /// No usable GPU: no driver, no device, or the ordinal is out of range.
     #[error("no CUDA device: {0}")]
     NoDevice(String),
+    /// A driver call failed.
     #[error("{0}")]
     Driver(DriverError),
     /// A launch the driver rejected, or whose kernel failed.
@@ -115,29 +119,49 @@ pub enum Error {
         "launch of kernel `{kernel}` (grid {grid:?}, block {block:?}, {shared_bytes} B shared) failed: {source}"
     )]
     Launch {
+        /// The kernel's name.
         kernel: String,
+        /// Grid of the launch, in blocks.
         grid: (u32, u32, u32),
+        /// Block of the launch, in threads.
         block: (u32, u32, u32),
+        /// Dynamic shared memory per block.
         shared_bytes: u32,
+        /// The driver's error.
         source: DriverError,
     },
     /// Argument lengths that break the kernel's contract; nothing was launched.
     #[error("kernel `{kernel}`: lengths must match: {}", .lens.iter().map(|(n, l)| format!("{n}={l}")).collect::<Vec<_>>().join(", "))]
     LengthMismatch {
+        /// The kernel (or operation) whose contract was broken.
         kernel: String,
+        /// Each argument's name and length.
         lens: Vec<(String, usize)>,
     },
     /// A shape or argument outside what an operation accepts; nothing was launched.
     #[error("{op}: {reason}")]
-    InvalidArgument { op: String, reason: String },
+    InvalidArgument {
+        /// The operation.
+        op: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A launch configuration outside the device's or the kernel's limits; nothing was launched.
     #[error("kernel `{kernel}`: invalid launch configuration: {reason}")]
-    InvalidConfig { kernel: String, reason: String },
+    InvalidConfig {
+        /// The kernel.
+        kernel: String,
+        /// Which limit the configuration breaks.
+        reason: String,
+    },
     /// A request for more device memory than is free; nothing was allocated.
     #[error("{op}: {requested} B requested but only {free} B of device memory are free")]
     OutOfMemory {
+        /// The operation.
         op: String,
+        /// Bytes requested.
         requested: usize,
+        /// Bytes free on the device.
         free: usize,
     },
     /// No compiled image of a module can run on this device.
@@ -145,9 +169,13 @@ pub enum Error {
         "module `{module}` has no image for compute capability {major}.{minor} (built for: {built}); rebuild with GPUKIT_ARCH=sm_{major}{minor}"
     )]
     NoImage {
+        /// The module (kernel crate) name.
         module: String,
+        /// The device's compute capability, major.
         major: u32,
+        /// The device's compute capability, minor.
         minor: u32,
+        /// The architectures the module was built for.
         built: String,
     },
 }
@@ -155,42 +183,80 @@ pub enum Error {
 impl Error {
     /// True when the context that produced this error must be recreated.
     pub fn is_sticky(&self) -> bool {
-        match self {
-            Error::Driver(d) | Error::Launch { source: d, .. } => d.is_sticky(),
-            _ => false,
-        }
+        self.driver_error().is_some_and(DriverError::is_sticky)
     }
 
-    /// The raw `CUresult` of a driver failure, if this is one.
-    pub fn driver_code(&self) -> Option<u32> {
+    /// The driver's code, if this is a driver failure.
+    pub fn driver_code(&self) -> Option<CudaError> {
+        self.driver_error().map(|d| d.code)
+    }
+
+    fn driver_error(&self) -> Option<&DriverError> {
         match self {
-            Error::Driver(d) | Error::Launch { source: d, .. } => Some(d.code),
+            Error::Driver(d) | Error::Launch { source: d, .. } => Some(d),
             _ => None,
         }
     }
 }
 
 /// Attach the call's name to a driver result.
-pub(crate) trait Call<T> {
+pub trait Call<T> {
+    /// `Ok` on success, else [`Error::Driver`] naming `call`.
     fn call(self, call: &'static str) -> Result<T>;
 }
 
-impl<T> Call<T> for std::result::Result<T, CudaError> {
-    fn call(self, call: &'static str) -> Result<T> {
-        self.map_err(|code| Error::Driver(DriverError::new(call, code as u32)))
-    }
-}
-
-impl Call<()> for cust::sys::CUresult {
+impl Call<()> for sys::CUresult {
     fn call(self, call: &'static str) -> Result<()> {
-        check(self).map_err(|code| Error::Driver(DriverError::new(call, code)))
+        check(self).map_err(|code| Error::Driver(DriverError { call, code }))
     }
 }
 
-/// `Ok` for `CUDA_SUCCESS`, else the raw code.
-pub fn check(r: cust::sys::CUresult) -> std::result::Result<(), u32> {
-    match r {
-        cust::sys::CUresult::CUDA_SUCCESS => Ok(()),
-        other => Err(other as u32),
+impl Call<()> for sys::RawResult {
+    fn call(self, call: &'static str) -> Result<()> {
+        check_raw(self).map_err(|code| Error::Driver(DriverError { call, code }))
+    }
+}
+
+/// `Ok` for `CUDA_SUCCESS`, else the typed code.
+pub fn check(r: sys::CUresult) -> std::result::Result<(), CudaError> {
+    check_raw(r as u32)
+}
+
+/// [`check`] for a result declared as a plain integer ([`sys::RawResult`]).
+pub fn check_raw(r: sys::RawResult) -> std::result::Result<(), CudaError> {
+    match CudaError::from_raw(r) {
+        None => Ok(()),
+        Some(code) => Err(code),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_name_themselves() {
+        assert_eq!(CudaError::from_raw(0), None);
+        for raw in [1, 2, 100, 209, 222, 700, 719, 912, 999, 123_456] {
+            let c = CudaError::from_raw(raw).unwrap();
+            assert_eq!(c.raw(), raw);
+        }
+        assert_eq!(CudaError::from_raw(700), Some(CudaError::IllegalAddress));
+        assert_eq!(
+            CudaError::InvalidClusterSize.name(),
+            "CUDA_ERROR_INVALID_CLUSTER_SIZE"
+        );
+        assert_eq!(
+            CudaError::from_raw(123_456),
+            Some(CudaError::Other(123_456))
+        );
+        assert_eq!(CudaError::Other(123_456).to_string(), "CUDA error 123456");
+        let d = DriverError::new("cuLaunchKernel", 719);
+        assert!(d.is_sticky());
+        assert!(!DriverError::new("cuMemAlloc", 2).is_sticky());
+        assert_eq!(
+            Error::Driver(d).driver_code(),
+            Some(CudaError::LaunchFailed)
+        );
     }
 }
