@@ -83,9 +83,10 @@ impl Graph {
     /// allocations) and instantiate it. Nothing runs until [`Graph::launch`].
     ///
     /// # Safety
-    /// The graph holds the raw device addresses the captured work used: every buffer it touches
-    /// must stay allocated for as long as the graph may be replayed (or until an
-    /// [`Graph::update`] replaces the arguments).
+    /// The graph holds the raw device addresses and kernel handles the captured work used:
+    /// every buffer it touches, and every kernel it launches (its [`crate::KernelFn`], which
+    /// keeps the module loaded), must stay alive for as long as the graph may be replayed (or
+    /// until an [`Graph::update`] replaces them).
     pub unsafe fn capture(
         stream: &Stream,
         record: impl FnOnce(&Stream) -> Result<()>,
