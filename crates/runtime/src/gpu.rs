@@ -218,6 +218,7 @@ fn init() -> Result<()> {
     use std::sync::OnceLock;
     static INIT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     INIT.get_or_init(|| {
+        sys::load().map_err(str::to_string)?;
         // SAFETY: flags must be 0.
         crate::result::check(unsafe { sys::cuInit(0) }).map_err(|e| match e {
             CudaError::NoDevice => {

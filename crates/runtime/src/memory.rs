@@ -23,11 +23,40 @@ use std::marker::PhantomData;
 use std::ops::{Bound, Deref, DerefMut, Index, IndexMut, RangeBounds};
 use std::sync::Arc;
 
-/// Plain data that may be copied to and from the device byte for byte: every bit pattern is a
-/// valid value and there is no padding (`bytemuck::Pod`), so a download can never produce an
-/// invalid value. Implemented for every `Pod` type (numbers, `half::f16`/`bf16`, arrays).
-pub trait DeviceCopy: bytemuck::Pod + Send + Sync {}
-impl<T: bytemuck::Pod + Send + Sync> DeviceCopy for T {}
+/// Plain data that may be copied to and from the device byte for byte. Implemented for the
+/// numbers, `half::f16`/`bf16` and arrays of them.
+///
+/// # Safety
+/// Every bit pattern of `size_of::<Self>()` bytes must be a valid value, and there is no
+/// padding: a download writes whatever bytes the device holds.
+pub unsafe trait DeviceCopy: Copy + Send + Sync + 'static {}
+
+macro_rules! device_copy {
+    ($($t:ty),*) => {$(
+        // SAFETY: a number: no padding, every bit pattern valid.
+        unsafe impl DeviceCopy for $t {}
+    )*};
+}
+device_copy!(
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    half::f16,
+    half::bf16
+);
+// SAFETY: arrays of such values have no padding between elements.
+unsafe impl<T: DeviceCopy, const N: usize> DeviceCopy for [T; N] {}
 
 /// A borrowed range of device memory holding `T`s: the device counterpart of `[T]`.
 ///
@@ -339,7 +368,8 @@ impl<T: DeviceCopy> std::fmt::Debug for DeviceBuffer<T> {
 
 /// Copy a device slice to a new host vector (synchronous).
 pub fn download<T: DeviceCopy>(src: &DeviceSlice<T>) -> Result<Vec<T>> {
-    let mut v = vec![T::zeroed(); src.len()];
+    // SAFETY: all-zero bytes are a valid `T` (DeviceCopy's contract).
+    let mut v = vec![unsafe { std::mem::zeroed::<T>() }; src.len()];
     src.copy_to_host(&mut v)?;
     Ok(v)
 }

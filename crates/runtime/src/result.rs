@@ -73,51 +73,29 @@ impl fmt::Display for DriverError {
 
 impl std::error::Error for DriverError {}
 
-/// `cuGetErrorString` for a code the bindings' `CUresult` enum declares (others would be
-/// undefined behaviour to pass as that enum).
+/// `cuGetErrorString`: the driver's description of a code, when it knows the code.
 fn driver_description(raw: u32) -> Option<String> {
-    let code = known_result(raw)?;
     let mut ptr: *const std::os::raw::c_char = std::ptr::null();
-    // SAFETY: `code` is a declared CUresult value; the driver writes a pointer to a static
-    // NUL-terminated string or returns an error.
+    // SAFETY: the driver writes a pointer to a static NUL-terminated string, or returns an
+    // error (for codes it does not know, or when it is not loaded).
     unsafe {
-        if sys::cuGetErrorString(code, &mut ptr) == sys::CUresult::CUDA_SUCCESS && !ptr.is_null() {
+        if sys::cuGetErrorString(sys::CUresult(raw), &mut ptr) == sys::CUresult::CUDA_SUCCESS
+            && !ptr.is_null()
+        {
             return Some(std::ffi::CStr::from_ptr(ptr).to_string_lossy().into_owned());
         }
     }
     None
 }
 
-/// The bindings' enum value for `raw`, when it declares one.
-fn known_result(raw: u32) -> Option<sys::CUresult> {
-    // The values cust_raw's `CUresult` (CUDA 11.4) declares.
-    const DECLARED: &[u32] = &[
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 34, 46, 100, 101, 102, 200, 201, 202, 205, 206, 207, 208, 209,
-        210, 211, 212, 213, 214, 215, 216, 217, 218, 219, 220, 221, 222, 223, 224, 225, 300, 301,
-        302, 303, 304, 400, 401, 500, 600, 700, 701, 702, 703, 704, 705, 708, 709, 710, 711, 712,
-        713, 714, 715, 716, 717, 718, 719, 720, 800, 801, 802, 803, 804, 805, 806, 807, 808, 900,
-        901, 902, 903, 904, 905, 906, 907, 908, 909, 910, 999,
-    ];
-    if !DECLARED.contains(&raw) {
-        return None;
-    }
-    // SAFETY: `raw` is one of the enum's declared discriminants (u32-sized, checked above).
-    Some(unsafe { std::mem::transmute::<u32, sys::CUresult>(raw) })
-}
-
 /// Everything that can go wrong on the host side.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum Error {
     /// No usable GPU: no driver, no device, or the ordinal is out of range.
-    #[error("no CUDA device: {0}")]
     NoDevice(String),
     /// A driver call failed.
-    #[error("{0}")]
     Driver(DriverError),
     /// A launch the driver rejected, or whose kernel failed.
-    #[error(
-        "launch of kernel `{kernel}` (grid {grid:?}, block {block:?}, {shared_bytes} B shared) failed: {source}"
-    )]
     Launch {
         /// The kernel's name.
         kernel: String,
@@ -131,7 +109,6 @@ pub enum Error {
         source: DriverError,
     },
     /// Argument lengths that break the kernel's contract; nothing was launched.
-    #[error("kernel `{kernel}`: lengths must match: {}", .lens.iter().map(|(n, l)| format!("{n}={l}")).collect::<Vec<_>>().join(", "))]
     LengthMismatch {
         /// The kernel (or operation) whose contract was broken.
         kernel: String,
@@ -139,7 +116,6 @@ pub enum Error {
         lens: Vec<(String, usize)>,
     },
     /// A shape or argument outside what an operation accepts; nothing was launched.
-    #[error("{op}: {reason}")]
     InvalidArgument {
         /// The operation.
         op: String,
@@ -147,7 +123,6 @@ pub enum Error {
         reason: String,
     },
     /// A launch configuration outside the device's or the kernel's limits; nothing was launched.
-    #[error("kernel `{kernel}`: invalid launch configuration: {reason}")]
     InvalidConfig {
         /// The kernel.
         kernel: String,
@@ -155,7 +130,6 @@ pub enum Error {
         reason: String,
     },
     /// A request for more device memory than is free; nothing was allocated.
-    #[error("{op}: {requested} B requested but only {free} B of device memory are free")]
     OutOfMemory {
         /// The operation.
         op: String,
@@ -165,9 +139,6 @@ pub enum Error {
         free: usize,
     },
     /// No compiled image of a module can run on this device.
-    #[error(
-        "module `{module}` has no image for compute capability {major}.{minor} (built for: {built}); rebuild with GPUKIT_ARCH=sm_{major}{minor}"
-    )]
     NoImage {
         /// The module (kernel crate) name.
         module: String,
@@ -178,6 +149,64 @@ pub enum Error {
         /// The architectures the module was built for.
         built: String,
     },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoDevice(why) => write!(f, "no CUDA device: {why}"),
+            Error::Driver(d) => write!(f, "{d}"),
+            Error::Launch {
+                kernel,
+                grid,
+                block,
+                shared_bytes,
+                source,
+            } => write!(
+                f,
+                "launch of kernel `{kernel}` (grid {grid:?}, block {block:?}, {shared_bytes} B shared) failed: {source}"
+            ),
+            Error::LengthMismatch { kernel, lens } => {
+                write!(f, "kernel `{kernel}`: lengths must match: ")?;
+                for (i, (name, len)) in lens.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{name}={len}")?;
+                }
+                Ok(())
+            }
+            Error::InvalidArgument { op, reason } => write!(f, "{op}: {reason}"),
+            Error::InvalidConfig { kernel, reason } => {
+                write!(
+                    f,
+                    "kernel `{kernel}`: invalid launch configuration: {reason}"
+                )
+            }
+            Error::OutOfMemory {
+                op,
+                requested,
+                free,
+            } => write!(
+                f,
+                "{op}: {requested} B requested but only {free} B of device memory are free"
+            ),
+            Error::NoImage {
+                module,
+                major,
+                minor,
+                built,
+            } => write!(
+                f,
+                "module `{module}` has no image for compute capability {major}.{minor} (built for: {built}); rebuild with GPUKIT_ARCH=sm_{major}{minor}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.driver_error()
+            .map(|d| d as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl Error {
@@ -211,20 +240,9 @@ impl Call<()> for sys::CUresult {
     }
 }
 
-impl Call<()> for sys::RawResult {
-    fn call(self, call: &'static str) -> Result<()> {
-        check_raw(self).map_err(|code| Error::Driver(DriverError { call, code }))
-    }
-}
-
 /// `Ok` for `CUDA_SUCCESS`, else the typed code.
 pub fn check(r: sys::CUresult) -> std::result::Result<(), CudaError> {
-    check_raw(r as u32)
-}
-
-/// [`check`] for a result declared as a plain integer ([`sys::RawResult`]).
-pub fn check_raw(r: sys::RawResult) -> std::result::Result<(), CudaError> {
-    match CudaError::from_raw(r) {
+    match CudaError::from_raw(r.0) {
         None => Ok(()),
         Some(code) => Err(code),
     }

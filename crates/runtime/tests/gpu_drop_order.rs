@@ -73,7 +73,12 @@ fn any_drop_order_is_safe() {
     event.record(&stream).unwrap();
     event.synchronize().unwrap();
     assert!(pinned.iter().all(|&v| v == 1.0));
-    assert!(runtime::download(&pooled).unwrap().iter().all(|&v| v == 2.0));
+    assert!(
+        runtime::download(&pooled)
+            .unwrap()
+            .iter()
+            .all(|&v| v == 2.0)
+    );
     assert!(unified.host().unwrap().iter().all(|&v| v == 3.0));
     assert!(runtime::download(&other).unwrap().iter().all(|&v| v == 5.0));
     assert_eq!(panics.take(), None);
