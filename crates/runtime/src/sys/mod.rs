@@ -249,6 +249,7 @@ macro_rules! driver_api {
             /// As the C function: pointers valid for what the driver reads and writes, live
             /// handles of the current context.
             #[inline]
+            #[allow(clippy::too_many_arguments)]
             pub unsafe fn $name($($arg: $ty),*) -> CUresult {
                 match api() {
                     Some(api) => match api.$name {
