@@ -197,6 +197,8 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig) {
         "/// Typed launcher for the kernel `{}`, generated from its `#[kernel]` signature.",
         k.name
     );
+    // The kernel's own docs may index (`out[i]`), which rustdoc would take for links.
+    let _ = writeln!(w, "#[allow(rustdoc::broken_intra_doc_links)]");
     let _ = writeln!(w, "pub struct {ty} {{\n    f: {rt}::KernelFn,\n}}\n");
     let _ = writeln!(w, "impl {ty} {{");
     let _ = writeln!(w, "    pub const NAME: &'static str = {:?};\n", k.name);

@@ -11,7 +11,7 @@
 //!   [`DeviceSlice`]), and around them [`pinned`] (page-locked host buffers, truly asynchronous
 //!   copies), [`pool`] (stream-ordered allocation), [`unified`] (managed memory with prefetch
 //!   and advice), [`graph`] (capture and replay of launch sequences), [`multi`] (several GPUs),
-//!   [`panic`] (where a kernel panicked), [`timing`] and [`measure`].
+//!   [`panic`](mod@panic) (where a kernel panicked), [`timing`] and [`measure`].
 //!
 //! Every object that lives in a context holds it (an `Arc` of the [`Context`]), so objects can
 //! be dropped in any order. Device memory is only ever reached through `&DeviceSlice` (read) and
