@@ -230,8 +230,8 @@ fn launch_sgemm(
     let tiled = m.is_multiple_of(bm)
         && n.is_multiple_of(bn)
         && kdim.is_multiple_of(bk)
-        && aligned(a.as_device_ptr().as_raw(), kdim, stride_a)
-        && aligned(b.as_device_ptr().as_raw(), n, stride_b);
+        && aligned(a.device_ptr(), kdim, stride_a)
+        && aligned(b.device_ptr(), n, stride_b);
     let (sa, sb, sc) = (stride_a as u64, stride_b as u64, stride_c as u64);
     if tiled {
         k.sgemm_f32_tiled

@@ -150,12 +150,12 @@ impl Library {
     ) -> Result<()> {
         let cfg = Self::reduce_cfg(blocks, n);
         scratch.parts = cfg.grid.0 as usize;
-        let mut partials = scratch.partials_f64.index(..scratch.parts);
-        pass(&cfg, &mut partials)?;
+        let partials = &mut scratch.partials_f64[..scratch.parts];
+        pass(&cfg, partials)?;
         self.kernels.combine_sum_f64.launch_with(
             s,
             &LaunchConfig::linear(1, 1024),
-            &partials,
+            partials,
             &mut scratch.result,
         )
     }
@@ -196,11 +196,11 @@ impl Library {
             Reduce::Max | Reduce::Min => {
                 let cfg = Self::reduce_cfg(blocks, x.len());
                 scratch.parts = cfg.grid.0 as usize;
-                let mut partials = scratch.partials_f32.index(..scratch.parts);
+                let partials = &mut scratch.partials_f32[..scratch.parts];
                 if op == Reduce::Max {
-                    k.max_partials_f32.launch_with(s, &cfg, x, &mut partials)?;
+                    k.max_partials_f32.launch_with(s, &cfg, x, partials)?;
                 } else {
-                    k.min_partials_f32.launch_with(s, &cfg, x, &mut partials)?;
+                    k.min_partials_f32.launch_with(s, &cfg, x, partials)?;
                 }
                 // The few hundred partials are combined on the host in `value`.
                 Ok(())
@@ -327,11 +327,11 @@ impl Library {
         let cfg = Self::reduce_cfg(self.reduce_blocks.argmax, x.len());
         let parts = cfg.grid.0 as usize;
         scratch.parts = parts;
-        let mut vals = scratch.partials_f32.index(..parts);
-        let mut idx = scratch.partial_idx.index(..parts);
+        let vals = &mut scratch.partials_f32[..parts];
+        let idx = &mut scratch.partial_idx[..parts];
         self.kernels
             .argmax_partials_f32
-            .launch_with(s, &cfg, x, &mut vals, &mut idx)
+            .launch_with(s, &cfg, x, vals, idx)
     }
 
     /// Index of the first maximum of `x`.
@@ -600,7 +600,7 @@ impl Library {
                 format!("scratch has {} elements, needs {need}", scratch.len()),
             ));
         }
-        let mut partials = scratch.index(..need);
+        let partials = &mut scratch[..need];
         let cfg = LaunchConfig {
             grid: (c.div_ceil(4).div_ceil(256), GEMV_T_CHUNKS, 1),
             block: (256, 1, 1),
@@ -608,10 +608,10 @@ impl Library {
         };
         self.kernels
             .gemv_t_partials_f32
-            .launch_with(s, &cfg, a, r, c, x, &mut partials)?;
+            .launch_with(s, &cfg, a, r, c, x, partials)?;
         self.kernels
             .gemv_t_combine_f32
-            .launch(s, alpha, &partials, GEMV_T_CHUNKS, beta, y)
+            .launch(s, alpha, partials, GEMV_T_CHUNKS, beta, y)
     }
 
     /// Row-wise softmax (or log-softmax) of a row-major (rows × cols) matrix, one block per row
@@ -698,10 +698,10 @@ impl Library {
             return Ok(());
         }
         let blocks = dim_u32("scan", "tiles", tiles)?;
-        let mut state = scratch.state.index(..tiles);
-        runtime::zero_async(s, &mut state)?;
+        let state = &mut scratch.state[..tiles];
+        runtime::zero_async(s, state)?;
         let cfg = LaunchConfig::linear(blocks, 256);
-        T::launch(&self.kernels, s, &cfg, x, out, &mut state, exclusive as u32)
+        T::launch(&self.kernels, s, &cfg, x, out, state, exclusive as u32)
     }
 
     /// Scratch for the transposed GEMV of a matrix with `cols` columns.
@@ -718,7 +718,7 @@ impl ReduceScratch {
         match op {
             Reduce::Sum | Reduce::SumSquares => Ok(runtime::download(&self.result)?[0]),
             Reduce::Max | Reduce::Min => {
-                let p = runtime::download(&self.partials_f32.index(..parts))?;
+                let p = runtime::download(&self.partials_f32[..parts])?;
                 let init = if op == Reduce::Max {
                     f32::NEG_INFINITY
                 } else {
@@ -738,8 +738,8 @@ impl ReduceScratch {
     /// Result of the last argmax queued with this scratch (after synchronising).
     pub fn argmax(&self) -> Result<usize> {
         let parts = self.parts;
-        let v = runtime::download(&self.partials_f32.index(..parts))?;
-        let i = runtime::download(&self.partial_idx.index(..parts))?;
+        let v = runtime::download(&self.partials_f32[..parts])?;
+        let i = runtime::download(&self.partial_idx[..parts])?;
         let mut best = (f32::NEG_INFINITY, u32::MAX);
         for (v, i) in v.into_iter().zip(i) {
             if v > best.0 || (v == best.0 && i < best.1) {

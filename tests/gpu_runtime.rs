@@ -197,7 +197,7 @@ fn pinned_buffers_round_trip_asynchronously() {
         first_mismatch(&out, &reference::saxpy(2.0, &x, &y), 0.0),
         None
     );
-    let e = runtime::copy_to_host_async(&s, &mut out, &dx.index(1..)).unwrap_err();
+    let e = runtime::copy_to_host_async(&s, &mut out, &dx[1..]).unwrap_err();
     assert!(matches!(e, Error::LengthMismatch { .. }));
 }
 
@@ -249,10 +249,10 @@ fn vector_job_split_across_all_gpus_equals_single_gpu_result() {
         .unwrap();
     let g0 = &multi.gpus()[0];
     let s = g0.stream().unwrap();
-    let gathered = g0.alloc_filled::<f32>(n, 0xff).unwrap();
+    let mut gathered = g0.alloc_filled::<f32>(n, 0xff).unwrap();
     for (i, (r, out)) in parts.iter().enumerate() {
-        let mut dst = gathered.index(r.clone());
-        runtime::copy_peer_async(&s, &mut dst, g0, out, &multi.gpus()[i]).unwrap();
+        let dst = &mut gathered[r.clone()];
+        runtime::copy_peer_async(&s, dst, g0, out, &multi.gpus()[i]).unwrap();
     }
     runtime::sync(&s).unwrap();
     let got = runtime::download(&gathered).unwrap();

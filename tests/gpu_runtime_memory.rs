@@ -92,7 +92,7 @@ fn unified_memory_prefetches_advises_and_refuses_oversized_requests() {
     y.prefetch(Location::Host, &s).unwrap();
     assert!(y.host().unwrap().iter().all(|&v| v == 3.0));
     y.host().unwrap()[0] = 7.0;
-    assert_eq!(runtime::download(&y.index(0..1)).unwrap(), vec![7.0]);
+    assert_eq!(runtime::download(&y[0..1]).unwrap(), vec![7.0]);
     let (free, _) = gpu.memory_info().unwrap();
     let e = UnifiedBuffer::<u8>::zeroed(&gpu, free + (1 << 30))
         .err()

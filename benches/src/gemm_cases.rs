@@ -176,8 +176,7 @@ impl<T: TensorGemmElem> Prepared for TensorGemmRun<'_, T> {
             .collect();
         let (mut num, mut den) = (0f64, 0f64);
         for &i in &rows {
-            let got =
-                runtime::download(&self.dc.index(i * n..(i + 1) * n)).map_err(|e| e.to_string())?;
+            let got = runtime::download(&self.dc[i * n..(i + 1) * n]).map_err(|e| e.to_string())?;
             let arow: Vec<f64> = self.a[i * k..(i + 1) * k]
                 .iter()
                 .map(|v| v.to_f64())

@@ -20,7 +20,7 @@ fn download_row<T: DeviceCopy + Default + Clone>(
     r: usize,
     cols: usize,
 ) -> Result<Vec<T>, String> {
-    runtime::download(&m.index(r * cols..(r + 1) * cols)).map_err(|e| e.to_string())
+    runtime::download(&m[r * cols..(r + 1) * cols]).map_err(|e| e.to_string())
 }
 
 /// Counts mismatches of (label, got, want, bound) and describes the first.

@@ -197,8 +197,8 @@ pub fn device_info(gpu: &Gpu) -> DeviceInfo {
 pub fn driver_version() -> String {
     let mut v = 0i32;
     // SAFETY: `v` is a valid out-pointer; the driver is initialised (a Gpu exists).
-    let cuda = match unsafe { cust::sys::cuDriverGetVersion(&mut v) } {
-        cust::sys::CUresult::CUDA_SUCCESS => format!("CUDA {}.{}", v / 1000, (v % 1000) / 10),
+    let cuda = match unsafe { runtime::sys::cuDriverGetVersion(&mut v) } {
+        runtime::sys::CUresult::CUDA_SUCCESS => format!("CUDA {}.{}", v / 1000, (v % 1000) / 10),
         _ => "CUDA ?".into(),
     };
     let kernel_module = std::fs::read_to_string("/proc/driver/nvidia/version")

@@ -155,7 +155,7 @@ impl KernelBuilder {
             target_dir: None,
             toolchain: None,
             ptxas: Ptxas::IfFound,
-            runtime_path: "::gpukit::runtime".to_string(),
+            runtime_path: "::gpukit_runtime".to_string(),
             cargo_directives: None,
         }
     }
@@ -197,8 +197,8 @@ impl KernelBuilder {
         self
     }
 
-    /// Path of the host runtime module the generated launchers refer to
-    /// (default `::gpukit::runtime`; `crate::runtime` inside gpukit itself).
+    /// Path of the host runtime the generated launchers refer to (default `::gpukit_runtime`,
+    /// the gpukit-runtime crate; `crate::runtime` inside gpukit itself, which re-exports it).
     pub fn runtime_path(mut self, path: impl Into<String>) -> Self {
         self.runtime_path = path.into();
         self

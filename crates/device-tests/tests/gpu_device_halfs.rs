@@ -3,7 +3,7 @@
 #![allow(clippy::needless_range_loop)]
 mod common;
 use common::{cfg, get, rng, setup, zeros};
-use gpukit::runtime::half::{bf16, f16};
+use gpukit_runtime::half::{bf16, f16};
 use rand::Rng;
 
 fn same_f32(a: f32, b: f32) -> bool {

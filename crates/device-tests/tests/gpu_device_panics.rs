@@ -4,9 +4,9 @@
 #![allow(clippy::needless_range_loop)]
 mod common;
 use common::{get, zeros};
-use gpukit::runtime::panic::PanicBuffer;
-use gpukit::runtime::{self, Gpu};
 use gpukit_device_tests::Kernels;
+use gpukit_runtime::panic::PanicBuffer;
+use gpukit_runtime::{self as runtime, Gpu};
 use gpukit_test_support::child;
 
 fn marker_line(marker: &str) -> u32 {

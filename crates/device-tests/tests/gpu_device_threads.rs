@@ -4,8 +4,8 @@
 #![allow(clippy::needless_range_loop)]
 mod common;
 use common::{cfg, get, rng, setup, zeros};
-use gpukit::runtime::LaunchConfig;
-use gpukit::runtime::half::bf16;
+use gpukit_runtime::LaunchConfig;
+use gpukit_runtime::half::bf16;
 use rand::Rng;
 
 #[test]

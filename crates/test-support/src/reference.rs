@@ -1,11 +1,11 @@
 //! CPU references for the kernels, seeded random inputs, and the comparison the tests use.
 
-/// out[i] = a[i] + b[i]
+/// `out[i] = a[i] + b[i]`
 pub fn vector_add(a: &[f32], b: &[f32]) -> Vec<f32> {
     a.iter().zip(b).map(|(x, y)| x + y).collect()
 }
 
-/// y[i] = alpha * x[i] + y[i], with one rounding (as the kernel's FMA).
+/// `y[i] = alpha * x[i] + y[i]`, with one rounding (as the kernel's FMA).
 pub fn saxpy(alpha: f32, x: &[f32], y: &[f32]) -> Vec<f32> {
     x.iter()
         .zip(y)

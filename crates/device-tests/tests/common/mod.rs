@@ -1,7 +1,7 @@
 //! Helpers shared by the GPU tests of this package.
 #![allow(dead_code)]
-use gpukit::runtime::{self, DeviceBuffer, Gpu, LaunchConfig, Stream};
 use gpukit_device_tests::Kernels;
+use gpukit_runtime::{self as runtime, DeviceBuffer, Gpu, LaunchConfig, Stream};
 use rand::{SeedableRng, rngs::StdRng};
 
 /// GPU 0, the test kernels loaded on it, and a stream.

@@ -5,28 +5,33 @@
 //! blocks. A pending asynchronous copy is tracked with an event inside the buffer: every host
 //! access (and the drop) waits for it first, so the host can never read a half-written buffer
 //! or free memory a copy engine still uses.
-use super::error::{Call, Result};
-use super::event::Event;
-use super::gpu::Gpu;
-use cust::memory::{DeviceCopy, DeviceSlice};
-use cust::stream::Stream;
+use crate::context::Context;
+use crate::event::Event;
+use crate::gpu::Gpu;
+use crate::memory::{DeviceCopy, DeviceSlice};
+use crate::result::{Call, Result};
+use crate::stream::Stream;
+use crate::sys;
 use std::ffi::c_void;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// `CU_MEMHOSTALLOC_PORTABLE`: pinned for every context, so any GPU's streams can use it.
 const PORTABLE: u32 = 0x1;
 
-/// A pinned host buffer of `len` values of `T` (freed with `cuMemFreeHost` on drop).
+/// A pinned host buffer of `len` values of `T` (freed with `cuMemFreeHost` on drop). Keeps the
+/// context it was allocated in alive.
 pub struct PinnedBuffer<T: DeviceCopy> {
     ptr: *mut T,
     len: usize,
+    ctx: Arc<Context>,
     /// The last asynchronous copy that uses this buffer.
     pending: Mutex<Option<Event>>,
 }
 
 // SAFETY: the buffer owns its memory like a Box<[T]>; the pending event is behind a Mutex.
-unsafe impl<T: DeviceCopy + Send> Send for PinnedBuffer<T> {}
-unsafe impl<T: DeviceCopy + Sync> Sync for PinnedBuffer<T> {}
+unsafe impl<T: DeviceCopy> Send for PinnedBuffer<T> {}
+// SAFETY: as above; shared access only reads.
+unsafe impl<T: DeviceCopy> Sync for PinnedBuffer<T> {}
 
 impl<T: DeviceCopy> PinnedBuffer<T> {
     /// A pinned copy of `data`.
@@ -53,21 +58,24 @@ impl<T: DeviceCopy> PinnedBuffer<T> {
         let mut p: *mut c_void = std::ptr::null_mut();
         if bytes > 0 {
             // SAFETY: valid out-pointer; the memory is initialised by the callers before use.
-            unsafe { cust::sys::cuMemHostAlloc(&mut p, bytes, PORTABLE) }.call("cuMemHostAlloc")?;
+            unsafe { sys::cuMemHostAlloc(&mut p, bytes, PORTABLE) }.call("cuMemHostAlloc")?;
         } else {
             p = std::ptr::NonNull::<T>::dangling().as_ptr() as *mut c_void;
         }
         Ok(PinnedBuffer {
             ptr: p as *mut T,
             len,
+            ctx: gpu.context().clone(),
             pending: Mutex::new(None),
         })
     }
 
+    /// Number of values.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// True when there are no values.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -94,6 +102,7 @@ impl<T: DeviceCopy> PinnedBuffer<T> {
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
+    /// The contents, writable, after any pending copy completed.
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         self.wait_quietly();
         // SAFETY: as above, and `&mut self` is unique.
@@ -101,7 +110,7 @@ impl<T: DeviceCopy> PinnedBuffer<T> {
     }
 
     fn set_pending(&self, stream: &Stream) -> Result<()> {
-        let e = Event::new(false)?;
+        let e = Event::new(stream.context(), false)?;
         e.record(stream)?;
         *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
         Ok(())
@@ -125,16 +134,17 @@ impl<T: DeviceCopy> Drop for PinnedBuffer<T> {
     fn drop(&mut self) {
         self.wait_quietly();
         if self.len > 0 && std::mem::size_of::<T>() > 0 {
+            let _ = self.ctx.bind();
             // SAFETY: allocated by cuMemHostAlloc, freed once, no copy in flight.
             unsafe {
-                cust::sys::cuMemFreeHost(self.ptr as *mut c_void);
+                sys::cuMemFreeHost(self.ptr as *mut c_void);
             }
         }
     }
 }
 
 fn same_len(op: &str, dst: usize, src: usize) -> Result<()> {
-    super::check_same_len(op, &[("dst", dst), ("src", src)])
+    crate::check_same_len(op, &[("dst", dst), ("src", src)])
 }
 
 /// Queue a copy of `src` (pinned host) into `dst` (device) on `stream`; returns at once.
@@ -149,14 +159,15 @@ pub fn copy_to_device_async<T: DeviceCopy>(
         return Ok(());
     }
     src.wait()?; // an earlier device-to-host copy into `src` must land first
+    stream.context().bind()?;
     // SAFETY: equal lengths checked; `src` is pinned and stays alive until the pending event
     // (recorded below) completes, because its drop waits for that event.
     unsafe {
-        cust::sys::cuMemcpyHtoDAsync_v2(
-            dst.as_device_ptr().as_raw(),
+        sys::cuMemcpyHtoDAsync_v2(
+            dst.device_ptr(),
             src.ptr as *const c_void,
             src.len * std::mem::size_of::<T>(),
-            stream.as_inner(),
+            stream.raw(),
         )
     }
     .call("cuMemcpyHtoDAsync")?;
@@ -175,14 +186,15 @@ pub fn copy_to_host_async<T: DeviceCopy>(
         return Ok(());
     }
     dst.wait()?;
+    stream.context().bind()?;
     // SAFETY: equal lengths; `dst` is pinned, and every host access or drop of it waits for
     // the event recorded below.
     unsafe {
-        cust::sys::cuMemcpyDtoHAsync_v2(
+        sys::cuMemcpyDtoHAsync_v2(
             dst.ptr as *mut c_void,
-            src.as_device_ptr().as_raw(),
+            src.device_ptr(),
             src.len() * std::mem::size_of::<T>(),
-            stream.as_inner(),
+            stream.raw(),
         )
     }
     .call("cuMemcpyDtoHAsync")?;

@@ -1,11 +1,12 @@
 //! Timing device work with CUDA events.
-use super::error::{Call, Result};
-use cust::event::{Event, EventFlags};
-use cust::stream::Stream;
+use crate::event::Event;
+use crate::result::Result;
+use crate::stream::Stream;
 
 /// Per-run device times of one measured operation, in milliseconds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Timing {
+    /// Device time of each run, in milliseconds.
     pub runs_ms: Vec<f32>,
 }
 
@@ -16,6 +17,7 @@ impl Timing {
         v
     }
 
+    /// Median run (NaN without runs).
     pub fn median_ms(&self) -> f64 {
         let v = self.sorted();
         if v.is_empty() {
@@ -29,10 +31,12 @@ impl Timing {
         }
     }
 
+    /// Fastest run.
     pub fn min_ms(&self) -> f64 {
         self.sorted().first().copied().unwrap_or(f32::NAN) as f64
     }
 
+    /// Slowest run.
     pub fn max_ms(&self) -> f64 {
         self.sorted().last().copied().unwrap_or(f32::NAN) as f64
     }
@@ -49,20 +53,20 @@ pub fn time_on_stream(
     for i in 0..warmup {
         op(i)?;
     }
-    stream.synchronize().call("cuStreamSynchronize")?;
+    stream.synchronize()?;
     let mut events = Vec::with_capacity(reps);
     for i in 0..reps {
-        let start = Event::new(EventFlags::DEFAULT).call("cuEventCreate")?;
-        let end = Event::new(EventFlags::DEFAULT).call("cuEventCreate")?;
-        start.record(stream).call("cuEventRecord")?;
+        let start = Event::new(stream.context(), true)?;
+        let end = Event::new(stream.context(), true)?;
+        start.record(stream)?;
         op(warmup + i)?;
-        end.record(stream).call("cuEventRecord")?;
+        end.record(stream)?;
         events.push((start, end));
     }
-    stream.synchronize().call("cuStreamSynchronize")?;
+    stream.synchronize()?;
     let runs_ms = events
         .iter()
-        .map(|(s, e)| e.elapsed_time_f32(s).call("cuEventElapsedTime"))
+        .map(|(s, e)| e.elapsed_ms(s))
         .collect::<Result<Vec<_>>>()?;
     Ok(Timing { runs_ms })
 }

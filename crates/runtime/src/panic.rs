@@ -13,12 +13,15 @@
 //! panics.check("my_kernel", r)?;                  // Err(KernelFailure) names kernel + file:line
 //! ```
 //! Read the record ([`PanicBuffer::take`] / [`PanicBuffer::check`]) and drop the buffer before
-//! [`crate::runtime::Gpu::recover`]: the pinned memory belongs to the old context.
-use crate::runtime::error::{DriverError, Error, Result, check};
-use crate::runtime::gpu::Gpu;
-use crate::runtime::launch::KernelFn;
+//! [`crate::Gpu::recover`]: the pinned memory belongs to the old context.
+use crate::context::Context;
+use crate::gpu::Gpu;
+use crate::launch::KernelFn;
+use crate::result::{Call, CudaError, Error, Result};
+use crate::sys;
 use std::ffi::c_void;
 use std::fmt;
+use std::sync::Arc;
 
 /// Name of the device global holding the record's device address (see gpukit-device's panic.rs).
 pub const PANIC_RECORD_SYMBOL: &str = "GPUKIT_PANIC_RECORD";
@@ -46,12 +49,16 @@ const _: () = assert!(std::mem::size_of::<RawRecord>() == 304);
 pub struct DevicePanic {
     /// Source file as rustc saw it (relative to the kernel crate, or absolute for dependencies).
     pub file: String,
+    /// Line of the panic.
     pub line: u32,
+    /// Column of the panic.
     pub column: u32,
     /// The message when it was a static string (`panic!("literal")`, `expect("..")`); `None`
     /// for formatted messages such as bounds-check failures.
     pub message: Option<String>,
+    /// Block index of the panicking thread.
     pub block: [u32; 3],
+    /// Thread index within its block.
     pub thread: [u32; 3],
 }
 
@@ -78,8 +85,11 @@ impl fmt::Display for DevicePanic {
 /// where.
 #[derive(Debug)]
 pub struct KernelFailure {
+    /// The kernel that failed.
     pub kernel: String,
+    /// Where it panicked, when the panic was recorded.
     pub panic: Option<DevicePanic>,
+    /// The launch or synchronisation error.
     pub source: Error,
 }
 
@@ -105,15 +115,19 @@ impl KernelFailure {
     }
 }
 
-/// A pinned, device-mapped panic record shared by the modules it is attached to.
+/// A pinned, device-mapped panic record shared by the modules it is attached to. Keeps its
+/// context alive.
 pub struct PanicBuffer {
     host: *mut RawRecord,
     device: u64,
+    ctx: Arc<Context>,
 }
 
-fn driver(call: &'static str) -> impl Fn(u32) -> Error {
-    move |code| Error::Driver(DriverError::new(call, code))
-}
+// SAFETY: the record is plain memory owned by this handle; host reads are volatile and the
+// device writes it only while a kernel panics.
+unsafe impl Send for PanicBuffer {}
+// SAFETY: as above; `take` may race only with itself, and both read a complete record.
+unsafe impl Sync for PanicBuffer {}
 
 impl PanicBuffer {
     /// Allocate the record (zeroed) in `gpu`'s context.
@@ -122,42 +136,47 @@ impl PanicBuffer {
         let mut p: *mut c_void = std::ptr::null_mut();
         // CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP
         // SAFETY: valid out-pointer; size of one record.
-        check(unsafe {
-            cust::sys::cuMemHostAlloc(&mut p, std::mem::size_of::<RawRecord>(), 0x1 | 0x2)
-        })
-        .map_err(driver("cuMemHostAlloc"))?;
+        unsafe { sys::cuMemHostAlloc(&mut p, std::mem::size_of::<RawRecord>(), 0x1 | 0x2) }
+            .call("cuMemHostAlloc")?;
         // SAFETY: `p` is a fresh allocation of one record; all-zero is a valid (empty) record.
         unsafe { std::ptr::write_bytes(p as *mut u8, 0, std::mem::size_of::<RawRecord>()) };
-        let mut d: cust::sys::CUdeviceptr = 0;
+        let mut d: sys::CUdeviceptr = 0;
         // SAFETY: `p` was allocated with DEVICEMAP above.
-        let r = check(unsafe { cust::sys::cuMemHostGetDevicePointer_v2(&mut d, p, 0) });
-        if let Err(code) = r {
+        let r = unsafe { sys::cuMemHostGetDevicePointer_v2(&mut d, p, 0) }
+            .call("cuMemHostGetDevicePointer");
+        if let Err(e) = r {
             // SAFETY: `p` came from cuMemHostAlloc and is not used afterwards.
-            unsafe { cust::sys::cuMemFreeHost(p) };
-            return Err(driver("cuMemHostGetDevicePointer")(code));
+            unsafe { sys::cuMemFreeHost(p) };
+            return Err(e);
         }
         Ok(PanicBuffer {
             host: p as *mut RawRecord,
             device: d,
+            ctx: gpu.context().clone(),
         })
     }
 
     /// Point the module that holds `kernel` at this record. `Ok(false)` when the module has no
     /// `GPUKIT_PANIC_RECORD` global (it was not built with gpukit-device's panic reporting).
     pub fn attach(&self, kernel: &KernelFn) -> Result<bool> {
-        let mut m: cust::sys::CUmodule = std::ptr::null_mut();
+        let mut m: sys::CUmodule = std::ptr::null_mut();
+        self.ctx.bind()?;
         // SAFETY: valid out-pointer and live function handle.
-        check(unsafe { cust::sys::cuFuncGetModule(&mut m, kernel.raw()) })
-            .map_err(driver("cuFuncGetModule"))?;
-        let (mut dptr, mut bytes): (cust::sys::CUdeviceptr, usize) = (0, 0);
+        unsafe { sys::cuFuncGetModule(&mut m, kernel.raw()) }.call("cuFuncGetModule")?;
+        let (mut dptr, mut bytes): (sys::CUdeviceptr, usize) = (0, 0);
         let name = std::ffi::CString::new(PANIC_RECORD_SYMBOL).expect("no NUL");
         // SAFETY: valid out-pointers, live module, NUL-terminated name.
-        let r = check(unsafe {
-            cust::sys::cuModuleGetGlobal_v2(&mut dptr, &mut bytes, m, name.as_ptr())
+        let r = crate::result::check(unsafe {
+            sys::cuModuleGetGlobal_v2(&mut dptr, &mut bytes, m, name.as_ptr())
         });
         match r {
-            Err(500) => return Ok(false), // CUDA_ERROR_NOT_FOUND
-            Err(code) => return Err(driver("cuModuleGetGlobal")(code)),
+            Err(CudaError::NotFound) => return Ok(false),
+            Err(code) => {
+                return Err(Error::Driver(crate::DriverError {
+                    call: "cuModuleGetGlobal",
+                    code,
+                }));
+            }
             Ok(()) => {}
         }
         if bytes != 8 {
@@ -167,10 +186,8 @@ impl PanicBuffer {
             });
         }
         // SAFETY: copies 8 bytes from a live u64 to the 8-byte global.
-        check(unsafe {
-            cust::sys::cuMemcpyHtoD_v2(dptr, &self.device as *const u64 as *const c_void, 8)
-        })
-        .map_err(driver("cuMemcpyHtoD"))?;
+        unsafe { sys::cuMemcpyHtoD_v2(dptr, &self.device as *const u64 as *const c_void, 8) }
+            .call("cuMemcpyHtoD")?;
         Ok(true)
     }
 
@@ -216,8 +233,9 @@ impl PanicBuffer {
 
 impl Drop for PanicBuffer {
     fn drop(&mut self) {
+        let _ = self.ctx.bind();
         // SAFETY: `host` came from cuMemHostAlloc and is freed once. A failure (the context is
-        // gone) leaves nothing to do.
-        unsafe { cust::sys::cuMemFreeHost(self.host as *mut c_void) };
+        // faulted) leaves nothing to do.
+        unsafe { sys::cuMemFreeHost(self.host as *mut c_void) };
     }
 }

@@ -2,11 +2,13 @@
 //! pages on demand. Prefetching moves it ahead of use (no page faults inside kernels); advice
 //! tells the driver how it is used. Allocations larger than the device's free memory are
 //! refused up front: managed memory would oversubscribe and thrash instead of failing.
-use super::error::{Call, Error, Result};
-use super::gpu::{Gpu, ensure_current};
-use cust::memory::{DeviceCopy, DevicePointer, DeviceSlice};
-use cust::stream::Stream;
-use cust::sys::{CUdevice, CUmem_advise};
+use crate::context::Context;
+use crate::gpu::Gpu;
+use crate::memory::{DeviceCopy, DeviceSlice, slice_of, slice_of_mut};
+use crate::result::{Call, Error, Result};
+use crate::stream::Stream;
+use crate::sys::{self, CUdevice, CUmem_advise};
+use std::sync::Arc;
 
 /// `CU_MEM_ATTACH_GLOBAL`: accessible from any stream on any device.
 const ATTACH_GLOBAL: u32 = 0x1;
@@ -16,6 +18,7 @@ const CPU: CUdevice = -1;
 /// Where memory should live or be prefetched to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Location {
+    /// The host (CPU) memory.
     Host,
     /// A device by ordinal.
     Device(u32),
@@ -41,18 +44,22 @@ pub enum Advice {
     AccessedBy(Location),
 }
 
-/// A managed buffer of `len` values, zero-initialised. Derefs to a `DeviceSlice` for launches;
-/// host access goes through [`UnifiedBuffer::host`], which waits for the device first.
+/// A managed buffer of `len` values, zero-initialised. Derefs to a [`DeviceSlice`] for
+/// launches; host access goes through [`UnifiedBuffer::host`], which waits for the device
+/// first. Keeps its context alive.
 pub struct UnifiedBuffer<T: DeviceCopy> {
-    slice: DeviceSlice<T>,
-    ctx: cust::sys::CUcontext,
+    ptr: sys::CUdeviceptr,
+    len: usize,
+    ctx: Arc<Context>,
     device: u32,
+    _elem: std::marker::PhantomData<T>,
 }
 
 // SAFETY: owns its allocation like a Box<[T]>; host access requires `&mut self` and a context
 // synchronisation.
-unsafe impl<T: DeviceCopy + Send> Send for UnifiedBuffer<T> {}
-unsafe impl<T: DeviceCopy + Sync> Sync for UnifiedBuffer<T> {}
+unsafe impl<T: DeviceCopy> Send for UnifiedBuffer<T> {}
+// SAFETY: as above; shared access never touches the memory from the host.
+unsafe impl<T: DeviceCopy> Sync for UnifiedBuffer<T> {}
 
 /// `Err` when `bytes` exceed `free` (checked before allocating; separate for tests).
 pub fn check_fits(op: &str, bytes: usize, free: usize) -> Result<()> {
@@ -78,23 +85,24 @@ impl<T: DeviceCopy> UnifiedBuffer<T> {
                 })?;
         let (free, _) = gpu.memory_info()?;
         check_fits("UnifiedBuffer::zeroed", bytes, free)?;
-        let mut ptr: cust::sys::CUdeviceptr = 0;
+        let mut ptr: sys::CUdeviceptr = 0;
         if bytes > 0 {
             // SAFETY: valid out-pointer.
-            unsafe { cust::sys::cuMemAllocManaged(&mut ptr, bytes, ATTACH_GLOBAL) }
+            unsafe { sys::cuMemAllocManaged(&mut ptr, bytes, ATTACH_GLOBAL) }
                 .call("cuMemAllocManaged")?;
             // SAFETY: the range is exactly the allocation; synchronous memset.
-            if let Err(e) = unsafe { cust::sys::cuMemsetD8_v2(ptr, 0, bytes) }.call("cuMemsetD8") {
+            if let Err(e) = unsafe { sys::cuMemsetD8_v2(ptr, 0, bytes) }.call("cuMemsetD8") {
                 // SAFETY: allocated above and not handed out.
-                unsafe { cust::sys::cuMemFree_v2(ptr) };
+                unsafe { sys::cuMemFree_v2(ptr) };
                 return Err(e);
             }
         }
         Ok(UnifiedBuffer {
-            // SAFETY: a fresh allocation of `len` values.
-            slice: unsafe { DeviceSlice::from_raw_parts(DevicePointer::from_raw(ptr), len) },
-            ctx: gpu.raw_context(),
+            ptr,
+            len,
+            ctx: gpu.context().clone(),
             device: gpu.props().ordinal,
+            _elem: std::marker::PhantomData,
         })
     }
 
@@ -106,26 +114,21 @@ impl<T: DeviceCopy> UnifiedBuffer<T> {
     }
 
     fn bytes(&self) -> usize {
-        self.slice.len() * std::mem::size_of::<T>()
+        self.len * std::mem::size_of::<T>()
     }
 
     /// Host view of the contents. Synchronises the context first, so no kernel is still
     /// writing the memory while the host reads or writes it.
     pub fn host(&mut self) -> Result<&mut [T]> {
-        ensure_current(self.ctx)?;
+        self.ctx.bind()?;
         // SAFETY: no arguments.
-        unsafe { cust::sys::cuCtxSynchronize() }.call("cuCtxSynchronize")?;
-        if self.slice.is_empty() {
+        unsafe { sys::cuCtxSynchronize() }.call("cuCtxSynchronize")?;
+        if self.len == 0 {
             return Ok(&mut []);
         }
         // SAFETY: managed memory is host-addressable at the same address; `len` initialised
         // values (zeroed at allocation); the device is idle and `&mut self` is unique.
-        Ok(unsafe {
-            std::slice::from_raw_parts_mut(
-                self.slice.as_device_ptr().as_raw() as *mut T,
-                self.slice.len(),
-            )
-        })
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.ptr as usize as *mut T, self.len) })
     }
 
     /// Queue a migration of the whole buffer to `to` on `stream`.
@@ -133,17 +136,10 @@ impl<T: DeviceCopy> UnifiedBuffer<T> {
         if self.bytes() == 0 {
             return Ok(());
         }
-        ensure_current(self.ctx)?;
+        self.ctx.bind()?;
         // SAFETY: the range is exactly the allocation.
-        unsafe {
-            cust::sys::cuMemPrefetchAsync(
-                self.slice.as_device_ptr().as_raw(),
-                self.bytes(),
-                to.raw(),
-                stream.as_inner(),
-            )
-        }
-        .call("cuMemPrefetchAsync")
+        unsafe { sys::cuMemPrefetchAsync(self.ptr, self.bytes(), to.raw(), stream.raw()) }
+            .call("cuMemPrefetchAsync")
     }
 
     /// Prefetch to the device the buffer was allocated for.
@@ -163,23 +159,24 @@ impl<T: DeviceCopy> UnifiedBuffer<T> {
             }
             Advice::AccessedBy(l) => (CUmem_advise::CU_MEM_ADVISE_SET_ACCESSED_BY, l.raw()),
         };
-        ensure_current(self.ctx)?;
+        self.ctx.bind()?;
         // SAFETY: the range is exactly the allocation.
-        unsafe { cust::sys::cuMemAdvise(self.slice.as_device_ptr().as_raw(), self.bytes(), a, loc) }
-            .call("cuMemAdvise")
+        unsafe { sys::cuMemAdvise(self.ptr, self.bytes(), a, loc) }.call("cuMemAdvise")
     }
 }
 
 impl<T: DeviceCopy> std::ops::Deref for UnifiedBuffer<T> {
     type Target = DeviceSlice<T>;
     fn deref(&self) -> &DeviceSlice<T> {
-        &self.slice
+        // SAFETY: the whole allocation, borrowed for as long as the buffer is.
+        unsafe { slice_of(self.ptr, self.len) }
     }
 }
 
 impl<T: DeviceCopy> std::ops::DerefMut for UnifiedBuffer<T> {
     fn deref_mut(&mut self) -> &mut DeviceSlice<T> {
-        &mut self.slice
+        // SAFETY: the whole allocation, borrowed mutably with the buffer.
+        unsafe { slice_of_mut(self.ptr, self.len) }
     }
 }
 
@@ -188,10 +185,10 @@ impl<T: DeviceCopy> Drop for UnifiedBuffer<T> {
         if self.bytes() == 0 {
             return;
         }
-        let _ = ensure_current(self.ctx);
+        let _ = self.ctx.bind();
         // SAFETY: allocated by cuMemAllocManaged, freed once.
         unsafe {
-            cust::sys::cuMemFree_v2(self.slice.as_device_ptr().as_raw());
+            sys::cuMemFree_v2(self.ptr);
         }
     }
 }
@@ -199,8 +196,8 @@ impl<T: DeviceCopy> Drop for UnifiedBuffer<T> {
 impl<T: DeviceCopy> std::fmt::Debug for UnifiedBuffer<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UnifiedBuffer")
-            .field("ptr", &self.slice.as_device_ptr().as_raw())
-            .field("len", &self.slice.len())
+            .field("ptr", &format_args!("{:#x}", self.ptr))
+            .field("len", &self.len)
             .field("device", &self.device)
             .finish()
     }

@@ -7,22 +7,25 @@
 //! between replays by capturing again with the new arguments and updating the instantiated
 //! graph in place ([`Graph::update`], `cuGraphExecUpdate`): much cheaper than instantiating,
 //! and the topology (kernels, order) must stay the same.
-use super::error::{Call, Error, Result};
-use super::gpu::ensure_current;
-use cust::stream::Stream;
-use cust::sys::{CUgraph, CUgraphExec, CUstreamCaptureMode};
+use crate::context::Context;
+use crate::result::{Call, Error, Result};
+use crate::stream::Stream;
+use crate::sys::{self, CUgraph, CUgraphExec, CUstreamCaptureMode};
+use std::sync::Arc;
 
-/// A captured, instantiated graph, ready to replay on any stream of its context.
+/// A captured, instantiated graph, ready to replay on any stream of its context. Keeps the
+/// context alive.
 pub struct Graph {
     graph: CUgraph,
     exec: CUgraphExec,
-    ctx: cust::sys::CUcontext,
+    ctx: Arc<Context>,
     nodes: usize,
 }
 
 // SAFETY: graph handles may be used from any thread (the runtime binds the context); the
 // driver requires external synchronisation only for concurrent mutation, which takes `&mut`.
 unsafe impl Send for Graph {}
+// SAFETY: as above.
 unsafe impl Sync for Graph {}
 
 /// Run `record` with `stream` in capture mode and return the captured graph. Capture is ended
@@ -32,8 +35,8 @@ fn capture_raw(stream: &Stream, record: impl FnOnce(&Stream) -> Result<()>) -> R
     // while this thread captures.
     // SAFETY: live stream.
     unsafe {
-        cust::sys::cuStreamBeginCapture_v2(
-            stream.as_inner(),
+        sys::cuStreamBeginCapture_v2(
+            stream.raw(),
             CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL,
         )
     }
@@ -41,12 +44,12 @@ fn capture_raw(stream: &Stream, record: impl FnOnce(&Stream) -> Result<()>) -> R
     let recorded = record(stream);
     let mut graph: CUgraph = std::ptr::null_mut();
     // SAFETY: valid out-pointer; the stream is capturing.
-    let ended = unsafe { cust::sys::cuStreamEndCapture(stream.as_inner(), &mut graph) }
-        .call("cuStreamEndCapture");
+    let ended =
+        unsafe { sys::cuStreamEndCapture(stream.raw(), &mut graph) }.call("cuStreamEndCapture");
     let destroy = |g: CUgraph| {
         if !g.is_null() {
             // SAFETY: a graph returned by capture, destroyed once.
-            unsafe { cust::sys::cuGraphDestroy(g) };
+            unsafe { sys::cuGraphDestroy(g) };
         }
     };
     if let Err(e) = recorded {
@@ -63,15 +66,14 @@ fn capture_raw(stream: &Stream, record: impl FnOnce(&Stream) -> Result<()>) -> R
 fn node_count(graph: CUgraph) -> Result<usize> {
     let mut n = 0usize;
     // SAFETY: a null node array asks for the count only.
-    unsafe { cust::sys::cuGraphGetNodes(graph, std::ptr::null_mut(), &mut n) }
-        .call("cuGraphGetNodes")?;
+    unsafe { sys::cuGraphGetNodes(graph, std::ptr::null_mut(), &mut n) }.call("cuGraphGetNodes")?;
     Ok(n)
 }
 
 fn instantiate(graph: CUgraph) -> Result<CUgraphExec> {
     let mut exec: CUgraphExec = std::ptr::null_mut();
     // SAFETY: valid graph and out-pointer; no flags.
-    unsafe { cust::sys::cuGraphInstantiateWithFlags(&mut exec, graph, 0) }
+    unsafe { sys::cuGraphInstantiateWithFlags(&mut exec, graph, 0) }
         .call("cuGraphInstantiateWithFlags")?;
     Ok(exec)
 }
@@ -81,17 +83,16 @@ impl Graph {
     /// allocations) and instantiate it. Nothing runs until [`Graph::launch`].
     ///
     /// # Safety
-    /// The graph holds the raw device addresses the captured work used: every buffer it touches
-    /// must stay allocated for as long as the graph may be replayed (or until an
-    /// [`Graph::update`] replaces the arguments).
+    /// The graph holds the raw device addresses and kernel handles the captured work used:
+    /// every buffer it touches, and every kernel it launches (its [`crate::KernelFn`], which
+    /// keeps the module loaded), must stay alive for as long as the graph may be replayed (or
+    /// until an [`Graph::update`] replaces them).
     pub unsafe fn capture(
         stream: &Stream,
         record: impl FnOnce(&Stream) -> Result<()>,
     ) -> Result<Graph> {
-        let mut ctx: cust::sys::CUcontext = std::ptr::null_mut();
-        // SAFETY: valid out-pointer and stream.
-        unsafe { cust::sys::cuStreamGetCtx(stream.as_inner(), &mut ctx) }.call("cuStreamGetCtx")?;
-        ensure_current(ctx)?;
+        let ctx = stream.context().clone();
+        ctx.bind()?;
         let graph = capture_raw(stream, record)?;
         let built = node_count(graph).and_then(|n| {
             check_not_empty(n)?;
@@ -106,7 +107,7 @@ impl Graph {
             }),
             Err(e) => {
                 // SAFETY: captured above, destroyed once.
-                unsafe { cust::sys::cuGraphDestroy(graph) };
+                unsafe { sys::cuGraphDestroy(graph) };
                 Err(e)
             }
         }
@@ -119,9 +120,9 @@ impl Graph {
 
     /// Queue one replay of the whole graph on `stream`.
     pub fn launch(&self, stream: &Stream) -> Result<()> {
-        ensure_current(self.ctx)?;
+        self.ctx.bind()?;
         // SAFETY: live exec and stream (the buffer contract is `capture`'s).
-        unsafe { cust::sys::cuGraphLaunch(self.exec, stream.as_inner()) }.call("cuGraphLaunch")
+        unsafe { sys::cuGraphLaunch(self.exec, stream.raw()) }.call("cuGraphLaunch")
     }
 
     /// Replace the arguments (buffers, scalars, launch configurations) of the instantiated
@@ -137,25 +138,25 @@ impl Graph {
         stream: &Stream,
         record: impl FnOnce(&Stream) -> Result<()>,
     ) -> Result<()> {
-        ensure_current(self.ctx)?;
+        self.ctx.bind()?;
         let graph = capture_raw(stream, record)?;
-        let mut error_node: cust::sys::CUgraphNode = std::ptr::null_mut();
+        let mut error_node: sys::CUgraphNode = std::ptr::null_mut();
         // The driver writes a CUgraphExecUpdateResult: read it as a plain integer, since newer
         // drivers know values the bindings' enum does not.
         let mut result: i32 = -1;
         // SAFETY: valid handles and out-pointers (an i32 has the enum's size and alignment).
         let r = unsafe {
-            cust::sys::cuGraphExecUpdate(
+            sys::cuGraphExecUpdate(
                 self.exec,
                 graph,
                 &mut error_node,
-                &mut result as *mut i32 as *mut cust::sys::CUgraphExecUpdateResult,
+                &mut result as *mut i32 as *mut sys::CUgraphExecUpdateResult,
             )
         };
         let nodes = node_count(graph);
-        if r == cust::sys::CUresult::CUDA_SUCCESS && result == 0 {
+        if r == sys::CUresult::CUDA_SUCCESS && result == 0 {
             // SAFETY: the old graph is no longer needed: the exec keeps its own copy.
-            unsafe { cust::sys::cuGraphDestroy(self.graph) };
+            unsafe { sys::cuGraphDestroy(self.graph) };
             self.graph = graph;
             self.nodes = nodes?;
             return Ok(());
@@ -165,15 +166,15 @@ impl Graph {
             Ok(e) => e,
             Err(e) => {
                 // SAFETY: captured above, destroyed once.
-                unsafe { cust::sys::cuGraphDestroy(graph) };
+                unsafe { sys::cuGraphDestroy(graph) };
                 return Err(e);
             }
         };
         // SAFETY: the old exec and graph are replaced; replays already queued keep their own
         // reference in the driver.
         unsafe {
-            cust::sys::cuGraphExecDestroy(self.exec);
-            cust::sys::cuGraphDestroy(self.graph);
+            sys::cuGraphExecDestroy(self.exec);
+            sys::cuGraphDestroy(self.graph);
         }
         self.exec = exec;
         self.graph = graph;
@@ -181,6 +182,7 @@ impl Graph {
         Ok(())
     }
 
+    /// The raw executable graph.
     pub fn raw_exec(&self) -> CUgraphExec {
         self.exec
     }
@@ -194,11 +196,11 @@ impl std::fmt::Debug for Graph {
 
 impl Drop for Graph {
     fn drop(&mut self) {
-        let _ = ensure_current(self.ctx);
+        let _ = self.ctx.bind();
         // SAFETY: owned handles, destroyed once.
         unsafe {
-            cust::sys::cuGraphExecDestroy(self.exec);
-            cust::sys::cuGraphDestroy(self.graph);
+            sys::cuGraphExecDestroy(self.exec);
+            sys::cuGraphDestroy(self.graph);
         }
     }
 }

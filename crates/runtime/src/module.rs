@@ -1,7 +1,9 @@
 //! Loading a kernel module: picking the image that fits the device.
-use super::error::{Call, DriverError, Error, Result};
-use super::gpu::{DeviceProps, Gpu};
-use super::launch::KernelFn;
+use crate::context::Context;
+use crate::gpu::{DeviceProps, Gpu};
+use crate::launch::KernelFn;
+use crate::result::{Call, CudaError, DriverError, Error, Result, check};
+use crate::sys;
 use std::ffi::CString;
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use std::sync::Arc;
 pub struct ModuleImage {
     /// `sm_XY` (or `sm_XYa`).
     pub arch: &'static str,
+    /// The PTX text.
     pub ptx: &'static str,
     /// Machine code from `ptxas`, when it was available at build time.
     pub cubin: Option<&'static [u8]>,
@@ -51,20 +54,31 @@ pub fn rank_images(images: &[ModuleImage], cc: (u32, u32)) -> Vec<(ModuleImage, 
     out
 }
 
-/// A loaded module. Its functions keep it alive.
+/// A loaded module (`cuModuleUnload` on drop). Its kernels keep it alive; it keeps its context
+/// alive.
 pub struct Module {
     name: String,
-    inner: cust::module::Module,
+    raw: sys::CUmodule,
     loaded: String,
     props: DeviceProps,
     /// The context the module lives in: launches bind it on whichever thread they run.
-    ctx: cust::sys::CUcontext,
+    ctx: Arc<Context>,
 }
 
 // SAFETY: a CUmodule is a driver handle valid in its context from any thread; the runtime binds
 // the context before every use.
 unsafe impl Send for Module {}
+// SAFETY: as above; the handle is never mutated.
 unsafe impl Sync for Module {}
+
+/// `cuModuleLoadData` of a PTX text (NUL-terminated) or a cubin.
+fn load_data(image: &[u8]) -> std::result::Result<sys::CUmodule, CudaError> {
+    let mut m: sys::CUmodule = std::ptr::null_mut();
+    // SAFETY: valid out-pointer; `image` is a NUL-terminated PTX text or an ELF cubin, which
+    // the driver reads during the call only.
+    check(unsafe { sys::cuModuleLoadData(&mut m, image.as_ptr() as *const std::ffi::c_void) })?;
+    Ok(m)
+}
 
 impl Module {
     /// Load the best image of `images` for `gpu`.
@@ -83,20 +97,21 @@ impl Module {
         }
         let mut last_err = None;
         for (im, cubin) in ranked {
-            let loaded = if cubin {
-                cust::module::Module::from_cubin(im.cubin.unwrap_or_default(), &[])
-            } else {
-                let ptx = CString::new(im.ptx).expect("PTX text has no NUL bytes");
-                cust::module::Module::from_ptx_cstr(&ptx, &[])
+            let loaded = match (cubin, im.cubin) {
+                (true, Some(bytes)) => load_data(bytes),
+                _ => {
+                    let ptx = CString::new(im.ptx).expect("PTX text has no NUL bytes");
+                    load_data(ptx.as_bytes_with_nul())
+                }
             };
             match loaded {
-                Ok(inner) => {
+                Ok(raw) => {
                     return Ok(Module {
                         name: name.to_string(),
-                        inner,
+                        raw,
                         loaded: format!("{} {}", im.arch, if cubin { "cubin" } else { "PTX" }),
                         props,
-                        ctx: gpu.raw_context(),
+                        ctx: gpu.context().clone(),
                     });
                 }
                 // A cubin from a newer ptxas than the driver can fail; PTX still JIT-compiles.
@@ -104,10 +119,10 @@ impl Module {
             }
         }
         let code = last_err.expect("at least one image was tried");
-        Err(Error::Driver(DriverError::new(
-            "cuModuleLoadData",
-            code as u32,
-        )))
+        Err(Error::Driver(DriverError {
+            call: "cuModuleLoadData",
+            code,
+        }))
     }
 
     /// Load a module from PTX text written by hand (tests, tools): no image selection, the
@@ -118,23 +133,34 @@ impl Module {
             op: "Module::from_ptx".into(),
             reason: "PTX text contains a NUL byte".into(),
         })?;
-        let inner = cust::module::Module::from_ptx_cstr(&text, &[]).call("cuModuleLoadData")?;
+        let raw = load_data(text.as_bytes_with_nul()).map_err(|code| {
+            Error::Driver(DriverError {
+                call: "cuModuleLoadData",
+                code,
+            })
+        })?;
         Ok(Module {
             name: name.to_string(),
-            inner,
+            raw,
             loaded: "hand-written PTX".into(),
             props: gpu.props().clone(),
-            ctx: gpu.raw_context(),
+            ctx: gpu.context().clone(),
         })
     }
 
+    /// The module's name (its kernel crate's).
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// The raw context this module was loaded in.
-    pub fn raw_context(&self) -> cust::sys::CUcontext {
-        self.ctx
+    /// The context this module was loaded in.
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+
+    /// The raw module handle.
+    pub fn raw(&self) -> sys::CUmodule {
+        self.raw
     }
 
     /// Which image was loaded, e.g. `sm_90 cubin`.
@@ -144,12 +170,34 @@ impl Module {
 
     /// Look up a kernel by its entry name.
     pub fn function(self: &Arc<Self>, name: &'static str) -> Result<KernelFn> {
-        let f = self
-            .inner
-            .get_function(name)
-            .call("cuModuleGetFunction")?
-            .to_raw();
+        let entry = CString::new(name).map_err(|_| Error::InvalidArgument {
+            op: "Module::function".into(),
+            reason: format!("kernel name {name:?} contains a NUL byte"),
+        })?;
+        self.ctx.bind()?;
+        let mut f: sys::CUfunction = std::ptr::null_mut();
+        // SAFETY: valid out-pointer, live module, NUL-terminated name.
+        unsafe { sys::cuModuleGetFunction(&mut f, self.raw, entry.as_ptr()) }
+            .call("cuModuleGetFunction")?;
         KernelFn::new(f, name, self.clone(), &self.props)
+    }
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        let _ = self.ctx.bind();
+        // SAFETY: loaded once, unloaded once; every kernel of the module held an Arc of it and
+        // is gone.
+        let _ = unsafe { sys::cuModuleUnload(self.raw) };
+    }
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("name", &self.name)
+            .field("loaded", &self.loaded)
+            .finish()
     }
 }
 

@@ -5,16 +5,17 @@
 //! (`cuMemcpyPeerAsync`), which go directly over NVLink/PCIe when peer access is enabled and
 //! are staged through the host by the driver otherwise, so the same code runs on any set of
 //! GPUs, including one.
-use super::error::{Call, Result};
-use super::gpu::{DeviceProps, Gpu, read_props};
-use cust::device::Device;
-use cust::memory::{DeviceCopy, DeviceSlice};
-use cust::stream::Stream;
+use crate::gpu::{DeviceProps, Gpu, device_handle, read_props};
+use crate::memory::{DeviceCopy, DeviceSlice};
+use crate::result::{Call, CudaError, Result};
+use crate::stream::Stream;
+use crate::sys;
 use std::ops::Range;
 
 /// One device as enumeration reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceInfo {
+    /// The device's properties.
     pub props: DeviceProps,
     /// Ordinals of the other devices this one can access directly (peer access possible).
     pub peers: Vec<u32>,
@@ -43,12 +44,11 @@ pub fn can_access_peer(dev: u32, peer: u32) -> Result<bool> {
     if dev == peer {
         return Ok(false);
     }
-    let d = Device::get_device(dev).call("cuDeviceGet")?;
-    let p = Device::get_device(peer).call("cuDeviceGet")?;
+    let d = device_handle(dev)?;
+    let p = device_handle(peer)?;
     let mut v = 0i32;
     // SAFETY: valid out-pointer and device handles.
-    unsafe { cust::sys::cuDeviceCanAccessPeer(&mut v, d.as_raw(), p.as_raw()) }
-        .call("cuDeviceCanAccessPeer")?;
+    unsafe { sys::cuDeviceCanAccessPeer(&mut v, d, p) }.call("cuDeviceCanAccessPeer")?;
     Ok(v != 0)
 }
 
@@ -58,7 +58,7 @@ pub fn devices() -> Result<Vec<DeviceInfo>> {
     let n = Gpu::count()?;
     let mut out = Vec::new();
     for i in 0..n {
-        let d = Device::get_device(i).call("cuDeviceGet")?;
+        let d = device_handle(i)?;
         let mut peers = Vec::new();
         for j in 0..n {
             if can_access_peer(i, j)? {
@@ -97,9 +97,6 @@ pub struct MultiGpu {
     peer: Vec<Vec<bool>>,
 }
 
-/// `CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED`.
-const PEER_ALREADY_ENABLED: u32 = 704;
-
 impl MultiGpu {
     /// Open every device.
     pub fn all() -> Result<MultiGpu> {
@@ -121,16 +118,15 @@ impl MultiGpu {
                 }
                 a.bind()?;
                 // SAFETY: `b`'s context is live; flags must be 0.
-                match super::error::check(unsafe {
-                    cust::sys::cuCtxEnablePeerAccess(b.raw_context(), 0)
+                match crate::result::check(unsafe {
+                    sys::cuCtxEnablePeerAccess(b.raw_context(), 0)
                 }) {
-                    Ok(()) => {}
-                    Err(PEER_ALREADY_ENABLED) => {}
+                    Ok(()) | Err(CudaError::PeerAccessAlreadyEnabled) => {}
                     Err(code) => {
-                        return Err(super::Error::Driver(super::DriverError::new(
-                            "cuCtxEnablePeerAccess",
+                        return Err(crate::Error::Driver(crate::DriverError {
+                            call: "cuCtxEnablePeerAccess",
                             code,
-                        )));
+                        }));
                     }
                 }
                 peer[i][j] = true;
@@ -139,14 +135,17 @@ impl MultiGpu {
         Ok(MultiGpu { gpus, peer })
     }
 
+    /// The GPUs, in the order they were opened.
     pub fn gpus(&self) -> &[Gpu] {
         &self.gpus
     }
 
+    /// How many GPUs.
     pub fn len(&self) -> usize {
         self.gpus.len()
     }
 
+    /// True when no GPU was opened.
     pub fn is_empty(&self) -> bool {
         self.gpus.is_empty()
     }
@@ -197,19 +196,19 @@ pub fn copy_peer_async<T: DeviceCopy>(
     src: &DeviceSlice<T>,
     src_gpu: &Gpu,
 ) -> Result<()> {
-    super::check_same_len("copy_peer_async", &[("dst", dst.len()), ("src", src.len())])?;
+    crate::check_same_len("copy_peer_async", &[("dst", dst.len()), ("src", src.len())])?;
     if src.is_empty() {
         return Ok(());
     }
     // SAFETY: equal lengths; each pointer belongs to the context passed with it.
     unsafe {
-        cust::sys::cuMemcpyPeerAsync(
-            dst.as_device_ptr().as_raw(),
+        sys::cuMemcpyPeerAsync(
+            dst.device_ptr(),
             dst_gpu.raw_context(),
-            src.as_device_ptr().as_raw(),
+            src.device_ptr(),
             src_gpu.raw_context(),
-            src.len() * std::mem::size_of::<T>(),
-            stream.as_inner(),
+            src.size_bytes(),
+            stream.raw(),
         )
     }
     .call("cuMemcpyPeerAsync")

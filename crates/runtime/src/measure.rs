@@ -2,20 +2,20 @@
 //! the GPU tests and `runtime-bench`. The kernel is the caller's (a closure that launches one
 //! small kernel), so the runtime stays independent of any kernel library. Host clocks are read
 //! only after synchronising, so they cover the device work too.
-use super::error::{Call, Result};
-use super::gpu::Gpu;
-use super::graph::Graph;
-use super::pinned::{PinnedBuffer, copy_to_device_async, copy_to_host_async};
-use super::pool::MemPool;
-use cust::memory::{DeviceBuffer, DeviceSlice};
-use cust::stream::Stream;
+use crate::gpu::Gpu;
+use crate::graph::Graph;
+use crate::memory::{DeviceBuffer, DeviceSlice};
+use crate::pinned::{PinnedBuffer, copy_to_device_async, copy_to_host_async};
+use crate::pool::MemPool;
+use crate::result::Result;
+use crate::stream::Stream;
 use std::time::Instant;
 
 /// A launch of one kernel writing into the given buffer, on the given stream.
 pub type LaunchInto<'a> = dyn FnMut(&Stream, &mut DeviceSlice<f32>) -> Result<()> + 'a;
 
 fn sync(s: &Stream) -> Result<()> {
-    s.synchronize().call("cuStreamSynchronize")
+    s.synchronize()
 }
 
 fn best_of(reps: usize, mut f: impl FnMut() -> Result<f64>) -> Result<f64> {
@@ -29,8 +29,11 @@ fn best_of(reps: usize, mut f: impl FnMut() -> Result<f64>) -> Result<f64> {
 /// Per-kernel cost of `kernels` small launches, one by one and replayed as a graph.
 #[derive(Clone, Copy, Debug)]
 pub struct LaunchCost {
+    /// Kernels per sequence.
     pub kernels: usize,
+    /// Host time per kernel launched one by one, in µs.
     pub direct_us_per_kernel: f64,
+    /// Host time per kernel replayed as a graph, in µs.
     pub graph_us_per_kernel: f64,
     /// One-time cost of capturing and instantiating the graph.
     pub capture_us: f64,
@@ -86,11 +89,15 @@ pub fn launch_overhead(
 /// An allocate-launch-free loop through a memory pool and through cuMemAlloc/cuMemFree.
 #[derive(Clone, Copy, Debug)]
 pub struct AllocCost {
+    /// Rounds per loop.
     pub iterations: usize,
+    /// Seconds of the pool loop.
     pub pool_s: f64,
+    /// Seconds of the cuMemAlloc/cuMemFree loop.
     pub malloc_s: f64,
     /// Change in the device's free memory across each loop (negative: memory was lost).
     pub pool_free_delta: i64,
+    /// As `pool_free_delta`, for the cuMemAlloc loop.
     pub malloc_free_delta: i64,
     /// Memory the pool held from the driver at its peak.
     pub pool_reserved_high: u64,
@@ -128,7 +135,7 @@ pub fn alloc_loops(
 
     let malloc_round = |launch: &mut LaunchInto<'_>| -> Result<()> {
         // SAFETY: written by the kernel before any read.
-        let mut b = unsafe { DeviceBuffer::<f32>::uninitialized(len) }.call("cuMemAlloc")?;
+        let mut b = unsafe { DeviceBuffer::<f32>::uninitialized(gpu.context(), len) }?;
         launch(stream, &mut b)?;
         // cuMemFree (in DeviceBuffer's drop) waits for the device itself.
         Ok(())
@@ -158,7 +165,9 @@ pub fn alloc_loops(
 /// Copy in, compute, copy out over chunks: all on one stream vs alternating two streams.
 #[derive(Clone, Copy, Debug)]
 pub struct Overlap {
+    /// Milliseconds with everything on one stream.
     pub serial_ms: f64,
+    /// Milliseconds with chunks alternating between two streams.
     pub two_streams_ms: f64,
     /// Both schedules produced the same output.
     pub same_result: bool,
@@ -221,13 +230,18 @@ pub fn copy_compute_overlap(
 /// Device memory before and after allocating, launching into and freeing many buffers.
 #[derive(Clone, Copy, Debug)]
 pub struct Churn {
+    /// Buffers allocated and freed.
     pub buffers: usize,
+    /// Kernels launched.
     pub launches: usize,
+    /// Free device memory before, in bytes.
     pub free_before: usize,
+    /// Free device memory after, in bytes.
     pub free_after: usize,
 }
 
 impl Churn {
+    /// Change in free memory (negative: memory was lost).
     pub fn free_delta(&self) -> i64 {
         self.free_after as i64 - self.free_before as i64
     }
@@ -252,12 +266,10 @@ pub fn churn(
     let mut launches = 0;
     for _ in 0..count {
         // SAFETY: written by the kernel before any read.
-        let mut b = unsafe { DeviceBuffer::<f32>::uninitialized(len) }.call("cuMemAlloc")?;
+        let mut b = unsafe { DeviceBuffer::<f32>::uninitialized(gpu.context(), len) }?;
         launch(stream, &mut b)?;
         launches += 1;
-        DeviceBuffer::drop(b)
-            .map_err(|(e, _)| e)
-            .call("cuMemFree")?;
+        b.free()?;
     }
     sync(stream)?;
     let free_after = gpu.memory_info()?.0;

@@ -5,22 +5,26 @@
 //! threshold* of freed memory reserved for reuse instead of returning it to the driver at every
 //! synchronisation. An allocate-launch-free loop therefore reuses the same memory: no growth,
 //! no driver round trips.
-use super::error::{Call, Result};
-use super::gpu::{Gpu, ensure_current};
-use cust::memory::{DeviceCopy, DevicePointer, DeviceSlice};
-use cust::stream::Stream;
-use cust::sys::{CUmemPool_attribute, CUmemoryPool};
+use crate::context::Context;
+use crate::gpu::Gpu;
+use crate::memory::{DeviceCopy, DeviceSlice, slice_of, slice_of_mut};
+use crate::result::{Call, Result};
+use crate::stream::Stream;
+use crate::sys::{self, CUmemPool_attribute, CUmemoryPool};
 use std::ffi::c_void;
+use std::sync::Arc;
 
-/// A device memory pool: the device's default pool or one owned by this handle.
+/// A device memory pool: the device's default pool or one owned by this handle. Keeps its
+/// context alive.
 pub struct MemPool {
     raw: CUmemoryPool,
-    ctx: cust::sys::CUcontext,
+    ctx: Arc<Context>,
     owned: bool,
 }
 
 // SAFETY: pool handles are usable from any thread; the driver synchronises internally.
 unsafe impl Send for MemPool {}
+// SAFETY: as above.
 unsafe impl Sync for MemPool {}
 
 impl MemPool {
@@ -30,11 +34,11 @@ impl MemPool {
         gpu.bind()?;
         let mut raw: CUmemoryPool = std::ptr::null_mut();
         // SAFETY: valid out-pointer and device.
-        unsafe { cust::sys::cuDeviceGetDefaultMemPool(&mut raw, gpu.device().as_raw()) }
+        unsafe { sys::cuDeviceGetDefaultMemPool(&mut raw, gpu.device()) }
             .call("cuDeviceGetDefaultMemPool")?;
         let p = MemPool {
             raw,
-            ctx: gpu.raw_context(),
+            ctx: gpu.context().clone(),
             owned: false,
         };
         p.set_release_threshold(release_threshold)?;
@@ -43,7 +47,7 @@ impl MemPool {
 
     /// A new pool of device memory on `gpu`, destroyed on drop.
     pub fn new(gpu: &Gpu, release_threshold: u64) -> Result<MemPool> {
-        use cust::sys::{
+        use sys::{
             CUmemAllocationHandleType, CUmemAllocationType, CUmemLocation, CUmemLocationType,
             CUmemPoolProps,
         };
@@ -54,14 +58,14 @@ impl MemPool {
         props.handleTypes = CUmemAllocationHandleType::CU_MEM_HANDLE_TYPE_NONE;
         props.location = CUmemLocation {
             type_: CUmemLocationType::CU_MEM_LOCATION_TYPE_DEVICE,
-            id: gpu.device().as_raw(),
+            id: gpu.device(),
         };
         let mut raw: CUmemoryPool = std::ptr::null_mut();
         // SAFETY: valid props and out-pointer.
-        unsafe { cust::sys::cuMemPoolCreate(&mut raw, &props) }.call("cuMemPoolCreate")?;
+        unsafe { sys::cuMemPoolCreate(&mut raw, &props) }.call("cuMemPoolCreate")?;
         let p = MemPool {
             raw,
-            ctx: gpu.raw_context(),
+            ctx: gpu.context().clone(),
             owned: true,
         };
         p.set_release_threshold(release_threshold)?;
@@ -79,14 +83,14 @@ impl MemPool {
 
     fn set(&self, a: CUmemPool_attribute, v: &mut u64) -> Result<()> {
         // SAFETY: the attributes used here take a u64 (cuuint64_t).
-        unsafe { cust::sys::cuMemPoolSetAttribute(self.raw, a, v as *mut u64 as *mut c_void) }
+        unsafe { sys::cuMemPoolSetAttribute(self.raw, a, v as *mut u64 as *mut c_void) }
             .call("cuMemPoolSetAttribute")
     }
 
     fn get(&self, a: CUmemPool_attribute) -> Result<u64> {
         let mut v = 0u64;
         // SAFETY: the attributes used here are u64 values.
-        unsafe { cust::sys::cuMemPoolGetAttribute(self.raw, a, &mut v as *mut u64 as *mut c_void) }
+        unsafe { sys::cuMemPoolGetAttribute(self.raw, a, &mut v as *mut u64 as *mut c_void) }
             .call("cuMemPoolGetAttribute")?;
         Ok(v)
     }
@@ -109,16 +113,17 @@ impl MemPool {
     /// Return reserved memory beyond `keep` bytes to the driver.
     pub fn trim_to(&self, keep: usize) -> Result<()> {
         // SAFETY: live pool.
-        unsafe { cust::sys::cuMemPoolTrimTo(self.raw, keep) }.call("cuMemPoolTrimTo")
+        unsafe { sys::cuMemPoolTrimTo(self.raw, keep) }.call("cuMemPoolTrimTo")
     }
 
+    /// The raw pool handle.
     pub fn raw(&self) -> CUmemoryPool {
         self.raw
     }
 
     /// Allocate `len` values in stream order on `stream`; the memory is freed, again in order
     /// on `stream`, when the returned buffer drops. Work on other streams that uses it must be
-    /// ordered with events ([`super::event::join`]).
+    /// ordered with events ([`crate::join`]).
     ///
     /// # Safety
     /// The contents are uninitialised: write them (a kernel, a copy) before reading them.
@@ -127,21 +132,20 @@ impl MemPool {
         stream: &'s Stream,
         len: usize,
     ) -> Result<PoolBuffer<'s, T>> {
-        ensure_current(self.ctx)?;
+        self.ctx.bind()?;
         let bytes = len * std::mem::size_of::<T>();
-        let mut ptr: cust::sys::CUdeviceptr = 0;
+        let mut ptr: sys::CUdeviceptr = 0;
         if bytes > 0 {
             // SAFETY: valid out-pointer, pool and stream.
-            unsafe {
-                cust::sys::cuMemAllocFromPoolAsync(&mut ptr, bytes, self.raw, stream.as_inner())
-            }
-            .call("cuMemAllocFromPoolAsync")?;
+            unsafe { sys::cuMemAllocFromPoolAsync(&mut ptr, bytes, self.raw, stream.raw()) }
+                .call("cuMemAllocFromPoolAsync")?;
         }
         Ok(PoolBuffer {
-            // SAFETY: a fresh allocation of exactly `len` values (or an empty slice).
-            slice: unsafe { DeviceSlice::from_raw_parts(DevicePointer::from_raw(ptr), len) },
+            ptr,
+            len,
             stream,
-            ctx: self.ctx,
+            ctx: self.ctx.clone(),
+            _elem: std::marker::PhantomData,
         })
     }
 
@@ -156,15 +160,8 @@ impl MemPool {
         let bytes = len * std::mem::size_of::<T>();
         if bytes > 0 {
             // SAFETY: the range is exactly the allocation.
-            unsafe {
-                cust::sys::cuMemsetD8Async(
-                    b.slice.as_device_ptr().as_raw(),
-                    0,
-                    bytes,
-                    stream.as_inner(),
-                )
-            }
-            .call("cuMemsetD8Async")?;
+            unsafe { sys::cuMemsetD8Async(b.ptr, 0, bytes, stream.raw()) }
+                .call("cuMemsetD8Async")?;
         }
         Ok(b)
     }
@@ -173,21 +170,25 @@ impl MemPool {
 impl Drop for MemPool {
     fn drop(&mut self) {
         if self.owned {
+            let _ = self.ctx.bind();
             // SAFETY: owned pool, destroyed once. Outstanding allocations keep it alive until
             // they are freed (driver semantics); buffers borrow a stream, not the pool.
             unsafe {
-                cust::sys::cuMemPoolDestroy(self.raw);
+                sys::cuMemPoolDestroy(self.raw);
             }
         }
     }
 }
 
 /// Device memory from a [`MemPool`], freed in stream order on its stream when dropped. Derefs
-/// to a `DeviceSlice`, so typed launchers take it like any device buffer.
+/// to a [`DeviceSlice`], so typed launchers take it like any device buffer. Borrows its stream
+/// (which must outlive it) and keeps the context alive.
 pub struct PoolBuffer<'s, T: DeviceCopy> {
-    slice: DeviceSlice<T>,
+    ptr: sys::CUdeviceptr,
+    len: usize,
     stream: &'s Stream,
-    ctx: cust::sys::CUcontext,
+    ctx: Arc<Context>,
+    _elem: std::marker::PhantomData<T>,
 }
 
 impl<T: DeviceCopy> PoolBuffer<'_, T> {
@@ -200,26 +201,28 @@ impl<T: DeviceCopy> PoolBuffer<'_, T> {
 impl<T: DeviceCopy> std::ops::Deref for PoolBuffer<'_, T> {
     type Target = DeviceSlice<T>;
     fn deref(&self) -> &DeviceSlice<T> {
-        &self.slice
+        // SAFETY: the whole allocation, borrowed for as long as the buffer is.
+        unsafe { slice_of(self.ptr, self.len) }
     }
 }
 
 impl<T: DeviceCopy> std::ops::DerefMut for PoolBuffer<'_, T> {
     fn deref_mut(&mut self) -> &mut DeviceSlice<T> {
-        &mut self.slice
+        // SAFETY: the whole allocation, borrowed mutably with the buffer.
+        unsafe { slice_of_mut(self.ptr, self.len) }
     }
 }
 
 impl<T: DeviceCopy> Drop for PoolBuffer<'_, T> {
     fn drop(&mut self) {
-        if self.slice.is_empty() || std::mem::size_of::<T>() == 0 {
+        if self.ptr == 0 {
             return;
         }
-        let _ = ensure_current(self.ctx);
+        let _ = self.ctx.bind();
         // SAFETY: allocated by cuMemAllocFromPoolAsync, freed once, after all work queued on
         // the stream so far.
         unsafe {
-            cust::sys::cuMemFreeAsync(self.slice.as_device_ptr().as_raw(), self.stream.as_inner());
+            sys::cuMemFreeAsync(self.ptr, self.stream.raw());
         }
     }
 }
@@ -236,8 +239,8 @@ impl std::fmt::Debug for MemPool {
 impl<T: DeviceCopy> std::fmt::Debug for PoolBuffer<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PoolBuffer")
-            .field("ptr", &self.slice.as_device_ptr().as_raw())
-            .field("len", &self.slice.len())
+            .field("ptr", &format_args!("{:#x}", self.ptr))
+            .field("len", &self.len)
             .finish()
     }
 }

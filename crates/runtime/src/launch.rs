@@ -1,17 +1,19 @@
 //! Launch configurations, their checks, and the raw launch under the typed launchers.
-use super::error::{Call, DriverError, Error, Result, check};
-use super::gpu::DeviceProps;
-use super::module::Module;
-use cust::memory::{DeviceCopy, DeviceSlice};
-use cust::stream::Stream;
-use cust::sys::{CUfunction, CUfunction_attribute};
+use crate::gpu::DeviceProps;
+use crate::memory::{DeviceCopy, DeviceSlice};
+use crate::module::Module;
+use crate::result::{Call, DriverError, Error, Result, check};
+use crate::stream::Stream;
+use crate::sys::{self, CUfunction, CUfunction_attribute};
 use std::ffi::c_void;
 use std::sync::Arc;
 
 /// Grid, block and dynamic shared memory of one launch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LaunchConfig {
+    /// Blocks per axis.
     pub grid: (u32, u32, u32),
+    /// Threads per block, per axis.
     pub block: (u32, u32, u32),
     /// Dynamic shared memory per block, in bytes.
     pub shared_bytes: u32,
@@ -27,6 +29,7 @@ impl LaunchConfig {
         }
     }
 
+    /// The same configuration with `bytes` of dynamic shared memory per block.
     pub fn with_shared(mut self, bytes: u32) -> LaunchConfig {
         self.shared_bytes = bytes;
         self
@@ -37,6 +40,7 @@ impl LaunchConfig {
         self.grid.0 as u64 * self.grid.1 as u64 * self.grid.2 as u64
     }
 
+    /// Threads in one block.
     pub fn threads_per_block(&self) -> u64 {
         self.block.0 as u64 * self.block.1 as u64 * self.block.2 as u64
     }
@@ -47,8 +51,11 @@ impl LaunchConfig {
 pub struct FunctionAttrs {
     /// The most threads per block this kernel can launch with (registers limit it).
     pub max_threads_per_block: u32,
+    /// Registers per thread.
     pub registers: u32,
+    /// Statically declared shared memory per block.
     pub static_shared_bytes: u32,
+    /// Local memory (spills, stack) per thread.
     pub local_bytes: u32,
 }
 
@@ -64,12 +71,14 @@ pub struct KernelFn {
 // SAFETY: a CUfunction is a driver handle usable from any thread with its context current; the
 // module it belongs to is kept alive by `_module`.
 unsafe impl Send for KernelFn {}
+// SAFETY: as above; the handle is never mutated (attributes are set by the driver, which
+// synchronises internally).
 unsafe impl Sync for KernelFn {}
 
 fn func_attr(f: CUfunction, a: CUfunction_attribute) -> Result<u32> {
     let mut v = 0i32;
     // SAFETY: valid out-pointer and function handle.
-    unsafe { cust::sys::cuFuncGetAttribute(&mut v, a, f) }.call("cuFuncGetAttribute")?;
+    unsafe { sys::cuFuncGetAttribute(&mut v, a, f) }.call("cuFuncGetAttribute")?;
     Ok(v as u32)
 }
 
@@ -96,18 +105,22 @@ impl KernelFn {
         })
     }
 
+    /// The kernel's entry name.
     pub fn name(&self) -> &'static str {
         self.name
     }
 
+    /// The kernel's attributes.
     pub fn attrs(&self) -> FunctionAttrs {
         self.attrs
     }
 
+    /// The limits of the device the kernel was loaded on.
     pub fn device_props(&self) -> &DeviceProps {
         &self.limits
     }
 
+    /// The raw function handle.
     pub fn raw(&self) -> CUfunction {
         self.raw
     }
@@ -149,10 +162,10 @@ impl KernelFn {
     /// SM at once, as the driver computes it from this kernel's registers and shared memory.
     pub fn occupancy(&self, block: u32, shared_bytes: u32) -> Result<u32> {
         let mut n = 0i32;
-        super::gpu::ensure_current(self._module.raw_context())?;
+        self._module.context().bind()?;
         // SAFETY: valid out-pointer and function handle.
         unsafe {
-            cust::sys::cuOccupancyMaxActiveBlocksPerMultiprocessor(
+            sys::cuOccupancyMaxActiveBlocksPerMultiprocessor(
                 &mut n,
                 self.raw,
                 block as i32,
@@ -184,29 +197,29 @@ impl KernelFn {
             return Ok(());
         }
         // Any thread may launch: bind the module's context here (a no-op when it is current).
-        super::gpu::ensure_current(self._module.raw_context())?;
-        let fail = |code| Error::Launch {
+        self._module.context().bind()?;
+        let fail = |call, code| Error::Launch {
             kernel: self.name.to_string(),
             grid: cfg.grid,
             block: cfg.block,
             shared_bytes: cfg.shared_bytes,
-            source: DriverError::new("cuLaunchKernel", code),
+            source: DriverError { call, code },
         };
         if cfg.shared_bytes > self.limits.max_shared_per_block {
             // Above 48 KiB a block gets dynamic shared memory only after opting in.
             // SAFETY: valid function handle; the value was checked against the opt-in limit.
             check(unsafe {
-                cust::sys::cuFuncSetAttribute(
+                sys::cuFuncSetAttribute(
                     self.raw,
                     CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                     cfg.shared_bytes as i32,
                 )
             })
-            .map_err(fail)?;
+            .map_err(|code| fail("cuFuncSetAttribute", code))?;
         }
         // SAFETY: the caller guarantees `params`; the configuration was validated above.
         check(unsafe {
-            cust::sys::cuLaunchKernel(
+            sys::cuLaunchKernel(
                 self.raw,
                 cfg.grid.0,
                 cfg.grid.1,
@@ -215,12 +228,12 @@ impl KernelFn {
                 cfg.block.1,
                 cfg.block.2,
                 cfg.shared_bytes,
-                stream.as_inner(),
+                stream.raw(),
                 params.as_mut_ptr(),
                 std::ptr::null_mut(),
             )
         })
-        .map_err(fail)
+        .map_err(|code| fail("cuLaunchKernel", code))
     }
 }
 
@@ -321,14 +334,17 @@ pub fn validate_config(
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SliceArg {
+    /// Device address of the first element.
     pub ptr: u64,
+    /// Number of elements.
     pub len: u64,
 }
 
 impl SliceArg {
+    /// For inputs.
     pub fn of<T: DeviceCopy>(s: &DeviceSlice<T>) -> SliceArg {
         SliceArg {
-            ptr: s.as_device_ptr().as_raw(),
+            ptr: s.device_ptr(),
             len: s.len() as u64,
         }
     }
