@@ -2,8 +2,8 @@
 //! against CPU references on random data at awkward sizes, and its length checks.
 //! `#[ignore]`d without a GPU; run with `--include-ignored` on a GPU machine.
 mod common;
-use common::{library as setup, sizes};
-use gpukit::ops::{Binary, Reduce};
+use common::{setup, sizes};
+use gpukit::ops::{Activation, Binary, Reduce, Shape, SoftmaxKind};
 use gpukit::runtime::{self, Error};
 use gpukit_test_support::reference::{first_mismatch, random_f32};
 
@@ -43,13 +43,12 @@ fn binary_ops_match_cpu() {
 #[ignore = "needs a CUDA GPU"]
 fn unary_and_axpy_kernels_match_cpu() {
     let (gpu, lib, s) = setup();
-    let k = &lib.kernels;
     for (t, &n) in sizes().iter().enumerate() {
         let x = random_f32(n, 300 + t as u64);
         let y = random_f32(n, 400 + t as u64);
         let (dx, dy) = (gpu.upload(&x).unwrap(), gpu.upload(&y).unwrap());
         let mut out = gpu.alloc_filled::<f32>(n, 0xff).unwrap();
-        k.scale_f32.launch(&s, -1.5, &dx, &mut out).unwrap();
+        lib.scale(&s, -1.5, &dx, &mut out).unwrap();
         runtime::sync(&s).unwrap();
         let want: Vec<f32> = x.iter().map(|v| -1.5 * v).collect();
         assert_eq!(
@@ -57,7 +56,7 @@ fn unary_and_axpy_kernels_match_cpu() {
             None,
             "scale n={n}"
         );
-        k.relu_f32.launch(&s, &dx, &mut out).unwrap();
+        lib.map(&s, Activation::Relu, &dx, &mut out).unwrap();
         runtime::sync(&s).unwrap();
         let want: Vec<f32> = x.iter().map(|v| v.max(0.0)).collect();
         assert_eq!(
@@ -65,7 +64,7 @@ fn unary_and_axpy_kernels_match_cpu() {
             None,
             "relu n={n}"
         );
-        k.axpy_f32.launch(&s, 0.25, &dx, &dy, &mut out).unwrap();
+        lib.axpy(&s, 0.25f32, &dx, &dy, &mut out).unwrap();
         runtime::sync(&s).unwrap();
         let want: Vec<f32> = x
             .iter()
@@ -77,7 +76,7 @@ fn unary_and_axpy_kernels_match_cpu() {
             None,
             "axpy n={n}"
         );
-        k.fill_f32.launch(&s, 3.5, &mut out).unwrap();
+        lib.fill(&s, 3.5, &mut out).unwrap();
         runtime::sync(&s).unwrap();
         assert!(
             runtime::download(&out).unwrap().iter().all(|&v| v == 3.5),
@@ -88,7 +87,7 @@ fn unary_and_axpy_kernels_match_cpu() {
         let y64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
         let (dx64, dy64) = (gpu.upload(&x64).unwrap(), gpu.upload(&y64).unwrap());
         let mut o64 = gpu.alloc_filled::<f64>(n, 0xff).unwrap();
-        k.axpy_f64.launch(&s, 3.25, &dx64, &dy64, &mut o64).unwrap();
+        lib.axpy(&s, 3.25f64, &dx64, &dy64, &mut o64).unwrap();
         runtime::sync(&s).unwrap();
         let got = runtime::download(&o64).unwrap();
         for i in 0..n {
@@ -112,8 +111,8 @@ fn bad_lengths_are_errors_before_launch() {
     let e = lib.binary(&s, Binary::Add, &a, &b, &mut out).unwrap_err();
     assert!(matches!(e, Error::LengthMismatch { .. }), "{e}");
     let empty = gpu.upload::<f32>(&[]).unwrap();
-    assert!(lib.reduce(&gpu, &s, Reduce::Sum, &empty).is_err());
-    assert!(lib.dot(&gpu, &s, &a, &b).is_err());
+    assert!(lib.reduce(&s, Reduce::Sum, &empty).is_err());
+    assert!(lib.dot(&s, &a, &b).is_err());
     runtime::sync(&s).unwrap();
     assert_eq!(runtime::download(&out).unwrap(), before);
 }
@@ -122,33 +121,26 @@ fn bad_lengths_are_errors_before_launch() {
 #[ignore = "needs a CUDA GPU"]
 fn fast_maps_are_within_their_error_bounds() {
     let (gpu, lib, s) = setup();
-    let k = &lib.kernels;
     let n = 1 << 20;
     let x: Vec<f32> = random_f32(n, 1200).iter().map(|v| v * 10.0).collect();
     let dx = gpu.upload(&x).unwrap();
     let mut out = gpu.alloc_filled::<f32>(n, 0xff).unwrap();
-    // (name, bound, floor of the error's denominator, reference): relative error for exp and
+    // (map, bound, floor of the error's denominator, reference): relative error for exp and
     // sigmoid, mixed (absolute below 1) for tanh and gelu, as the device library documents.
-    type Map<'a> = (&'a str, f64, f64, fn(f64) -> f64);
+    type Map = (Activation, f64, f64, fn(f64) -> f64);
     let gelu = |v: f64| {
         0.5 * v * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
     };
     let cases: [Map; 4] = [
-        ("exp", 2f64.powi(-16), 1e-30, f64::exp),
-        ("tanh", 2f64.powi(-10), 1.0, f64::tanh),
-        ("sigmoid", 2f64.powi(-15), 1e-30, |v| {
+        (Activation::Exp, 2f64.powi(-16), 1e-30, f64::exp),
+        (Activation::Tanh, 2f64.powi(-10), 1.0, f64::tanh),
+        (Activation::Sigmoid, 2f64.powi(-15), 1e-30, |v| {
             1.0 / (1.0 + (-v).exp())
         }),
-        ("gelu", 2f64.powi(-8), 1.0, gelu),
+        (Activation::Gelu, 2f64.powi(-8), 1.0, gelu),
     ];
-    for (name, rel, floor, f) in cases {
-        match name {
-            "exp" => k.exp_f32.launch(&s, &dx, &mut out),
-            "tanh" => k.tanh_f32.launch(&s, &dx, &mut out),
-            "sigmoid" => k.sigmoid_f32.launch(&s, &dx, &mut out),
-            _ => k.gelu_f32.launch(&s, &dx, &mut out),
-        }
-        .unwrap();
+    for (act, rel, floor, f) in cases {
+        lib.map(&s, act, &dx, &mut out).unwrap();
         runtime::sync(&s).unwrap();
         let got = runtime::download(&out).unwrap();
         let mut worst = 0f64;
@@ -157,16 +149,15 @@ fn fast_maps_are_within_their_error_bounds() {
             let err = (got[i] as f64 - want).abs() / want.abs().max(floor);
             worst = worst.max(err);
         }
-        eprintln!("{name}: max error {worst:.3e} over [-10, 10]");
-        assert!(worst <= rel, "{name}: {worst:e} > {rel:e}");
+        eprintln!("{act:?}: max error {worst:.3e} over [-10, 10]");
+        assert!(worst <= rel, "{act:?}: {worst:e} > {rel:e}");
     }
 }
 
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn half_precision_maps_and_softmax_round_once_from_f32_math() {
-    use gpukit::ops::Activation;
-    use half::{bf16, f16};
+    use gpukit::runtime::half::{bf16, f16};
     let (gpu, lib, s) = setup();
     let n = 100_003;
     let x: Vec<f32> = random_f32(n, 1500).iter().map(|v| v * 6.0).collect();
@@ -220,7 +211,8 @@ fn half_precision_maps_and_softmax_round_once_from_f32_math() {
         .collect();
     let da = gpu.upload(&a).unwrap();
     let mut out = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
-    lib.softmax_rows(&s, false, &da, r, c, &mut out).unwrap();
+    lib.softmax_rows(&s, SoftmaxKind::Softmax, &da, Shape::new(r, c), &mut out)
+        .unwrap();
     runtime::sync(&s).unwrap();
     let got = runtime::download(&out).unwrap();
     for i in 0..r {

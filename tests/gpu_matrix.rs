@@ -1,7 +1,8 @@
 //! GPU tests of the kernel library's matrix ops: transpose, GEMV (A and Aᵀ) and row softmax /
 //! log-softmax against f64 references at awkward shapes. `#[ignore]`d without a GPU.
 mod common;
-use common::library as setup;
+use common::setup;
+use gpukit::ops::{Gemv, Shape, SoftmaxKind};
 use gpukit::runtime;
 use gpukit_test_support::reference::random_f32;
 
@@ -23,7 +24,7 @@ fn transpose_matches_cpu() {
         let a = random_f32(r * c, 700 + t as u64);
         let da = gpu.upload(&a).unwrap();
         let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
-        lib.transpose(&s, &da, r, c, &mut out).unwrap();
+        lib.transpose(&s, &da, Shape::new(r, c), &mut out).unwrap();
         runtime::sync(&s).unwrap();
         let got = runtime::download(&out).unwrap();
         for i in 0..r {
@@ -34,7 +35,9 @@ fn transpose_matches_cpu() {
     }
     let da = gpu.upload(&random_f32(12, 1)).unwrap();
     let mut out = gpu.alloc_filled::<f32>(12, 0).unwrap();
-    let e = lib.transpose(&s, &da, 5, 3, &mut out).unwrap_err();
+    let e = lib
+        .transpose(&s, &da, Shape::new(5, 3), &mut out)
+        .unwrap_err();
     assert!(e.to_string().contains("5 × 3"), "{e}");
 }
 
@@ -51,20 +54,11 @@ fn gemv_both_orientations_match_f64_reference() {
             let (alpha, beta) = (1.25f32, -0.5f32);
             let (da, dx) = (gpu.upload(&a).unwrap(), gpu.upload(&x).unwrap());
             let mut dy = gpu.upload(&y0).unwrap();
-            let mut scratch = lib.gemv_scratch(&gpu, c).unwrap();
-            lib.gemv(
-                &s,
-                transposed,
-                alpha,
-                &da,
-                r,
-                c,
-                &dx,
-                beta,
-                &mut dy,
-                Some(&mut scratch),
-            )
-            .unwrap();
+            let mut scratch = lib.gemv_scratch(c).unwrap();
+            let g = Gemv::new(r, c).scaled(alpha, beta);
+            let g = if transposed { g.transposed() } else { g };
+            lib.gemv(&s, &g, &da, &dx, &mut dy, Some(&mut scratch))
+                .unwrap();
             runtime::sync(&s).unwrap();
             let got = runtime::download(&dy).unwrap();
             for o in 0..yn {
@@ -103,9 +97,11 @@ fn softmax_rows_match_f64_reference() {
             .map(|v| v * 8.0)
             .collect();
         let da = gpu.upload(&a).unwrap();
-        for log in [false, true] {
+        for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
+            let log = kind == SoftmaxKind::LogSoftmax;
             let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
-            lib.softmax_rows(&s, log, &da, r, c, &mut out).unwrap();
+            lib.softmax_rows(&s, kind, &da, Shape::new(r, c), &mut out)
+                .unwrap();
             runtime::sync(&s).unwrap();
             let got = runtime::download(&out).unwrap();
             for i in 0..r {

@@ -3,7 +3,7 @@
 //! with `--include-ignored` on a GPU machine.
 mod common;
 use common::setup;
-use gpukit::gemm::{sgemm, sgemm_strided_batched};
+use gpukit::ops::{Gemm, StridedBatch};
 use gpukit::runtime;
 use gpukit_test_support::gemm::{gemm_ref, gemm_ref_at, rel_err};
 use gpukit_test_support::reference::random_nonzero;
@@ -30,7 +30,7 @@ const SHAPES: [(usize, usize, usize); 14] = [
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn sgemm_matches_cpu_at_awkward_shapes() {
-    let (gpu, k, s) = setup();
+    let (gpu, lib, s) = setup();
     for (t, &(m, n, kd)) in SHAPES.iter().enumerate() {
         let seed = 1000 + 10 * t as u64;
         let a = random_nonzero(m * kd, seed);
@@ -44,7 +44,8 @@ fn sgemm_matches_cpu_at_awkward_shapes() {
             } else {
                 gpu.upload(&c0).unwrap()
             };
-            sgemm(&k, &s, m, n, kd, alpha, &da, &db, beta, &mut dc).unwrap();
+            let g = Gemm::new(m, n, kd).scaled(alpha, beta);
+            lib.gemm(&s, &g, &da, &db, &mut dc).unwrap();
             runtime::sync(&s).unwrap();
             let got = runtime::download(&dc).unwrap();
             let want = gemm_ref(m, n, kd, alpha, &a, &b, beta, &c0);
@@ -60,7 +61,7 @@ fn sgemm_matches_cpu_at_awkward_shapes() {
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn sgemm_1000_cubed_sampled() {
-    let (gpu, k, s) = setup();
+    let (gpu, lib, s) = setup();
     for &(m, n, kd) in &[
         (1000usize, 1000usize, 1000usize),
         (1024, 1024, 1024),
@@ -72,7 +73,8 @@ fn sgemm_1000_cubed_sampled() {
         let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
         let mut dc = gpu.upload(&c0).unwrap();
         let (alpha, beta) = (0.75f32, 0.5f32);
-        sgemm(&k, &s, m, n, kd, alpha, &da, &db, beta, &mut dc).unwrap();
+        let g = Gemm::new(m, n, kd).scaled(alpha, beta);
+        lib.gemm(&s, &g, &da, &db, &mut dc).unwrap();
         runtime::sync(&s).unwrap();
         let got = runtime::download(&dc).unwrap();
         // Every corner and edge of the tile grid plus a deterministic spread of interior points.
@@ -106,7 +108,7 @@ fn sgemm_1000_cubed_sampled() {
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn sgemm_strided_batched_matches_cpu() {
-    let (gpu, k, s) = setup();
+    let (gpu, lib, s) = setup();
     // Tiled (256×128×16) and edge (37×45×11) shapes; B shared by all products (stride 0),
     // A and C with gaps between matrices.
     for &(m, n, kd) in &[(256usize, 128usize, 16usize), (37, 45, 11)] {
@@ -118,10 +120,15 @@ fn sgemm_strided_batched_matches_cpu() {
         let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
         let mut dc = gpu.upload(&c0).unwrap();
         let (alpha, beta) = (2.0f32, -1.0f32);
-        sgemm_strided_batched(
-            &k, &s, m, n, kd, batch, alpha, &da, sa, &db, sb, beta, &mut dc, sc,
-        )
-        .unwrap();
+        let g = Gemm::new(m, n, kd)
+            .scaled(alpha, beta)
+            .batched(StridedBatch {
+                count: batch,
+                stride_a: sa,
+                stride_b: sb,
+                stride_c: sc,
+            });
+        lib.gemm(&s, &g, &da, &db, &mut dc).unwrap();
         runtime::sync(&s).unwrap();
         let got = runtime::download(&dc).unwrap();
         for z in 0..batch {

@@ -2,7 +2,8 @@
 //! `gpu-kernels/src/tensor_gemm.rs`) against the f64 CPU reference on random data at awkward
 //! shapes, large sampled products and strided batches. `#[ignore]`d without a GPU.
 mod common;
-use common::{TensorInput, random_half, setup};
+use common::{Half, random_half, setup};
+use gpukit::ops::{Gemm, StridedBatch};
 use gpukit::runtime;
 use gpukit::runtime::half::{bf16, f16};
 use gpukit_test_support::gemm::{gemm_ref, gemm_ref_at, rel_err};
@@ -34,8 +35,8 @@ const TENSOR_SHAPES: [(usize, usize, usize); 16] = [
     (64, 136, 16),
 ];
 
-fn tensor_awkward_shapes<T: TensorInput>() {
-    let (gpu, k, s) = setup();
+fn tensor_awkward_shapes<T: Half>() {
+    let (gpu, lib, s) = setup();
     for (t, &(m, n, kd)) in TENSOR_SHAPES.iter().enumerate() {
         let seed = 5000 + 10 * t as u64;
         let (a, aw) = random_half::<T>(m * kd, seed);
@@ -49,7 +50,8 @@ fn tensor_awkward_shapes<T: TensorInput>() {
             } else {
                 gpu.upload(&c0).unwrap()
             };
-            T::gemm(&k, &s, m, n, kd, alpha, &da, &db, beta, &mut dc).unwrap();
+            let g = Gemm::new(m, n, kd).scaled(alpha, beta);
+            lib.gemm(&s, &g, &da, &db, &mut dc).unwrap();
             runtime::sync(&s).unwrap();
             let got = runtime::download(&dc).unwrap();
             let want = gemm_ref(m, n, kd, alpha, &aw, &bw, beta, &c0);
@@ -75,8 +77,8 @@ fn gemm_bf16_matches_cpu_at_awkward_shapes() {
     tensor_awkward_shapes::<bf16>();
 }
 
-fn tensor_1000_cubed<T: TensorInput>() {
-    let (gpu, k, s) = setup();
+fn tensor_1000_cubed<T: Half>() {
+    let (gpu, lib, s) = setup();
     // 1000³ and 1024³: fast path (k, n multiples of 8); 1001×999×1003: slow path.
     for &(m, n, kd) in &[
         (1000usize, 1000usize, 1000usize),
@@ -89,7 +91,8 @@ fn tensor_1000_cubed<T: TensorInput>() {
         let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
         let mut dc = gpu.upload(&c0).unwrap();
         let (alpha, beta) = (0.75f32, 0.5f32);
-        T::gemm(&k, &s, m, n, kd, alpha, &da, &db, beta, &mut dc).unwrap();
+        let g = Gemm::new(m, n, kd).scaled(alpha, beta);
+        lib.gemm(&s, &g, &da, &db, &mut dc).unwrap();
         runtime::sync(&s).unwrap();
         let got = runtime::download(&dc).unwrap();
         // Every corner and edge of the 128×256 tile grid plus a deterministic interior spread.
@@ -133,8 +136,8 @@ fn gemm_bf16_1000_cubed_sampled() {
     tensor_1000_cubed::<bf16>();
 }
 
-fn tensor_strided_batched<T: TensorInput>() {
-    let (gpu, k, s) = setup();
+fn tensor_strided_batched<T: Half>() {
+    let (gpu, lib, s) = setup();
     // (shape, strides of A, B, C): fast path (strides multiples of 8, B shared by every
     // product), slow path (odd strides and shapes), and a tile-aligned shape.
     for &((m, n, kd), (sa, sb, sc)) in &[
@@ -152,10 +155,15 @@ fn tensor_strided_batched<T: TensorInput>() {
         let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
         let mut dc = gpu.upload(&c0).unwrap();
         let (alpha, beta) = (2.0f32, -1.0f32);
-        T::batched(
-            &k, &s, m, n, kd, batch, alpha, &da, sa, &db, sb, beta, &mut dc, sc,
-        )
-        .unwrap();
+        let g = Gemm::new(m, n, kd)
+            .scaled(alpha, beta)
+            .batched(StridedBatch {
+                count: batch,
+                stride_a: sa,
+                stride_b: sb,
+                stride_c: sc,
+            });
+        lib.gemm(&s, &g, &da, &db, &mut dc).unwrap();
         runtime::sync(&s).unwrap();
         let got = runtime::download(&dc).unwrap();
         for z in 0..batch {

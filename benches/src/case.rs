@@ -1,5 +1,5 @@
 //! The [`Case`] abstraction: one kernel at one size, with random inputs, a run and a check.
-use gpukit::kernels::Kernels;
+use gpukit::Library;
 use gpukit::runtime::{self, DeviceCopy, Gpu, Stream};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -82,7 +82,8 @@ pub enum Work {
 /// What a case gets to prepare itself.
 pub struct Ctx<'a> {
     pub gpu: &'a Gpu,
-    pub kernels: &'a Kernels,
+    /// The kernel library, loaded once for the whole suite.
+    pub lib: &'a Library,
     pub stream: &'a Stream,
     /// How many independent input sets to allocate and rotate through (≥ 1): more than one when
     /// a single set would stay in L2 between timed runs. [`Prepared::run`] gets the run index;

@@ -4,7 +4,7 @@ use super::elementwise::Elementwise;
 use super::matrix::{GemvCase, SgemmCase, SoftmaxCase, TransposeCase};
 use super::reduce::{ReduceCase, ReduceOp, ScanCase};
 use super::{Sizes, data, verify};
-use gpukit::ops::{Activation, MapElem};
+use gpukit::ops::{Activation, Binary, MapElem, ScanKind, SoftmaxKind};
 use gpukit::runtime::{self, DeviceBuffer, Stream};
 use half::{bf16, f16};
 
@@ -16,14 +16,14 @@ pub fn all(sizes: &Sizes) -> Vec<Box<dyn Case>> {
         Box::new(CopyCase { n }),
         Box::new(
             Elementwise::<f32>::new("vector_add", n, 2)
-                .launch(|k, s, ins, out| k.vector_add.launch(s, ins[0], ins[1], out))
+                .launch(|lib, s, ins, out| lib.kernels().vector_add.launch(s, ins[0], ins[1], out))
                 .reference(|ins, i| (ins[0][i] + ins[1][i]) as f64)
                 .tol(0.0),
         ),
         Box::new(
             Elementwise::<f32>::new("saxpy", n, 1)
                 .in_place()
-                .launch(|k, s, ins, y| k.saxpy.launch(s, SAXPY_ALPHA, ins[0], y))
+                .launch(|lib, s, ins, y| lib.kernels().saxpy.launch(s, SAXPY_ALPHA, ins[0], y))
                 .reference(|ins, i| SAXPY_ALPHA.mul_add(ins[0][i], ins[1][i]) as f64)
                 .tol(0.0),
         ),
@@ -31,54 +31,51 @@ pub fn all(sizes: &Sizes) -> Vec<Box<dyn Case>> {
     // Element-wise f32: exact (one rounding, as the CPU's f32 arithmetic).
     cases.push(Box::new(
         Elementwise::<f32>::new("add", n, 2)
-            .launch(|k, s, ins, out| k.add_f32.launch(s, ins[0], ins[1], out))
+            .launch(|lib, s, ins, out| lib.binary(s, Binary::Add, ins[0], ins[1], out))
             .reference(|ins, i| (ins[0][i] + ins[1][i]) as f64)
             .tol(0.0),
     ));
     cases.push(Box::new(
         Elementwise::<f32>::new("sub", n, 2)
-            .launch(|k, s, ins, out| k.sub_f32.launch(s, ins[0], ins[1], out))
+            .launch(|lib, s, ins, out| lib.binary(s, Binary::Sub, ins[0], ins[1], out))
             .reference(|ins, i| (ins[0][i] - ins[1][i]) as f64)
             .tol(0.0),
     ));
     cases.push(Box::new(
         Elementwise::<f32>::new("mul", n, 2)
-            .launch(|k, s, ins, out| k.mul_f32.launch(s, ins[0], ins[1], out))
+            .launch(|lib, s, ins, out| lib.binary(s, Binary::Mul, ins[0], ins[1], out))
             .reference(|ins, i| (ins[0][i] * ins[1][i]) as f64)
             .tol(0.0),
     ));
     cases.push(Box::new(
         Elementwise::<f32>::new("div", n, 2)
             .input_range(1, 0.5, 1.5)
-            .launch(|k, s, ins, out| k.div_f32.launch(s, ins[0], ins[1], out))
+            .launch(|lib, s, ins, out| lib.binary(s, Binary::Div, ins[0], ins[1], out))
             .reference(|ins, i| (ins[0][i] / ins[1][i]) as f64)
             .tol(0.0),
     ));
     cases.push(Box::new(
         Elementwise::<f32>::new("scale", n, 1)
-            .launch(|k, s, ins, out| k.scale_f32.launch(s, SAXPY_ALPHA, ins[0], out))
+            .launch(|lib, s, ins, out| lib.scale(s, SAXPY_ALPHA, ins[0], out))
             .reference(|ins, i| (SAXPY_ALPHA * ins[0][i]) as f64)
             .tol(0.0),
     ));
     cases.push(Box::new(
         Elementwise::<f32>::new("fill", n, 0)
-            .launch(|k, s, _, out| k.fill_f32.launch(s, FILL_VALUE, out))
+            .launch(|lib, s, _, out| lib.fill(s, FILL_VALUE, out))
             .reference(|_, _| FILL_VALUE as f64)
             .tol(0.0),
     ));
     // out = alpha x + y (the CuPy op updates y in place: the same three vectors of traffic).
     cases.push(Box::new(
         Elementwise::<f32>::new("axpy", n, 2)
-            .launch(|k, s, ins, out| k.axpy_f32.launch(s, SAXPY_ALPHA, ins[0], ins[1], out))
+            .launch(|lib, s, ins, out| lib.axpy(s, SAXPY_ALPHA, ins[0], ins[1], out))
             .reference(|ins, i| SAXPY_ALPHA.mul_add(ins[0][i], ins[1][i]) as f64)
             .tol(0.0),
     ));
     cases.push(Box::new(
         Elementwise::<f64>::new("axpy", n, 2)
-            .launch(|k, s, ins, out| {
-                k.axpy_f64
-                    .launch(s, SAXPY_ALPHA as f64, ins[0], ins[1], out)
-            })
+            .launch(|lib, s, ins, out| lib.axpy(s, SAXPY_ALPHA as f64, ins[0], ins[1], out))
             .reference(|ins, i| (SAXPY_ALPHA as f64).mul_add(ins[0][i], ins[1][i]))
             .tol(0.0),
     ));
@@ -98,15 +95,13 @@ pub fn all(sizes: &Sizes) -> Vec<Box<dyn Case>> {
     ] {
         cases.push(Box::new(ReduceCase { op, n }));
     }
-    cases.push(Box::new(ScanCase {
-        exclusive: false,
-        n,
-    }));
-    cases.push(Box::new(ScanCase { exclusive: true, n }));
+    for kind in [ScanKind::Inclusive, ScanKind::Exclusive] {
+        cases.push(Box::new(ScanCase { kind, n }));
+    }
     let (rows, cols) = sizes.rows;
-    for log in [false, true] {
-        cases.push(Box::new(SoftmaxCase::<f32>::new(log, rows, cols)));
-        cases.push(Box::new(SoftmaxCase::<bf16>::new(log, rows, cols)));
+    for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
+        cases.push(Box::new(SoftmaxCase::<f32>::new(kind, rows, cols)));
+        cases.push(Box::new(SoftmaxCase::<bf16>::new(kind, rows, cols)));
     }
     cases.push(Box::new(TransposeCase { n: sizes.transpose }));
     cases.push(Box::new(GemvCase {
@@ -166,7 +161,7 @@ pub fn activation_tol(act: Activation, dtype: Dtype) -> f64 {
 
 fn map_case<T: Element + MapElem>(name: &str, act: Activation, n: usize) -> Elementwise<T> {
     Elementwise::<T>::new(name, n, 1)
-        .launch(move |k, s, ins, out| T::launch(k, s, act, ins[0], out))
+        .launch(move |lib, s, ins, out| lib.map(s, act, ins[0], out))
         .reference(move |ins, i| activation_ref(act, ins[0][i].to_f64()))
         .tol(activation_tol(act, T::DTYPE))
 }

@@ -3,21 +3,21 @@
 //! ```ignore
 //! // out = a + b
 //! Elementwise::<f32>::new("vector_add", n, 2)
-//!     .launch(|k, s, ins, out| k.vector_add.launch(s, ins[0], ins[1], out))
+//!     .launch(|lib, s, ins, out| lib.binary(s, Binary::Add, ins[0], ins[1], out))
 //!     .reference(|ins, i| ins[0][i] as f64 + ins[1][i] as f64);
 //! // y = 1.5 x + y, in place: the reference sees y's initial values as the last input
 //! Elementwise::<f32>::new("saxpy", n, 1)
 //!     .in_place()
-//!     .launch(|k, s, ins, y| k.saxpy.launch(s, 1.5, ins[0], y))
+//!     .launch(|lib, s, ins, y| lib.kernels().saxpy.launch(s, 1.5, ins[0], y))
 //!     .reference(|ins, i| 1.5f32.mul_add(ins[0][i], ins[1][i]) as f64);
 //! ```
 use super::case::{Case, Ctx, Dtype, Element, Prepared, Work};
 use super::{data, verify};
-use gpukit::kernels::Kernels;
+use gpukit::Library;
 use gpukit::runtime::{self, DeviceBuffer, DeviceSlice, Stream};
 
 type LaunchFn<T> =
-    dyn Fn(&Kernels, &Stream, &[&DeviceSlice<T>], &mut DeviceSlice<T>) -> runtime::Result<()>;
+    dyn Fn(&Library, &Stream, &[&DeviceSlice<T>], &mut DeviceSlice<T>) -> runtime::Result<()>;
 type ReferenceFn<T> = dyn Fn(&[&[T]], usize) -> f64;
 
 /// An element-wise case over `n` elements of `T`: `inputs` read-only random vectors and one
@@ -67,7 +67,7 @@ impl<T: Element> Elementwise<T> {
     /// Queue the kernel: `ins` are the read-only inputs, `out` the output.
     pub fn launch(
         mut self,
-        f: impl Fn(&Kernels, &Stream, &[&DeviceSlice<T>], &mut DeviceSlice<T>) -> runtime::Result<()>
+        f: impl Fn(&Library, &Stream, &[&DeviceSlice<T>], &mut DeviceSlice<T>) -> runtime::Result<()>
         + 'static,
     ) -> Self {
         self.launch = Box::new(f);
@@ -150,7 +150,7 @@ impl<T: Element> Case for Elementwise<T> {
         }
         Ok(Box::new(ElementwiseRun {
             case: self,
-            kernels: ctx.kernels,
+            lib: ctx.lib,
             host,
             sets,
             seed: ctx.seed,
@@ -160,7 +160,7 @@ impl<T: Element> Case for Elementwise<T> {
 
 struct ElementwiseRun<'a, T: Element> {
     case: &'a Elementwise<T>,
-    kernels: &'a Kernels,
+    lib: &'a Library,
     /// Set 0's host inputs (and the in-place output's initial values).
     host: Vec<Vec<T>>,
     sets: Vec<(Vec<DeviceBuffer<T>>, DeviceBuffer<T>)>,
@@ -172,7 +172,7 @@ impl<T: Element> Prepared for ElementwiseRun<'_, T> {
         let k = rep % self.sets.len();
         let (ins, out) = &mut self.sets[k];
         let refs: Vec<&DeviceSlice<T>> = ins.iter().map(|b| &**b).collect();
-        (self.case.launch)(self.kernels, stream, &refs, out)
+        (self.case.launch)(self.lib, stream, &refs, out)
     }
 
     fn verify(&mut self) -> Result<(), String> {

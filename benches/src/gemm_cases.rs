@@ -1,15 +1,16 @@
-//! Cases of the tensor-core GEMMs ([`gpukit::gemm::gemm_f16`], [`gpukit::gemm::gemm_bf16`]):
+//! Cases of the tensor-core GEMMs ([`gpukit::Library::gemm`] with f16 / bf16 inputs):
 //! `C = A B` at M = N = K = `sizes.gemm`, f16 / bf16 inputs, f32 accumulation and C, measured
 //! against the f16 / bf16 tensor-core peak. The CuPy counterpart is `gemm` (cublasGemmEx with
 //! f32 accumulation).
 //!
 //! Verified on a grid of sampled rows × columns against an f64 product of the (exact) f16 /
-//! bf16 inputs: ‖C − ref‖₂ / ‖ref‖₂ ≤ 1e-3 over the samples, as `tests/gpu_tensor_gemm.rs` requires.
+//! bf16 inputs: ‖C − ref‖₂ / ‖ref‖₂ ≤ 1e-3 over the samples, as `tests/gpu_tensor_gemm.rs`
+//! requires.
 use super::case::{Case, Ctx, Dtype, Element, Peak, Prepared, Work};
 use super::{Sizes, data, verify};
-use gpukit::gemm::{gemm_bf16, gemm_f16};
-use gpukit::kernels::Kernels;
-use gpukit::runtime::{self, DeviceBuffer, DeviceSlice, Stream};
+use gpukit::Library;
+use gpukit::ops::{Gemm, GemmInput};
+use gpukit::runtime::{self, DeviceBuffer, Stream};
 use half::{bf16, f16};
 use std::marker::PhantomData;
 
@@ -25,53 +26,17 @@ pub fn all(sizes: &Sizes) -> Vec<Box<dyn Case>> {
     ]
 }
 
-/// Input types of the tensor-core GEMM.
-pub trait TensorGemmElem: Element {
+/// Input types of the tensor-core GEMM, and the peak each is measured against.
+pub trait TensorGemmElem: Element + GemmInput {
     const PEAK: Peak;
-    /// `C = A B` (alpha 1, beta 0) with the host API of this type.
-    #[allow(clippy::too_many_arguments)]
-    fn gemm(
-        k: &Kernels,
-        s: &Stream,
-        m: usize,
-        n: usize,
-        kdim: usize,
-        a: &DeviceSlice<Self>,
-        b: &DeviceSlice<Self>,
-        c: &mut DeviceSlice<f32>,
-    ) -> runtime::Result<()>;
 }
 
 impl TensorGemmElem for f16 {
     const PEAK: Peak = Peak::TensorF16;
-    fn gemm(
-        k: &Kernels,
-        s: &Stream,
-        m: usize,
-        n: usize,
-        kdim: usize,
-        a: &DeviceSlice<f16>,
-        b: &DeviceSlice<f16>,
-        c: &mut DeviceSlice<f32>,
-    ) -> runtime::Result<()> {
-        gemm_f16(k, s, m, n, kdim, 1.0, a, b, 0.0, c)
-    }
 }
 
 impl TensorGemmElem for bf16 {
     const PEAK: Peak = Peak::TensorBf16;
-    fn gemm(
-        k: &Kernels,
-        s: &Stream,
-        m: usize,
-        n: usize,
-        kdim: usize,
-        a: &DeviceSlice<bf16>,
-        b: &DeviceSlice<bf16>,
-        c: &mut DeviceSlice<f32>,
-    ) -> runtime::Result<()> {
-        gemm_bf16(k, s, m, n, kdim, 1.0, a, b, 0.0, c)
-    }
 }
 
 /// `gemm` for one input type: C (m×n, f32) = A (m×k) B (k×n).
@@ -114,7 +79,7 @@ impl<T: TensorGemmElem> Case for TensorGemmCase<T> {
         let b: Vec<T> = data::random(self.k * self.n, data::mix(ctx.seed, 1));
         Ok(Box::new(TensorGemmRun {
             case: self,
-            kernels: ctx.kernels,
+            lib: ctx.lib,
             da: ctx.gpu.upload(&a)?,
             db: ctx.gpu.upload(&b)?,
             // beta = 0 does not read C: NaN until written.
@@ -128,7 +93,7 @@ impl<T: TensorGemmElem> Case for TensorGemmCase<T> {
 
 struct TensorGemmRun<'a, T: TensorGemmElem> {
     case: &'a TensorGemmCase<T>,
-    kernels: &'a Kernels,
+    lib: &'a Library,
     a: Vec<T>,
     b: Vec<T>,
     da: DeviceBuffer<T>,
@@ -154,16 +119,8 @@ fn tile_sample(len: usize, count: usize, seed: u64) -> Vec<usize> {
 impl<T: TensorGemmElem> Prepared for TensorGemmRun<'_, T> {
     fn run(&mut self, stream: &Stream, _rep: usize) -> runtime::Result<()> {
         let c = self.case;
-        T::gemm(
-            self.kernels,
-            stream,
-            c.m,
-            c.n,
-            c.k,
-            &self.da,
-            &self.db,
-            &mut self.dc,
-        )
+        let g = Gemm::new(c.m, c.n, c.k);
+        self.lib.gemm(stream, &g, &self.da, &self.db, &mut self.dc)
     }
 
     fn verify(&mut self) -> Result<(), String> {

@@ -5,7 +5,7 @@
 //! Exit status: 0 when every kernel verified, 1 when one failed, 2 when the suite could not run
 //! (no CUDA device, bad arguments, unwritable output).
 use clap::Parser;
-use gpukit::kernels::Kernels;
+use gpukit::Library;
 use gpukit::runtime::Gpu;
 use gpukit_bench::baseline::{CupyBaseline, ScriptRun};
 use gpukit_bench::report::{self, Report};
@@ -123,7 +123,7 @@ fn run(args: &Args) -> Result<bool, String> {
     }
 
     let gpu = Gpu::new(args.device).map_err(|e| e.to_string())?;
-    let kernels = Kernels::load(&gpu).map_err(|e| e.to_string())?;
+    let lib = Library::load(&gpu).map_err(|e| e.to_string())?;
     let stream = gpu.stream().map_err(|e| e.to_string())?;
     let reps = args.reps.unwrap_or(if args.quick { 5 } else { 20 }).max(1);
     let command = command_line();
@@ -152,12 +152,12 @@ fn run(args: &Args) -> Result<bool, String> {
         p.sm_count,
         p.total_memory as f64 / (1u64 << 30) as f64,
         cases.len(),
-        kernels.module.loaded_image()
+        lib.kernels().module.loaded_image()
     );
     let suite_run = SuiteRun {
         env: Env {
             gpu: &gpu,
-            kernels: &kernels,
+            lib: &lib,
             stream: &stream,
         },
         opts: Options {

@@ -5,9 +5,8 @@
 //! `tests/gpu_sgemm.rs`.
 use super::case::{Case, Ctx, Dtype, Element, Peak, Prepared, Work};
 use super::{data, verify};
-use gpukit::gemm::sgemm;
-use gpukit::kernels::Kernels;
-use gpukit::ops::{Library, SoftmaxElem};
+use gpukit::Library;
+use gpukit::ops::{Gemm, Gemv, Shape, SoftmaxElem, SoftmaxKind};
 use gpukit::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, Stream};
 use std::marker::PhantomData;
 
@@ -59,16 +58,16 @@ impl Mismatches {
 /// Row-wise softmax (or log-softmax) of a `rows × cols` matrix of `T` (f32 or bf16, computed in
 /// f32), inputs uniform in `[-1, 1)`.
 pub struct SoftmaxCase<T> {
-    pub log: bool,
+    pub kind: SoftmaxKind,
     pub rows: usize,
     pub cols: usize,
     _t: PhantomData<T>,
 }
 
 impl<T> SoftmaxCase<T> {
-    pub fn new(log: bool, rows: usize, cols: usize) -> Self {
+    pub fn new(kind: SoftmaxKind, rows: usize, cols: usize) -> Self {
         SoftmaxCase {
-            log,
+            kind,
             rows,
             cols,
             _t: PhantomData,
@@ -78,7 +77,10 @@ impl<T> SoftmaxCase<T> {
 
 impl<T: Element + SoftmaxElem> Case for SoftmaxCase<T> {
     fn name(&self) -> &str {
-        if self.log { "log_softmax" } else { "softmax" }
+        match self.kind {
+            SoftmaxKind::Softmax => "softmax",
+            SoftmaxKind::LogSoftmax => "log_softmax",
+        }
     }
     fn dtype(&self) -> Dtype {
         T::DTYPE
@@ -90,7 +92,7 @@ impl<T: Element + SoftmaxElem> Case for SoftmaxCase<T> {
         Work::Bytes((2 * self.rows * self.cols * std::mem::size_of::<T>()) as f64)
     }
     fn prepare<'a>(&'a self, ctx: &Ctx<'a>) -> runtime::Result<Box<dyn Prepared + 'a>> {
-        let lib = Library::load(ctx.gpu)?;
+        let lib = ctx.lib;
         let n = self.rows * self.cols;
         let mut host = Vec::new();
         let mut sets = Vec::new();
@@ -113,7 +115,7 @@ impl<T: Element + SoftmaxElem> Case for SoftmaxCase<T> {
 
 struct SoftmaxRun<'a, T: DeviceCopy> {
     case: &'a SoftmaxCase<T>,
-    lib: Library,
+    lib: &'a Library,
     host: Vec<T>,
     sets: Vec<(DeviceBuffer<T>, DeviceBuffer<T>)>,
     seed: u64,
@@ -124,11 +126,13 @@ impl<T: Element + SoftmaxElem> Prepared for SoftmaxRun<'_, T> {
         let k = rep % self.sets.len();
         let (a, out) = &mut self.sets[k];
         let c = self.case;
-        self.lib.softmax_rows(stream, c.log, a, c.rows, c.cols, out)
+        let shape = Shape::new(c.rows, c.cols);
+        self.lib.softmax_rows(stream, c.kind, a, shape, out)
     }
 
     fn verify(&mut self) -> Result<(), String> {
-        let (cols, log) = (self.case.cols, self.case.log);
+        let cols = self.case.cols;
+        let log = self.case.kind == SoftmaxKind::LogSoftmax;
         let mut m = Mismatches::default();
         for r in verify::sample_rows(self.case.rows, CHECK_ROWS, self.seed) {
             let got = download_row(&self.sets[0].1, r, cols)?;
@@ -178,7 +182,7 @@ impl Case for TransposeCase {
         Work::Bytes((2 * self.n * self.n * 4) as f64)
     }
     fn prepare<'a>(&'a self, ctx: &Ctx<'a>) -> runtime::Result<Box<dyn Prepared + 'a>> {
-        let lib = Library::load(ctx.gpu)?;
+        let lib = ctx.lib;
         let n2 = self.n * self.n;
         let mut host = Vec::new();
         let mut sets = Vec::new();
@@ -199,19 +203,20 @@ impl Case for TransposeCase {
     }
 }
 
-struct TransposeRun {
+struct TransposeRun<'a> {
     n: usize,
-    lib: Library,
+    lib: &'a Library,
     host: Vec<f32>,
     sets: Vec<(DeviceBuffer<f32>, DeviceBuffer<f32>)>,
     seed: u64,
 }
 
-impl Prepared for TransposeRun {
+impl Prepared for TransposeRun<'_> {
     fn run(&mut self, stream: &Stream, rep: usize) -> runtime::Result<()> {
         let k = rep % self.sets.len();
         let (a, out) = &mut self.sets[k];
-        self.lib.transpose(stream, a, self.n, self.n, out)
+        self.lib
+            .transpose(stream, a, Shape::new(self.n, self.n), out)
     }
 
     fn verify(&mut self) -> Result<(), String> {
@@ -254,7 +259,7 @@ impl Case for GemvCase {
         Work::Bytes(((self.m * self.n + self.n + self.m) * 4) as f64)
     }
     fn prepare<'a>(&'a self, ctx: &Ctx<'a>) -> runtime::Result<Box<dyn Prepared + 'a>> {
-        let lib = Library::load(ctx.gpu)?;
+        let lib = ctx.lib;
         let mut host = (Vec::new(), Vec::new());
         let mut sets = Vec::new();
         for set in 0..ctx.copies.max(1) {
@@ -284,7 +289,7 @@ type GemvSet = (DeviceBuffer<f32>, DeviceBuffer<f32>, DeviceBuffer<f32>);
 
 struct GemvRun<'a> {
     case: &'a GemvCase,
-    lib: Library,
+    lib: &'a Library,
     host: (Vec<f32>, Vec<f32>),
     sets: Vec<GemvSet>,
     seed: u64,
@@ -294,8 +299,8 @@ impl Prepared for GemvRun<'_> {
     fn run(&mut self, stream: &Stream, rep: usize) -> runtime::Result<()> {
         let k = rep % self.sets.len();
         let (a, x, y) = &mut self.sets[k];
-        let (m, n) = (self.case.m, self.case.n);
-        self.lib.gemv(stream, false, 1.0, a, m, n, x, 0.0, y, None)
+        let g = Gemv::new(self.case.m, self.case.n);
+        self.lib.gemv(stream, &g, a, x, y, None)
     }
 
     fn verify(&mut self) -> Result<(), String> {
@@ -317,7 +322,8 @@ impl Prepared for GemvRun<'_> {
     }
 }
 
-/// `C = A B` for row-major f32 `m × k` and `k × n` ([`sgemm`], alpha 1, beta 0), counted as
+/// `C = A B` for row-major f32 `m × k` and `k × n` ([`Library::gemm`] with f32 inputs, the
+/// SGEMM kernels; alpha 1, beta 0), counted as
 /// `2 m n k` FLOPs against the FP32 peak.
 pub struct SgemmCase {
     pub m: usize,
@@ -346,7 +352,7 @@ impl Case for SgemmCase {
         let b: Vec<f32> = data::random(self.k * self.n, data::mix(ctx.seed, 1));
         Ok(Box::new(SgemmRun {
             case: self,
-            kernels: ctx.kernels,
+            lib: ctx.lib,
             da: ctx.gpu.upload(&a)?,
             db: ctx.gpu.upload(&b)?,
             // beta = 0 does not read C: NaN until written.
@@ -360,7 +366,7 @@ impl Case for SgemmCase {
 
 struct SgemmRun<'a> {
     case: &'a SgemmCase,
-    kernels: &'a Kernels,
+    lib: &'a Library,
     a: Vec<f32>,
     b: Vec<f32>,
     da: DeviceBuffer<f32>,
@@ -386,18 +392,8 @@ fn gemm_sample(len: usize, count: usize, seed: u64) -> Vec<usize> {
 impl Prepared for SgemmRun<'_> {
     fn run(&mut self, stream: &Stream, _rep: usize) -> runtime::Result<()> {
         let c = self.case;
-        sgemm(
-            self.kernels,
-            stream,
-            c.m,
-            c.n,
-            c.k,
-            1.0,
-            &self.da,
-            &self.db,
-            0.0,
-            &mut self.dc,
-        )
+        let g = Gemm::new(c.m, c.n, c.k);
+        self.lib.gemm(stream, &g, &self.da, &self.db, &mut self.dc)
     }
 
     fn verify(&mut self) -> Result<(), String> {

@@ -6,7 +6,8 @@
 //! (computed in parallel), within the bounds `tests/gpu_reductions.rs` states.
 use super::case::{Case, Ctx, Dtype, Prepared, Work};
 use super::{data, verify};
-use gpukit::ops::{Library, Reduce, ReduceScratch, ScanScratch};
+use gpukit::Library;
+use gpukit::ops::{Reduce, ReduceScratch, ScanKind, ScanScratch};
 use gpukit::runtime::{self, DeviceBuffer, Stream};
 
 /// Which reduction a [`ReduceCase`] runs.
@@ -62,8 +63,8 @@ impl Case for ReduceCase {
         Work::Bytes((self.op.inputs() * self.n * 4) as f64)
     }
     fn prepare<'a>(&'a self, ctx: &Ctx<'a>) -> runtime::Result<Box<dyn Prepared + 'a>> {
-        let lib = Library::load(ctx.gpu)?;
-        let scratch = lib.reduce_scratch(ctx.gpu)?;
+        let lib = ctx.lib;
+        let scratch = lib.reduce_scratch()?;
         let mut host = Vec::new();
         let mut sets = Vec::new();
         for set in 0..ctx.copies.max(1) {
@@ -89,18 +90,18 @@ impl Case for ReduceCase {
     }
 }
 
-struct ReduceRun {
+struct ReduceRun<'a> {
     op: ReduceOp,
-    lib: Library,
+    lib: &'a Library,
     scratch: ReduceScratch,
     host: Vec<Vec<f32>>,
     sets: Vec<Vec<DeviceBuffer<f32>>>,
 }
 
-impl Prepared for ReduceRun {
+impl Prepared for ReduceRun<'_> {
     fn run(&mut self, stream: &Stream, rep: usize) -> runtime::Result<()> {
         let x = &self.sets[rep % self.sets.len()];
-        let (lib, scratch) = (&self.lib, &mut self.scratch);
+        let (lib, scratch) = (self.lib, &mut self.scratch);
         match self.op {
             ReduceOp::Sum => lib.reduce_async(stream, Reduce::Sum, &x[0], scratch),
             ReduceOp::Min => lib.reduce_async(stream, Reduce::Min, &x[0], scratch),
@@ -113,7 +114,7 @@ impl Prepared for ReduceRun {
 
     fn verify(&mut self) -> Result<(), String> {
         let x = &self.host[0];
-        let value = |op| self.scratch.value(op).map_err(|e| e.to_string());
+        let value = || self.scratch.value().map_err(|e| e.to_string());
         let (what, got, want, tol) = match self.op {
             ReduceOp::Sum | ReduceOp::Dot => {
                 let y = self.host.get(1);
@@ -121,22 +122,12 @@ impl Prepared for ReduceRun {
                     Some(y) => x[i] as f64 * y[i] as f64,
                     None => x[i] as f64,
                 });
-                (
-                    self.op.name(),
-                    value(Reduce::Sum)?,
-                    sum,
-                    abs * SUM_BOUND + 1e-6,
-                )
+                (self.op.name(), value()?, sum, abs * SUM_BOUND + 1e-6)
             }
             ReduceOp::L2Norm => {
                 let (ss, _) = fold_f64(x.len(), |i| x[i] as f64 * x[i] as f64);
                 let want = ss.sqrt();
-                (
-                    "l2_norm",
-                    value(Reduce::SumSquares)?.sqrt(),
-                    want,
-                    want * SUM_BOUND,
-                )
+                ("l2_norm", value()?.sqrt(), want, want * SUM_BOUND)
             }
             ReduceOp::Max | ReduceOp::Min => {
                 let max = self.op == ReduceOp::Max;
@@ -159,8 +150,7 @@ impl Prepared for ReduceRun {
                     },
                     if max { f32::max } else { f32::min },
                 );
-                let op = if max { Reduce::Max } else { Reduce::Min };
-                (self.op.name(), value(op)?, want as f64, 0.0)
+                (self.op.name(), value()?, want as f64, 0.0)
             }
             ReduceOp::Argmax => {
                 // The first index of the maximum: per range (value, first index), then the
@@ -207,16 +197,15 @@ fn fold_f64(n: usize, term: impl Fn(usize) -> f64 + Sync) -> (f64, f64) {
 /// An inclusive or exclusive prefix sum of `n` f32 (uniform in `[-1, 1)`), one pass
 /// ([`Library::scan`]).
 pub struct ScanCase {
-    pub exclusive: bool,
+    pub kind: ScanKind,
     pub n: usize,
 }
 
 impl Case for ScanCase {
     fn name(&self) -> &str {
-        if self.exclusive {
-            "exclusive_scan"
-        } else {
-            "inclusive_scan"
+        match self.kind {
+            ScanKind::Inclusive => "inclusive_scan",
+            ScanKind::Exclusive => "exclusive_scan",
         }
     }
     fn dtype(&self) -> Dtype {
@@ -229,8 +218,8 @@ impl Case for ScanCase {
         Work::Bytes((2 * self.n * 4) as f64)
     }
     fn prepare<'a>(&'a self, ctx: &Ctx<'a>) -> runtime::Result<Box<dyn Prepared + 'a>> {
-        let lib = Library::load(ctx.gpu)?;
-        let scratch = lib.scan_scratch(ctx.gpu, self.n)?;
+        let lib = ctx.lib;
+        let scratch = lib.scan_scratch(self.n)?;
         let mut host = Vec::new();
         let mut sets = Vec::new();
         for set in 0..ctx.copies.max(1) {
@@ -244,7 +233,7 @@ impl Case for ScanCase {
             }
         }
         Ok(Box::new(ScanRun {
-            exclusive: self.exclusive,
+            kind: self.kind,
             lib,
             scratch,
             host,
@@ -254,27 +243,27 @@ impl Case for ScanCase {
     }
 }
 
-struct ScanRun {
-    exclusive: bool,
-    lib: Library,
+struct ScanRun<'a> {
+    kind: ScanKind,
+    lib: &'a Library,
     scratch: ScanScratch,
     host: Vec<f32>,
     sets: Vec<(DeviceBuffer<f32>, DeviceBuffer<f32>)>,
     seed: u64,
 }
 
-impl Prepared for ScanRun {
+impl Prepared for ScanRun<'_> {
     fn run(&mut self, stream: &Stream, rep: usize) -> runtime::Result<()> {
         let k = rep % self.sets.len();
         let (x, out) = &mut self.sets[k];
-        self.lib
-            .scan(stream, self.exclusive, x, out, &mut self.scratch)
+        self.lib.scan(stream, self.kind, x, out, &mut self.scratch)
     }
 
     fn verify(&mut self) -> Result<(), String> {
         let got = runtime::download(&self.sets[0].1).map_err(|e| e.to_string())?;
         let idx = verify::sample_indices(self.host.len(), self.seed);
-        let want = prefix_at(&self.host, &idx, self.exclusive);
+        let exclusive = self.kind == ScanKind::Exclusive;
+        let want = prefix_at(&self.host, &idx, exclusive);
         // Bound (tests/gpu_reductions.rs): 2^-20 of the running Σ|x|, plus 1e-6.
         let mut first = None;
         let mut bad = 0usize;

@@ -6,7 +6,7 @@ use super::cases::CopyCase;
 use super::peak::{peak_flops, peak_name};
 use super::report::{CupyInfo, DeviceInfo, Report, Row, utc_now};
 use super::verify;
-use gpukit::kernels::Kernels;
+use gpukit::Library;
 use gpukit::runtime::{self, Gpu, Stream, timing};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -30,7 +30,7 @@ pub struct Options {
 /// The GPU the suite runs on.
 pub struct Env<'a> {
     pub gpu: &'a Gpu,
-    pub kernels: &'a Kernels,
+    pub lib: &'a Library,
     pub stream: &'a Stream,
 }
 
@@ -70,7 +70,7 @@ pub fn measure_copy_gbs(env: &Env, n: usize, opts: &Options) -> runtime::Result<
     let case = CopyCase { n };
     let ctx = Ctx {
         gpu: env.gpu,
-        kernels: env.kernels,
+        lib: env.lib,
         stream: env.stream,
         copies: 1,
         seed: opts.seed,
@@ -161,7 +161,7 @@ fn measure(
 ) -> Result<(timing::Timing, Result<(), String>), String> {
     let ctx = Ctx {
         gpu: env.gpu,
-        kernels: env.kernels,
+        lib: env.lib,
         stream: env.stream,
         copies,
         seed: opts.seed,
