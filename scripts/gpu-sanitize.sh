@@ -24,7 +24,7 @@ run() {
   echo "$tool $bin rc=$rc $summary"
   [[ $rc == 0 ]] || fail=1
 }
-for b in gpu_vector gpu_ops gpu_gemm gpu_device gpu_runtime; do
+for b in gpu_vector gpu_ops gpu_gemm gpu_device gpu_runtime gpu_drop_order; do
   run memcheck "$b" --leak-check full
 done
 for tool in racecheck initcheck synccheck; do
