@@ -25,9 +25,10 @@ run() {
   [[ $rc == 0 ]] || fail=1
 }
 # Every staged GPU test binary (one per topic) under memcheck; the kernel suites (all but the
-# runtime's) also under racecheck, initcheck and synccheck. gpu_device_panics traps on purpose.
+# runtime's: gpu_runtime*, gpu_drop_order) also under racecheck, initcheck and synccheck.
+# gpu_device_panics traps on purpose.
 all=$(cd .gpu/bin && ls test-gpu_* | sed 's/^test-//' | grep -v '^gpu_device_panics$')
-kernels=$(grep -v '^gpu_runtime' <<< "$all")
+kernels=$(grep -v -e '^gpu_runtime' -e '^gpu_drop_order$' <<< "$all")
 for b in $all; do
   run memcheck "$b" --leak-check full
 done
