@@ -11,6 +11,38 @@
 //! - [`softmax`]: row softmax and log-softmax;
 //! - [`matrix`]: transpose and GEMV;
 //! - [`gemm`]: SGEMM and the tensor-core f16 / bf16 GEMMs, single or strided-batched.
+//!
+//! ```no_run
+//! use gpukit::Library;
+//! use gpukit::ops::{Activation, Gemm, Reduce, Shape, SoftmaxKind, StridedBatch};
+//! use gpukit::runtime::half::f16;
+//! use gpukit::runtime::{Gpu, Result};
+//!
+//! fn rows_of_probabilities() -> Result<f64> {
+//!     let gpu = Gpu::new(0)?;
+//!     let lib = Library::load(&gpu)?;
+//!     let s = gpu.stream()?;
+//!     let (m, n, k) = (512, 256, 128);
+//!     let a = gpu.upload(&vec![0.01f32; m * k])?;
+//!     let b = gpu.upload(&vec![0.02f32; k * n])?;
+//!     let mut c = gpu.alloc_zeroed::<f32>(m * n)?;
+//!     lib.gemm(&s, &Gemm::new(m, n, k), &a, &b, &mut c)?; // C = A B; f32 inputs: SGEMM
+//!
+//!     // Four f16 products C_i = 0.5 A_i B + C_i sharing one B, on the tensor cores.
+//!     let a4 = gpu.upload(&vec![f16::from_f32(0.01); 4 * m * k])?;
+//!     let b1 = gpu.upload(&vec![f16::from_f32(0.02); k * n])?;
+//!     let mut c4 = gpu.alloc_zeroed::<f32>(4 * m * n)?;
+//!     let g = Gemm::new(m, n, k).scaled(0.5, 1.0);
+//!     let batch = StridedBatch { stride_b: 0, ..StridedBatch::packed(4, g.shape) };
+//!     lib.gemm(&s, &g.batched(batch), &a4, &b1, &mut c4)?;
+//!
+//!     let mut h = gpu.alloc_zeroed::<f32>(m * n)?;
+//!     lib.map(&s, Activation::Gelu, &c, &mut h)?;
+//!     lib.softmax_rows(&s, SoftmaxKind::Softmax, &h, Shape::new(m, n), &mut c)?;
+//!     lib.reduce(&s, Reduce::Sum, &c) // waits for the value: m rows that each sum to 1
+//! }
+//! # rows_of_probabilities().unwrap();
+//! ```
 use crate::kernels::Kernels;
 use crate::runtime::{Error, Gpu, Result};
 
