@@ -5,7 +5,7 @@ mod common;
 use common::setup;
 use gpukit::ops::{Gemm, StridedBatch};
 use gpukit::runtime;
-use gpukit_test_support::gemm::{gemm_ref, gemm_ref_at, rel_err};
+use gpukit_test_support::gemm::{GemmRef, rel_err};
 use gpukit_test_support::reference::random_nonzero;
 
 /// Tiny primes, non-multiples of every tile (128×128×8 and the 4-wide vectors), exact tiles
@@ -48,7 +48,14 @@ fn sgemm_matches_cpu_at_awkward_shapes() {
             lib.gemm(&s, &g, &da, &db, &mut dc).unwrap();
             runtime::sync(&s).unwrap();
             let got = runtime::download(&dc).unwrap();
-            let want = gemm_ref(m, n, kd, alpha, &a, &b, beta, &c0);
+            let r = GemmRef {
+                m,
+                n,
+                k: kd,
+                alpha,
+                beta,
+            };
+            let want = r.product(&a, &b, &c0);
             let e = rel_err(&got, &want);
             assert!(
                 e <= 1e-5,
@@ -73,6 +80,13 @@ fn sgemm_1000_cubed_sampled() {
         let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
         let mut dc = gpu.upload(&c0).unwrap();
         let (alpha, beta) = (0.75f32, 0.5f32);
+        let r = GemmRef {
+            m,
+            n,
+            k: kd,
+            alpha,
+            beta,
+        };
         let g = Gemm::new(m, n, kd).scaled(alpha, beta);
         lib.gemm(&s, &g, &da, &db, &mut dc).unwrap();
         runtime::sync(&s).unwrap();
@@ -92,10 +106,7 @@ fn sgemm_1000_cubed_sampled() {
             idx.push(((x >> 33) as usize % m, (x >> 13) as usize % n));
         }
         let g: Vec<f32> = idx.iter().map(|&(i, j)| got[i * n + j]).collect();
-        let w: Vec<f64> = idx
-            .iter()
-            .map(|&(i, j)| gemm_ref_at(n, kd, alpha, &a, &b, beta, &c0, i, j))
-            .collect();
+        let w: Vec<f64> = idx.iter().map(|&(i, j)| r.at(&a, &b, &c0, i, j)).collect();
         let e = rel_err(&g, &w);
         assert!(
             e <= 1e-5,
@@ -120,6 +131,13 @@ fn sgemm_strided_batched_matches_cpu() {
         let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
         let mut dc = gpu.upload(&c0).unwrap();
         let (alpha, beta) = (2.0f32, -1.0f32);
+        let r = GemmRef {
+            m,
+            n,
+            k: kd,
+            alpha,
+            beta,
+        };
         let g = Gemm::new(m, n, kd)
             .scaled(alpha, beta)
             .batched(StridedBatch {
@@ -132,16 +150,7 @@ fn sgemm_strided_batched_matches_cpu() {
         runtime::sync(&s).unwrap();
         let got = runtime::download(&dc).unwrap();
         for z in 0..batch {
-            let want = gemm_ref(
-                m,
-                n,
-                kd,
-                alpha,
-                &a[z * sa..z * sa + m * kd],
-                &b,
-                beta,
-                &c0[z * sc..z * sc + m * n],
-            );
+            let want = r.product(&a[z * sa..z * sa + m * kd], &b, &c0[z * sc..z * sc + m * n]);
             let e = rel_err(&got[z * sc..z * sc + m * n], &want);
             assert!(
                 e <= 1e-5,

@@ -6,7 +6,7 @@ use common::{Half, random_half, setup};
 use gpukit::ops::{Gemm, StridedBatch};
 use gpukit::runtime;
 use gpukit::runtime::half::{bf16, f16};
-use gpukit_test_support::gemm::{gemm_ref, gemm_ref_at, rel_err};
+use gpukit_test_support::gemm::{GemmRef, rel_err};
 use gpukit_test_support::reference::random_nonzero;
 
 /// The tensor-core bound: inputs are exact in f16/bf16 and products exact in f32, so only the
@@ -54,7 +54,14 @@ fn tensor_awkward_shapes<T: Half>() {
             lib.gemm(&s, &g, &da, &db, &mut dc).unwrap();
             runtime::sync(&s).unwrap();
             let got = runtime::download(&dc).unwrap();
-            let want = gemm_ref(m, n, kd, alpha, &aw, &bw, beta, &c0);
+            let r = GemmRef {
+                m,
+                n,
+                k: kd,
+                alpha,
+                beta,
+            };
+            let want = r.product(&aw, &bw, &c0);
             let e = rel_err(&got, &want);
             assert!(
                 e <= TENSOR_TOL,
@@ -91,6 +98,13 @@ fn tensor_1000_cubed<T: Half>() {
         let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
         let mut dc = gpu.upload(&c0).unwrap();
         let (alpha, beta) = (0.75f32, 0.5f32);
+        let r = GemmRef {
+            m,
+            n,
+            k: kd,
+            alpha,
+            beta,
+        };
         let g = Gemm::new(m, n, kd).scaled(alpha, beta);
         lib.gemm(&s, &g, &da, &db, &mut dc).unwrap();
         runtime::sync(&s).unwrap();
@@ -112,7 +126,7 @@ fn tensor_1000_cubed<T: Half>() {
         let g: Vec<f32> = idx.iter().map(|&(i, j)| got[i * n + j]).collect();
         let w: Vec<f64> = idx
             .iter()
-            .map(|&(i, j)| gemm_ref_at(n, kd, alpha, &aw, &bw, beta, &c0, i, j))
+            .map(|&(i, j)| r.at(&aw, &bw, &c0, i, j))
             .collect();
         let e = rel_err(&g, &w);
         assert!(
@@ -155,6 +169,13 @@ fn tensor_strided_batched<T: Half>() {
         let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
         let mut dc = gpu.upload(&c0).unwrap();
         let (alpha, beta) = (2.0f32, -1.0f32);
+        let r = GemmRef {
+            m,
+            n,
+            k: kd,
+            alpha,
+            beta,
+        };
         let g = Gemm::new(m, n, kd)
             .scaled(alpha, beta)
             .batched(StridedBatch {
@@ -167,14 +188,9 @@ fn tensor_strided_batched<T: Half>() {
         runtime::sync(&s).unwrap();
         let got = runtime::download(&dc).unwrap();
         for z in 0..batch {
-            let want = gemm_ref(
-                m,
-                n,
-                kd,
-                alpha,
+            let want = r.product(
                 &aw[z * sa..z * sa + m * kd],
                 &bw[z * sb..z * sb + kd * n],
-                beta,
                 &c0[z * sc..z * sc + m * n],
             );
             let e = rel_err(&got[z * sc..z * sc + m * n], &want);

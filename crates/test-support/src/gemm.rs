@@ -1,62 +1,60 @@
-//! The CPU reference of GEMM in f64 (row-major, C = alpha * A * B + beta * C0) and the error
-//! measure the GEMM tests and benchmarks judge results by.
+//! The CPU reference of GEMM in f64 (row-major, `C = alpha · A B + beta · C0`) and the error
+//! measure the GEMM tests judge results by.
 
-/// C = alpha * A * B + beta * C0 in f64 (row-major; A m×k, B k×n).
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_ref(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c0: &[f32],
-) -> Vec<f64> {
-    let mut out = vec![0.0f64; m * n];
-    for i in 0..m {
-        for p in 0..k {
-            let aip = a[i * k + p] as f64;
-            let brow = &b[p * n..(p + 1) * n];
-            let orow = &mut out[i * n..(i + 1) * n];
-            for (o, &bv) in orow.iter_mut().zip(brow) {
-                *o += aip * bv as f64;
-            }
-        }
-        for j in 0..n {
-            let old = if beta == 0.0 {
-                0.0
-            } else {
-                beta as f64 * c0[i * n + j] as f64
-            };
-            out[i * n + j] = alpha as f64 * out[i * n + j] + old;
-        }
-    }
-    out
+/// One product `C = alpha · A B + beta · C0` (row-major; A m×k, B k×n, C0 m×n), evaluated in
+/// f64. `beta == 0` ignores C0 (NaNs in it do not propagate), as the kernels do.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GemmRef {
+    /// Rows of A and C.
+    pub m: usize,
+    /// Columns of B and C.
+    pub n: usize,
+    /// Columns of A, rows of B.
+    pub k: usize,
+    /// Scale of the product.
+    pub alpha: f32,
+    /// Scale of C0.
+    pub beta: f32,
 }
 
-/// One element of the reference (for sampled checks of large products).
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_ref_at(
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c0: &[f32],
-    i: usize,
-    j: usize,
-) -> f64 {
-    let dot: f64 = (0..k)
-        .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
-        .sum();
-    let old = if beta == 0.0 {
-        0.0
-    } else {
-        beta as f64 * c0[i * n + j] as f64
-    };
-    alpha as f64 * dot + old
+impl GemmRef {
+    /// Every element of C.
+    pub fn product(&self, a: &[f32], b: &[f32], c0: &[f32]) -> Vec<f64> {
+        let GemmRef { m, n, k, alpha, .. } = *self;
+        let mut out = vec![0.0f64; m * n];
+        for i in 0..m {
+            for p in 0..k {
+                let aip = a[i * k + p] as f64;
+                let brow = &b[p * n..(p + 1) * n];
+                let orow = &mut out[i * n..(i + 1) * n];
+                for (o, &bv) in orow.iter_mut().zip(brow) {
+                    *o += aip * bv as f64;
+                }
+            }
+            for j in 0..n {
+                out[i * n + j] = alpha as f64 * out[i * n + j] + self.old(c0, i, j);
+            }
+        }
+        out
+    }
+
+    /// Element `(i, j)` of C (for sampled checks of large products).
+    pub fn at(&self, a: &[f32], b: &[f32], c0: &[f32], i: usize, j: usize) -> f64 {
+        let GemmRef { n, k, alpha, .. } = *self;
+        let dot: f64 = (0..k)
+            .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
+            .sum();
+        alpha as f64 * dot + self.old(c0, i, j)
+    }
+
+    /// `beta · C0[i, j]`, or 0 when `beta == 0`.
+    fn old(&self, c0: &[f32], i: usize, j: usize) -> f64 {
+        if self.beta == 0.0 {
+            0.0
+        } else {
+            self.beta as f64 * c0[i * self.n + j] as f64
+        }
+    }
 }
 
 /// ‖got − want‖₂ / ‖want‖₂ (0 when both are empty or zero; infinite on NaN).
@@ -90,41 +88,38 @@ mod tests {
             [5.0, 6.0, 7.0, 8.0],
             [1.0, -1.0, 2.0, 0.5],
         );
+        let g = |m, n, k, alpha, beta| GemmRef {
+            m,
+            n,
+            k,
+            alpha,
+            beta,
+        };
         assert_eq!(
-            gemm_ref(2, 2, 2, 1.0, &a, &b, 0.0, &c0),
+            g(2, 2, 2, 1.0, 0.0).product(&a, &b, &c0),
             vec![19.0, 22.0, 43.0, 50.0]
         );
-        assert_eq!(
-            gemm_ref(2, 2, 2, 2.0, &a, &b, -1.0, &c0),
-            vec![37.0, 45.0, 84.0, 99.5]
-        );
+        let scaled = g(2, 2, 2, 2.0, -1.0);
+        assert_eq!(scaled.product(&a, &b, &c0), vec![37.0, 45.0, 84.0, 99.5]);
         // beta = 0 ignores NaNs in C; k = 0 gives beta * C.
         assert_eq!(
-            gemm_ref(1, 1, 1, 1.0, &[3.0], &[2.0], 0.0, &[f32::NAN]),
+            g(1, 1, 1, 1.0, 0.0).product(&[3.0], &[2.0], &[f32::NAN]),
             vec![6.0]
         );
         assert_eq!(
-            gemm_ref(1, 2, 0, 1.0, &[], &[], 3.0, &[1.0, 2.0]),
+            g(1, 2, 0, 1.0, 3.0).product(&[], &[], &[1.0, 2.0]),
             vec![3.0, 6.0]
         );
         // Non-square: (1×3) * (3×2).
+        let (a13, b32) = ([1.0, 2.0, 3.0], [1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
         assert_eq!(
-            gemm_ref(
-                1,
-                2,
-                3,
-                1.0,
-                &[1.0, 2.0, 3.0],
-                &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0],
-                0.0,
-                &[0.0; 2]
-            ),
+            g(1, 2, 3, 1.0, 0.0).product(&a13, &b32, &[0.0; 2]),
             vec![4.0, 5.0]
         );
         for (i, j) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
             assert_eq!(
-                gemm_ref_at(2, 2, 2.0, &a, &b, -1.0, &c0, i, j),
-                gemm_ref(2, 2, 2, 2.0, &a, &b, -1.0, &c0)[i * 2 + j]
+                scaled.at(&a, &b, &c0, i, j),
+                scaled.product(&a, &b, &c0)[i * 2 + j]
             );
         }
     }
