@@ -264,6 +264,32 @@ fn key_type(rt: &str, k: &KernelSig, args: Option<&[InstanceArg]>) -> String {
     }
 }
 
+/// A method signature laid out one parameter per line (as rustfmt would), so that rustc's
+/// "defined here" notes about a launcher show a readable signature.
+fn signature(
+    name: &str,
+    generics: &str,
+    params: &[String],
+    ret: &str,
+    where_clause: &str,
+) -> String {
+    let mut s = format!("    pub fn {name}{generics}(\n");
+    for p in params {
+        let _ = writeln!(s, "        {p},");
+    }
+    let _ = write!(s, "    ) -> {ret}");
+    if where_clause.is_empty() {
+        s.push_str(" {");
+    } else {
+        let _ = write!(
+            s,
+            "\n    where\n        {},\n    {{",
+            where_clause.trim_start().trim_start_matches("where").trim()
+        );
+    }
+    s
+}
+
 fn term_code(rt: &str, t: &Term) -> String {
     match t {
         Term::Len(p) => format!("{rt}::contract::Term::len({p}.len())"),
@@ -308,7 +334,14 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
         .iter()
         .map(|p| format!("{}: {}", p.name, host_param(rt, &p.kind)))
         .collect();
-    let params = params.join(", ");
+    let with = |lead: &[String], rest: &[String]| -> Vec<String> {
+        lead.iter().chain(rest).cloned().collect()
+    };
+    let (self_, stream, cfg) = (
+        "&self".to_string(),
+        format!("stream: &{rt}::Stream"),
+        format!("cfg: &{rt}::LaunchConfig"),
+    );
     // The same, with outputs borrowed shared: for `check` and `config`.
     let shared_params: Vec<String> = k
         .params
@@ -321,7 +354,6 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
             format!("{}: {t}", q.name)
         })
         .collect();
-    let shared_params = shared_params.join(", ");
     let shared_args: Vec<String> = k
         .params
         .iter()
@@ -345,6 +377,8 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
         "/// Typed launcher for the kernel `{}`, generated from its `#[kernel]` signature.",
         k.name
     );
+    // The kernel's own docs may index (`out[i]`), which rustdoc would take for links.
+    let _ = writeln!(w, "#[allow(rustdoc::broken_intra_doc_links)]");
     let entries = k.entries();
     if k.is_generic() {
         let _ = writeln!(
@@ -412,7 +446,14 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
     );
     let _ = writeln!(
         w,
-        "    #[allow(clippy::too_many_arguments, clippy::unnecessary_cast, unused_variables)]\n    pub fn check{gp}(&self, {shared_params}) -> {rt}::Result<()>{wc} {{"
+        "    #[allow(clippy::too_many_arguments, clippy::unnecessary_cast, unused_variables)]\n{}",
+        signature(
+            "check",
+            gp,
+            &with(std::slice::from_ref(&self_), &shared_params),
+            &format!("{rt}::Result<()>"),
+            wc
+        )
     );
     for group in &k.contract.same_len {
         let lens: Vec<String> = group
@@ -510,7 +551,14 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
         );
         let _ = writeln!(
             w,
-            "    #[allow(clippy::too_many_arguments, clippy::unnecessary_cast, unused_variables)]\n    pub fn config{gp}(&self, {shared_params}) -> {rt}::Result<{rt}::LaunchConfig>{wc} {{"
+            "    #[allow(clippy::too_many_arguments, clippy::unnecessary_cast, unused_variables)]\n{}",
+            signature(
+                "config",
+                gp,
+                &with(std::slice::from_ref(&self_), &shared_params),
+                &format!("{rt}::Result<{rt}::LaunchConfig>"),
+                wc
+            )
         );
         let _ = writeln!(w, "        {body}");
         let _ = writeln!(w, "    }}\n");
@@ -520,7 +568,14 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
         );
         let _ = writeln!(
             w,
-            "    #[allow(clippy::too_many_arguments)]\n    pub fn launch{gp}(&self, stream: &{rt}::Stream, {params}) -> {rt}::Result<()>{wc} {{"
+            "    #[allow(clippy::too_many_arguments)]\n{}",
+            signature(
+                "launch",
+                gp,
+                &with(&[self_.clone(), stream.clone()], &params),
+                &format!("{rt}::Result<()>"),
+                wc
+            )
         );
         let _ = writeln!(w, "        let cfg = self.config{tf}({shared_args})?;");
         let _ = writeln!(w, "        self.launch_with{tf}(stream, &cfg, {args})");
@@ -533,7 +588,14 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
     );
     let _ = writeln!(
         w,
-        "    #[allow(clippy::too_many_arguments)]\n    pub fn launch_with{gp}(&self, stream: &{rt}::Stream, cfg: &{rt}::LaunchConfig, {params}) -> {rt}::Result<()>{wc} {{"
+        "    #[allow(clippy::too_many_arguments)]\n{}",
+        signature(
+            "launch_with",
+            gp,
+            &with(&[self_.clone(), stream.clone(), cfg.clone()], &params),
+            &format!("{rt}::Result<()>"),
+            wc
+        )
     );
     let _ = writeln!(w, "        self.check{tf}({shared_args})?;");
     let mut ptrs = Vec::new();

@@ -53,8 +53,8 @@ pub fn display_path(p: &Path, base: &Path) -> String {
 /// messages. `crate_dir` is the nested build's workspace root (rustc's relative paths start
 /// there) and `base` the user's package.
 pub fn from_json(line: &str, crate_dir: &Path, base: &Path) -> Option<Diagnostic> {
-    let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    if v["reason"] != "compiler-message" {
+    let v = crate::json::parse(line.as_bytes()).ok()?;
+    if v["reason"].as_str() != Some("compiler-message") {
         return None;
     }
     let m = &v["message"];
@@ -89,14 +89,19 @@ pub fn from_json(line: &str, crate_dir: &Path, base: &Path) -> Option<Diagnostic
 }
 
 /// `(file, line, column, primary)` of every span of a message and its children.
-fn collect_spans(m: &serde_json::Value, out: &mut Vec<(String, u64, u64, bool)>) {
+fn collect_spans(m: &crate::json::Value, out: &mut Vec<(String, u64, u64, bool)>) {
+    use crate::json::Value;
+    let num = |v: &Value| match v {
+        Value::Number(n) => *n as u64,
+        _ => 0,
+    };
     for s in m["spans"].as_array().into_iter().flatten() {
         if let Some(f) = s["file_name"].as_str() {
             out.push((
                 f.to_string(),
-                s["line_start"].as_u64().unwrap_or(0),
-                s["column_start"].as_u64().unwrap_or(0),
-                s["is_primary"].as_bool().unwrap_or(false),
+                num(&s["line_start"]),
+                num(&s["column_start"]),
+                matches!(s["is_primary"], Value::Bool(true)),
             ));
         }
     }
@@ -217,19 +222,8 @@ mod tests {
         let krate = base.join("kernels");
         std::fs::create_dir_all(krate.join("src")).unwrap();
         std::fs::write(krate.join("src/lib.rs"), "").unwrap();
-        let line = serde_json::json!({
-            "reason": "compiler-message",
-            "message": {
-                "rendered": "error[E0308]: mismatched types\n --> src/lib.rs:3:22\n  |\n",
-                "level": "error",
-                "message": "mismatched types",
-                "code": {"code": "E0308"},
-                "spans": [{"file_name": "src/lib.rs", "line_start": 3, "column_start": 22, "is_primary": true}],
-                "children": []
-            }
-        })
-        .to_string();
-        let diag = from_json(&line, &krate, base).unwrap();
+        let line = r#"{"reason": "compiler-message", "message": {"rendered": "error[E0308]: mismatched types\n --> src/lib.rs:3:22\n  |\n", "level": "error", "message": "mismatched types", "code": {"code": "E0308"}, "spans": [{"file_name": "src/lib.rs", "line_start": 3, "column_start": 22, "is_primary": true}], "children": []}}"#;
+        let diag = from_json(line, &krate, base).unwrap();
         assert_eq!(
             diag.headline(),
             "kernels/src/lib.rs:3:22: error[E0308]: mismatched types"
