@@ -2,6 +2,7 @@
 use super::case::{Case, Ctx, Dtype, Element, Prepared, Work};
 use super::elementwise::Elementwise;
 use super::matrix::{GemvCase, SgemmCase, SoftmaxCase, TransposeCase};
+use super::readme_cases::{LayerNormCase, StencilCase};
 use super::reduce::{ReduceCase, ReduceOp, ScanCase};
 use super::{Sizes, data, verify};
 use gpukit::ops::{Activation, Binary, MapElem, ScanKind, SoftmaxKind};
@@ -103,6 +104,9 @@ pub fn all(sizes: &Sizes) -> Vec<Box<dyn Case>> {
         cases.push(Box::new(SoftmaxCase::<f32>::new(kind, rows, cols)));
         cases.push(Box::new(SoftmaxCase::<bf16>::new(kind, rows, cols)));
     }
+    // The README's kernels, written the way it teaches (rows × cols as the softmax rows).
+    cases.push(Box::new(LayerNormCase { rows, cols }));
+    cases.push(Box::new(StencilCase { n: sizes.stencil }));
     cases.push(Box::new(TransposeCase { n: sizes.transpose }));
     cases.push(Box::new(GemvCase {
         m: sizes.gemv,

@@ -23,6 +23,7 @@ pub mod elementwise;
 pub mod gemm_cases;
 pub mod matrix;
 pub mod peak;
+pub mod readme_cases;
 pub mod reduce;
 pub mod report;
 pub mod runner;
@@ -45,6 +46,8 @@ pub struct Sizes {
     pub gemv: usize,
     /// M = N = K of the GEMMs.
     pub gemm: usize,
+    /// Side of the square matrix of the README's 3×3 stencil.
+    pub stencil: usize,
 }
 
 impl Sizes {
@@ -55,6 +58,7 @@ impl Sizes {
         transpose: 16384,
         gemv: 16384,
         gemm: 8192,
+        stencil: 8192,
     };
 
     /// `--quick`'s sizes.
@@ -64,6 +68,7 @@ impl Sizes {
         transpose: 4096,
         gemv: 4096,
         gemm: 2048,
+        stencil: 2048,
     };
 
     /// The sizes for the command-line flags: `--quick` picks [`Sizes::QUICK`], and `--size`
