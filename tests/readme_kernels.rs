@@ -13,7 +13,9 @@ fn readme_kernels_are_the_benchmarked_ones() {
         .and_then(|rest| rest.split("\n```").next())
         .expect("README has the teach.rs block");
     let lib = std::fs::read_to_string(root.join("gpu-kernels/src/readme.rs")).unwrap();
-    let kernels = &lib[lib.find("/// Layer normalisation").expect("layer_norm's docs")..];
+    let kernels = &lib[lib
+        .find("/// Layer normalisation")
+        .expect("layer_norm's docs")..];
     assert!(
         block.ends_with(kernels.trim_end()),
         "README's teach.rs and gpu-kernels/src/readme.rs differ: keep the kernels identical"

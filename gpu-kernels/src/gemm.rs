@@ -246,8 +246,7 @@ fn sgemm_body<const EDGES: bool>(
 ) {
     if gpu::block_dim().x as usize != SGEMM_THREADS {
         // Wrong launch (the host API never does this): stop rather than compute a partial C.
-        // SAFETY: `trap` aborts the kernel; no memory is touched.
-        unsafe { core::arch::asm!("trap;", options(noreturn, nostack)) };
+        gpu::assert!(false, "sgemm launched with a block other than SGEMM_THREADS threads");
     }
     let sa = shared_array!(SGEMM_F32_A: [f32; 2 * A_BUF]);
     let sb = shared_array!(SGEMM_F32_B: [f32; 2 * B_BUF]);
@@ -337,9 +336,9 @@ fn sgemm_body<const EDGES: bool>(
             (load_a(kt), load_b(kt))
         })
     } else {
-        // SAFETY: `trap` aborts the kernel; the host launches the tiled kernel only for
-        // tile-aligned problems, so this is a contract violation caught before any access.
-        unsafe { core::arch::asm!("trap;", options(noreturn, nostack)) }
+        // The host launches the tiled kernel only for tile-aligned problems: this is a contract
+        // violation, caught before any access.
+        gpu::trap()
     };
 
     // Fully unrolled (macro), so `acc` stays in registers.

@@ -108,8 +108,7 @@ const fn b_off(kr: usize, c: usize) -> usize {
 
 #[inline(always)]
 fn trap() -> ! {
-    // SAFETY: `trap` aborts the kernel; no memory is touched.
-    unsafe { core::arch::asm!("trap;", options(noreturn, nostack)) }
+    gpu::trap()
 }
 
 /// C = alpha * A * B + beta * C for row-major A (m×k, f16), B (k×n, f16), C (m×n, f32), with

@@ -664,7 +664,7 @@ mod tests {
         );
         assert!(src.contains("pub struct Saxpy"));
         assert!(src.contains(
-            "pub fn launch(&self, stream: &crate::rt::Stream, a: f32, x: &crate::rt::DeviceSlice<f32>, y: &mut crate::rt::DeviceSlice<f32>)"
+            "    pub fn launch(\n        &self,\n        stream: &crate::rt::Stream,\n        a: f32,\n        x: &crate::rt::DeviceSlice<f32>,\n        y: &mut crate::rt::DeviceSlice<f32>,\n    ) -> crate::rt::Result<()> {"
         ));
         assert!(src.contains(
             "crate::rt::check_same_len(Self::NAME, &[(\"x\", x.len()), (\"y\", y.len())])?;"
@@ -673,7 +673,9 @@ mod tests {
         assert!(src.contains("/// y = a*x + y"));
         // No grid rule: only the explicit-configuration launch exists.
         assert!(src.contains("pub struct Raw"));
-        assert!(src.contains("h: &crate::rt::DeviceSlice<crate::rt::half::bf16>, n: u32"));
+        assert!(src.contains(
+            "        h: &crate::rt::DeviceSlice<crate::rt::half::bf16>,\n        n: u32,\n"
+        ));
         assert_eq!(src.matches("pub fn launch(").count(), 1);
         assert!(src.contains("include_str!(\"/o/k.sm_90.ptx\")"));
     }
@@ -694,8 +696,8 @@ mod tests {
         assert!(src.contains("message = \"kernel `relu` has no instance for `{Self}`\""));
         assert!(src.contains("`relu` is compiled for: f32, half::bf16"));
         assert!(src.contains(
-            "pub fn launch<T>(&self, stream: &crate::rt::Stream, a: &crate::rt::DeviceSlice<T>, s: T, o: &mut crate::rt::DeviceSlice<T>) -> crate::rt::Result<()> where T: crate::rt::DeviceCopy, T: ReluInstance {"
-        ));
+            "    pub fn launch<T>(\n        &self,\n        stream: &crate::rt::Stream,\n        a: &crate::rt::DeviceSlice<T>,\n        s: T,\n        o: &mut crate::rt::DeviceSlice<T>,\n    ) -> crate::rt::Result<()>\n    where\n        T: crate::rt::DeviceCopy, T: ReluInstance,\n    {"
+        ), "{src}");
         assert!(src.contains("self.function::<T>().config_for_elements(o.len(), 8, 256, false)"));
         // Const parameters: tuple keys with Const<N>; the geometry is the method's N.
         assert!(src.contains("impl TileInstance for (f32, crate::rt::Const<64>)"));
