@@ -16,7 +16,7 @@
 //! Loads use `ld.{relaxed,acquire}.<scope>` and stores `st.{relaxed,release}.<scope>` (SeqCst:
 //! `fence.sc` first). The inline asm has no `nomem` option, so it is also a compiler barrier.
 //!
-//! Kernels reach atomics through an [`AtomicSlice`] (from [`crate::OutSlice::as_atomic`]), whose
+//! Kernels reach atomics through an [`AtomicSlice`] (from [`crate::OutSlice::atomic`] on an `OutSlice<T, Atomic>`), whose
 //! methods are safe and bounds-checked; the raw-pointer functions of [`AtomicElem`] are `unsafe`.
 use core::marker::PhantomData;
 pub use core::sync::atomic::Ordering;
@@ -227,7 +227,7 @@ atomic_int!(i64, reg64, "64", "s64");
 
 /// A view of a global-memory array in which every element is accessed atomically by every
 /// thread, so any thread may update any element. Bounds-checked (out of range panics, i.e.
-/// traps). Obtained from [`crate::OutSlice::as_atomic`].
+/// traps). Obtained from [`crate::OutSlice::atomic`].
 #[derive(Clone, Copy)]
 pub struct AtomicSlice<'a, T> {
     ptr: *mut T,

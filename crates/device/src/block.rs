@@ -48,22 +48,26 @@ fn reduce_with<T: crate::shared::SharedElem>(
     // `T`; indices < 33.
     debug_assert!(core::mem::size_of::<T>() == 4);
     if lane == 0 {
+        // SAFETY: `wid < 32`, inside the 33-element scratch.
         unsafe { T::st_shared(scratch + wid * 4, w) };
     }
     sync_threads();
     let mut total = identity;
     if wid == 0 {
         let x = if lane < nwarps {
+            // SAFETY: `lane < nwarps <= 32`, inside the scratch.
             unsafe { T::ld_shared(scratch + lane * 4) }
         } else {
             identity
         };
         total = warp_op(x);
         if lane == 0 {
+            // SAFETY: element 32, the scratch's last.
             unsafe { T::st_shared(scratch + 32 * 4, total) };
         }
     }
     sync_threads();
+    // SAFETY: element 32, the scratch's last.
     let r = unsafe { T::ld_shared(scratch + 32 * 4) };
     // The scratch may be reused by the next call: nobody writes it before everyone has read.
     sync_threads();

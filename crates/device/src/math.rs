@@ -265,7 +265,7 @@ pub fn max_nan(a: f32, b: f32) -> f32 {
 #[inline(always)]
 fn minmax<const MAX: bool, const NAN: bool>(a: f32, b: f32) -> f32 {
     let r: f32;
-    // SAFETY (all four): register-only instructions.
+    // SAFETY: register-only instructions (all four arms).
     unsafe {
         match (MAX, NAN) {
             (false, false) => {

@@ -124,7 +124,7 @@ fn record_site(file: &str, line: u32, column: u32, message: Option<&str>) {
     }
     let rec = addr as *mut PanicRecord;
     let file = file.as_bytes();
-    // SAFETY (whole block): `addr` is the device address of a live, mapped `PanicRecord` (the
+    // SAFETY: (whole block) `addr` is the device address of a live, mapped `PanicRecord` (the
     // host's contract when it sets the global). Only the thread that wins the compare-exchange
     // writes the fields; all writes are volatile (the host reads them concurrently after the
     // trap), bounded by the array sizes, and published by the state store after a system fence.

@@ -3,7 +3,7 @@
 //! Arrays stay in registers only when every index into them is a constant after compilation.
 //! LLVM unrolls small fixed loops by itself but gives up once the body grows (a closure with
 //! bounds checks is enough), and the array then lives in local memory (`ld.local`), which costs
-//! bandwidth and latency. [`each`] and [`array`] call their closure once per index with a
+//! bandwidth and latency. [`each`] and [`array()`] call their closure once per index with a
 //! literal, so the indices are constants whatever the body.
 //!
 //! ```ignore
@@ -12,7 +12,7 @@
 //! gpu::unroll::each::<8>(|i| if let Some(o) = tile.at(i, j) { *o = 2.0 * v[i] });
 //! ```
 
-/// The largest count [`each`] and [`array`] unroll.
+/// The largest count [`each`] and [`array()`] unroll.
 pub const MAX: usize = 32;
 
 /// `f(0); f(1); ..; f(N - 1)`, each call with a literal index (`N <= 32`).
