@@ -17,7 +17,9 @@
 //!
 //! Batches: `blockIdx.z` selects the batch; matrices of batch `z` start at `z * stride_*`
 //! elements (strided batched GEMM; a single GEMM is batch 1 with any strides).
-use gpukit_device::{self as gpu, Manual, OutSlice, Quad, SharedArray, kernel, load_quad, shared_array};
+use gpukit_device::{
+    self as gpu, Manual, OutSlice, Quad, SharedArray, kernel, load_quad, shared_array,
+};
 
 /// Block tile: rows of C (M), columns of C (N), depth of one K slice.
 pub const SGEMM_BM: usize = 128;

@@ -46,9 +46,7 @@ pub fn transpose_f32(a: &[f32], rows: u32, cols: u32, mut out: OutSlice<f32, Man
         if out_row < cols && out_col < rows {
             // SAFETY: block (x, y) alone writes the output tile rows x*32.., columns y*32..;
             // inside it this thread writes only its own (r, c) positions.
-            unsafe {
-                *out.claim_mut(out_row * rows + out_col) = tile.get(c * (TILE + 1) + r)
-            };
+            unsafe { *out.claim_mut(out_row * rows + out_col) = tile.get(c * (TILE + 1) + r) };
         }
     }
 }

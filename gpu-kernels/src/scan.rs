@@ -118,7 +118,12 @@ fn warp_scan<T: Scan>(mut v: T) -> T {
 }
 
 #[inline(always)]
-fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T, Manual>, state: &mut OutSlice<u64, Atomic>, exclusive: bool) {
+fn scan_tile<T: Scan>(
+    x: &[T],
+    out: &mut OutSlice<T, Manual>,
+    state: &mut OutSlice<u64, Atomic>,
+    exclusive: bool,
+) {
     let n = x.len();
     let t = gpu::thread_idx().x as usize;
     let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
@@ -275,18 +280,33 @@ fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T, Manual>, state: &mut OutSli
 /// Prefix sums of f32 (`exclusive` != 0: out[i] = x[0] + .. + x[i-1]; else up to x[i]).
 /// Launch ⌈n / 4096⌉ blocks of 256 threads with `state` (one u64 per block) zeroed.
 #[kernel(same_len(x, out), launch_bounds(256, 3))]
-pub fn scan_f32(x: &[f32], mut out: OutSlice<f32, Manual>, mut state: OutSlice<u64, Atomic>, exclusive: u32) {
+pub fn scan_f32(
+    x: &[f32],
+    mut out: OutSlice<f32, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
     scan_tile(x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of i32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out), launch_bounds(256, 3))]
-pub fn scan_i32(x: &[i32], mut out: OutSlice<i32, Manual>, mut state: OutSlice<u64, Atomic>, exclusive: u32) {
+pub fn scan_i32(
+    x: &[i32],
+    mut out: OutSlice<i32, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
     scan_tile(x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of u32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out), launch_bounds(256, 3))]
-pub fn scan_u32(x: &[u32], mut out: OutSlice<u32, Manual>, mut state: OutSlice<u64, Atomic>, exclusive: u32) {
+pub fn scan_u32(
+    x: &[u32],
+    mut out: OutSlice<u32, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
     scan_tile(x, &mut out, &mut state, exclusive != 0);
 }

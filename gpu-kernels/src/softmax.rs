@@ -3,7 +3,8 @@
 //! exponentials) online, combines the per-thread pairs across the block, then writes the row from
 //! shared memory. Launch one block per row with `cols · 4` bytes of dynamic shared memory.
 use gpukit_device::{
-    self as gpu, Bf16, Manual, OutSlice, Quads, block, dynamic_shared, kernel, math, shared_array, warp,
+    self as gpu, Bf16, Manual, OutSlice, Quads, block, dynamic_shared, kernel, math, shared_array,
+    warp,
 };
 
 /// Combine two online-softmax states (max, Σ e^(x - max)).

@@ -189,7 +189,14 @@ struct Pair([f32; 2]);
 /// # Safety
 /// No other thread accesses `C[i]` (or `C[i + 1]` when `two`) during the launch.
 #[inline(always)]
-unsafe fn store2(c: &mut OutSlice<f32, Manual>, i: usize, two: bool, v: [f32; 2], alpha: f32, beta: f32) {
+unsafe fn store2(
+    c: &mut OutSlice<f32, Manual>,
+    i: usize,
+    two: bool,
+    v: [f32; 2],
+    alpha: f32,
+    beta: f32,
+) {
     if two && i.checked_add(2).is_some_and(|e| e <= c.len()) {
         // SAFETY: `i + 2 <= len`.
         let p = unsafe { c.as_mut_ptr().add(i) };

@@ -1,8 +1,8 @@
 //! Ownership views, generic kernels and launch contracts.
 use core::array;
 use gpukit_device::{
-    self as gpu, BlockRows, BlockTiles, Element, Float, Input, OutSlice, PerThread, Rows,
-    WarpRows, block, kernel, warp,
+    self as gpu, BlockRows, BlockTiles, Element, Float, Input, OutSlice, PerThread, Rows, WarpRows,
+    block, kernel, warp,
 };
 
 /// `out = a * s + b` per element, in f32 math over f32, f16 or bf16 storage: one generic
