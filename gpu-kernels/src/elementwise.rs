@@ -115,26 +115,53 @@ pub fn relu_f32(a: &[f32], mut out: OutSlice<f32>) {
     map_quad(a, &mut out, |x| if x < 0.0 { 0.0 } else { x });
 }
 
-/// out = e^a (hardware ex2 approximation; see `math::exp_fast`)
+/// out = e^a, within 1 ulp (`math::exp`: f32 polynomial, no tables).
 #[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
 pub fn exp_f32(a: &[f32], mut out: OutSlice<f32>) {
+    map_quad(a, &mut out, gpu::math::exp);
+}
+
+/// out = tanh(a), within 1 ulp (`math::tanh`).
+#[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
+pub fn tanh_f32(a: &[f32], mut out: OutSlice<f32>) {
+    map_quad(a, &mut out, gpu::math::tanh);
+}
+
+/// out = 1 / (1 + e^-a), within 2.5 ulp (`math::sigmoid`).
+#[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
+pub fn sigmoid_f32(a: &[f32], mut out: OutSlice<f32>) {
+    map_quad(a, &mut out, gpu::math::sigmoid);
+}
+
+/// out = gelu(a), tanh form, without the tanh form's cancellation (`math::gelu`).
+#[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
+pub fn gelu_f32(a: &[f32], mut out: OutSlice<f32>) {
+    map_quad(a, &mut out, gpu::math::gelu);
+}
+
+/// out = e^a with the SFU approximation (`math::exp_fast`, CUDA's `__expf`: rel error up to
+/// 2^-16 at |a| ≈ 88). The explicit fast variant of [`exp_f32`].
+#[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
+pub fn exp_fast_f32(a: &[f32], mut out: OutSlice<f32>) {
     map_quad(a, &mut out, gpu::math::exp_fast);
 }
 
-/// out = tanh(a) (hardware approximation)
+/// out = tanh(a) with `tanh.approx.f32` (rel error up to 2^-10.5). Fast variant of [`tanh_f32`].
 #[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
-pub fn tanh_f32(a: &[f32], mut out: OutSlice<f32>) {
+pub fn tanh_fast_f32(a: &[f32], mut out: OutSlice<f32>) {
     map_quad(a, &mut out, gpu::math::tanh_fast);
 }
 
-/// out = 1 / (1 + e^-a)
+/// out = 1 / (1 + e^-a) from SFU approximations (rel error up to 2^-15). Fast variant of
+/// [`sigmoid_f32`].
 #[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
-pub fn sigmoid_f32(a: &[f32], mut out: OutSlice<f32>) {
+pub fn sigmoid_fast_f32(a: &[f32], mut out: OutSlice<f32>) {
     map_quad(a, &mut out, gpu::math::sigmoid_fast);
 }
 
-/// out = gelu(a), tanh form
+/// out = gelu(a), tanh form `0.5 a (1 + tanh.approx(u))` (mixed error up to 2^-8). Fast
+/// variant of [`gelu_f32`].
 #[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
-pub fn gelu_f32(a: &[f32], mut out: OutSlice<f32>) {
+pub fn gelu_fast_f32(a: &[f32], mut out: OutSlice<f32>) {
     map_quad(a, &mut out, gpu::math::gelu_fast);
 }

@@ -3,11 +3,15 @@
 #![no_std]
 #![feature(abi_gpu_kernel, asm_experimental_arch, f16)]
 
+pub mod bias_gelu;
 pub mod elementwise;
 pub mod gemm;
 pub mod half_maps;
+pub mod loss;
 pub mod matrix;
+pub mod norm;
 pub mod reduce;
+pub mod rows;
 pub mod scan;
 pub mod softmax;
 pub mod tensor_gemm;
