@@ -62,6 +62,10 @@ class LaunchConfig(C.Structure):
 CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION = 4
 CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
 SMEM_MAX = 227 * 1024
+# Dynamic shared memory the row plans ask for at most (the kernels' static shared memory, about
+# 1 KB, comes on top of it).
+SMEM_DYN_MAX = 225 * 1024
+CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES = 1
 
 
 class Module:
@@ -75,8 +79,11 @@ class Module:
         if name not in self.funcs:
             f = C.c_void_p()
             check(cuda.cuModuleGetFunction(C.byref(f), self.mod, name.encode()), name)
+            static = C.c_int()
+            check(cuda.cuFuncGetAttribute(C.byref(static), CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, f),
+                  f"{name} static smem")
             check(cuda.cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                          SMEM_MAX), f"{name} smem attribute")
+                                          SMEM_MAX - static.value), f"{name} smem attribute")
             self.funcs[name] = f
         return self.funcs[name]
 
@@ -213,8 +220,10 @@ def free():
 
 # ---------------------------------------------------------------- elementwise maps
 def gelu64(x):
+    """GELU (tanh form) in float64 as x / (1 + e^(-2u)), which equals 0.5 x (1 + tanh u) without
+    its cancellation (in f64 the tanh form itself is wrong below x = -5)."""
     k = math.sqrt(2 / math.pi)
-    return 0.5 * x * (1 + torch.tanh(k * (x + 0.044715 * x ** 3)))
+    return x / (1 + torch.exp(-2 * k * (x + 0.044715 * x ** 3)))
 
 
 def run_maps(m, quick):
@@ -447,7 +456,7 @@ def row_plan(cols, esize, cluster=None, threads=None, smem_cap=None):
         while cluster < 8 and row_bytes / cluster > 64 * 1024:
             cluster *= 2
     per_block = -(-row_bytes // cluster)
-    smem = min(((per_block + 15) // 16 + 1) * 16, SMEM_MAX)
+    smem = min(((per_block + 15) // 16 + 1) * 16, SMEM_DYN_MAX)
     if smem_cap is not None:
         smem = min(smem, smem_cap)
     if threads is None:
@@ -490,6 +499,8 @@ def run_softmax(m, quick):
                 name = f"{'log_' if log else ''}softmax_rows_{dname}"
                 ref = softmax_ref(x, log)
                 plans = [row_plan(cols, es)]
+                if cols <= 8192:
+                    plans += [row_plan(cols, es, threads=128), row_plan(cols, es, threads=512)]
                 if cols > 100000:
                     plans += [row_plan(cols, es, cluster=4), row_plan(cols, es, cluster=8, threads=512),
                               row_plan(cols, es, cluster=16 if False else 2)]
@@ -507,6 +518,9 @@ def run_softmax(m, quick):
                     if best is None or t < best[0]:
                         best = (t, plan, err)
                     print(f"    plan {plan}: {t:.4f} ms err {err:.3g}")
+                if best is None:
+                    expect(f"{name} {rows}x{cols}", False, "no plan ran")
+                    continue
                 tfn = (lambda: torch.log_softmax(x, -1)) if log else (lambda: torch.softmax(x, -1))
                 tt = bench(tfn)
                 tv = tfn()
@@ -556,6 +570,17 @@ def run_softmax(m, quick):
     print("  awkward softmax shapes checked")
 
 
+def best_plan(m, name, rows, cols, es, args):
+    """Time the default row plan and two other block sizes; return (best ms, plan)."""
+    best = None
+    for plan in (row_plan(cols, es), row_plan(cols, es, threads=128), row_plan(cols, es, threads=512)):
+        t = bench(lambda: rows_launch(m, name, rows, cols, es, args, plan))
+        print(f"    {name} plan {plan}: {t:.4f} ms")
+        if best is None or t < best[0]:
+            best = (t, plan)
+    return best
+
+
 def run_norms(m, quick):
     rows, cols = (4096, 4096) if quick else (65536, 4096)
     g = torch.Generator(device=DEV).manual_seed(4)
@@ -574,7 +599,7 @@ def run_norms(m, quick):
         rows_launch(m, f"layer_norm_{dname}", rows, cols, es, args)
         torch.cuda.synchronize()
         e = mixed_err(out, ref)
-        t = bench(lambda: rows_launch(m, f"layer_norm_{dname}", rows, cols, es, args))
+        t, plan = best_plan(m, f"layer_norm_{dname}", rows, cols, es, args)
         tt = bench(lambda: F.layer_norm(x, (cols,), w, b, eps))
         e_t = mixed_err(F.layer_norm(x, (cols,), w, b, eps), ref)
         tc = e_c = None
@@ -588,7 +613,8 @@ def run_norms(m, quick):
             tc = bench(cln)
             e_c = mixed_err(torch.from_dlpack(cln()), ref)
         errs = {"ours": e, "torch": e_t} | ({"cupy": e_c} if e_c is not None else {})
-        row(f"layer_norm {dname} (mixed)", f"{rows}x{cols}", 2 * rows * cols * es, t, tt, tc, errs)
+        row(f"layer_norm {dname} (mixed)", f"{rows}x{cols}", 2 * rows * cols * es, t, tt, tc, errs,
+            f"plan {plan}")
         expect(f"layer_norm {dname}", e <= e_t * 1.5 + 1e-6, f"{e} vs {e_t}")
         # RMSNorm
         ref = F.rms_norm(xd, (cols,), wd, eps)
@@ -596,7 +622,7 @@ def run_norms(m, quick):
         rows_launch(m, f"rms_norm_{dname}", rows, cols, es, args)
         torch.cuda.synchronize()
         e = mixed_err(out, ref)
-        t = bench(lambda: rows_launch(m, f"rms_norm_{dname}", rows, cols, es, args))
+        t, plan = best_plan(m, f"rms_norm_{dname}", rows, cols, es, args)
         tt = bench(lambda: F.rms_norm(x, (cols,), w, eps))
         e_t = mixed_err(F.rms_norm(x, (cols,), w, eps), ref)
         tc = e_c = None
@@ -606,7 +632,8 @@ def run_norms(m, quick):
             tc = bench(crms)
             e_c = mixed_err(torch.from_dlpack(crms()), ref)
         errs = {"ours": e, "torch": e_t} | ({"cupy": e_c} if e_c is not None else {})
-        row(f"rms_norm {dname} (mixed)", f"{rows}x{cols}", 2 * rows * cols * es, t, tt, tc, errs)
+        row(f"rms_norm {dname} (mixed)", f"{rows}x{cols}", 2 * rows * cols * es, t, tt, tc, errs,
+            f"plan {plan}")
         expect(f"rms_norm {dname}", e <= e_t * 1.5 + 1e-6, f"{e} vs {e_t}")
         # residual add + RMSNorm
         hd = (x + r).double()  # the sum rounded to the storage type, as unfused torch
@@ -616,7 +643,7 @@ def run_norms(m, quick):
         torch.cuda.synchronize()
         e = mixed_err(out, ref)
         ok_sum = torch.equal(sm, x + r)
-        t = bench(lambda: rows_launch(m, f"add_rms_norm_{dname}", rows, cols, es, args))
+        t, plan = best_plan(m, f"add_rms_norm_{dname}", rows, cols, es, args)
 
         def tres():
             h = x + r
@@ -632,7 +659,7 @@ def run_norms(m, quick):
                 return h * (1.0 / cp.sqrt((h * h).mean(axis=1, keepdims=True) + eps)) * wc, h
             tc = bench(cres)
         row(f"add_rms_norm {dname} (mixed)", f"{rows}x{cols}", 4 * rows * cols * es, t, tt, tc,
-            {"ours": e, "torch": e_t}, "sum exact" if ok_sum else "SUM MISMATCH")
+            {"ours": e, "torch": e_t}, ("sum exact" if ok_sum else "SUM MISMATCH") + f" plan {plan}")
         expect(f"add_rms_norm {dname}", ok_sum and e <= e_t * 1.5 + 1e-6, f"{e} vs {e_t}")
         # bias + GELU over (rows x cols)
         ref = gelu64(xd + bd)

@@ -1,7 +1,7 @@
 //! Bias + GELU (the transformer MLP's first activation): `out[r][c] = gelu(x[r][c] + bias[c])`
 //! for a row-major matrix with `bias.len()` columns, tanh form (as `math::gelu`), f32 and bf16
 //! storage with f32 math. One 16-byte packet per thread, like the maps.
-use crate::rows::RowElem;
+use crate::rows::{RowElem, lanes};
 use gpukit_device::{self as gpu, Bf16, OutSlice, PacketMut, Packets, kernel};
 
 #[inline(always)]
@@ -20,11 +20,7 @@ fn bias_gelu<E: RowElem>(x: &[E], bias: &[E], out: &mut OutSlice<E>, f: impl Fn(
             (PacketMut::Full(o), Some(px), Some(pb)) if cols % E::PER == 0 => {
                 let v = E::unpack(px.get(i / E::PER));
                 let b = E::unpack(pb.get(col_of(i) / E::PER));
-                let mut r = [0.0f32; 8];
-                for k in 0..E::PER {
-                    r[k] = f(v[k] + b[k]);
-                }
-                o.set(E::pack(r));
+                o.set(E::pack(lanes::<E>(|k| f(v[k] + b[k]))));
             }
             (PacketMut::Full(o), _, _) => {
                 let (a, b, c, d) = scalar_packet(x, bias, i, &col_of, &f);
@@ -39,10 +35,8 @@ fn bias_gelu<E: RowElem>(x: &[E], bias: &[E], out: &mut OutSlice<E>, f: impl Fn(
     }
 }
 
-/// The packet at `i` element by element (misaligned inputs or widths that split packets). Out of
-/// line and returning a tuple (passed in registers), so the fast path keeps no stack frame.
-#[cold]
-#[inline(never)]
+/// The packet at `i` element by element (misaligned inputs or widths that split packets).
+#[inline(always)]
 fn scalar_packet<E: RowElem>(
     x: &[E],
     bias: &[E],
@@ -50,11 +44,15 @@ fn scalar_packet<E: RowElem>(
     col_of: &impl Fn(usize) -> usize,
     f: &impl Fn(f32) -> f32,
 ) -> (u32, u32, u32, u32) {
-    let mut r = [0.0f32; 8];
-    for k in 0..E::PER {
-        r[k] = f(x[i + k].to_f32() + bias[col_of(i + k)].to_f32());
-    }
-    let w = E::pack(r);
+    let v = |k: usize| {
+        if k < E::PER {
+            f(x[i + k].to_f32() + bias[col_of(i + k)].to_f32())
+        } else {
+            0.0
+        }
+    };
+    // An array literal with constant indices stays in registers (a loop may not be unrolled).
+    let w = E::pack([v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7)]);
     (w[0], w[1], w[2], w[3])
 }
 

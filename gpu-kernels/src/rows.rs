@@ -415,3 +415,21 @@ pub fn fold_all<const K: usize>(
 pub fn addr_of<T>(out: &mut OutSlice<T>, i: usize) -> usize {
     out.as_mut_ptr().wrapping_add(i) as usize
 }
+
+/// `[g(0), .., g(7)]` over a packet's first `PER` lanes (0 after), written out so that every
+/// index is a constant: a loop over the lanes whose body is large may stay rolled and then index
+/// its arrays from local memory (a stack frame).
+#[inline(always)]
+pub fn lanes<E: RowElem>(mut g: impl FnMut(usize) -> f32) -> [f32; 8] {
+    let mut one = |k: usize| if k < E::PER { g(k) } else { 0.0 };
+    [
+        one(0),
+        one(1),
+        one(2),
+        one(3),
+        one(4),
+        one(5),
+        one(6),
+        one(7),
+    ]
+}

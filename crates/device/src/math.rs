@@ -125,16 +125,10 @@ const LN2_LO: f32 = 1.428_606_8e-6;
 /// 1.5 · 2^23: adding it rounds a float of magnitude < 2^22 to an integer in the low mantissa.
 const ROUND_MAGIC: f32 = 12_582_912.0;
 
-/// `e^x` in f32 arithmetic only (Cody–Waite reduction to |r| ≤ ln 2 / 2, a degree-6
-/// polynomial, exact scaling by 2^n in two steps so that results near overflow and subnormal
-/// results are right): error ≤ 1 ulp over the whole range (0.98 ulp in an f64-emulated sweep of
-/// 5·10^6 points; subnormal results within 1 ulp of the subnormal spacing). NaN propagates, +inf
-/// above 88.72, 0 below -103.97. No tables, no f64: about 20 instructions.
-/// Measured on the H200 (`tests/gpu_device.rs` sweep against f64): max error 2^-23.72 (at x = -4.8861797e1).
+/// `e^r` for the reduction of `x`: `(e^r, t)` with `x = n ln 2 + r`, |r| ≤ ln 2 / 2, and `n`
+/// in the low mantissa bits of `t` (valid for |x| < 2^21).
 #[inline(always)]
-pub fn exp(x: f32) -> f32 {
-    // Clamp keeping NaN (max.NaN/min.NaN): e^89 overflows and e^-104 rounds to 0 anyway.
-    let x = min_nan(max_nan(x, -104.0), 89.0);
+fn exp_reduced(x: f32) -> (f32, f32) {
     let t = fma(x, LOG2_E, ROUND_MAGIC);
     let n = t - ROUND_MAGIC;
     let r = fma(n, -LN2_HI, x);
@@ -144,14 +138,52 @@ pub fn exp(x: f32) -> f32 {
     q = fma(q, r, EXP_Q[2]);
     q = fma(q, r, EXP_Q[1]);
     q = fma(q, r, EXP_Q[0]);
-    let p = fma(r * r, q, r) + 1.0;
-    // n ∈ [-150, 128] sits in t's low mantissa bits; 2^n = 2^n1 · 2^n2 with both factors normal.
+    (fma(r * r, q, r) + 1.0, t)
+}
+
+/// `e^x` for |x| ≤ 87 (normal results): the scaling by 2^n is an integer add to the exponent.
+#[inline(always)]
+fn exp_normal(x: f32) -> f32 {
+    let (p, t) = exp_reduced(x);
+    let n = t.to_bits().wrapping_sub(ROUND_MAGIC.to_bits());
+    f32::from_bits(p.to_bits().wrapping_add(n << 23))
+}
+
+/// `e^x` outside [-87, 87] and NaN: clamped (e^89 overflows and e^-104 rounds to 0 anyway,
+/// NaN kept) and scaled by 2^n in two exact steps, so subnormal results round once.
+#[inline(always)]
+fn exp_edge(x: f32) -> f32 {
+    let x = min_nan(max_nan(x, -104.0), 89.0);
+    let (p, t) = exp_reduced(x);
     let ni = t.to_bits() as i32 - ROUND_MAGIC.to_bits() as i32;
     let n1 = ni >> 1;
     let n2 = ni - n1;
     let s1 = f32::from_bits(((n1 + 127) << 23) as u32);
     let s2 = f32::from_bits(((n2 + 127) << 23) as u32);
     p * s1 * s2
+}
+
+/// `e^x` in f32 arithmetic only (Cody–Waite reduction to |r| ≤ ln 2 / 2, a degree-6
+/// polynomial, exact scaling by 2^n): error ≤ 1 ulp over the whole range (0.98 ulp in an
+/// f64-emulated sweep of 5·10^6 points; subnormal results within 1 ulp of the subnormal
+/// spacing). NaN propagates, +inf above 88.72, 0 below -103.97. No tables, no f64: 16
+/// instructions when |x| ≤ 87 (a branch takes the rare rest).
+/// Measured on the H200 (`tests/gpu_device.rs` sweep against f64): max error 2^-23.72 (at x = -4.8861797e1).
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    if x.abs() <= 87.0 {
+        exp_normal(x)
+    } else {
+        exp_edge(x)
+    }
+}
+
+/// `1 / d` from `rcp.approx` (≤ 1 ulp) and one Newton step: within about 0.5 ulp for normal `d`
+/// whose reciprocal is normal (three instructions instead of a full IEEE division).
+#[inline(always)]
+fn recip(d: f32) -> f32 {
+    let r = rcp_approx(d);
+    fma(r, fma(-d, r, 1.0), r)
 }
 
 /// `log2(x)`, approximate (`lg2.approx.ftz.f32`, PTX: max abs error 2^-22.6 on the mantissa).
@@ -233,23 +265,24 @@ const TANH_P: [f32; 8] = [
     0.000_121_471_08,
 ];
 
-/// `tanh(x)`: an odd polynomial below |x| = 1, `1 - 2 / (1 + e^2|x|)` with the accurate [`exp`]
-/// above: error ≤ 1 ulp (0.94 ulp in an f64-emulated sweep of 6·10^6 points). f32 only.
+/// `tanh(x)`: an odd polynomial below |x| = 1, `1 - 2 / (1 + e^2|x|)` with the accurate
+/// exponential and a Newton-refined reciprocal above (|x| clamped at 9.1, where tanh rounds to
+/// ±1); both are evaluated and one selected, which costs less than a divergent branch: error
+/// ≤ 1 ulp (0.94 ulp in an f64-emulated sweep of 6·10^6 points). f32 only.
 /// Measured on the H200 (`tests/gpu_device.rs` sweep against f64): max error 2^-22.55 (at x = -5.5007935e-1).
 #[inline(always)]
 pub fn tanh(x: f32) -> f32 {
     let a = x.abs();
-    if a < 1.0 {
-        let s = x * x;
-        let mut p = TANH_P[7];
-        for c in TANH_P[..7].iter().rev() {
-            p = fma(p, s, *c);
-        }
-        fma(x * s, p, x)
-    } else {
-        let t = 1.0 - 2.0 / (1.0 + exp(2.0 * a));
-        t.copysign(x)
+    let s = x * x;
+    let mut p = TANH_P[7];
+    for c in TANH_P[..7].iter().rev() {
+        p = fma(p, s, *c);
     }
+    let small = fma(x * s, p, x);
+    let e = exp_normal(2.0 * a.min(9.1));
+    let big = (1.0 - 2.0 * recip(1.0 + e)).copysign(x);
+    let t = if a < 1.0 { small } else { big };
+    if x.is_nan() { x } else { t }
 }
 
 /// Logistic `1 / (1 + e^-x)` from `ex2.approx` and `rcp.approx`. Rel error ≤ 2^-15 for x in
@@ -258,14 +291,6 @@ pub fn tanh(x: f32) -> f32 {
 #[inline(always)]
 pub fn sigmoid_fast(x: f32) -> f32 {
     rcp_approx(1.0 + ex2_approx(x * -LOG2_E))
-}
-
-/// Logistic `1 / (1 + e^-x)` with the accurate [`exp`] and a correctly rounded division: error
-/// ≤ 2.5 ulp (2.48 ulp in an f64-emulated sweep, near x = -16.6 where `1 + e^-x` rounds).
-/// Measured on the H200 (`tests/gpu_device.rs` sweep against f64): max error 2^-22.71 (at x = -1.6667278e1).
-#[inline(always)]
-pub fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + exp(-x))
 }
 
 /// GELU, tanh form: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, with `tanh.approx`
@@ -279,15 +304,36 @@ pub fn gelu_fast(x: f32) -> f32 {
     fma(h, tanh_approx(u), h)
 }
 
-/// GELU, tanh form, written as `x / (1 + e^(-2u))` with `u = sqrt(2/pi) (x + 0.044715 x³)`:
-/// the same function as `0.5 x (1 + tanh u)` without its cancellation for negative x (where the
-/// tanh form loses all relative accuracy in f32). Mixed error ≤ 2^-22 for x in [-10, 10]
-/// (2^-22.8 in an f64-emulated sweep).
+/// Logistic `1 / (1 + e^-x)` with the accurate [`exp`] and a Newton-refined reciprocal; below
+/// x = -80, where `1 + e^-x` would overflow, `e^x` itself (equal to f32 precision): error
+/// ≤ 2.5 ulp (2.48 ulp in an f64-emulated sweep, near x = -16.6 where `1 + e^-x` rounds).
+/// Measured on the H200 (`tests/gpu_device.rs` sweep against f64): max error 2^-22.71 (at x = -1.6667278e1).
+#[inline(always)]
+pub fn sigmoid(x: f32) -> f32 {
+    let far = x < -80.0;
+    let e = exp(if far { x } else { -x });
+    if far { e } else { recip(1.0 + e) }
+}
+
+/// GELU, tanh form, from the identity `0.5 x (1 + tanh u) = x / (1 + e^(-2u))` with
+/// `u = sqrt(2/pi) (x + 0.044715 x³)`: for x < 0 that quotient, which has none of the tanh
+/// form's cancellation (the tanh form loses all relative accuracy there in f32); for x ≥ 0
+/// `x - x e^(-2u) / (1 + e^(-2u))`, a small correction to x. Mixed error ≤ 2^-22 for x in
+/// [-10, 10]; ±inf give +inf and -0.
 /// Measured on the H200 (`tests/gpu_device.rs` sweep against f64): max error 2^-23.23 (at x = 1.1807203e0).
 #[inline(always)]
 pub fn gelu(x: f32) -> f32 {
     let u = GELU_K * fma(GELU_C * x, x * x, x);
-    x / (1.0 + exp(-2.0 * u))
+    let e = exp(-2.0 * u);
+    // Keep the Newton step finite where e^(-2u) overflows (x < -5.4: the result is then -0).
+    let r = recip((1.0 + e).min(8.5e37));
+    let g = x * r;
+    let y = if x >= 0.0 { fma(-g, e, x) } else { g };
+    if x.is_infinite() {
+        if x > 0.0 { x } else { -0.0 }
+    } else {
+        y
+    }
 }
 
 /// Math for results that are rounded to 16-bit floats (`f16`, `bf16`) afterwards, built from the
@@ -306,7 +352,7 @@ pub mod for_half {
     }
 
     /// `tanh(x)`: odd polynomial below |x| = 0.55 (rel 2^-29.8), `1 - 2 / (1 + e^2|x|)` with SFU
-    /// approximations above (rel ≤ 2^-18).
+    /// approximations above (rel ≤ 2^-18); both evaluated, one selected (no divergence).
     #[inline(always)]
     pub fn tanh(x: f32) -> f32 {
         const P: [f32; 5] = [
@@ -317,18 +363,15 @@ pub mod for_half {
             -0.006_274_254,
         ];
         let a = x.abs();
-        if a < 0.55 {
-            let s = x * x;
-            let mut p = P[4];
-            p = fma(p, s, P[3]);
-            p = fma(p, s, P[2]);
-            p = fma(p, s, P[1]);
-            p = fma(p, s, P[0]);
-            fma(x * s, p, x)
-        } else {
-            let t = 1.0 - 2.0 * rcp_approx(1.0 + ex2_approx(2.0 * LOG2_E * a));
-            t.copysign(x)
-        }
+        let s = x * x;
+        let mut p = P[4];
+        p = fma(p, s, P[3]);
+        p = fma(p, s, P[2]);
+        p = fma(p, s, P[1]);
+        p = fma(p, s, P[0]);
+        let small = fma(x * s, p, x);
+        let big = (1.0 - 2.0 * rcp_approx(1.0 + ex2_approx(2.0 * LOG2_E * a))).copysign(x);
+        if a < 0.55 { small } else { big }
     }
 
     /// Logistic `1 / (1 + e^-x)` from SFU approximations: rel error ≤ 2^-17.
