@@ -87,6 +87,17 @@ class Module:
             self.funcs[name] = f
         return self.funcs[name]
 
+    def max_threads(self, name):
+        v = C.c_int()
+        check(cuda.cuFuncGetAttribute(C.byref(v), 0, self.fn(name)), f"{name} max threads")
+        return v.value
+
+    def occupancy(self, name, block, smem):
+        v = C.c_int()
+        check(cuda.cuOccupancyMaxActiveBlocksPerMultiprocessor(C.byref(v), self.fn(name), block,
+                                                              C.c_size_t(smem)), f"{name} occupancy")
+        return v.value
+
     def launch(self, name, grid, block, args, smem=0, cluster=1):
         f = self.fn(name)
         holders = [to_arg(a) for a in args]
@@ -255,11 +266,11 @@ def run_maps(m, quick):
         times = {}
         for variant in (op, op + "_fast"):
             name = f"{variant}_f32"
-            m.launch(name, (n // 4 + 255) // 256, 256, [inp, out])
+            m.launch(name, (n // 8 + 255) // 256, 256, [inp, out])
             torch.cuda.synchronize()
             errs[("ours" if variant == op else "fast")] = (
                 ulp_err(out, ref, torch.float32) if metric == "ulp" else mixed_err(out, ref))
-            times[variant] = bench(lambda: m.launch(name, (n // 4 + 255) // 256, 256, [inp, out]))
+            times[variant] = bench(lambda: m.launch(name, (n // 8 + 255) // 256, 256, [inp, out]))
         tt = bench(lambda: tfn(inp))
         tv = tfn(inp)
         errs["torch"] = ulp_err(tv, ref, torch.float32) if metric == "ulp" else mixed_err(tv, ref)
@@ -294,7 +305,7 @@ def run_maps(m, quick):
         for op, (inp, ref_fn, tfn) in ops.items():
             ref = ref_fn(inp.double())
             name = f"{op}_{dname}"
-            grid = (n // 8 + 255) // 256
+            grid = (n // 16 + 255) // 256
             m.launch(name, grid, 256, [inp, out])
             torch.cuda.synchronize()
             e_ours = ulp_err(out, ref, dt)
@@ -323,26 +334,31 @@ def run_maps(m, quick):
             xs = torch.randn(nn + off, device=DEV).to(torch.bfloat16)[off:]
             o = torch.empty(nn, device=DEV, dtype=torch.bfloat16)
             if nn:
-                m.launch("gelu_bf16", (nn // 8 + 255) // 256 or 1, 256, [xs, o])
+                m.launch("gelu_bf16", (nn + 16 * 256 - 1) // (16 * 256), 256, [xs, o])
                 e = ulp_err(o, gelu64(xs.double()), torch.bfloat16)
                 expect(f"gelu_bf16 n={nn} off={off}", e <= 1.0, f"ulp {e}")
             xs = torch.randn(nn + off, device=DEV)[off:]
             o = torch.empty(nn, device=DEV)
             if nn:
-                m.launch("exp_f32", (nn // 4 + 255) // 256 or 1, 256, [xs, o])
+                m.launch("exp_f32", (nn + 8 * 256 - 1) // (8 * 256), 256, [xs, o])
                 e = ulp_err(o, torch.exp(xs.double()), torch.float32)
                 expect(f"exp_f32 n={nn} off={off}", e <= 1.0, f"ulp {e}")
 
 
 # ---------------------------------------------------------------- scan
-SCAN_TILE = {"scan_f32": 4096, "scan_i32": 4096, "scan_u32": 4096, "scan_f32_tile8k": 8192}
+SCAN_TILE = {"scan_f32": 8192, "scan_i32": 8192, "scan_u32": 8192, "scan_f32_tile4k": 4096,
+             "scan_f32_tile16k": 16384}
 
 
-def scan_launch(m, name, x, out, exclusive):
+def scan_launch(m, name, x, out, exclusive, per_sm=None):
+    """Persistent launch: blocks take tiles by ticket; state = one word per tile + the counter."""
     tile = SCAN_TILE[name]
-    grid = max(1, (x.numel() + tile - 1) // tile)
-    state = torch.zeros(grid, dtype=torch.int64, device=DEV)
-    m.launch(name, grid, 256, [x, out, state, U32(exclusive)])
+    tiles = (x.numel() + tile - 1) // tile
+    smem = 8 * tile
+    occ = m.occupancy(name, 256, smem)
+    grid = max(1, min(tiles, SMS * (per_sm or occ)))
+    state = torch.zeros(tiles + 1, dtype=torch.int64, device=DEV)
+    m.launch(name, grid, 256, [x, out, state, U32(exclusive)], smem=smem)
 
 
 def run_scan(m, quick):
@@ -359,7 +375,8 @@ def run_scan(m, quick):
         return ((v.double() - r).abs() / scale).max().item() / 2 ** -24
 
     times = {}
-    for name in ("scan_f32", "scan_f32_tile8k"):
+    for name in ("scan_f32", "scan_f32_tile4k", "scan_f32_tile16k"):
+        print(f"    {name}: {m.occupancy(name, 256, 8 * SCAN_TILE[name])} blocks/SM")
         for excl in (0, 1):
             scan_launch(m, name, x, out, excl)
             torch.cuda.synchronize()
@@ -411,12 +428,12 @@ def run_scan(m, quick):
 
 
 # ---------------------------------------------------------------- transpose
-def transpose_launch(m, a, rows, cols, out, grid_cap=None):
+def transpose_launch(m, a, rows, cols, out, grid_cap=None, band=8):
     tiles = ((rows + 31) // 32) * ((cols + 31) // 32)
     grid = tiles if grid_cap is None else min(tiles, grid_cap)
     if grid == 0:
         return
-    m.launch("transpose_f32", grid, 256, [a, U64(rows), U64(cols), out])
+    m.launch("transpose_f32", grid, 256, [a, U64(rows), U64(cols), U32(band), out])
 
 
 def run_transpose(m, quick):
@@ -427,48 +444,54 @@ def run_transpose(m, quick):
     ac = tcp(a)
     tt = bench(lambda: a.t().contiguous())
     tc = bench(lambda: cp.ascontiguousarray(ac.T))
-    for cap, label in ((None, "grid=tiles"), (SMS * 8, "grid=8/SM"), (SMS * 16, "grid=16/SM"),
-                       (SMS * 32, "grid=32/SM")):
-        transpose_launch(m, a, s, s, out, cap)
-        torch.cuda.synchronize()
-        ok = torch.equal(out, a.t())
-        expect(f"transpose {s} {label}", ok, "mismatch")
-        t = bench(lambda: transpose_launch(m, a, s, s, out, cap))
-        row(f"transpose f32 {label}", f"{s}^2", 8 * s * s, t, tt, tc, None, "exact" if ok else "MISMATCH")
+    for band in (1, 4, 8, 16):
+        for cap, label in ((None, "grid=tiles"), (SMS * 8, "grid=8/SM"), (SMS * 16, "grid=16/SM")):
+            out.zero_()
+            transpose_launch(m, a, s, s, out, cap, band)
+            torch.cuda.synchronize()
+            ok = torch.equal(out, a.t())
+            expect(f"transpose {s} {label} band {band}", ok, "mismatch")
+            t = bench(lambda: transpose_launch(m, a, s, s, out, cap, band))
+            row(f"transpose f32 band={band} {label}", f"{s}^2", 8 * s * s, t, tt, tc, None,
+                "exact" if ok else "MISMATCH")
     del a, out
     free()
     for rows, cols in ((2097121, 2), (2, 2097121), (0, 0), (0, 5), (5, 0), (1, 1), (33, 31),
                        (1000, 777), (65537 * 32 + 5, 3)):
         a = torch.randn(rows, cols, device=DEV)
         o = torch.empty(cols, rows, device=DEV)
-        transpose_launch(m, a, rows, cols, o, SMS * 16)
-        torch.cuda.synchronize()
-        expect(f"transpose {rows}x{cols}", torch.equal(o, a.t()), "mismatch")
+        for band in (1, 3, 8):
+            o.zero_() if o.numel() else None
+            transpose_launch(m, a, rows, cols, o, SMS * 16, band)
+            torch.cuda.synchronize()
+            expect(f"transpose {rows}x{cols} band {band}", torch.equal(o, a.t()), "mismatch")
     print("  tall/wide/empty transposes checked")
 
 
 # ---------------------------------------------------------------- rows
 def row_plan(cols, esize, cluster=None, threads=None, smem_cap=None):
-    """(cluster size, threads per block, dynamic smem bytes) for the row engine."""
+    """(cluster size, threads per block, dynamic smem bytes) for the row engine: two buffers of a
+    block's share of a row (double buffering)."""
     row_bytes = cols * esize
     if cluster is None:
         cluster = 1
-        while cluster < 8 and row_bytes / cluster > 64 * 1024:
+        while cluster < 8 and row_bytes / cluster > 48 * 1024:
             cluster *= 2
     per_block = -(-row_bytes // cluster)
-    smem = min(((per_block + 15) // 16 + 1) * 16, SMEM_DYN_MAX)
+    smem = min(2 * ((per_block + 15) // 16 + 1) * 16, SMEM_DYN_MAX // 32 * 32)
     if smem_cap is not None:
         smem = min(smem, smem_cap)
     if threads is None:
         packets = per_block // 16
         threads = 32
-        while threads < 1024 and threads * 4 < packets:
+        while threads < 512 and threads * 8 < packets:
             threads *= 2
     return cluster, threads, smem
 
 
 def rows_launch(m, name, rows, cols, esize, args, plan=None, no_smem=False):
     cl, th, sm = plan if plan else row_plan(cols, esize)
+    th = min(th, m.max_threads(name))
     if no_smem:
         sm = 0
     grid = max(1, min(rows, (1 << 31) // cl - 1)) * cl
@@ -500,10 +523,10 @@ def run_softmax(m, quick):
                 ref = softmax_ref(x, log)
                 plans = [row_plan(cols, es)]
                 if cols <= 8192:
-                    plans += [row_plan(cols, es, threads=128), row_plan(cols, es, threads=512)]
+                    plans += [row_plan(cols, es, threads=64), row_plan(cols, es, threads=256)]
                 if cols > 100000:
-                    plans += [row_plan(cols, es, cluster=4), row_plan(cols, es, cluster=8, threads=512),
-                              row_plan(cols, es, cluster=16 if False else 2)]
+                    plans += [row_plan(cols, es, cluster=8, threads=256), row_plan(cols, es, cluster=4),
+                              row_plan(cols, es, cluster=8, threads=512)]
                 best = None
                 for plan in plans:
                     try:
@@ -550,6 +573,8 @@ def run_softmax(m, quick):
             for log in (False, True):
                 name = f"{'log_' if log else ''}softmax_rows_{dname}"
                 ref = softmax_ref(x, log)
+                tv = torch.log_softmax(x, -1) if log else torch.softmax(x, -1)
+                e_t = mixed_err(tv, ref) if log else ulp_err(tv, ref, dt)
                 for plan in (row_plan(cols, es), row_plan(cols, es, cluster=8, smem_cap=1024),
                              row_plan(cols, es, cluster=1, smem_cap=0)):
                     out = torch.full_like(x, float("nan"))
@@ -560,20 +585,22 @@ def run_softmax(m, quick):
                     rows_launch(m, name, rows, cols, es, [x, U64(rows), U64(cols), out], plan)
                     torch.cuda.synchronize()
                     err = mixed_err(out, ref) if log else ulp_err(out, ref, dt)
-                    lim = 1e-6 if (log and dt == torch.float32) else (2e-2 if log else 4)
+                    lim = max(2 * e_t, 1e-6 if (log and dt == torch.float32) else (2e-2 if log else 4))
                     expect(f"{name} {rows}x{cols} plan {plan}", err <= lim, f"err {err}")
     # misaligned input view (scalar path)
     x = torch.randn(5 * 1001 + 1, device=DEV)[1:].view(5, 1001)
     out = torch.empty(5, 1001, device=DEV)
     rows_launch(m, "softmax_rows_f32", 5, 1001, 4, [x, U64(5), U64(1001), out])
-    expect("softmax misaligned", ulp_err(out, softmax_ref(x, False), torch.float32) <= 4, "err")
+    e_t = ulp_err(torch.softmax(x, -1), softmax_ref(x, False), torch.float32)
+    e = ulp_err(out, softmax_ref(x, False), torch.float32)
+    expect("softmax misaligned", e <= max(2 * e_t, 4), f"{e} vs torch {e_t}")
     print("  awkward softmax shapes checked")
 
 
 def best_plan(m, name, rows, cols, es, args):
     """Time the default row plan and two other block sizes; return (best ms, plan)."""
     best = None
-    for plan in (row_plan(cols, es), row_plan(cols, es, threads=128), row_plan(cols, es, threads=512)):
+    for plan in (row_plan(cols, es), row_plan(cols, es, threads=64), row_plan(cols, es, threads=256)):
         t = bench(lambda: rows_launch(m, name, rows, cols, es, args, plan))
         print(f"    {name} plan {plan}: {t:.4f} ms")
         if best is None or t < best[0]:
@@ -664,7 +691,7 @@ def run_norms(m, quick):
         # bias + GELU over (rows x cols)
         ref = gelu64(xd + bd)
         name = f"bias_gelu_{dname}"
-        per = 16 // es
+        per = 2 * (16 // es)
         grid = (rows * cols // per + 255) // 256
         m.launch(name, grid, 256, [x, b, out])
         torch.cuda.synchronize()
@@ -723,7 +750,7 @@ def run_xent(m, quick):
         ref = F.cross_entropy(x.double(), tgt, reduction="none")
         name = f"cross_entropy_{dname}"
         best = None
-        for cl, th in ((1, 1024), (2, 1024), (4, 512), (4, 1024), (8, 512)):
+        for cl, th in ((1, 1024), (1, 512), (2, 512), (4, 512), (8, 256)):
             plan = (cl, th, 0)
             args = [x, U64(rows), U64(cols), tgt, I64(-100), loss]
             rows_launch(m, name, rows, cols, es, args, plan)

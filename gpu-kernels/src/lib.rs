@@ -1,9 +1,10 @@
 //! The project's kernels. Each `#[kernel]` function becomes a PTX entry and gets a typed host
 //! launcher generated from this same signature.
 #![no_std]
-#![feature(abi_gpu_kernel, asm_experimental_arch, f16)]
+#![feature(abi_gpu_kernel, asm_experimental_arch, f16, stmt_expr_attributes)]
 
 pub mod bias_gelu;
+pub mod elem;
 pub mod elementwise;
 pub mod gemm;
 pub mod half_maps;

@@ -5,8 +5,11 @@
 //! [`crate::rows`]; launch with no dynamic shared memory). Rows whose target equals
 //! `ignore_index` get loss 0 (as torch with `reduction='none'`); any other target outside
 //! `0..cols` gives NaN. The mean over the counted rows is a sum the host takes afterwards.
-use crate::rows::{Part, RowElem, cluster_rows, fold_all};
-use gpukit_device::{self as gpu, Bf16, OutSlice, cluster, dynamic_shared, kernel, math};
+use crate::elem::Elem;
+use crate::rows::{Part, cluster_rows, fold_all};
+use gpukit_device::{
+    self as gpu, Bf16, OutSlice, cluster_reduce as cluster, dynamic_shared, kernel, math,
+};
 
 /// Combine two (max, Σ e^(x - max)) pairs, symmetrically.
 #[inline(always)]
@@ -38,7 +41,7 @@ fn push<const PER: usize>(v: &[f32; 8], m: &mut f32, s: &mut f32) {
 }
 
 #[inline(always)]
-fn cross_entropy<E: RowElem>(
+fn cross_entropy<E: Elem>(
     logits: &[E],
     rows: u64,
     cols: u64,
@@ -52,34 +55,45 @@ fn cross_entropy<E: RowElem>(
     while row < rows {
         let part: Part<'_, E> = Part::new(logits, row, cols, &[], &smem);
         let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
-        // Four packets' loads in flight per step.
+        // Four packets per step, and the next step's four loads are issued before this step's
+        // math (software pipelining: eight packets in flight per thread).
         let (t, nt) = part.thread();
-        let mut q = part.p0 + t;
-        while q < part.p1 {
-            let (q1, q2, q3) = (q + nt, q + 2 * nt, q + 3 * nt);
-            let load = |q: usize| {
+        let load4 = |q: usize| {
+            let at = |q: usize| {
                 if q < part.p1 { part.global(q) } else { [0; 4] }
             };
-            let (w0, w1, w2, w3) = (part.global(q), load(q1), load(q2), load(q3));
-            let mut fold = |w: [u32; 4]| {
-                let v = E::unpack(w);
-                if E::PER == 4 {
-                    push::<4>(&v, &mut m, &mut s);
-                } else {
-                    push::<8>(&v, &mut m, &mut s);
+            [at(q), at(q + nt), at(q + 2 * nt), at(q + 3 * nt)]
+        };
+        let mut fold = |w: [u32; 4]| {
+            let v = E::unpack(w);
+            if E::PER == 4 {
+                push::<4>(&v, &mut m, &mut s);
+            } else {
+                push::<8>(&v, &mut m, &mut s);
+            }
+        };
+        let mut q = part.p0 + t;
+        if q < part.p1 {
+            let mut cur = load4(q);
+            loop {
+                let nq = q + 4 * nt;
+                let next = load4(nq);
+                fold(cur[0]);
+                if q + nt < part.p1 {
+                    fold(cur[1]);
                 }
-            };
-            fold(w0);
-            if q1 < part.p1 {
-                fold(w1);
+                if q + 2 * nt < part.p1 {
+                    fold(cur[2]);
+                }
+                if q + 3 * nt < part.p1 {
+                    fold(cur[3]);
+                }
+                if nq >= part.p1 {
+                    break;
+                }
+                cur = next;
+                q = nq;
             }
-            if q2 < part.p1 {
-                fold(w2);
-            }
-            if q3 < part.p1 {
-                fold(w3);
-            }
-            q += 4 * nt;
         }
         for c in part.my_scalars() {
             push::<1>(&[part.value(c); 8], &mut m, &mut s);

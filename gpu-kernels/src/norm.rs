@@ -2,9 +2,10 @@
 //! [`crate::rows`] for the launch shape): LayerNorm, RMSNorm, and residual-add + RMSNorm fused.
 //! Weights and biases are optional: an empty slice means none (weight 1, bias 0); otherwise they
 //! are `cols` long (a mismatch traps; the host checks first).
-use crate::rows::{ColParam, Part, RowElem, addr_of, cluster_rows, fold_all};
+use crate::elem::{Elem, lanes};
+use crate::rows::{ColParam, Part, addr_of, cluster_rows, fold_all, for_rows};
 use gpukit_device::{
-    self as gpu, Bf16, DynamicShared, OutSlice, Packets, async_copy, dynamic_shared, kernel, math,
+    self as gpu, Bf16, DynamicShared, OutSlice, Packets, dynamic_shared, kernel, math,
 };
 
 /// Combine (count, mean, M2) triples (Chan et al.), symmetrically.
@@ -20,7 +21,7 @@ fn chan(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
 }
 
 #[inline(always)]
-fn layer_norm<E: RowElem>(
+fn layer_norm<E: Elem>(
     x: &[E],
     rows: u64,
     cols: u64,
@@ -29,40 +30,40 @@ fn layer_norm<E: RowElem>(
     eps: f32,
     out: &mut OutSlice<E>,
 ) {
-    let smem = dynamic_shared::<u32>();
     let (rows, cols) = (rows as usize, cols as usize);
-    let (mut row, step) = cluster_rows();
-    while row < rows {
-        let part: Part<'_, E> = Part::new(x, row, cols, &[addr_of(out, row * cols)], &smem);
-        part.stage(&smem);
-        async_copy::wait_all();
-        gpu::sync_threads();
-        // This thread's mean, then its sum of squared deviations from it (two passes over its
-        // own elements: no cancellation), then Chan's combination across threads and blocks.
-        let (mut n, mut sum) = (0.0f32, 0.0f32);
-        part.for_each(&smem, |_, v| {
-            n += 1.0;
-            sum += v;
-        });
-        let mean_t = if n > 0.0 { sum / n } else { 0.0 };
-        let mut m2 = 0.0f32;
-        part.for_each(&smem, |_, v| {
-            let d = v - mean_t;
-            m2 = math::fma(d, d, m2);
-        });
-        let [_, mean, m2] = fold_all([n, mean_t, m2], chan);
-        let rstd = 1.0 / math::sqrt(m2 / cols as f32 + eps);
-        let w = ColParam::new(weight, cols, part.head(), 1.0);
-        let b = ColParam::new(bias, cols, part.head(), 0.0);
-        write_affine(&part, &smem, out, &w, &b, |v| (v - mean) * rstd);
-        gpu::sync_threads();
-        row += step;
-    }
+    let (out_row, size) = (addr_of(out, 0), core::mem::size_of::<E>());
+    for_rows(
+        x,
+        rows,
+        cols,
+        |r| [out_row + r * cols * size],
+        #[inline(always)]
+        |part, smem| {
+            // This thread's mean, then its sum of squared deviations from it (two passes over its
+            // own elements: no cancellation), then Chan's combination across threads and blocks.
+            let (mut n, mut sum) = (0.0f32, 0.0f32);
+            part.for_each(smem, |_, v| {
+                n += 1.0;
+                sum += v;
+            });
+            let mean_t = if n > 0.0 { sum / n } else { 0.0 };
+            let mut m2 = 0.0f32;
+            part.for_each(smem, |_, v| {
+                let d = v - mean_t;
+                m2 = math::fma(d, d, m2);
+            });
+            let [_, mean, m2] = fold_all([n, mean_t, m2], chan);
+            let rstd = 1.0 / math::sqrt(m2 / cols as f32 + eps);
+            let w = ColParam::new(weight, cols, part.head(), 1.0);
+            let b = ColParam::new(bias, cols, part.head(), 0.0);
+            write_affine(part, smem, out, &w, &b, |v| (v - mean) * rstd);
+        },
+    );
 }
 
 /// Writes `norm(v) · w + b` for this thread's elements, reading w and b a packet at a time.
 #[inline(always)]
-fn write_affine<E: RowElem>(
+fn write_affine<E: Elem>(
     part: &Part<'_, E>,
     smem: &DynamicShared<u32>,
     out: &mut OutSlice<E>,
@@ -74,10 +75,7 @@ fn write_affine<E: RowElem>(
         let v = part.values(q, smem);
         let c = part.packet_col(q);
         let (wv, bv) = (w.packet(q, c), b.packet(q, c));
-        let mut r = [0.0f32; 8];
-        for k in 0..E::PER {
-            r[k] = math::fma(norm(v[k]), wv[k], bv[k]);
-        }
+        let r = lanes::<E>(|k| math::fma(norm(v[k]), wv[k], bv[k]));
         part.store_packet(out, q, E::pack(r));
     }
     for c in part.my_scalars() {
@@ -87,32 +85,25 @@ fn write_affine<E: RowElem>(
 }
 
 #[inline(always)]
-fn rms_norm<E: RowElem>(
-    x: &[E],
-    rows: u64,
-    cols: u64,
-    weight: &[E],
-    eps: f32,
-    out: &mut OutSlice<E>,
-) {
-    let smem = dynamic_shared::<u32>();
+fn rms_norm<E: Elem>(x: &[E], rows: u64, cols: u64, weight: &[E], eps: f32, out: &mut OutSlice<E>) {
     let (rows, cols) = (rows as usize, cols as usize);
-    let (mut row, step) = cluster_rows();
-    while row < rows {
-        let part: Part<'_, E> = Part::new(x, row, cols, &[addr_of(out, row * cols)], &smem);
-        part.stage(&smem);
-        async_copy::wait_all();
-        gpu::sync_threads();
-        let mut ss = 0.0f32;
-        part.for_each(&smem, |_, v| ss = math::fma(v, v, ss));
-        let [ss] = fold_all([ss], |a, b| [a[0] + b[0]]);
-        let rstd = 1.0 / math::sqrt(ss / cols as f32 + eps);
-        let w = ColParam::new(weight, cols, part.head(), 1.0);
-        let none = ColParam::new(&[], cols, 0, 0.0);
-        write_affine(&part, &smem, out, &w, &none, |v| v * rstd);
-        gpu::sync_threads();
-        row += step;
-    }
+    let (out_row, size) = (addr_of(out, 0), core::mem::size_of::<E>());
+    for_rows(
+        x,
+        rows,
+        cols,
+        |r| [out_row + r * cols * size],
+        #[inline(always)]
+        |part, smem| {
+            let mut ss = 0.0f32;
+            part.for_each(smem, |_, v| ss = math::fma(v, v, ss));
+            let [ss] = fold_all([ss], |a, b| [a[0] + b[0]]);
+            let rstd = 1.0 / math::sqrt(ss / cols as f32 + eps);
+            let w = ColParam::new(weight, cols, part.head(), 1.0);
+            let none = ColParam::new(&[], cols, 0, 0.0);
+            write_affine(part, smem, out, &w, &none, |v| v * rstd);
+        },
+    );
 }
 
 /// `sum = x + residual` (rounded to the storage type, as an unfused add would), then
@@ -120,7 +111,7 @@ fn rms_norm<E: RowElem>(
 /// computed, not copied) and written out on the way.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn add_rms_norm<E: RowElem>(
+fn add_rms_norm<E: Elem>(
     x: &[E],
     residual: &[E],
     rows: u64,

@@ -2,11 +2,13 @@
 //! row of a (rows × cols) matrix is handled by one thread-block cluster (one block when the
 //! launch has no clusters), the cluster's blocks splitting the row's 16-byte packets evenly.
 //!
-//! A block first stages its part of the row in dynamic shared memory with `cp.async` (few
-//! registers, so many blocks per SM and much data in flight), then runs its statistics pass(es)
-//! and its write pass from shared memory: global memory is read once and written once, the
-//! floor of these kernels. Statistics are combined across the block ([`gpu::block::fold`]) and
-//! across the cluster through distributed shared memory ([`gpu::cluster::fold`]), so a row may be
+//! A block stages its part of a row in dynamic shared memory with `cp.async` and, while it works
+//! on that row (statistics pass(es), then the write pass, all from shared memory), the next
+//! row's copies are already in flight into the other half of its shared memory ([`for_rows`]):
+//! global memory is read once and written once, the floor of these kernels, and the loads never
+//! pause. (Staging only the current row, measured on the H200, left each SM idle between rows:
+//! 45–62% of copy.) Statistics are combined across the block ([`gpu::block::fold`]) and
+//! across the cluster through distributed shared memory ([`gpu::cluster_reduce::fold`]), so a row may be
 //! any width: a long row is split over up to 8 (or 16) blocks, and the part of a block's share
 //! that does not fit in its shared memory is read from global memory in each pass (slower, still
 //! correct). Rows whose start is not 16-byte aligned (odd widths) or whose output is aligned
@@ -14,86 +16,60 @@
 //! for all elements.
 //!
 //! Launch: `grid.x = clusters × cluster size` (clusters loop over rows: cluster c handles rows
-//! c, c + clusters, ...), any block size that is a multiple of 32, and the dynamic shared memory
-//! the host chose (a multiple of 16 bytes; 0 is valid and reads everything from global memory).
-use gpukit_device::{self as gpu, Bf16, DynamicShared, HalfFloat, OutSlice, Packets, cluster};
+//! c, c + clusters, ...), any block size that is a multiple of 32, and dynamic shared memory for
+//! two buffers of a block's share of a row (a multiple of 32 bytes; less is valid: what does not
+//! fit is read from global memory in each pass, and 0 reads everything from there).
+use crate::elem::Elem;
+use gpukit_device::{
+    self as gpu, DynamicShared, OutSlice, Packets, async_copy, cluster_reduce as cluster,
+    dynamic_shared,
+};
 
-/// Storage types of the row kernels: `f32` (four per packet) and `bf16` (eight), with f32 math.
-pub trait RowElem: Copy {
-    /// Elements per 16-byte packet.
-    const PER: usize;
-    fn to_f32(self) -> f32;
-    fn from_f32(x: f32) -> Self;
-    /// The packet's elements (the first `PER` of the array).
-    fn unpack(w: [u32; 4]) -> [f32; 8];
-    /// The first `PER` values rounded to this type.
-    fn pack(v: [f32; 8]) -> [u32; 4];
-    /// `e^x` as accurate as this storage type needs.
-    fn exp(x: f32) -> f32;
-}
-
-impl RowElem for f32 {
-    const PER: usize = 4;
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        self
+/// Runs `body(part, buffer)` on this cluster's rows (c, c + clusters, ...), double-buffered:
+/// the next row's packets are copied into one half of the dynamic shared memory while `body`
+/// works on the current row in the other half. `others(row)` gives the addresses of the other
+/// rows read or written alongside (see [`Part::new`]). Every thread of the cluster must call it.
+#[inline(always)]
+pub fn for_rows<'a, E: Elem, const N: usize>(
+    x: &'a [E],
+    rows: usize,
+    cols: usize,
+    others: impl Fn(usize) -> [usize; N],
+    mut body: impl FnMut(&Part<'a, E>, &DynamicShared<u32>),
+) {
+    let smem = dynamic_shared::<u32>();
+    let half = smem.bytes() / 32 * 16;
+    let (b0, b1) = (smem.sub(0, half), smem.sub(half, half));
+    let buf = |k: usize| if k == 0 { b0 } else { b1 };
+    let (mut row, step) = cluster_rows();
+    if row >= rows {
+        return;
     }
-    #[inline(always)]
-    fn from_f32(x: f32) -> f32 {
-        x
-    }
-    #[inline(always)]
-    fn unpack(w: [u32; 4]) -> [f32; 8] {
-        let mut v = [0.0; 8];
-        for k in 0..4 {
-            v[k] = f32::from_bits(w[k]);
+    // Only the row index and the buffer number live across iterations: a `Part` is cheap to
+    // rebuild, and keeping two alive would cost registers.
+    Part::new(x, row, cols, &others(row), &b0).stage(&b0);
+    async_copy::commit();
+    let mut cur = 0usize;
+    loop {
+        let next = row + step;
+        if next < rows {
+            let nb = buf(cur ^ 1);
+            Part::new(x, next, cols, &others(next), &nb).stage(&nb);
+            async_copy::commit();
+            async_copy::wait_group::<1>();
+        } else {
+            async_copy::wait_group::<0>();
         }
-        v
-    }
-    #[inline(always)]
-    fn pack(v: [f32; 8]) -> [u32; 4] {
-        [
-            v[0].to_bits(),
-            v[1].to_bits(),
-            v[2].to_bits(),
-            v[3].to_bits(),
-        ]
-    }
-    #[inline(always)]
-    fn exp(x: f32) -> f32 {
-        gpu::math::exp(x)
-    }
-}
-
-impl RowElem for Bf16 {
-    const PER: usize = 8;
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        Bf16::to_f32(self)
-    }
-    #[inline(always)]
-    fn from_f32(x: f32) -> Bf16 {
-        Bf16::from_f32(x)
-    }
-    #[inline(always)]
-    fn unpack(w: [u32; 4]) -> [f32; 8] {
-        let mut v = [0.0; 8];
-        for k in 0..4 {
-            (v[2 * k], v[2 * k + 1]) = <Bf16 as HalfFloat>::unpack2(w[k]);
+        gpu::sync_threads();
+        let b = buf(cur);
+        body(&Part::new(x, row, cols, &others(row), &b), &b);
+        // This buffer is restaged two rows on: everyone must be done with it.
+        gpu::sync_threads();
+        if next >= rows {
+            break;
         }
-        v
-    }
-    #[inline(always)]
-    fn pack(v: [f32; 8]) -> [u32; 4] {
-        let mut w = [0u32; 4];
-        for k in 0..4 {
-            w[k] = <Bf16 as HalfFloat>::pack2(v[2 * k], v[2 * k + 1]);
-        }
-        w
-    }
-    #[inline(always)]
-    fn exp(x: f32) -> f32 {
-        gpu::math::for_half::exp(x)
+        row = next;
+        cur ^= 1;
     }
 }
 
@@ -107,7 +83,7 @@ pub fn cluster_rows() -> (usize, usize) {
 /// boundary), `packets` whole packets, and the tail scalars; this block owns packets
 /// `p0..p1` (the first `staged` of them live in shared memory) and scalars `rank, rank + ranks,
 /// ...` (in units of threads).
-pub struct Part<'a, E: RowElem> {
+pub struct Part<'a, E: Elem> {
     row: &'a [E],
     /// Matrix index of the row's first element.
     pub start: usize,
@@ -125,7 +101,7 @@ pub struct Part<'a, E: RowElem> {
     scalar_step: usize,
 }
 
-impl<'a, E: RowElem> Part<'a, E> {
+impl<'a, E: Elem> Part<'a, E> {
     /// The part of row `row` of `x` (`cols` wide) that this block owns. `others` are the
     /// addresses of the first elements of the other rows read or written alongside (outputs,
     /// residuals): the packet path is used only when all are aligned alike. `smem` bounds what
@@ -332,13 +308,13 @@ impl<'a, E: RowElem> Part<'a, E> {
 /// 16-byte load per packet when it is aligned like the row's packets, scalars otherwise; empty
 /// means "absent" and reads as `default`.
 #[derive(Clone, Copy)]
-pub struct ColParam<'a, E: RowElem> {
+pub struct ColParam<'a, E: Elem> {
     v: &'a [E],
     packets: Option<Packets<'a, E>>,
     default: f32,
 }
 
-impl<'a, E: RowElem> ColParam<'a, E> {
+impl<'a, E: Elem> ColParam<'a, E> {
     /// `v` must be empty or `cols` long (checked: a mismatch traps).
     #[inline(always)]
     pub fn new(v: &'a [E], cols: usize, head: usize, default: f32) -> ColParam<'a, E> {
@@ -389,7 +365,7 @@ impl<'a, E: RowElem> ColParam<'a, E> {
     }
 }
 
-impl<'a, E: RowElem> Part<'a, E> {
+impl<'a, E: Elem> Part<'a, E> {
     /// The row's head length (scalars before the first packet).
     #[inline(always)]
     pub fn head(&self) -> usize {
@@ -414,22 +390,4 @@ pub fn fold_all<const K: usize>(
 #[inline(always)]
 pub fn addr_of<T>(out: &mut OutSlice<T>, i: usize) -> usize {
     out.as_mut_ptr().wrapping_add(i) as usize
-}
-
-/// `[g(0), .., g(7)]` over a packet's first `PER` lanes (0 after), written out so that every
-/// index is a constant: a loop over the lanes whose body is large may stay rolled and then index
-/// its arrays from local memory (a stack frame).
-#[inline(always)]
-pub fn lanes<E: RowElem>(mut g: impl FnMut(usize) -> f32) -> [f32; 8] {
-    let mut one = |k: usize| if k < E::PER { g(k) } else { 0.0 };
-    [
-        one(0),
-        one(1),
-        one(2),
-        one(3),
-        one(4),
-        one(5),
-        one(6),
-        one(7),
-    ]
 }

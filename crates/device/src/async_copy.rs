@@ -29,6 +29,25 @@ pub unsafe fn cp_async_16(dst: u32, src: *const u8, src_bytes: u32) {
     }
 }
 
+/// Closes the group of `cp.async` copies this thread started since the last commit
+/// (`cp.async.commit_group`), for [`wait_group`].
+#[inline(always)]
+pub fn commit() {
+    // SAFETY: bookkeeping of this thread's own copies. Not `nomem`: keeps copies in program order.
+    unsafe { core::arch::asm!("cp.async.commit_group;", options(nostack, preserves_flags)) }
+}
+
+/// Waits until at most `N` of this thread's committed groups are still in flight
+/// (`cp.async.wait_group N`): with double buffering, `wait_group::<1>()` waits for the older
+/// buffer while the newer one keeps loading. Follow it with a block barrier.
+#[inline(always)]
+pub fn wait_group<const N: u32>() {
+    // SAFETY: as `wait_all`.
+    unsafe {
+        core::arch::asm!("cp.async.wait_group {n};", n = const N, options(nostack, preserves_flags))
+    }
+}
+
 /// Waits until every `cp.async` this thread started has landed in shared memory
 /// (`cp.async.wait_all`). Follow it with a block barrier before reading other threads' copies.
 #[inline(always)]

@@ -22,7 +22,7 @@ compile_error!("gpukit-device only builds for the nvptx64-nvidia-cuda target (us
 pub mod async_copy;
 pub mod atomic;
 pub mod block;
-pub mod cluster;
+pub mod cluster_reduce;
 pub mod half;
 pub mod index;
 pub mod math;

@@ -124,6 +124,41 @@ impl<T> OutSlice<T> {
         }
     }
 
+    /// The `K` 16-byte groups this thread owns under the strided-packets rule: packets
+    /// `id, id + T, .., id + (K-1)·T` for linear thread id `id` and `T` threads in the launch
+    /// (each packet is `16 / size_of::<T>()` elements). Each access instruction of a warp stays
+    /// fully coalesced, and a thread can have all `K` loads in flight before it computes. Entries
+    /// past the end are `None`.
+    #[inline(always)]
+    pub fn thread_packets<const K: usize>(&mut self) -> [Option<(usize, PacketMut<'_, T>)>; K] {
+        let per = 16 / core::mem::size_of::<T>();
+        let (id, step) = (global_linear_id(), grid_linear_threads());
+        let (ptr, len) = (self.ptr, self.len);
+        core::array::from_fn(|k| {
+            let start = id.checked_add(k.checked_mul(step)?)?.checked_mul(per)?;
+            if start >= len {
+                return None;
+            }
+            // SAFETY: `start < len`; packet `id + k·step` belongs to this thread alone (distinct
+            // ids and distinct k give distinct packets), so the `&mut` are unique and disjoint.
+            unsafe {
+                let p = ptr.add(start);
+                if start + per <= len && (p as usize) % 16 == 0 {
+                    Some((
+                        start,
+                        PacketMut::Full(&mut *(p as *mut crate::vector::Packet)),
+                    ))
+                } else {
+                    let n = (len - start).min(per);
+                    Some((
+                        start,
+                        PacketMut::Partial(core::slice::from_raw_parts_mut(p, n)),
+                    ))
+                }
+            }
+        })
+    }
+
     /// Elements `i .. i + 16 / size_of::<T>()` as one [`Packet`](crate::vector::Packet) (a
     /// 16-byte vector store), or `None` when they are not all in bounds or not 16-byte aligned.
     ///

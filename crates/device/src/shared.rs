@@ -272,6 +272,20 @@ impl<T: SharedElem> DynamicShared<T> {
         self.addr
     }
 
+    /// The `bytes` bytes at byte offset `offset` as their own view (for double buffering).
+    /// Both must be multiples of 16; out-of-range parts are clipped away.
+    #[inline(always)]
+    pub fn sub(&self, offset: usize, bytes: usize) -> DynamicShared<T> {
+        let total = self.bytes();
+        let offset = offset.min(total) / 16 * 16;
+        let bytes = bytes.min(total - offset) / 16 * 16;
+        DynamicShared {
+            addr: self.addr + offset as u32,
+            len: bytes / core::mem::size_of::<T>(),
+            _t: PhantomData,
+        }
+    }
+
     /// Size in bytes of the launch's dynamic shared memory.
     #[inline(always)]
     pub fn bytes(&self) -> usize {

@@ -1,7 +1,11 @@
-//! Thread-block clusters (sm_90): the blocks of a cluster run at the same time on one GPC and
-//! can read each other's shared memory. Kernels here read the cluster shape at run time, so one
-//! kernel serves every cluster size the host launches it with (a launch without a cluster
-//! attribute is a cluster of one block, and every function here still works).
+//! Reductions across a thread-block cluster (sm_90) through distributed shared memory, for
+//! kernels that split one row over several blocks. The blocks of a cluster run at the same time
+//! on one GPC and can read each other's shared memory. Everything here reads the cluster shape
+//! at run time, so one kernel serves every cluster size the host launches it with (a launch
+//! without a cluster attribute is a cluster of one block, and every function still works).
+//!
+//! The barrier is written without the `.release`/`.acquire` modifiers (their default semantics),
+//! which PTX 7.8 (rustc's output for sm_90) requires.
 
 /// A special register as `u32`.
 macro_rules! sreg {
