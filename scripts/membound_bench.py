@@ -491,7 +491,7 @@ def row_plan(cols, esize, cluster=None, threads=None, smem_cap=None):
 
 def rows_launch(m, name, rows, cols, esize, args, plan=None, no_smem=False):
     cl, th, sm = plan if plan else row_plan(cols, esize)
-    th = min(th, m.max_threads(name))
+    th = min(th, m.max_threads(name) // 32 * 32)
     if no_smem:
         sm = 0
     grid = max(1, min(rows, (1 << 31) // cl - 1)) * cl
