@@ -346,19 +346,15 @@ def run_maps(m, quick):
 
 
 # ---------------------------------------------------------------- scan
-SCAN_TILE = {"scan_f32": 8192, "scan_i32": 8192, "scan_u32": 8192, "scan_f32_tile4k": 4096,
-             "scan_f32_tile16k": 16384}
+SCAN_TILE = {"scan_f32": 8192, "scan_i32": 8192, "scan_u32": 8192}
 
 
-def scan_launch(m, name, x, out, exclusive, per_sm=None):
-    """Persistent launch: blocks take tiles by ticket; state = one word per tile + the counter."""
+def scan_launch(m, name, x, out, exclusive):
+    """One block per tile of 8192 elements; state = one zeroed word per tile."""
     tile = SCAN_TILE[name]
-    tiles = (x.numel() + tile - 1) // tile
-    smem = 8 * tile
-    occ = m.occupancy(name, 256, smem)
-    grid = max(1, min(tiles, SMS * (per_sm or occ)))
-    state = torch.zeros(tiles + 1, dtype=torch.int64, device=DEV)
-    m.launch(name, grid, 256, [x, out, state, U32(exclusive)], smem=smem)
+    grid = max(1, (x.numel() + tile - 1) // tile)
+    state = torch.zeros(grid, dtype=torch.int64, device=DEV)
+    m.launch(name, grid, 256, [x, out, state, U32(exclusive)])
 
 
 def run_scan(m, quick):
@@ -375,8 +371,7 @@ def run_scan(m, quick):
         return ((v.double() - r).abs() / scale).max().item() / 2 ** -24
 
     times = {}
-    for name in ("scan_f32", "scan_f32_tile4k", "scan_f32_tile16k"):
-        print(f"    {name}: {m.occupancy(name, 256, 8 * SCAN_TILE[name])} blocks/SM")
+    for name in ("scan_f32",):
         for excl in (0, 1):
             scan_launch(m, name, x, out, excl)
             torch.cuda.synchronize()
@@ -428,12 +423,12 @@ def run_scan(m, quick):
 
 
 # ---------------------------------------------------------------- transpose
-def transpose_launch(m, a, rows, cols, out, grid_cap=None, band=8):
+def transpose_launch(m, a, rows, cols, out, grid_cap=None):
     tiles = ((rows + 31) // 32) * ((cols + 31) // 32)
     grid = tiles if grid_cap is None else min(tiles, grid_cap)
     if grid == 0:
         return
-    m.launch("transpose_f32", grid, 256, [a, U64(rows), U64(cols), U32(band), out])
+    m.launch("transpose_f32", grid, 256, [a, U64(rows), U64(cols), out])
 
 
 def run_transpose(m, quick):
@@ -444,48 +439,48 @@ def run_transpose(m, quick):
     ac = tcp(a)
     tt = bench(lambda: a.t().contiguous())
     tc = bench(lambda: cp.ascontiguousarray(ac.T))
-    for band in (1, 4, 8, 16):
-        for cap, label in ((None, "grid=tiles"), (SMS * 8, "grid=8/SM"), (SMS * 16, "grid=16/SM")):
-            out.zero_()
-            transpose_launch(m, a, s, s, out, cap, band)
-            torch.cuda.synchronize()
-            ok = torch.equal(out, a.t())
-            expect(f"transpose {s} {label} band {band}", ok, "mismatch")
-            t = bench(lambda: transpose_launch(m, a, s, s, out, cap, band))
-            row(f"transpose f32 band={band} {label}", f"{s}^2", 8 * s * s, t, tt, tc, None,
-                "exact" if ok else "MISMATCH")
+    for cap, label in ((None, "grid=tiles"), (SMS * 16, "grid=16/SM"), (SMS * 32, "grid=32/SM")):
+        out.zero_()
+        transpose_launch(m, a, s, s, out, cap)
+        torch.cuda.synchronize()
+        ok = torch.equal(out, a.t())
+        expect(f"transpose {s} {label}", ok, "mismatch")
+        t = bench(lambda: transpose_launch(m, a, s, s, out, cap))
+        row(f"transpose f32 {label}", f"{s}^2", 8 * s * s, t, tt, tc, None,
+            "exact" if ok else "MISMATCH")
     del a, out
     free()
     for rows, cols in ((2097121, 2), (2, 2097121), (0, 0), (0, 5), (5, 0), (1, 1), (33, 31),
                        (1000, 777), (65537 * 32 + 5, 3)):
         a = torch.randn(rows, cols, device=DEV)
         o = torch.empty(cols, rows, device=DEV)
-        for band in (1, 3, 8):
-            o.zero_() if o.numel() else None
-            transpose_launch(m, a, rows, cols, o, SMS * 16, band)
-            torch.cuda.synchronize()
-            expect(f"transpose {rows}x{cols} band {band}", torch.equal(o, a.t()), "mismatch")
+        o.zero_() if o.numel() else None
+        transpose_launch(m, a, rows, cols, o, SMS * 32)
+        torch.cuda.synchronize()
+        expect(f"transpose {rows}x{cols}", torch.equal(o, a.t()), "mismatch")
     print("  tall/wide/empty transposes checked")
 
 
 # ---------------------------------------------------------------- rows
 def row_plan(cols, esize, cluster=None, threads=None, smem_cap=None):
-    """(cluster size, threads per block, dynamic smem bytes) for the row engine: two buffers of a
-    block's share of a row (double buffering)."""
+    """(cluster size, threads per block, dynamic smem bytes) for the row engine: a block's share
+    of a row staged in shared memory (up to 225 KB; the rest is read from global memory)."""
     row_bytes = cols * esize
     if cluster is None:
         cluster = 1
-        while cluster < 8 and row_bytes / cluster > 48 * 1024:
+        while cluster < 2 and row_bytes / cluster > 225 * 1024:
             cluster *= 2
     per_block = -(-row_bytes // cluster)
-    smem = min(2 * ((per_block + 15) // 16 + 1) * 16, SMEM_DYN_MAX // 32 * 32)
+    smem = min(((per_block + 15) // 16 + 1) * 16, SMEM_DYN_MAX)
     if smem_cap is not None:
         smem = min(smem, smem_cap)
     if threads is None:
         packets = per_block // 16
         threads = 32
-        while threads < 512 and threads * 8 < packets:
+        while threads < 128 and threads * 4 < packets:
             threads *= 2
+        if cols * esize > 64 * 1024:
+            threads = 1024
     return cluster, threads, smem
 
 
@@ -523,10 +518,10 @@ def run_softmax(m, quick):
                 ref = softmax_ref(x, log)
                 plans = [row_plan(cols, es)]
                 if cols <= 8192:
-                    plans += [row_plan(cols, es, threads=64), row_plan(cols, es, threads=256)]
+                    plans += [row_plan(cols, es, threads=256)]
                 if cols > 100000:
-                    plans += [row_plan(cols, es, cluster=8, threads=256), row_plan(cols, es, cluster=4),
-                              row_plan(cols, es, cluster=8, threads=512)]
+                    plans += [row_plan(cols, es, cluster=1, threads=1024),
+                              row_plan(cols, es, cluster=4, threads=1024)]
                 best = None
                 for plan in plans:
                     try:
@@ -600,7 +595,7 @@ def run_softmax(m, quick):
 def best_plan(m, name, rows, cols, es, args):
     """Time the default row plan and two other block sizes; return (best ms, plan)."""
     best = None
-    for plan in (row_plan(cols, es), row_plan(cols, es, threads=64), row_plan(cols, es, threads=256)):
+    for plan in (row_plan(cols, es), row_plan(cols, es, threads=256)):
         t = bench(lambda: rows_launch(m, name, rows, cols, es, args, plan))
         print(f"    {name} plan {plan}: {t:.4f} ms")
         if best is None or t < best[0]:
@@ -691,7 +686,7 @@ def run_norms(m, quick):
         # bias + GELU over (rows x cols)
         ref = gelu64(xd + bd)
         name = f"bias_gelu_{dname}"
-        per = 2 * (16 // es)
+        per = 16 // es
         grid = (rows * cols // per + 255) // 256
         m.launch(name, grid, 256, [x, b, out])
         torch.cuda.synchronize()

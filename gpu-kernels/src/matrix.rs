@@ -9,29 +9,17 @@ const TROWS: usize = TRANSPOSE_BLOCK / TILE;
 /// Elements each thread moves per tile: TILE² / 256.
 const PER_THREAD: usize = TILE / TROWS;
 
-/// Tile `tile` of the traversal order as (first row, first column). The input's tiles are taken
-/// in bands of `band` tile rows, column by column inside a band: consecutive tiles (the ones
-/// that run at the same time) then cover `band` tile rows of a few hundred tile columns, so
-/// both the reads (rows of the input) and the writes (rows of the output, one per input column)
-/// come in runs of `band` · 128 bytes or more instead of scattered 128-byte pieces.
+/// Tile `tile` (row-major over the input's tiles) as (first row, first column).
 #[inline(always)]
-fn tile_origin(tile: usize, tiles_x: usize, tiles_y: usize, band: usize) -> (usize, usize) {
-    let per_band = band * tiles_x;
-    // 32-bit divisions when they fit (the common case): a 64-bit one is a long sequence.
-    let div = |a: usize, b: usize| {
-        if a <= u32::MAX as usize && b <= u32::MAX as usize {
-            (
-                (a as u32 / b as u32) as usize,
-                (a as u32 % b as u32) as usize,
-            )
-        } else {
-            (a / b, a % b)
-        }
+fn tile_origin(tile: usize, tiles_x: usize) -> (usize, usize) {
+    // 32-bit division when it fits (the common case): a 64-bit one is a long instruction sequence.
+    let (ty, tx) = if tile <= u32::MAX as usize && tiles_x <= u32::MAX as usize {
+        let (t, n) = (tile as u32, tiles_x as u32);
+        ((t / n) as usize, (t % n) as usize)
+    } else {
+        (tile / tiles_x, tile % tiles_x)
     };
-    let (b, i) = div(tile, per_band);
-    let h = band.min(tiles_y - b * band);
-    let (tc, tr_in) = div(i, h);
-    ((b * band + tr_in) * TILE, tc * TILE)
+    (ty * TILE, tx * TILE)
 }
 
 /// out (cols × rows) = aᵀ for a (rows × cols), any shape (tall, wide, empty). Launch 1-D blocks
@@ -40,15 +28,12 @@ fn tile_origin(tile: usize, tiles_x: usize, tiles_y: usize, band: usize) -> (usi
 /// to 33 columns (conflict-free row writes and column reads); each thread loads its four
 /// elements of the next tile before it writes the current one, so loads stay in flight while the
 /// block stores.
-///
-/// `band` (≥ 1) is the traversal's band height in tiles (see `tile_origin`); 8 is a good choice.
 #[kernel(same_len(a, out), launch_bounds(256))]
-pub fn transpose_f32(a: &[f32], rows: u64, cols: u64, band: u32, mut out: OutSlice<f32>) {
+pub fn transpose_f32(a: &[f32], rows: u64, cols: u64, mut out: OutSlice<f32>) {
     let tile_s = shared_array!(TRANSPOSE_TILE: [f32; TILE * (TILE + 1)]);
     let (rows, cols) = (rows as usize, cols as usize);
-    let (tiles_x, tiles_y) = (cols.div_ceil(TILE), rows.div_ceil(TILE));
-    let tiles = tiles_x * tiles_y;
-    let band = (band as usize).max(1);
+    let tiles_x = cols.div_ceil(TILE);
+    let tiles = tiles_x * rows.div_ceil(TILE);
     let t = gpu::thread_idx().x as usize;
     let (tx, ty) = (t % TILE, t / TILE);
     let step = gpu::grid_dim().x as usize;
@@ -57,7 +42,7 @@ pub fn transpose_f32(a: &[f32], rows: u64, cols: u64, band: u32, mut out: OutSli
         return;
     }
     let load = |tile: usize| {
-        let (r0, c0) = tile_origin(tile, tiles_x, tiles_y, band);
+        let (r0, c0) = tile_origin(tile, tiles_x);
         let mut v = [0.0f32; PER_THREAD];
         for (k, vk) in v.iter_mut().enumerate() {
             let (r, c) = (r0 + ty + TROWS * k, c0 + tx);
@@ -79,7 +64,7 @@ pub fn transpose_f32(a: &[f32], rows: u64, cols: u64, band: u32, mut out: OutSli
             v = load(next);
         }
         // Output tile: rows c0.., columns r0..; its element (r, c) is tile element (c, r).
-        let (r0, c0) = tile_origin(tile, tiles_x, tiles_y, band);
+        let (r0, c0) = tile_origin(tile, tiles_x);
         for k in 0..PER_THREAD {
             let (orow, ocol) = (c0 + ty + TROWS * k, r0 + tx);
             if orow < cols && ocol < rows {

@@ -2,10 +2,10 @@
 //! [`crate::rows`] for the launch shape): LayerNorm, RMSNorm, and residual-add + RMSNorm fused.
 //! Weights and biases are optional: an empty slice means none (weight 1, bias 0); otherwise they
 //! are `cols` long (a mismatch traps; the host checks first).
-use crate::elem::{Elem, lanes};
-use crate::rows::{ColParam, Part, addr_of, cluster_rows, fold_all, for_rows};
+use crate::elem::Elem;
+use crate::rows::{ColParam, Part, addr_of, cluster_rows, fold_all};
 use gpukit_device::{
-    self as gpu, Bf16, DynamicShared, OutSlice, Packets, dynamic_shared, kernel, math,
+    self as gpu, Bf16, DynamicShared, OutSlice, Packets, async_copy, dynamic_shared, kernel, math,
 };
 
 /// Combine (count, mean, M2) triples (Chan et al.), symmetrically.
@@ -30,35 +30,35 @@ fn layer_norm<E: Elem>(
     eps: f32,
     out: &mut OutSlice<E>,
 ) {
+    let smem = dynamic_shared::<u32>();
     let (rows, cols) = (rows as usize, cols as usize);
-    let (out_row, size) = (addr_of(out, 0), core::mem::size_of::<E>());
-    for_rows(
-        x,
-        rows,
-        cols,
-        |r| [out_row + r * cols * size],
-        #[inline(always)]
-        |part, smem| {
-            // This thread's mean, then its sum of squared deviations from it (two passes over its
-            // own elements: no cancellation), then Chan's combination across threads and blocks.
-            let (mut n, mut sum) = (0.0f32, 0.0f32);
-            part.for_each(smem, |_, v| {
-                n += 1.0;
-                sum += v;
-            });
-            let mean_t = if n > 0.0 { sum / n } else { 0.0 };
-            let mut m2 = 0.0f32;
-            part.for_each(smem, |_, v| {
-                let d = v - mean_t;
-                m2 = math::fma(d, d, m2);
-            });
-            let [_, mean, m2] = fold_all([n, mean_t, m2], chan);
-            let rstd = 1.0 / math::sqrt(m2 / cols as f32 + eps);
-            let w = ColParam::new(weight, cols, part.head(), 1.0);
-            let b = ColParam::new(bias, cols, part.head(), 0.0);
-            write_affine(part, smem, out, &w, &b, |v| (v - mean) * rstd);
-        },
-    );
+    let (mut row, step) = cluster_rows();
+    while row < rows {
+        let part: Part<'_, E> = Part::new(x, row, cols, &[addr_of(out, row * cols)], &smem);
+        part.stage(&smem);
+        async_copy::wait_all();
+        gpu::sync_threads();
+        // This thread's mean, then its sum of squared deviations from it (two passes over its
+        // own elements: no cancellation), then Chan's combination across threads and blocks.
+        let (mut n, mut sum) = (0.0f32, 0.0f32);
+        part.for_each(&smem, |_, v| {
+            n += 1.0;
+            sum += v;
+        });
+        let mean_t = if n > 0.0 { sum / n } else { 0.0 };
+        let mut m2 = 0.0f32;
+        part.for_each(&smem, |_, v| {
+            let d = v - mean_t;
+            m2 = math::fma(d, d, m2);
+        });
+        let [_, mean, m2] = fold_all([n, mean_t, m2], chan);
+        let rstd = 1.0 / math::sqrt(m2 / cols as f32 + eps);
+        let w = ColParam::new(weight, cols, part.head(), 1.0);
+        let b = ColParam::new(bias, cols, part.head(), 0.0);
+        write_affine(&part, &smem, out, &w, &b, |v| (v - mean) * rstd);
+        gpu::sync_threads();
+        row += step;
+    }
 }
 
 /// Writes `norm(v) · w + b` for this thread's elements, reading w and b a packet at a time.
@@ -75,7 +75,10 @@ fn write_affine<E: Elem>(
         let v = part.values(q, smem);
         let c = part.packet_col(q);
         let (wv, bv) = (w.packet(q, c), b.packet(q, c));
-        let r = lanes::<E>(|k| math::fma(norm(v[k]), wv[k], bv[k]));
+        let mut r = [0.0f32; 8];
+        for k in 0..E::PER {
+            r[k] = math::fma(norm(v[k]), wv[k], bv[k]);
+        }
         part.store_packet(out, q, E::pack(r));
     }
     for c in part.my_scalars() {
@@ -86,24 +89,24 @@ fn write_affine<E: Elem>(
 
 #[inline(always)]
 fn rms_norm<E: Elem>(x: &[E], rows: u64, cols: u64, weight: &[E], eps: f32, out: &mut OutSlice<E>) {
+    let smem = dynamic_shared::<u32>();
     let (rows, cols) = (rows as usize, cols as usize);
-    let (out_row, size) = (addr_of(out, 0), core::mem::size_of::<E>());
-    for_rows(
-        x,
-        rows,
-        cols,
-        |r| [out_row + r * cols * size],
-        #[inline(always)]
-        |part, smem| {
-            let mut ss = 0.0f32;
-            part.for_each(smem, |_, v| ss = math::fma(v, v, ss));
-            let [ss] = fold_all([ss], |a, b| [a[0] + b[0]]);
-            let rstd = 1.0 / math::sqrt(ss / cols as f32 + eps);
-            let w = ColParam::new(weight, cols, part.head(), 1.0);
-            let none = ColParam::new(&[], cols, 0, 0.0);
-            write_affine(part, smem, out, &w, &none, |v| v * rstd);
-        },
-    );
+    let (mut row, step) = cluster_rows();
+    while row < rows {
+        let part: Part<'_, E> = Part::new(x, row, cols, &[addr_of(out, row * cols)], &smem);
+        part.stage(&smem);
+        async_copy::wait_all();
+        gpu::sync_threads();
+        let mut ss = 0.0f32;
+        part.for_each(&smem, |_, v| ss = math::fma(v, v, ss));
+        let [ss] = fold_all([ss], |a, b| [a[0] + b[0]]);
+        let rstd = 1.0 / math::sqrt(ss / cols as f32 + eps);
+        let w = ColParam::new(weight, cols, part.head(), 1.0);
+        let none = ColParam::new(&[], cols, 0, 0.0);
+        write_affine(&part, &smem, out, &w, &none, |v| v * rstd);
+        gpu::sync_threads();
+        row += step;
+    }
 }
 
 /// `sum = x + residual` (rounded to the storage type, as an unfused add would), then

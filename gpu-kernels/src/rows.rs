@@ -2,12 +2,10 @@
 //! row of a (rows × cols) matrix is handled by one thread-block cluster (one block when the
 //! launch has no clusters), the cluster's blocks splitting the row's 16-byte packets evenly.
 //!
-//! A block stages its part of a row in dynamic shared memory with `cp.async` and, while it works
-//! on that row (statistics pass(es), then the write pass, all from shared memory), the next
-//! row's copies are already in flight into the other half of its shared memory ([`for_rows`]):
-//! global memory is read once and written once, the floor of these kernels, and the loads never
-//! pause. (Staging only the current row, measured on the H200, left each SM idle between rows:
-//! 45–62% of copy.) Statistics are combined across the block ([`gpu::block::fold`]) and
+//! A block first stages its part of the row in dynamic shared memory with `cp.async` (few
+//! registers, so many blocks per SM and much data in flight), then runs its statistics pass(es)
+//! and its write pass from shared memory: global memory is read once and written once, the
+//! floor of these kernels. Statistics are combined across the block ([`gpu::block::fold`]) and
 //! across the cluster through distributed shared memory ([`gpu::cluster_reduce::fold`]), so a row may be
 //! any width: a long row is split over up to 8 (or 16) blocks, and the part of a block's share
 //! that does not fit in its shared memory is read from global memory in each pass (slower, still
@@ -16,62 +14,10 @@
 //! for all elements.
 //!
 //! Launch: `grid.x = clusters × cluster size` (clusters loop over rows: cluster c handles rows
-//! c, c + clusters, ...), any block size that is a multiple of 32, and dynamic shared memory for
-//! two buffers of a block's share of a row (a multiple of 32 bytes; less is valid: what does not
-//! fit is read from global memory in each pass, and 0 reads everything from there).
+//! c, c + clusters, ...), any block size that is a multiple of 32, and the dynamic shared memory
+//! the host chose (a multiple of 16 bytes; 0 is valid and reads everything from global memory).
 use crate::elem::Elem;
-use gpukit_device::{
-    self as gpu, DynamicShared, OutSlice, Packets, async_copy, cluster_reduce as cluster,
-    dynamic_shared,
-};
-
-/// Runs `body(part, buffer)` on this cluster's rows (c, c + clusters, ...), double-buffered:
-/// the next row's packets are copied into one half of the dynamic shared memory while `body`
-/// works on the current row in the other half. `others(row)` gives the addresses of the other
-/// rows read or written alongside (see [`Part::new`]). Every thread of the cluster must call it.
-#[inline(always)]
-pub fn for_rows<'a, E: Elem, const N: usize>(
-    x: &'a [E],
-    rows: usize,
-    cols: usize,
-    others: impl Fn(usize) -> [usize; N],
-    mut body: impl FnMut(&Part<'a, E>, &DynamicShared<u32>),
-) {
-    let smem = dynamic_shared::<u32>();
-    let half = smem.bytes() / 32 * 16;
-    let (b0, b1) = (smem.sub(0, half), smem.sub(half, half));
-    let buf = |k: usize| if k == 0 { b0 } else { b1 };
-    let (mut row, step) = cluster_rows();
-    if row >= rows {
-        return;
-    }
-    // Only the row index and the buffer number live across iterations: a `Part` is cheap to
-    // rebuild, and keeping two alive would cost registers.
-    Part::new(x, row, cols, &others(row), &b0).stage(&b0);
-    async_copy::commit();
-    let mut cur = 0usize;
-    loop {
-        let next = row + step;
-        if next < rows {
-            let nb = buf(cur ^ 1);
-            Part::new(x, next, cols, &others(next), &nb).stage(&nb);
-            async_copy::commit();
-            async_copy::wait_group::<1>();
-        } else {
-            async_copy::wait_group::<0>();
-        }
-        gpu::sync_threads();
-        let b = buf(cur);
-        body(&Part::new(x, row, cols, &others(row), &b), &b);
-        // This buffer is restaged two rows on: everyone must be done with it.
-        gpu::sync_threads();
-        if next >= rows {
-            break;
-        }
-        row = next;
-        cur ^= 1;
-    }
-}
+use gpukit_device::{self as gpu, DynamicShared, OutSlice, Packets, cluster_reduce as cluster};
 
 /// Where this cluster's rows are: `(first row, step)`.
 #[inline(always)]

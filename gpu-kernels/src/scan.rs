@@ -1,33 +1,33 @@
 //! Single-pass prefix sums (inclusive and exclusive) with decoupled look-back (Merrill &
 //! Garland; CUB's `agent_scan`), one read and one write of the data: the memory floor of a scan.
 //!
-//! Blocks take tiles of [`TILE`] elements by ticket and stage each in shared memory with
-//! `cp.async` while the previous one is being scanned (double buffering: the loads never pause,
-//! and no registers hold the data in flight). Each thread sums its [`ITEMS`] consecutive
-//! elements, a warp scan and a pass over the warp totals give every thread its offset inside the
-//! tile, and warp 0 publishes the tile's aggregate and walks back over the predecessors'
-//! published states until it meets an inclusive prefix. Then each thread rescans its elements
-//! from shared memory into shared memory, and the block writes the tile out with coalesced
-//! 16-byte stores. Shared-memory packets are XOR-swizzled so both the thread-contiguous and the
-//! coalesced accesses are conflict-free.
+//! Block `b` owns tile `b` of [`TILE`] elements. It stages the tile in shared memory with
+//! `cp.async` (no registers hold the data in flight: six blocks fit on an SM, 192 KB in flight),
+//! each thread sums its [`ITEMS`] consecutive elements, a warp scan and a pass over
+//! the warp totals give every thread its offset inside the tile, and warp 0 publishes the tile's
+//! aggregate and walks back over the predecessors' published states until it meets an inclusive
+//! prefix. Then each thread rescans its elements from shared memory into shared memory, and the
+//! block writes the tile out with coalesced 16-byte stores. Shared-memory packets are
+//! XOR-swizzled so both the thread-contiguous and the coalesced accesses are conflict-free.
 //!
-//! Forward progress: tiles are handed out by an atomic ticket, in order, only to running blocks,
-//! and a block holds at most its current tile and the next; a tile waits only on lower tickets,
-//! so the lowest unfinished tile never waits on anything unfinished, for any grid size.
+//! Forward progress: a block waits only on lower-numbered blocks, and the hardware dispatches
+//! blocks in increasing index order, so every block waited on is resident or finished (the
+//! assumption CUB's decoupled look-back makes too).
 //!
 //! Tile states are u64 words: the upper 32 bits a flag (0: nothing yet, 1: aggregate,
 //! 2: inclusive prefix), the lower 32 the value's bits. Flag and value travel in one word, so
 //! relaxed device-scope loads and stores suffice (no fences). The host zeroes `state` (one word
-//! per tile, then the ticket counter) before each launch.
+//! per tile) before each launch.
 use gpukit_device::atomic::{Ordering, Scope};
 use gpukit_device::{
-    self as gpu, DynamicShared, OutSlice, async_copy, dynamic_shared, kernel, shared_array, warp,
+    self as gpu, OutSlice, SharedArray, async_copy, kernel, shared::SharedElem, shared_array, warp,
 };
 
 /// Threads per block of the scan kernels (the host launches with this).
 pub const BLOCK: usize = 256;
 const WARPS: usize = BLOCK / 32;
-/// Consecutive elements each thread scans (measured on the H200: 32 beat 16; see TUNING.md).
+/// Consecutive elements each thread scans (32 measured 0.71 ms at 2^28 f32 on the H200, 16
+/// measured 0.87 ms: fewer, larger tiles mean fewer look-backs).
 pub const ITEMS: usize = 32;
 /// Elements per tile (one block each): launch ⌈n / TILE⌉ blocks.
 pub const TILE: usize = BLOCK * ITEMS;
@@ -163,18 +163,31 @@ fn look_back<T: Scan>(states: &gpu::AtomicSlice<'_, u64>, tile: usize) -> T {
     prefix
 }
 
-/// Starts copying tile `tile` (`N` elements) into `buf`: packets `t + BLOCK·j`, swizzled, zero
-/// past the end of `x` (`cp.async` when `x` is 16-byte aligned, plain loads otherwise).
 #[inline(always)]
-fn stage<T: Scan, const N: usize>(buf: &DynamicShared<u32>, x: &[T], tile: usize) {
+fn scan_tile<T: Scan + SharedElem, const N: usize>(
+    buf: SharedArray<u32, N>,
+    x: &[T],
+    out: &mut OutSlice<T>,
+    state: &mut OutSlice<u64>,
+    exclusive: bool,
+) {
+    // Packets per thread.
     let ppt = N / 4 / BLOCK;
+    let n = x.len();
     let t = gpu::thread_idx().x as usize;
-    let base = tile * N;
+    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+    let warp_sums = shared_array!(SCAN_WARP_SUMS: [u32; WARPS]);
+    let prefix_slot = shared_array!(SCAN_PREFIX: [u32; 1]);
+    let tile = gpu::block_idx().x as usize;
+    let base = tile * (N);
+
+    // 1. Stage the tile: coalesced packets t + BLOCK·j, zero past the end of x.
     if (x.as_ptr() as usize) % 16 == 0 {
         for j in 0..ppt {
             let p = t + BLOCK * j;
             buf.copy_packet_async(swizzle(p), x, base + 4 * p);
         }
+        async_copy::wait_all();
     } else {
         for j in 0..ppt {
             let p = t + BLOCK * j;
@@ -187,26 +200,9 @@ fn stage<T: Scan, const N: usize>(buf: &DynamicShared<u32>, x: &[T], tile: usize
             buf.store_packet(swizzle(p), w);
         }
     }
-}
+    gpu::sync_threads();
 
-/// Scans tile `tile`, whose data is in `buf`, and writes it out.
-#[inline(always)]
-fn scan_one<T: Scan, const N: usize>(
-    buf: &DynamicShared<u32>,
-    tile: usize,
-    n: usize,
-    out: &mut OutSlice<T>,
-    states: &gpu::AtomicSlice<'_, u64>,
-    exclusive: bool,
-) {
-    let ppt = N / 4 / BLOCK;
-    let t = gpu::thread_idx().x as usize;
-    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
-    let warp_sums = shared_array!(SCAN_WARP_SUMS: [u32; WARPS]);
-    let prefix_slot = shared_array!(SCAN_PREFIX: [u32; 1]);
-    let base = tile * N;
-
-    // Each thread's total over its consecutive elements, then offsets inside the tile.
+    // 2. Each thread's total over its consecutive elements, then offsets inside the tile.
     let mut total = T::ZERO;
     for k in 0..ppt {
         let w = buf.load_packet(swizzle(ppt * t + k));
@@ -231,8 +227,10 @@ fn scan_one<T: Scan, const N: usize>(
         aggregate = aggregate.plus(s);
     }
 
-    // Publish the aggregate and look back (warp 0).
+    // 3. Publish the aggregate and look back (warp 0).
     if wid == 0 {
+        // SAFETY: `state` is only ever accessed atomically in this kernel.
+        let states = unsafe { state.as_atomic() };
         if lane == 0 {
             let flag = if tile == 0 {
                 FLAG_PREFIX
@@ -246,7 +244,7 @@ fn scan_one<T: Scan, const N: usize>(
                 Ordering::Relaxed,
             );
         }
-        let prefix: T = look_back(states, tile);
+        let prefix: T = look_back(&states, tile);
         if lane == 0 {
             if tile > 0 {
                 states.store(
@@ -261,7 +259,7 @@ fn scan_one<T: Scan, const N: usize>(
     }
     gpu::sync_threads();
 
-    // Rescan this thread's elements in place, from its prefix.
+    // 4. Rescan this thread's elements in place, from its prefix.
     let mut run = T::from_bits(prefix_slot.get(0))
         .plus(warp_prefix)
         .plus(in_warp);
@@ -283,7 +281,7 @@ fn scan_one<T: Scan, const N: usize>(
     }
     gpu::sync_threads();
 
-    // Coalesced 16-byte stores of the tile.
+    // 5. Coalesced 16-byte stores of the tile.
     for j in 0..ppt {
         let p = t + BLOCK * j;
         let i = base + 4 * p;
@@ -291,8 +289,7 @@ fn scan_one<T: Scan, const N: usize>(
             break;
         }
         let w = buf.load_packet(swizzle(p));
-        // SAFETY: tile `tile` was handed to this block alone (ticket), and packet p of it to
-        // this thread.
+        // SAFETY: tile `tile` belongs to block `tile` alone, and packet p of it to this thread.
         match unsafe { out.packet_unchecked_mut(i) } {
             Some(o) => o.set(w),
             None => {
@@ -307,116 +304,27 @@ fn scan_one<T: Scan, const N: usize>(
     }
 }
 
-/// The scan driver: blocks take tiles by ticket (an atomic counter in `state[tiles]`), so tiles
-/// start in ticket order and every tile waited on belongs to a running block, whatever the grid
-/// size; each block copies its next tile into the other half of its shared memory while it
-/// scans the current one.
+/// The tile buffer: [`TILE`] 4-byte elements.
 #[inline(always)]
-fn scan_tiles<T: Scan, const N: usize>(
-    x: &[T],
-    out: &mut OutSlice<T>,
-    state: &mut OutSlice<u64>,
-    exclusive: bool,
-) {
-    let n = x.len();
-    let tiles = n.div_ceil(N);
-    assert!(
-        state.len() > tiles,
-        "scan state needs one word per tile plus the ticket counter"
-    );
-    let smem = dynamic_shared::<u32>();
-    assert!(
-        smem.bytes() >= 8 * N,
-        "scan needs 2 · TILE · 4 bytes of dynamic shared memory"
-    );
-    let (b0, b1) = (smem.sub(0, 4 * N), smem.sub(4 * N, 4 * N));
-    let buf = |k: usize| if k == 0 { b0 } else { b1 };
-    // SAFETY: `state` is only ever accessed atomically in this kernel.
-    let states = unsafe { state.as_atomic() };
-    let ticket_slot = shared_array!(SCAN_TICKET: [u32; 2]);
-    let first = gpu::thread_idx().x == 0;
-    let ticket = || states.fetch_add(tiles, 1, Scope::Device, Ordering::Relaxed) as usize;
-    if first {
-        let a = ticket();
-        ticket_slot.set(0, a.min(u32::MAX as usize) as u32);
-    }
-    gpu::sync_threads();
-    let mut tile = ticket_slot.get(0) as usize;
-    if tile >= tiles {
-        return;
-    }
-    stage::<T, N>(&b0, x, tile);
-    async_copy::commit();
-    if first {
-        let b = ticket();
-        ticket_slot.set(1, b.min(u32::MAX as usize) as u32);
-    }
-    gpu::sync_threads();
-    let mut next = ticket_slot.get(1) as usize;
-    let mut cur = 0usize;
-    loop {
-        if next < tiles {
-            stage::<T, N>(&buf(cur ^ 1), x, next);
-            async_copy::commit();
-            async_copy::wait_group::<1>();
-        } else {
-            async_copy::wait_group::<0>();
-        }
-        gpu::sync_threads();
-        // The ticket after `next`, taken now so that its round trip overlaps the scan.
-        let after = if first && next < tiles { ticket() } else { 0 };
-        scan_one::<T, N>(&buf(cur), tile, n, out, &states, exclusive);
-        if first {
-            ticket_slot.set(0, after.min(u32::MAX as usize) as u32);
-        }
-        gpu::sync_threads();
-        if next >= tiles {
-            break;
-        }
-        tile = next;
-        next = ticket_slot.get(0) as usize;
-        cur ^= 1;
-    }
+fn tile_buffer() -> SharedArray<u32, TILE> {
+    shared_array!(SCAN_TILE: [u32; TILE])
 }
 
 /// Prefix sums of f32 (`exclusive` != 0: out[i] = x[0] + .. + x[i-1]; else up to x[i]).
-/// Launch any number of blocks of [`BLOCK`] threads (a few per SM is best) with `8 · TILE`
-/// bytes of dynamic shared memory and `state` (⌈n / TILE⌉ + 1 words) zeroed.
+/// Launch ⌈n / TILE⌉ blocks of [`BLOCK`] threads with `state` (one u64 per block) zeroed.
 #[kernel(same_len(x, out), launch_bounds(256))]
 pub fn scan_f32(x: &[f32], mut out: OutSlice<f32>, mut state: OutSlice<u64>, exclusive: u32) {
-    scan_tiles::<f32, TILE>(x, &mut out, &mut state, exclusive != 0);
+    scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of i32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out), launch_bounds(256))]
 pub fn scan_i32(x: &[i32], mut out: OutSlice<i32>, mut state: OutSlice<u64>, exclusive: u32) {
-    scan_tiles::<i32, TILE>(x, &mut out, &mut state, exclusive != 0);
+    scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of u32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out), launch_bounds(256))]
 pub fn scan_u32(x: &[u32], mut out: OutSlice<u32>, mut state: OutSlice<u64>, exclusive: u32) {
-    scan_tiles::<u32, TILE>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// Tuning variant of [`scan_f32`] with 16384-element tiles (64 consecutive elements per thread).
-#[kernel(same_len(x, out), launch_bounds(256))]
-pub fn scan_f32_tile16k(
-    x: &[f32],
-    mut out: OutSlice<f32>,
-    mut state: OutSlice<u64>,
-    exclusive: u32,
-) {
-    scan_tiles::<f32, { 2 * TILE }>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// Tuning variant of [`scan_f32`] with 4096-element tiles (16 consecutive elements per thread).
-#[kernel(same_len(x, out), launch_bounds(256))]
-pub fn scan_f32_tile4k(
-    x: &[f32],
-    mut out: OutSlice<f32>,
-    mut state: OutSlice<u64>,
-    exclusive: u32,
-) {
-    scan_tiles::<f32, { TILE / 2 }>(x, &mut out, &mut state, exclusive != 0);
+    scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
 }

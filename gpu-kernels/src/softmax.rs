@@ -6,9 +6,9 @@
 //! the row's `(M, S)`, then write `e^(x - m_t) · (e^(m_t - M) / S)` or `(x - M) - ln S`. One
 //! exponential per element for f32 softmax (the accurate `math::exp`, ≤ 1 ulp), two cheap ones
 //! for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
-use crate::elem::{Elem, lanes};
-use crate::rows::{addr_of, fold_all, for_rows};
-use gpukit_device::{Bf16, OutSlice, kernel, math};
+use crate::elem::Elem;
+use crate::rows::{Part, addr_of, cluster_rows, fold_all};
+use gpukit_device::{self as gpu, Bf16, OutSlice, async_copy, dynamic_shared, kernel, math};
 
 /// Combine two (max, Σ e^(x - max)) pairs, symmetrically (bit-identical either way round).
 #[inline(always)]
@@ -22,57 +22,62 @@ fn merge(a: [f32; 2], b: [f32; 2]) -> [f32; 2] {
 
 #[inline(always)]
 fn softmax_rows<E: Elem>(a: &[E], rows: u64, cols: u64, out: &mut OutSlice<E>, log: bool) {
+    let smem = dynamic_shared::<u32>();
     let (rows, cols) = (rows as usize, cols as usize);
     // f32 softmax keeps e^(x - m_t) of its staged packets in shared memory.
     let keep = E::PER == 4 && !log;
-    let out_row = addr_of(out, 0);
-    let size = core::mem::size_of::<E>();
-    for_rows(
-        a,
-        rows,
-        cols,
-        |r| [out_row + r * cols * size],
-        #[inline(always)]
-        |part, smem| {
-            let mut m = f32::NEG_INFINITY;
-            part.for_each(smem, |_, v| m = math::max_nan(m, v));
-            let mut s = 0.0f32;
-            if m != f32::NEG_INFINITY {
-                for q in part.my_packets() {
-                    let v = part.values(q, smem);
-                    let e = lanes::<E>(|k| E::exp(v[k] - m));
-                    for ek in e.iter().take(E::PER) {
-                        s += *ek;
-                    }
-                    if keep {
-                        part.restage(q, smem, E::pack(e));
-                    }
+    let (mut row, step) = cluster_rows();
+    while row < rows {
+        let part: Part<'_, E> = Part::new(a, row, cols, &[addr_of(out, row * cols)], &smem);
+        part.stage(&smem);
+        async_copy::wait_all();
+        gpu::sync_threads();
+        let mut m = f32::NEG_INFINITY;
+        part.for_each(&smem, |_, v| m = math::max_nan(m, v));
+        let mut s = 0.0f32;
+        if m != f32::NEG_INFINITY {
+            for q in part.my_packets() {
+                let v = part.values(q, &smem);
+                let mut e = [0.0f32; 8];
+                for k in 0..E::PER {
+                    e[k] = E::exp(v[k] - m);
+                    s += e[k];
                 }
-                for c in part.my_scalars() {
-                    s += E::exp(part.value(c) - m);
+                if keep {
+                    part.restage(q, &smem, E::pack(e));
                 }
             }
-            let [big_m, big_s] = fold_all([m, s], merge);
-            if log {
-                let ln_s = math::log(big_s);
-                part.write(smem, out, |_, v| (v - big_m) - ln_s);
-            } else {
-                let factor = math::exp(m - big_m) / big_s;
-                for q in part.my_packets() {
-                    let v = part.values(q, smem);
-                    let staged = keep && part.is_staged(q);
-                    let r = lanes::<E>(|k| {
-                        let e = if staged { v[k] } else { E::exp(v[k] - m) };
-                        e * factor
-                    });
-                    part.store_packet(out, q, E::pack(r));
-                }
-                for c in part.my_scalars() {
-                    part.store(out, c, E::exp(part.value(c) - m) * factor);
-                }
+            for c in part.my_scalars() {
+                s += E::exp(part.value(c) - m);
             }
-        },
-    );
+        }
+        let [big_m, big_s] = fold_all([m, s], merge);
+        if log {
+            let ln_s = math::log(big_s);
+            part.write(&smem, out, |_, v| (v - big_m) - ln_s);
+        } else {
+            let factor = math::exp(m - big_m) / big_s;
+            for q in part.my_packets() {
+                let v = part.values(q, &smem);
+                let mut r = [0.0f32; 8];
+                for k in 0..E::PER {
+                    let e = if keep && part.is_staged(q) {
+                        v[k]
+                    } else {
+                        E::exp(v[k] - m)
+                    };
+                    r[k] = e * factor;
+                }
+                part.store_packet(out, q, E::pack(r));
+            }
+            for c in part.my_scalars() {
+                part.store(out, c, E::exp(part.value(c) - m) * factor);
+            }
+        }
+        // The next row restages shared memory: everyone must be done reading this one.
+        gpu::sync_threads();
+        row += step;
+    }
 }
 
 /// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r). Row-engine launch (see `rows`).
