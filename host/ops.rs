@@ -414,8 +414,8 @@ pub trait SoftmaxElem: runtime::DeviceCopy {
         log: bool,
         cfg: &LaunchConfig,
         a: &DeviceSlice<Self>,
-        rows: u32,
-        cols: u32,
+        rows: u64,
+        cols: u64,
         out: &mut DeviceSlice<Self>,
     ) -> Result<()>;
 }
@@ -427,8 +427,8 @@ impl SoftmaxElem for f32 {
         log: bool,
         cfg: &LaunchConfig,
         a: &DeviceSlice<Self>,
-        rows: u32,
-        cols: u32,
+        rows: u64,
+        cols: u64,
         out: &mut DeviceSlice<Self>,
     ) -> Result<()> {
         if log {
@@ -447,8 +447,8 @@ impl SoftmaxElem for half::bf16 {
         log: bool,
         cfg: &LaunchConfig,
         a: &DeviceSlice<Self>,
-        rows: u32,
-        cols: u32,
+        rows: u64,
+        cols: u64,
         out: &mut DeviceSlice<Self>,
     ) -> Result<()> {
         if log {
@@ -460,8 +460,8 @@ impl SoftmaxElem for half::bf16 {
     }
 }
 
-/// Elements one block of the scan kernels covers (4 rows × 256 threads × 4; gpu-kernels/src/scan.rs).
-const SCAN_TILE: usize = 4096;
+/// Elements one block of the scan kernels covers (256 threads × 32; gpu-kernels/src/scan.rs).
+const SCAN_TILE: usize = 8192;
 
 /// Device scratch of the single-pass scan: one state word per tile.
 pub struct ScanScratch {
@@ -532,18 +532,19 @@ impl Library {
     ) -> Result<()> {
         check_matrix("transpose", "a", a.len(), rows, cols)?;
         check_matrix("transpose", "out", out.len(), cols, rows)?;
-        let (r, c) = (
-            dim_u32("transpose", "rows", rows)?,
-            dim_u32("transpose", "cols", cols)?,
-        );
-        let cfg = LaunchConfig {
-            grid: (c.div_ceil(32), r.div_ceil(32), 1),
-            block: (32, 8, 1),
-            shared_bytes: 0,
-        };
+        // Blocks loop over 32×32 tiles, so any shape (tall, wide) fits a 1-D grid; 32 resident
+        // blocks per SM measured fastest (docs/TUNING.md).
+        let tiles = rows.div_ceil(32) * cols.div_ceil(32);
+        if tiles == 0 {
+            return Ok(());
+        }
+        let f = self.kernels.transpose_f32.function();
+        let cap = (f.device_props().sm_count as usize * 32)
+            .min(f.device_props().max_grid_dim[0] as usize);
+        let cfg = LaunchConfig::linear(tiles.min(cap) as u32, 256);
         self.kernels
             .transpose_f32
-            .launch_with(s, &cfg, a, r, c, out)
+            .launch_with(s, &cfg, a, rows as u64, cols as u64, out)
     }
 
     /// y = alpha · op(A) x + beta · y for a row-major A (rows × cols), op(A) = A or Aᵀ
@@ -614,8 +615,9 @@ impl Library {
             .launch(s, alpha, &partials, GEMV_T_CHUNKS, beta, y)
     }
 
-    /// Row-wise softmax (or log-softmax) of a row-major (rows × cols) matrix, one block per row
-    /// with the row staged in shared memory (cols ≤ the device's opt-in shared memory / 4).
+    /// Row-wise softmax (or log-softmax) of a row-major (rows × cols) matrix, any shape: one
+    /// block per row (blocks loop over rows) stages as much of its row in shared memory as fits
+    /// and reads the rest from global memory in each pass.
     pub fn softmax_rows<T: SoftmaxElem>(
         &self,
         s: &Stream,
@@ -632,25 +634,33 @@ impl Library {
         };
         check_matrix(op, "a", a.len(), rows, cols)?;
         check_matrix(op, "out", out.len(), rows, cols)?;
+        if rows == 0 || cols == 0 {
+            return Ok(());
+        }
         let f = self.kernels.softmax_rows_f32.function();
-        let limit = f.device_props().max_shared_per_block_optin as usize / 4;
-        if cols == 0 || cols > limit {
-            return Err(invalid(
-                op,
-                format!(
-                    "cols = {cols} must be in 1..={limit} (one row is staged in shared memory)"
-                ),
-            ));
-        }
-        let (r, c) = (dim_u32(op, "rows", rows)?, dim_u32(op, "cols", cols)?);
-        if r > f.device_props().max_grid_dim[0] {
-            return Err(invalid(op, format!("{rows} rows exceed the grid limit")));
-        }
-        // f32 rows of up to 8192 columns stay in registers (512 threads for wide rows); bf16 rows
-        // go through shared memory, where 256 threads keep more blocks resident.
-        let wide = cols >= 2048 && std::mem::size_of::<T>() == 4;
-        let cfg = LaunchConfig::linear(r, if wide { 512 } else { 256 }).with_shared(c * 4);
-        T::launch(&self.kernels, s, log, &cfg, a, r, c, out)
+        let props = f.device_props();
+        // The row (up to what fits, keeping 2 KiB for the kernel's static shared memory) is
+        // staged; 128-thread blocks keep many rows in flight per SM, long rows get 1024 threads.
+        let row_bytes = cols * std::mem::size_of::<T>();
+        let cap = (props.max_shared_per_block_optin as usize).saturating_sub(2048) / 16 * 16;
+        let shared = row_bytes
+            .div_ceil(16)
+            .saturating_add(1)
+            .saturating_mul(16)
+            .min(cap);
+        let threads = if row_bytes > 64 * 1024 { 1024 } else { 128 };
+        let grid = rows.min(props.max_grid_dim[0] as usize) as u32;
+        let cfg = LaunchConfig::linear(grid, threads).with_shared(shared as u32);
+        T::launch(
+            &self.kernels,
+            s,
+            log,
+            &cfg,
+            a,
+            rows as u64,
+            cols as u64,
+            out,
+        )
     }
 
     /// out = act(a), elementwise.
