@@ -98,10 +98,11 @@ pub fn all(sizes: &Sizes) -> Vec<Box<dyn Case>> {
     for kind in [ScanKind::Inclusive, ScanKind::Exclusive] {
         cases.push(Box::new(ScanCase { kind, n }));
     }
-    let (rows, cols) = sizes.rows;
-    for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
-        cases.push(Box::new(SoftmaxCase::<f32>::new(kind, rows, cols)));
-        cases.push(Box::new(SoftmaxCase::<bf16>::new(kind, rows, cols)));
+    for (rows, cols) in [sizes.rows, sizes.vocab] {
+        for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
+            cases.push(Box::new(SoftmaxCase::<f32>::new(kind, rows, cols)));
+            cases.push(Box::new(SoftmaxCase::<bf16>::new(kind, rows, cols)));
+        }
     }
     cases.push(Box::new(TransposeCase { n: sizes.transpose }));
     cases.push(Box::new(GemvCase {

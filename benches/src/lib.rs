@@ -39,6 +39,8 @@ pub struct Sizes {
     pub vector: usize,
     /// Rows × columns of the row-wise cases (softmax, log-softmax).
     pub rows: (usize, usize),
+    /// Rows × columns of the LLM-vocabulary softmax cases (rows wider than shared memory).
+    pub vocab: (usize, usize),
     /// Side of the square transpose.
     pub transpose: usize,
     /// Side of the square GEMV matrix.
@@ -52,6 +54,7 @@ impl Sizes {
     pub const DEFAULT: Sizes = Sizes {
         vector: 1 << 28,
         rows: (65536, 4096),
+        vocab: (2048, 151_936),
         transpose: 16384,
         gemv: 16384,
         gemm: 8192,
@@ -61,6 +64,7 @@ impl Sizes {
     pub const QUICK: Sizes = Sizes {
         vector: 1 << 24,
         rows: (8192, 4096),
+        vocab: (256, 151_936),
         transpose: 4096,
         gemv: 4096,
         gemm: 2048,

@@ -75,12 +75,29 @@ impl<T> SoftmaxCase<T> {
     }
 }
 
-impl<T: Element + SoftmaxElem> Case for SoftmaxCase<T> {
-    fn name(&self) -> &str {
+impl<T> SoftmaxCase<T> {
+    /// The CuPy script's op name.
+    fn op(&self) -> &'static str {
         match self.kind {
             SoftmaxKind::Softmax => "softmax",
             SoftmaxKind::LogSoftmax => "log_softmax",
         }
+    }
+}
+
+impl<T: Element + SoftmaxElem> Case for SoftmaxCase<T> {
+    /// `softmax` / `log_softmax`, with `_vocab` for rows wider than shared memory (LLM
+    /// vocabularies), so that both widths have their own row.
+    fn name(&self) -> &str {
+        match (self.kind, self.cols > 32 * 1024) {
+            (SoftmaxKind::Softmax, false) => "softmax",
+            (SoftmaxKind::LogSoftmax, false) => "log_softmax",
+            (SoftmaxKind::Softmax, true) => "softmax_vocab",
+            (SoftmaxKind::LogSoftmax, true) => "log_softmax_vocab",
+        }
+    }
+    fn cupy_op(&self) -> Option<&str> {
+        Some(self.op())
     }
     fn dtype(&self) -> Dtype {
         T::DTYPE

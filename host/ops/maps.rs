@@ -113,7 +113,7 @@ impl Library {
         if x.is_empty() {
             return Ok(());
         }
-        if cols == 0 || x.len() % cols != 0 {
+        if cols == 0 || !x.len().is_multiple_of(cols) {
             return Err(super::invalid(
                 "bias_gelu",
                 format!(
