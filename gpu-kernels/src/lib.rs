@@ -3,6 +3,7 @@
 #![no_std]
 #![feature(abi_gpu_kernel, asm_experimental_arch, f16)]
 
+pub mod conv;
 pub mod elementwise;
 pub mod gemm;
 pub mod half_maps;
