@@ -1,17 +1,14 @@
-//! Compiles `gpu-kernels` (the kernel library) and `crates/device/tests-kernels` (the device
-//! library's test kernels) to PTX, and cubins when ptxas is available, and generates the typed
-//! launchers that `host/kernels.rs` and `host/device_tests.rs` include.
+//! Compiles `gpu-kernels` (the kernel library) to PTX, and cubins when ptxas is available, and
+//! generates the typed launchers that `host/kernels.rs` includes. Without the `kernels` feature
+//! there is nothing to build (and the builder is not a dependency).
 fn main() {
-    if std::env::var_os("CARGO_FEATURE_KERNELS").is_none() {
-        // Runtime only: nothing to build. Without this line cargo would rerun the script
-        // whenever any file of the package changed.
-        println!("cargo:rerun-if-changed=build.rs");
-        return;
-    }
-    for krate in ["gpu-kernels", "crates/device/tests-kernels"] {
-        gpukit_builder::KernelBuilder::new(krate)
-            .runtime_path("crate::runtime")
-            .build()
-            .unwrap_or_else(|e| e.exit());
-    }
+    #[cfg(feature = "kernels")]
+    gpukit_builder::KernelBuilder::new("gpu-kernels")
+        .runtime_path("crate::runtime")
+        .build()
+        .unwrap_or_else(|e| e.exit());
+    // Without kernels: without this line cargo would rerun the script whenever any file of the
+    // package changed.
+    #[cfg(not(feature = "kernels"))]
+    println!("cargo:rerun-if-changed=build.rs");
 }

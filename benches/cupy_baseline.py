@@ -58,7 +58,7 @@ import time
 
 os.environ.setdefault("CUPY_TF32", "0")
 
-# Problem sizes; the same table as `Sizes` in host/suite/mod.rs (a unit test compares them).
+# Problem sizes; the same table as `Sizes` in benches/src/lib.rs (a unit test compares them).
 SIZES = {
     "default": {"vector": 1 << 28, "rows": (65536, 4096), "transpose": 16384, "gemv": 16384, "gemm": 8192},
     "quick": {"vector": 1 << 24, "rows": (8192, 4096), "transpose": 4096, "gemv": 4096, "gemm": 2048},

@@ -3,8 +3,8 @@
 //! conversions, arithmetic and packed pairs ([`F16x2`], [`Bf16x2`]).
 //!
 //! Conversions are bit-exact with the host `half` crate for every non-NaN value (checked over
-//! all 65536 bit patterns and random `f32`s by `tests/gpu_device.rs`). NaNs stay NaN; the
-//! hardware returns the canonical NaN (`0x7fff`) where `half` keeps a payload.
+//! all 65536 bit patterns and random `f32`s by `crates/device-tests/tests/gpu_device_halfs.rs`).
+//! NaNs stay NaN; the hardware returns the canonical NaN (`0x7fff`) where `half` keeps a payload.
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
 /// bfloat16: 1 sign, 8 exponent, 7 mantissa bits (the upper half of an `f32`). On the host the
