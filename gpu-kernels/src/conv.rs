@@ -14,7 +14,7 @@
 //!
 //! Design (sm_80+ `mma.sync.m16n8k16`, f32 accumulation), shared by three tile shapes:
 //! - A block computes BM × BN of C with 32-deep K slices in a [`CONV_STAGES`]-stage ring of
-//!   cp.async copies; each warp owns a (16·MI) × (8·NI) tile = MI × NI MMA tiles.
+//!   cp.async copies (or 64-deep slices in [`CONV_DEEP_STAGES`] stages: `conv_*k_*`); each warp owns a (16·MI) × (8·NI) tile = MI × NI MMA tiles.
 //! - A and B tiles share one shared layout: rows of 32 elements (64 bytes = 4 chunks of 16 bytes),
 //!   chunk `c` of row `r` stored at chunk `c ^ ((r >> 1) & 3)`, so each 8-lane phase of an
 //!   `ldmatrix` (8 consecutive rows, one logical chunk) hits 8 distinct 16-byte bank groups.
@@ -30,12 +30,14 @@ use gpukit_device::mma::{self, MmaInput};
 use gpukit_device::shared_vec::{cp_async_commit, cp_async_wait};
 use gpukit_device::{self as gpu, Bf16, OutSlice, kernel, load_quad};
 
-/// Depth of one K slice (elements).
+/// Two pipelines exist. The default one: 32-deep K slices in 4 shared-memory stages.
 pub const CONV_BK: usize = 32;
-/// Shared-memory stages of the copy pipeline.
 pub const CONV_STAGES: usize = 4;
-/// Bytes of one tile row in shared memory (one K slice of one pixel or out-channel).
-const ROW_BYTES: usize = CONV_BK * 2;
+/// The deep one (kernels `conv_*k_*`): 64-deep K slices in 3 stages, half the barriers and
+/// address arithmetic per multiply-add (`c64k` is held to 128 registers so two blocks fit on an
+/// SM; `bigk` needs about 234 and would spill).
+pub const CONV_DEEP_BK: usize = 64;
+pub const CONV_DEEP_STAGES: usize = 3;
 
 /// Tile shape `big`: 128 pixels × 128 out-channels, 256 threads (8 warps as 4 × 2).
 pub const CONV_BIG_BM: usize = 128;
@@ -52,10 +54,18 @@ pub const CONV_SMALL_BM: usize = 64;
 pub const CONV_SMALL_BN: usize = 64;
 pub const CONV_SMALL_THREADS: usize = 128;
 
-/// Dynamic shared memory (bytes) a tile shape of `bm` × `bn` needs.
-pub const fn conv_shared_bytes(bm: usize, bn: usize) -> usize {
-    CONV_STAGES * (bm + bn) * ROW_BYTES
-}
+/// Dynamic shared memory (bytes) of each tile shape and pipeline: stages × (BM + BN) rows of
+/// BK 2-byte elements.
+pub const CONV_BIG_SHARED_BYTES: usize = CONV_STAGES * (CONV_BIG_BM + CONV_BIG_BN) * CONV_BK * 2;
+pub const CONV_C64_SHARED_BYTES: usize = CONV_STAGES * (CONV_C64_BM + CONV_C64_BN) * CONV_BK * 2;
+pub const CONV_SMALL_SHARED_BYTES: usize =
+    CONV_STAGES * (CONV_SMALL_BM + CONV_SMALL_BN) * CONV_BK * 2;
+pub const CONV_BIG_DEEP_SHARED_BYTES: usize =
+    CONV_DEEP_STAGES * (CONV_BIG_BM + CONV_BIG_BN) * CONV_DEEP_BK * 2;
+pub const CONV_C64_DEEP_SHARED_BYTES: usize =
+    CONV_DEEP_STAGES * (CONV_C64_BM + CONV_C64_BN) * CONV_DEEP_BK * 2;
+pub const CONV_SMALL_DEEP_SHARED_BYTES: usize =
+    CONV_DEEP_STAGES * (CONV_SMALL_BM + CONV_SMALL_BN) * CONV_DEEP_BK * 2;
 
 /// Threads of the element-wise kernels (pooling, input, reduction) per block.
 pub const CONV_ELEM_THREADS: usize = 256;
@@ -142,10 +152,13 @@ fn trap() -> ! {
     unsafe { core::arch::asm!("trap;", options(noreturn, nostack)) }
 }
 
-/// Byte offset of logical chunk `c` of row `r` in a tile (swizzled, see the module docs).
+/// Byte offset of logical chunk `c` of row `r` in a tile whose rows hold `bk` elements
+/// (swizzled, see the module docs: with 4 chunks a row, rows r and r + 1 share a 128-byte line
+/// and the XOR uses `(r >> 1) & 3`; with 8 chunks a row fills a line and it uses `r & 7`).
 #[inline(always)]
-const fn tile_off(r: usize, c: usize) -> usize {
-    r * ROW_BYTES + ((c ^ ((r >> 1) & 3)) << 4)
+const fn tile_off(bk: usize, r: usize, c: usize) -> usize {
+    let swz = if bk == 32 { (r >> 1) & 3 } else { r & 7 };
+    r * bk * 2 + ((c ^ swz) << 4)
 }
 
 /// Shape of one convolution (all NHWC; square kernels).
@@ -219,14 +232,22 @@ macro_rules! unroll {
     }};
 }
 
-/// The most 16-byte chunks one thread copies per stage for A or B (all shapes here: ≤ 2).
-const MAX_LOADS: usize = 2;
+/// The most 16-byte chunks one thread copies per stage for A or B (all shapes here: ≤ 4).
+const MAX_LOADS: usize = 4;
 
 /// The shared body of every convolution kernel. `WM`/`WN`: warps along pixels / out-channels;
 /// `MI`/`NI`: 16-row / 8-column MMA tiles per warp.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn conv_body<T: Act16, const WM: usize, const WN: usize, const MI: usize, const NI: usize>(
+fn conv_body<
+    T: Act16,
+    const WM: usize,
+    const WN: usize,
+    const MI: usize,
+    const NI: usize,
+    const BK: usize,
+    const STAGES: usize,
+>(
     x: &[T],
     wt: &[T],
     bias: &[f32],
@@ -240,17 +261,21 @@ fn conv_body<T: Act16, const WM: usize, const WN: usize, const MI: usize, const 
     let threads = WM * WN * 32;
     let bm = WM * MI * 16;
     let bn = WN * NI * 8;
-    let a_loads = bm * 4 / threads;
-    let b_loads = bn * 4 / threads;
-    let a_stage = bm * ROW_BYTES;
-    let stage_bytes = (bm + bn) * ROW_BYTES;
+    // 16-byte chunks per tile row.
+    let chunks = BK / 8;
+    let a_loads = bm * chunks / threads;
+    let b_loads = bn * chunks / threads;
+    let a_stage = bm * BK * 2;
+    let stage_bytes = (bm + bn) * BK * 2;
     let smem = gpu::dynamic_shared::<u16>();
     if gpu::block_dim().x as usize != threads
-        || smem.len() * 2 < CONV_STAGES * stage_bytes
+        || !(BK == 32 || BK == 64)
+        || !(STAGES == 3 || STAGES == 4)
+        || smem.len() * 2 < STAGES * stage_bytes
         || a_loads > MAX_LOADS
         || b_loads > MAX_LOADS
-        || a_loads * threads != bm * 4
-        || b_loads * threads != bn * 4
+        || a_loads * threads != bm * chunks
+        || b_loads * threads != bn * chunks
         || g.c % 8 != 0
         || splits == 0
         || (x.as_ptr() as usize) % 16 != 0
@@ -268,16 +293,16 @@ fn conv_body<T: Act16, const WM: usize, const WN: usize, const MI: usize, const 
     let m0 = blk.x as usize * bm;
     let n0 = blk.y as usize * bn;
     let z = blk.z as usize;
-    let tiles = kdim.div_ceil(CONV_BK);
+    let tiles = kdim.div_ceil(BK);
     let per = tiles.div_ceil(splits);
     let t0 = (z * per).min(tiles);
     let t1 = (t0 + per).min(tiles);
 
     // Copy mapping: thread copies chunk `ch` of tile rows `r0 + i * row_step`. Row steps are
     // multiples of 8, so a thread's rows share one swizzle.
-    let ch = tid % 4;
-    let r0 = tid / 4;
-    let row_step = threads / 4;
+    let ch = tid % chunks;
+    let r0 = tid / chunks;
+    let row_step = threads / chunks;
 
     // Per A row: image base offset, top-left input coordinate of its window, validity.
     let mut a_base = [0usize; MAX_LOADS];
@@ -300,7 +325,7 @@ fn conv_body<T: Act16, const WM: usize, const WN: usize, const MI: usize, const 
     }
     let (px, pw) = (x.as_ptr(), wt.as_ptr());
     let load = |stage: u32, kt: usize| {
-        let kk = kt * CONV_BK + ch * 8;
+        let kk = kt * BK + ch * 8;
         let in_k = kk < kdim;
         let tap = kk / g.c;
         let ci = kk - tap * g.c;
@@ -332,7 +357,7 @@ fn conv_body<T: Act16, const WM: usize, const WN: usize, const MI: usize, const 
                 // read. Inputs are not written during a launch.
                 unsafe {
                     mma::cp_async_16(
-                        stage + tile_off(r0 + i * row_step, ch) as u32,
+                        stage + tile_off(BK, r0 + i * row_step, ch) as u32,
                         src as *const u8,
                         if ok { 16 } else { 0 },
                     )
@@ -350,7 +375,7 @@ fn conv_body<T: Act16, const WM: usize, const WN: usize, const MI: usize, const 
                 // weights from `idx` are inside `wt` and aligned (`kdim` and `kk` multiples of 8).
                 unsafe {
                     mma::cp_async_16(
-                        stage + (a_stage + tile_off(row, ch)) as u32,
+                        stage + (a_stage + tile_off(BK, row, ch)) as u32,
                         src as *const u8,
                         if ok { 16 } else { 0 },
                     )
@@ -364,26 +389,31 @@ fn conv_body<T: Act16, const WM: usize, const WN: usize, const MI: usize, const 
     let (wm, wn) = (warp / WN, warp % WN);
     let mut acc = [[[0.0f32; 4]; NI]; MI];
     let nt = t1 - t0;
-    for s in 0..CONV_STAGES - 1 {
+    for s in 0..STAGES - 1 {
         if s < nt {
             load(smem + (s * stage_bytes) as u32, t0 + s);
         }
         cp_async_commit();
     }
     let mut read = 0usize;
-    let mut write = CONV_STAGES - 1;
+    let mut write = STAGES - 1;
     for t in 0..nt {
         // Slice t has landed (groups are committed one per slice, empty past the end).
-        cp_async_wait::<{ (CONV_STAGES - 2) as u32 }>();
+        if STAGES == 4 {
+            cp_async_wait::<2>();
+        } else {
+            cp_async_wait::<1>();
+        }
         gpu::sync_threads();
         // Every warp has finished slice t - 1, whose stage is `write`.
-        let next = t + CONV_STAGES - 1;
+        let next = t + STAGES - 1;
         if next < nt {
             load(smem + (write * stage_bytes) as u32, t0 + next);
         }
         cp_async_commit();
         let st = smem + (read * stage_bytes) as u32;
-        unroll!(ks in [0, 1] {
+        unroll!(ks in [0, 1, 2, 3] {
+          if ks < BK / 16 {
             let mut af = [[0u32; 4]; MI];
             unroll!(mi in [0, 1, 2, 3] {
                 if mi < MI {
@@ -392,14 +422,14 @@ fn conv_body<T: Act16, const WM: usize, const WN: usize, const MI: usize, const 
                     // 4), inside the checked dynamic shared memory; the whole warp executes this
                     // (uniform loop bounds, no divergent branch around the K loop).
                     af[mi] =
-                        unsafe { mma::ldmatrix_x4(st + tile_off(row, ks * 2 + lane / 16) as u32) };
+                        unsafe { mma::ldmatrix_x4(st + tile_off(BK, row, ks * 2 + lane / 16) as u32) };
                 }
             });
             let mut bf = [[0u32; 2]; NI];
             unroll!(nj in [0, 1, 2, 3] {
                 if nj < NI / 2 {
                     let row = wn * NI * 8 + nj * 16 + lane % 8 + 8 * (lane / 16);
-                    let off = a_stage + tile_off(row, ks * 2 + (lane / 8) % 2);
+                    let off = a_stage + tile_off(BK, row, ks * 2 + (lane / 8) % 2);
                     // SAFETY: as for A, in the stage's B tile (row < bn).
                     let r = unsafe { mma::ldmatrix_x4(st + off as u32) };
                     bf[2 * nj] = [r[0], r[1]];
@@ -414,9 +444,10 @@ fn conv_body<T: Act16, const WM: usize, const WN: usize, const MI: usize, const 
                     }
                 });
             });
+          }
         });
-        read = if read + 1 == CONV_STAGES { 0 } else { read + 1 };
-        write = if write + 1 == CONV_STAGES { 0 } else { write + 1 };
+        read = if read + 1 == STAGES { 0 } else { read + 1 };
+        write = if write + 1 == STAGES { 0 } else { write + 1 };
     }
     cp_async_wait::<0>();
 
@@ -493,52 +524,334 @@ unsafe fn store_pair<T: Act16>(out: &mut OutSlice<T>, i: usize, two: bool, a: T,
     }
 }
 
-macro_rules! conv_kernels {
-    ($($name:ident, $t:ty, $wm:literal, $wn:literal, $mi:literal, $ni:literal, $threads:literal;)*) => {$(
-        /// Convolution (NHWC, square kernel) with fused bias/residual/ReLU epilogue, as an
-        /// implicit GEMM on the tensor cores; see the module docs. `x`: images × h × w × c;
-        /// `wt`: k × ks × ks × c; `bias`: k (f32); `res`: empty or the output's shape;
-        /// `relu` ≠ 0 applies max(·, 0) last. Grid: (⌈m / BM⌉, ⌈k / BN⌉, splits) with
-        /// m = images × oh × ow, and the tile's threads and shared bytes (`conv_shared_bytes`).
-        /// With `ws` non-empty, writes raw f32 partials of z-slice z to `ws[z·m·k ..]` instead
-        /// of `out` (split-K; finish with `conv_reduce_*`).
-        #[kernel(launch_bounds($threads))]
-        #[allow(clippy::too_many_arguments)]
-        pub fn $name(
-            x: &[$t],
-            wt: &[$t],
-            bias: &[f32],
-            res: &[$t],
-            n: u32,
-            h: u32,
-            w: u32,
-            c: u32,
-            oh: u32,
-            ow: u32,
-            k: u32,
-            ks: u32,
-            stride: u32,
-            pad: u32,
-            relu: u32,
-            splits: u32,
-            out: OutSlice<$t>,
-            ws: OutSlice<f32>,
-        ) {
-            let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-            conv_body::<$t, $wm, $wn, $mi, $ni>(
-                x, wt, bias, res, g, relu != 0, splits as usize, out, ws,
-            )
-        }
-    )*};
+/// Convolution (NHWC, square kernel) with fused bias/residual/ReLU epilogue as an implicit
+/// GEMM on the tensor cores (see the module docs), f16 storage, the default pipeline, tile `big` (128 × 128). `x`: images × h × w ×
+/// c (c a multiple of 8); `wt`: k × ks × ks × c; `bias`: k (f32); `res`: empty or the output's
+/// shape; `relu` ≠ 0 applies max(·, 0) last. Grid (⌈m / BM⌉, ⌈k / BN⌉, splits) with m = images ×
+/// oh × ow; the tile's threads; its `CONV_*_SHARED_BYTES` of dynamic shared memory. With `ws`
+/// non-empty, z-slice z writes raw f32 partial sums to `ws[z·m·k ..]` instead of `out`
+/// (split-K; finish with `conv_reduce_*`).
+#[kernel(launch_bounds(256))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_big_f16(
+    x: &[f16],
+    wt: &[f16],
+    bias: &[f32],
+    res: &[f16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<f16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<f16, 4, 2, 2, 8, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
 }
 
-conv_kernels! {
-    conv_big_f16, f16, 4, 2, 2, 8, 256;
-    conv_big_bf16, Bf16, 4, 2, 2, 8, 256;
-    conv_c64_f16, f16, 4, 2, 2, 4, 256;
-    conv_c64_bf16, Bf16, 4, 2, 2, 4, 256;
-    conv_small_f16, f16, 2, 2, 2, 4, 128;
-    conv_small_bf16, Bf16, 2, 2, 2, 4, 128;
+/// [`conv_big_f16`] with bf16 storage, the default pipeline, tile `big` (128 × 128).
+#[kernel(launch_bounds(256))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_big_bf16(
+    x: &[Bf16],
+    wt: &[Bf16],
+    bias: &[f32],
+    res: &[Bf16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<Bf16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<Bf16, 4, 2, 2, 8, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+}
+
+/// [`conv_big_f16`] with f16 storage, the default pipeline, tile `c64` (128 × 64).
+#[kernel(launch_bounds(256))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_c64_f16(
+    x: &[f16],
+    wt: &[f16],
+    bias: &[f32],
+    res: &[f16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<f16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<f16, 4, 2, 2, 4, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+}
+
+/// [`conv_big_f16`] with bf16 storage, the default pipeline, tile `c64` (128 × 64).
+#[kernel(launch_bounds(256))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_c64_bf16(
+    x: &[Bf16],
+    wt: &[Bf16],
+    bias: &[f32],
+    res: &[Bf16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<Bf16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<Bf16, 4, 2, 2, 4, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+}
+
+/// [`conv_big_f16`] with f16 storage, the default pipeline, tile `small` (64 × 64).
+#[kernel(launch_bounds(128))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_small_f16(
+    x: &[f16],
+    wt: &[f16],
+    bias: &[f32],
+    res: &[f16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<f16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<f16, 2, 2, 2, 4, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+}
+
+/// [`conv_big_f16`] with bf16 storage, the default pipeline, tile `small` (64 × 64).
+#[kernel(launch_bounds(128))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_small_bf16(
+    x: &[Bf16],
+    wt: &[Bf16],
+    bias: &[f32],
+    res: &[Bf16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<Bf16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<Bf16, 2, 2, 2, 4, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+}
+
+/// [`conv_big_f16`] with f16 storage, the deep pipeline, tile `big` (128 × 128).
+#[kernel(launch_bounds(256))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_bigk_f16(
+    x: &[f16],
+    wt: &[f16],
+    bias: &[f32],
+    res: &[f16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<f16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<f16, 4, 2, 2, 8, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+}
+
+/// [`conv_big_f16`] with bf16 storage, the deep pipeline, tile `big` (128 × 128).
+#[kernel(launch_bounds(256))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_bigk_bf16(
+    x: &[Bf16],
+    wt: &[Bf16],
+    bias: &[f32],
+    res: &[Bf16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<Bf16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<Bf16, 4, 2, 2, 8, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+}
+
+/// [`conv_big_f16`] with f16 storage, the deep pipeline, tile `c64` (128 × 64).
+#[kernel(launch_bounds(256, 2))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_c64k_f16(
+    x: &[f16],
+    wt: &[f16],
+    bias: &[f32],
+    res: &[f16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<f16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<f16, 4, 2, 2, 4, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+}
+
+/// [`conv_big_f16`] with bf16 storage, the deep pipeline, tile `c64` (128 × 64).
+#[kernel(launch_bounds(256, 2))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_c64k_bf16(
+    x: &[Bf16],
+    wt: &[Bf16],
+    bias: &[f32],
+    res: &[Bf16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<Bf16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<Bf16, 4, 2, 2, 4, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+}
+
+/// [`conv_big_f16`] with f16 storage, the deep pipeline, tile `small` (64 × 64).
+#[kernel(launch_bounds(128))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_smallk_f16(
+    x: &[f16],
+    wt: &[f16],
+    bias: &[f32],
+    res: &[f16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<f16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<f16, 2, 2, 2, 4, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+}
+
+/// [`conv_big_f16`] with bf16 storage, the deep pipeline, tile `small` (64 × 64).
+#[kernel(launch_bounds(128))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_smallk_bf16(
+    x: &[Bf16],
+    wt: &[Bf16],
+    bias: &[f32],
+    res: &[Bf16],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ks: u32,
+    stride: u32,
+    pad: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<Bf16>,
+    ws: OutSlice<f32>,
+) {
+    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    conv_body::<Bf16, 2, 2, 2, 4, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
 }
 
 /// The split-K finish: `out[i] = relu?(Σ_z ws[z·len + i] + bias[i % cols] + res[i])`.
@@ -569,32 +882,58 @@ fn reduce_body<O: OutElem>(
     }
 }
 
-macro_rules! reduce_kernels {
-    ($($name:ident, $t:ty;)*) => {$(
-        /// Split-K finish of a convolution: `out[i] = relu?(Σ_z ws[z·len + i] + bias[i % cols]
-        /// + res[i])` with `len = out.len()`; `res` empty means none.
-        #[kernel(elements = out, grid_stride)]
-        pub fn $name(
-            ws: &[f32],
-            bias: &[f32],
-            res: &[$t],
-            cols: u32,
-            splits: u32,
-            relu: u32,
-            mut out: OutSlice<$t>,
-        ) {
-            if cols == 0 {
-                trap();
-            }
-            reduce_body(ws, bias, res, cols as usize, splits as usize, relu != 0, &mut out)
-        }
-    )*};
+/// Split-K finish of a convolution, f16 output: `out[i] = relu?(Σ_z ws[z·len + i] +
+/// bias[i % cols] + res[i])` with `len = out.len()`; `res` empty means none.
+#[kernel(elements = out, grid_stride)]
+pub fn conv_reduce_f16(
+    ws: &[f32],
+    bias: &[f32],
+    res: &[f16],
+    cols: u32,
+    splits: u32,
+    relu: u32,
+    mut out: OutSlice<f16>,
+) {
+    if cols == 0 {
+        trap();
+    }
+    reduce_body(ws, bias, res, cols as usize, splits as usize, relu != 0, &mut out)
 }
 
-reduce_kernels! {
-    conv_reduce_f16, f16;
-    conv_reduce_bf16, Bf16;
-    conv_reduce_f32, f32;
+/// Split-K finish of a convolution, bf16 output: `out[i] = relu?(Σ_z ws[z·len + i] +
+/// bias[i % cols] + res[i])` with `len = out.len()`; `res` empty means none.
+#[kernel(elements = out, grid_stride)]
+pub fn conv_reduce_bf16(
+    ws: &[f32],
+    bias: &[f32],
+    res: &[Bf16],
+    cols: u32,
+    splits: u32,
+    relu: u32,
+    mut out: OutSlice<Bf16>,
+) {
+    if cols == 0 {
+        trap();
+    }
+    reduce_body(ws, bias, res, cols as usize, splits as usize, relu != 0, &mut out)
+}
+
+/// Split-K finish of a convolution, f32 output: `out[i] = relu?(Σ_z ws[z·len + i] +
+/// bias[i % cols] + res[i])` with `len = out.len()`; `res` empty means none.
+#[kernel(elements = out, grid_stride)]
+pub fn conv_reduce_f32(
+    ws: &[f32],
+    bias: &[f32],
+    res: &[f32],
+    cols: u32,
+    splits: u32,
+    relu: u32,
+    mut out: OutSlice<f32>,
+) {
+    if cols == 0 {
+        trap();
+    }
+    reduce_body(ws, bias, res, cols as usize, splits as usize, relu != 0, &mut out)
 }
 
 /// Eight 16-bit elements `x[i .. i + 8]` (16-byte aligned when `i % 8 == 0` and the slice
