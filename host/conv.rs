@@ -142,7 +142,7 @@ impl ConvShape {
                 self.kernel, self.stride
             ));
         }
-        if self.in_channels == 0 || self.in_channels % 8 != 0 {
+        if self.in_channels == 0 || !self.in_channels.is_multiple_of(8) {
             return bad(format!(
                 "in_channels = {} must be a positive multiple of 8 (pad with zero channels)",
                 self.in_channels
@@ -696,7 +696,7 @@ pub fn maxpool3s2<T: ConvElem>(
     out: &mut DeviceSlice<T>,
 ) -> Result<()> {
     let op = "maxpool3s2";
-    if shape.channels % 8 != 0 || shape.height == 0 || shape.width == 0 {
+    if !shape.channels.is_multiple_of(8) || shape.height == 0 || shape.width == 0 {
         return Err(invalid(
             op,
             format!(
@@ -729,7 +729,7 @@ pub fn avgpool<T: ConvElem>(
 ) -> Result<()> {
     let op = "avgpool";
     let hw = shape.height * shape.width;
-    if shape.channels % 8 != 0 || hw == 0 {
+    if !shape.channels.is_multiple_of(8) || hw == 0 {
         return Err(invalid(
             op,
             format!(
@@ -759,7 +759,7 @@ pub fn normalize_u8<T: ConvElem>(
     out: &mut DeviceSlice<T>,
 ) -> Result<()> {
     let op = "normalize_u8";
-    if img.len() % 3 != 0 {
+    if !img.len().is_multiple_of(3) {
         return Err(invalid(
             op,
             format!("image bytes ({}) are not a multiple of 3 (RGB)", img.len()),
