@@ -240,6 +240,41 @@ pub fn fold(t: &BTreeMap<String, Tensor>, spec: &ConvSpec, in_padded: usize) -> 
     }
 }
 
+/// Seeded random weights with the right names and shapes, for tests and timing without a file:
+/// convolutions uniform with He variance (2 / fan-in), batch-norm scales in [0.8, 1.2], shifts
+/// and means in [-0.1, 0.1], variances in [0.8, 1.25] (so activations keep their scale), the
+/// final layer uniform in ±1/√512.
+pub fn synthetic(seed: u64) -> BTreeMap<String, Tensor> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut uni = |n: usize, lo: f64, hi: f64| -> Vec<f64> {
+        (0..n).map(|_| rng.random_range(lo..hi)).collect()
+    };
+    let mut out = BTreeMap::new();
+    for (name, shape) in expected_tensors() {
+        let n: usize = shape.iter().product();
+        let data = if name == "fc.weight" {
+            let b = 1.0 / 512f64.sqrt();
+            uni(n, -b, b)
+        } else if name == "fc.bias" {
+            uni(n, -0.1, 0.1)
+        } else if shape.len() == 4 {
+            // Uniform on ±b has variance b² / 3 = 2 / fan-in.
+            let fan_in = (shape[1] * shape[2] * shape[3]) as f64;
+            let b = (6.0 / fan_in).sqrt();
+            uni(n, -b, b)
+        } else if name.ends_with("running_var") {
+            uni(n, 0.8, 1.25)
+        } else if name.ends_with(".weight") {
+            uni(n, 0.8, 1.2)
+        } else {
+            uni(n, -0.1, 0.1)
+        };
+        out.insert(name, Tensor { shape, data });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
