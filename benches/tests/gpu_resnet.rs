@@ -46,13 +46,13 @@ fn max_rel(got: &[f64], want: &[f64]) -> f64 {
 /// (images, h, w, in, out, kernel, stride, pad): ResNet's own shapes at small sizes, odd sizes,
 /// channel counts that are not multiples of the tiles, the linear layer.
 const CONV_SHAPES: [[usize; 8]; 7] = [
-    (2, 30, 30, 8, 64, 7, 2, 3),
-    (3, 13, 11, 24, 40, 3, 2, 1),
-    (2, 14, 14, 64, 128, 1, 2, 0),
-    (1, 7, 7, 512, 512, 3, 1, 1),
-    (5, 1, 1, 512, 1000, 1, 1, 0),
-    (4, 15, 15, 128, 136, 3, 1, 1),
-    (1, 3, 5, 16, 8, 3, 1, 1),
+    [2, 30, 30, 8, 64, 7, 2, 3],
+    [3, 13, 11, 24, 40, 3, 2, 1],
+    [2, 14, 14, 64, 128, 1, 2, 0],
+    [1, 7, 7, 512, 512, 3, 1, 1],
+    [5, 1, 1, 512, 1000, 1, 1, 0],
+    [4, 15, 15, 128, 136, 3, 1, 1],
+    [1, 3, 5, 16, 8, 3, 1, 1],
 ];
 
 fn conv_cases<T: ConvElem>(tol: f64) {
