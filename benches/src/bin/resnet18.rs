@@ -303,6 +303,11 @@ fn run<T: ConvElem>(args: &Args) -> Result<(), Fail> {
 /// with zero images whose logits are dropped).
 fn classify<T: ConvElem>(s: &mut Session<T>, images: &[u8], n: usize) -> Result<Vec<f32>, Fail> {
     let bytes = s.fwd.input_len();
+    // One eager forward first: kernels that need more than 48 KiB of shared memory get their
+    // attribute raised at their first launch, which is better done outside a capture.
+    s.fwd
+        .run(&s.kernels, &s.compute, &s.net, &s.inputs[0], None)?;
+    s.compute.synchronize()?;
     // SAFETY: the graph uses the forward's buffers, the network's weights, input slot 0 and the
     // kernels, all owned by `s`, which outlives the graph (dropped at the end of this function).
     let graph = unsafe {
