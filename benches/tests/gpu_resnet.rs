@@ -233,8 +233,8 @@ fn pooling_cases<T: ConvElem>(tol: f64) {
             );
         }
     }
-    // Input conversion.
-    let pixels = 2 * 9 * 7;
+    // Input conversion: two 7 × 7 images.
+    let pixels = 2 * 7 * 7;
     let img: Vec<u8> = (0..pixels * 3).map(|i| (i * 37 % 256) as u8).collect();
     let norm: Vec<f32> = gpukit_bench::resnet::MEAN
         .iter()
@@ -247,7 +247,7 @@ fn pooling_cases<T: ConvElem>(tol: f64) {
     conv::normalize_u8(&k, &s, &di, &dn, &mut out).unwrap();
     s.synchronize().unwrap();
     let got = download(&out).unwrap();
-    let want = reference::input(&img, 2 * 9, 7);
+    let want = reference::input(&img, 2, 7);
     for (i, (g, w)) in got.iter().zip(&want.data).enumerate() {
         let g = g.to_f32() as f64;
         assert!(
