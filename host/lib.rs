@@ -11,8 +11,6 @@
 pub use gpukit_runtime as runtime;
 
 #[cfg(feature = "kernels")]
-pub mod conv;
-#[cfg(feature = "kernels")]
 pub mod kernels;
 #[cfg(feature = "kernels")]
 pub mod ops;

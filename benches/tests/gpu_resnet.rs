@@ -2,11 +2,12 @@
 //! the pooling / input kernels against the f64 CPU reference on random data at awkward shapes,
 //! the whole network at small image sizes against the CPU reference, and (no GPU needed) the
 //! weights loader's checks and the shape/plan validation. GPU tests are `#[ignore]`d without a GPU.
-use gpukit::conv::{
-    self, Activation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, ConvTile,
+use gpukit::Library;
+use gpukit::ops::conv::maxpool3s2_shape;
+use gpukit::ops::{
+    ConvActivation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, ConvTile,
     Nhwc,
 };
-use gpukit::kernels::Kernels;
 use gpukit::runtime::half::{bf16, f16};
 use gpukit::runtime::{DeviceBuffer, Gpu, Stream, download};
 use gpukit_bench::resnet::reference::{self, Act};
@@ -15,9 +16,9 @@ use gpukit_bench::resnet::{CLASSES, Forward, ResNet18, fold_all, rel_err, top_k}
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 
-fn setup() -> (Gpu, Kernels, Stream) {
+fn setup() -> (Gpu, Library, Stream) {
     let gpu = Gpu::new(0).expect("a CUDA GPU");
-    let k = Kernels::load(&gpu).expect("kernels load");
+    let k = Library::load(&gpu).expect("kernels load");
     let s = gpu.stream().unwrap();
     (gpu, k, s)
 }
@@ -122,7 +123,7 @@ fn conv_cases<T: ConvElem>(tol: f64) {
                     let layer = ConvLayer {
                         shape,
                         plan,
-                        activation: Activation::Relu,
+                        activation: ConvActivation::Relu,
                     };
                     let nan = T::from_f32(f32::NAN);
                     let mut out =
@@ -133,8 +134,7 @@ fn conv_cases<T: ConvElem>(tol: f64) {
                         0,
                     )
                     .unwrap();
-                    conv::conv2d(
-                        &k,
+                    k.conv2d(
                         &s,
                         &layer,
                         &ConvInputs {
@@ -188,10 +188,10 @@ fn pooling_cases<T: ConvElem>(tol: f64) {
         channels: 64,
     };
     let (x, xr) = rounded::<T>(&uniform(shape.len(), -2.0, 2.0, 7));
-    let os = conv::maxpool3s2_shape(shape);
+    let os = maxpool3s2_shape(shape);
     let dx = DeviceBuffer::from_slice(ctx, &x).unwrap();
     let mut out = DeviceBuffer::<T>::filled_bytes(ctx, os.len(), 0).unwrap();
-    conv::maxpool3s2(&k, &s, shape, &dx, &mut out).unwrap();
+    k.maxpool3s2(&s, shape, &dx, &mut out).unwrap();
     s.synchronize().unwrap();
     let want = reference::maxpool(&Act {
         n: 3,
@@ -216,7 +216,7 @@ fn pooling_cases<T: ConvElem>(tol: f64) {
     let (x, xr) = rounded::<T>(&uniform(shape.len(), -1.0, 1.0, 8));
     let dx = DeviceBuffer::from_slice(ctx, &x).unwrap();
     let mut out = DeviceBuffer::<T>::filled_bytes(ctx, 5 * 512, 0).unwrap();
-    conv::avgpool(&k, &s, shape, &dx, &mut out).unwrap();
+    k.avgpool(&s, shape, &dx, &mut out).unwrap();
     s.synchronize().unwrap();
     let got: Vec<f64> = download(&out)
         .unwrap()
@@ -244,7 +244,7 @@ fn pooling_cases<T: ConvElem>(tol: f64) {
     let di = DeviceBuffer::from_slice(ctx, &img).unwrap();
     let dn = DeviceBuffer::from_slice(ctx, &norm).unwrap();
     let mut out = DeviceBuffer::<T>::filled_bytes(ctx, pixels * 8, 0xff).unwrap();
-    conv::normalize_u8(&k, &s, &di, &dn, &mut out).unwrap();
+    k.normalize_u8(&s, &di, &dn, &mut out).unwrap();
     s.synchronize().unwrap();
     let got = download(&out).unwrap();
     let want = reference::input(&img, 2, 7);

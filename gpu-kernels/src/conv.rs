@@ -897,7 +897,15 @@ pub fn conv_reduce_f16(
     if cols == 0 {
         trap();
     }
-    reduce_body(ws, bias, res, cols as usize, splits as usize, relu != 0, &mut out)
+    reduce_body(
+        ws,
+        bias,
+        res,
+        cols as usize,
+        splits as usize,
+        relu != 0,
+        &mut out,
+    )
 }
 
 /// Split-K finish of a convolution, bf16 output: `out[i] = relu?(Σ_z ws[z·len + i] +
@@ -915,7 +923,15 @@ pub fn conv_reduce_bf16(
     if cols == 0 {
         trap();
     }
-    reduce_body(ws, bias, res, cols as usize, splits as usize, relu != 0, &mut out)
+    reduce_body(
+        ws,
+        bias,
+        res,
+        cols as usize,
+        splits as usize,
+        relu != 0,
+        &mut out,
+    )
 }
 
 /// Split-K finish of a convolution, f32 output: `out[i] = relu?(Σ_z ws[z·len + i] +
@@ -933,7 +949,15 @@ pub fn conv_reduce_f32(
     if cols == 0 {
         trap();
     }
-    reduce_body(ws, bias, res, cols as usize, splits as usize, relu != 0, &mut out)
+    reduce_body(
+        ws,
+        bias,
+        res,
+        cols as usize,
+        splits as usize,
+        relu != 0,
+        &mut out,
+    )
 }
 
 /// Eight 16-bit elements `x[i .. i + 8]` (16-byte aligned when `i % 8 == 0` and the slice
@@ -1105,7 +1129,16 @@ pub fn maxpool3s2_f16(
     ow: u32,
     mut out: OutSlice<f16>,
 ) {
-    maxpool_body(x, n as usize, h as usize, w as usize, c as usize, oh as usize, ow as usize, &mut out)
+    maxpool_body(
+        x,
+        n as usize,
+        h as usize,
+        w as usize,
+        c as usize,
+        oh as usize,
+        ow as usize,
+        &mut out,
+    )
 }
 
 /// [`maxpool3s2_f16`] for bf16.
@@ -1121,7 +1154,16 @@ pub fn maxpool3s2_bf16(
     ow: u32,
     mut out: OutSlice<Bf16>,
 ) {
-    maxpool_body(x, n as usize, h as usize, w as usize, c as usize, oh as usize, ow as usize, &mut out)
+    maxpool_body(
+        x,
+        n as usize,
+        h as usize,
+        w as usize,
+        c as usize,
+        oh as usize,
+        ow as usize,
+        &mut out,
+    )
 }
 
 /// Global average pooling over NHWC f16 (`c % 8 == 0`) into images × c, f32 sums. One thread

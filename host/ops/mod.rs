@@ -10,7 +10,10 @@
 //! - [`scan`]: single-pass inclusive and exclusive prefix sums;
 //! - [`softmax`]: row softmax and log-softmax;
 //! - [`matrix`]: transpose and GEMV;
-//! - [`gemm`]: SGEMM and the tensor-core f16 / bf16 GEMMs, single or strided-batched.
+//! - [`gemm`]: SGEMM and the tensor-core f16 / bf16 GEMMs, single or strided-batched;
+//! - [`conv`]: convolutional networks over NHWC f16 / bf16 activations: implicit-GEMM
+//!   convolution with fused epilogue and split-K, the linear layer, max and average pooling,
+//!   the u8 image input conversion.
 //!
 //! ```no_run
 //! use gpukit::Library;
@@ -46,6 +49,7 @@
 use crate::kernels::Kernels;
 use crate::runtime::{Error, Gpu, Result};
 
+pub mod conv;
 pub mod elementwise;
 pub mod gemm;
 pub mod maps;
@@ -54,6 +58,10 @@ pub mod reductions;
 pub mod scan;
 pub mod softmax;
 
+pub use conv::{
+    ConvActivation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, ConvTile,
+    Nhwc,
+};
 pub use elementwise::{AxpyElem, Binary};
 pub use gemm::{Gemm, GemmInput, GemmShape, StridedBatch};
 pub use maps::{Activation, MapElem};

@@ -6,8 +6,8 @@
 //!
 //! Run: `cargo run --release -p gpukit-bench --bin resnet18 -- --weights W.safetensors [IMAGES..]`
 use clap::{Parser, ValueEnum};
-use gpukit::conv::{ConvElem, ConvPipeline};
-use gpukit::kernels::Kernels;
+use gpukit::Library;
+use gpukit::ops::{ConvElem, ConvPipeline};
 use gpukit::runtime::half::{bf16, f16};
 use gpukit::runtime::{
     self, DeviceBuffer, DeviceSlice, Gpu, Graph, PinnedBuffer, Stream, copy_to_device_async,
@@ -195,7 +195,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// pinned logits, streams.
 struct Session<T: ConvElem> {
     gpu: Gpu,
-    kernels: Kernels,
+    lib: Library,
     net: ResNet18<T>,
     fwd: Forward<T>,
     inputs: [DeviceBuffer<u8>; 2],
@@ -211,7 +211,7 @@ fn run<T: ConvElem>(args: &Args) -> Result<(), Fail> {
     }
     let t = weights::load(&args.weights).map_err(|e| Fail::Input(e.to_string()))?;
     let gpu = Gpu::new(args.device)?;
-    let kernels = Kernels::load(&gpu)?;
+    let lib = Library::load(&gpu)?;
     let net = ResNet18::<T>::upload(&gpu, &t)?;
     let pipeline = match args.pipeline {
         Pipeline::Default => ConvPipeline::Default,
@@ -229,7 +229,7 @@ fn run<T: ConvElem>(args: &Args) -> Result<(), Fail> {
         compute: gpu.stream()?,
         copy: gpu.stream()?,
         gpu,
-        kernels,
+        lib,
         net,
         fwd,
     };
@@ -305,14 +305,13 @@ fn classify<T: ConvElem>(s: &mut Session<T>, images: &[u8], n: usize) -> Result<
     let bytes = s.fwd.input_len();
     // One eager forward first: kernels that need more than 48 KiB of shared memory get their
     // attribute raised at their first launch, which is better done outside a capture.
-    s.fwd
-        .run(&s.kernels, &s.compute, &s.net, &s.inputs[0], None)?;
+    s.fwd.run(&s.lib, &s.compute, &s.net, &s.inputs[0], None)?;
     s.compute.synchronize()?;
     // SAFETY: the graph uses the forward's buffers, the network's weights, input slot 0 and the
     // kernels, all owned by `s`, which outlives the graph (dropped at the end of this function).
     let graph = unsafe {
         Graph::capture(&s.compute, |st| {
-            s.fwd.run(&s.kernels, st, &s.net, &s.inputs[0], None)
+            s.fwd.run(&s.lib, st, &s.net, &s.inputs[0], None)
         })
     }?;
     let mut out = Vec::with_capacity(n * CLASSES);
@@ -400,8 +399,8 @@ fn layers<T: ConvElem>(s: &mut Session<T>, images: &[u8], r: &Reference) -> Resu
             got.insert(name.to_string(), v.iter().map(|x| x.to_f32()).collect());
             Ok(())
         };
-        let (fwd, k, net, inp) = (&mut s.fwd, &s.kernels, &s.net, &s.inputs[0]);
-        fwd.run(k, &s.compute, net, inp, Some(&mut keep))?;
+        let (fwd, lib, net, inp) = (&mut s.fwd, &s.lib, &s.net, &s.inputs[0]);
+        fwd.run(lib, &s.compute, net, inp, Some(&mut keep))?;
     }
     s.compute.synchronize()?;
     got.insert("fc".into(), runtime::download(&s.fwd.logits)?);
@@ -454,10 +453,10 @@ fn bench<T: ConvElem>(
     let graphs = unsafe {
         [
             Graph::capture(&s.compute, |st| {
-                s.fwd.run(&s.kernels, st, &s.net, &s.inputs[0], None)
+                s.fwd.run(&s.lib, st, &s.net, &s.inputs[0], None)
             })?,
             Graph::capture(&s.compute, |st| {
-                s.fwd.run(&s.kernels, st, &s.net, &s.inputs[1], None)
+                s.fwd.run(&s.lib, st, &s.net, &s.inputs[1], None)
             })?,
         ]
     };
@@ -481,8 +480,8 @@ fn bench<T: ConvElem>(
     let mut eager = Vec::new();
     for i in 0..iters.min(50) + 5 {
         a.record(&s.compute)?;
-        let (fwd, k, net, inp) = (&mut s.fwd, &s.kernels, &s.net, &s.inputs[0]);
-        fwd.run(k, &s.compute, net, inp, None)?;
+        let (fwd, lib, net, inp) = (&mut s.fwd, &s.lib, &s.net, &s.inputs[0]);
+        fwd.run(lib, &s.compute, net, inp, None)?;
         b.record(&s.compute)?;
         b.synchronize()?;
         if i >= 5 {
@@ -543,8 +542,8 @@ fn bench<T: ConvElem>(
                 marks.push((name.to_string(), e));
                 Ok(())
             };
-            let (fwd, k, net, inp) = (&mut s.fwd, &s.kernels, &s.net, &s.inputs[0]);
-            fwd.run(k, &s.compute, net, inp, Some(&mut mark))?;
+            let (fwd, lib, net, inp) = (&mut s.fwd, &s.lib, &s.net, &s.inputs[0]);
+            fwd.run(lib, &s.compute, net, inp, Some(&mut mark))?;
         }
         let end = s.gpu.event(true)?;
         end.record(&s.compute)?;

@@ -2,14 +2,15 @@
 //! f32 arithmetic: weights from a safetensors file ([`weights`]) with batch norm folded into the
 //! convolutions, activations in buffers planned once per batch size ([`Forward`]), the whole
 //! forward queued on one stream so that it can be captured in a CUDA graph and replayed, and a
-//! CPU reference ([`reference`]) for the tests.
+//! CPU reference ([`mod@reference`]) for the tests.
 pub mod reference;
 pub mod weights;
 
-use gpukit::conv::{
-    self, Activation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, Nhwc,
+use gpukit::Library;
+use gpukit::ops::conv::{linear_shape, linear_workspace_len, maxpool3s2_shape};
+use gpukit::ops::{
+    ConvActivation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, Nhwc,
 };
-use gpukit::kernels::Kernels;
 use gpukit::runtime::{DeviceBuffer, DeviceSlice, Gpu, Result, Stream};
 use std::collections::BTreeMap;
 use weights::{ConvSpec, FoldedConv, Tensor};
@@ -181,9 +182,9 @@ impl<T: ConvElem> Forward<T> {
             // ReLU after every convolution except the shortcut's (the second convolution of a
             // block adds the shortcut first: the kernel applies the residual before the ReLU).
             let act = if c.spec.conv.ends_with("downsample.0") {
-                Activation::Identity
+                ConvActivation::Identity
             } else {
-                Activation::Relu
+                ConvActivation::Relu
             };
             layers.push(ConvLayer {
                 shape,
@@ -191,9 +192,9 @@ impl<T: ConvElem> Forward<T> {
                 activation: act,
             });
         }
-        let fc_shape = conv::linear_shape(batch, 512, CLASSES);
+        let fc_shape = linear_shape(batch, 512, CLASSES);
         let fc_plan = ConvPlan::choose(&fc_shape, sms, pipeline);
-        ws_len = ws_len.max(conv::linear_workspace_len(&fc_shape, &fc_plan));
+        ws_len = ws_len.max(linear_workspace_len(&fc_shape, &fc_plan));
         let z = |n: usize| DeviceBuffer::<T>::filled_bytes(ctx, n, 0);
         let stem_len = layers[0].shape.output_len();
         Ok(Forward {
@@ -226,7 +227,7 @@ impl<T: ConvElem> Forward<T> {
     /// `trace`, when given, is called after each step (not while capturing).
     pub fn run(
         &mut self,
-        k: &Kernels,
+        lib: &Library,
         s: &Stream,
         net: &ResNet18<T>,
         input: &DeviceSlice<u8>,
@@ -249,11 +250,10 @@ impl<T: ConvElem> Forward<T> {
                 ),
             });
         }
-        conv::normalize_u8(k, s, input, &net.norm, &mut self.x8)?;
+        lib.normalize_u8(s, input, &net.norm, &mut self.x8)?;
         tr("input", s, &self.x8)?;
         let stem = &net.convs[0];
-        conv::conv2d(
-            k,
+        lib.conv2d(
             s,
             &self.layers[0],
             &ConvInputs {
@@ -273,9 +273,8 @@ impl<T: ConvElem> Forward<T> {
             width: sl.out_width(),
             channels: sl.out_channels,
         };
-        let pooled_shape = conv::maxpool3s2_shape(stem_shape);
-        conv::maxpool3s2(
-            k,
+        let pooled_shape = maxpool3s2_shape(stem_shape);
+        lib.maxpool3s2(
             s,
             stem_shape,
             &self.stem,
@@ -294,8 +293,7 @@ impl<T: ConvElem> Forward<T> {
             let l2 = &self.layers[b.conv2];
             let (c1, c2) = (&net.convs[b.conv1], &net.convs[b.conv2]);
             let xin = &rx[0..l1.shape.input_len()];
-            conv::conv2d(
-                k,
+            lib.conv2d(
                 s,
                 l1,
                 &ConvInputs {
@@ -311,8 +309,7 @@ impl<T: ConvElem> Forward<T> {
                 Some(di) => {
                     let ld = &self.layers[di];
                     let cd = &net.convs[di];
-                    conv::conv2d(
-                        k,
+                    lib.conv2d(
                         s,
                         ld,
                         &ConvInputs {
@@ -329,8 +326,7 @@ impl<T: ConvElem> Forward<T> {
                 None => xin,
             };
             let n_out = l2.shape.output_len();
-            conv::conv2d(
-                k,
+            lib.conv2d(
                 s,
                 l2,
                 &ConvInputs {
@@ -351,11 +347,10 @@ impl<T: ConvElem> Forward<T> {
             };
             x = o;
         }
-        conv::avgpool(k, s, last, &self.ring[x][0..last.len()], &mut self.pooled)?;
+        lib.avgpool(s, last, &self.ring[x][0..last.len()], &mut self.pooled)?;
         tr("avgpool", s, &self.pooled)?;
         let (fs, fp) = &self.fc;
-        conv::linear_f32(
-            k,
+        lib.linear_f32(
             s,
             fs,
             fp,

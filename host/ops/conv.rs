@@ -1,9 +1,10 @@
-//! Host API of the convolutional-network kernels (`gpu-kernels/src/conv.rs`): NHWC convolution as
-//! an implicit GEMM on the tensor cores with a fused bias / residual / ReLU epilogue and optional
-//! split-K, the linear layer through the same kernel, 3×3 stride-2 max pooling, global average
+//! Convolutional-network operations of [`Library`] over the kernels of `gpu-kernels/src/conv.rs`:
+//! NHWC convolution as an implicit GEMM on the tensor cores with a fused bias / residual / ReLU
+//! epilogue and optional split-K, the linear layer through the same kernel, 3×3 stride-2 max pooling, global average
 //! pooling, and the u8 image → normalised input conversion. Shapes and lengths are checked here
 //! (`Err` naming what is wrong, before anything is launched); tiles and split-K factors are
 //! chosen by [`ConvPlan::choose`].
+use super::Library;
 use crate::kernels::Kernels;
 use crate::kernels::consts::conv as kc;
 use crate::runtime::half::{bf16, f16};
@@ -79,7 +80,7 @@ impl ConvTile {
 
 /// What the epilogue applies last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
+pub enum ConvActivation {
     Identity,
     Relu,
 }
@@ -172,7 +173,7 @@ impl ConvShape {
         Ok(())
     }
 
-    fn scalars(&self, act: Activation, splits: usize) -> [u32; 12] {
+    fn scalars(&self, act: ConvActivation, splits: usize) -> [u32; 12] {
         [
             self.images as u32,
             self.height as u32,
@@ -184,7 +185,7 @@ impl ConvShape {
             self.kernel as u32,
             self.stride as u32,
             self.pad as u32,
-            (act == Activation::Relu) as u32,
+            (act == ConvActivation::Relu) as u32,
             splits as u32,
         ]
     }
@@ -259,7 +260,7 @@ impl ConvPlan {
 pub struct ConvLayer {
     pub shape: ConvShape,
     pub plan: ConvPlan,
-    pub activation: Activation,
+    pub activation: ConvActivation,
 }
 
 /// The read-only operands of a convolution.
@@ -532,64 +533,6 @@ conv_elem!(
     input_u8_bf16
 );
 
-/// `out = act(conv(x, weights) + bias [+ residual])`, NHWC. `ws` must hold
-/// [`ConvPlan::workspace_len`] f32s (an empty slice when the plan has no split-K).
-pub fn conv2d<T: ConvElem>(
-    k: &Kernels,
-    s: &Stream,
-    layer: &ConvLayer,
-    inp: &ConvInputs<'_, T>,
-    out: &mut DeviceSlice<T>,
-    ws: &mut DeviceSlice<f32>,
-) -> Result<()> {
-    let op = "conv2d";
-    let sh = &layer.shape;
-    sh.validate(op)?;
-    check_len(op, "x", inp.x.len(), sh.input_len())?;
-    check_len(op, "weights", inp.weights.len(), sh.weight_len())?;
-    check_len(op, "bias", inp.bias.len(), sh.out_channels)?;
-    check_len(op, "out", out.len(), sh.output_len())?;
-    if let Some(r) = inp.residual {
-        check_len(op, "residual", r.len(), sh.output_len())?;
-    }
-    let plan = &layer.plan;
-    if plan.splits == 0 || u32::try_from(plan.splits).is_err() {
-        return Err(invalid(
-            op,
-            format!("splits = {} out of range", plan.splits),
-        ));
-    }
-    let need = plan.workspace_len(sh);
-    if ws.len() < need {
-        return Err(invalid(
-            op,
-            format!("workspace has {} f32s, split-K needs {need}", ws.len()),
-        ));
-    }
-    u32_of(op, "pixel blocks", sh.pixels().div_ceil(plan.tile.dims().1))?;
-    if sh.output_len() == 0 {
-        return Ok(());
-    }
-    let cfg = plan.config(sh);
-    let v = sh.scalars(layer.activation, plan.splits);
-    if plan.splits == 1 {
-        return T::launch_conv(k, s, &cfg, plan, inp, v, out, &mut ws[0..0]);
-    }
-    T::launch_conv(k, s, &cfg, plan, inp, v, &mut out[0..0], &mut ws[0..need])?;
-    let res = inp.residual.unwrap_or(&inp.x[0..0]);
-    T::launch_reduce(
-        k,
-        s,
-        &ws[0..need],
-        inp.bias,
-        res,
-        sh.out_channels as u32,
-        plan.splits as u32,
-        v[10],
-        out,
-    )
-}
-
 /// The shape a linear layer `rows × in_features → rows × out_features` runs as: a 1×1
 /// convolution over `rows` images of one pixel.
 pub fn linear_shape(rows: usize, in_features: usize, out_features: usize) -> ConvShape {
@@ -605,71 +548,9 @@ pub fn linear_shape(rows: usize, in_features: usize, out_features: usize) -> Con
     }
 }
 
-/// f32 workspace a [`linear_f32`] with `plan` needs: `splits` × rows × out_features.
+/// f32 workspace a [`Library::linear_f32`] with `plan` needs: `splits` × rows × out_features.
 pub fn linear_workspace_len(shape: &ConvShape, plan: &ConvPlan) -> usize {
     plan.splits * shape.output_len()
-}
-
-/// `out = x · weightsᵀ + bias` with f32 output (logits): x rows × in, weights out × in
-/// (row-major, like torch's `Linear.weight`), through the convolution kernel (raw partial
-/// sums in `ws`, then the f32 finish). `in_features` must be a multiple of 8. `x` is borrowed
-/// mutably only to carve the empty 16-bit output view the kernel takes and leaves unused; it is
-/// not written.
-#[allow(clippy::too_many_arguments)]
-pub fn linear_f32<T: ConvElem>(
-    k: &Kernels,
-    s: &Stream,
-    shape: &ConvShape,
-    plan: &ConvPlan,
-    x: &mut DeviceSlice<T>,
-    weights: &DeviceSlice<T>,
-    bias: &DeviceSlice<f32>,
-    out: &mut DeviceSlice<f32>,
-    ws: &mut DeviceSlice<f32>,
-) -> Result<()> {
-    let op = "linear_f32";
-    shape.validate(op)?;
-    if shape.kernel != 1 || shape.height != 1 || shape.width != 1 || shape.pad != 0 {
-        return Err(invalid(op, "use linear_shape() for the shape".to_string()));
-    }
-    check_len(op, "x", x.len(), shape.input_len())?;
-    check_len(op, "weights", weights.len(), shape.weight_len())?;
-    check_len(op, "bias", bias.len(), shape.out_channels)?;
-    check_len(op, "out", out.len(), shape.output_len())?;
-    let need = linear_workspace_len(shape, plan);
-    if plan.splits == 0 || ws.len() < need {
-        return Err(invalid(
-            op,
-            format!(
-                "workspace has {} f32s, {} splits need {need}",
-                ws.len(),
-                plan.splits
-            ),
-        ));
-    }
-    if need == 0 {
-        return Ok(());
-    }
-    let cfg = plan.config(shape);
-    let v = shape.scalars(Activation::Identity, plan.splits);
-    let (unused_out, x) = x.split_at_mut(0);
-    let inp = ConvInputs {
-        x: &*x,
-        weights,
-        bias,
-        residual: None,
-    };
-    T::launch_conv(k, s, &cfg, plan, &inp, v, unused_out, &mut ws[0..need])?;
-    k.conv_reduce_f32.launch(
-        s,
-        &ws[0..need],
-        bias,
-        &ws[0..0],
-        shape.out_channels as u32,
-        plan.splits as u32,
-        0,
-        out,
-    )
 }
 
 fn elem_config(op: &str, threads: usize) -> Result<LaunchConfig> {
@@ -677,7 +558,7 @@ fn elem_config(op: &str, threads: usize) -> Result<LaunchConfig> {
     Ok(LaunchConfig::linear(blocks, ELEM_THREADS))
 }
 
-/// Output shape of [`maxpool3s2`]: 3×3 window, stride 2, padding 1.
+/// Output shape of [`Library::maxpool3s2`]: 3×3 window, stride 2, padding 1.
 pub fn maxpool3s2_shape(x: Nhwc) -> Nhwc {
     Nhwc {
         images: x.images,
@@ -687,85 +568,212 @@ pub fn maxpool3s2_shape(x: Nhwc) -> Nhwc {
     }
 }
 
-/// 3×3 max pooling, stride 2, padding 1 (padding never wins), NHWC; channels a multiple of 8.
-pub fn maxpool3s2<T: ConvElem>(
-    k: &Kernels,
-    s: &Stream,
-    shape: Nhwc,
-    x: &DeviceSlice<T>,
-    out: &mut DeviceSlice<T>,
-) -> Result<()> {
-    let op = "maxpool3s2";
-    if !shape.channels.is_multiple_of(8) || shape.height == 0 || shape.width == 0 {
-        return Err(invalid(
-            op,
-            format!(
-                "channels ({}) must be a multiple of 8 and height, width positive",
-                shape.channels
-            ),
-        ));
+impl Library {
+    /// `out = act(conv(x, weights) + bias [+ residual])`, NHWC. `ws` must hold
+    /// [`ConvPlan::workspace_len`] f32s (an empty slice when the plan has no split-K).
+    pub fn conv2d<T: ConvElem>(
+        &self,
+        s: &Stream,
+        layer: &ConvLayer,
+        inp: &ConvInputs<'_, T>,
+        out: &mut DeviceSlice<T>,
+        ws: &mut DeviceSlice<f32>,
+    ) -> Result<()> {
+        let k = &self.kernels;
+        let op = "conv2d";
+        let sh = &layer.shape;
+        sh.validate(op)?;
+        check_len(op, "x", inp.x.len(), sh.input_len())?;
+        check_len(op, "weights", inp.weights.len(), sh.weight_len())?;
+        check_len(op, "bias", inp.bias.len(), sh.out_channels)?;
+        check_len(op, "out", out.len(), sh.output_len())?;
+        if let Some(r) = inp.residual {
+            check_len(op, "residual", r.len(), sh.output_len())?;
+        }
+        let plan = &layer.plan;
+        if plan.splits == 0 || u32::try_from(plan.splits).is_err() {
+            return Err(invalid(
+                op,
+                format!("splits = {} out of range", plan.splits),
+            ));
+        }
+        let need = plan.workspace_len(sh);
+        if ws.len() < need {
+            return Err(invalid(
+                op,
+                format!("workspace has {} f32s, split-K needs {need}", ws.len()),
+            ));
+        }
+        u32_of(op, "pixel blocks", sh.pixels().div_ceil(plan.tile.dims().1))?;
+        if sh.output_len() == 0 {
+            return Ok(());
+        }
+        let cfg = plan.config(sh);
+        let v = sh.scalars(layer.activation, plan.splits);
+        if plan.splits == 1 {
+            return T::launch_conv(k, s, &cfg, plan, inp, v, out, &mut ws[0..0]);
+        }
+        T::launch_conv(k, s, &cfg, plan, inp, v, &mut out[0..0], &mut ws[0..need])?;
+        let res = inp.residual.unwrap_or(&inp.x[0..0]);
+        T::launch_reduce(
+            k,
+            s,
+            &ws[0..need],
+            inp.bias,
+            res,
+            sh.out_channels as u32,
+            plan.splits as u32,
+            v[10],
+            out,
+        )
     }
-    let o = maxpool3s2_shape(shape);
-    check_len(op, "x", x.len(), shape.len())?;
-    check_len(op, "out", out.len(), o.len())?;
-    let d = [
-        u32_of(op, "images", shape.images)?,
-        u32_of(op, "height", shape.height)?,
-        u32_of(op, "width", shape.width)?,
-        u32_of(op, "channels", shape.channels)?,
-        o.height as u32,
-        o.width as u32,
-    ];
-    T::launch_maxpool(k, s, &elem_config(op, o.len() / 8)?, x, d, out)
-}
 
-/// Global average pooling: images × h × w × c → images × c (f32 sums), c a multiple of 8.
-pub fn avgpool<T: ConvElem>(
-    k: &Kernels,
-    s: &Stream,
-    shape: Nhwc,
-    x: &DeviceSlice<T>,
-    out: &mut DeviceSlice<T>,
-) -> Result<()> {
-    let op = "avgpool";
-    let hw = shape.height * shape.width;
-    if !shape.channels.is_multiple_of(8) || hw == 0 {
-        return Err(invalid(
-            op,
-            format!(
-                "channels ({}) must be a multiple of 8 and height, width positive",
-                shape.channels
-            ),
-        ));
+    /// `out = x · weightsᵀ + bias` with f32 output (logits): x rows × in, weights out × in
+    /// (row-major, like torch's `Linear.weight`), through the convolution kernel (raw partial
+    /// sums in `ws`, then the f32 finish). `in_features` must be a multiple of 8. `x` is borrowed
+    /// mutably only to carve the empty 16-bit output view the kernel takes and leaves unused; it is
+    /// not written.
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_f32<T: ConvElem>(
+        &self,
+        s: &Stream,
+        shape: &ConvShape,
+        plan: &ConvPlan,
+        x: &mut DeviceSlice<T>,
+        weights: &DeviceSlice<T>,
+        bias: &DeviceSlice<f32>,
+        out: &mut DeviceSlice<f32>,
+        ws: &mut DeviceSlice<f32>,
+    ) -> Result<()> {
+        let k = &self.kernels;
+        let op = "linear_f32";
+        shape.validate(op)?;
+        if shape.kernel != 1 || shape.height != 1 || shape.width != 1 || shape.pad != 0 {
+            return Err(invalid(op, "use linear_shape() for the shape".to_string()));
+        }
+        check_len(op, "x", x.len(), shape.input_len())?;
+        check_len(op, "weights", weights.len(), shape.weight_len())?;
+        check_len(op, "bias", bias.len(), shape.out_channels)?;
+        check_len(op, "out", out.len(), shape.output_len())?;
+        let need = linear_workspace_len(shape, plan);
+        if plan.splits == 0 || ws.len() < need {
+            return Err(invalid(
+                op,
+                format!(
+                    "workspace has {} f32s, {} splits need {need}",
+                    ws.len(),
+                    plan.splits
+                ),
+            ));
+        }
+        if need == 0 {
+            return Ok(());
+        }
+        let cfg = plan.config(shape);
+        let v = shape.scalars(ConvActivation::Identity, plan.splits);
+        let (unused_out, x) = x.split_at_mut(0);
+        let inp = ConvInputs {
+            x: &*x,
+            weights,
+            bias,
+            residual: None,
+        };
+        T::launch_conv(k, s, &cfg, plan, &inp, v, unused_out, &mut ws[0..need])?;
+        k.conv_reduce_f32.launch(
+            s,
+            &ws[0..need],
+            bias,
+            &ws[0..0],
+            shape.out_channels as u32,
+            plan.splits as u32,
+            0,
+            out,
+        )
     }
-    check_len(op, "x", x.len(), shape.len())?;
-    check_len(op, "out", out.len(), shape.images * shape.channels)?;
-    let d = [
-        u32_of(op, "images", shape.images)?,
-        u32_of(op, "height × width", hw)?,
-        u32_of(op, "channels", shape.channels)?,
-    ];
-    T::launch_avgpool(k, s, &elem_config(op, out.len() / 8)?, x, d, out)
-}
 
-/// u8 RGB pixels (NHWC, 3 channels) → `(v / 255 − mean) / std` per channel in 8 channels (5 zero
-/// channels so that the first convolution's depth is a multiple of 8). `norm` = mean[3] then
-/// std[3] (6 f32s on the device).
-pub fn normalize_u8<T: ConvElem>(
-    k: &Kernels,
-    s: &Stream,
-    img: &DeviceSlice<u8>,
-    norm: &DeviceSlice<f32>,
-    out: &mut DeviceSlice<T>,
-) -> Result<()> {
-    let op = "normalize_u8";
-    if !img.len().is_multiple_of(3) {
-        return Err(invalid(
-            op,
-            format!("image bytes ({}) are not a multiple of 3 (RGB)", img.len()),
-        ));
+    /// 3×3 max pooling, stride 2, padding 1 (padding never wins), NHWC; channels a multiple of 8.
+    pub fn maxpool3s2<T: ConvElem>(
+        &self,
+        s: &Stream,
+        shape: Nhwc,
+        x: &DeviceSlice<T>,
+        out: &mut DeviceSlice<T>,
+    ) -> Result<()> {
+        let k = &self.kernels;
+        let op = "maxpool3s2";
+        if !shape.channels.is_multiple_of(8) || shape.height == 0 || shape.width == 0 {
+            return Err(invalid(
+                op,
+                format!(
+                    "channels ({}) must be a multiple of 8 and height, width positive",
+                    shape.channels
+                ),
+            ));
+        }
+        let o = maxpool3s2_shape(shape);
+        check_len(op, "x", x.len(), shape.len())?;
+        check_len(op, "out", out.len(), o.len())?;
+        let d = [
+            u32_of(op, "images", shape.images)?,
+            u32_of(op, "height", shape.height)?,
+            u32_of(op, "width", shape.width)?,
+            u32_of(op, "channels", shape.channels)?,
+            o.height as u32,
+            o.width as u32,
+        ];
+        T::launch_maxpool(k, s, &elem_config(op, o.len() / 8)?, x, d, out)
     }
-    check_len(op, "norm", norm.len(), 6)?;
-    check_len(op, "out", out.len(), img.len() / 3 * 8)?;
-    T::launch_input(k, s, &elem_config(op, img.len() / 3)?, img, norm, out)
+
+    /// Global average pooling: images × h × w × c → images × c (f32 sums), c a multiple of 8.
+    pub fn avgpool<T: ConvElem>(
+        &self,
+        s: &Stream,
+        shape: Nhwc,
+        x: &DeviceSlice<T>,
+        out: &mut DeviceSlice<T>,
+    ) -> Result<()> {
+        let k = &self.kernels;
+        let op = "avgpool";
+        let hw = shape.height * shape.width;
+        if !shape.channels.is_multiple_of(8) || hw == 0 {
+            return Err(invalid(
+                op,
+                format!(
+                    "channels ({}) must be a multiple of 8 and height, width positive",
+                    shape.channels
+                ),
+            ));
+        }
+        check_len(op, "x", x.len(), shape.len())?;
+        check_len(op, "out", out.len(), shape.images * shape.channels)?;
+        let d = [
+            u32_of(op, "images", shape.images)?,
+            u32_of(op, "height × width", hw)?,
+            u32_of(op, "channels", shape.channels)?,
+        ];
+        T::launch_avgpool(k, s, &elem_config(op, out.len() / 8)?, x, d, out)
+    }
+
+    /// u8 RGB pixels (NHWC, 3 channels) → `(v / 255 − mean) / std` per channel in 8 channels (5 zero
+    /// channels so that the first convolution's depth is a multiple of 8). `norm` = the 3 means
+    /// then the 3 standard deviations (6 f32s on the device).
+    pub fn normalize_u8<T: ConvElem>(
+        &self,
+        s: &Stream,
+        img: &DeviceSlice<u8>,
+        norm: &DeviceSlice<f32>,
+        out: &mut DeviceSlice<T>,
+    ) -> Result<()> {
+        let k = &self.kernels;
+        let op = "normalize_u8";
+        if !img.len().is_multiple_of(3) {
+            return Err(invalid(
+                op,
+                format!("image bytes ({}) are not a multiple of 3 (RGB)", img.len()),
+            ));
+        }
+        check_len(op, "norm", norm.len(), 6)?;
+        check_len(op, "out", out.len(), img.len() / 3 * 8)?;
+        T::launch_input(k, s, &elem_config(op, img.len() / 3)?, img, norm, out)
+    }
 }
