@@ -14,10 +14,12 @@
 //!
 //! Design (sm_80+ `mma.sync.m16n8k16`, f32 accumulation), shared by three tile shapes:
 //! - A block computes BM × BN of C with 32-deep K slices in a [`CONV_STAGES`]-stage ring of
-//!   cp.async copies (or 64-deep slices in [`CONV_DEEP_STAGES`] stages: `conv_*k_*`); each warp owns a (16·MI) × (8·NI) tile = MI × NI MMA tiles.
+//!   cp.async copies (or 64-deep slices in [`CONV_DEEP_STAGES`] stages: `conv_*k_*`); each
+//!   warp owns a (16·MI) × (8·NI) tile = MI × NI MMA tiles.
 //! - A and B tiles share one shared layout: rows of 32 elements (64 bytes = 4 chunks of 16 bytes),
-//!   chunk `c` of row `r` stored at chunk `c ^ ((r >> 1) & 3)`, so each 8-lane phase of an
-//!   `ldmatrix` (8 consecutive rows, one logical chunk) hits 8 distinct 16-byte bank groups.
+//!   chunk `c` of row `r` stored at chunk `c ^ ((r >> 1) & 3)` (64-deep rows: 8 chunks, at
+//!   `c ^ (r & 7)`), so each 8-lane phase of an `ldmatrix` (8 consecutive rows, one logical
+//!   chunk) hits 8 distinct 16-byte bank groups.
 //!   A fragments come from `ldmatrix.x4` on pixel rows; B fragments from `ldmatrix.x4` (no
 //!   transpose) on out-channel rows, which is the `.col` B operand directly.
 //! - One barrier per K slice: wait for slice t, barrier (slice t visible; every warp is done with
@@ -413,38 +415,39 @@ fn conv_body<
         cp_async_commit();
         let st = smem + (read * stage_bytes) as u32;
         unroll!(ks in [0, 1, 2, 3] {
-          if ks < BK / 16 {
-            let mut af = [[0u32; 4]; MI];
-            unroll!(mi in [0, 1, 2, 3] {
-                if mi < MI {
-                    let row = wm * MI * 16 + mi * 16 + lane % 16;
-                    // SAFETY: a 16-byte aligned chunk of the stage's A tile (row < bm, chunk <
-                    // 4), inside the checked dynamic shared memory; the whole warp executes this
-                    // (uniform loop bounds, no divergent branch around the K loop).
-                    af[mi] =
-                        unsafe { mma::ldmatrix_x4(st + tile_off(BK, row, ks * 2 + lane / 16) as u32) };
-                }
-            });
-            let mut bf = [[0u32; 2]; NI];
-            unroll!(nj in [0, 1, 2, 3] {
-                if nj < NI / 2 {
-                    let row = wn * NI * 8 + nj * 16 + lane % 8 + 8 * (lane / 16);
-                    let off = a_stage + tile_off(BK, row, ks * 2 + (lane / 8) % 2);
-                    // SAFETY: as for A, in the stage's B tile (row < bn).
-                    let r = unsafe { mma::ldmatrix_x4(st + off as u32) };
-                    bf[2 * nj] = [r[0], r[1]];
-                    bf[2 * nj + 1] = [r[2], r[3]];
-                }
-            });
-            unroll!(mi in [0, 1, 2, 3] {
-                unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
-                    if mi < MI && ni < NI {
-                        // SAFETY: the whole warp executes this (converged, see above).
-                        acc[mi][ni] = unsafe { T::mma_16816(af[mi], bf[ni], acc[mi][ni]) };
+            if ks < BK / 16 {
+                let mut af = [[0u32; 4]; MI];
+                unroll!(mi in [0, 1, 2, 3] {
+                    if mi < MI {
+                        let row = wm * MI * 16 + mi * 16 + lane % 16;
+                        let off = tile_off(BK, row, ks * 2 + lane / 16);
+                        // SAFETY: a 16-byte aligned chunk of the stage's A tile (row < bm,
+                        // chunk < BK / 8), inside the checked dynamic shared memory; the whole
+                        // warp executes this (uniform loop bounds, no divergent branch around
+                        // the K loop).
+                        af[mi] = unsafe { mma::ldmatrix_x4(st + off as u32) };
                     }
                 });
-            });
-          }
+                let mut bf = [[0u32; 2]; NI];
+                unroll!(nj in [0, 1, 2, 3] {
+                    if nj < NI / 2 {
+                        let row = wn * NI * 8 + nj * 16 + lane % 8 + 8 * (lane / 16);
+                        let off = a_stage + tile_off(BK, row, ks * 2 + (lane / 8) % 2);
+                        // SAFETY: as for A, in the stage's B tile (row < bn).
+                        let r = unsafe { mma::ldmatrix_x4(st + off as u32) };
+                        bf[2 * nj] = [r[0], r[1]];
+                        bf[2 * nj + 1] = [r[2], r[3]];
+                    }
+                });
+                unroll!(mi in [0, 1, 2, 3] {
+                    unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
+                        if mi < MI && ni < NI {
+                            // SAFETY: the whole warp executes this (converged, see above).
+                            acc[mi][ni] = unsafe { T::mma_16816(af[mi], bf[ni], acc[mi][ni]) };
+                        }
+                    });
+                });
+            }
         });
         read = if read + 1 == STAGES { 0 } else { read + 1 };
         write = if write + 1 == STAGES { 0 } else { write + 1 };
@@ -525,10 +528,10 @@ unsafe fn store_pair<T: Act16>(out: &mut OutSlice<T>, i: usize, two: bool, a: T,
 }
 
 /// Convolution (NHWC, square kernel) with fused bias/residual/ReLU epilogue as an implicit
-/// GEMM on the tensor cores (see the module docs), f16 storage, the default pipeline, tile `big` (128 × 128). `x`: images × h × w ×
-/// c (c a multiple of 8); `wt`: k × ks × ks × c; `bias`: k (f32); `res`: empty or the output's
-/// shape; `relu` ≠ 0 applies max(·, 0) last. Grid (⌈m / BM⌉, ⌈k / BN⌉, splits) with m = images ×
-/// oh × ow; the tile's threads; its `CONV_*_SHARED_BYTES` of dynamic shared memory. With `ws`
+/// GEMM on the tensor cores (see the module docs), f16 storage, the default pipeline, tile `big`
+/// (128 × 128). `x`: images × h × w × c (c a multiple of 8); `wt`: k × ks × ks × c; `bias`: k
+/// (f32); `res`: empty or the output's shape; `relu` ≠ 0 applies max(·, 0) last. Grid
+/// (⌈m / BM⌉, ⌈k / BN⌉, splits) with m = images × oh × ow; the tile's threads; its `CONV_*_SHARED_BYTES` of dynamic shared memory. With `ws`
 /// non-empty, z-slice z writes raw f32 partial sums to `ws[z·m·k ..]` instead of `out`
 /// (split-K; finish with `conv_reduce_*`).
 #[kernel(launch_bounds(256))]
