@@ -531,9 +531,9 @@ unsafe fn store_pair<T: Act16>(out: &mut OutSlice<T>, i: usize, two: bool, a: T,
 /// GEMM on the tensor cores (see the module docs), f16 storage, the default pipeline, tile `big`
 /// (128 × 128). `x`: images × h × w × c (c a multiple of 8); `wt`: k × ks × ks × c; `bias`: k
 /// (f32); `res`: empty or the output's shape; `relu` ≠ 0 applies max(·, 0) last. Grid
-/// (⌈m / BM⌉, ⌈k / BN⌉, splits) with m = images × oh × ow; the tile's threads; its `CONV_*_SHARED_BYTES` of dynamic shared memory. With `ws`
-/// non-empty, z-slice z writes raw f32 partial sums to `ws[z·m·k ..]` instead of `out`
-/// (split-K; finish with `conv_reduce_*`).
+/// (⌈m / BM⌉, ⌈k / BN⌉, splits) with m = images × oh × ow; the tile's threads; its
+/// `CONV_*_SHARED_BYTES` of dynamic shared memory. With `ws` non-empty, z-slice z writes raw f32
+/// partial sums to `ws[z·m·k ..]` instead of `out` (split-K; finish with `conv_reduce_*`).
 #[kernel(launch_bounds(256))]
 #[allow(clippy::too_many_arguments)]
 pub fn conv_big_f16(
