@@ -113,7 +113,7 @@ fn conv_cases<T: ConvElem>(tol: f64) {
         let db = DeviceBuffer::from_slice(ctx, &bias).unwrap();
         let dr = DeviceBuffer::from_slice(ctx, &res).unwrap();
         for tile in [ConvTile::Big, ConvTile::C64, ConvTile::Small] {
-            for pipeline in [ConvPipeline::Default, ConvPipeline::Deep] {
+            for pipeline in [ConvPipeline::Shallow, ConvPipeline::Deep] {
                 for splits in [1, 3] {
                     let plan = ConvPlan {
                         tile,
@@ -313,7 +313,7 @@ fn network_case<T: ConvElem>(size: usize, batch: usize, pipeline: ConvPipeline, 
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn network_f16_32x32_matches_cpu() {
-    network_case::<f16>(32, 3, ConvPipeline::Default, 1e-2);
+    network_case::<f16>(32, 3, ConvPipeline::Shallow, 1e-2);
 }
 
 #[test]
@@ -325,7 +325,7 @@ fn network_f16_deep_pipeline_48x48_matches_cpu() {
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn network_bf16_32x32_matches_cpu() {
-    network_case::<bf16>(32, 2, ConvPipeline::Default, 3e-2);
+    network_case::<bf16>(32, 2, ConvPipeline::Shallow, 3e-2);
 }
 
 #[test]
@@ -371,7 +371,7 @@ fn plans_cover_k_without_empty_splits() {
             stride: 1,
             pad: 0,
         };
-        for pipeline in [ConvPipeline::Default, ConvPipeline::Deep] {
+        for pipeline in [ConvPipeline::Shallow, ConvPipeline::Deep] {
             let p = ConvPlan::choose(&shape, 132, pipeline);
             let bk = if pipeline == ConvPipeline::Deep {
                 64
@@ -396,7 +396,7 @@ fn plans_cover_k_without_empty_splits() {
         stride: 1,
         pad: 1,
     };
-    let p = ConvPlan::choose(&big, 132, ConvPipeline::Default);
+    let p = ConvPlan::choose(&big, 132, ConvPipeline::Shallow);
     assert_eq!((p.tile, p.splits), (ConvTile::C64, 1));
 }
 

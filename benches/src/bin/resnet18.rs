@@ -33,7 +33,7 @@ enum Dtype {
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Pipeline {
     /// 32-deep K slices, 4 stages.
-    Default,
+    Shallow,
     /// 64-deep K slices, 3 stages.
     Deep,
 }
@@ -75,7 +75,7 @@ struct Args {
     /// Timed repetitions for --bench.
     #[arg(long, default_value_t = 200)]
     iters: usize,
-    #[arg(long, value_enum, default_value = "default")]
+    #[arg(long, value_enum, default_value = "deep")]
     pipeline: Pipeline,
     /// Print the top-5 of at most this many images.
     #[arg(long, default_value_t = 8)]
@@ -214,7 +214,7 @@ fn run<T: ConvElem>(args: &Args) -> Result<(), Fail> {
     let lib = Library::load(&gpu)?;
     let net = ResNet18::<T>::upload(&gpu, &t)?;
     let pipeline = match args.pipeline {
-        Pipeline::Default => ConvPipeline::Default,
+        Pipeline::Shallow => ConvPipeline::Shallow,
         Pipeline::Deep => ConvPipeline::Deep,
     };
     let fwd = Forward::new(&gpu, &net, args.batch, SIZE, pipeline)?;
