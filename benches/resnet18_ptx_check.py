@@ -2,8 +2,8 @@
 """Checks and times gpukit's ResNet-18 kernels (gpu-kernels/src/conv.rs) straight from their
 cubin, with no Rust host code: a small driver-API layer (ctypes over libcuda, in torch's context)
 launches them on torch tensors, so each kernel is compared with torch on the GPU, then the whole
-network runs from a weights file exactly as the Rust host runs it (same folding, same layer plan,
-same tile and split-K choices) and its logits and per-layer activations are compared with the
+network runs from a weights file as the Rust host runs it with `--pipeline shallow` (same
+folding, same layer plan, same tile and split-K choices) and its logits and per-layer activations are compared with the
 ones benches/resnet18_torch.py wrote. Finally the forward is captured in a CUDA graph and timed
 (CUDA events, median), with per-layer times.
 
