@@ -30,7 +30,7 @@
 //!   friends add the slices and apply the same epilogue (or write f32, for the final logits).
 use gpukit_device::mma::{self, MmaInput};
 use gpukit_device::shared_vec::{cp_async_commit, cp_async_wait};
-use gpukit_device::{self as gpu, Bf16, OutSlice, kernel, load_quad};
+use gpukit_device::{self as gpu, Bf16, OutSlice, Quads, kernel};
 
 /// Two pipelines exist. The default one: 32-deep K slices in 4 shared-memory stages.
 pub const CONV_BK: usize = 32;
@@ -963,18 +963,32 @@ pub fn conv_reduce_f32(
     )
 }
 
-/// Eight 16-bit elements `x[i .. i + 8]` (16-byte aligned when `i % 8 == 0` and the slice
-/// start is) as f32s, through one vector load.
+/// `x` as 16-byte groups of eight 16-bit elements (traps unless `x` starts 16-byte aligned, as
+/// every device allocation does; the pooling kernels need `c % 8 == 0` so that every group they
+/// read is one of these).
 #[inline(always)]
-fn load8<T: Act16>(x: &[T], i: usize) -> [f32; 8] {
-    let words = as_words(x);
-    let q = load_quad(words, i / 2);
-    let mut v = [0.0f32; 8];
-    for j in 0..4 {
-        v[2 * j] = T::from_bits16(q[j] as u16).to_f32();
-        v[2 * j + 1] = T::from_bits16((q[j] >> 16) as u16).to_f32();
+fn groups8<T: Act16>(x: &[T]) -> Quads<'_, u32> {
+    match Quads::new(as_words(x)) {
+        Some(q) => q,
+        None => trap(),
     }
-    v
+}
+
+/// Group `g` (elements `8g .. 8g + 8`) widened to f32, through one `ld.global.nc.v4`.
+#[inline(always)]
+fn load8<T: Act16>(x: &Quads<'_, u32>, g: usize) -> [f32; 8] {
+    let q = x.get(g);
+    let w = |j: usize, hi: bool| T::from_bits16((q[j] >> if hi { 16 } else { 0 }) as u16).to_f32();
+    [
+        w(0, false),
+        w(0, true),
+        w(1, false),
+        w(1, true),
+        w(2, false),
+        w(2, true),
+        w(3, false),
+        w(3, true),
+    ]
 }
 
 /// A 16-bit slice as its 32-bit words (the last odd element is dropped).
@@ -1044,6 +1058,7 @@ fn maxpool_body<T: Act16>(
     if t >= total {
         return;
     }
+    let xg = groups8(x);
     let cg = t % groups;
     let p = t / groups;
     let img = p / (oh * ow);
@@ -1061,7 +1076,10 @@ fn maxpool_body<T: Act16>(
             if ix < 0 || ix as usize >= w {
                 continue;
             }
-            let v = load8(x, ((img * h + iy as usize) * w + ix as usize) * c + cg * 8);
+            let v = load8::<T>(
+                &xg,
+                (((img * h + iy as usize) * w + ix as usize) * c) / 8 + cg,
+            );
             for j in 0..8 {
                 m[j] = if v[j] > m[j] { v[j] } else { m[j] };
             }
@@ -1083,11 +1101,12 @@ fn avgpool_body<T: Act16>(x: &[T], n: usize, hw: usize, c: usize, out: &mut OutS
     if t >= n * groups {
         return;
     }
+    let xg = groups8(x);
     let cg = t % groups;
     let img = t / groups;
     let mut s = [0.0f32; 8];
     for p in 0..hw {
-        let v = load8(x, (img * hw + p) * c + cg * 8);
+        let v = load8::<T>(&xg, ((img * hw + p) * c) / 8 + cg);
         for j in 0..8 {
             s[j] += v[j];
         }
