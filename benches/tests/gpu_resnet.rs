@@ -460,3 +460,28 @@ fn loader_accepts_complete_weights_and_names_what_is_wrong() {
     let e = weights::load(&junk).unwrap_err().to_string();
     assert!(e.contains("not a safetensors file"), "{e}");
 }
+
+#[test]
+fn image_files_are_resized_and_centre_cropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("wide.png");
+    // 400 × 300: left half red, right half blue, a green square in the middle.
+    let img = image::RgbImage::from_fn(400, 300, |x, y| {
+        if (180..220).contains(&x) && (130..170).contains(&y) {
+            image::Rgb([0, 255, 0])
+        } else if x < 200 {
+            image::Rgb([255, 0, 0])
+        } else {
+            image::Rgb([0, 0, 255])
+        }
+    });
+    img.save(&p).unwrap();
+    let v = gpukit_bench::resnet::load_image(&p, 224).unwrap();
+    assert_eq!(v.len(), 224 * 224 * 3);
+    let px = |x: usize, y: usize| &v[(y * 224 + x) * 3..][..3];
+    assert_eq!(px(112, 112), [0, 255, 0], "centre stays the green square");
+    assert_eq!(px(5, 112), [255, 0, 0]);
+    assert_eq!(px(218, 112), [0, 0, 255]);
+    let e = gpukit_bench::resnet::load_image(&dir.path().join("none.png"), 224).unwrap_err();
+    assert!(e.contains("none.png"), "{e}");
+}

@@ -13,7 +13,7 @@ use gpukit::runtime::{
     self, DeviceBuffer, DeviceSlice, Gpu, Graph, PinnedBuffer, Stream, copy_to_device_async,
     copy_to_host_async, wait_event,
 };
-use gpukit_bench::resnet::{CLASSES, Forward, ResNet18, STEPS, rel_err, top_k, weights};
+use gpukit_bench::resnet::{self, CLASSES, Forward, ResNet18, STEPS, rel_err, top_k, weights};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -118,23 +118,6 @@ fn main() -> ExitCode {
             ExitCode::from(3)
         }
     }
-}
-
-/// Decodes, resizes (shorter side 256, triangle filter) and centre-crops to 224 × 224 RGB.
-fn load_image(p: &Path) -> Result<Vec<u8>, Fail> {
-    let img = image::open(p)
-        .map_err(|e| Fail::Input(format!("{}: {e}", p.display())))?
-        .to_rgb8();
-    let (w, h) = img.dimensions();
-    let s = 256.0 / w.min(h) as f64;
-    let (nw, nh) = (
-        ((w as f64 * s).round() as u32).max(SIZE as u32),
-        ((h as f64 * s).round() as u32).max(SIZE as u32),
-    );
-    let r = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle);
-    let (x0, y0) = ((nw - SIZE as u32) / 2, (nh - SIZE as u32) / 2);
-    let c = image::imageops::crop_imm(&r, x0, y0, SIZE as u32, SIZE as u32).to_image();
-    Ok(c.into_raw())
 }
 
 /// A reference file's tensors as raw bytes with dtype and shape.
@@ -248,7 +231,7 @@ fn run<T: ConvElem>(args: &Args) -> Result<(), Fail> {
     } else if !args.images.is_empty() {
         let mut v = Vec::new();
         for p in &args.images {
-            v.extend(load_image(p)?);
+            v.extend(resnet::load_image(p, SIZE).map_err(Fail::Input)?);
         }
         (args.images.len(), v)
     } else {

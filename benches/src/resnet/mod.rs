@@ -363,6 +363,28 @@ impl<T: ConvElem> Forward<T> {
     }
 }
 
+/// An image file (PNG or JPEG) as `size` × `size` RGB bytes (HWC), the usual ImageNet way:
+/// resized so that its shorter side is `size` × 8/7 (256 for 224; triangle filter), then the
+/// centre `size` × `size` cropped.
+pub fn load_image(path: &std::path::Path, size: usize) -> std::result::Result<Vec<u8>, String> {
+    let img = image::open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .to_rgb8();
+    let (w, h) = img.dimensions();
+    let short = (size * 8 / 7) as f64;
+    let s = short / w.min(h) as f64;
+    let side = size as u32;
+    let (nw, nh) = (
+        ((w as f64 * s).round() as u32).max(side),
+        ((h as f64 * s).round() as u32).max(side),
+    );
+    let r = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle);
+    let (x0, y0) = ((nw - side) / 2, (nh - side) / 2);
+    Ok(image::imageops::crop_imm(&r, x0, y0, side, side)
+        .to_image()
+        .into_raw())
+}
+
 /// The `n` largest entries of `row` as (index, value), largest first.
 pub fn top_k(row: &[f32], n: usize) -> Vec<(usize, f32)> {
     let mut idx: Vec<usize> = (0..row.len()).collect();
