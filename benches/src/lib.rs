@@ -25,6 +25,7 @@ pub mod matrix;
 pub mod peak;
 pub mod reduce;
 pub mod report;
+pub mod resnet;
 pub mod runner;
 pub mod verify;
 

@@ -268,10 +268,14 @@ fn write_benchmarks_md(report: &Report, md: &Path, assets: &Path) -> Result<(), 
     chart::ceiling_chart(report, &dir.join("ceiling.png"))?;
     let rel = assets.join("speedup.png");
     let rel = rel.to_string_lossy().replace('\\', "/");
-    write(
-        md,
-        &report::render_benchmarks_md(report, speedup.then_some(rel.as_str())),
-    )?;
+    let mut text = report::render_benchmarks_md(report, speedup.then_some(rel.as_str()));
+    // Whole-network results (the resnet18 program's tables, kept in the assets folder) follow
+    // the kernel table unchanged.
+    if let Ok(extra) = std::fs::read_to_string(dir.join("resnet18.md")) {
+        text.push('\n');
+        text.push_str(&extra);
+    }
+    write(md, &text)?;
     println!("wrote {} (charts in {})", md.display(), dir.display());
     Ok(())
 }

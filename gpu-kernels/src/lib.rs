@@ -4,6 +4,7 @@
 #![feature(abi_gpu_kernel, asm_experimental_arch, f16, stmt_expr_attributes)]
 
 pub mod bias_gelu;
+pub mod conv;
 pub mod elem;
 pub mod elementwise;
 pub mod gemm;

@@ -11,7 +11,10 @@
 //! - [`softmax`]: row softmax and log-softmax, any width;
 //! - [`rows`]: LayerNorm, RMSNorm, residual add + RMSNorm, cross-entropy over vocabulary rows;
 //! - [`matrix`]: transpose and GEMV;
-//! - [`gemm`]: SGEMM and the tensor-core f16 / bf16 GEMMs, single or strided-batched.
+//! - [`gemm`]: SGEMM and the tensor-core f16 / bf16 GEMMs, single or strided-batched;
+//! - [`conv`]: convolutional networks over NHWC f16 / bf16 activations: implicit-GEMM
+//!   convolution with fused epilogue and split-K, the linear layer, max and average pooling,
+//!   the u8 image input conversion.
 //!
 //! ```no_run
 //! use gpukit::Library;
@@ -47,6 +50,7 @@
 use crate::kernels::Kernels;
 use crate::runtime::{Error, Gpu, Result};
 
+pub mod conv;
 pub mod elementwise;
 pub mod gemm;
 pub mod maps;
@@ -56,6 +60,10 @@ pub mod rows;
 pub mod scan;
 pub mod softmax;
 
+pub use conv::{
+    ConvActivation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, ConvTile,
+    Nhwc,
+};
 pub use elementwise::{AxpyElem, Binary};
 pub use gemm::{Gemm, GemmInput, GemmShape, StridedBatch};
 pub use maps::{Accuracy, Activation, BiasGeluElem, MapElem};
