@@ -141,13 +141,16 @@ def plan(sizes):
     m = sizes["gemm"]
     items.append(("sgemm", (m, m, m), "f32"))
     items += [("gemm", (m, m, m), dt) for dt in ("f16", "bf16")]
-    if m == 8192:
-        # The Hopper GEMM issue's shapes (M, N, K), full size only.
-        items += [("gemm", (4096, 4096, 4096), "f16")]
-        items += [("gemm", s, "bf16") for s in GEMM_SHAPES if s != (m, m, m)]
-    items.append(("gemm_tf32", (m, m, m), "f32"))
-    items.append(("gemm_fp8_e4m3", (m, m, m), "bf16"))
-    items.append(("gemm_bias_gelu", (m, m, m), "bf16"))
+    # The Hopper GEMM issue's shapes (M, N, K), at every --quick/--size setting (the suite's
+    # GEMM cases may use fixed shapes).
+    items += [("gemm", s, dt) for s in ((4096, 4096, 4096), (8192, 8192, 8192))
+              for dt in ("f16", "bf16") if s != (m, m, m)]
+    items += [("gemm", s, "bf16") for s in GEMM_SHAPES
+              if s not in ((4096, 4096, 4096), (8192, 8192, 8192), (m, m, m))]
+    for op, dt in (("gemm_tf32", "f32"), ("gemm_fp8_e4m3", "bf16"), ("gemm_bias_gelu", "bf16")):
+        items += [(op, (m, m, m), dt)]
+        if m != 8192:
+            items += [(op, (8192, 8192, 8192), dt)]
     return items
 
 
