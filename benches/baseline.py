@@ -1223,16 +1223,21 @@ class TorchBench:
         sa = torch.tensor(1.0, device=self.dev)
         sb = torch.tensor(1.0, device=self.dev)
         corner = a[:2].float() @ b[:, :8].float()
-        state = {"checked": False}
 
-        def run(i):
-            out = torch._scaled_mm(a, b, scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16)
-            if not state["checked"]:
-                torch.cuda.synchronize(self.dev)
-                self._check(out[:2, :8], corner, "gemm_fp8_e4m3")
-                state["checked"] = True
+        def way(fast_accum):
+            state = {"checked": False}
 
-        return [("torch._scaled_mm (per-tensor scales, bf16 out)", run)]
+            def run(i):
+                out = torch._scaled_mm(a, b, scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16,
+                                       use_fast_accum=fast_accum)
+                if not state["checked"]:
+                    torch.cuda.synchronize(self.dev)
+                    self._check(out[:2, :8], corner, "gemm_fp8_e4m3")
+                    state["checked"] = True
+            return run
+
+        return [("torch._scaled_mm (per-tensor scales, bf16 out)", way(False)),
+                ("torch._scaled_mm (per-tensor scales, bf16 out, use_fast_accum)", way(True))]
 
     def op_gemm_bias_gelu(self, shape, dtype, copies):
         """cuBLAS GEMM, then torch's bias-GELU as separate work (what a model does without

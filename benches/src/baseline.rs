@@ -261,7 +261,10 @@ mod tests {
             .unwrap();
         assert_eq!(t.median_ms, 0.65);
         assert_eq!(t.implementation.as_deref(), Some("torch.add(out=)"));
-        assert!(b.lookup_in(BaselineLib::Torch, "sgemm", "8192x8192x8192", "f32").is_none());
+        assert!(
+            b.lookup_in(BaselineLib::Torch, "sgemm", "8192x8192x8192", "f32")
+                .is_none()
+        );
         assert_eq!(b.torch_skipped.len(), 1);
         // A file from before the torch column (or from a machine without torch) still loads,
         // with an empty torch column.
@@ -272,7 +275,10 @@ mod tests {
         .unwrap();
         assert!(old.torch_results.is_empty());
         assert_eq!(old.versions(), "CuPy 14.2.0");
-        assert!(old.lookup_in(BaselineLib::Torch, "copy", "8", "f32").is_none());
+        assert!(
+            old.lookup_in(BaselineLib::Torch, "copy", "8", "f32")
+                .is_none()
+        );
         // Only torch (no CuPy on the machine).
         let torch_only = Baseline::parse(
             r#"{"torch_version": "2.11.0", "results": [], "torch_results": [{"op": "copy",

@@ -213,9 +213,7 @@ fn load_baseline(args: &Args, reps: usize) -> Option<Baseline> {
     }
     let out = match &args.out {
         Some(dir) => dir.join("baseline.json"),
-        None => {
-            std::env::temp_dir().join(format!("gpukit-baseline-{}.json", std::process::id()))
-        }
+        None => std::env::temp_dir().join(format!("gpukit-baseline-{}.json", std::process::id())),
     };
     let script = ScriptRun {
         python: args.python.clone(),

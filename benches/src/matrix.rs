@@ -194,8 +194,17 @@ impl TransposeCase {
 }
 
 impl Case for TransposeCase {
+    /// `transpose` (square) or `transpose_tall` (more rows than columns), so that both shapes
+    /// have their own row; both compare with the baseline op `transpose`.
     fn name(&self) -> &str {
-        "transpose"
+        if self.rows > self.cols {
+            "transpose_tall"
+        } else {
+            "transpose"
+        }
+    }
+    fn cupy_op(&self) -> Option<&str> {
+        Some("transpose")
     }
     fn dtype(&self) -> Dtype {
         Dtype::F32

@@ -90,9 +90,7 @@ impl<T: RowCaseElem> Case for RowCase<T> {
     fn work(&self) -> Work {
         let size = std::mem::size_of::<T>();
         let params = if self.op == RowOp::LayerNorm { 2 } else { 1 };
-        Work::Bytes(
-            ((self.op.matrices() * self.rows + params) * self.cols * size) as f64,
-        )
+        Work::Bytes(((self.op.matrices() * self.rows + params) * self.cols * size) as f64)
     }
     fn prepare<'a>(&'a self, ctx: &Ctx<'a>) -> runtime::Result<Box<dyn Prepared + 'a>> {
         let n = self.rows * self.cols;
@@ -156,7 +154,11 @@ struct RowRun<'a, T: RowCaseElem> {
 /// LayerNorm (`layer`, with bias) or RMSNorm of one row in f64, times `w` (plus `b`).
 pub fn norm_ref(row: &[f64], w: &[f64], b: Option<&[f64]>, layer: bool, eps: f64) -> Vec<f64> {
     let n = row.len() as f64;
-    let mean = if layer { row.iter().sum::<f64>() / n } else { 0.0 };
+    let mean = if layer {
+        row.iter().sum::<f64>() / n
+    } else {
+        0.0
+    };
     let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
     let rstd = 1.0 / (var + eps).sqrt();
     row.iter()
@@ -483,7 +485,12 @@ impl<T: IntScanElem> Prepared for IntScanRun<'_, T> {
         let want = wrapping_prefix(&self.host, self.kind == ScanKind::Exclusive);
         let mut m = Mismatches::default();
         for i in verify::sample_indices(self.host.len(), self.seed) {
-            m.check(|| format!("out[{i}]"), got[i].to_f64(), want[i].to_f64(), 0.0);
+            m.check(
+                || format!("out[{i}]"),
+                got[i].to_f64(),
+                want[i].to_f64(),
+                0.0,
+            );
         }
         m.result()
     }
@@ -499,7 +506,10 @@ mod tests {
         let x = [i32::MAX, 1, -3, 5];
         let inclusive = [i32::MAX, i32::MIN, i32::MAX - 2, i32::MIN + 2];
         assert_eq!(wrapping_prefix(&x, false), inclusive);
-        assert_eq!(wrapping_prefix(&x, true), [0, i32::MAX, i32::MIN, i32::MAX - 2]);
+        assert_eq!(
+            wrapping_prefix(&x, true),
+            [0, i32::MAX, i32::MIN, i32::MAX - 2]
+        );
         let u: Vec<u32> = [-1i32, 2, 3].iter().map(|&v| u32::from_i32(v)).collect();
         assert_eq!(wrapping_prefix(&u, false), [u32::MAX, 1, 4]);
         let r: Vec<u32> = random_ints(1000, 7);
@@ -529,7 +539,10 @@ mod tests {
         assert_eq!(l.dtype(), Dtype::Bf16);
         assert!(matches!(l.work(), Work::Bytes(b) if b == ((2 * 8 + 2) * 16 * 2) as f64));
         let x = CrossEntropyCase::<f32>::new(4, 100);
-        assert_eq!((x.name(), x.cupy_op()), ("cross_entropy", Some("cross_entropy")));
+        assert_eq!(
+            (x.name(), x.cupy_op()),
+            ("cross_entropy", Some("cross_entropy"))
+        );
         let s = IntScanCase::<u32>::new(ScanKind::Exclusive, 10);
         assert_eq!((s.name(), s.dtype()), ("exclusive_scan", Dtype::U32));
     }

@@ -31,7 +31,7 @@ struct Args {
 
 /// Times 1000 back-to-back adds of 256 f32 (as gpukit's launch measurement: wall time from the
 /// first launch to the end of a final synchronize, after a warm-up) in torch and in CuPy, and
-/// torch's CUDA-graph replay of the same 1000; prints `name: value` lines. argv[1]: device.
+/// torch's CUDA-graph replay of the same 1000; prints `name: value` lines. `argv[1]`: the device.
 const PY_SMALL_OPS: &str = r#"
 import sys, time
 dev = int(sys.argv[1]); N = 256; K = 1000
@@ -93,7 +93,10 @@ fn python_small_ops(python: &str, device: u32) {
             if !o.status.success() {
                 let err = String::from_utf8_lossy(&o.stderr);
                 let last = err.lines().last().unwrap_or("");
-                println!("python small ops: {python} exited with {} ({last})", o.status);
+                println!(
+                    "python small ops: {python} exited with {} ({last})",
+                    o.status
+                );
             }
         }
         Err(e) => println!("python small ops: skipped ({python}: {e})"),
