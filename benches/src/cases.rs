@@ -329,7 +329,7 @@ mod tests {
         let mut seen = HashSet::new();
         for c in &cases {
             assert!(
-                seen.insert((c.name().to_string(), c.dtype())),
+                seen.insert((c.name().to_string(), c.shape(), c.dtype())),
                 "{}",
                 c.name()
             );

@@ -152,9 +152,21 @@ where
     Ok(())
 }
 
-fn bar_label(r: &super::report::Row) -> String {
+/// `kernel dtype`, with the size too when another row has the same kernel and dtype (GEMM
+/// shapes).
+fn bar_label(report: &Report, r: &super::report::Row) -> String {
     let fail = if r.verified { "" } else { " (FAILED)" };
-    format!("{} {}{fail}", r.kernel, r.dtype)
+    let shared = report
+        .rows
+        .iter()
+        .filter(|o| o.kernel == r.kernel && o.dtype == r.dtype)
+        .count()
+        > 1;
+    if shared {
+        format!("{} {} {}{fail}", r.kernel, r.size, r.dtype)
+    } else {
+        format!("{} {}{fail}", r.kernel, r.dtype)
+    }
 }
 
 /// Speedup over CuPy and over torch (baseline time / gpukit time), two bars per kernel (one
@@ -166,7 +178,7 @@ pub fn speedup_chart(report: &Report, path: &Path) -> Result<bool, String> {
         .flat_map(|r| {
             let vs = |lib: &str, s: Option<f64>| {
                 s.map(|value| Bar {
-                    label: format!("{} vs {lib}", bar_label(r)),
+                    label: format!("{} vs {lib}", bar_label(report, r)),
                     value,
                 })
             };
@@ -221,7 +233,7 @@ pub fn ceiling_chart(report: &Report, path: &Path) -> Result<bool, String> {
                 let p = r.pct_of_ceiling?;
                 let ms = ms.filter(|t| t.is_finite() && *t > 0.0)?;
                 Some(Bar {
-                    label: format!("{} {who}", bar_label(r)),
+                    label: format!("{} {who}", bar_label(report, r)),
                     value: p * r.median_ms / ms,
                 })
             };
@@ -284,6 +296,14 @@ mod tests {
             .collect();
         bar_chart(&b, "t", "x", &blank, 1.0, |v| format!("{v}")).unwrap();
         assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        // Rows that share kernel and dtype (GEMM shapes) are told apart by their size.
+        let mut two = report.clone();
+        two.rows[1].kernel = "vector_add".into();
+        assert_eq!(
+            bar_label(&two, &two.rows[1]),
+            "vector_add 8192x8192x8192 f32"
+        );
+        assert_eq!(bar_label(&report, &report.rows[0]), "vector_add f32");
         let mut none = report.clone();
         none.rows.iter_mut().for_each(|r| {
             r.speedup = None;
