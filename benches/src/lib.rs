@@ -26,13 +26,14 @@ pub mod peak;
 pub mod reduce;
 pub mod report;
 pub mod resnet;
+pub mod rows;
 pub mod runner;
 pub mod verify;
 
 pub use case::{Case, Ctx, Dtype, Element, Peak, Prepared, Work, size_label};
 pub use elementwise::Elementwise;
 
-/// Problem sizes of the suite. `benches/cupy_baseline.py` has the same table (`SIZES`); a unit
+/// Problem sizes of the suite. `benches/baseline.py` has the same table (`SIZES`); a unit
 /// test checks that the two agree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sizes {
