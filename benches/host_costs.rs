@@ -41,7 +41,7 @@ fn cpu(c: &mut Criterion) {
         {"op": "vector_add", "size": "268435456", "dtype": "f32", "median_ms": 0.7,
          "min_ms": 0.69, "max_ms": 0.72}]}"#;
     g.bench_function("parse CuPy JSON", |b| {
-        b.iter(|| baseline::CupyBaseline::parse(black_box(text)).unwrap())
+        b.iter(|| baseline::Baseline::parse(black_box(text)).unwrap())
     });
     g.finish();
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Regenerate BENCHMARKS.md: run the whole suite with the CuPy baseline on this machine's GPU,
-# write results/ (JSON, markdown, charts) and rewrite BENCHMARKS.md with its charts and JSON in
-# benches/results/. Run from anywhere; needs an NVIDIA GPU, python3 with cupy, and either cargo
-# (builds the release binary) or a prebuilt binary in $GPUKIT_BIN.
+# Regenerate BENCHMARKS.md: run the whole suite with the CuPy and torch baselines
+# (benches/baseline.py, timed in the same run) on this machine's GPU, write results/ (JSON,
+# markdown, charts, baseline.json) and rewrite BENCHMARKS.md with its charts and JSON in
+# benches/results/. Run from anywhere; needs an NVIDIA GPU, python3 with cupy and torch (a
+# missing one leaves its column empty), and either cargo (builds the release binary) or a
+# prebuilt binary in $GPUKIT_BIN.
 #
 #   bash benches/regenerate_benchmarks.sh [extra gpukit flags, e.g. --device 1]
 #   GPUKIT_BIN=./gpukit bash benches/regenerate_benchmarks.sh
@@ -26,7 +28,7 @@ fi
 
 # Exit status 1 (a kernel failed verification) still writes everything: keep it, report it.
 status=0
-"$bin" --cupy --out results/ --benchmarks-md BENCHMARKS.md "$@" || status=$?
+"$bin" --baselines --out results/ --benchmarks-md BENCHMARKS.md "$@" || status=$?
 if [ "$status" -ge 2 ]; then
   echo "regenerate_benchmarks: gpukit failed (exit $status); BENCHMARKS.md not rewritten" >&2
   exit "$status"

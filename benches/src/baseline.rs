@@ -1,11 +1,30 @@
-//! The CuPy baseline: the JSON `benches/cupy_baseline.py` writes, and running that script.
+//! The baselines: the JSON `benches/baseline.py` writes (CuPy and torch times of every op), and
+//! running that script.
 use serde::{Deserialize, Deserializer, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// What the CuPy script writes.
+/// The libraries the baseline script times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaselineLib {
+    Cupy,
+    Torch,
+}
+
+impl BaselineLib {
+    pub fn name(self) -> &'static str {
+        match self {
+            BaselineLib::Cupy => "CuPy",
+            BaselineLib::Torch => "torch",
+        }
+    }
+}
+
+/// What the baseline script writes. CuPy's times are under `results` (the script's original
+/// format, so older CuPy-only files still load), torch's under `torch_results`; a library that
+/// was missing on the machine has no results (an empty column, not an error).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CupyBaseline {
+pub struct Baseline {
     #[serde(default)]
     pub device: String,
     #[serde(default)]
@@ -13,16 +32,22 @@ pub struct CupyBaseline {
     #[serde(default)]
     pub cupy_version: String,
     #[serde(default)]
-    pub date: String,
-    pub results: Vec<CupyResult>,
-    /// Ops the script could not run, with the reason.
+    pub torch_version: String,
     #[serde(default)]
-    pub skipped: Vec<CupySkipped>,
+    pub date: String,
+    pub results: Vec<BaselineResult>,
+    /// Ops the script could not run with CuPy, with the reason.
+    #[serde(default)]
+    pub skipped: Vec<BaselineSkipped>,
+    #[serde(default)]
+    pub torch_results: Vec<BaselineResult>,
+    #[serde(default)]
+    pub torch_skipped: Vec<BaselineSkipped>,
 }
 
 /// One timed op.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CupyResult {
+pub struct BaselineResult {
     pub op: String,
     /// Shape as `size_label` writes it (`268435456`, `8192x8192x8192`); a number is accepted.
     #[serde(deserialize_with = "size_string")]
@@ -40,7 +65,7 @@ pub struct CupyResult {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CupySkipped {
+pub struct BaselineSkipped {
     pub op: String,
     #[serde(default, deserialize_with = "size_string")]
     pub size: String,
@@ -73,26 +98,57 @@ fn size_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     })
 }
 
-impl CupyBaseline {
-    pub fn parse(text: &str) -> Result<CupyBaseline, String> {
-        serde_json::from_str(text).map_err(|e| format!("not a CuPy baseline JSON: {e}"))
+impl Baseline {
+    pub fn parse(text: &str) -> Result<Baseline, String> {
+        serde_json::from_str(text).map_err(|e| format!("not a baseline JSON: {e}"))
     }
 
-    pub fn load(path: &Path) -> Result<CupyBaseline, String> {
+    pub fn load(path: &Path) -> Result<Baseline, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        CupyBaseline::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        Baseline::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// The result for `op` at `size` (a `size_label`) and `dtype`.
-    pub fn lookup(&self, op: &str, size: &str, dtype: &str) -> Option<&CupyResult> {
-        self.results
+    /// CuPy's result for `op` at `size` (a `size_label`) and `dtype`.
+    pub fn lookup(&self, op: &str, size: &str, dtype: &str) -> Option<&BaselineResult> {
+        self.lookup_in(BaselineLib::Cupy, op, size, dtype)
+    }
+
+    /// `library`'s result for `op` at `size` and `dtype`.
+    pub fn lookup_in(
+        &self,
+        library: BaselineLib,
+        op: &str,
+        size: &str,
+        dtype: &str,
+    ) -> Option<&BaselineResult> {
+        let results = match library {
+            BaselineLib::Cupy => &self.results,
+            BaselineLib::Torch => &self.torch_results,
+        };
+        results
             .iter()
             .find(|r| r.op == op && r.size == size && r.dtype == dtype && r.median_ms.is_finite())
     }
+
+    /// `CuPy 14.2.0, torch 2.11.0` (the libraries that have results).
+    pub fn versions(&self) -> String {
+        let mut v = Vec::new();
+        if !self.results.is_empty() {
+            v.push(format!("CuPy {}", self.cupy_version));
+        }
+        if !self.torch_results.is_empty() {
+            v.push(format!("torch {}", self.torch_version));
+        }
+        if v.is_empty() {
+            "no baseline results".into()
+        } else {
+            v.join(", ")
+        }
+    }
 }
 
-/// How to run the CuPy script.
+/// How to run the baseline script.
 #[derive(Clone, Debug)]
 pub struct ScriptRun {
     pub python: String,
@@ -132,10 +188,10 @@ impl ScriptRun {
 
     /// Run the script (its progress goes to this process's stderr) and read what it wrote to
     /// `out`. Errors say why there is no baseline: no python, no CuPy, the script failed.
-    pub fn run(&self, out: &Path) -> Result<CupyBaseline, String> {
+    pub fn run(&self, out: &Path) -> Result<Baseline, String> {
         if !self.script.is_file() {
             return Err(format!(
-                "CuPy script {} not found (run from the repository root or pass --cupy-script)",
+                "baseline script {} not found (run from the repository root or pass --baseline-script)",
                 self.script.display()
             ));
         }
@@ -146,16 +202,20 @@ impl ScriptRun {
             .status()
             .map_err(|e| format!("cannot run {}: {e}", self.python))?;
         match status.code() {
-            Some(0) => CupyBaseline::load(out),
-            Some(3) => Err(format!("{} has no usable CuPy", self.python)),
+            Some(0) => Baseline::load(out),
+            Some(3) => Err(format!(
+                "{} has neither a usable CuPy nor a usable torch",
+                self.python
+            )),
             _ => Err(format!("{} exited with {status}", self.script.display())),
         }
     }
 }
 
-/// `cupy / ours`: how many times faster this kernel is than CuPy (`None` without both times).
-pub fn speedup(ours_ms: f64, cupy_ms: Option<f64>) -> Option<f64> {
-    let c = cupy_ms?;
+/// `baseline / ours`: how many times faster this kernel is than the baseline (`None` without
+/// both times).
+pub fn speedup(ours_ms: f64, baseline_ms: Option<f64>) -> Option<f64> {
+    let c = baseline_ms?;
     (ours_ms.is_finite() && ours_ms > 0.0 && c.is_finite() && c > 0.0).then(|| c / ours_ms)
 }
 
@@ -183,12 +243,55 @@ mod tests {
              "min_ms": 0.5, "max_ms": 0.5}
         ],
         "skipped": [{"op": "gemm", "size": "8192x8192x8192", "dtype": "bf16",
-                     "reason": "no bf16"}]
+                     "reason": "no bf16"}],
+        "torch_version": "2.11.0",
+        "torch_results": [
+            {"op": "vector_add", "size": "268435456", "dtype": "f32", "median_ms": 0.65,
+             "min_ms": 0.64, "max_ms": 0.66, "impl": "torch.add(out=)", "library": "torch"}
+        ],
+        "torch_skipped": [{"op": "copy", "size": "268435456", "dtype": "f32", "reason": "x"}]
     }"#;
 
     #[test]
+    fn torch_column_and_cupy_only_files() {
+        let b = Baseline::parse(SAMPLE).unwrap();
+        assert_eq!(b.versions(), "CuPy 14.2.0, torch 2.11.0");
+        let t = b
+            .lookup_in(BaselineLib::Torch, "vector_add", "268435456", "f32")
+            .unwrap();
+        assert_eq!(t.median_ms, 0.65);
+        assert_eq!(t.implementation.as_deref(), Some("torch.add(out=)"));
+        assert!(
+            b.lookup_in(BaselineLib::Torch, "sgemm", "8192x8192x8192", "f32")
+                .is_none()
+        );
+        assert_eq!(b.torch_skipped.len(), 1);
+        // A file from before the torch column (or from a machine without torch) still loads,
+        // with an empty torch column.
+        let old = Baseline::parse(
+            r#"{"cupy_version": "14.2.0", "results": [{"op": "copy", "size": "8",
+                "dtype": "f32", "median_ms": 1.0}]}"#,
+        )
+        .unwrap();
+        assert!(old.torch_results.is_empty());
+        assert_eq!(old.versions(), "CuPy 14.2.0");
+        assert!(
+            old.lookup_in(BaselineLib::Torch, "copy", "8", "f32")
+                .is_none()
+        );
+        // Only torch (no CuPy on the machine).
+        let torch_only = Baseline::parse(
+            r#"{"torch_version": "2.11.0", "results": [], "torch_results": [{"op": "copy",
+                "size": "8", "dtype": "f32", "median_ms": 1.0}]}"#,
+        )
+        .unwrap();
+        assert_eq!(torch_only.versions(), "torch 2.11.0");
+        assert!(torch_only.lookup("copy", "8", "f32").is_none());
+    }
+
+    #[test]
     fn parses_the_script_output_and_looks_up_ops() {
-        let b = CupyBaseline::parse(SAMPLE).unwrap();
+        let b = Baseline::parse(SAMPLE).unwrap();
         assert_eq!(b.cupy_version, "14.2.0");
         assert_eq!(b.results.len(), 3);
         let r = b.lookup("vector_add", "268435456", "f32").unwrap();
@@ -201,10 +304,10 @@ mod tests {
         assert!(b.lookup("vector_add", "268435456", "f16").is_none());
         assert_eq!(b.skipped[0].reason, "no bf16");
         // Round trip through our own serialisation.
-        let again = CupyBaseline::parse(&serde_json::to_string(&b).unwrap()).unwrap();
+        let again = Baseline::parse(&serde_json::to_string(&b).unwrap()).unwrap();
         assert_eq!(again.results[0], b.results[0]);
-        assert!(CupyBaseline::parse("{}").is_err());
-        assert!(CupyBaseline::parse("not json").is_err());
+        assert!(Baseline::parse("{}").is_err());
+        assert!(Baseline::parse("not json").is_err());
     }
 
     #[test]
@@ -223,7 +326,7 @@ mod tests {
     fn script_arguments_and_missing_script() {
         let run = ScriptRun {
             python: "python3".into(),
-            script: PathBuf::from("/nonexistent/cupy_baseline.py"),
+            script: PathBuf::from("/nonexistent/baseline.py"),
             device: 1,
             quick: true,
             size: Some(4096),

@@ -112,7 +112,7 @@ pub trait Case {
             Work::Flops { .. } => usize::MAX,
         }
     }
-    /// The op of `benches/cupy_baseline.py` this case is compared with (`None`: no CuPy
+    /// The op of `benches/baseline.py` this case is compared with (`None`: no CuPy
     /// counterpart). Defaults to [`Case::name`].
     fn cupy_op(&self) -> Option<&str> {
         Some(self.name())

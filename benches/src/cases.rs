@@ -4,13 +4,14 @@ use super::elementwise::Elementwise;
 use super::matrix::{GemvCase, SgemmCase, SoftmaxCase, TransposeCase};
 use super::readme_cases::{LayerNormCase, StencilCase};
 use super::reduce::{ReduceCase, ReduceOp, ScanCase};
+use super::rows::{CrossEntropyCase, IntScanCase, RowCase, RowOp};
 use super::{Sizes, data, verify};
-use gpukit::ops::{Activation, Binary, MapElem, ScanKind, SoftmaxKind};
+use gpukit::ops::{Accuracy, Activation, Binary, MapElem, ScanKind, SoftmaxKind};
 use gpukit::runtime::{self, DeviceBuffer, Stream};
 use half::{bf16, f16};
 
 /// Every case at `sizes`, in table order. The names (or [`Case::cupy_op`]) and sizes must match
-/// the ops of `benches/cupy_baseline.py` for the CuPy column to be filled.
+/// the ops of `benches/baseline.py` for the CuPy column to be filled.
 pub fn all(sizes: &Sizes) -> Vec<Box<dyn Case>> {
     let n = sizes.vector;
     let mut cases: Vec<Box<dyn Case>> = vec![
@@ -86,6 +87,11 @@ pub fn all(sizes: &Sizes) -> Vec<Box<dyn Case>> {
         cases.push(Box::new(map_case::<f16>(name, act, n)));
         cases.push(Box::new(map_case::<bf16>(name, act, n)));
     }
+    // The f32 SFU approximations (Accuracy::Fast), named `<op>_fast`; the baselines have one
+    // (accurate) way to write each and time it again under that key.
+    for &(name, act) in &MAPS[1..] {
+        cases.push(Box::new(fast_map_case(name, act, n)));
+    }
     for op in [
         ReduceOp::Sum,
         ReduceOp::Min,
@@ -98,16 +104,29 @@ pub fn all(sizes: &Sizes) -> Vec<Box<dyn Case>> {
     }
     for kind in [ScanKind::Inclusive, ScanKind::Exclusive] {
         cases.push(Box::new(ScanCase { kind, n }));
+        cases.push(Box::new(IntScanCase::<i32>::new(kind, n)));
+        cases.push(Box::new(IntScanCase::<u32>::new(kind, n)));
+    }
+    for (rows, cols) in [sizes.rows, sizes.vocab] {
+        for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
+            cases.push(Box::new(SoftmaxCase::<f32>::new(kind, rows, cols)));
+            cases.push(Box::new(SoftmaxCase::<bf16>::new(kind, rows, cols)));
+        }
     }
     let (rows, cols) = sizes.rows;
-    for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
-        cases.push(Box::new(SoftmaxCase::<f32>::new(kind, rows, cols)));
-        cases.push(Box::new(SoftmaxCase::<bf16>::new(kind, rows, cols)));
+    for op in RowOp::ALL {
+        cases.push(Box::new(RowCase::<f32>::new(op, rows, cols)));
+        cases.push(Box::new(RowCase::<bf16>::new(op, rows, cols)));
     }
+    let (vocab_rows, vocab) = sizes.vocab;
+    cases.push(Box::new(CrossEntropyCase::<f32>::new(vocab_rows, vocab)));
+    cases.push(Box::new(CrossEntropyCase::<bf16>::new(vocab_rows, vocab)));
+    cases.push(Box::new(TransposeCase::square(sizes.transpose)));
+    // A tall matrix: the any-shape transpose (65536 × 4096 at full size).
+    cases.push(Box::new(TransposeCase { rows, cols }));
     // The README's kernels, written the way it teaches (rows × cols as the softmax rows).
     cases.push(Box::new(LayerNormCase { rows, cols }));
     cases.push(Box::new(StencilCase { n: sizes.stencil }));
-    cases.push(Box::new(TransposeCase { n: sizes.transpose }));
     cases.push(Box::new(GemvCase {
         m: sizes.gemv,
         n: sizes.gemv,
@@ -161,6 +180,16 @@ pub fn activation_tol(act: Activation, dtype: Dtype) -> f64 {
         (_, Dtype::F16) => 2f64.powi(-9),
         _ => 2f64.powi(-7),
     }
+}
+
+/// `map_f32` with [`Accuracy::Fast`], named `<op>_fast`, checked against the f64 activation
+/// within the fast bounds of [`activation_tol`] (exp 2^-16, sigmoid 2^-15, tanh 2^-10, GELU
+/// 2^-8).
+fn fast_map_case(name: &str, act: Activation, n: usize) -> Elementwise<f32> {
+    Elementwise::<f32>::new(&format!("{name}_fast"), n, 1)
+        .launch(move |lib, s, ins, out| lib.map_f32(s, act, Accuracy::Fast, ins[0], out))
+        .reference(move |ins, i| activation_ref(act, ins[0][i] as f64))
+        .tol(activation_tol(act, Dtype::F32))
 }
 
 fn map_case<T: Element + MapElem>(name: &str, act: Activation, n: usize) -> Elementwise<T> {
@@ -245,7 +274,7 @@ mod tests {
     /// `(op, size, dtype)` of every op the CuPy script plans at the given flags, from its
     /// `--list` mode (no CuPy or GPU needed), or `None` when there is no `python3`.
     fn cupy_plan(args: &[&str]) -> Option<HashSet<(String, String, String)>> {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/cupy_baseline.py");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/baseline.py");
         let out = std::process::Command::new("python3")
             .arg(script)
             .arg("--list")
@@ -304,7 +333,7 @@ mod tests {
         let mut seen = HashSet::new();
         for c in &cases {
             assert!(
-                seen.insert((c.name().to_string(), c.dtype())),
+                seen.insert((c.name().to_string(), c.shape(), c.dtype())),
                 "{}",
                 c.name()
             );

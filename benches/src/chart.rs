@@ -1,7 +1,9 @@
-//! PNG bar charts of a [`Report`]: speedup over CuPy and percent of ceiling, one bar per kernel.
+//! PNG bar charts of a [`Report`]: speedup over CuPy and torch, and percent of ceiling of
+//! gpukit and both baselines, bars per kernel.
 //!
 //! Text is drawn with plotters' `ab_glyph` backend from the DejaVu Sans font embedded in the
 //! binary (the `dejavu` crate), so charts render the same without system fonts or fontconfig.
+use super::baseline::speedup;
 use super::report::Report;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -150,40 +152,68 @@ where
     Ok(())
 }
 
-fn bar_label(r: &super::report::Row) -> String {
+/// `kernel dtype`, with the size too when another row has the same kernel and dtype (GEMM
+/// shapes).
+fn bar_label(report: &Report, r: &super::report::Row) -> String {
     let fail = if r.verified { "" } else { " (FAILED)" };
-    format!("{} {}{fail}", r.kernel, r.dtype)
+    let shared = report
+        .rows
+        .iter()
+        .filter(|o| o.kernel == r.kernel && o.dtype == r.dtype)
+        .count()
+        > 1;
+    if shared {
+        format!("{} {} {}{fail}", r.kernel, r.size, r.dtype)
+    } else {
+        format!("{} {}{fail}", r.kernel, r.dtype)
+    }
 }
 
-/// Speedup over CuPy (CuPy time / gpukit time) per kernel; `Ok(false)` (nothing written) when
-/// no row has a CuPy time.
+/// Speedup over CuPy and over torch (baseline time / gpukit time), two bars per kernel (one
+/// per baseline that timed it); `Ok(false)` (nothing written) when no row has a baseline time.
 pub fn speedup_chart(report: &Report, path: &Path) -> Result<bool, String> {
     let bars: Vec<Bar> = report
         .rows
         .iter()
-        .filter_map(|r| {
-            r.speedup.map(|s| Bar {
-                label: bar_label(r),
-                value: s,
-            })
+        .flat_map(|r| {
+            let vs = |lib: &str, s: Option<f64>| {
+                s.map(|value| Bar {
+                    label: format!("{} vs {lib}", bar_label(report, r)),
+                    value,
+                })
+            };
+            [
+                vs("CuPy", r.speedup),
+                vs("torch", speedup(r.median_ms, r.torch_ms)),
+            ]
         })
+        .flatten()
         .collect();
     if bars.is_empty() {
         return Ok(false);
     }
     let title = format!(
-        "gpukit vs CuPy {} on {}: speedup (CuPy time / gpukit time)",
+        "gpukit vs {} on {}: speedup (baseline time / gpukit time)",
         report
             .cupy
             .as_ref()
-            .map(|c| c.version.as_str())
-            .unwrap_or(""),
+            .map(|c| {
+                let mut v = Vec::new();
+                if !c.version.is_empty() {
+                    v.push(format!("CuPy {}", c.version));
+                }
+                if !c.torch_version.is_empty() {
+                    v.push(format!("torch {}", c.torch_version));
+                }
+                v.join(" and ")
+            })
+            .unwrap_or_default(),
         report.device.name
     );
     bar_chart(
         path,
         &title,
-        "speedup (x), 1 = as fast as CuPy",
+        "speedup (x), 1 = as fast as the baseline",
         &bars,
         1.0,
         |v| format!("{v:.2}x"),
@@ -191,24 +221,35 @@ pub fn speedup_chart(report: &Report, path: &Path) -> Result<bool, String> {
     Ok(true)
 }
 
-/// Percent of the ceiling (copy bandwidth or arithmetic peak) per kernel; `Ok(false)` when no
-/// row has one.
+/// Percent of the ceiling (copy bandwidth or arithmetic peak) per kernel, for gpukit and for
+/// each baseline that timed it (the same work in the baseline's time); `Ok(false)` when no row
+/// has one.
 pub fn ceiling_chart(report: &Report, path: &Path) -> Result<bool, String> {
     let bars: Vec<Bar> = report
         .rows
         .iter()
-        .filter_map(|r| {
-            r.pct_of_ceiling.map(|p| Bar {
-                label: bar_label(r),
-                value: p,
-            })
+        .flat_map(|r| {
+            let of = |who: &str, ms: Option<f64>| {
+                let p = r.pct_of_ceiling?;
+                let ms = ms.filter(|t| t.is_finite() && *t > 0.0)?;
+                Some(Bar {
+                    label: format!("{} {who}", bar_label(report, r)),
+                    value: p * r.median_ms / ms,
+                })
+            };
+            [
+                of("gpukit", Some(r.median_ms)),
+                of("CuPy", r.cupy_ms),
+                of("torch", r.torch_ms),
+            ]
         })
+        .flatten()
         .collect();
     if bars.is_empty() {
         return Ok(false);
     }
     let title = format!(
-        "gpukit on {}: percent of ceiling (copy bandwidth or arithmetic peak)",
+        "gpukit, CuPy and torch on {}: percent of ceiling (copy bandwidth or arithmetic peak)",
         report.device.name
     );
     bar_chart(path, &title, "% of ceiling", &bars, 100.0, |v| {
@@ -255,8 +296,19 @@ mod tests {
             .collect();
         bar_chart(&b, "t", "x", &blank, 1.0, |v| format!("{v}")).unwrap();
         assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        // Rows that share kernel and dtype (GEMM shapes) are told apart by their size.
+        let mut two = report.clone();
+        two.rows[1].kernel = "vector_add".into();
+        assert_eq!(
+            bar_label(&two, &two.rows[1]),
+            "vector_add 8192x8192x8192 f32"
+        );
+        assert_eq!(bar_label(&report, &report.rows[0]), "vector_add f32");
         let mut none = report.clone();
-        none.rows.iter_mut().for_each(|r| r.speedup = None);
+        none.rows.iter_mut().for_each(|r| {
+            r.speedup = None;
+            r.torch_ms = None;
+        });
         assert!(!speedup_chart(&none, &dir.path().join("n.png")).unwrap());
         assert!(bar_chart(&a, "t", "x", &[], 1.0, |v| format!("{v}")).is_err());
     }

@@ -26,13 +26,15 @@ pub mod peak;
 pub mod readme_cases;
 pub mod reduce;
 pub mod report;
+pub mod resnet;
+pub mod rows;
 pub mod runner;
 pub mod verify;
 
 pub use case::{Case, Ctx, Dtype, Element, Peak, Prepared, Work, size_label};
 pub use elementwise::Elementwise;
 
-/// Problem sizes of the suite. `benches/cupy_baseline.py` has the same table (`SIZES`); a unit
+/// Problem sizes of the suite. `benches/baseline.py` has the same table (`SIZES`); a unit
 /// test checks that the two agree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sizes {
@@ -40,6 +42,8 @@ pub struct Sizes {
     pub vector: usize,
     /// Rows × columns of the row-wise cases (softmax, log-softmax).
     pub rows: (usize, usize),
+    /// Rows × columns of the LLM-vocabulary softmax cases (rows wider than shared memory).
+    pub vocab: (usize, usize),
     /// Side of the square transpose.
     pub transpose: usize,
     /// Side of the square GEMV matrix.
@@ -55,6 +59,7 @@ impl Sizes {
     pub const DEFAULT: Sizes = Sizes {
         vector: 1 << 28,
         rows: (65536, 4096),
+        vocab: (2048, 151_936),
         transpose: 16384,
         gemv: 16384,
         gemm: 8192,
@@ -65,6 +70,7 @@ impl Sizes {
     pub const QUICK: Sizes = Sizes {
         vector: 1 << 24,
         rows: (8192, 4096),
+        vocab: (256, 151_936),
         transpose: 4096,
         gemv: 4096,
         gemm: 2048,

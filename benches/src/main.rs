@@ -7,7 +7,7 @@
 use clap::Parser;
 use gpukit::Library;
 use gpukit::runtime::Gpu;
-use gpukit_bench::baseline::{CupyBaseline, ScriptRun};
+use gpukit_bench::baseline::{Baseline, ScriptRun};
 use gpukit_bench::report::{self, Report};
 use gpukit_bench::runner::{self, Env, Options, SuiteRun};
 use gpukit_bench::{self as suite, Sizes, chart, size_label};
@@ -45,20 +45,27 @@ struct Args {
     /// Seed of the random inputs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Run the CuPy baseline script first (needs python3 with cupy) and add a CuPy column.
-    #[arg(long)]
-    cupy: bool,
-    /// The CuPy baseline script.
-    #[arg(long, value_name = "PATH", default_value = "benches/cupy_baseline.py")]
-    cupy_script: PathBuf,
-    /// Python interpreter for --cupy.
+    /// Run the baseline script first (python3 with cupy and/or torch; a missing library leaves
+    /// its column empty) and add the CuPy and torch columns. `--cupy` is the old name.
+    #[arg(long, alias = "cupy")]
+    baselines: bool,
+    /// The baseline script (`--cupy-script` is the old name).
+    #[arg(
+        long,
+        alias = "cupy-script",
+        value_name = "PATH",
+        default_value = "benches/baseline.py"
+    )]
+    baseline_script: PathBuf,
+    /// Python interpreter for --baselines.
     #[arg(long, default_value = "python3")]
     python: String,
-    /// Read the CuPy column from a JSON file the script wrote (instead of --cupy).
-    #[arg(long, value_name = "FILE", conflicts_with = "cupy")]
+    /// Read the CuPy and torch columns from a JSON file the script wrote (instead of
+    /// --baselines).
+    #[arg(long, value_name = "FILE", conflicts_with = "baselines")]
     baseline: Option<PathBuf>,
-    /// Write results.json, results.md, speedup.png and ceiling.png (and cupy.json with --cupy)
-    /// to this directory.
+    /// Write results.json, results.md, speedup.png and ceiling.png (and baseline.json with
+    /// --baselines) to this directory.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Also write this BENCHMARKS.md, with its charts under --benchmarks-assets.
@@ -103,7 +110,7 @@ fn run(args: &Args) -> Result<bool, String> {
     if args.list {
         for c in &cases {
             println!(
-                "{:<16} {:>16} {:<5} cupy:{}",
+                "{:<16} {:>16} {:<5} baseline:{}",
                 c.name(),
                 size_label(&c.shape()),
                 c.dtype(),
@@ -133,8 +140,8 @@ fn run(args: &Args) -> Result<bool, String> {
     }
 
     let baseline = load_baseline(args, reps);
-    let source = if args.cupy {
-        format!("--cupy: ran {}", args.cupy_script.display())
+    let source = if args.baselines {
+        format!("--baselines: ran {}", args.baseline_script.display())
     } else {
         args.baseline
             .as_ref()
@@ -176,8 +183,8 @@ fn run(args: &Args) -> Result<bool, String> {
     println!("{}", report.ceilings_line());
     println!("{}\n", report.cupy_line());
     print!("{}", report::render_table(&report));
-    if let Some(g) = report.geomean_speedup() {
-        println!("geometric-mean speedup over CuPy: {g:.2}x");
+    if let Some(g) = report.geomean_line() {
+        println!("{g}");
     }
 
     if let Some(dir) = &args.out {
@@ -189,28 +196,28 @@ fn run(args: &Args) -> Result<bool, String> {
     Ok(report.all_verified())
 }
 
-/// The CuPy baseline from --baseline or --cupy; a problem is reported and the run goes on
-/// without the column.
-fn load_baseline(args: &Args, reps: usize) -> Option<CupyBaseline> {
+/// The baselines from --baseline or --baselines; a problem is reported and the run goes on
+/// without the columns.
+fn load_baseline(args: &Args, reps: usize) -> Option<Baseline> {
     if let Some(path) = &args.baseline {
-        return match CupyBaseline::load(path) {
+        return match Baseline::load(path) {
             Ok(b) => Some(b),
             Err(e) => {
-                eprintln!("no CuPy column: {e}");
+                eprintln!("no baseline columns: {e}");
                 None
             }
         };
     }
-    if !args.cupy {
+    if !args.baselines {
         return None;
     }
     let out = match &args.out {
-        Some(dir) => dir.join("cupy.json"),
-        None => std::env::temp_dir().join(format!("gpukit-cupy-{}.json", std::process::id())),
+        Some(dir) => dir.join("baseline.json"),
+        None => std::env::temp_dir().join(format!("gpukit-baseline-{}.json", std::process::id())),
     };
     let script = ScriptRun {
         python: args.python.clone(),
-        script: args.cupy_script.clone(),
+        script: args.baseline_script.clone(),
         device: args.device,
         quick: args.quick,
         size: args.size,
@@ -218,7 +225,10 @@ fn load_baseline(args: &Args, reps: usize) -> Option<CupyBaseline> {
         warmup: args.warmup,
         reps,
     };
-    eprintln!("running the CuPy baseline: {} ...", script.script.display());
+    eprintln!(
+        "running the baselines (CuPy, torch): {} ...",
+        script.script.display()
+    );
     let result = script.run(&out);
     if args.out.is_none() {
         let _ = std::fs::remove_file(&out);
@@ -226,15 +236,17 @@ fn load_baseline(args: &Args, reps: usize) -> Option<CupyBaseline> {
     match result {
         Ok(b) => {
             eprintln!(
-                "CuPy {}: {} ops timed, {} skipped",
-                b.cupy_version,
+                "baselines ({}): CuPy {} ops timed, {} skipped; torch {} timed, {} skipped",
+                b.versions(),
                 b.results.len(),
-                b.skipped.len()
+                b.skipped.len(),
+                b.torch_results.len(),
+                b.torch_skipped.len()
             );
             Some(b)
         }
         Err(e) => {
-            eprintln!("no CuPy column: {e}");
+            eprintln!("no baseline columns: {e}");
             None
         }
     }
@@ -268,10 +280,14 @@ fn write_benchmarks_md(report: &Report, md: &Path, assets: &Path) -> Result<(), 
     chart::ceiling_chart(report, &dir.join("ceiling.png"))?;
     let rel = assets.join("speedup.png");
     let rel = rel.to_string_lossy().replace('\\', "/");
-    write(
-        md,
-        &report::render_benchmarks_md(report, speedup.then_some(rel.as_str())),
-    )?;
+    let mut text = report::render_benchmarks_md(report, speedup.then_some(rel.as_str()));
+    // Whole-network results (the resnet18 program's tables, kept in the assets folder) follow
+    // the kernel table unchanged.
+    if let Ok(extra) = std::fs::read_to_string(dir.join("resnet18.md")) {
+        text.push('\n');
+        text.push_str(&extra);
+    }
+    write(md, &text)?;
     println!("wrote {} (charts in {})", md.display(), dir.display());
     Ok(())
 }

@@ -11,10 +11,10 @@ use gpukit::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, Stream};
 use std::marker::PhantomData;
 
 /// Rows checked of the row-wise outputs.
-const CHECK_ROWS: usize = 64;
+pub(crate) const CHECK_ROWS: usize = 64;
 
 /// Row `r` (of `cols` elements) of a row-major device matrix, downloaded.
-fn download_row<T: DeviceCopy + Default + Clone>(
+pub(crate) fn download_row<T: DeviceCopy + Default + Clone>(
     m: &DeviceSlice<T>,
     r: usize,
     cols: usize,
@@ -24,14 +24,14 @@ fn download_row<T: DeviceCopy + Default + Clone>(
 
 /// Counts mismatches of (label, got, want, bound) and describes the first.
 #[derive(Default)]
-struct Mismatches {
+pub(crate) struct Mismatches {
     first: Option<String>,
     bad: usize,
     checked: usize,
 }
 
 impl Mismatches {
-    fn check(&mut self, at: impl FnOnce() -> String, got: f64, want: f64, bound: f64) {
+    pub(crate) fn check(&mut self, at: impl FnOnce() -> String, got: f64, want: f64, bound: f64) {
         self.checked += 1;
         if got.is_nan() || (got - want).abs() > bound {
             self.bad += 1;
@@ -44,7 +44,7 @@ impl Mismatches {
         }
     }
 
-    fn result(self) -> Result<(), String> {
+    pub(crate) fn result(self) -> Result<(), String> {
         match self.first {
             None => Ok(()),
             Some(f) => Err(format!(
@@ -75,12 +75,29 @@ impl<T> SoftmaxCase<T> {
     }
 }
 
-impl<T: Element + SoftmaxElem> Case for SoftmaxCase<T> {
-    fn name(&self) -> &str {
+impl<T> SoftmaxCase<T> {
+    /// The CuPy script's op name.
+    fn op(&self) -> &'static str {
         match self.kind {
             SoftmaxKind::Softmax => "softmax",
             SoftmaxKind::LogSoftmax => "log_softmax",
         }
+    }
+}
+
+impl<T: Element + SoftmaxElem> Case for SoftmaxCase<T> {
+    /// `softmax` / `log_softmax`, with `_vocab` for rows wider than shared memory (LLM
+    /// vocabularies), so that both widths have their own row.
+    fn name(&self) -> &str {
+        match (self.kind, self.cols > 32 * 1024) {
+            (SoftmaxKind::Softmax, false) => "softmax",
+            (SoftmaxKind::LogSoftmax, false) => "log_softmax",
+            (SoftmaxKind::Softmax, true) => "softmax_vocab",
+            (SoftmaxKind::LogSoftmax, true) => "log_softmax_vocab",
+        }
+    }
+    fn cupy_op(&self) -> Option<&str> {
+        Some(self.op())
     }
     fn dtype(&self) -> Dtype {
         T::DTYPE
@@ -163,27 +180,44 @@ impl<T: Element + SoftmaxElem> Prepared for SoftmaxRun<'_, T> {
     }
 }
 
-/// `out = aᵀ` of a square `n × n` f32 matrix.
+/// `out = aᵀ` of a row-major `rows × cols` f32 matrix (square, or tall as in the any-shape
+/// kernel's row).
 pub struct TransposeCase {
-    pub n: usize,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl TransposeCase {
+    pub fn square(n: usize) -> Self {
+        TransposeCase { rows: n, cols: n }
+    }
 }
 
 impl Case for TransposeCase {
+    /// `transpose` (square) or `transpose_tall` (more rows than columns), so that both shapes
+    /// have their own row; both compare with the baseline op `transpose`.
     fn name(&self) -> &str {
-        "transpose"
+        if self.rows > self.cols {
+            "transpose_tall"
+        } else {
+            "transpose"
+        }
+    }
+    fn cupy_op(&self) -> Option<&str> {
+        Some("transpose")
     }
     fn dtype(&self) -> Dtype {
         Dtype::F32
     }
     fn shape(&self) -> Vec<usize> {
-        vec![self.n, self.n]
+        vec![self.rows, self.cols]
     }
     fn work(&self) -> Work {
-        Work::Bytes((2 * self.n * self.n * 4) as f64)
+        Work::Bytes((2 * self.rows * self.cols * 4) as f64)
     }
     fn prepare<'a>(&'a self, ctx: &Ctx<'a>) -> runtime::Result<Box<dyn Prepared + 'a>> {
         let lib = ctx.lib;
-        let n2 = self.n * self.n;
+        let n2 = self.rows * self.cols;
         let mut host = Vec::new();
         let mut sets = Vec::new();
         for set in 0..ctx.copies.max(1) {
@@ -194,7 +228,8 @@ impl Case for TransposeCase {
             }
         }
         Ok(Box::new(TransposeRun {
-            n: self.n,
+            rows: self.rows,
+            cols: self.cols,
             lib,
             host,
             sets,
@@ -204,7 +239,8 @@ impl Case for TransposeCase {
 }
 
 struct TransposeRun<'a> {
-    n: usize,
+    rows: usize,
+    cols: usize,
     lib: &'a Library,
     host: Vec<f32>,
     sets: Vec<(DeviceBuffer<f32>, DeviceBuffer<f32>)>,
@@ -216,20 +252,20 @@ impl Prepared for TransposeRun<'_> {
         let k = rep % self.sets.len();
         let (a, out) = &mut self.sets[k];
         self.lib
-            .transpose(stream, a, Shape::new(self.n, self.n), out)
+            .transpose(stream, a, Shape::new(self.rows, self.cols), out)
     }
 
     fn verify(&mut self) -> Result<(), String> {
-        let n = self.n;
+        let (rows, cols) = (self.rows, self.cols);
         let mut m = Mismatches::default();
-        // Row r of the output is column r of the input, exactly.
-        for r in verify::sample_rows(n, CHECK_ROWS, self.seed) {
-            let got = download_row(&self.sets[0].1, r, n)?;
+        // The output is cols × rows; its row r is column r of the input, exactly.
+        for r in verify::sample_rows(cols, CHECK_ROWS, self.seed) {
+            let got = download_row(&self.sets[0].1, r, rows)?;
             for (j, &g) in got.iter().enumerate() {
                 m.check(
                     || format!("out[{r}, {j}]"),
                     g as f64,
-                    self.host[j * n + r] as f64,
+                    self.host[j * cols + r] as f64,
                     0.0,
                 );
             }

@@ -36,6 +36,14 @@ pub struct Row {
     pub cupy_impl: Option<String>,
     /// `cupy_ms / median_ms`.
     pub speedup: Option<f64>,
+    /// torch's time for the same op (same script run, same inputs and timing).
+    #[serde(default)]
+    pub torch_ms: Option<f64>,
+    #[serde(default)]
+    pub torch_impl: Option<String>,
+    /// `min(cupy_ms, torch_ms) / median_ms`: the speedup over the faster baseline.
+    #[serde(default)]
+    pub speedup_best: Option<f64>,
     pub verified: bool,
     /// `full`, `sampled`, or what went wrong.
     pub check: String,
@@ -62,8 +70,23 @@ impl Row {
             cupy_ms: None,
             cupy_impl: None,
             speedup: None,
+            torch_ms: None,
+            torch_impl: None,
+            speedup_best: None,
             verified: false,
             check: why,
+        }
+    }
+
+    /// The faster baseline's time and name (`CuPy` or `torch`).
+    pub fn best_baseline(&self) -> Option<(f64, &'static str)> {
+        let c = self.cupy_ms.filter(|t| t.is_finite() && *t > 0.0);
+        let t = self.torch_ms.filter(|t| t.is_finite() && *t > 0.0);
+        match (c, t) {
+            (Some(c), Some(t)) if t < c => Some((t, "torch")),
+            (Some(c), _) => Some((c, "CuPy")),
+            (None, Some(t)) => Some((t, "torch")),
+            (None, None) => None,
         }
     }
 
@@ -104,15 +127,22 @@ pub struct DeviceInfo {
     pub dram_peak_gbs: f64,
 }
 
-/// Where the CuPy column came from.
+/// Where the baseline columns came from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CupyInfo {
+pub struct BaselineInfo {
+    /// CuPy's version (empty when CuPy was not usable).
     pub version: String,
+    /// torch's version (empty when torch was not usable).
+    #[serde(default)]
+    pub torch_version: String,
     pub device: String,
     pub date: String,
-    /// `--cupy (ran benches/cupy_baseline.py)` or `--baseline FILE`.
+    /// `--baselines (ran benches/baseline.py)` or `--baseline FILE`.
     pub source: String,
+    /// CuPy ops the script skipped.
     pub skipped: usize,
+    #[serde(default)]
+    pub torch_skipped: usize,
 }
 
 /// Everything one run of the main program measured.
@@ -133,7 +163,7 @@ pub struct Report {
     pub fp32_peak_tflops: Option<f64>,
     pub tensor_f16_peak_tflops: Option<f64>,
     pub tensor_bf16_peak_tflops: Option<f64>,
-    pub cupy: Option<CupyInfo>,
+    pub cupy: Option<BaselineInfo>,
     pub rows: Vec<Row>,
 }
 
@@ -149,6 +179,41 @@ impl Report {
     /// Geometric mean of the speedups over CuPy.
     pub fn geomean_speedup(&self) -> Option<f64> {
         geomean(self.rows.iter().filter_map(|r| r.speedup))
+    }
+
+    /// Geometric mean of the speedups over torch.
+    pub fn geomean_speedup_torch(&self) -> Option<f64> {
+        geomean(
+            self.rows
+                .iter()
+                .filter_map(|r| super::baseline::speedup(r.median_ms, r.torch_ms)),
+        )
+    }
+
+    /// Geometric mean of the speedups over the faster of CuPy and torch, row by row.
+    pub fn geomean_speedup_best(&self) -> Option<f64> {
+        geomean(self.rows.iter().filter_map(|r| r.speedup_best))
+    }
+
+    /// `Geometric-mean speedup: 2.41x over CuPy (80 rows), ...` (`None` without baselines).
+    pub fn geomean_line(&self) -> Option<String> {
+        let count = |f: &dyn Fn(&Row) -> bool| self.rows.iter().filter(|r| f(r)).count();
+        let mut parts = Vec::new();
+        if let Some(g) = self.geomean_speedup() {
+            let n = count(&|r| r.speedup.is_some());
+            parts.push(format!("{g:.2}x over CuPy ({n} rows)"));
+        }
+        if let Some(g) = self.geomean_speedup_torch() {
+            let n = count(&|r| super::baseline::speedup(r.median_ms, r.torch_ms).is_some());
+            parts.push(format!("{g:.2}x over torch ({n} rows)"));
+        }
+        if let Some(g) = self.geomean_speedup_best() {
+            let n = count(&|r| r.speedup_best.is_some());
+            parts.push(format!(
+                "{g:.2}x over the faster of the two, row by row ({n} rows)"
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("Geometric-mean speedup: {}", parts.join("; ")))
     }
 
     pub fn to_json(&self) -> String {
@@ -200,19 +265,27 @@ impl Report {
 
     pub fn cupy_line(&self) -> String {
         match &self.cupy {
-            Some(c) => format!(
-                "CuPy {} on {} ({}, {}){}",
-                c.version,
-                c.device,
-                c.date,
-                c.source,
-                if c.skipped > 0 {
-                    format!("; {} CuPy ops skipped", c.skipped)
-                } else {
-                    String::new()
-                }
-            ),
-            None => "CuPy column absent: pass --cupy (needs python3 with cupy) or --baseline FILE"
+            Some(c) => {
+                let lib = |name: &str, version: &str, skipped: usize| {
+                    if version.is_empty() {
+                        format!("{name}: not usable there (empty column)")
+                    } else if skipped > 0 {
+                        format!("{name} {version} ({skipped} ops skipped)")
+                    } else {
+                        format!("{name} {version}")
+                    }
+                };
+                format!(
+                    "Baselines: {}, {} on {} ({}, {})",
+                    lib("CuPy", &c.version, c.skipped),
+                    lib("torch", &c.torch_version, c.torch_skipped),
+                    c.device,
+                    c.date,
+                    c.source,
+                )
+            }
+            None => "Baseline columns absent: pass --baselines (needs python3 with cupy and/or \
+                     torch) or --baseline FILE"
                 .into(),
         }
     }
@@ -264,7 +337,7 @@ fn fmt_check(r: &Row) -> String {
 }
 
 /// The columns of both tables.
-const HEADERS: [&str; 10] = [
+const HEADERS: [&str; 12] = [
     "kernel",
     "size",
     "dtype",
@@ -273,11 +346,18 @@ const HEADERS: [&str; 10] = [
     "throughput",
     "of ceiling",
     "CuPy ms",
-    "speedup",
+    "torch ms",
+    "vs CuPy",
+    "vs faster",
     "check",
 ];
 
-fn cells(r: &Row) -> [String; 10] {
+/// Columns aligned left (text); the rest are numbers.
+fn left_aligned(i: usize) -> bool {
+    i < 3 || i == HEADERS.len() - 1
+}
+
+fn cells(r: &Row) -> [String; 12] {
     [
         r.kernel.clone(),
         r.size.clone(),
@@ -291,21 +371,26 @@ fn cells(r: &Row) -> [String; 10] {
         fmt_throughput(r),
         fmt_pct(r),
         fmt_opt(r.cupy_ms, fmt_ms),
+        fmt_opt(r.torch_ms, fmt_ms),
         fmt_opt(r.speedup, |s| format!("{s:.2}x")),
+        match (r.speedup_best, r.best_baseline()) {
+            (Some(s), Some((_, name))) if s.is_finite() => format!("{s:.2}x {name}"),
+            _ => "-".into(),
+        },
         fmt_check(r),
     ]
 }
 
 /// The terminal table: aligned columns, numbers right-aligned, then the failures in full.
 pub fn render_table(report: &Report) -> String {
-    let rows: Vec<[String; 10]> = report.rows.iter().map(cells).collect();
+    let rows: Vec<[String; 12]> = report.rows.iter().map(cells).collect();
     let mut width = HEADERS.map(|h| h.chars().count());
     for r in &rows {
         for (w, c) in width.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
     }
-    let left = |i: usize| i < 3 || i == 9;
+    let left = left_aligned;
     let line = |cells: &[String]| {
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
@@ -357,9 +442,13 @@ fn method_notes(report: &Report) -> String {
          sm_90; clock = the reported boost clock, so this is an upper bound).\n\
          - Check: every output is compared with a CPU reference on random inputs, in full up to \
          2^22 elements, else the first and last 4096 and 2^20 random elements (or sampled rows).\n\
-         - CuPy: `benches/cupy_baseline.py` runs the same ops at the same sizes on the same kind \
-         of inputs with the same timing (cuBLAS for GEMM/GEMV, CuPy's own kernels elsewhere, \
-         the fastest of the usual ways to write each op); speedup = CuPy time / gpukit time.\n",
+         - Baselines: `benches/baseline.py` runs the same ops at the same sizes on the same kind \
+         of inputs with the same timing, in CuPy and in torch, op by op in one run before the \
+         suite (each library's fastest usual way to write the op: cuBLAS for GEMM/GEMV — \
+         torch.matmul/F.linear, allow_tf32 only for TF32 rows, torch._scaled_mm for FP8 — and \
+         torch's fused functions such as torch.softmax, F.layer_norm, F.rms_norm, \
+         torch.cumsum, F.cross_entropy; no torch.compile). \"vs CuPy\" = CuPy time / gpukit \
+         time; \"vs faster\" = the faster baseline's time / gpukit time, naming it.\n",
         report.warmup, report.reps
     )
 }
@@ -369,7 +458,7 @@ pub fn render_markdown_table(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
     let align: Vec<&str> = (0..HEADERS.len())
-        .map(|i| if i < 3 || i == 9 { "---" } else { "---:" })
+        .map(|i| if left_aligned(i) { "---" } else { "---:" })
         .collect();
     let _ = writeln!(out, "|{}|", align.join("|"));
     for r in &report.rows {
@@ -386,7 +475,7 @@ pub fn render_markdown(report: &Report, chart: Option<&str>) -> String {
     summary(&mut out, report);
     out.push_str(&render_markdown_table(report));
     if let Some(c) = chart {
-        let _ = writeln!(out, "\n![speedup vs CuPy]({c})");
+        let _ = writeln!(out, "\n![speedup vs CuPy and torch]({c})");
     }
     let _ = writeln!(out, "\n## Method\n\n{}", method_notes(report));
     out
@@ -398,8 +487,8 @@ fn summary(out: &mut String, report: &Report) {
     let _ = writeln!(out, "- {}", report.device_line());
     let _ = writeln!(out, "- {}", report.ceilings_line());
     let _ = writeln!(out, "- {}", report.cupy_line());
-    if let Some(g) = report.geomean_speedup() {
-        let _ = writeln!(out, "- Geometric-mean speedup over CuPy: {g:.2}x");
+    if let Some(g) = report.geomean_line() {
+        let _ = writeln!(out, "- {g}");
     }
     let failed = report.failures().len();
     let _ = writeln!(
@@ -419,15 +508,15 @@ pub fn render_benchmarks_md(report: &Report, chart: Option<&str>) -> String {
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
         out,
-        "gpukit's kernels against CuPy on {}. Generated by the main program; do not edit by \
-         hand. Regenerate (on a machine with the GPU, python3 and cupy) with:\n\n\
+        "gpukit's kernels against CuPy and torch on {}. Generated by the main program; do not \
+         edit by hand. Regenerate (on a machine with the GPU, python3, cupy and torch) with:\n\n\
          ```sh\nbash benches/regenerate_benchmarks.sh\n```\n",
         report.device.name
     );
     summary(&mut out, report);
     out.push_str(&render_markdown_table(report));
     if let Some(c) = chart {
-        let _ = writeln!(out, "\n![speedup vs CuPy per kernel]({c})");
+        let _ = writeln!(out, "\n![speedup vs CuPy and torch per kernel]({c})");
     }
     let _ = writeln!(out, "\n## Method\n\n{}", method_notes(report));
     out
@@ -482,6 +571,9 @@ pub(crate) mod tests {
         add.cupy_op = Some("vector_add".into());
         add.cupy_ms = Some(0.72);
         add.speedup = Some(0.72 / 0.68);
+        add.torch_ms = Some(0.70);
+        add.torch_impl = Some("torch.add(out=)".into());
+        add.speedup_best = Some(0.70 / 0.68);
         add.verified = true;
         add.check = "sampled".into();
         let mut gemm = add.clone();
@@ -493,10 +585,12 @@ pub(crate) mod tests {
         gemm.ceiling = "FP32 peak".into();
         gemm.cupy_ms = None;
         gemm.speedup = None;
+        gemm.torch_ms = Some(16.8);
+        gemm.speedup_best = Some(0.8);
         let bad = Row::failed("saxpy", "268435456", "f32", "out[3] = 1 but ...".into());
         Report {
             gpukit_version: "0.1.0".into(),
-            command: "gpukit --cupy".into(),
+            command: "gpukit --baselines".into(),
             date: "2026-11-23T07:00:00Z".into(),
             device: DeviceInfo {
                 ordinal: 0,
@@ -515,12 +609,14 @@ pub(crate) mod tests {
             fp32_peak_tflops: Some(66.9),
             tensor_f16_peak_tflops: Some(1070.0),
             tensor_bf16_peak_tflops: Some(1070.0),
-            cupy: Some(CupyInfo {
+            cupy: Some(BaselineInfo {
                 version: "14.2.0".into(),
                 device: "NVIDIA H200".into(),
                 date: "2026-11-23T06:59:00Z".into(),
-                source: "--cupy".into(),
+                source: "--baselines".into(),
                 skipped: 1,
+                torch_version: "2.11.0".into(),
+                torch_skipped: 0,
             }),
             rows: vec![add, gemm, bad],
         }
@@ -538,6 +634,12 @@ pub(crate) mod tests {
         // NaN (a failed row's times) is written as null and read back as NaN.
         assert!(text.contains("\"median_ms\": null"));
         assert!(back.rows[2].median_ms.is_nan() && back.rows[2].throughput.is_nan());
+        // A results.json from before the torch column still loads.
+        let old = text
+            .replace("\"torch_ms\"", "\"x_torch_ms\"")
+            .replace("\"speedup_best\"", "\"x_speedup_best\"");
+        let back_old = Report::from_json(&old).unwrap();
+        assert_eq!(back_old.rows[0].torch_ms, None);
         assert_eq!(back.rows[2].check, r.rows[2].check);
         assert!(Report::from_json("{").is_err());
     }
@@ -560,6 +662,31 @@ pub(crate) mod tests {
         assert_eq!(end(lines[0], "time ms"), end(lines[2], "0.6800"));
         assert!(!r.all_verified());
         assert!((r.geomean_speedup().unwrap() - 0.72 / 0.68).abs() < 1e-12);
+        // torch column and the speedup over the faster baseline, which names it.
+        assert!(
+            lines[2].contains("0.7000") && lines[2].contains("1.03x torch"),
+            "{t}"
+        );
+        assert!(
+            lines[3].contains("16.800") && lines[3].contains("0.80x torch"),
+            "{t}"
+        );
+        let torch = (0.70f64 / 0.68 * 0.8).sqrt();
+        assert!((r.geomean_speedup_torch().unwrap() - torch).abs() < 1e-12);
+        assert!((r.geomean_speedup_best().unwrap() - torch).abs() < 1e-12);
+        let g = r.geomean_line().unwrap();
+        assert!(g.contains("1.06x over CuPy (1 rows)"), "{g}");
+        assert!(
+            g.contains("over torch (2 rows)") && g.contains("faster of the two"),
+            "{g}"
+        );
+        assert_eq!(r.rows[0].best_baseline(), Some((0.70, "torch")));
+        let mut cupy_faster = r.rows[0].clone();
+        cupy_faster.torch_ms = Some(0.9);
+        assert_eq!(cupy_faster.best_baseline(), Some((0.72, "CuPy")));
+        cupy_faster.cupy_ms = None;
+        cupy_faster.torch_ms = None;
+        assert_eq!(cupy_faster.best_baseline(), None);
     }
 
     #[test]
@@ -569,8 +696,11 @@ pub(crate) mod tests {
         assert!(md.contains("| kernel | size | dtype |"));
         assert!(md.contains("|---|---|---|---:|"));
         assert!(md.contains("| vector_add | 268435456 | f32 | 0.6800 |"));
-        assert!(md.contains("![speedup vs CuPy](speedup.png)"));
-        assert!(md.contains("Command: `gpukit --cupy`"));
+        assert!(md.contains("![speedup vs CuPy and torch](speedup.png)"));
+        assert!(md.contains("| CuPy ms | torch ms | vs CuPy | vs faster |"));
+        assert!(md.contains("Geometric-mean speedup: 1.06x over CuPy"));
+        assert!(md.contains("torch 2.11.0"));
+        assert!(md.contains("Command: `gpukit --baselines`"));
         assert!(md.contains("CuPy 14.2.0"));
         assert!(md.contains("1 FAILED"));
         let b = render_benchmarks_md(&r, Some("benches/results/speedup.png"));

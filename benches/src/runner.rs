@@ -1,10 +1,10 @@
 //! Running cases: verify once, then time with CUDA events; measure the ceilings; build the
 //! [`Report`].
-use super::baseline::{CupyBaseline, speedup};
+use super::baseline::{Baseline, BaselineLib, speedup};
 use super::case::{Case, Ctx, Peak, Work, size_label};
 use super::cases::CopyCase;
 use super::peak::{peak_flops, peak_name};
-use super::report::{CupyInfo, DeviceInfo, Report, Row, utc_now};
+use super::report::{BaselineInfo, DeviceInfo, Report, Row, utc_now};
 use super::verify;
 use gpukit::Library;
 use gpukit::runtime::{self, Gpu, Stream, timing};
@@ -105,15 +105,22 @@ pub fn apply_work(row: &mut Row, work: Work, ceilings: &Ceilings) {
         .map(|c| 100.0 * row.throughput / c);
 }
 
-/// Fill in the CuPy columns of `row` from the baseline.
-pub fn apply_baseline(row: &mut Row, cupy_op: Option<&str>, baseline: Option<&CupyBaseline>) {
+/// Fill in the CuPy and torch columns of `row` from the baseline (both under the key
+/// `(cupy_op, size, dtype)`), and the speedup over the faster of the two.
+pub fn apply_baseline(row: &mut Row, cupy_op: Option<&str>, baseline: Option<&Baseline>) {
     row.cupy_op = cupy_op.map(str::to_string);
-    let found = cupy_op
-        .zip(baseline)
-        .and_then(|(op, b)| b.lookup(op, &row.size, &row.dtype));
-    row.cupy_ms = found.map(|r| r.median_ms);
-    row.cupy_impl = found.and_then(|r| r.implementation.clone());
+    let find = |lib| {
+        cupy_op
+            .zip(baseline)
+            .and_then(|(op, b)| b.lookup_in(lib, op, &row.size, &row.dtype))
+    };
+    let (cupy, torch) = (find(BaselineLib::Cupy), find(BaselineLib::Torch));
+    row.cupy_ms = cupy.map(|r| r.median_ms);
+    row.cupy_impl = cupy.and_then(|r| r.implementation.clone());
+    row.torch_ms = torch.map(|r| r.median_ms);
+    row.torch_impl = torch.and_then(|r| r.implementation.clone());
     row.speedup = speedup(row.median_ms, row.cupy_ms);
+    row.speedup_best = speedup(row.median_ms, row.best_baseline().map(|(t, _)| t));
 }
 
 /// Verify and time one case. Never fails: errors end up in the row's `check`.
@@ -122,7 +129,7 @@ pub fn run_case(
     env: &Env,
     opts: &Options,
     ceilings: &Ceilings,
-    baseline: Option<&CupyBaseline>,
+    baseline: Option<&Baseline>,
 ) -> Row {
     let size = size_label(&case.shape());
     let dtype = case.dtype().name();
@@ -227,7 +234,7 @@ pub struct SuiteRun<'a> {
     pub opts: Options,
     /// Elements of the copy that measures the bandwidth ceiling.
     pub copy_elements: usize,
-    pub baseline: Option<(&'a CupyBaseline, String)>,
+    pub baseline: Option<(&'a Baseline, String)>,
     pub command: String,
     /// Show a progress bar (on stderr, only when it is a terminal).
     pub progress: bool,
@@ -289,12 +296,14 @@ pub fn run_suite(run: &SuiteRun, cases: &[Box<dyn Case>]) -> runtime::Result<Rep
         fp32_peak_tflops: ceilings.fp32,
         tensor_f16_peak_tflops: ceilings.tensor_f16,
         tensor_bf16_peak_tflops: ceilings.tensor_bf16,
-        cupy: run.baseline.as_ref().map(|(b, source)| CupyInfo {
+        cupy: run.baseline.as_ref().map(|(b, source)| BaselineInfo {
             version: b.cupy_version.clone(),
             device: b.device.clone(),
             date: b.date.clone(),
             source: source.clone(),
             skipped: b.skipped.len(),
+            torch_version: b.torch_version.clone(),
+            torch_skipped: b.torch_skipped.len(),
         }),
         rows,
     })
@@ -354,7 +363,7 @@ mod tests {
         );
         assert!((g.pct_of_ceiling.unwrap() - g.throughput / 10.0).abs() < 1e-9);
 
-        let b = CupyBaseline::parse(
+        let b = Baseline::parse(
             r#"{"results": [{"op": "vector_add", "size": "1000000", "dtype": "f32",
                 "median_ms": 0.02, "impl": "fused"}]}"#,
         )
@@ -367,6 +376,29 @@ mod tests {
         assert_eq!((row.cupy_ms, row.speedup), (None, None));
         apply_baseline(&mut row, Some("vector_add"), None);
         assert_eq!(row.cupy_ms, None);
+
+        // Both columns: the speedup over the faster baseline uses torch's time here.
+        let both = Baseline::parse(
+            r#"{"results": [{"op": "vector_add", "size": "1000000", "dtype": "f32",
+                "median_ms": 0.02, "impl": "fused"}],
+                "torch_results": [{"op": "vector_add", "size": "1000000", "dtype": "f32",
+                "median_ms": 0.015, "impl": "torch.add(out=)"}]}"#,
+        )
+        .unwrap();
+        apply_baseline(&mut row, Some("vector_add"), Some(&both));
+        assert_eq!(row.torch_ms, Some(0.015));
+        assert_eq!(row.torch_impl.as_deref(), Some("torch.add(out=)"));
+        assert!((row.speedup.unwrap() - 2.0).abs() < 1e-12);
+        assert!((row.speedup_best.unwrap() - 1.5).abs() < 1e-12);
+        // torch only (CuPy missing on the machine): no CuPy speedup, the best is torch's.
+        let torch_only = Baseline::parse(
+            r#"{"results": [], "torch_results": [{"op": "vector_add", "size": "1000000",
+                "dtype": "f32", "median_ms": 0.03}]}"#,
+        )
+        .unwrap();
+        apply_baseline(&mut row, Some("vector_add"), Some(&torch_only));
+        assert_eq!((row.cupy_ms, row.speedup), (None, None));
+        assert!((row.speedup_best.unwrap() - 3.0).abs() < 1e-12);
     }
 
     #[test]

@@ -113,7 +113,7 @@ unsafe fn ldg4(p: *const f32) -> [f32; 4] {
     let (x, y, z, w): (f32, f32, f32, f32);
     // SAFETY: the caller's contract.
     unsafe {
-        core::arch::asm!(
+        gpukit_device::__device_asm!(
             "ld.global.nc.v4.f32 {{{x}, {y}, {z}, {w}}}, [{p}];",
             x = out(reg32) x, y = out(reg32) y, z = out(reg32) z, w = out(reg32) w,
             p = in(reg64) p,

@@ -52,7 +52,7 @@ pub struct GemmShape {
 /// Strides that are multiples of 8 keep the tensor-core kernels' fast path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StridedBatch {
-    /// Number of products (at most 65535).
+    /// Number of products (any number: batches above the grid's 65535 run in chunks).
     pub count: usize,
     /// Elements from one A to the next.
     pub stride_a: usize,
@@ -177,8 +177,8 @@ fn check_single(op: &str, s: GemmShape, lens: (usize, usize, usize)) -> Result<(
     Ok(())
 }
 
-/// The shape checks of a strided batch: at most [`MAX_GRID_YZ`] matrices, non-overlapping
-/// outputs, every buffer long enough for its last matrix.
+/// The shape checks of a strided batch: non-overlapping outputs, every buffer long enough for
+/// its last matrix.
 fn check_batched(
     op: &str,
     s: GemmShape,
@@ -188,12 +188,6 @@ fn check_batched(
     let GemmShape { m, n, k } = s;
     let count = batch.count;
     let shapes = format!("m={m} n={n} k={k} batch={count}");
-    if count > MAX_GRID_YZ {
-        return Err(invalid(
-            op,
-            format!("{shapes}: at most {MAX_GRID_YZ} matrices per batch"),
-        ));
-    }
     let (ma, mb, mc) = sizes(op, s)?;
     let stride_c = batch.stride_c;
     if count > 1 && mc > 0 && stride_c < mc {
@@ -372,16 +366,33 @@ impl Library {
         if m == 0 || n == 0 || count == 0 {
             return Ok(());
         }
-        let plan = Plan {
-            m,
-            n,
-            k,
-            count,
-            strides,
-            alpha: g.epilogue.alpha,
-            beta: g.epilogue.beta,
-        };
-        T::launch(&self.kernels, s, &op, &plan, a, b, c)
+        // The batch index is grid.z (at most 65535): larger batches run as consecutive launches
+        // over chunks of matrices, each on views that start at its first matrix.
+        let mut start = 0;
+        while start < count {
+            let chunk = (count - start).min(MAX_GRID_YZ);
+            let plan = Plan {
+                m,
+                n,
+                k,
+                count: chunk,
+                strides,
+                alpha: g.epilogue.alpha,
+                beta: g.epilogue.beta,
+            };
+            let (sa, sb, sc) = strides;
+            T::launch(
+                &self.kernels,
+                s,
+                &op,
+                &plan,
+                &a[start * sa..],
+                &b[start * sb..],
+                &mut c[start * sc..],
+            )?;
+            start += chunk;
+        }
+        Ok(())
     }
 }
 

@@ -113,15 +113,23 @@ impl Library {
     ) -> Result<()> {
         shape.check("transpose", "a", a.len())?;
         shape.transposed().check("transpose", "out", out.len())?;
-        let (r, c) = shape.dims_u32("transpose")?;
-        let cfg = LaunchConfig {
-            grid: (c.div_ceil(32), r.div_ceil(32), 1),
-            block: (32, 8, 1),
-            shared_bytes: 0,
-        };
-        self.kernels
-            .transpose_f32
-            .launch_with(s, &cfg, a, r, c, out)
+        // Blocks loop over 32×32 tiles, so any shape (tall, wide) fits a 1-D grid; an empty
+        // matrix launches nothing. 32 resident blocks per SM measured fastest (docs/TUNING.md).
+        let tiles = shape.rows.div_ceil(32) * shape.cols.div_ceil(32);
+        if tiles == 0 {
+            return Ok(());
+        }
+        let props = self.gpu.props();
+        let cap = (props.sm_count as usize * 32).min(props.max_grid_dim[0] as usize);
+        let cfg = LaunchConfig::linear(tiles.min(cap) as u32, 256);
+        self.kernels.transpose_f32.launch_with(
+            s,
+            &cfg,
+            a,
+            shape.rows as u64,
+            shape.cols as u64,
+            out,
+        )
     }
 
     /// Scratch for transposed GEMVs of matrices with up to `cols` columns.

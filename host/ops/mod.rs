@@ -8,9 +8,13 @@
 //! - [`maps`]: activations (ReLU, GELU, sigmoid, exp, tanh) for f32, f16, bf16;
 //! - [`reductions`]: sum, sum of squares, min, max, argmax, dot, L2 norm; f64 sum and dot;
 //! - [`scan`]: single-pass inclusive and exclusive prefix sums;
-//! - [`softmax`]: row softmax and log-softmax;
+//! - [`softmax`]: row softmax and log-softmax, any width;
+//! - [`rows`]: LayerNorm, RMSNorm, residual add + RMSNorm, cross-entropy over vocabulary rows;
 //! - [`matrix`]: transpose and GEMV;
-//! - [`gemm`]: SGEMM and the tensor-core f16 / bf16 GEMMs, single or strided-batched.
+//! - [`gemm`]: SGEMM and the tensor-core f16 / bf16 GEMMs, single or strided-batched;
+//! - [`conv`]: convolutional networks over NHWC f16 / bf16 activations: implicit-GEMM
+//!   convolution with fused epilogue and split-K, the linear layer, max and average pooling,
+//!   the u8 image input conversion.
 //!
 //! ```no_run
 //! use gpukit::Library;
@@ -46,19 +50,26 @@
 use crate::kernels::Kernels;
 use crate::runtime::{Error, Gpu, Result};
 
+pub mod conv;
 pub mod elementwise;
 pub mod gemm;
 pub mod maps;
 pub mod matrix;
 pub mod reductions;
+pub mod rows;
 pub mod scan;
 pub mod softmax;
 
+pub use conv::{
+    ConvActivation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, ConvTile,
+    Nhwc,
+};
 pub use elementwise::{AxpyElem, Binary};
 pub use gemm::{Gemm, GemmInput, GemmShape, StridedBatch};
-pub use maps::{Activation, MapElem};
+pub use maps::{Accuracy, Activation, BiasGeluElem, MapElem};
 pub use matrix::{Gemv, GemvScratch, MatOp, Shape};
 pub use reductions::{Reduce, ReduceScratch};
+pub use rows::{CrossEntropy, RowElem};
 pub use scan::{ScanElem, ScanKind, ScanScratch};
 pub use softmax::{SoftmaxElem, SoftmaxKind};
 

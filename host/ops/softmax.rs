@@ -1,7 +1,8 @@
-//! Row softmax and log-softmax of a row-major matrix, one block per row with the row staged in
-//! registers or shared memory, f32 math (bf16 stored in 16 bits).
+//! Row softmax and log-softmax of a row-major matrix of any shape, f32 math (bf16 stored in 16
+//! bits): one block per row (blocks loop over rows) stages as much of its row in shared memory
+//! as fits and reads the rest from global memory in each pass (gpu-kernels/src/rows.rs).
+use super::Library;
 use super::matrix::Shape;
-use super::{Library, invalid};
 use crate::kernels::Kernels;
 use crate::runtime::half::bf16;
 use crate::runtime::{DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
@@ -24,7 +25,7 @@ pub trait SoftmaxElem: DeviceCopy {
         kind: SoftmaxKind,
         cfg: &LaunchConfig,
         a: &DeviceSlice<Self>,
-        dims: (u32, u32),
+        dims: (u64, u64),
         out: &mut DeviceSlice<Self>,
     ) -> Result<()>;
 }
@@ -38,7 +39,7 @@ macro_rules! softmax_elem {
                 kind: SoftmaxKind,
                 cfg: &LaunchConfig,
                 a: &DeviceSlice<Self>,
-                (rows, cols): (u32, u32),
+                (rows, cols): (u64, u64),
                 out: &mut DeviceSlice<Self>,
             ) -> Result<()> {
                 match kind {
@@ -55,8 +56,8 @@ softmax_elem!(f32, softmax_rows_f32, log_softmax_rows_f32);
 softmax_elem!(bf16, softmax_rows_bf16, log_softmax_rows_bf16);
 
 impl Library {
-    /// Row-wise softmax or log-softmax (`kind`) of a row-major matrix of `shape`; `cols` must be
-    /// at least 1 and at most the device's opt-in shared memory / 4 (one row is staged there).
+    /// Row-wise softmax or log-softmax (`kind`) of a row-major matrix of `shape`, any width
+    /// (vocabulary rows of 150k+ columns included); an empty matrix does nothing.
     pub fn softmax_rows<T: SoftmaxElem>(
         &self,
         s: &Stream,
@@ -71,28 +72,32 @@ impl Library {
         };
         shape.check(op, "a", a.len())?;
         shape.check(op, "out", out.len())?;
-        let props = self.gpu.props();
-        let limit = props.max_shared_per_block_optin as usize / 4;
-        let cols = shape.cols;
-        if cols == 0 || cols > limit {
-            return Err(invalid(
-                op,
-                format!(
-                    "cols = {cols} must be in 1..={limit} (one row is staged in shared memory)"
-                ),
-            ));
+        if shape.rows == 0 || shape.cols == 0 {
+            return Ok(());
         }
-        let (r, c) = shape.dims_u32(op)?;
-        if r > props.max_grid_dim[0] {
-            return Err(invalid(
-                op,
-                format!("{} rows exceed the grid limit", shape.rows),
-            ));
-        }
-        // f32 rows of up to 8192 columns stay in registers (512 threads for wide rows); bf16 rows
-        // go through shared memory, where 256 threads keep more blocks resident.
-        let wide = cols >= 2048 && std::mem::size_of::<T>() == 4;
-        let cfg = LaunchConfig::linear(r, if wide { 512 } else { 256 }).with_shared(c * 4);
-        T::launch(&self.kernels, s, kind, &cfg, a, (r, c), out)
+        let cfg = row_launch(self, shape, std::mem::size_of::<T>());
+        T::launch(
+            &self.kernels,
+            s,
+            kind,
+            &cfg,
+            a,
+            (shape.rows as u64, shape.cols as u64),
+            out,
+        )
     }
+}
+
+/// The launch of the row engine without clusters: one block per row up to the grid limit
+/// (blocks loop over rows), the row staged in dynamic shared memory up to the opt-in limit
+/// (2 KiB kept for the kernels' static shared memory), 128 threads for rows up to 64 KiB (many
+/// rows in flight per SM measured fastest) and 1024 above.
+pub(super) fn row_launch(lib: &Library, shape: Shape, elem: usize) -> LaunchConfig {
+    let props = lib.gpu.props();
+    let row_bytes = shape.cols.saturating_mul(elem);
+    let cap = (props.max_shared_per_block_optin as usize).saturating_sub(2048) / 16 * 16;
+    let shared = (row_bytes / 16 + 1).saturating_mul(16).min(cap);
+    let threads = if row_bytes > 64 * 1024 { 1024 } else { 128 };
+    let grid = shape.rows.min(props.max_grid_dim[0] as usize) as u32;
+    LaunchConfig::linear(grid, threads).with_shared(shared as u32)
 }

@@ -2,6 +2,10 @@
 //! vs direct launch cost, pool vs cuMemAlloc allocation loops, copy/compute overlap, device
 //! memory across 10^5 buffers and launches, and the devices with their peer access.
 //!
+//! The launch cost is printed next to the same small op (an add of 256 f32) launched 1000
+//! times from torch and from CuPy, in the same run, by a short python script (skipped, with
+//! the reason, when python3, torch or CuPy is missing).
+//!
 //! Run: `cargo run --release -p gpukit-bench --bin runtime-bench` (`--quick` for fewer iterations).
 use clap::Parser;
 use gpukit::kernels::Kernels;
@@ -17,6 +21,86 @@ struct Args {
     /// Fewer iterations (10^4 instead of 10^5 for the allocation and leak loops).
     #[arg(long)]
     quick: bool,
+    /// Python interpreter for the torch/CuPy small-launch comparison.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Skip the torch/CuPy small-launch comparison.
+    #[arg(long)]
+    no_python: bool,
+}
+
+/// Times 1000 back-to-back adds of 256 f32 (as gpukit's launch measurement: wall time from the
+/// first launch to the end of a final synchronize, after a warm-up) in torch and in CuPy, and
+/// torch's CUDA-graph replay of the same 1000; prints `name: value` lines. `argv[1]`: the device.
+const PY_SMALL_OPS: &str = r#"
+import sys, time
+dev = int(sys.argv[1]); N = 256; K = 1000
+def per_op(launch, sync, k=K, warm=200):
+    for _ in range(warm):
+        launch()
+    sync()
+    best = None
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(k):
+            launch()
+        sync()
+        us = (time.perf_counter() - t) * 1e6 / k
+        best = us if best is None else min(best, us)
+    return best
+try:
+    import torch
+    torch.cuda.set_device(dev)
+    a = torch.ones(N, device="cuda"); b = torch.ones(N, device="cuda"); o = torch.empty_like(a)
+    sync = torch.cuda.synchronize
+    print(f"torch {torch.__version__} launch direct us/op (torch.add(out=) of {N} f32): "
+          f"{per_op(lambda: torch.add(a, b, out=o), sync):.3f}")
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(3):
+            torch.add(a, b, out=o)
+    torch.cuda.current_stream().wait_stream(s)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for _ in range(K):
+            torch.add(a, b, out=o)
+    us = per_op(g.replay, sync, k=1, warm=1) / K
+    print(f"torch launch graph replay us/op: {us:.3f}")
+except Exception as e:
+    print(f"torch small ops: skipped ({type(e).__name__}: {e})")
+try:
+    import cupy as cp
+    cp.cuda.Device(dev).use()
+    a = cp.ones(N, dtype=cp.float32); b = cp.ones(N, dtype=cp.float32); o = cp.empty_like(a)
+    sync = cp.cuda.Stream.null.synchronize
+    print(f"cupy {cp.__version__} launch direct us/op (cp.add(out=) of {N} f32): "
+          f"{per_op(lambda: cp.add(a, b, out=o), sync):.3f}")
+except Exception as e:
+    print(f"cupy small ops: skipped ({type(e).__name__}: {e})")
+"#;
+
+/// Run [`PY_SMALL_OPS`] and print its lines; a missing interpreter is reported, not an error.
+fn python_small_ops(python: &str, device: u32) {
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(PY_SMALL_OPS)
+        .arg(device.to_string())
+        .output();
+    match out {
+        Ok(o) => {
+            print!("{}", String::from_utf8_lossy(&o.stdout));
+            if !o.status.success() {
+                let err = String::from_utf8_lossy(&o.stderr);
+                let last = err.lines().last().unwrap_or("");
+                println!(
+                    "python small ops: {python} exited with {} ({last})",
+                    o.status
+                );
+            }
+        }
+        Err(e) => println!("python small ops: skipped ({python}: {e})"),
+    }
 }
 
 fn main() -> ExitCode {
@@ -67,6 +151,10 @@ fn run(args: &Args) -> runtime::Result<()> {
         "launch targets met (graph <= 1.5 us, direct <= 4 us): {}",
         yes(c.graph_us_per_kernel <= 1.5 && c.direct_us_per_kernel <= 4.0)
     );
+    // The same small op from torch and CuPy, measured the same way in this run.
+    if !args.no_python {
+        python_small_ops(&args.python, args.device);
+    }
 
     // Allocation loops: allocate 64 Ki floats, launch into them, free.
     let n = 1 << 16;

@@ -35,8 +35,10 @@
 )]
 
 pub mod arch;
+pub mod async_copy;
 pub mod atomic;
 pub mod block;
+pub mod cluster_reduce;
 pub mod elem;
 pub mod half;
 pub mod index;
@@ -59,6 +61,7 @@ pub use gpukit_macros::__unique_shared;
 pub use gpukit_macros::kernel;
 #[cfg(gpukit_unstable)]
 pub use half::F16x2;
+pub use half::HalfFloat;
 pub use half::{Bf16, Bf16x2};
 pub use index::{
     Dim3, block_dim, block_idx, global_id, global_id_x, global_id_y, global_id_z, global_linear_id,
@@ -66,8 +69,8 @@ pub use index::{
 };
 pub use input::{Input, Rows};
 pub use out::{
-    Atomic, BlockRows, BlockTiles, GridStride, Manual, OutSlice, Ownership, PerThread, Quad,
-    QuadMut, ThreadTiles, TileMut, WarpRows,
+    Atomic, BlockRows, BlockTiles, GridStride, Manual, OutSlice, Ownership, PacketMut, PerThread,
+    Quad, QuadMut, ThreadTiles, TileMut, WarpRows,
 };
 pub use panic::trap;
 pub use shared::{DynamicShared, SharedArray, dynamic_shared};
@@ -75,4 +78,4 @@ pub use sync::{
     fence_block, fence_device, fence_system, sync_threads, sync_threads_and, sync_threads_count,
     sync_threads_or, sync_warp,
 };
-pub use vector::{Quads, Word32, load_quad};
+pub use vector::{Packet, Packets, Quads, Word32, load_nc, load_quad};
