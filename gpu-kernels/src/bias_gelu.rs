@@ -5,7 +5,12 @@ use crate::elem::{Elem, lanes};
 use gpukit_device::{self as gpu, Bf16, OutSlice, PacketMut, Packets, PerThread, kernel};
 
 #[inline(always)]
-fn bias_gelu<E: Elem + gpu::Element, const N: usize>(x: &[E], bias: &[E], out: &mut OutSlice<E, PerThread<N>>, f: impl Fn(f32) -> f32) {
+fn bias_gelu<E: Elem + gpu::Element, const N: usize>(
+    x: &[E],
+    bias: &[E],
+    out: &mut OutSlice<E, PerThread<N>>,
+    f: impl Fn(f32) -> f32,
+) {
     let cols = bias.len();
     let (px, pb) = (Packets::new(x), Packets::new(bias));
     let col_of = |i: usize| {

@@ -9,7 +9,12 @@ use gpukit_device::{self as gpu, GridStride, Manual, OutSlice, PerThread, QuadMu
 /// out[i] = f(a[i], b[i]) over this thread's quad: 16-byte loads through aligned [`Quads`]
 /// views when the inputs allow, element-wise otherwise.
 #[inline(always)]
-fn zip_quad(a: &[f32], b: &[f32], out: &mut OutSlice<f32, PerThread<4>>, f: impl Fn(f32, f32) -> f32) {
+fn zip_quad(
+    a: &[f32],
+    b: &[f32],
+    out: &mut OutSlice<f32, PerThread<4>>,
+    f: impl Fn(f32, f32) -> f32,
+) {
     let (qa, qb) = (Quads::new(a), Quads::new(b));
     if let Some((i, q)) = out.thread_quad() {
         match (q, qa, qb) {

@@ -5,7 +5,8 @@
 use crate::elem::Elem;
 use crate::rows::{ColParam, Part, addr_of, cluster_rows, fold_all};
 use gpukit_device::{
-    self as gpu, Bf16, DynamicShared, Manual, OutSlice, Packets, async_copy, dynamic_shared, kernel, math,
+    self as gpu, Bf16, DynamicShared, Manual, OutSlice, Packets, async_copy, dynamic_shared,
+    kernel, math,
 };
 
 /// Combine (count, mean, M2) triples (Chan et al.), symmetrically.
@@ -88,7 +89,14 @@ fn write_affine<E: Elem>(
 }
 
 #[inline(always)]
-fn rms_norm<E: Elem>(x: &[E], rows: u64, cols: u64, weight: &[E], eps: f32, out: &mut OutSlice<E, Manual>) {
+fn rms_norm<E: Elem>(
+    x: &[E],
+    rows: u64,
+    cols: u64,
+    weight: &[E],
+    eps: f32,
+    out: &mut OutSlice<E, Manual>,
+) {
     let smem = dynamic_shared::<u32>();
     let (rows, cols) = (rows as usize, cols as usize);
     let (mut row, step) = cluster_rows();

@@ -17,7 +17,9 @@
 //! c, c + clusters, ...), any block size that is a multiple of 32, and the dynamic shared memory
 //! the host chose (a multiple of 16 bytes; 0 is valid and reads everything from global memory).
 use crate::elem::Elem;
-use gpukit_device::{self as gpu, DynamicShared, Manual, OutSlice, Packets, cluster_reduce as cluster};
+use gpukit_device::{
+    self as gpu, DynamicShared, Manual, OutSlice, Packets, cluster_reduce as cluster,
+};
 
 /// Where this cluster's rows are: `(first row, step)`.
 #[inline(always)]

@@ -20,7 +20,8 @@
 //! per tile) before each launch.
 use gpukit_device::atomic::{Ordering, Scope};
 use gpukit_device::{
-    self as gpu, Atomic, Manual, OutSlice, SharedArray, async_copy, kernel, shared::SharedElem, shared_array, warp,
+    self as gpu, Atomic, Manual, OutSlice, SharedArray, async_copy, kernel, shared::SharedElem,
+    shared_array, warp,
 };
 
 /// Threads per block of the scan kernels (the host launches with this).
@@ -312,18 +313,33 @@ fn tile_buffer() -> SharedArray<u32, TILE> {
 /// Prefix sums of f32 (`exclusive` != 0: out[i] = x[0] + .. + x[i-1]; else up to x[i]).
 /// Launch ⌈n / TILE⌉ blocks of [`BLOCK`] threads with `state` (one u64 per block) zeroed.
 #[kernel(same_len(x, out), launch_bounds(256))]
-pub fn scan_f32(x: &[f32], mut out: OutSlice<f32, Manual>, mut state: OutSlice<u64, Atomic>, exclusive: u32) {
+pub fn scan_f32(
+    x: &[f32],
+    mut out: OutSlice<f32, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
     scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of i32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out), launch_bounds(256))]
-pub fn scan_i32(x: &[i32], mut out: OutSlice<i32, Manual>, mut state: OutSlice<u64, Atomic>, exclusive: u32) {
+pub fn scan_i32(
+    x: &[i32],
+    mut out: OutSlice<i32, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
     scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of u32 (wrapping), as [`scan_f32`].
 #[kernel(same_len(x, out), launch_bounds(256))]
-pub fn scan_u32(x: &[u32], mut out: OutSlice<u32, Manual>, mut state: OutSlice<u64, Atomic>, exclusive: u32) {
+pub fn scan_u32(
+    x: &[u32],
+    mut out: OutSlice<u32, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
     scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
 }

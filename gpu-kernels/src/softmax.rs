@@ -8,7 +8,9 @@
 //! for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
 use crate::rows::{Part, addr_of, cluster_rows, fold_all};
-use gpukit_device::{self as gpu, Bf16, Manual, OutSlice, async_copy, dynamic_shared, kernel, math};
+use gpukit_device::{
+    self as gpu, Bf16, Manual, OutSlice, async_copy, dynamic_shared, kernel, math,
+};
 
 /// Combine two (max, Σ e^(x - max)) pairs, symmetrically (bit-identical either way round).
 #[inline(always)]

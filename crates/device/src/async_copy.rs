@@ -74,7 +74,7 @@ pub(crate) fn copy_packet<T>(
     let size = core::mem::size_of::<T>();
     let avail = src.len().saturating_sub(src_elem) * size;
     let p = src.as_ptr().wrapping_add(src_elem.min(src.len())) as *const u8;
-    if (p as usize) % 16 != 0 {
+    if !(p as usize).is_multiple_of(16) {
         return false;
     }
     // SAFETY: the destination is in bounds and 16-byte aligned (the shared base is); the source

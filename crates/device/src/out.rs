@@ -378,7 +378,10 @@ impl<T: Element, const N: usize> OutSlice<T, PerThread<N>> {
     #[inline(always)]
     pub fn thread_packet(&mut self) -> Option<(usize, PacketMut<'_, T>)> {
         let per = 16 / core::mem::size_of::<T>();
-        assert!(N == per, "thread_packet needs PerThread<16 / size_of::<T>()>");
+        assert!(
+            N == per,
+            "thread_packet needs PerThread<16 / size_of::<T>()>"
+        );
         let start = global_linear_id().checked_mul(per)?;
         if start >= self.len {
             return None;
@@ -387,7 +390,7 @@ impl<T: Element, const N: usize> OutSlice<T, PerThread<N>> {
         // alone (`PerThread<N>` with `N = per`), so one `&mut` to it is unique.
         unsafe {
             let p = self.ptr.add(start);
-            if start + per <= self.len && (p as usize) % 16 == 0 {
+            if start + per <= self.len && (p as usize).is_multiple_of(16) {
                 Some((
                     start,
                     PacketMut::Full(&mut *(p as *mut crate::vector::Packet)),
@@ -401,7 +404,6 @@ impl<T: Element, const N: usize> OutSlice<T, PerThread<N>> {
             }
         }
     }
-
 }
 
 impl<T> OutSlice<T, Manual> {
@@ -415,7 +417,9 @@ impl<T> OutSlice<T, Manual> {
     /// Every thread of the launch accesses this output only through this claim with the same
     /// `K` (the strided-packets rule is then a partition).
     #[inline(always)]
-    pub unsafe fn claim_thread_packets<const K: usize>(&mut self) -> [Option<(usize, PacketMut<'_, T>)>; K] {
+    pub unsafe fn claim_thread_packets<const K: usize>(
+        &mut self,
+    ) -> [Option<(usize, PacketMut<'_, T>)>; K] {
         let per = 16 / core::mem::size_of::<T>();
         let (id, step) = (global_linear_id(), grid_linear_threads());
         let (ptr, len) = (self.ptr, self.len);
@@ -428,7 +432,7 @@ impl<T> OutSlice<T, Manual> {
             // ids and distinct k give distinct packets), so the `&mut` are unique and disjoint.
             unsafe {
                 let p = ptr.add(start);
-                if start + per <= len && (p as usize) % 16 == 0 {
+                if start + per <= len && (p as usize).is_multiple_of(16) {
                     Some((
                         start,
                         PacketMut::Full(&mut *(p as *mut crate::vector::Packet)),
@@ -457,7 +461,7 @@ impl<T> OutSlice<T, Manual> {
         }
         // SAFETY: `i < len`.
         let p = unsafe { self.ptr.add(i) };
-        if (p as usize) % 16 != 0 {
+        if !(p as usize).is_multiple_of(16) {
             return None;
         }
         // SAFETY: in bounds and aligned; exclusivity is the caller's contract.
