@@ -205,7 +205,9 @@ impl<'a, T: Copy> Packets<'a, T> {
     /// `None` when `s` does not start on a 16-byte boundary.
     #[inline(always)]
     pub fn new(s: &'a [T]) -> Option<Packets<'a, T>> {
-        if !(s.as_ptr() as usize).is_multiple_of(16) || !16usize.is_multiple_of(core::mem::size_of::<T>()) {
+        if !(s.as_ptr() as usize).is_multiple_of(16)
+            || !16usize.is_multiple_of(core::mem::size_of::<T>())
+        {
             return None;
         }
         let n = s.len() / Self::PER;
