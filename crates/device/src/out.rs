@@ -7,14 +7,14 @@
 //!
 //! | view (in the signature)       | who owns what                                          | accessor        |
 //! |-------------------------------|--------------------------------------------------------|-----------------|
-//! | [`PerThread<N>`] (default 1)  | thread `i` (linear id): elements `N*i .. N*i + N`      | [`thread_items`](OutSlice::thread_items), [`thread_elem`](OutSlice::thread_elem) |
+//! | [`PerThread<N>`] (default 1)  | thread `i` (linear id): elements `N*i .. N*i + N`      | [`thread_items`](OutSlice::thread_items), [`thread_elem`](OutSlice::thread_elem), [`thread_packet`](OutSlice::thread_packet) |
 //! | [`GridStride`]                | thread `i`: `i, i + T, i + 2T, ..` (`T` threads)       | [`grid_stride`](OutSlice::grid_stride) |
 //! | [`BlockRows<len>`](BlockRows) | block `b`: row `b` (`len` elements)                    | [`block_row`](OutSlice::block_row) |
 //! | [`WarpRows<len>`](WarpRows)   | warp `w` of the grid: row `w`                          | [`warp_row`](OutSlice::warp_row) |
 //! | [`BlockTiles<W, H, cols>`](BlockTiles) | block `(x, y)`: the `H x W` tile at `(y*H, x*W)` | [`block_tile`](OutSlice::block_tile) |
 //! | [`ThreadTiles<W, H, cols>`](ThreadTiles) | thread `(x, y)`: the `H x W` tile at `(y*H, x*W)` | [`thread_tile`](OutSlice::thread_tile) |
 //! | [`Atomic`]                    | everyone, atomically                                   | [`atomic`](OutSlice::atomic) |
-//! | [`Manual`]                    | the kernel's own `unsafe` claim                        | [`claim_mut`](OutSlice::claim_mut) |
+//! | [`Manual`]                    | the kernel's own `unsafe` claim                        | [`claim_mut`](OutSlice::claim_mut), [`claim_thread_packets`](OutSlice::claim_thread_packets) |
 //!
 //! Inside a row or tile a block or warp shares, each thread again owns a fixed part: in rows, the
 //! 16-byte chunks `rank, rank + team, ..` ([`RowMut::chunks`]); in block tiles, the same chunks of
