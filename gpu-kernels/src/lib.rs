@@ -6,6 +6,8 @@
 pub mod elementwise;
 pub mod gemm;
 pub mod half_maps;
+#[cfg(target_feature = "sm_90a")]
+pub mod hopper_gemm;
 pub mod matrix;
 pub mod reduce;
 pub mod scan;

@@ -1,0 +1,631 @@
+//! Hopper (sm_90a) GEMM: `C = act(alpha * A·Bᵀ + beta * C + bias)` on the warpgroup tensor
+//! cores, with f32 accumulation.
+//!
+//! Operands (row-major, as a linear layer stores them): A is M×K, B is N×K (so the product is
+//! A·Bᵀ, both K-major), C is M×N with row stride `ldc`; batches are `batches` such triples,
+//! `stride_c` elements apart in C (A and B batch strides live in their tensor maps). A and B
+//! reach the kernel as TMA tensor maps (3-D: K, rows, batch; 128-byte swizzle; box 64 × 128
+//! for A and 64 × (256 / cluster size) for B), built by the host.
+//!
+//! Design (one CTA per SM, persistent):
+//! - 384 threads = 3 warpgroups. Warpgroup 0 is the producer: it gives registers away
+//!   (`setmaxnreg.dec 24`) and one thread issues TMA loads of 128×64 A and 256×64 B tiles into
+//!   a 4-stage ring (48 KiB per stage) guarded by full/empty mbarriers ([`Pipeline`]).
+//!   Warpgroups 1 and 2 are consumers (`setmaxnreg.inc 240`): each owns 64 rows of the 128×256
+//!   CTA tile, 128 f32 accumulators per thread, and per stage issues four
+//!   `wgmma.m64n256k16` (K = 64) reading both operands from shared memory, then waits for
+//!   the previous stage's group (`wait_group 1`) and releases that stage — so the tensor cores
+//!   always have the next stage queued.
+//! - Tiles are visited persistently: tile `i` of the launch's cluster `c` is
+//!   `c + i * clusters`, in a grouped order (`group_m` tile rows per group, column-major inside
+//!   a group) so concurrently running CTAs share A and B panels in L2.
+//! - Clusters of 2 CTAs along M (launch-time choice): both CTAs need the same 256-wide B tile,
+//!   so each loads half of it and multicasts it to both; consumers release a stage to both
+//!   producers (remote mbarrier arrivals).
+//! - Edges: TMA fills out-of-range rows and columns (and K past the end) with zeros, so partial
+//!   tiles compute on zeros; the epilogue writes only elements inside C (bounds-checked
+//!   against the slice, too). K, the row strides and batch strides must be multiples of 16
+//!   bytes (a TMA rule; the host checks and otherwise uses the portable kernel).
+//! - Epilogue from registers: `alpha`, `beta` (C is not read when `beta == 0`), per-column
+//!   `bias` (empty slice: none), activation [`ACT_NONE`], [`ACT_RELU`] or [`ACT_GELU`] (tanh
+//!   form), converted to the output type with paired stores where aligned.
+
+use gpukit_device::cluster;
+use gpukit_device::mbarrier::{Consumer, ConsumerStage, Pipeline, fence_init};
+use gpukit_device::tma::{TensorMap, TensorMapRef};
+use gpukit_device::warpgroup::{setmaxnreg_dec, setmaxnreg_inc};
+use gpukit_device::wgmma::{self, Accumulator, MatrixDesc, MmaAsync};
+use gpukit_device::{self as gpu, Bf16, Bf16x2, F16x2, OutSlice, kernel};
+
+/// CTA tile rows (two consumer warpgroups of 64).
+pub const HG_BM: u32 = 128;
+/// CTA tile columns (one `m64n256` per consumer per k16 step).
+pub const HG_BN: u32 = 256;
+/// K per pipeline stage: one 128-byte swizzle row of 16-bit elements.
+pub const HG_BK: u32 = 64;
+/// Pipeline stages.
+pub const HG_STAGES: usize = 4;
+/// Threads per CTA: one producer and two consumer warpgroups.
+pub const HG_THREADS: u32 = 384;
+/// Largest cluster (along M) the kernels support.
+pub const HG_MAX_CLUSTER: u32 = 2;
+
+/// Epilogue activations.
+pub const ACT_NONE: u32 = 0;
+/// `max(x, 0)`.
+pub const ACT_RELU: u32 = 1;
+/// GELU, tanh form (`torch.nn.functional.gelu(x, approximate="tanh")`).
+pub const ACT_GELU: u32 = 2;
+
+const A_STAGE: u32 = HG_BM * HG_BK * 2;
+const B_STAGE: u32 = HG_BN * HG_BK * 2;
+const A_RING: u32 = 0;
+const B_RING: u32 = A_RING + HG_STAGES as u32 * A_STAGE;
+const BARRIERS: u32 = B_RING + HG_STAGES as u32 * B_STAGE;
+/// Dynamic shared memory per CTA: the ring, its barriers, and 1 KiB to align the ring to the
+/// 1024 bytes the 128-byte swizzle needs.
+pub const HG_SHARED_BYTES: u32 = 1024 + BARRIERS + Pipeline::<HG_STAGES>::BYTES;
+
+/// Consumer warpgroups per CTA.
+const CONSUMERS: u32 = HG_THREADS / 128 - 1;
+
+const _: () = {
+    assert!(HG_BM == 64 * CONSUMERS);
+    assert!(HG_BK * 2 == 128, "one K block is one 128-byte swizzle row");
+    assert!(HG_SHARED_BYTES <= 227 * 1024);
+};
+
+/// Runs `$body` once per listed value of `$i`, written out, so register arrays are indexed by
+/// constants only.
+macro_rules! unroll {
+    ($i:ident in [$($v:literal),* $(,)?] $body:block) => {{
+        $({
+            let $i: usize = $v;
+            $body
+        })*
+    }};
+}
+
+#[inline(always)]
+fn trap() -> ! {
+    // SAFETY: `trap` aborts the kernel; no memory is touched.
+    unsafe { core::arch::asm!("trap;", options(noreturn, nostack)) }
+}
+
+/// Output element types of the epilogue.
+pub trait GemmOut: Copy {
+    /// Reads one element as f32.
+    ///
+    /// # Safety
+    /// `p` is valid for reads.
+    unsafe fn load_f32(p: *const Self) -> f32;
+    /// Writes one element.
+    ///
+    /// # Safety
+    /// `p` is valid for writes by this thread alone.
+    unsafe fn store(p: *mut Self, v: f32);
+    /// Writes two adjacent elements with one access.
+    ///
+    /// # Safety
+    /// `p` is aligned to two elements and both are valid for writes by this thread alone.
+    unsafe fn store_pair(p: *mut Self, v0: f32, v1: f32);
+    /// Reads `bias[i]` as f32.
+    ///
+    /// # Safety
+    /// `i < bias.len()`.
+    unsafe fn bias_f32(bias: &[Self], i: usize) -> f32;
+}
+
+impl GemmOut for Bf16 {
+    #[inline(always)]
+    unsafe fn load_f32(p: *const Self) -> f32 {
+        // SAFETY: the caller's contract.
+        unsafe { (*p).to_f32() }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut Self, v: f32) {
+        // SAFETY: the caller's contract.
+        unsafe { *p = Bf16::from_f32(v) }
+    }
+    #[inline(always)]
+    unsafe fn store_pair(p: *mut Self, v0: f32, v1: f32) {
+        // SAFETY: the caller's contract: 4-byte aligned, both elements ours.
+        unsafe { *(p as *mut Bf16x2) = Bf16x2::from_f32s(v0, v1) }
+    }
+    #[inline(always)]
+    unsafe fn bias_f32(bias: &[Self], i: usize) -> f32 {
+        // SAFETY: the caller's contract.
+        unsafe { bias.get_unchecked(i).to_f32() }
+    }
+}
+
+impl GemmOut for f16 {
+    #[inline(always)]
+    unsafe fn load_f32(p: *const Self) -> f32 {
+        // SAFETY: the caller's contract.
+        unsafe { gpu::half::f16_to_f32(*p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut Self, v: f32) {
+        // SAFETY: the caller's contract.
+        unsafe { *p = gpu::half::f16_from_f32(v) }
+    }
+    #[inline(always)]
+    unsafe fn store_pair(p: *mut Self, v0: f32, v1: f32) {
+        // SAFETY: the caller's contract: 4-byte aligned, both elements ours.
+        unsafe { *(p as *mut F16x2) = F16x2::from_f32s(v0, v1) }
+    }
+    #[inline(always)]
+    unsafe fn bias_f32(bias: &[Self], i: usize) -> f32 {
+        // SAFETY: the caller's contract.
+        gpu::half::f16_to_f32(unsafe { *bias.get_unchecked(i) })
+    }
+}
+
+/// Two f32 at an 8-byte aligned address.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+struct F32x2([f32; 2]);
+
+impl GemmOut for f32 {
+    #[inline(always)]
+    unsafe fn load_f32(p: *const Self) -> f32 {
+        // SAFETY: the caller's contract.
+        unsafe { *p }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut Self, v: f32) {
+        // SAFETY: the caller's contract.
+        unsafe { *p = v }
+    }
+    #[inline(always)]
+    unsafe fn store_pair(p: *mut Self, v0: f32, v1: f32) {
+        // SAFETY: the caller's contract: 8-byte aligned, both elements ours.
+        unsafe { *(p as *mut F32x2) = F32x2([v0, v1]) }
+    }
+    #[inline(always)]
+    unsafe fn bias_f32(bias: &[Self], i: usize) -> f32 {
+        // SAFETY: the caller's contract.
+        unsafe { *bias.get_unchecked(i) }
+    }
+}
+
+/// Problem description shared by all entries (kernel scalars, gathered).
+#[derive(Clone, Copy)]
+struct Problem {
+    m: u32,
+    n: u32,
+    k: u32,
+    batches: u32,
+    ldc: u32,
+    stride_c: u64,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    group_m: u32,
+}
+
+/// The `i`-th tile of the grouped order: (batch, cluster row tile, column tile).
+#[inline(always)]
+fn tile_coords(t: u32, tiles_mc: u32, tiles_n: u32, group: u32) -> (u32, u32, u32) {
+    let per_batch = tiles_mc * tiles_n;
+    let bz = t / per_batch;
+    let r = t - bz * per_batch;
+    let per_group = group * tiles_n;
+    let g = r / per_group;
+    let first = g * group;
+    let rows = (tiles_mc - first).min(group);
+    let local = r - g * per_group;
+    (bz, first + local % rows, local / rows)
+}
+
+/// Finishes one accumulator value for column `col` of C at index `idx`.
+#[inline(always)]
+fn finish<O: GemmOut>(v: f32, p: &Problem, bias: &[O], col: u32, c: *const O) -> f32 {
+    let mut x = p.alpha * v;
+    if p.beta != 0.0 {
+        // SAFETY: the caller checked `c` is inside the output slice.
+        x = gpu::math::fma(p.beta, unsafe { O::load_f32(c) }, x);
+    }
+    if !bias.is_empty() {
+        // SAFETY: `col < n <= bias.len()` (the caller checks `col < n`; the kernel entry
+        // checked the bias length).
+        x += unsafe { O::bias_f32(bias, col as usize) };
+    }
+    match p.act {
+        ACT_RELU => gpu::math::max(x, 0.0),
+        ACT_GELU => gpu::math::gelu_fast(x),
+        _ => x,
+    }
+}
+
+/// Writes the pair of accumulators `(v0, v1)` at (`row`, `col`..`col + 2`) of batch `bz`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn store_pair<O: GemmOut>(
+    c: &mut OutSlice<O>,
+    p: &Problem,
+    bias: &[O],
+    pairs_aligned: bool,
+    bz: u32,
+    row: u32,
+    col: u32,
+    v0: f32,
+    v1: f32,
+) {
+    if row >= p.m || col >= p.n {
+        return;
+    }
+    let idx = bz as usize * p.stride_c as usize + row as usize * p.ldc as usize + col as usize;
+    let two = col + 1 < p.n;
+    let len = c.len();
+    let base = c.as_mut_ptr();
+    if two && idx + 2 <= len {
+        let ptr = base.wrapping_add(idx);
+        let x0 = finish(v0, p, bias, col, ptr);
+        let x1 = finish(v1, p, bias, col + 1, ptr.wrapping_add(1));
+        if pairs_aligned {
+            // SAFETY: `idx + 2 <= len`; `pairs_aligned` means the slice start, `ldc` and
+            // `stride_c` are even (in elements) and suitably aligned, and `col` is even, so
+            // `ptr` is aligned to two elements; each (row, col) pair belongs to exactly one
+            // thread of one CTA (tiles partition C).
+            unsafe { O::store_pair(ptr, x0, x1) };
+        } else {
+            // SAFETY: as above, element by element.
+            unsafe {
+                O::store(ptr, x0);
+                O::store(ptr.wrapping_add(1), x1);
+            }
+        }
+    } else if idx < len {
+        let ptr = base.wrapping_add(idx);
+        let x0 = finish(v0, p, bias, col, ptr);
+        // SAFETY: `idx < len`; exclusive as above.
+        unsafe { O::store(ptr, x0) };
+        if two && idx + 1 < len {
+            let x1 = finish(v1, p, bias, col + 1, ptr.wrapping_add(1));
+            // SAFETY: `idx + 1 < len`; exclusive as above.
+            unsafe { O::store(ptr.wrapping_add(1), x1) };
+        }
+    }
+}
+
+/// Hands a consumed stage back to the producer of every CTA that writes into it.
+#[inline(always)]
+fn release(cons: &Consumer<HG_STAGES>, stage: ConsumerStage, t: u32, cluster_size: u32) {
+    if cluster_size == 1 {
+        if t == 0 {
+            cons.release(stage);
+        } else {
+            cons.forget(stage);
+        }
+    } else if t < cluster_size {
+        // SAFETY: the kernel runs as a cluster of `cluster_size` CTAs (read from
+        // `%cluster_nctarank`), thread `t` arrives on CTA `t`'s barrier, and every CTA stays
+        // alive until the final cluster barrier.
+        unsafe { cons.release_to_rank(stage, t) };
+    } else {
+        cons.forget(stage);
+    }
+}
+
+/// The shared body: `T` the input type, `O` the output type.
+#[inline(always)]
+fn hgemm_body<T, O: GemmOut>(
+    a: TensorMapRef,
+    b: TensorMapRef,
+    mut c: OutSlice<O>,
+    bias: &[O],
+    p: Problem,
+) where
+    Accumulator<128>: MmaAsync<T, T>,
+{
+    let smem = gpu::dynamic_shared::<u32>();
+    let cluster_size = cluster::cta_count();
+    if gpu::block_dim().x != HG_THREADS
+        || (smem.len() * 4) < HG_SHARED_BYTES as usize
+        || cluster_size > HG_MAX_CLUSTER
+        || p.group_m == 0
+        || (!bias.is_empty() && bias.len() < p.n as usize)
+    {
+        // A launch the host API never makes: stop rather than compute a wrong C.
+        trap();
+    }
+    let base = (smem.shared_addr() + 1023) & !1023;
+    // SAFETY: `base + BARRIERS` is 8-byte aligned and the pipeline's bytes lie inside the
+    // dynamic allocation (checked above); nothing else uses them. `init` runs on one thread
+    // below, published by the cluster/block barrier before any use.
+    let pipe = unsafe { Pipeline::<HG_STAGES>::at(base + BARRIERS) };
+    let tid = gpu::thread_idx().x;
+    if tid == 0 {
+        // SAFETY: one thread, before any use; published below.
+        unsafe { pipe.init(CONSUMERS * cluster_size) };
+        fence_init();
+        a.prefetch();
+        b.prefetch();
+    }
+    if cluster_size > 1 {
+        cluster::sync();
+    } else {
+        gpu::sync_threads();
+    }
+
+    let rank = cluster::cta_rank();
+    let (first, step) = if cluster_size > 1 {
+        (cluster::cluster_id_x(), cluster::ncluster_x())
+    } else {
+        (gpu::block_idx().x, gpu::grid_dim().x)
+    };
+    let tiles_m = p.m.div_ceil(HG_BM);
+    let tiles_mc = tiles_m.div_ceil(cluster_size);
+    let tiles_n = p.n.div_ceil(HG_BN);
+    let total = tiles_mc * tiles_n * p.batches;
+    let k_blocks = p.k.div_ceil(HG_BK);
+    let wg = tid / 128;
+
+    if wg == 0 {
+        // SAFETY: the whole warpgroup executes it; 24 × 128 + 240 × 256 ≤ 65536 registers.
+        unsafe { setmaxnreg_dec::<24>() };
+        if tid == 0 {
+            let mut prod = pipe.producer();
+            let b_rows = HG_BN / cluster_size;
+            let mut t = first;
+            while t < total {
+                let (bz, tmc, tn) = tile_coords(t, tiles_mc, tiles_n, p.group_m);
+                let row = ((tmc * cluster_size + rank) * HG_BM) as i32;
+                let col = (tn * HG_BN + rank * b_rows) as i32;
+                for kb in 0..k_blocks {
+                    let stage = prod.acquire();
+                    let s = stage.index();
+                    let kc = (kb * HG_BK) as i32;
+                    let a_dst = base + A_RING + s * A_STAGE;
+                    let b_dst = base + B_RING + s * B_STAGE + rank * b_rows * HG_BK * 2;
+                    // SAFETY: the destinations are this stage's A tile and this CTA's part of
+                    // the B tile (1024-byte aligned: `base` is, and every stage and half-tile
+                    // is a multiple of 16 KiB), free since `acquire` returned (all consumers
+                    // of all CTAs released the stage); the stage's full barrier expects
+                    // `A_STAGE + B_STAGE` bytes (committed below): A's box here, B's boxes
+                    // from every CTA of the cluster. The maps are 3-D (host contract).
+                    unsafe {
+                        a.load_3d(a_dst, stage.barrier(), kc, row, bz as i32);
+                        if cluster_size > 1 {
+                            b.load_3d_multicast(
+                                b_dst,
+                                stage.barrier(),
+                                kc,
+                                col,
+                                bz as i32,
+                                ((1u32 << cluster_size) - 1) as u16,
+                            );
+                        } else {
+                            b.load_3d(b_dst, stage.barrier(), kc, col, bz as i32);
+                        }
+                    }
+                    stage.commit(A_STAGE + B_STAGE);
+                }
+                t += step;
+            }
+        }
+    } else {
+        // SAFETY: the whole warpgroup executes it (see above for the budget).
+        unsafe { setmaxnreg_inc::<240>() };
+        let cw = wg - 1;
+        let t_in = tid % 128;
+        let mut cons = pipe.consumer();
+        let mut acc = Accumulator::<128>::zeroed();
+        let pairs_aligned = {
+            let align = 2 * core::mem::size_of::<O>();
+            (c.as_mut_ptr() as usize) % align == 0 && p.ldc % 2 == 0 && p.stride_c % 2 == 0
+        };
+        let mut t = first;
+        while t < total {
+            let (bz, tmc, tn) = tile_coords(t, tiles_mc, tiles_n, p.group_m);
+            let mut pending: Option<ConsumerStage> = None;
+            for kb in 0..k_blocks {
+                let stage = cons.wait();
+                let s = stage.index();
+                let a_desc =
+                    MatrixDesc::k_major_sw128(base + A_RING + s * A_STAGE + cw * 64 * HG_BK * 2);
+                let b_desc = MatrixDesc::k_major_sw128(base + B_RING + s * B_STAGE);
+                // SAFETY: the warpgroup executes this together; the stage is full (TMA data,
+                // async proxy) and stays unwritten until released after the group completes;
+                // `fence` orders the epilogue's reads of `acc` before the new MMAs.
+                unsafe {
+                    wgmma::fence();
+                    unroll!(kk in [0, 1, 2, 3] {
+                        let off = kk as u32 * 32;
+                        acc.mma_async(a_desc.add_bytes(off), b_desc.add_bytes(off), kb > 0 || kk > 0);
+                    });
+                    wgmma::commit_group();
+                    wgmma::wait_group::<1>();
+                }
+                if let Some(prev) = pending.take() {
+                    release(&cons, prev, t_in, cluster_size);
+                }
+                pending = Some(stage);
+            }
+            // SAFETY: the warpgroup executes this together.
+            unsafe { wgmma::wait_group::<0>() };
+            acc.fence_operands();
+            if let Some(prev) = pending.take() {
+                release(&cons, prev, t_in, cluster_size);
+            }
+
+            // Epilogue straight from the accumulator registers.
+            let tile_row = (tmc * cluster_size + rank) * HG_BM + cw * 64;
+            let tile_col = tn * HG_BN;
+            let row0 = tile_row + 16 * (t_in / 32) + (t_in % 32) / 4;
+            let col0 = tile_col + 2 * (t_in % 4);
+            // The common case: this warpgroup's 64 × 256 block lies inside C, plain
+            // `alpha * A·Bᵀ`, paired stores aligned: no per-element checks.
+            let last = bz as usize * p.stride_c as usize
+                + (tile_row + 63) as usize * p.ldc as usize
+                + (tile_col + HG_BN) as usize;
+            let plain = p.beta == 0.0 && bias.is_empty() && p.act == ACT_NONE;
+            if plain
+                && pairs_aligned
+                && tile_row + 64 <= p.m
+                && tile_col + HG_BN <= p.n
+                && last <= c.len()
+            {
+                let r0 = bz as usize * p.stride_c as usize
+                    + row0 as usize * p.ldc as usize
+                    + col0 as usize;
+                let r1 = r0 + 8 * p.ldc as usize;
+                let out = c.as_mut_ptr();
+                unroll!(j in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                              16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31] {
+                    // SAFETY: rows `row0`, `row0 + 8` and columns `col0 + 8j .. + 2` lie in
+                    // the block, which lies inside C and the slice (`last <= len`); pairs are
+                    // aligned (`pairs_aligned`, even column); each pair belongs to this thread
+                    // alone (tiles partition C, the fragment layout partitions a tile).
+                    unsafe {
+                        O::store_pair(out.add(r0 + 8 * j), p.alpha * acc.regs[4 * j],
+                            p.alpha * acc.regs[4 * j + 1]);
+                        O::store_pair(out.add(r1 + 8 * j), p.alpha * acc.regs[4 * j + 2],
+                            p.alpha * acc.regs[4 * j + 3]);
+                    }
+                });
+            } else {
+                unroll!(j in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                              16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31] {
+                    let col = col0 + 8 * j as u32;
+                    store_pair(&mut c, &p, bias, pairs_aligned, bz, row0, col,
+                        acc.regs[4 * j], acc.regs[4 * j + 1]);
+                    store_pair(&mut c, &p, bias, pairs_aligned, bz, row0 + 8, col,
+                        acc.regs[4 * j + 2], acc.regs[4 * j + 3]);
+                });
+            }
+            t += step;
+        }
+    }
+    if cluster_size > 1 {
+        // Keep this CTA's shared memory (barriers, multicast destinations) alive until every
+        // CTA of the cluster is done with it.
+        cluster::sync();
+    }
+}
+
+/// bf16 A and B, bf16 C.
+///
+/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
+/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
+/// 64 × 128 box). `a`: 3-D map of A (K, M, batches), box 64 × 128 × 1; `b`: 3-D map of B
+/// stored N×K (K, N, batches), box 64 × (256 / cluster) × 1; both 128-byte swizzled. `bias`:
+/// `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or [`ACT_GELU`]. `group_m`: tile
+/// rows per raster group (≥ 1).
+#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
+#[allow(clippy::too_many_arguments)]
+pub fn hgemm_bf16_bf16(
+    a: TensorMap,
+    b: TensorMap,
+    c: OutSlice<Bf16>,
+    bias: &[Bf16],
+    m: u32,
+    n: u32,
+    k: u32,
+    batches: u32,
+    ldc: u32,
+    stride_c: u64,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    group_m: u32,
+) {
+    #[rustfmt::skip]
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m };
+    hgemm_body::<Bf16, Bf16>(a, b, c, bias, p)
+}
+
+/// f16 A and B, f16 C.
+///
+/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
+/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
+/// 64 × 128 box). `a`: 3-D map of A (K, M, batches), box 64 × 128 × 1; `b`: 3-D map of B
+/// stored N×K (K, N, batches), box 64 × (256 / cluster) × 1; both 128-byte swizzled. `bias`:
+/// `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or [`ACT_GELU`]. `group_m`: tile
+/// rows per raster group (≥ 1).
+#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
+#[allow(clippy::too_many_arguments)]
+pub fn hgemm_f16_f16(
+    a: TensorMap,
+    b: TensorMap,
+    c: OutSlice<f16>,
+    bias: &[f16],
+    m: u32,
+    n: u32,
+    k: u32,
+    batches: u32,
+    ldc: u32,
+    stride_c: u64,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    group_m: u32,
+) {
+    #[rustfmt::skip]
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m };
+    hgemm_body::<f16, f16>(a, b, c, bias, p)
+}
+
+/// bf16 A and B, f32 C.
+///
+/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
+/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
+/// 64 × 128 box). `a`: 3-D map of A (K, M, batches), box 64 × 128 × 1; `b`: 3-D map of B
+/// stored N×K (K, N, batches), box 64 × (256 / cluster) × 1; both 128-byte swizzled. `bias`:
+/// `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or [`ACT_GELU`]. `group_m`: tile
+/// rows per raster group (≥ 1).
+#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
+#[allow(clippy::too_many_arguments)]
+pub fn hgemm_bf16_f32(
+    a: TensorMap,
+    b: TensorMap,
+    c: OutSlice<f32>,
+    bias: &[f32],
+    m: u32,
+    n: u32,
+    k: u32,
+    batches: u32,
+    ldc: u32,
+    stride_c: u64,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    group_m: u32,
+) {
+    #[rustfmt::skip]
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m };
+    hgemm_body::<Bf16, f32>(a, b, c, bias, p)
+}
+
+/// f16 A and B, f32 C.
+///
+/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
+/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
+/// 64 × 128 box). `a`: 3-D map of A (K, M, batches), box 64 × 128 × 1; `b`: 3-D map of B
+/// stored N×K (K, N, batches), box 64 × (256 / cluster) × 1; both 128-byte swizzled. `bias`:
+/// `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or [`ACT_GELU`]. `group_m`: tile
+/// rows per raster group (≥ 1).
+#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
+#[allow(clippy::too_many_arguments)]
+pub fn hgemm_f16_f32(
+    a: TensorMap,
+    b: TensorMap,
+    c: OutSlice<f32>,
+    bias: &[f32],
+    m: u32,
+    n: u32,
+    k: u32,
+    batches: u32,
+    ldc: u32,
+    stride_c: u64,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    group_m: u32,
+) {
+    #[rustfmt::skip]
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m };
+    hgemm_body::<f16, f32>(a, b, c, bias, p)
+}
