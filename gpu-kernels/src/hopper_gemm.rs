@@ -1,5 +1,7 @@
 //! Hopper (sm_90a) GEMM: `C = act(alpha * A·Bᵀ + beta * C + bias)` on the warpgroup tensor
-//! cores, with f32 accumulation.
+//! cores, with f32 accumulation, for bf16/f16 inputs (bf16/f16/f32 out), fp8 inputs (e4m3 × e4m3
+//! and e4m3 × e5m2, per-tensor scales folded into `alpha` by the host; bf16/f32 out) and tf32
+//! (f32 inputs rounded to tf32 by the copy engine; f32 out).
 //!
 //! Operands (row-major, as a linear layer stores them): A is M×K, B is N×K (so the product is
 //! A·Bᵀ, both K-major), C is M×N with row stride `ldc`; batches are `batches` such triples,
@@ -29,20 +31,31 @@
 //! - Epilogue from registers: `alpha`, `beta` (C is not read when `beta == 0`), per-column
 //!   `bias` (empty slice: none), activation [`ACT_NONE`], [`ACT_RELU`] or [`ACT_GELU`] (tanh
 //!   form), converted to the output type with paired stores where aligned.
+//! - Every input type moves 128 bytes of K per stage and 32 bytes per wgmma (k16 for 16-bit,
+//!   k32 for fp8, k8 for tf32), so one body serves them all; only the K per stage in elements
+//!   ([`HgInput::BYTES`]) and the instruction differ.
+//! - Split-K (`splits > 1`, for problems with fewer tiles than SMs): work unit `u` is split
+//!   `u % splits` of tile `u / splits`, a contiguous range of K blocks. Each consumer warpgroup
+//!   writes its partial accumulators to `workspace` (in fragment order: 16-byte stores, fully
+//!   coalesced), fences, and counts itself in `counters[tile * 2 + group]`; the group that
+//!   arrives last adds the other partials, runs the epilogue and resets the counter to 0 (so
+//!   the counters must be zero before the first launch, and stay reusable).
 
 use gpukit_device::cluster;
 use gpukit_device::mbarrier::{Consumer, ConsumerStage, Pipeline, fence_init};
 use gpukit_device::tma::{TensorMap, TensorMapRef};
-use gpukit_device::warpgroup::{setmaxnreg_dec, setmaxnreg_inc};
-use gpukit_device::wgmma::{self, Accumulator, MatrixDesc, MmaAsync};
+use gpukit_device::atomic::{Ordering, Scope};
+use gpukit_device::warpgroup::{named_barrier_sync, setmaxnreg_dec, setmaxnreg_inc};
+use gpukit_device::wgmma::{self, Accumulator, E4M3, E5M2, MatrixDesc, MmaAsync, Tf32};
 use gpukit_device::{self as gpu, Bf16, Bf16x2, F16x2, OutSlice, kernel};
 
 /// CTA tile rows (two consumer warpgroups of 64).
 pub const HG_BM: u32 = 128;
 /// CTA tile columns (one `m64n256` per consumer per k16 step).
 pub const HG_BN: u32 = 256;
-/// K per pipeline stage: one 128-byte swizzle row of 16-bit elements.
-pub const HG_BK: u32 = 64;
+/// K per pipeline stage in bytes: one 128-byte swizzle row (64 16-bit, 128 fp8 or 32 tf32
+/// elements).
+pub const HG_BK_BYTES: u32 = 128;
 /// Pipeline stages.
 pub const HG_STAGES: usize = 4;
 /// Threads per CTA: one producer and two consumer warpgroups.
@@ -57,21 +70,25 @@ pub const ACT_RELU: u32 = 1;
 /// GELU, tanh form (`torch.nn.functional.gelu(x, approximate="tanh")`).
 pub const ACT_GELU: u32 = 2;
 
-const A_STAGE: u32 = HG_BM * HG_BK * 2;
-const B_STAGE: u32 = HG_BN * HG_BK * 2;
+const A_STAGE: u32 = HG_BM * HG_BK_BYTES;
+const B_STAGE: u32 = HG_BN * HG_BK_BYTES;
 const A_RING: u32 = 0;
 const B_RING: u32 = A_RING + HG_STAGES as u32 * A_STAGE;
 const BARRIERS: u32 = B_RING + HG_STAGES as u32 * B_STAGE;
-/// Dynamic shared memory per CTA: the ring, its barriers, and 1 KiB to align the ring to the
-/// 1024 bytes the 128-byte swizzle needs.
-pub const HG_SHARED_BYTES: u32 = 1024 + BARRIERS + Pipeline::<HG_STAGES>::BYTES;
+/// Split-K hand-off words (one per consumer group), after the barriers.
+const FLAGS: u32 = BARRIERS + Pipeline::<HG_STAGES>::BYTES;
+/// Dynamic shared memory per CTA: the ring, its barriers, the split-K flags, and 1 KiB to
+/// align the ring to the 1024 bytes the 128-byte swizzle needs.
+pub const HG_SHARED_BYTES: u32 = 1024 + FLAGS + 16;
+/// f32 workspace per (tile, split) for split-K: one full CTA tile.
+pub const HG_SPLIT_TILE_FLOATS: u32 = HG_BM * HG_BN;
 
 /// Consumer warpgroups per CTA.
 const CONSUMERS: u32 = HG_THREADS / 128 - 1;
 
 const _: () = {
     assert!(HG_BM == 64 * CONSUMERS);
-    assert!(HG_BK * 2 == 128, "one K block is one 128-byte swizzle row");
+    assert!(HG_BK_BYTES == 128, "one K block is one 128-byte swizzle row");
     assert!(HG_SHARED_BYTES <= 227 * 1024);
 };
 
@@ -190,6 +207,27 @@ impl GemmOut for f32 {
     }
 }
 
+/// Input element types: their size fixes how many elements one 128-byte K block holds.
+pub trait HgInput {
+    /// Bytes per element.
+    const BYTES: u32;
+}
+impl HgInput for Bf16 {
+    const BYTES: u32 = 2;
+}
+impl HgInput for f16 {
+    const BYTES: u32 = 2;
+}
+impl HgInput for E4M3 {
+    const BYTES: u32 = 1;
+}
+impl HgInput for E5M2 {
+    const BYTES: u32 = 1;
+}
+impl HgInput for Tf32 {
+    const BYTES: u32 = 4;
+}
+
 /// Problem description shared by all entries (kernel scalars, gathered).
 #[derive(Clone, Copy)]
 struct Problem {
@@ -203,6 +241,7 @@ struct Problem {
     beta: f32,
     act: u32,
     group_m: u32,
+    splits: u32,
 }
 
 /// The `i`-th tile of the grouped order: (batch, cluster row tile, column tile).
@@ -309,24 +348,50 @@ fn release(cons: &Consumer<HG_STAGES>, stage: ConsumerStage, t: u32, cluster_siz
     }
 }
 
-/// The shared body: `T` the input type, `O` the output type.
+/// A 16-byte aligned group of four f32 (workspace traffic of split-K).
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+struct F32x4([f32; 4]);
+
+/// Split-K outputs: the partial-tile workspace and the per-(tile, group) arrival counters.
+struct SplitK<'a> {
+    workspace: &'a mut OutSlice<f32>,
+    counters: &'a mut OutSlice<u32>,
+}
+
+/// The shared body: `TA`/`TB` the input types, `O` the output type.
 #[inline(always)]
-fn hgemm_body<T, O: GemmOut>(
+fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
     a: TensorMapRef,
     b: TensorMapRef,
     mut c: OutSlice<O>,
     bias: &[O],
+    split: SplitK<'_>,
     p: Problem,
 ) where
-    Accumulator<128>: MmaAsync<T, T>,
+    Accumulator<128>: MmaAsync<TA, TB>,
 {
+    // Elements of K per stage (the same for A and B: the pairs share a size).
+    let bk = HG_BK_BYTES / TA::BYTES;
     let smem = gpu::dynamic_shared::<u32>();
     let cluster_size = cluster::cta_count();
+    let tiles_m = p.m.div_ceil(HG_BM);
+    let tiles_mc = tiles_m.div_ceil(cluster_size);
+    let tiles_n = p.n.div_ceil(HG_BN);
+    let tiles = tiles_mc * tiles_n * p.batches;
+    let splits = p.splits.max(1);
+    let split_floats = tiles as usize * cluster_size as usize * splits as usize
+        * HG_SPLIT_TILE_FLOATS as usize;
     if gpu::block_dim().x != HG_THREADS
         || (smem.len() * 4) < HG_SHARED_BYTES as usize
         || cluster_size > HG_MAX_CLUSTER
         || p.group_m == 0
+        || TA::BYTES != TB::BYTES
         || (!bias.is_empty() && bias.len() < p.n as usize)
+        || (splits > 1
+            && (split.workspace.len() < split_floats
+                || split.counters.len() < tiles as usize * cluster_size as usize * 2
+                || (split.workspace.as_mut_ptr() as usize) % 16 != 0))
     {
         // A launch the host API never makes: stop rather than compute a wrong C.
         trap();
@@ -356,11 +421,15 @@ fn hgemm_body<T, O: GemmOut>(
     } else {
         (gpu::block_idx().x, gpu::grid_dim().x)
     };
-    let tiles_m = p.m.div_ceil(HG_BM);
-    let tiles_mc = tiles_m.div_ceil(cluster_size);
-    let tiles_n = p.n.div_ceil(HG_BN);
-    let total = tiles_mc * tiles_n * p.batches;
-    let k_blocks = p.k.div_ceil(HG_BK);
+    let units = tiles * splits;
+    let k_blocks = p.k.div_ceil(bk);
+    let per_split = k_blocks.div_ceil(splits);
+    // K blocks of work unit `u`, and its tile.
+    let unit = |u: u32| {
+        let (tile, part) = (u / splits, u % splits);
+        let kb0 = (part * per_split).min(k_blocks);
+        (tile, part, kb0, (kb0 + per_split).min(k_blocks))
+    };
     let wg = tid / 128;
 
     if wg == 0 {
@@ -369,17 +438,18 @@ fn hgemm_body<T, O: GemmOut>(
         if tid == 0 {
             let mut prod = pipe.producer();
             let b_rows = HG_BN / cluster_size;
-            let mut t = first;
-            while t < total {
-                let (bz, tmc, tn) = tile_coords(t, tiles_mc, tiles_n, p.group_m);
+            let mut u = first;
+            while u < units {
+                let (tile, _, kb0, kb1) = unit(u);
+                let (bz, tmc, tn) = tile_coords(tile, tiles_mc, tiles_n, p.group_m);
                 let row = ((tmc * cluster_size + rank) * HG_BM) as i32;
                 let col = (tn * HG_BN + rank * b_rows) as i32;
-                for kb in 0..k_blocks {
+                for kb in kb0..kb1 {
                     let stage = prod.acquire();
                     let s = stage.index();
-                    let kc = (kb * HG_BK) as i32;
+                    let kc = (kb * bk) as i32;
                     let a_dst = base + A_RING + s * A_STAGE;
-                    let b_dst = base + B_RING + s * B_STAGE + rank * b_rows * HG_BK * 2;
+                    let b_dst = base + B_RING + s * B_STAGE + rank * b_rows * HG_BK_BYTES;
                     // SAFETY: the destinations are this stage's A tile and this CTA's part of
                     // the B tile (1024-byte aligned: `base` is, and every stage and half-tile
                     // is a multiple of 16 KiB), free since `acquire` returned (all consumers
@@ -403,7 +473,7 @@ fn hgemm_body<T, O: GemmOut>(
                     }
                     stage.commit(A_STAGE + B_STAGE);
                 }
-                t += step;
+                u += step;
             }
         }
     } else {
@@ -417,15 +487,21 @@ fn hgemm_body<T, O: GemmOut>(
             let align = 2 * core::mem::size_of::<O>();
             (c.as_mut_ptr() as usize) % align == 0 && p.ldc % 2 == 0 && p.stride_c % 2 == 0
         };
-        let mut t = first;
-        while t < total {
-            let (bz, tmc, tn) = tile_coords(t, tiles_mc, tiles_n, p.group_m);
+        let flag = base + FLAGS + 4 * cw;
+        let mut u = first;
+        while u < units {
+            let (tile, part, kb0, kb1) = unit(u);
+            let (bz, tmc, tn) = tile_coords(tile, tiles_mc, tiles_n, p.group_m);
+            if kb0 == kb1 {
+                acc = Accumulator::zeroed();
+            }
             let mut pending: Option<ConsumerStage> = None;
-            for kb in 0..k_blocks {
+            for kb in kb0..kb1 {
                 let stage = cons.wait();
                 let s = stage.index();
-                let a_desc =
-                    MatrixDesc::k_major_sw128(base + A_RING + s * A_STAGE + cw * 64 * HG_BK * 2);
+                let a_desc = MatrixDesc::k_major_sw128(
+                    base + A_RING + s * A_STAGE + cw * 64 * HG_BK_BYTES,
+                );
                 let b_desc = MatrixDesc::k_major_sw128(base + B_RING + s * B_STAGE);
                 // SAFETY: the warpgroup executes this together; the stage is full (TMA data,
                 // async proxy) and stays unwritten until released after the group completes;
@@ -434,7 +510,7 @@ fn hgemm_body<T, O: GemmOut>(
                     wgmma::fence();
                     unroll!(kk in [0, 1, 2, 3] {
                         let off = kk as u32 * 32;
-                        acc.mma_async(a_desc.add_bytes(off), b_desc.add_bytes(off), kb > 0 || kk > 0);
+                        acc.mma_async(a_desc.add_bytes(off), b_desc.add_bytes(off), kb > kb0 || kk > 0);
                     });
                     wgmma::commit_group();
                     wgmma::wait_group::<1>();
@@ -449,6 +525,78 @@ fn hgemm_body<T, O: GemmOut>(
             acc.fence_operands();
             if let Some(prev) = pending.take() {
                 release(&cons, prev, t_in, cluster_size);
+            }
+
+            if splits > 1 {
+                // This group's 64 × 256 partial, thread `t` owning float4s `t, t + 128, ...`.
+                let slot = |part: u32| {
+                    ((((tile * cluster_size + rank) * splits + part) * CONSUMERS + cw) as usize
+                        * (HG_SPLIT_TILE_FLOATS / CONSUMERS) as usize)
+                        / 4
+                        + t_in as usize
+                };
+                let ws = split.workspace.as_mut_ptr() as *mut F32x4;
+                let mine = slot(part);
+                unroll!(q in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                              16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31] {
+                    // SAFETY: `slot(part) + 128 q` indexes this group's own region of the
+                    // workspace (length checked at entry: every (tile, rank, split, group)
+                    // has HG_SPLIT_TILE_FLOATS / CONSUMERS floats), 16-byte aligned (checked);
+                    // no other thread writes it during the launch.
+                    unsafe {
+                        *ws.add(mine + 128 * q) = F32x4([
+                            acc.regs[4 * q], acc.regs[4 * q + 1],
+                            acc.regs[4 * q + 2], acc.regs[4 * q + 3],
+                        ]);
+                    }
+                });
+                gpu::fence_device();
+                named_barrier_sync(1 + cw, 128);
+                let counter = ((tile * cluster_size + rank) * CONSUMERS + cw) as usize;
+                if t_in == 0 {
+                    // SAFETY: the counters are only accessed atomically (here and below).
+                    let counters = unsafe { split.counters.as_atomic() };
+                    let arrived = counters.fetch_add(counter, 1, Scope::Device, Ordering::AcqRel);
+                    let last = arrived + 1 == splits;
+                    if last {
+                        // Every other split has counted itself: reset for the next launch.
+                        counters.store(counter, 0, Scope::Device, Ordering::Relaxed);
+                    }
+                    // SAFETY: this group's own flag word in the dynamic allocation.
+                    unsafe {
+                        core::arch::asm!("st.shared.u32 [{a}], {v};", a = in(reg32) flag,
+                            v = in(reg32) last as u32, options(nostack, preserves_flags));
+                    }
+                }
+                named_barrier_sync(1 + cw, 128);
+                let last: u32;
+                // SAFETY: reads this group's flag, written before the barrier above.
+                unsafe {
+                    core::arch::asm!("ld.shared.u32 {v}, [{a}];", a = in(reg32) flag,
+                        v = out(reg32) last, options(nostack, preserves_flags, readonly));
+                }
+                if last == 0 {
+                    u += step;
+                    continue;
+                }
+                gpu::fence_device();
+                for other in 0..splits {
+                    if other == part {
+                        continue;
+                    }
+                    let theirs = slot(other);
+                    unroll!(q in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                  16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31] {
+                        // SAFETY: another split's region of this group (in bounds as above),
+                        // complete and visible: its writer fenced before counting itself, and
+                        // this group saw every count (acquire) and fenced.
+                        let v = unsafe { *ws.add(theirs + 128 * q) };
+                        acc.regs[4 * q] += v.0[0];
+                        acc.regs[4 * q + 1] += v.0[1];
+                        acc.regs[4 * q + 2] += v.0[2];
+                        acc.regs[4 * q + 3] += v.0[3];
+                    });
+                }
             }
 
             // Epilogue straight from the accumulator registers.
@@ -496,7 +644,7 @@ fn hgemm_body<T, O: GemmOut>(
                         acc.regs[4 * j + 2], acc.regs[4 * j + 3]);
                 });
             }
-            t += step;
+            u += step;
         }
     }
     if cluster_size > 1 {
@@ -510,10 +658,13 @@ fn hgemm_body<T, O: GemmOut>(
 ///
 /// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
 /// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// 64 × 128 box). `a`: 3-D map of A (K, M, batches), box 64 × 128 × 1; `b`: 3-D map of B
-/// stored N×K (K, N, batches), box 64 × (256 / cluster) × 1; both 128-byte swizzled. `bias`:
-/// `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or [`ACT_GELU`]. `group_m`: tile
-/// rows per raster group (≥ 1).
+/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
+/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
+/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
+/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
+/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
+/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
+/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
 #[kernel(arch = "sm_90a", launch_bounds(384, 1))]
 #[allow(clippy::too_many_arguments)]
 pub fn hgemm_bf16_bf16(
@@ -521,6 +672,8 @@ pub fn hgemm_bf16_bf16(
     b: TensorMap,
     c: OutSlice<Bf16>,
     bias: &[Bf16],
+    mut workspace: OutSlice<f32>,
+    mut counters: OutSlice<u32>,
     m: u32,
     n: u32,
     k: u32,
@@ -531,20 +684,25 @@ pub fn hgemm_bf16_bf16(
     beta: f32,
     act: u32,
     group_m: u32,
+    splits: u32,
 ) {
     #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m };
-    hgemm_body::<Bf16, Bf16>(a, b, c, bias, p)
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
+    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    hgemm_body::<Bf16, Bf16, Bf16>(a, b, c, bias, split, p)
 }
 
 /// f16 A and B, f16 C.
 ///
 /// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
 /// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// 64 × 128 box). `a`: 3-D map of A (K, M, batches), box 64 × 128 × 1; `b`: 3-D map of B
-/// stored N×K (K, N, batches), box 64 × (256 / cluster) × 1; both 128-byte swizzled. `bias`:
-/// `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or [`ACT_GELU`]. `group_m`: tile
-/// rows per raster group (≥ 1).
+/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
+/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
+/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
+/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
+/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
+/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
+/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
 #[kernel(arch = "sm_90a", launch_bounds(384, 1))]
 #[allow(clippy::too_many_arguments)]
 pub fn hgemm_f16_f16(
@@ -552,6 +710,8 @@ pub fn hgemm_f16_f16(
     b: TensorMap,
     c: OutSlice<f16>,
     bias: &[f16],
+    mut workspace: OutSlice<f32>,
+    mut counters: OutSlice<u32>,
     m: u32,
     n: u32,
     k: u32,
@@ -562,20 +722,25 @@ pub fn hgemm_f16_f16(
     beta: f32,
     act: u32,
     group_m: u32,
+    splits: u32,
 ) {
     #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m };
-    hgemm_body::<f16, f16>(a, b, c, bias, p)
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
+    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    hgemm_body::<f16, f16, f16>(a, b, c, bias, split, p)
 }
 
 /// bf16 A and B, f32 C.
 ///
 /// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
 /// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// 64 × 128 box). `a`: 3-D map of A (K, M, batches), box 64 × 128 × 1; `b`: 3-D map of B
-/// stored N×K (K, N, batches), box 64 × (256 / cluster) × 1; both 128-byte swizzled. `bias`:
-/// `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or [`ACT_GELU`]. `group_m`: tile
-/// rows per raster group (≥ 1).
+/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
+/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
+/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
+/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
+/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
+/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
+/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
 #[kernel(arch = "sm_90a", launch_bounds(384, 1))]
 #[allow(clippy::too_many_arguments)]
 pub fn hgemm_bf16_f32(
@@ -583,6 +748,8 @@ pub fn hgemm_bf16_f32(
     b: TensorMap,
     c: OutSlice<f32>,
     bias: &[f32],
+    mut workspace: OutSlice<f32>,
+    mut counters: OutSlice<u32>,
     m: u32,
     n: u32,
     k: u32,
@@ -593,20 +760,25 @@ pub fn hgemm_bf16_f32(
     beta: f32,
     act: u32,
     group_m: u32,
+    splits: u32,
 ) {
     #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m };
-    hgemm_body::<Bf16, f32>(a, b, c, bias, p)
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
+    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    hgemm_body::<Bf16, Bf16, f32>(a, b, c, bias, split, p)
 }
 
 /// f16 A and B, f32 C.
 ///
 /// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
 /// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// 64 × 128 box). `a`: 3-D map of A (K, M, batches), box 64 × 128 × 1; `b`: 3-D map of B
-/// stored N×K (K, N, batches), box 64 × (256 / cluster) × 1; both 128-byte swizzled. `bias`:
-/// `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or [`ACT_GELU`]. `group_m`: tile
-/// rows per raster group (≥ 1).
+/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
+/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
+/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
+/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
+/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
+/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
+/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
 #[kernel(arch = "sm_90a", launch_bounds(384, 1))]
 #[allow(clippy::too_many_arguments)]
 pub fn hgemm_f16_f32(
@@ -614,6 +786,8 @@ pub fn hgemm_f16_f32(
     b: TensorMap,
     c: OutSlice<f32>,
     bias: &[f32],
+    mut workspace: OutSlice<f32>,
+    mut counters: OutSlice<u32>,
     m: u32,
     n: u32,
     k: u32,
@@ -624,8 +798,200 @@ pub fn hgemm_f16_f32(
     beta: f32,
     act: u32,
     group_m: u32,
+    splits: u32,
 ) {
     #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m };
-    hgemm_body::<f16, f32>(a, b, c, bias, p)
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
+    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    hgemm_body::<f16, f16, f32>(a, b, c, bias, split, p)
+}
+
+/// fp8 e4m3 A and B, bf16 C (`alpha` carries the product of the per-tensor scales).
+///
+/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
+/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
+/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
+/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
+/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
+/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
+/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
+/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
+/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
+#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
+#[allow(clippy::too_many_arguments)]
+pub fn hgemm_e4m3_bf16(
+    a: TensorMap,
+    b: TensorMap,
+    c: OutSlice<Bf16>,
+    bias: &[Bf16],
+    mut workspace: OutSlice<f32>,
+    mut counters: OutSlice<u32>,
+    m: u32,
+    n: u32,
+    k: u32,
+    batches: u32,
+    ldc: u32,
+    stride_c: u64,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    group_m: u32,
+    splits: u32,
+) {
+    #[rustfmt::skip]
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
+    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    hgemm_body::<E4M3, E4M3, Bf16>(a, b, c, bias, split, p)
+}
+
+/// fp8 e4m3 A and B, f32 C (`alpha` carries the product of the per-tensor scales).
+///
+/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
+/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
+/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
+/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
+/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
+/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
+/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
+/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
+/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
+#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
+#[allow(clippy::too_many_arguments)]
+pub fn hgemm_e4m3_f32(
+    a: TensorMap,
+    b: TensorMap,
+    c: OutSlice<f32>,
+    bias: &[f32],
+    mut workspace: OutSlice<f32>,
+    mut counters: OutSlice<u32>,
+    m: u32,
+    n: u32,
+    k: u32,
+    batches: u32,
+    ldc: u32,
+    stride_c: u64,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    group_m: u32,
+    splits: u32,
+) {
+    #[rustfmt::skip]
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
+    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    hgemm_body::<E4M3, E4M3, f32>(a, b, c, bias, split, p)
+}
+
+/// fp8 e4m3 A, e5m2 B, bf16 C (`alpha` carries the product of the per-tensor scales).
+///
+/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
+/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
+/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
+/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
+/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
+/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
+/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
+/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
+/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
+#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
+#[allow(clippy::too_many_arguments)]
+pub fn hgemm_e4m3_e5m2_bf16(
+    a: TensorMap,
+    b: TensorMap,
+    c: OutSlice<Bf16>,
+    bias: &[Bf16],
+    mut workspace: OutSlice<f32>,
+    mut counters: OutSlice<u32>,
+    m: u32,
+    n: u32,
+    k: u32,
+    batches: u32,
+    ldc: u32,
+    stride_c: u64,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    group_m: u32,
+    splits: u32,
+) {
+    #[rustfmt::skip]
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
+    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    hgemm_body::<E4M3, E5M2, Bf16>(a, b, c, bias, split, p)
+}
+
+/// fp8 e4m3 A, e5m2 B, f32 C (`alpha` carries the product of the per-tensor scales).
+///
+/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
+/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
+/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
+/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
+/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
+/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
+/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
+/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
+/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
+#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
+#[allow(clippy::too_many_arguments)]
+pub fn hgemm_e4m3_e5m2_f32(
+    a: TensorMap,
+    b: TensorMap,
+    c: OutSlice<f32>,
+    bias: &[f32],
+    mut workspace: OutSlice<f32>,
+    mut counters: OutSlice<u32>,
+    m: u32,
+    n: u32,
+    k: u32,
+    batches: u32,
+    ldc: u32,
+    stride_c: u64,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    group_m: u32,
+    splits: u32,
+) {
+    #[rustfmt::skip]
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
+    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    hgemm_body::<E4M3, E5M2, f32>(a, b, c, bias, split, p)
+}
+
+/// tf32 (f32 A and B, used with tf32's 10-bit mantissa; the host's tensor maps round them), f32 C.
+///
+/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
+/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
+/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
+/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
+/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
+/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
+/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
+/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
+/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
+#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
+#[allow(clippy::too_many_arguments)]
+pub fn hgemm_tf32_f32(
+    a: TensorMap,
+    b: TensorMap,
+    c: OutSlice<f32>,
+    bias: &[f32],
+    mut workspace: OutSlice<f32>,
+    mut counters: OutSlice<u32>,
+    m: u32,
+    n: u32,
+    k: u32,
+    batches: u32,
+    ldc: u32,
+    stride_c: u64,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    group_m: u32,
+    splits: u32,
+) {
+    #[rustfmt::skip]
+    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
+    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    hgemm_body::<Tf32, Tf32, f32>(a, b, c, bias, split, p)
 }
