@@ -357,6 +357,9 @@ def correctness_cases():
         cases.append(dict(base, kernel="hgemm_bf16_f32", m=300, n=700, k=1000, cluster=cl, splits=3,
                           alpha=0.5, beta=-0.5, bias=True, act=2, batch=2, repeat=2))
         cases.append(dict(base, kernel="hgemm_e4m3_bf16", m=128, n=1024, k=8192, cluster=cl, splits=16, repeat=2))
+    for name in ("hgemm_bf16_bf16", "hgemm_bf16_f32", "hgemm_e4m3_bf16"):
+        for act in (1, 2):
+            cases.append(dict(base, kernel=name, m=1024, n=2048, k=512, alpha=0.75, beta=0.5, bias=True, act=act))
     cases.append(dict(base, kernel="hgemm_bf16_bf16", m=8192, n=8192, k=8192, cluster=2))
     cases.append(dict(base, kernel="hgemm_e4m3_bf16", m=8192, n=8192, k=8192, cluster=2))
     cases.append(dict(base, kernel="hgemm_tf32_f32", m=4096, n=4096, k=4096, cluster=2))

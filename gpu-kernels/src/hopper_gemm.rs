@@ -126,6 +126,11 @@ pub trait GemmOut: Copy {
     /// # Safety
     /// `p` is aligned to two elements and both are valid for writes by this thread alone.
     unsafe fn store_pair(p: *mut Self, v0: f32, v1: f32);
+    /// Reads two adjacent elements with one access.
+    ///
+    /// # Safety
+    /// `p` is aligned to two elements and both are valid for reads.
+    unsafe fn load_pair(p: *const Self) -> (f32, f32);
     /// Reads `bias[i]` as f32.
     ///
     /// # Safety
@@ -150,6 +155,11 @@ impl GemmOut for Bf16 {
         unsafe { *(p as *mut Bf16x2) = Bf16x2::from_f32s(v0, v1) }
     }
     #[inline(always)]
+    unsafe fn load_pair(p: *const Self) -> (f32, f32) {
+        // SAFETY: the caller's contract: 4-byte aligned, readable.
+        unsafe { (*(p as *const Bf16x2)).to_f32s() }
+    }
+    #[inline(always)]
     unsafe fn bias_f32(bias: &[Self], i: usize) -> f32 {
         // SAFETY: the caller's contract.
         unsafe { bias.get_unchecked(i).to_f32() }
@@ -171,6 +181,11 @@ impl GemmOut for f16 {
     unsafe fn store_pair(p: *mut Self, v0: f32, v1: f32) {
         // SAFETY: the caller's contract: 4-byte aligned, both elements ours.
         unsafe { *(p as *mut F16x2) = F16x2::from_f32s(v0, v1) }
+    }
+    #[inline(always)]
+    unsafe fn load_pair(p: *const Self) -> (f32, f32) {
+        // SAFETY: the caller's contract: 4-byte aligned, readable.
+        unsafe { (*(p as *const F16x2)).to_f32s() }
     }
     #[inline(always)]
     unsafe fn bias_f32(bias: &[Self], i: usize) -> f32 {
@@ -199,6 +214,12 @@ impl GemmOut for f32 {
     unsafe fn store_pair(p: *mut Self, v0: f32, v1: f32) {
         // SAFETY: the caller's contract: 8-byte aligned, both elements ours.
         unsafe { *(p as *mut F32x2) = F32x2([v0, v1]) }
+    }
+    #[inline(always)]
+    unsafe fn load_pair(p: *const Self) -> (f32, f32) {
+        // SAFETY: the caller's contract: 8-byte aligned, readable.
+        let v = unsafe { *(p as *const F32x2) };
+        (v.0[0], v.0[1])
     }
     #[inline(always)]
     unsafe fn bias_f32(bias: &[Self], i: usize) -> f32 {
@@ -327,6 +348,65 @@ fn store_pair<O: GemmOut>(
             unsafe { O::store(ptr.wrapping_add(1), x1) };
         }
     }
+}
+
+/// The activation `ACT` of `x`.
+#[inline(always)]
+fn activate<const ACT: u32>(x: f32) -> f32 {
+    match ACT {
+        ACT_RELU => gpu::math::max(x, 0.0),
+        ACT_GELU => gpu::math::gelu_fast(x),
+        _ => x,
+    }
+}
+
+/// Epilogue of a warpgroup block that lies entirely inside C, with aligned pairs: no
+/// per-element checks. `out` points at this thread's first element (row `row0`, column
+/// `col0`), `bias` at `bias[col0]` (null: no bias). Loads (bias, old C) are issued eight pairs at
+/// a time before they are used, so their latencies overlap.
+///
+/// # Safety
+/// Rows `row0`, `row0 + 8` (`8 * ldc` elements further) and columns `col0 + 8j + {0, 1}`,
+/// `j < 32`, are inside C and the output slice, pair-aligned, and written by this thread alone;
+/// `bias` (when not null) is pair-aligned with 256 readable elements from `col0 - col0 % 256`.
+#[inline(always)]
+unsafe fn epilogue_full<O: GemmOut, const ACT: u32>(
+    out: *mut O,
+    ldc: usize,
+    bias: *const O,
+    p: &Problem,
+    acc: &Accumulator<128>,
+) {
+    let rows = [out, out.wrapping_add(8 * ldc)];
+    unroll!(chunk in [0, 1, 2, 3] {
+        // SAFETY: zero bits are 0.0 (a memset LLVM can split into registers).
+        let mut bv: [(f32, f32); 8] = unsafe { core::mem::zeroed() };
+        if !bias.is_null() {
+            unroll!(jj in [0, 1, 2, 3, 4, 5, 6, 7] {
+                // SAFETY: the caller's contract (bias pairs).
+                bv[jj] = unsafe { O::load_pair(bias.add(8 * (8 * chunk + jj))) };
+            });
+        }
+        unroll!(h in [0, 1] {
+            // SAFETY: as `bv`.
+            let mut old: [(f32, f32); 8] = unsafe { core::mem::zeroed() };
+            if p.beta != 0.0 {
+                unroll!(jj in [0, 1, 2, 3, 4, 5, 6, 7] {
+                    // SAFETY: the caller's contract (C pairs).
+                    old[jj] = unsafe { O::load_pair(rows[h].add(8 * (8 * chunk + jj))) };
+                });
+            }
+            unroll!(jj in [0, 1, 2, 3, 4, 5, 6, 7] {
+                let j = 8 * chunk + jj;
+                let v0 = gpu::math::fma(p.alpha, acc.regs[4 * j + 2 * h], bv[jj].0);
+                let v1 = gpu::math::fma(p.alpha, acc.regs[4 * j + 2 * h + 1], bv[jj].1);
+                let v0 = activate::<ACT>(gpu::math::fma(p.beta, old[jj].0, v0));
+                let v1 = activate::<ACT>(gpu::math::fma(p.beta, old[jj].1, v1));
+                // SAFETY: the caller's contract (C pairs, exclusive).
+                unsafe { O::store_pair(rows[h].add(8 * j), v0, v1) };
+            });
+        });
+    });
 }
 
 /// Hands a consumed stage back to the producer of every CTA that writes into it.
@@ -604,14 +684,15 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
             let tile_col = tn * HG_BN;
             let row0 = tile_row + 16 * (t_in / 32) + (t_in % 32) / 4;
             let col0 = tile_col + 2 * (t_in % 4);
-            // The common case: this warpgroup's 64 × 256 block lies inside C, plain
-            // `alpha * A·Bᵀ`, paired stores aligned: no per-element checks.
+            // The common case: this warpgroup's 64 × 256 block lies inside C with aligned
+            // pairs (and an aligned bias): no per-element checks.
             let last = bz as usize * p.stride_c as usize
                 + (tile_row + 63) as usize * p.ldc as usize
                 + (tile_col + HG_BN) as usize;
-            let plain = p.beta == 0.0 && bias.is_empty() && p.act == ACT_NONE;
-            if plain
-                && pairs_aligned
+            let bias_aligned =
+                bias.is_empty() || (bias.as_ptr() as usize) % (2 * core::mem::size_of::<O>()) == 0;
+            if pairs_aligned
+                && bias_aligned
                 && tile_row + 64 <= p.m
                 && tile_col + HG_BN <= p.n
                 && last <= c.len()
@@ -619,21 +700,25 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
                 let r0 = bz as usize * p.stride_c as usize
                     + row0 as usize * p.ldc as usize
                     + col0 as usize;
-                let r1 = r0 + 8 * p.ldc as usize;
-                let out = c.as_mut_ptr();
-                unroll!(j in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-                              16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31] {
-                    // SAFETY: rows `row0`, `row0 + 8` and columns `col0 + 8j .. + 2` lie in
-                    // the block, which lies inside C and the slice (`last <= len`); pairs are
-                    // aligned (`pairs_aligned`, even column); each pair belongs to this thread
-                    // alone (tiles partition C, the fragment layout partitions a tile).
-                    unsafe {
-                        O::store_pair(out.add(r0 + 8 * j), p.alpha * acc.regs[4 * j],
-                            p.alpha * acc.regs[4 * j + 1]);
-                        O::store_pair(out.add(r1 + 8 * j), p.alpha * acc.regs[4 * j + 2],
-                            p.alpha * acc.regs[4 * j + 3]);
+                let out = c.as_mut_ptr().wrapping_add(r0);
+                let bias_ptr = if bias.is_empty() {
+                    core::ptr::null()
+                } else {
+                    bias.as_ptr().wrapping_add(col0 as usize)
+                };
+                // SAFETY: rows `row0`, `row0 + 8` and columns `col0 + 8j + {0, 1}` lie in the
+                // block, which lies inside C and the slice (`last <= len`); pairs are aligned
+                // (`pairs_aligned`, even column) and belong to this thread alone (tiles
+                // partition C, the fragment layout partitions a tile); the bias has `n`
+                // elements (checked at entry), is pair-aligned, and the block's columns are
+                // below `n`.
+                unsafe {
+                    match p.act {
+                        ACT_RELU => epilogue_full::<O, ACT_RELU>(out, p.ldc as usize, bias_ptr, &p, &acc),
+                        ACT_GELU => epilogue_full::<O, ACT_GELU>(out, p.ldc as usize, bias_ptr, &p, &acc),
+                        _ => epilogue_full::<O, ACT_NONE>(out, p.ldc as usize, bias_ptr, &p, &acc),
                     }
-                });
+                }
             } else {
                 unroll!(j in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
                               16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31] {
