@@ -31,7 +31,7 @@ open(sys.argv[2], "w").write(s)
 PY
 ptxas -arch=sm_90a -v "$work/k.ptx" -o "$work/k.cubin" 2>&1 | tee "$work/ptxas.txt" \
   | grep -B1 -A3 "entry function 'hgemm" | grep -v "^--\|Function properties" || true
-grep -i "warning" "$work/ptxas.txt" || true
+grep -iE "warning|C75[0-9][0-9]" "$work/ptxas.txt" && echo "ptxas reported the lines above" || true
 nvdisasm -c "$work/k.cubin" > "$work/sass.txt"
 python3 - "$work/sass.txt" <<'PY'
 import re, sys, collections

@@ -390,8 +390,8 @@ def run_correct(drv, kernels, case):
 def speed_cases(quick=False):
     cases = []
     big = (8192, 8192, 8192)
-    for cl, gm, grid in [(1, 8, None), (1, 16, None), (1, 8, 128), (2, 8, None), (2, 16, None), (2, 32, None)]:
-        cases.append(dict(kernel="hgemm_bf16_bf16", m=big[0], n=big[1], k=big[2], cluster=cl, group_m=gm, grid=grid))
+    for cl, gm in [(1, 8), (2, 8), (2, 16)]:
+        cases.append(dict(kernel="hgemm_bf16_bf16", m=big[0], n=big[1], k=big[2], cluster=cl, group_m=gm))
     if quick:
         return cases
     for cl in (1, 2):
@@ -400,16 +400,16 @@ def speed_cases(quick=False):
                       (2048, 2048, 2048), (128, 4096, 4096)]:
         for cl in (1, 2):
             cases.append(dict(kernel="hgemm_bf16_bf16", m=m, n=n, k=k, cluster=cl, group_m=8, splits="auto"))
-    cases.append(dict(kernel="hgemm_bf16_bf16", m=128, n=4096, k=4096, cluster=1, group_m=8, splits=4))
-    cases.append(dict(kernel="hgemm_bf16_bf16", m=2048, n=2048, k=2048, cluster=1, group_m=8, splits=2))
+    for sp in (2, 8):
+        cases.append(dict(kernel="hgemm_bf16_bf16", m=128, n=4096, k=4096, cluster=1, group_m=8, splits=sp))
     for cl in (1, 2):
         cases.append(dict(kernel="hgemm_e4m3_bf16", m=8192, n=8192, k=8192, cluster=cl, group_m=8))
         cases.append(dict(kernel="hgemm_e4m3_e5m2_bf16", m=8192, n=8192, k=8192, cluster=cl, group_m=8))
         cases.append(dict(kernel="hgemm_tf32_f32", m=8192, n=8192, k=8192, cluster=cl, group_m=8))
         cases.append(dict(kernel="hgemm_bf16_bf16", m=8192, n=8192, k=8192, cluster=cl, group_m=8,
                           bias=True, act=2, fused=True))
-    # The first case again: the run-to-run spread of one configuration.
-    cases.append(dict(cases[0]))
+    # The second case again: the run-to-run spread of one configuration.
+    cases.append(dict(cases[1]))
     return cases
 
 
@@ -420,7 +420,9 @@ def auto_splits(drv, m, n, k, kernel, cluster):
     k_blocks = math.ceil(k * es / HG_BK_BYTES)
     if tiles * 2 > sms:
         return 1
-    return max(1, min(sms // tiles, k_blocks // 4))
+    # Half the SMs busy measured better than all of them at 128x4096x4096 (fewer partials to
+    # add up in the last arriver).
+    return max(1, min((sms // 2) // tiles, k_blocks // 4))
 
 
 def run_speed(drv, kernels, case):

@@ -501,14 +501,16 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
     } else {
         (gpu::block_idx().x, gpu::grid_dim().x)
     };
-    let units = tiles * splits;
     let k_blocks = p.k.div_ceil(bk);
-    let per_split = k_blocks.div_ceil(splits);
+    // Every split gets at least one K block (balanced ranges), so every unit runs a chain.
+    let splits = splits.min(k_blocks.max(1));
+    let units = tiles * splits;
     // K blocks of work unit `u`, and its tile.
+    let (per_split, extra) = (k_blocks / splits, k_blocks % splits);
     let unit = |u: u32| {
         let (tile, part) = (u / splits, u % splits);
-        let kb0 = (part * per_split).min(k_blocks);
-        (tile, part, kb0, (kb0 + per_split).min(k_blocks))
+        let kb0 = part * per_split + part.min(extra);
+        (tile, part, kb0, kb0 + per_split + (part < extra) as u32)
     };
     let wg = tid / 128;
 
@@ -562,7 +564,6 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
         let cw = wg - 1;
         let t_in = tid % 128;
         let mut cons = pipe.consumer();
-        let mut acc = Accumulator::<128>::zeroed();
         let pairs_aligned = {
             let align = 2 * core::mem::size_of::<O>();
             (c.as_mut_ptr() as usize) % align == 0 && p.ldc % 2 == 0 && p.stride_c % 2 == 0
@@ -572,40 +573,56 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
         while u < units {
             let (tile, part, kb0, kb1) = unit(u);
             let (bz, tmc, tn) = tile_coords(tile, tiles_mc, tiles_n, p.group_m);
-            if kb0 == kb1 {
-                acc = Accumulator::zeroed();
-            }
-            let mut pending: Option<ConsumerStage> = None;
-            for kb in kb0..kb1 {
+            // Each unit's accumulator chain starts with a wgmma that defines the registers
+            // (no zeroing, nothing carried from the previous unit: see `mma_async_new`).
+            let descs = |s: u32| {
+                (
+                    MatrixDesc::k_major_sw128(base + A_RING + s * A_STAGE + cw * 64 * HG_BK_BYTES),
+                    MatrixDesc::k_major_sw128(base + B_RING + s * B_STAGE),
+                )
+            };
+            let mut acc = if kb0 < kb1 {
                 let stage = cons.wait();
-                let s = stage.index();
-                let a_desc = MatrixDesc::k_major_sw128(
-                    base + A_RING + s * A_STAGE + cw * 64 * HG_BK_BYTES,
-                );
-                let b_desc = MatrixDesc::k_major_sw128(base + B_RING + s * B_STAGE);
+                let (a_desc, b_desc) = descs(stage.index());
                 // SAFETY: the warpgroup executes this together; the stage is full (TMA data,
                 // async proxy) and stays unwritten until released after the group completes;
-                // `fence` orders the epilogue's reads of `acc` before the new MMAs.
-                unsafe {
+                // `fence` orders the previous epilogue's reads of the registers first.
+                let mut acc = unsafe {
                     wgmma::fence();
-                    unroll!(kk in [0, 1, 2, 3] {
+                    let mut acc = <Accumulator<128> as MmaAsync<TA, TB>>::mma_async_new(a_desc, b_desc);
+                    unroll!(kk in [1, 2, 3] {
                         let off = kk as u32 * 32;
-                        acc.mma_async(a_desc.add_bytes(off), b_desc.add_bytes(off), kb > kb0 || kk > 0);
+                        acc.mma_async(a_desc.add_bytes(off), b_desc.add_bytes(off), true);
                     });
                     wgmma::commit_group();
-                    wgmma::wait_group::<1>();
+                    acc
+                };
+                let mut pending = stage;
+                for _ in kb0 + 1..kb1 {
+                    let stage = cons.wait();
+                    let (a_desc, b_desc) = descs(stage.index());
+                    // SAFETY: as above; `wait_group 1` retires the previous stage's group, so
+                    // that stage may be handed back.
+                    unsafe {
+                        wgmma::fence();
+                        unroll!(kk in [0, 1, 2, 3] {
+                            let off = kk as u32 * 32;
+                            acc.mma_async(a_desc.add_bytes(off), b_desc.add_bytes(off), true);
+                        });
+                        wgmma::commit_group();
+                        wgmma::wait_group::<1>();
+                    }
+                    release(&cons, pending, t_in, cluster_size);
+                    pending = stage;
                 }
-                if let Some(prev) = pending.take() {
-                    release(&cons, prev, t_in, cluster_size);
-                }
-                pending = Some(stage);
-            }
-            // SAFETY: the warpgroup executes this together.
-            unsafe { wgmma::wait_group::<0>() };
-            acc.fence_operands();
-            if let Some(prev) = pending.take() {
-                release(&cons, prev, t_in, cluster_size);
-            }
+                // SAFETY: the warpgroup executes this together.
+                unsafe { wgmma::wait_group::<0>() };
+                acc.fence_operands();
+                release(&cons, pending, t_in, cluster_size);
+                acc
+            } else {
+                Accumulator::zeroed()
+            };
 
             if splits > 1 {
                 // This group's 64 × 256 partial, thread `t` owning float4s `t, t + 128, ...`.

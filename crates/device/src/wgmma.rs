@@ -110,6 +110,7 @@ impl MatrixDesc {
 /// warpgroup, in the layout of the module docs. Index `regs` only with constants (unrolled
 /// loops): a run-time index moves the array to local memory.
 #[derive(Clone, Copy, Debug)]
+#[repr(transparent)]
 pub struct Accumulator<const R: usize> {
     /// This thread's registers.
     pub regs: [f32; R],
@@ -168,6 +169,16 @@ pub trait MmaAsync<A, B> {
     /// ordinary access to these accumulators.
     unsafe fn mma_async(&mut self, a: MatrixDesc, b: MatrixDesc, accumulate: bool);
 
+    /// `D = A·B` into fresh accumulators (scale-d 0; the registers are outputs only), A and
+    /// B K-major in shared memory. Start each tile's chain with this rather than zeroing
+    /// accumulators: an ordinary instruction that defines accumulator registers inside a wgmma
+    /// pipeline makes ptxas serialize every wgmma of the function (info C7515), and a value
+    /// that flows from one tile's chain into the next costs register copies.
+    ///
+    /// # Safety
+    /// As [`MmaAsync::mma_async`]; read the result only after the group completed.
+    unsafe fn mma_async_new(a: MatrixDesc, b: MatrixDesc) -> Self;
+
     /// As [`MmaAsync::mma_async`] with A from registers (layout in the module docs).
     ///
     /// # Safety
@@ -189,6 +200,13 @@ pub trait MmaAsyncMajor<A, B>: MmaAsync<A, B> {
         b: MatrixDesc,
         accumulate: bool,
     );
+
+    /// As [`MmaAsync::mma_async_new`] with A `TA`-major and B `TB`-major.
+    ///
+    /// # Safety
+    /// As [`MmaAsync::mma_async_new`].
+    unsafe fn mma_async_major_new<const TA: u32, const TB: u32>(a: MatrixDesc, b: MatrixDesc)
+    -> Self;
 
     /// As [`MmaAsync::mma_async_rs`] with B `TB`-major.
     ///
@@ -267,6 +285,11 @@ macro_rules! wgmma_impl {
                 unsafe { <Self as MmaAsyncMajor<$t, $t>>::mma_async_major::<K_MAJOR, K_MAJOR>(self, a, b, accumulate) }
             }
             #[inline(always)]
+            unsafe fn mma_async_new(a: MatrixDesc, b: MatrixDesc) -> Self {
+                // SAFETY: the caller's contract.
+                unsafe { <Self as MmaAsyncMajor<$t, $t>>::mma_async_major_new::<K_MAJOR, K_MAJOR>(a, b) }
+            }
+            #[inline(always)]
             unsafe fn mma_async_rs(&mut self, a: [u32; 4], b: MatrixDesc, accumulate: bool) {
                 // SAFETY: the caller's contract.
                 unsafe { <Self as MmaAsyncMajor<$t, $t>>::mma_async_rs_major::<K_MAJOR>(self, a, b, accumulate) }
@@ -291,6 +314,30 @@ macro_rules! wgmma_impl {
                         ta = const TA, tb = const TB,
                         options(nostack, preserves_flags),
                     );
+                }
+            }
+            #[inline(always)]
+            unsafe fn mma_async_major_new<const TA: u32, const TB: u32>(
+                a: MatrixDesc, b: MatrixDesc,
+            ) -> Self {
+                let mut d = core::mem::MaybeUninit::<Self>::uninit();
+                let r = d.as_mut_ptr() as *mut f32;
+                // SAFETY: the caller's contract; scale-d 0 (`setp` of a zero register), so the
+                // instruction writes every accumulator without reading them: all `R` are
+                // initialised when it completes (the caller reads them only after the wait).
+                unsafe {
+                    core::arch::asm!(
+                        concat!(
+                            "{{ .reg .pred p; setp.ne.b32 p, {sd}, 0; ",
+                            "wgmma.mma_async.sync.aligned.m64n", stringify!($n), "k16.f32.", $ty, ".", $ty,
+                            " {{", regs_list!($($i)*), "}}, {a}, {b}, p, 1, 1, {ta}, {tb}; }}"
+                        ),
+                        $(out(reg32) *r.add($i),)*
+                        a = in(reg64) a.bits(), b = in(reg64) b.bits(), sd = in(reg32) 0u32,
+                        ta = const TA, tb = const TB,
+                        options(nostack, preserves_flags),
+                    );
+                    d.assume_init()
                 }
             }
             #[inline(always)]
@@ -333,6 +380,26 @@ macro_rules! wgmma_impl {
                         a = in(reg64) a.bits(), b = in(reg64) b.bits(), sd = in(reg32) accumulate as u32,
                         options(nostack, preserves_flags),
                     );
+                }
+            }
+            #[inline(always)]
+            unsafe fn mma_async_new(a: MatrixDesc, b: MatrixDesc) -> Self {
+                let mut d = core::mem::MaybeUninit::<Self>::uninit();
+                let r = d.as_mut_ptr() as *mut f32;
+                // SAFETY: as the 16-bit `mma_async_major_new`: scale-d 0 writes every register.
+                unsafe {
+                    core::arch::asm!(
+                        concat!(
+                            "{{ .reg .pred p; setp.ne.b32 p, {sd}, 0; ",
+                            "wgmma.mma_async.sync.aligned.m64n", stringify!($n), "k", stringify!($k),
+                            ".f32.", $ta, ".", $tb,
+                            " {{", regs_list!($($i)*), "}}, {a}, {b}, p, 1, 1; }}"
+                        ),
+                        $(out(reg32) *r.add($i),)*
+                        a = in(reg64) a.bits(), b = in(reg64) b.bits(), sd = in(reg32) 0u32,
+                        options(nostack, preserves_flags),
+                    );
+                    d.assume_init()
                 }
             }
             #[inline(always)]
