@@ -43,7 +43,22 @@ for m in re.finditer(r"\.text\.(hgemm_\w+):", s):
     keep = {k: v for k, v in ops.items() if re.match(r"(HGMMA|QGMMA|UTMA|LDL|STL|SYNCS|CALL|MEMBAR|STG|ST\.|STS|STSM)", k)}
     print(m.group(1), len(body.splitlines()), "lines", dict(sorted(keep.items())))
 PY
-cp "$work/k.cubin" "$work/k.ptx" "$stage/"
+# The device library's Hopper test kernels (crates/device/tests-kernels, sm_90a build).
+cd "$root/crates/device/tests-kernels"
+RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$work/target-tests" \
+  CARGO_ENCODED_RUSTFLAGS="-Ctarget-cpu=sm_90a$(printf '\x1f')-Ctarget-feature=+ptx80" \
+  /usr/bin/cargo rustc --release -Zbuild-std=core --target nvptx64-nvidia-cuda --lib \
+  --crate-type cdylib -- --emit=asm="$work/t_raw.ptx" -Zno-link
+python3 - "$work/t_raw.ptx" "$work/t.ptx" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+s = re.sub(r"\.param \.align 16 \.b8 (\w+_param_\d+)\[128\]", r".param .align 64 .b8 \1[128]", s)
+open(sys.argv[2], "w").write(s)
+PY
+ptxas -arch=sm_90a -v "$work/t.ptx" -o "$work/t.cubin" 2>&1 | tee "$work/ptxas_tests.txt" \
+  | grep -A3 "entry function '\(mbarrier\|tma_\|cluster_\|elect\|wgmma\)" | grep "Used\|stack" || true
+grep -iE "warning|C75[0-9][0-9]" "$work/ptxas_tests.txt" || true
+cp "$work/k.cubin" "$work/k.ptx" "$work/t.cubin" "$stage/"
 cp "$root/benches/hopper_harness.py" "$stage/"
 cat > "$stage/run.sh" <<'RUN'
 #!/usr/bin/env bash

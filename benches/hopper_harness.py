@@ -32,7 +32,7 @@ CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES = 3
 CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION = 4
 CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16
 
-DT = {"u8": 0, "f16": 6, "f32": 7, "bf16": 9, "tf32": 11}
+DT = {"u8": 0, "u32": 2, "f16": 6, "f32": 7, "bf16": 9, "tf32": 11}
 SWIZZLE_128B = 3
 L2_PROMO_256B = 3
 
@@ -478,6 +478,140 @@ def run_speed(drv, kernels, case):
 
 
 # ---------------------------------------------------------------------------------------------
+# Device-library primitives (crates/device/tests-kernels/src/hopper.rs, cubin t.cubin)
+# ---------------------------------------------------------------------------------------------
+
+DT_U32 = 2
+
+
+def primitive_cases():
+    return [dict(kind="prim", name=n) for n in [
+        "mbarrier_pipeline", "tma_roundtrip", "tma_multicast_roundtrip", "cluster_exchange_2",
+        "cluster_exchange_4", "elect_lanes", "stmatrix_layout", "wgmma_bf16_n8", "wgmma_bf16_n64", "wgmma_bf16_n256",
+        "wgmma_f16_n64_rs", "wgmma_e4m3_e5m2_n128", "wgmma_tf32_n32"]]
+
+
+def fragment_to_matrix(frag, n):
+    """d[t * R + i] (register i of warpgroup thread t) -> 64 x n matrix, by the documented
+    wgmma accumulator layout."""
+    import torch
+    r_ = n // 2
+    t = torch.arange(128).repeat_interleave(r_)
+    i = torch.arange(r_).repeat(128)
+    row = 16 * (t // 32) + (t % 32) // 4 + 8 * ((i // 2) % 2)
+    col = 8 * (i // 4) + 2 * (t % 4) + i % 2
+    out = torch.full((64, n), float("nan"), dtype=torch.float64)
+    out[row, col] = frag.double().cpu()
+    return out
+
+
+def run_primitive(drv, mod, case):
+    import torch
+    name = case["name"]
+    stream = torch.cuda.current_stream().cuda_stream
+
+    def fn(kname, smem):
+        f = drv.function(mod, kname)
+        drv.set_smem(f, smem)
+        return f
+
+    def go(f, grid, block, smem, params, cluster=1, grid_yz=(1, 1)):
+        cfg, attrs = drv._config(grid, block, smem, cluster, stream)
+        cfg.gy, cfg.gz = grid_yz
+        ptrs = (ctypes.c_void_p * len(params))(*[ctypes.cast(ctypes.pointer(p), ctypes.c_void_p) for p in params])
+        drv.check(drv.lib.cuLaunchKernelEx(ctypes.byref(cfg), f, ptrs, None), "cuLaunchKernelEx")
+        torch.cuda.synchronize()
+
+    def sl(t):
+        return Slice(t.data_ptr(), t.numel())
+
+    if name == "mbarrier_pipeline":
+        x = torch.randint(0, 2**31, (32 * 1000,), device="cuda", dtype=torch.int64).to(torch.int32)
+        out = torch.full_like(x, -1)
+        go(fn(name, 1024 + 4 * 128 + 64), 1, 64, 1024 + 4 * 128 + 64, [sl(x), sl(out)])
+        exp = (3 * x.to(torch.int64) + 1) & 0xFFFFFFFF
+        ok = bool((out.to(torch.int64) & 0xFFFFFFFF).eq(exp).all())
+        return dict(ok=ok, err=0.0 if ok else 1.0)
+    if name in ("tma_roundtrip", "tma_multicast_roundtrip"):
+        rows, cols = (100, 68) if name == "tma_roundtrip" else (64, 64)
+        src = torch.randint(0, 2**30, (rows, cols), device="cuda", dtype=torch.int32)
+        smem = 32 * 128 + 1024 + 64
+        if name == "tma_roundtrip":
+            dst = torch.full_like(src, -7)
+            ms = drv.tensor_map("u32", src.data_ptr(), [cols, rows], [cols * 4], [32, 32], swizzle=0)
+            md = drv.tensor_map("u32", dst.data_ptr(), [cols, rows], [cols * 4], [32, 32], swizzle=0)
+            go(fn(name, smem), math.ceil(cols / 32), 128, smem, [ms, md], grid_yz=(math.ceil(rows / 32), 1))
+            ok = bool(dst.eq(src + 1).all())
+        else:
+            dst = torch.full((2 * rows, cols), -7, device="cuda", dtype=torch.int32)
+            ms = drv.tensor_map("u32", src.data_ptr(), [cols, rows], [cols * 4], [32, 16], swizzle=0)
+            md = drv.tensor_map("u32", dst.data_ptr(), [cols, 2 * rows], [cols * 4], [32, 32], swizzle=0)
+            go(fn(name, smem), 2 * (cols // 32), 128, smem, [ms, md, ctypes.c_uint32(rows)], cluster=2,
+               grid_yz=(rows // 32, 1))
+            ok = bool(dst[:rows].eq(src).all() and dst[rows:].eq(src + 1).all())
+        return dict(ok=ok, err=0.0 if ok else 1.0)
+    if name.startswith("cluster_exchange"):
+        size = int(name.rsplit("_", 1)[1])
+        blocks = 4 * size
+        out = torch.full((4 * blocks,), -1, device="cuda", dtype=torch.int32)
+        go(fn("cluster_exchange", 1024 + 64), blocks, 32, 1024 + 64, [sl(out)], cluster=size)
+        got = out.view(blocks, 4).cpu().tolist()
+        exp = []
+        for b in range(blocks):
+            r = b % size
+            nxt = (r + 1) % size
+            exp.append([r, size, 1000 * nxt + (b - r + nxt), 1])
+        ok = got == exp
+        return dict(ok=ok, err=0.0 if ok else 1.0, detail=str(got[:3]))
+    if name == "elect_lanes":
+        out = torch.full((8,), -1, device="cuda", dtype=torch.int32)
+        go(fn(name, 0), 2, 128, 0, [sl(out)])
+        got = out.cpu().tolist()
+        exp = [1000 if w % 2 == 0 else 1001 for w in range(8)]
+        return dict(ok=got == exp, err=0.0 if got == exp else 1.0, detail=str(got))
+    if name == "stmatrix_layout":
+        x = torch.randint(0, 2**31, (128,), device="cuda", dtype=torch.int64).to(torch.int32)
+        out = torch.zeros(1024, device="cuda", dtype=torch.int16)
+        go(fn(name, 2048), 1, 32, 2048, [sl(x), sl(out)])
+        xs = [v & 0xFFFFFFFF for v in x.cpu().tolist()]
+        got = [v & 0xFFFF for v in out.cpu().tolist()]
+        exp = [0] * 1024
+        for l in range(32):
+            for j in range(4):
+                w = xs[4 * l + j]
+                lo, hi = w & 0xFFFF, w >> 16
+                r, c = l // 4, 2 * (l % 4)
+                exp[64 * j + 8 * r + c], exp[64 * j + 8 * r + c + 1] = lo, hi
+                # .trans: element (r, c) of matrix j lands at (c, r)
+                exp[512 + 64 * j + 8 * c + r], exp[512 + 64 * j + 8 * (c + 1) + r] = lo, hi
+        ok = got == exp
+        return dict(ok=ok, err=0.0 if ok else 1.0)
+    # wgmma_<types>_n<N>[_rs]
+    parts = name.split("_")
+    n = int([p for p in parts if p.startswith("n") and p[1:].isdigit()][0][1:])
+    kind = "_".join(parts[1:parts.index("n%d" % n)])
+    g = torch.Generator(device="cuda").manual_seed(int.from_bytes(os.urandom(4), "little"))
+
+    def make(rows, ty):
+        x = torch.randn(rows, {"bf16": 64, "f16": 64, "e4m3": 128, "e5m2": 128, "tf32": 32}[ty], device="cuda", generator=g)
+        if ty == "tf32":
+            v = x.contiguous().view(torch.int32) & ~0x1FFF  # tf32: the top 19 bits
+            return v, v.view(torch.float32).double()
+        q = x.to(torch_dtype(ty))
+        return q.contiguous().view(torch.int32).reshape(rows, 32), q.float().double()
+    ta, tb = {"bf16": ("bf16", "bf16"), "f16": ("f16", "f16"), "e4m3_e5m2": ("e4m3", "e5m2"), "tf32": ("tf32", "tf32")}[kind]
+    a_bits, a_val = make(64, ta)
+    b_bits, b_val = make(n, tb)
+    d = torch.full((128 * n // 2,), float("nan"), device="cuda", dtype=torch.float32)
+    smem = 1024 + 64 * 128 + n * 128
+    go(fn(name, smem), 1, 128, smem, [sl(a_bits.reshape(-1)), sl(b_bits.reshape(-1)), sl(d)])
+    got = fragment_to_matrix(d, n)
+    ref = (a_val @ b_val.t()).cpu()
+    err = rel_err(got, ref)
+    return dict(ok=bool(err <= 1e-3), err=err)
+
+
+# ---------------------------------------------------------------------------------------------
 # Worker / parent
 # ---------------------------------------------------------------------------------------------
 
@@ -495,6 +629,10 @@ def worker(args):
             print(json.dumps(dict(kind="load", kernel=name, error=str(e))), flush=True)
     for name, kk in kernels.items():
         print(json.dumps(dict(kind="info", kernel=name, regs=kk.regs, local=kk.local, smem=kk.smem)), flush=True)
+    tmod = None
+    tpath = os.path.join(os.path.dirname(os.path.abspath(args.cubin)), "t.cubin")
+    if os.path.exists(tpath):
+        tmod = drv.load(open(tpath, "rb").read())
     cases = json.loads(args.worker_cases)
     for i, case in enumerate(cases):
         if i < args.start:
@@ -504,6 +642,8 @@ def worker(args):
         try:
             if case["kind"] == "correct":
                 r = run_correct(drv, kernels, case)
+            elif case["kind"] == "prim":
+                r = run_primitive(drv, tmod, case)
             else:
                 r = run_speed(drv, kernels, case)
         except Exception as e:  # noqa: BLE001
@@ -520,6 +660,8 @@ def worker(args):
 def parent(args):
     cases = []
     groups = args.cases.split(",")
+    if "primitives" in groups:
+        cases += primitive_cases()
     if "correct" in groups:
         cases += [dict(c, kind="correct") for c in correctness_cases()]
     if "speed" in groups:
@@ -587,7 +729,11 @@ def parent(args):
     for i in range(len(cases)):
         r = results.get(i, dict(ok=False, error="not run"))
         c = cases[i]
-        if c["kind"] == "correct":
+        if c["kind"] == "prim":
+            desc = f"PRIMITIVE {c['name']}"
+            res = (f"err={r['err']:.2e} {'OK' if r['ok'] else 'FAIL'} {r.get('detail', '')}" if "err" in r
+                   else r.get("error", "?"))
+        elif c["kind"] == "correct":
             desc = (f"{c['kernel']} b{c['batch']} {c['m']}x{c['n']}x{c['k']} cl{c['cluster']} s{c['splits']} "
                     f"a{c['alpha']} b{c['beta']} bias{int(c['bias'])} act{c['act']}"
                     + (f" map={c['map_dtype']}" if c.get("map_dtype") else ""))
@@ -610,7 +756,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cubin", required=True)
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp/hopper_out"))
-    ap.add_argument("--cases", default="correct,speed")
+    ap.add_argument("--cases", default="primitives,correct,speed")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--case-timeout", type=float, default=30.0)
     ap.add_argument("--max-timeouts", type=int, default=3)

@@ -46,7 +46,7 @@ use gpukit_device::mbarrier::{Consumer, ConsumerStage, Pipeline, fence_init};
 use gpukit_device::tma::{TensorMap, TensorMapRef};
 use gpukit_device::atomic::{Ordering, Scope};
 use gpukit_device::warpgroup::{named_barrier_sync, setmaxnreg_dec, setmaxnreg_inc};
-use gpukit_device::wgmma::{self, Accumulator, E4M3, E5M2, MatrixDesc, MmaAsync, Tf32};
+use gpukit_device::wgmma::{self, Accumulator, E4M3, E5M2, FenceOperands, MatrixDesc, MmaAsync, Tf32};
 use gpukit_device::{self as gpu, Bf16, Bf16x2, F16x2, OutSlice, kernel};
 
 /// CTA tile rows (two consumer warpgroups of 64).

@@ -309,10 +309,18 @@ impl ProducerStage {
 
     /// The producer's arrival: the stage is full once `tx_bytes` bytes of copies completing on
     /// [`ProducerStage::barrier`] have landed (0 for data written by ordinary stores before this
-    /// call).
+    /// call; when several threads wrote them, order their stores before the committing thread's
+    /// arrival first, e.g. with a warp barrier).
     #[inline(always)]
     pub fn commit(self, tx_bytes: u32) {
         self.full.arrive_expect_tx(tx_bytes);
+    }
+
+    /// Drops the stage without committing, in the threads of a producer group other than the
+    /// one that commits it.
+    #[inline(always)]
+    pub fn forget(self) {
+        let _ = self;
     }
 }
 

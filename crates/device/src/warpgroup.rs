@@ -52,17 +52,21 @@ pub unsafe fn setmaxnreg_dec<const N: u32>() {
     }
 }
 
-/// `elect.sync`: true in exactly one active lane of the warp (the lowest), false in the others.
-/// All active lanes must call it together (warp-collective).
+/// `elect.sync` over the active lanes (`activemask`): true in exactly one of the lanes that
+/// call it together (the lowest), false in the others. Works in divergent code: the member
+/// mask is the set of lanes executing the call.
 #[inline(always)]
 pub fn elect_one() -> bool {
     let r: u32;
-    // SAFETY: a register-only warp vote. Not `pure`: a warp-collective stays where it is written.
+    // SAFETY: a register-only warp vote among exactly the lanes that execute it. Not `pure`:
+    // a warp-collective stays where it is written.
     unsafe {
         core::arch::asm!(
             "{{",
             ".reg .pred p;",
-            "elect.sync _|p, 0xffffffff;",
+            ".reg .b32 m;",
+            "activemask.b32 m;",
+            "elect.sync _|p, m;",
             "selp.u32 {r}, 1, 0, p;",
             "}}",
             r = out(reg32) r,

@@ -11,7 +11,7 @@
 //!    order without further fences.
 //! 3. [`commit_group`] closes the batch into a *wgmma group*.
 //! 4. [`wait_group::<N>`](wait_group) waits until at most `N` groups are pending; then
-//!    [`Accumulator::fence_operands`] pins the registers so the compiler cannot read them
+//!    [`FenceOperands::fence_operands`] pins the registers so the compiler cannot read them
 //!    before the wait. Shared memory a finished group read may then be overwritten.
 //!
 //! Shapes: `m64nNk16` for f16/bf16, `m64nNk32` for fp8 (e4m3/e5m2), `m64nNk8` for tf32, with
@@ -153,8 +153,16 @@ pub const K_MAJOR: u32 = 0;
 /// `Operand` layout of a 16-bit shared-memory operand: MN-major (`1`, the transpose bit).
 pub const MN_MAJOR: u32 = 1;
 
+/// Compiler-level fence on accumulator registers: an asm comment that reads and writes each of
+/// them, so reads after it cannot move before an earlier [`wait_group`] and writes before it
+/// cannot move after a later `mma_async`.
+pub trait FenceOperands {
+    /// Pins the registers here (no instruction is emitted).
+    fn fence_operands(&mut self);
+}
+
 /// `wgmma.mma_async` with A and B of element types `A` and `B` into these accumulators.
-pub trait MmaAsync<A, B> {
+pub trait MmaAsync<A, B>: FenceOperands {
     /// K of one instruction (16 for 16-bit, 32 for fp8, 8 for tf32).
     const K: usize;
 
@@ -248,7 +256,7 @@ pub unsafe fn commit_group() {
 }
 
 /// `wgmma.wait_group.sync.aligned N`: waits until at most `N` of the warpgroup's groups are
-/// pending. Follow it with [`Accumulator::fence_operands`] on the accumulators of the groups
+/// pending. Follow it with [`FenceOperands::fence_operands`] on the accumulators of the groups
 /// that completed before reading them.
 ///
 /// # Safety
@@ -427,12 +435,9 @@ macro_rules! wgmma_impl {
 /// Every shape: the accumulator's operand fence and the `mma_async` impls of each input pair.
 macro_rules! wgmma_shapes {
     ($(($n:literal, $r:literal, [$($i:literal)*])),* $(,)?) => {$(
-        impl Accumulator<$r> {
-            /// Compiler-level fence on the registers (an asm comment that reads and writes
-            /// each of them): reads after it cannot move before an earlier [`wait_group`], and
-            /// writes before it cannot move after a later `mma_async`.
+        impl FenceOperands for Accumulator<$r> {
             #[inline(always)]
-            pub fn fence_operands(&mut self) {
+            fn fence_operands(&mut self) {
                 // SAFETY: a PTX comment naming the registers: no instruction.
                 unsafe {
                     core::arch::asm!(

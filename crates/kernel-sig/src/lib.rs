@@ -494,6 +494,13 @@ mod tests {
         assert_eq!((s.contract.items_per_thread, s.contract.block), (4, 128));
         assert_eq!(s.docs, vec![" y = a*x + y".to_string()]);
         assert_eq!(ks[1].name, "fill");
+        let hk = kernels_in_file(
+            "#[kernel(arch = \"sm_90a\", launch_bounds(384, 1))] fn h(a: TensorMap, x: &[f32]) {}",
+        )
+        .unwrap();
+        assert_eq!(hk[0].contract.arch.as_deref(), Some("sm_90a"));
+        assert_eq!(hk[0].params[0].kind, ParamKind::TensorMap);
+        assert!(err("#[kernel(arch = \"hopper\")] fn k(a: f32) {}").contains("arch must name"));
         let lb = kernels_in_file("#[kernel(launch_bounds(256, 3))] fn k(a: f32) {}").unwrap();
         assert_eq!(lb[0].contract.launch_bounds, Some((256, Some(3))));
         assert!(err("#[kernel(launch_bounds(2048))] fn k(a: f32) {}").contains("launch_bounds("));
