@@ -55,7 +55,10 @@ fn assert_has(body: &str, what: &str, needles: &[&str]) {
 fn hopper_kernels_are_only_in_the_sm90a_image() {
     let names: Vec<String> = ptx::entries(hopper()).into_iter().map(|e| e.name).collect();
     for k in GEMMS {
-        assert!(names.iter().any(|n| n == k), "no .entry {k} in the sm_90a image");
+        assert!(
+            names.iter().any(|n| n == k),
+            "no .entry {k} in the sm_90a image"
+        );
     }
     // The portable kernels are in the Hopper image too (it replaces the sm_90 one there).
     assert!(names.iter().any(|n| n == "gemm_bf16_f32"));
@@ -63,7 +66,10 @@ fn hopper_kernels_are_only_in_the_sm90a_image() {
     assert!(hopper().contains(".version 8."));
     let portable = image(gpukit::kernels::IMAGES, "sm_90").ptx;
     for k in GEMMS {
-        assert!(!portable.contains(&format!(".entry {k}(")), "{k} in the sm_90 image");
+        assert!(
+            !portable.contains(&format!(".entry {k}(")),
+            "{k} in the sm_90 image"
+        );
     }
     assert_eq!(ptx::unresolved_externs(hopper()), Vec::<String>::new());
 }
@@ -124,7 +130,11 @@ fn device_primitives_emit_their_instructions() {
     assert_has(
         entry(t, "mbarrier_pipeline"),
         "pipeline",
-        &["mbarrier.try_wait.parity", "mbarrier.arrive.expect_tx", "mbarrier.inval.shared::cta.b64"],
+        &[
+            "mbarrier.try_wait.parity",
+            "mbarrier.arrive.expect_tx",
+            "mbarrier.inval.shared::cta.b64",
+        ],
     );
     assert_has(
         entry(t, "tma_roundtrip"),
@@ -141,7 +151,10 @@ fn device_primitives_emit_their_instructions() {
     assert_has(
         entry(t, "tma_multicast_roundtrip"),
         "multicast",
-        &[".multicast::cluster", "mbarrier.expect_tx.relaxed.cta.shared::cta.b64"],
+        &[
+            ".multicast::cluster",
+            "mbarrier.expect_tx.relaxed.cta.shared::cta.b64",
+        ],
     );
     assert_has(
         entry(t, "cluster_exchange"),
@@ -156,7 +169,11 @@ fn device_primitives_emit_their_instructions() {
     assert_has(
         entry(t, "elect_lanes"),
         "elect",
-        &["elect.sync", "griddepcontrol.wait", "griddepcontrol.launch_dependents"],
+        &[
+            "elect.sync",
+            "griddepcontrol.wait",
+            "griddepcontrol.launch_dependents",
+        ],
     );
     assert_has(
         entry(t, "stmatrix_layout"),
@@ -174,7 +191,11 @@ fn device_primitives_emit_their_instructions() {
         ("wgmma_e4m3_e5m2_n128", "m64n128k32.f32.e4m3.e5m2"),
         ("wgmma_tf32_n32", "m64n32k8.f32.tf32.tf32"),
     ] {
-        assert_has(entry(t, k), k, &[&format!("wgmma.mma_async.sync.aligned.{mma}")]);
+        assert_has(
+            entry(t, k),
+            k,
+            &[&format!("wgmma.mma_async.sync.aligned.{mma}")],
+        );
     }
 }
 
@@ -226,14 +247,24 @@ fn ptxas_assembles_gemms_without_spills_or_serialization() {
             .unwrap_or_else(|| panic!("no SASS for {k}"));
         let body = &sass[start..];
         let body = &body[..body[1..].find(".section").map_or(body.len(), |e| e + 1)];
-        let gmma = if k.contains("e4m3") { "QGMMA.64x256x32" } else { "HGMMA.64x256x" };
+        let gmma = if k.contains("e4m3") {
+            "QGMMA.64x256x32"
+        } else {
+            "HGMMA.64x256x"
+        };
         assert!(body.contains(gmma), "{k}: no {gmma} in the SASS");
         assert!(body.contains("UTMALDG.3D"), "{k}: no TMA load in the SASS");
         for bad in ["LDL", "STL"] {
             assert!(!body.contains(bad), "{k}: {bad} (local memory) in the SASS");
         }
         // Not serialized: a chain of four HGMMAs ends in one group barrier, not one each.
-        let (mmas, waits) = (body.matches("GMMA.64x256").count(), body.matches("WARPGROUP.DEPBAR").count());
-        assert!(waits < mmas, "{k}: {waits} group waits for {mmas} wgmma (serialized)");
+        let (mmas, waits) = (
+            body.matches("GMMA.64x256").count(),
+            body.matches("WARPGROUP.DEPBAR").count(),
+        );
+        assert!(
+            waits < mmas,
+            "{k}: {waits} group waits for {mmas} wgmma (serialized)"
+        );
     }
 }

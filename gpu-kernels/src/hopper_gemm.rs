@@ -41,12 +41,14 @@
 //!   arrives last adds the other partials, runs the epilogue and resets the counter to 0 (so
 //!   the counters must be zero before the first launch, and stay reusable).
 
+use gpukit_device::atomic::{Ordering, Scope};
 use gpukit_device::cluster;
 use gpukit_device::mbarrier::{Consumer, ConsumerStage, Pipeline, fence_init};
 use gpukit_device::tma::{TensorMap, TensorMapRef};
-use gpukit_device::atomic::{Ordering, Scope};
 use gpukit_device::warpgroup::{named_barrier_sync, setmaxnreg_dec, setmaxnreg_inc};
-use gpukit_device::wgmma::{self, Accumulator, E4M3, E5M2, FenceOperands, MatrixDesc, MmaAsync, Tf32};
+use gpukit_device::wgmma::{
+    self, Accumulator, E4M3, E5M2, FenceOperands, MatrixDesc, MmaAsync, Tf32,
+};
 use gpukit_device::{self as gpu, Bf16, Bf16x2, F16x2, OutSlice, kernel};
 
 /// CTA tile rows (two consumer warpgroups of 64).
@@ -88,7 +90,10 @@ const CONSUMERS: u32 = HG_THREADS / 128 - 1;
 
 const _: () = {
     assert!(HG_BM == 64 * CONSUMERS);
-    assert!(HG_BK_BYTES == 128, "one K block is one 128-byte swizzle row");
+    assert!(
+        HG_BK_BYTES == 128,
+        "one K block is one 128-byte swizzle row"
+    );
     assert!(HG_SHARED_BYTES <= 227 * 1024);
 };
 
@@ -460,8 +465,8 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
     let tiles_n = p.n.div_ceil(HG_BN);
     let tiles = tiles_mc * tiles_n * p.batches;
     let splits = p.splits.max(1);
-    let split_floats = tiles as usize * cluster_size as usize * splits as usize
-        * HG_SPLIT_TILE_FLOATS as usize;
+    let split_floats =
+        tiles as usize * cluster_size as usize * splits as usize * HG_SPLIT_TILE_FLOATS as usize;
     if gpu::block_dim().x != HG_THREADS
         || (smem.len() * 4) < HG_SHARED_BYTES as usize
         || cluster_size > HG_MAX_CLUSTER
@@ -589,7 +594,8 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
                 // `fence` orders the previous epilogue's reads of the registers first.
                 let mut acc = unsafe {
                     wgmma::fence();
-                    let mut acc = <Accumulator<128> as MmaAsync<TA, TB>>::mma_async_new(a_desc, b_desc);
+                    let mut acc =
+                        <Accumulator<128> as MmaAsync<TA, TB>>::mma_async_new(a_desc, b_desc);
                     unroll!(kk in [1, 2, 3] {
                         let off = kk as u32 * 32;
                         acc.mma_async(a_desc.add_bytes(off), b_desc.add_bytes(off), true);
@@ -731,8 +737,12 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
                 // below `n`.
                 unsafe {
                     match p.act {
-                        ACT_RELU => epilogue_full::<O, ACT_RELU>(out, p.ldc as usize, bias_ptr, &p, &acc),
-                        ACT_GELU => epilogue_full::<O, ACT_GELU>(out, p.ldc as usize, bias_ptr, &p, &acc),
+                        ACT_RELU => {
+                            epilogue_full::<O, ACT_RELU>(out, p.ldc as usize, bias_ptr, &p, &acc)
+                        }
+                        ACT_GELU => {
+                            epilogue_full::<O, ACT_GELU>(out, p.ldc as usize, bias_ptr, &p, &acc)
+                        }
                         _ => epilogue_full::<O, ACT_NONE>(out, p.ldc as usize, bias_ptr, &p, &acc),
                     }
                 }
@@ -790,7 +800,10 @@ pub fn hgemm_bf16_bf16(
 ) {
     #[rustfmt::skip]
     let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    let split = SplitK {
+        workspace: &mut workspace,
+        counters: &mut counters,
+    };
     hgemm_body::<Bf16, Bf16, Bf16>(a, b, c, bias, split, p)
 }
 
@@ -828,7 +841,10 @@ pub fn hgemm_f16_f16(
 ) {
     #[rustfmt::skip]
     let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    let split = SplitK {
+        workspace: &mut workspace,
+        counters: &mut counters,
+    };
     hgemm_body::<f16, f16, f16>(a, b, c, bias, split, p)
 }
 
@@ -866,7 +882,10 @@ pub fn hgemm_bf16_f32(
 ) {
     #[rustfmt::skip]
     let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    let split = SplitK {
+        workspace: &mut workspace,
+        counters: &mut counters,
+    };
     hgemm_body::<Bf16, Bf16, f32>(a, b, c, bias, split, p)
 }
 
@@ -904,7 +923,10 @@ pub fn hgemm_f16_f32(
 ) {
     #[rustfmt::skip]
     let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    let split = SplitK {
+        workspace: &mut workspace,
+        counters: &mut counters,
+    };
     hgemm_body::<f16, f16, f32>(a, b, c, bias, split, p)
 }
 
@@ -942,7 +964,10 @@ pub fn hgemm_e4m3_bf16(
 ) {
     #[rustfmt::skip]
     let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    let split = SplitK {
+        workspace: &mut workspace,
+        counters: &mut counters,
+    };
     hgemm_body::<E4M3, E4M3, Bf16>(a, b, c, bias, split, p)
 }
 
@@ -980,7 +1005,10 @@ pub fn hgemm_e4m3_f32(
 ) {
     #[rustfmt::skip]
     let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    let split = SplitK {
+        workspace: &mut workspace,
+        counters: &mut counters,
+    };
     hgemm_body::<E4M3, E4M3, f32>(a, b, c, bias, split, p)
 }
 
@@ -1018,7 +1046,10 @@ pub fn hgemm_e4m3_e5m2_bf16(
 ) {
     #[rustfmt::skip]
     let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    let split = SplitK {
+        workspace: &mut workspace,
+        counters: &mut counters,
+    };
     hgemm_body::<E4M3, E5M2, Bf16>(a, b, c, bias, split, p)
 }
 
@@ -1056,7 +1087,10 @@ pub fn hgemm_e4m3_e5m2_f32(
 ) {
     #[rustfmt::skip]
     let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    let split = SplitK {
+        workspace: &mut workspace,
+        counters: &mut counters,
+    };
     hgemm_body::<E4M3, E5M2, f32>(a, b, c, bias, split, p)
 }
 
@@ -1094,6 +1128,9 @@ pub fn hgemm_tf32_f32(
 ) {
     #[rustfmt::skip]
     let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK { workspace: &mut workspace, counters: &mut counters };
+    let split = SplitK {
+        workspace: &mut workspace,
+        counters: &mut counters,
+    };
     hgemm_body::<Tf32, Tf32, f32>(a, b, c, bias, split, p)
 }

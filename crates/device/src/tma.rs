@@ -234,7 +234,12 @@ impl TensorMapRef {
 #[inline(always)]
 pub fn bulk_commit_group() {
     // SAFETY: no preconditions.
-    unsafe { core::arch::asm!("cp.async.bulk.commit_group;", options(nostack, preserves_flags)) }
+    unsafe {
+        core::arch::asm!(
+            "cp.async.bulk.commit_group;",
+            options(nostack, preserves_flags)
+        )
+    }
 }
 
 /// `cp.async.bulk.wait_group.read N`: waits until at most `N` of this thread's bulk groups

@@ -29,7 +29,12 @@ pub fn thread_in_warpgroup() -> u32 {
 #[cfg(target_feature = "sm_90a")]
 #[inline(always)]
 pub unsafe fn setmaxnreg_inc<const N: u32>() {
-    const { assert!(N >= 24 && N <= 256 && N % 8 == 0, "setmaxnreg: 24..=256, multiple of 8") };
+    const {
+        assert!(
+            N >= 24 && N <= 256 && N % 8 == 0,
+            "setmaxnreg: 24..=256, multiple of 8"
+        )
+    };
     // SAFETY: the caller's contract.
     unsafe {
         core::arch::asm!("setmaxnreg.inc.sync.aligned.u32 {n};", n = const N, options(nostack))
@@ -45,7 +50,12 @@ pub unsafe fn setmaxnreg_inc<const N: u32>() {
 #[cfg(target_feature = "sm_90a")]
 #[inline(always)]
 pub unsafe fn setmaxnreg_dec<const N: u32>() {
-    const { assert!(N >= 24 && N <= 256 && N % 8 == 0, "setmaxnreg: 24..=256, multiple of 8") };
+    const {
+        assert!(
+            N >= 24 && N <= 256 && N % 8 == 0,
+            "setmaxnreg: 24..=256, multiple of 8"
+        )
+    };
     // SAFETY: the caller's contract.
     unsafe {
         core::arch::asm!("setmaxnreg.dec.sync.aligned.u32 {n};", n = const N, options(nostack))

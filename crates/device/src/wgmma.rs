@@ -72,7 +72,9 @@ impl MatrixDesc {
         const fn enc(x: u32) -> u64 {
             ((x as u64) & 0x3FFFF) >> 4
         }
-        MatrixDesc(enc(addr) | (enc(leading) << 16) | (enc(stride) << 32) | ((swizzle as u64) << 62))
+        MatrixDesc(
+            enc(addr) | (enc(leading) << 16) | (enc(stride) << 32) | ((swizzle as u64) << 62),
+        )
     }
 
     /// A K-major tile in 128-byte swizzle as TMA writes it (rows of 128 bytes, 8-row atoms
@@ -134,7 +136,10 @@ impl<const R: usize> Accumulator<R> {
     #[inline(always)]
     pub const fn position(t: u32, i: usize) -> (u32, u32) {
         let (w, l, i) = (t / 32, t % 32, i as u32);
-        (16 * w + l / 4 + 8 * ((i / 2) % 2), 8 * (i / 4) + 2 * (l % 4) + i % 2)
+        (
+            16 * w + l / 4 + 8 * ((i / 2) % 2),
+            8 * (i / 4) + 2 * (l % 4) + i % 2,
+        )
     }
 }
 
@@ -213,8 +218,10 @@ pub trait MmaAsyncMajor<A, B>: MmaAsync<A, B> {
     ///
     /// # Safety
     /// As [`MmaAsync::mma_async_new`].
-    unsafe fn mma_async_major_new<const TA: u32, const TB: u32>(a: MatrixDesc, b: MatrixDesc)
-    -> Self;
+    unsafe fn mma_async_major_new<const TA: u32, const TB: u32>(
+        a: MatrixDesc,
+        b: MatrixDesc,
+    ) -> Self;
 
     /// As [`MmaAsync::mma_async_rs`] with B `TB`-major.
     ///
@@ -236,7 +243,12 @@ pub trait MmaAsyncMajor<A, B>: MmaAsync<A, B> {
 #[inline(always)]
 pub unsafe fn fence() {
     // SAFETY: the caller's contract. Not `nomem`: a fence for memory too.
-    unsafe { core::arch::asm!("wgmma.fence.sync.aligned;", options(nostack, preserves_flags)) }
+    unsafe {
+        core::arch::asm!(
+            "wgmma.fence.sync.aligned;",
+            options(nostack, preserves_flags)
+        )
+    }
 }
 
 /// `wgmma.commit_group.sync.aligned`: closes the `mma_async`s issued since the last commit

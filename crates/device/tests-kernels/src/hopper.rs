@@ -7,7 +7,9 @@ use gpukit_device::cluster;
 use gpukit_device::mbarrier::{MBarrier, Pipeline, fence_init};
 use gpukit_device::tma::{self, TensorMap};
 use gpukit_device::warpgroup::elect_one;
-use gpukit_device::wgmma::{self, Accumulator, E4M3, E5M2, FenceOperands, MatrixDesc, MmaAsync, Tf32};
+use gpukit_device::wgmma::{
+    self, Accumulator, E4M3, E5M2, FenceOperands, MatrixDesc, MmaAsync, Tf32,
+};
 use gpukit_device::{self as gpu, Bf16, OutSlice, kernel};
 
 #[inline(always)]
@@ -277,7 +279,10 @@ pub fn elect_lanes(mut out: OutSlice<u32>) {
     let votes = gpu::warp::ballot_mask(gpu::warp::active_mask(), chosen);
     if lane == 0 && (global_warp as usize) < out.len() {
         // SAFETY: in bounds; one lane per warp writes its warp's element.
-        unsafe { *out.as_mut_ptr().add(global_warp as usize) = 1000 * votes.count_ones() + votes.trailing_zeros() };
+        unsafe {
+            *out.as_mut_ptr().add(global_warp as usize) =
+                1000 * votes.count_ones() + votes.trailing_zeros()
+        };
     }
     gpukit_device::warpgroup::griddep_launch_dependents();
 }
@@ -293,7 +298,12 @@ pub fn stmatrix_layout(x: &[u32], mut out: OutSlice<u16>) {
     if x.len() < 128 || out.len() < 1024 || gpu::block_dim().x != 32 {
         trap();
     }
-    let regs = [x[4 * lane as usize], x[4 * lane as usize + 1], x[4 * lane as usize + 2], x[4 * lane as usize + 3]];
+    let regs = [
+        x[4 * lane as usize],
+        x[4 * lane as usize + 1],
+        x[4 * lane as usize + 2],
+        x[4 * lane as usize + 3],
+    ];
     // Lane `l` names row `l % 8` of matrix `l / 8` (16 bytes per row, 128 per matrix).
     let row = base + (lane / 8) * 128 + (lane % 8) * 16;
     // SAFETY: every lane's 16 bytes lie in the checked allocation, distinct per lane; the whole
@@ -354,7 +364,12 @@ where
         let (w, l) = (t / 32, t % 32);
         let row = 16 * w + l / 4;
         let word = |r: u32, c: u32| a[(r * 32 + kk * 8 + c) as usize];
-        [word(row, l % 4), word(row + 8, l % 4), word(row, l % 4 + 4), word(row + 8, l % 4 + 4)]
+        [
+            word(row, l % 4),
+            word(row + 8, l % 4),
+            word(row, l % 4 + 4),
+            word(row + 8, l % 4 + 4),
+        ]
     };
     // All A fragments first: no bounds check (or its panic call) may sit inside the wgmma
     // pipeline, or ptxas serializes it.
