@@ -538,14 +538,14 @@ def run_primitive(drv, mod, case):
         smem = 32 * 128 + 1024 + 64
         if name == "tma_roundtrip":
             dst = torch.full_like(src, -7)
-            ms = drv.tensor_map("u32", src.data_ptr(), [cols, rows], [cols * 4], [32, 32], swizzle=0)
-            md = drv.tensor_map("u32", dst.data_ptr(), [cols, rows], [cols * 4], [32, 32], swizzle=0)
+            ms = drv.tensor_map("u32", src.data_ptr(), [cols, rows], [cols * 4], [32, 32])
+            md = drv.tensor_map("u32", dst.data_ptr(), [cols, rows], [cols * 4], [32, 32])
             go(fn(name, smem), math.ceil(cols / 32), 128, smem, [ms, md], grid_yz=(math.ceil(rows / 32), 1))
             ok = bool(dst.eq(src + 1).all())
         else:
             dst = torch.full((2 * rows, cols), -7, device="cuda", dtype=torch.int32)
-            ms = drv.tensor_map("u32", src.data_ptr(), [cols, rows], [cols * 4], [32, 16], swizzle=0)
-            md = drv.tensor_map("u32", dst.data_ptr(), [cols, 2 * rows], [cols * 4], [32, 32], swizzle=0)
+            ms = drv.tensor_map("u32", src.data_ptr(), [cols, rows], [cols * 4], [32, 16])
+            md = drv.tensor_map("u32", dst.data_ptr(), [cols, 2 * rows], [cols * 4], [32, 32])
             go(fn(name, smem), 2 * (cols // 32), 128, smem, [ms, md, ctypes.c_uint32(rows)], cluster=2,
                grid_yz=(rows // 32, 1))
             ok = bool(dst[:rows].eq(src).all() and dst[rows:].eq(src + 1).all())
@@ -572,7 +572,7 @@ def run_primitive(drv, mod, case):
     if name == "stmatrix_layout":
         x = torch.randint(0, 2**31, (128,), device="cuda", dtype=torch.int64).to(torch.int32)
         out = torch.zeros(1024, device="cuda", dtype=torch.int16)
-        go(fn(name, 2048), 1, 32, 2048, [sl(x), sl(out)])
+        go(fn(name, 3072), 1, 32, 3072, [sl(x), sl(out)])
         xs = [v & 0xFFFFFFFF for v in x.cpu().tolist()]
         got = [v & 0xFFFF for v in out.cpu().tolist()]
         exp = [0] * 1024

@@ -125,7 +125,8 @@ const BOX_BYTES: u32 = BOX_ROWS * 128;
 /// `BOX_BYTES + 1024 + 64` bytes of dynamic shared memory: TMA-loads box
 /// (`blockIdx.x`, `blockIdx.y`) from `src` (zeros outside the tensor), adds 1 to every word in
 /// shared memory, and TMA-stores it to the same place of `dst` (clipped at the edges). Both
-/// maps: 2-D, box 32 × 32, no swizzle.
+/// maps: 2-D, box 32 × 32, 128-byte swizzle (the GEMM's layout; the word-wise update does not
+/// depend on where the swizzle puts each word).
 #[kernel(arch = "sm_90a")]
 pub fn tma_roundtrip(src: TensorMap, dst: TensorMap) {
     let base = smem_1024(BOX_BYTES + 64);
@@ -167,7 +168,7 @@ pub fn tma_roundtrip(src: TensorMap, dst: TensorMap) {
 /// cluster `c` covers box column `c`, box row `blockIdx.y`. Each CTA loads half of the box's
 /// rows (16 × 32 u32, map box 32 × 16) and multicasts it to both CTAs; then CTA `r` TMA-stores
 /// the whole box, plus `r`, into `dst` at rows offset by `r * rows` (so `dst` has twice the rows
-/// of `src`). Maps: 2-D, no swizzle; `src` box 32 × 16, `dst` box 32 × 32.
+/// of `src`). Maps: 2-D, 128-byte swizzle; `src` box 32 × 16, `dst` box 32 × 32.
 #[kernel(arch = "sm_90a")]
 pub fn tma_multicast_roundtrip(src: TensorMap, dst: TensorMap, rows: u32) {
     let base = smem_1024(BOX_BYTES + 64);
@@ -287,13 +288,13 @@ pub fn elect_lanes(mut out: OutSlice<u32>) {
     gpukit_device::warpgroup::griddep_launch_dependents();
 }
 
-/// One warp, 1024 + 1024 bytes of dynamic shared memory: lane `l` holds `x[4 l + j]` as
+/// One warp, 1024 + 2048 bytes of dynamic shared memory: lane `l` holds `x[4 l + j]` as
 /// register `j` of a `stmatrix` (four 8×8 matrices of 16-bit elements, element pairs per
 /// register); `out[0..512]` is the shared memory after `stmatrix.x4` (matrix `j` row-major at
 /// element `64 j`), `out[512..1024]` after `stmatrix.x4.trans`, both read back as 16-bit words.
 #[kernel(arch = "sm_90a")]
 pub fn stmatrix_layout(x: &[u32], mut out: OutSlice<u16>) {
-    let base = smem_1024(1024);
+    let base = smem_1024(2048);
     let lane = gpu::thread_idx().x % 32;
     if x.len() < 128 || out.len() < 1024 || gpu::block_dim().x != 32 {
         trap();
@@ -310,7 +311,7 @@ pub fn stmatrix_layout(x: &[u32], mut out: OutSlice<u16>) {
     // warp executes the stores together.
     unsafe {
         gpukit_device::warpgroup::stmatrix_x4(row, regs);
-        gpukit_device::warpgroup::stmatrix_x4_trans(row + 512, regs);
+        gpukit_device::warpgroup::stmatrix_x4_trans(row + 1024, regs);
     }
     gpu::sync_warp();
     let o = out.as_mut_ptr();
