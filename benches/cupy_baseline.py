@@ -38,7 +38,8 @@ The ops (each compared with the gpukit case of the same name):
   inclusive_scan  out[i] = x[0] + ... + x[i]                                  f32
   exclusive_scan  out[0] = 0, out[i] = x[0] + ... + x[i-1]                    f32
   softmax log_softmax
-                  along each row of a rows x cols matrix                      f32 bf16
+                  along each row of a rows x cols matrix (65536x4096, and LLM
+                  vocabulary rows 2048x151936)                                f32 bf16
   transpose       out = x^T, square                                           f32
   gemv            y = A x, A is m x n row-major (size "mxn")                  f32
   sgemm           C = A B, all row-major (size "mxnxk")                       f32
@@ -58,10 +59,12 @@ import time
 
 os.environ.setdefault("CUPY_TF32", "0")
 
-# Problem sizes; the same table as `Sizes` in host/suite/mod.rs (a unit test compares them).
+# Problem sizes; the same table as `Sizes` in benches/src/lib.rs (a unit test compares them).
 SIZES = {
-    "default": {"vector": 1 << 28, "rows": (65536, 4096), "transpose": 16384, "gemv": 16384, "gemm": 8192},
-    "quick": {"vector": 1 << 24, "rows": (8192, 4096), "transpose": 4096, "gemv": 4096, "gemm": 2048},
+    "default": {"vector": 1 << 28, "rows": (65536, 4096), "vocab": (2048, 151936), "transpose": 16384,
+                "gemv": 16384, "gemm": 8192},
+    "quick": {"vector": 1 << 24, "rows": (8192, 4096), "vocab": (256, 151936), "transpose": 4096,
+              "gemv": 4096, "gemm": 2048},
 }
 ALPHA = 1.5
 FILL_VALUE = 0.5
@@ -84,8 +87,8 @@ def plan(sizes):
         items += [(op, v, dt) for dt in FLOATS]
     items += [(op, v, "f32") for op in REDUCTIONS]
     items += [("inclusive_scan", v, "f32"), ("exclusive_scan", v, "f32")]
-    rows = tuple(sizes["rows"])
-    items += [(op, rows, dt) for op in ("softmax", "log_softmax") for dt in ("f32", "bf16")]
+    for rows in (tuple(sizes["rows"]), tuple(sizes["vocab"])):
+        items += [(op, rows, dt) for op in ("softmax", "log_softmax") for dt in ("f32", "bf16")]
     t = sizes["transpose"]
     items.append(("transpose", (t, t), "f32"))
     g = sizes["gemv"]

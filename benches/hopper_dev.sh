@@ -43,8 +43,8 @@ for m in re.finditer(r"\.text\.(hgemm_\w+):", s):
     keep = {k: v for k, v in ops.items() if re.match(r"(HGMMA|QGMMA|UTMA|LDL|STL|SYNCS|CALL|MEMBAR|STG|ST\.|STS|STSM)", k)}
     print(m.group(1), len(body.splitlines()), "lines", dict(sorted(keep.items())))
 PY
-# The device library's Hopper test kernels (crates/device/tests-kernels, sm_90a build).
-cd "$root/crates/device/tests-kernels"
+# The device library's Hopper test kernels (crates/device-tests/kernels, sm_90a build).
+cd "$root/crates/device-tests/kernels"
 RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$work/target-tests" \
   CARGO_ENCODED_RUSTFLAGS="-Ctarget-cpu=sm_90a$(printf '\x1f')-Ctarget-feature=+ptx80" \
   /usr/bin/cargo rustc --release -Zbuild-std=core --target nvptx64-nvidia-cuda --lib \

@@ -478,7 +478,7 @@ def run_speed(drv, kernels, case):
 
 
 # ---------------------------------------------------------------------------------------------
-# Device-library primitives (crates/device/tests-kernels/src/hopper.rs, cubin t.cubin)
+# Device-library primitives (crates/device-tests/kernels/src/hopper.rs, cubin t.cubin)
 # ---------------------------------------------------------------------------------------------
 
 DT_U32 = 2

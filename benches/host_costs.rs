@@ -2,11 +2,11 @@
 //! machine with a GPU, a typed launch, launch configuration, graph replay, buffer allocation
 //! and small end-to-end operations.
 //!
-//! `cargo bench --bench host_costs`; without a GPU the GPU benches print that they are skipped.
+//! `cargo bench -p gpukit-bench --bench host_costs`; without a GPU the GPU benches print that they are skipped.
 use criterion::{Criterion, criterion_group, criterion_main};
 use gpukit::kernels::Kernels;
 use gpukit::runtime::{self, Gpu, Graph};
-use gpukit::suite::{baseline, verify};
+use gpukit_bench::{baseline, verify};
 use std::hint::black_box;
 
 /// Costs that need no GPU.
@@ -35,7 +35,7 @@ fn cpu(c: &mut Criterion) {
         b.iter(|| verify::sample_indices(black_box(1 << 28), 1).len())
     });
     g.bench_function("random f32 2^20", |b| {
-        b.iter(|| gpukit::suite::data::random::<f32>(black_box(1 << 20), 1).len())
+        b.iter(|| gpukit_bench::data::random::<f32>(black_box(1 << 20), 1).len())
     });
     let text = r#"{"cupy_version": "14.2.0", "results": [
         {"op": "vector_add", "size": "268435456", "dtype": "f32", "median_ms": 0.7,

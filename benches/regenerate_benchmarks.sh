@@ -14,7 +14,7 @@ if [ -z "$bin" ]; then
   if command -v cargo >/dev/null 2>&1; then
     # shellcheck source=/dev/null
     source scripts/env.sh
-    cargo build --release --bin gpukit
+    cargo build --release -p gpukit-bench --bin gpukit
     bin=target/release/gpukit
   elif [ -x target/release/gpukit ]; then
     bin=target/release/gpukit

@@ -1,9 +1,9 @@
 # Source this (bash): it makes the machine able to build and test gpukit, installing what is
 # missing. Used by the README's two commands and by .ci/run.
 #   1. a kernel toolchain (a rustc with rust-src, to build `core` for nvptx64);
-#   2. something to link libcuda against: the real driver when there is one, else a stub built
-#      from scripts/cuda-stub.c (then, and only then, the stub is also put on LD_LIBRARY_PATH,
-#      so it can never shadow a real driver).
+#   2. ptxas on PATH when PyPI's nvidia-cuda-nvcc is installed (optional).
+# Nothing about the NVIDIA driver: gpukit-runtime loads libcuda.so.1 at run time, so building
+# needs neither the driver nor the CUDA toolkit.
 gpukit_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 gpukit_has_rust_src() {
@@ -42,36 +42,6 @@ gpukit_kernel_toolchain() {
   return 1
 }
 
-gpukit_find_libcuda() {
-  local d
-  for d in ${LD_LIBRARY_PATH//:/ } /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib/wsl/lib; do
-    if [ -e "$d/libcuda.so.1" ]; then echo "$d/libcuda.so.1"; return 0; fi
-  done
-  ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 / {print $NF; exit}'
-}
-
-gpukit_libcuda() {
-  [ -n "${CUDA_LIBRARY_PATH:-}" ] && return 0
-  local real dir
-  real=$(gpukit_find_libcuda)
-  if [ -n "$real" ]; then
-    # cust_raw looks for <dir>/lib64/libcuda.so; point it at the driver itself.
-    dir="$gpukit_root/target/cuda-link"
-    mkdir -p "$dir/lib64"
-    ln -sfn "$real" "$dir/lib64/libcuda.so"
-  else
-    dir="$gpukit_root/target/cuda-stub"
-    mkdir -p "$dir/lib64"
-    if [ ! -f "$dir/lib64/libcuda.so" ] || [ "$gpukit_root/scripts/cuda-stub.c" -nt "$dir/lib64/libcuda.so" ]; then
-      cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$dir/lib64/libcuda.so" "$gpukit_root/scripts/cuda-stub.c" || return 1
-    fi
-    ln -sfn libcuda.so "$dir/lib64/libcuda.so.1"
-    export LD_LIBRARY_PATH="$dir/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    echo "gpukit: no NVIDIA driver here; linking against a stub libcuda (GPU tests show as ignored)" >&2
-  fi
-  export CUDA_LIBRARY_PATH="$dir"
-}
-
 # ptxas (PyPI's nvidia-cuda-nvcc) when installed: the build then assembles and reports on the PTX.
 gpukit_ptxas() {
   command -v ptxas >/dev/null 2>&1 && return 0
@@ -81,4 +51,4 @@ gpukit_ptxas() {
   return 0
 }
 
-gpukit_kernel_toolchain && gpukit_libcuda && gpukit_ptxas
+gpukit_kernel_toolchain && gpukit_ptxas

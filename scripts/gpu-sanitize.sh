@@ -24,11 +24,16 @@ run() {
   echo "$tool $bin rc=$rc $summary"
   [[ $rc == 0 ]] || fail=1
 }
-for b in gpu_vector gpu_ops gpu_gemm gpu_device gpu_runtime; do
+# Every staged GPU test binary (one per topic) under memcheck; the kernel suites (all but the
+# runtime's: gpu_runtime*, gpu_drop_order) also under racecheck, initcheck and synccheck.
+# gpu_device_panics traps on purpose.
+all=$(cd .gpu/bin && ls test-gpu_* | sed 's/^test-//' | grep -v '^gpu_device_panics$')
+kernels=$(grep -v -e '^gpu_runtime' -e '^gpu_drop_order$' <<< "$all")
+for b in $all; do
   run memcheck "$b" --leak-check full
 done
 for tool in racecheck initcheck synccheck; do
-  for b in gpu_vector gpu_ops gpu_gemm gpu_device; do
+  for b in $kernels; do
     run "$tool" "$b"
   done
 done

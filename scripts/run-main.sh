@@ -4,5 +4,5 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$gpukit_root"
-cargo build --release --bin gpukit
+cargo build --release -p gpukit-bench --bin gpukit
 exec target/release/gpukit "$@"

@@ -1,24 +1,20 @@
-//! GPU tests of the host runtime: threads, streams and events, pinned/pool/unified memory,
-//! graphs, several GPUs, leaks and recovery from a trapped kernel. They need a CUDA GPU and are
-//! `#[ignore]`d; run them with `cargo test --test gpu_runtime -- --include-ignored`.
+//! GPU tests of the host runtime: recovery from a trapped kernel, launch errors, threads,
+//! streams and events, pinned memory, devices and several GPUs. They need a CUDA GPU and are
+//! `#[ignore]`d; run them with `cargo test --test gpu_runtime -- --include-ignored`. Memory pools,
+//! unified memory and leaks are in `gpu_runtime_memory.rs`, graphs in `gpu_runtime_graphs.rs`.
 //!
 //! All tests take one lock: the timing tests want the GPU to themselves. The trap test makes the
-//! kernel trap in a child process (see `common`).
-use gpukit::kernels::Kernels;
-use gpukit::reference::{self, first_mismatch, random_f32};
-use gpukit::runtime::{
-    self, Advice, DeviceSlice, Error, Event, Gpu, Graph, LaunchConfig, Location, MemPool, Module,
-    MultiGpu, PinnedBuffer, Stream, UnifiedBuffer, measure,
-};
-use std::sync::{Arc, Mutex, MutexGuard};
-
+//! kernel trap in a child process (see `gpukit_test_support::child`).
 mod common;
-
-static GPU_LOCK: Mutex<()> = Mutex::new(());
-
-fn lock() -> MutexGuard<'static, ()> {
-    GPU_LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use common::lock;
+use gpukit::kernels::Kernels;
+use gpukit::runtime::{
+    self, Error, Event, Gpu, Graph, LaunchConfig, MemPool, Module, MultiGpu, PinnedBuffer,
+    UnifiedBuffer,
+};
+use gpukit_test_support::child;
+use gpukit_test_support::reference::{self, first_mismatch, random_f32};
+use std::sync::Arc;
 
 fn setup() -> (Gpu, Kernels) {
     let gpu = Gpu::new(0).expect("a CUDA GPU");
@@ -42,7 +38,7 @@ const TRAP_PTX: &str = "
 #[ignore = "needs a CUDA GPU"]
 fn trapped_kernel_is_reported_as_sticky_and_a_fresh_context_works() {
     const NAME: &str = "trapped_kernel_is_reported_as_sticky_and_a_fresh_context_works";
-    if common::child_arg().is_some() {
+    if child::child_arg().is_some() {
         // The child: trap, and get the error back as a value.
         let (gpu, _k) = setup();
         let module = Arc::new(Module::from_ptx(&gpu, "trap", TRAP_PTX).unwrap());
@@ -62,7 +58,7 @@ fn trapped_kernel_is_reported_as_sticky_and_a_fresh_context_works() {
         return;
     }
     let _l = lock();
-    let (ok, text) = common::run_child(NAME, "1");
+    let (ok, text) = child::run_child(NAME, "1");
     println!("{text}");
     assert!(ok, "child failed:\n{text}");
     assert!(text.contains("REPORT"), "{text}");
@@ -201,162 +197,8 @@ fn pinned_buffers_round_trip_asynchronously() {
         first_mismatch(&out, &reference::saxpy(2.0, &x, &y), 0.0),
         None
     );
-    let e = runtime::copy_to_host_async(&s, &mut out, &dx.index(1..)).unwrap_err();
+    let e = runtime::copy_to_host_async(&s, &mut out, &dx[1..]).unwrap_err();
     assert!(matches!(e, Error::LengthMismatch { .. }));
-}
-
-/// Compute on a chunk: `reps` saxpys, so kernels take about as long as the copies.
-fn compute<'a>(
-    k: &'a Kernels,
-    x: &'a DeviceSlice<f32>,
-    reps: usize,
-) -> impl FnMut(&Stream, &mut DeviceSlice<f32>) -> runtime::Result<()> + 'a {
-    move |s, out| {
-        for _ in 0..reps {
-            k.saxpy.launch(s, 0.5, x, out)?;
-        }
-        Ok(())
-    }
-}
-
-#[test]
-#[ignore = "needs a CUDA GPU"]
-fn copy_and_compute_on_two_streams_beat_serial() {
-    let _l = lock();
-    let (gpu, k) = setup();
-    let chunk = 8 << 20;
-    let x = gpu.upload(&vec![1.0f32; chunk]).unwrap();
-    let mut f = compute(&k, &x, 20);
-    let o = measure::copy_compute_overlap(&gpu, 8, chunk, &mut f).unwrap();
-    println!("{o:?}");
-    assert!(o.same_result);
-    assert!(
-        o.two_streams_ms < 0.85 * o.serial_ms,
-        "no overlap: two streams {:.2} ms vs serial {:.2} ms",
-        o.two_streams_ms,
-        o.serial_ms
-    );
-}
-
-#[test]
-#[ignore = "needs a CUDA GPU"]
-fn pool_allocation_loop_does_not_grow_and_beats_cumemalloc() {
-    let _l = lock();
-    let (gpu, k) = setup();
-    let s = gpu.stream().unwrap();
-    let n = 1 << 16;
-    let a = gpu.upload(&vec![1.0f32; n]).unwrap();
-    let b = gpu.upload(&vec![2.0f32; n]).unwrap();
-    let mut launch = |s: &Stream, out: &mut DeviceSlice<f32>| k.vector_add.launch(s, &a, &b, out);
-    let c = measure::alloc_loops(&gpu, &s, 100_000, n, 64 << 20, &mut launch).unwrap();
-    println!("{c:?}");
-    assert_eq!(c.pool_free_delta, 0, "{c:?}");
-    assert!(c.pool_reserved_high < 64 << 20, "{c:?}");
-    assert!(c.pool_s < c.malloc_s, "{c:?}");
-    // Stream-ordered buffers are ordinary slices for typed launches, and correct.
-    let pool = MemPool::default_for(&gpu, 0).unwrap();
-    let mut out = pool.alloc_zeroed_async::<f32>(&s, n).unwrap();
-    k.vector_add.launch(&s, &a, &b, &mut out).unwrap();
-    runtime::sync(&s).unwrap();
-    assert!(runtime::download(&out).unwrap().iter().all(|&v| v == 3.0));
-    drop(out);
-    runtime::sync(&s).unwrap();
-    assert_eq!(pool.used_bytes().unwrap(), 0);
-}
-
-#[test]
-#[ignore = "needs a CUDA GPU"]
-fn unified_memory_prefetches_advises_and_refuses_oversized_requests() {
-    let _l = lock();
-    let (gpu, k) = setup();
-    let s = gpu.stream().unwrap();
-    let n = 1 << 20;
-    let x = UnifiedBuffer::from_slice(&gpu, &vec![1.0f32; n]).unwrap();
-    let mut y = UnifiedBuffer::<f32>::zeroed(&gpu, n).unwrap();
-    x.advise(Advice::ReadMostly).unwrap();
-    y.advise(Advice::PreferredLocation(Location::Device(0)))
-        .unwrap();
-    y.advise(Advice::AccessedBy(Location::Host)).unwrap();
-    x.prefetch_to_device(&s).unwrap();
-    y.prefetch_to_device(&s).unwrap();
-    k.saxpy.launch(&s, 3.0, &x, &mut y).unwrap();
-    y.prefetch(Location::Host, &s).unwrap();
-    assert!(y.host().unwrap().iter().all(|&v| v == 3.0));
-    y.host().unwrap()[0] = 7.0;
-    assert_eq!(runtime::download(&y.index(0..1)).unwrap(), vec![7.0]);
-    let (free, _) = gpu.memory_info().unwrap();
-    let e = UnifiedBuffer::<u8>::zeroed(&gpu, free + (1 << 30))
-        .err()
-        .unwrap();
-    assert!(matches!(e, Error::OutOfMemory { .. }), "{e}");
-}
-
-#[test]
-#[ignore = "needs a CUDA GPU"]
-fn graphs_capture_replay_and_update_arguments() {
-    let _l = lock();
-    let (gpu, k) = setup();
-    let s = gpu.stream().unwrap();
-    let n = 10_000;
-    let x = gpu.upload(&vec![1.0f32; n]).unwrap();
-    let x2 = gpu.upload(&vec![10.0f32; n]).unwrap();
-    let mut y = gpu.alloc_filled::<f32>(n, 0).unwrap();
-    // SAFETY: x, x2 and y outlive the graph.
-    let mut g = unsafe {
-        Graph::capture(&s, |s| {
-            k.saxpy.launch(s, 1.0, &x, &mut y)?;
-            k.saxpy.launch(s, 2.0, &x, &mut y)
-        })
-    }
-    .unwrap();
-    assert_eq!(g.node_count(), 2);
-    // Captured, not run.
-    runtime::sync(&s).unwrap();
-    assert!(runtime::download(&y).unwrap().iter().all(|&v| v == 0.0));
-    for _ in 0..3 {
-        g.launch(&s).unwrap();
-    }
-    runtime::sync(&s).unwrap();
-    assert!(runtime::download(&y).unwrap().iter().all(|&v| v == 9.0));
-    // New arguments, same topology: updated in place.
-    // SAFETY: as above.
-    unsafe {
-        g.update(&s, |s| {
-            k.saxpy.launch(s, 1.0, &x2, &mut y)?;
-            k.saxpy.launch(s, 0.5, &x2, &mut y)
-        })
-    }
-    .unwrap();
-    g.launch(&s).unwrap();
-    runtime::sync(&s).unwrap();
-    assert!(runtime::download(&y).unwrap().iter().all(|&v| v == 24.0));
-    // A capture that queues nothing is refused.
-    let e = unsafe { Graph::capture(&s, |_| Ok(())) }.err().unwrap();
-    assert!(e.to_string().contains("nothing was captured"), "{e}");
-}
-
-#[test]
-#[ignore = "needs a CUDA GPU"]
-fn graph_replay_costs_less_per_kernel_than_direct_launches() {
-    let _l = lock();
-    let (gpu, k) = setup();
-    let s = gpu.stream().unwrap();
-    let n = 256;
-    let a = gpu.upload(&vec![1.0f32; n]).unwrap();
-    let b = gpu.upload(&vec![2.0f32; n]).unwrap();
-    let mut out = gpu.alloc_filled::<f32>(n, 0).unwrap();
-    let mut launch = |s: &Stream, o: &mut DeviceSlice<f32>| k.vector_add.launch(s, &a, &b, o);
-    let c = measure::launch_overhead(&s, 1000, &mut out, &mut launch).unwrap();
-    println!("{c:?}");
-    assert!(c.graph_us_per_kernel < c.direct_us_per_kernel, "{c:?}");
-    assert!(
-        c.graph_us_per_kernel <= 1.5,
-        "graph replay target missed: {c:?}"
-    );
-    assert!(
-        c.direct_us_per_kernel <= 4.0,
-        "direct launch target missed: {c:?}"
-    );
 }
 
 #[test]
@@ -407,10 +249,10 @@ fn vector_job_split_across_all_gpus_equals_single_gpu_result() {
         .unwrap();
     let g0 = &multi.gpus()[0];
     let s = g0.stream().unwrap();
-    let gathered = g0.alloc_filled::<f32>(n, 0xff).unwrap();
+    let mut gathered = g0.alloc_filled::<f32>(n, 0xff).unwrap();
     for (i, (r, out)) in parts.iter().enumerate() {
-        let mut dst = gathered.index(r.clone());
-        runtime::copy_peer_async(&s, &mut dst, g0, out, &multi.gpus()[i]).unwrap();
+        let dst = &mut gathered[r.clone()];
+        runtime::copy_peer_async(&s, dst, g0, out, &multi.gpus()[i]).unwrap();
     }
     runtime::sync(&s).unwrap();
     let got = runtime::download(&gathered).unwrap();
@@ -419,20 +261,4 @@ fn vector_job_split_across_all_gpus_equals_single_gpu_result() {
         first_mismatch(&got, &reference::vector_add(&a, &b), 0.0),
         None
     );
-}
-
-#[test]
-#[ignore = "needs a CUDA GPU"]
-fn hundred_thousand_buffers_and_launches_leave_device_memory_unchanged() {
-    let _l = lock();
-    let (gpu, k) = setup();
-    let s = gpu.stream().unwrap();
-    let n = 1024;
-    let a = gpu.upload(&vec![1.0f32; n]).unwrap();
-    let b = gpu.upload(&vec![2.0f32; n]).unwrap();
-    let mut launch = |s: &Stream, out: &mut DeviceSlice<f32>| k.vector_add.launch(s, &a, &b, out);
-    let c = measure::churn(&gpu, &s, 100_000, n, &mut launch).unwrap();
-    println!("{c:?}");
-    assert_eq!(c.launches, 100_000);
-    assert_eq!(c.free_delta(), 0, "{c:?}");
 }

@@ -1,7 +1,11 @@
 //! The README's "writing your own kernel" walk-through, built exactly as written: the files are
-//! taken from the README's `<!-- file: PATH -->` blocks into a temporary directory next to a
-//! `gpukit` link to this repository. Also checks that a no-op rebuild does not rebuild the
-//! kernels and that a change to the kernel source does.
+//! taken from the README's `<!-- file: PATH -->` blocks into a fresh temporary directory outside
+//! the repository, next to a `gpukit` link to this repository, and built with nothing set up by
+//! hand: cargo runs with every CUDA-related variable removed from its environment (no toolkit,
+//! no libcuda to link). On a machine without the NVIDIA driver (CI) the program must then say so
+//! in one line naming the missing library and exit 2, and the project's GPU test shows as
+//! ignored. Also checks that a no-op rebuild does not rebuild the kernels and that a change to
+//! the kernel source does.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
@@ -33,8 +37,26 @@ fn readme_files() -> Vec<(String, String)> {
     files
 }
 
+/// Variables a CUDA installation (or gpukit's own scripts, once) set: none may be needed.
+const CUDA_VARS: &[&str] = &[
+    "CUDA_LIBRARY_PATH",
+    "CUDA_PATH",
+    "CUDA_ROOT",
+    "CUDA_TOOLKIT_ROOT_DIR",
+    "LD_LIBRARY_PATH",
+    "LIBRARY_PATH",
+];
+
+/// `cmd` with the CUDA-related variables removed.
+fn without_cuda_env(mut cmd: Command) -> Command {
+    for v in CUDA_VARS {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
 fn cargo(dir: &Path, target: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO"))
+    let out = without_cuda_env(Command::new(env!("CARGO")))
         .args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target)
@@ -84,6 +106,7 @@ fn readme_walkthrough_builds_runs_and_rebuilds_only_on_change() {
         "my-app/Cargo.toml",
         "my-app/build.rs",
         "my-app/src/main.rs",
+        "my-app/tests/gpu.rs",
         "my-app/kernels/Cargo.toml",
         "my-app/kernels/src/lib.rs",
     ] {
@@ -106,16 +129,37 @@ fn readme_walkthrough_builds_runs_and_rebuilds_only_on_change() {
     let text = std::fs::read_to_string(&ptx).unwrap();
     assert!(text.contains(".entry square_plus(") && text.contains(".entry block_sums("));
 
-    // Run it: on a machine without a GPU it must say so in one line and exit 2.
-    let out = Command::new(target.join("debug/my-app")).output().unwrap();
+    // Run it. Without the NVIDIA driver it must say so in one line, naming the library, and
+    // exit 2 (not fail in the dynamic loader: nothing links libcuda).
+    let no_driver = gpukit::runtime::sys::load().is_err();
+    let out = without_cuda_env(Command::new(target.join("debug/my-app")))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.starts_with("no CUDA device") {
+    if no_driver {
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("no CUDA device: cannot load the NVIDIA driver library")
+                && stderr.contains("libcuda.so.1"),
+            "{stderr}"
+        );
+    } else if stderr.starts_with("no CUDA device") {
+        // A driver without a usable GPU.
         assert_eq!(out.status.code(), Some(2));
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     } else {
         assert!(out.status.success(), "{stderr}");
         assert!(String::from_utf8_lossy(&out.stdout).contains("square_plus ok"));
     }
+
+    // Its tests run: the GPU test shows as ignored (and runs with --include-ignored on a GPU).
+    let (ok, log) = cargo(&app, &target, &["test"]);
+    assert!(ok, "the walk-through's tests fail:\n{log}");
+    assert!(
+        log.contains("test square_plus_matches_the_cpu ... ignored"),
+        "{log}"
+    );
 
     // A no-op rebuild does not rerun the kernel build.
     let before = mtime(&ptx);

@@ -1,56 +1,47 @@
-//! Single-pass prefix sums (inclusive and exclusive) with decoupled look-back.
+//! Single-pass prefix sums (inclusive and exclusive) with decoupled look-back (Merrill &
+//! Garland; CUB's `agent_scan`), one read and one write of the data: the memory floor of a scan.
 //!
-//! Block `b` scans tile `b` of `TILE` elements in registers and shared memory, publishes its
-//! aggregate, then walks back over its predecessors' published states until it finds an
-//! inclusive prefix, and finally publishes its own inclusive prefix. One read and one write of
-//! the data: the memory floor of a scan.
+//! Block `b` owns tile `b` of [`TILE`] elements. It stages the tile in shared memory with
+//! `cp.async` (no registers hold the data in flight: six blocks fit on an SM, 192 KB in flight),
+//! each thread sums its [`ITEMS`] consecutive elements, a warp scan and a pass over
+//! the warp totals give every thread its offset inside the tile, and warp 0 publishes the tile's
+//! aggregate and walks back over the predecessors' published states until it meets an inclusive
+//! prefix. Then each thread rescans its elements from shared memory into shared memory, and the
+//! block writes the tile out with coalesced 16-byte stores. Shared-memory packets are
+//! XOR-swizzled so both the thread-contiguous and the coalesced accesses are conflict-free.
 //!
 //! Forward progress: a block waits only on lower-numbered blocks, and the hardware dispatches
-//! blocks in increasing index order, so every block waited on is already resident or finished
-//! (the assumption CUB's decoupled look-back makes too). A dynamic tile ticket would remove the
-//! assumption at the price of an atomic round trip and a barrier before the loads can start:
-//! measured 1.14 ms with the ticket at 2^28 f32 on the H200. The look-back is done by warp 0
-//! over windows of 32 predecessors, with `nanosleep` back-off while a predecessor has published
-//! nothing yet (1.11 ms; a block-wide window of 256 measured 1.35 ms, more threads spinning).
+//! blocks in increasing index order, so every block waited on is resident or finished (the
+//! assumption CUB's decoupled look-back makes too).
 //!
 //! Tile states are u64 words: the upper 32 bits a flag (0: nothing yet, 1: aggregate,
-//! 2: inclusive prefix), the lower 32 the value's bits. They are written with release stores and
-//! read with acquire loads at device scope. The host zeroes `state` before each launch.
+//! 2: inclusive prefix), the lower 32 the value's bits. Flag and value travel in one word, so
+//! relaxed device-scope loads and stores suffice (no fences). The host zeroes `state` (one word
+//! per tile) before each launch.
 use gpukit_device::atomic::{Ordering, Scope};
-use gpukit_device::{self as gpu, OutSlice, Quads, kernel, shared_array, warp};
+use gpukit_device::{
+    self as gpu, OutSlice, SharedArray, async_copy, kernel, shared::SharedElem, shared_array, warp,
+};
 
-/// Threads per block of the scan kernels (the host launches with this), warps per block, and
-/// rows of one quad per thread in a tile.
+/// Threads per block of the scan kernels (the host launches with this).
 pub const BLOCK: usize = 256;
 const WARPS: usize = BLOCK / 32;
-const ROWS: usize = 4;
-/// Elements per tile (one block each).
-pub const TILE: usize = ROWS * BLOCK * 4;
+/// Consecutive elements each thread scans (32 measured 0.71 ms at 2^28 f32 on the H200, 16
+/// measured 0.87 ms: fewer, larger tiles mean fewer look-backs).
+pub const ITEMS: usize = 32;
+/// Elements per tile (one block each): launch ⌈n / TILE⌉ blocks.
+pub const TILE: usize = BLOCK * ITEMS;
 
 const FLAG_AGGREGATE: u64 = 1 << 32;
 const FLAG_PREFIX: u64 = 2 << 32;
 
-/// Repeats `$body` for `$j` = 0..8 as a constant, so per-row arrays stay in registers (a loop
-/// the compiler leaves rolled would index them at run time, from local memory).
-macro_rules! for_rows {
-    ($j:ident => $body:block) => {{
-        for_rows!(@ $j, $body, 0 1 2 3 4 5 6 7);
-    }};
-    (@ $j:ident, $body:block, $($n:literal)*) => {
-        $({
-            #[allow(non_upper_case_globals)]
-            const $j: usize = $n;
-            if $j < ROWS $body
-        })*
-    };
-}
-
 /// What the scan needs of an element type: an associative addition with identity 0, and 32-bit
-/// words to travel through shuffles and tile states.
-trait Scan: Copy + gpukit_device::Word32 {
+/// words to travel through shuffles, shared memory and tile states.
+trait Scan: Copy {
     const ZERO: Self;
     fn plus(self, o: Self) -> Self;
     fn bits(self) -> u32;
+    fn from_bits(b: u32) -> Self;
 }
 impl Scan for f32 {
     const ZERO: f32 = 0.0;
@@ -61,6 +52,10 @@ impl Scan for f32 {
     #[inline(always)]
     fn bits(self) -> u32 {
         self.to_bits()
+    }
+    #[inline(always)]
+    fn from_bits(b: u32) -> f32 {
+        f32::from_bits(b)
     }
 }
 impl Scan for i32 {
@@ -73,6 +68,10 @@ impl Scan for i32 {
     fn bits(self) -> u32 {
         self as u32
     }
+    #[inline(always)]
+    fn from_bits(b: u32) -> i32 {
+        b as i32
+    }
 }
 impl Scan for u32 {
     const ZERO: u32 = 0;
@@ -84,22 +83,10 @@ impl Scan for u32 {
     fn bits(self) -> u32 {
         self
     }
-}
-
-#[inline(always)]
-fn from_bits<T: Scan>(b: u32) -> T {
-    <T as gpukit_device::Word32>::from_bits(b)
-}
-
-/// Sum across the warp; every lane gets it.
-#[inline(always)]
-fn warp_sum<T: Scan>(mut v: T) -> T {
-    let mut m = 16;
-    while m > 0 {
-        v = v.plus(from_bits(warp::shfl_xor_u32(v.bits(), m)));
-        m >>= 1;
+    #[inline(always)]
+    fn from_bits(b: u32) -> u32 {
+        b
     }
-    v
 }
 
 /// Inclusive scan across the warp of `v` (lane i gets v_0 + .. + v_i).
@@ -108,7 +95,7 @@ fn warp_scan<T: Scan>(mut v: T) -> T {
     let lane = warp::lane_id();
     let mut d = 1;
     while d < 32 {
-        let up: T = from_bits(warp::shfl_up_u32(v.bits(), d));
+        let up = T::from_bits(warp::shfl_up_u32(v.bits(), d));
         if lane >= d {
             v = up.plus(v);
         }
@@ -117,70 +104,130 @@ fn warp_scan<T: Scan>(mut v: T) -> T {
     v
 }
 
+/// Sum across the warp; every lane gets it.
 #[inline(always)]
-fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>, exclusive: bool) {
+fn warp_sum<T: Scan>(mut v: T) -> T {
+    let mut m = 16;
+    while m > 0 {
+        v = v.plus(T::from_bits(warp::shfl_xor_u32(v.bits(), m)));
+        m >>= 1;
+    }
+    v
+}
+
+/// Where 16-byte packet `p` of the tile lives in shared memory: XOR of bits 0..3 with bits 3..6
+/// makes the eight packets of every quarter-warp access land in eight different bank groups,
+/// both when thread t reads packets `PPT·t + k` and when it reads packets `t + BLOCK·j`.
+#[inline(always)]
+fn swizzle(p: usize) -> usize {
+    p ^ ((p >> 3) & 7)
+}
+
+/// Walks back from `tile` over the predecessors' states (warp 0 only; lane 0 has already
+/// published this tile's aggregate) and returns the sum of all tiles before `tile`.
+#[inline(always)]
+fn look_back<T: Scan>(states: &gpu::AtomicSlice<'_, u64>, tile: usize) -> T {
+    let lane = warp::lane_id() as usize;
+    let mut prefix = T::ZERO;
+    let mut end = tile;
+    while end > 0 {
+        // Lane l examines tile end-1-l and waits until it has published something.
+        let s = if lane < end {
+            let i = end - 1 - lane;
+            let mut pause = 20;
+            loop {
+                let s = states.load(i, Scope::Device, Ordering::Relaxed);
+                if s >> 32 != 0 {
+                    break s;
+                }
+                // Back off so that waiting lanes do not crowd out the data traffic in L2.
+                gpu::sync::nanosleep(pause);
+                pause = (pause * 2).min(640);
+            }
+        } else {
+            FLAG_PREFIX
+        };
+        let found = warp::ballot(s & !0xffff_ffff == FLAG_PREFIX);
+        let first = found.trailing_zeros() as usize;
+        let mine = if lane <= first {
+            T::from_bits(s as u32)
+        } else {
+            T::ZERO
+        };
+        prefix = warp_sum(mine).plus(prefix);
+        if found != 0 {
+            break;
+        }
+        end -= 32;
+    }
+    prefix
+}
+
+#[inline(always)]
+fn scan_tile<T: Scan + SharedElem, const N: usize>(
+    buf: SharedArray<u32, N>,
+    x: &[T],
+    out: &mut OutSlice<T>,
+    state: &mut OutSlice<u64>,
+    exclusive: bool,
+) {
+    // Packets per thread.
+    let ppt = N / 4 / BLOCK;
     let n = x.len();
     let t = gpu::thread_idx().x as usize;
     let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
-    let warp_sums = shared_array!(SCAN_WARP_SUMS: [u32; ROWS * WARPS]);
+    let warp_sums = shared_array!(SCAN_WARP_SUMS: [u32; WARPS]);
     let prefix_slot = shared_array!(SCAN_PREFIX: [u32; 1]);
-
     let tile = gpu::block_idx().x as usize;
-    let tile_base = tile * TILE;
+    let base = tile * (N);
 
-    // The tile is ROWS rows of BLOCK quads; thread t owns quad t of every row, so each load and
-    // store instruction of the warp covers 512 contiguous bytes. All loads are issued first.
-    let mut v = [[T::ZERO; 4]; ROWS];
-    let quads = Quads::new(x);
-    for_rows!(j => {
-        let i = tile_base + (j * BLOCK + t) * 4;
-        match quads {
-            Some(q) if i + 4 <= n => v[j] = q.get(i / 4),
-            _ => {
-                for k in 0..4 {
-                    if i + k < n {
-                        v[j][k] = x[i + k];
-                    }
+    // 1. Stage the tile: coalesced packets t + BLOCK·j, zero past the end of x.
+    if (x.as_ptr() as usize) % 16 == 0 {
+        for j in 0..ppt {
+            let p = t + BLOCK * j;
+            buf.copy_packet_async(swizzle(p), x, base + 4 * p);
+        }
+        async_copy::wait_all();
+    } else {
+        for j in 0..ppt {
+            let p = t + BLOCK * j;
+            let mut w = [0u32; 4];
+            for (k, wk) in w.iter_mut().enumerate() {
+                if let Some(v) = x.get(base + 4 * p + k) {
+                    *wk = v.bits();
                 }
             }
+            buf.store_packet(swizzle(p), w);
         }
-    });
-    // Inclusive scan inside each quad, then the quad totals across the warp.
-    let mut incl = [T::ZERO; ROWS];
-    for_rows!(j => {
-        let q = &mut v[j];
-        q[1] = q[0].plus(q[1]);
-        q[2] = q[1].plus(q[2]);
-        q[3] = q[2].plus(q[3]);
-        incl[j] = warp_scan(q[3]);
-        if lane == 31 {
-            warp_sums.set(j * WARPS + wid, incl[j].bits());
-        }
-    });
+    }
     gpu::sync_threads();
-    // Exclusive prefix of each of this thread's quads inside the tile, and the tile's total.
-    let mut before = [T::ZERO; ROWS];
-    let mut row_offset = T::ZERO;
-    for_rows!(j => {
-        let mut warp_prefix = T::ZERO;
-        let mut row_total = T::ZERO;
-        for w in 0..WARPS {
-            let s: T = from_bits(warp_sums.get(j * WARPS + w));
-            if w < wid {
-                warp_prefix = warp_prefix.plus(s);
-            }
-            row_total = row_total.plus(s);
-        }
-        let up: T = from_bits(warp::shfl_up_u32(incl[j].bits(), 1));
-        let in_warp = if lane == 0 { T::ZERO } else { up };
-        before[j] = row_offset.plus(warp_prefix).plus(in_warp);
-        row_offset = row_offset.plus(row_total);
-    });
-    let aggregate = row_offset;
 
-    // Look-back by warp 0: lane 0 publishes the tile's aggregate, then the warp examines 32
-    // predecessors per step (lane l: tile end-1-l), waits until each has published something,
-    // and stops at the nearest one that published an inclusive prefix.
+    // 2. Each thread's total over its consecutive elements, then offsets inside the tile.
+    let mut total = T::ZERO;
+    for k in 0..ppt {
+        let w = buf.load_packet(swizzle(ppt * t + k));
+        for wk in w {
+            total = total.plus(T::from_bits(wk));
+        }
+    }
+    let incl = warp_scan(total);
+    let up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
+    let in_warp = if lane == 0 { T::ZERO } else { up };
+    if lane == 31 {
+        warp_sums.set(wid, incl.bits());
+    }
+    gpu::sync_threads();
+    let mut warp_prefix = T::ZERO;
+    let mut aggregate = T::ZERO;
+    for w in 0..WARPS {
+        let s = T::from_bits(warp_sums.get(w));
+        if w < wid {
+            warp_prefix = warp_prefix.plus(s);
+        }
+        aggregate = aggregate.plus(s);
+    }
+
+    // 3. Publish the aggregate and look back (warp 0).
     if wid == 0 {
         // SAFETY: `state` is only ever accessed atomically in this kernel.
         let states = unsafe { state.as_atomic() };
@@ -194,100 +241,90 @@ fn scan_tile<T: Scan>(x: &[T], out: &mut OutSlice<T>, state: &mut OutSlice<u64>,
                 tile,
                 flag | aggregate.bits() as u64,
                 Scope::Device,
-                Ordering::Release,
+                Ordering::Relaxed,
             );
         }
-        let mut prefix = T::ZERO;
-        let mut end = tile;
-        while end > 0 {
-            let s = if lane < end {
-                let i = end - 1 - lane;
-                let mut pause = 32;
-                loop {
-                    let s = states.load(i, Scope::Device, Ordering::Acquire);
-                    if s >> 32 != 0 {
-                        break s;
-                    }
-                    // Back off so that waiting lanes do not crowd out the data traffic in L2.
-                    gpu::sync::nanosleep(pause);
-                    pause = (pause * 2).min(1024);
-                }
-            } else {
-                FLAG_PREFIX
-            };
-            let found = warp::ballot(s & !0xffff_ffff == FLAG_PREFIX);
-            let first = found.trailing_zeros() as usize;
-            let mine: T = if lane <= first {
-                from_bits(s as u32)
-            } else {
-                T::ZERO
-            };
-            prefix = warp_sum(mine).plus(prefix);
-            if found != 0 {
-                break;
-            }
-            end -= 32;
-        }
+        let prefix: T = look_back(&states, tile);
         if lane == 0 {
             if tile > 0 {
-                let inclusive = prefix.plus(aggregate);
                 states.store(
                     tile,
-                    FLAG_PREFIX | inclusive.bits() as u64,
+                    FLAG_PREFIX | prefix.plus(aggregate).bits() as u64,
                     Scope::Device,
-                    Ordering::Release,
+                    Ordering::Relaxed,
                 );
             }
             prefix_slot.set(0, prefix.bits());
         }
     }
     gpu::sync_threads();
-    let tile_prefix: T = from_bits(prefix_slot.get(0));
-    for_rows!(j => {
-        let i = tile_base + (j * BLOCK + t) * 4;
-        let base = tile_prefix.plus(before[j]);
-        let q = v[j];
-        let r = if exclusive {
-            [base, base.plus(q[0]), base.plus(q[1]), base.plus(q[2])]
-        } else {
-            [
-                base.plus(q[0]),
-                base.plus(q[1]),
-                base.plus(q[2]),
-                base.plus(q[3]),
-            ]
-        };
-        // SAFETY: tile `tile` belongs to block `tile` alone, and quad
-        // (row j, column t) of it to this thread alone.
-        match unsafe { out.quad_unchecked_mut(i) } {
-            Some(o) => o.0 = r,
+
+    // 4. Rescan this thread's elements in place, from its prefix.
+    let mut run = T::from_bits(prefix_slot.get(0))
+        .plus(warp_prefix)
+        .plus(in_warp);
+    for k in 0..ppt {
+        let q = swizzle(ppt * t + k);
+        let w = buf.load_packet(q);
+        let mut r = [0u32; 4];
+        for e in 0..4 {
+            let v = T::from_bits(w[e]);
+            if exclusive {
+                r[e] = run.bits();
+                run = run.plus(v);
+            } else {
+                run = run.plus(v);
+                r[e] = run.bits();
+            }
+        }
+        buf.store_packet(q, r);
+    }
+    gpu::sync_threads();
+
+    // 5. Coalesced 16-byte stores of the tile.
+    for j in 0..ppt {
+        let p = t + BLOCK * j;
+        let i = base + 4 * p;
+        if i >= n {
+            break;
+        }
+        let w = buf.load_packet(swizzle(p));
+        // SAFETY: tile `tile` belongs to block `tile` alone, and packet p of it to this thread.
+        match unsafe { out.packet_unchecked_mut(i) } {
+            Some(o) => o.set(w),
             None => {
-                for (k, rk) in r.into_iter().enumerate() {
-                    if i + k < n {
+                for (e, we) in w.into_iter().enumerate() {
+                    if i + e < n {
                         // SAFETY: as above.
-                        unsafe { *out.get_unchecked_mut(i + k) = rk };
+                        unsafe { *out.get_unchecked_mut(i + e) = T::from_bits(we) };
                     }
                 }
             }
         }
-    });
+    }
+}
+
+/// The tile buffer: [`TILE`] 4-byte elements.
+#[inline(always)]
+fn tile_buffer() -> SharedArray<u32, TILE> {
+    shared_array!(SCAN_TILE: [u32; TILE])
 }
 
 /// Prefix sums of f32 (`exclusive` != 0: out[i] = x[0] + .. + x[i-1]; else up to x[i]).
-/// Launch ⌈n / 4096⌉ blocks of 256 threads with `state` (one u64 per block) zeroed.
-#[kernel(same_len(x, out), launch_bounds(256, 3))]
+/// Launch ⌈n / TILE⌉ blocks of [`BLOCK`] threads with `state` (one u64 per block) zeroed.
+#[kernel(same_len(x, out), launch_bounds(256))]
 pub fn scan_f32(x: &[f32], mut out: OutSlice<f32>, mut state: OutSlice<u64>, exclusive: u32) {
-    scan_tile(x, &mut out, &mut state, exclusive != 0);
+    scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of i32 (wrapping), as [`scan_f32`].
-#[kernel(same_len(x, out), launch_bounds(256, 3))]
+#[kernel(same_len(x, out), launch_bounds(256))]
 pub fn scan_i32(x: &[i32], mut out: OutSlice<i32>, mut state: OutSlice<u64>, exclusive: u32) {
-    scan_tile(x, &mut out, &mut state, exclusive != 0);
+    scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Prefix sums of u32 (wrapping), as [`scan_f32`].
-#[kernel(same_len(x, out), launch_bounds(256, 3))]
+#[kernel(same_len(x, out), launch_bounds(256))]
 pub fn scan_u32(x: &[u32], mut out: OutSlice<u32>, mut state: OutSlice<u64>, exclusive: u32) {
-    scan_tile(x, &mut out, &mut state, exclusive != 0);
+    scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
 }

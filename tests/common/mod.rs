@@ -1,39 +1,71 @@
-//! Running part of a test in a child process.
-//!
-//! After a sticky error (a trapped kernel) the CUDA driver refuses new contexts for the rest of
-//! the process (seen on the H200 with driver 580.159 / CUDA 13.0: `cuDevicePrimaryCtxRetain` and
-//! `cuCtxCreate` both return CUDA_ERROR_LAUNCH_FAILED after reset and release). Tests that make a
-//! kernel trap therefore do it in a child process running the same test binary, and check that
-//! the error came back as a value (the child did not crash) and that fresh work succeeds.
+//! Helpers shared by the GPU tests: setup, the runtime tests' lock, test sizes, and the f16/bf16
+//! inputs of the tensor-core GEMMs.
 #![allow(dead_code)]
-use std::process::Command;
+use gpukit::Library;
+use gpukit::ops::GemmInput;
+use gpukit::runtime::half::{bf16, f16};
+use gpukit::runtime::{Gpu, Stream};
+use gpukit_test_support::reference::random_nonzero;
+use std::sync::{Mutex, MutexGuard};
 
-/// Name of the environment variable that tells a test it is the child.
-pub const CHILD_ENV: &str = "GPUKIT_TEST_CHILD";
-
-/// The child's argument when this process is one, e.g. `Some("1")`.
-pub fn child_arg() -> Option<String> {
-    std::env::var(CHILD_ENV).ok()
+/// GPU 0, the kernel library loaded on it, and a stream.
+pub fn setup() -> (Gpu, Library, Stream) {
+    let gpu = Gpu::new(0).expect("a CUDA GPU");
+    let lib = Library::load(&gpu).expect("kernels load");
+    let s = gpu.stream().unwrap();
+    (gpu, lib, s)
 }
 
-/// Run test `name` of this binary in a child process with `arg` in [`CHILD_ENV`]; returns its
-/// exit status success and its stdout + stderr.
-pub fn run_child(name: &str, arg: &str) -> (bool, String) {
-    let out = Command::new(std::env::current_exe().expect("test binary path"))
-        .args([
-            name,
-            "--exact",
-            "--include-ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, arg)
-        .output()
-        .expect("spawn the test binary");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success() && text.contains("1 passed"), text)
+/// The runtime tests' lock: the timing tests want the GPU to themselves.
+static GPU_LOCK: Mutex<()> = Mutex::new(());
+
+/// Takes the runtime tests' lock (recovering it after a failed test).
+pub fn lock() -> MutexGuard<'static, ()> {
+    GPU_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// 0, 1, primes, non-multiples of every tile size, and large.
+pub const SIZES: [usize; 7] = [0, 1, 7, 1021, 65_537, (1 << 20) + 3, 1 << 25];
+
+/// [`SIZES`] up to `GPUKIT_TEST_MAX_ELEMS` when set (the sanitizer runs cap them).
+pub fn sizes() -> Vec<usize> {
+    let cap = std::env::var("GPUKIT_TEST_MAX_ELEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
+    SIZES.iter().copied().filter(|&n| n <= cap).collect()
+}
+
+/// The 16-bit inputs of the tensor-core GEMMs: f16 and bf16.
+pub trait Half: GemmInput + Copy + Default + 'static {
+    /// `v` rounded to this type.
+    fn round(v: f32) -> Self;
+    /// The value as f32 (exact).
+    fn widen(self) -> f32;
+}
+
+impl Half for f16 {
+    fn round(v: f32) -> Self {
+        f16::from_f32(v)
+    }
+    fn widen(self) -> f32 {
+        self.to_f32()
+    }
+}
+
+impl Half for bf16 {
+    fn round(v: f32) -> Self {
+        bf16::from_f32(v)
+    }
+    fn widen(self) -> f32 {
+        self.to_f32()
+    }
+}
+
+/// Random nonzero values rounded to `T`, and the same values widened (exactly) to f32 for the
+/// reference.
+pub fn random_half<T: Half>(n: usize, seed: u64) -> (Vec<T>, Vec<f32>) {
+    let h: Vec<T> = random_nonzero(n, seed).into_iter().map(T::round).collect();
+    let w = h.iter().map(|v| v.widen()).collect();
+    (h, w)
 }

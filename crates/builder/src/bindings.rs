@@ -164,14 +164,29 @@ fn header_and_kernels(
     s
 }
 
+/// A method signature laid out one parameter per line (as rustfmt would), so that rustc's
+/// "defined here" notes about a launcher show a readable signature.
+fn signature(name: &str, params: &[String], ret: &str) -> String {
+    let mut s = format!("    pub fn {name}(\n");
+    for p in params {
+        let _ = writeln!(s, "        {p},");
+    }
+    let _ = write!(s, "    ) -> {ret} {{");
+    s
+}
+
 fn launcher(w: &mut String, rt: &str, k: &KernelSig) {
     let ty = camel(&k.name);
-    let params: Vec<String> = k
+    let kernel_params: Vec<String> = k
         .params
         .iter()
         .map(|p| format!("{}: {}", p.name, host_param(rt, p.kind)))
         .collect();
-    let params = params.join(", ");
+    let with_self = |lead: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = lead.iter().map(|s| s.to_string()).collect();
+        v.extend(kernel_params.iter().cloned());
+        v
+    };
     for d in &k.docs {
         let _ = writeln!(w, "///{d}");
     }
@@ -183,6 +198,8 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig) {
         "/// Typed launcher for the kernel `{}`, generated from its `#[kernel]` signature.",
         k.name
     );
+    // The kernel's own docs may index (`out[i]`), which rustdoc would take for links.
+    let _ = writeln!(w, "#[allow(rustdoc::broken_intra_doc_links)]");
     let _ = writeln!(w, "pub struct {ty} {{\n    f: {rt}::KernelFn,\n}}\n");
     let _ = writeln!(w, "impl {ty} {{");
     let _ = writeln!(w, "    pub const NAME: &'static str = {:?};\n", k.name);
@@ -216,21 +233,22 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig) {
                 ""
             }
         );
-        let cfg_params: Vec<String> = k
-            .params
-            .iter()
-            .map(|q| {
-                let t = match q.kind {
-                    ParamKind::Out(e) => format!("&{rt}::DeviceSlice<{}>", host_elem(rt, e)),
-                    other => host_param(rt, other),
-                };
-                format!("{}: {t}", q.name)
-            })
-            .collect();
+        let mut cfg_params = vec!["&self".to_string()];
+        cfg_params.extend(k.params.iter().map(|q| {
+            let t = match q.kind {
+                ParamKind::Out(e) => format!("&{rt}::DeviceSlice<{}>", host_elem(rt, e)),
+                other => host_param(rt, other),
+            };
+            format!("{}: {t}", q.name)
+        }));
         let _ = writeln!(
             w,
-            "    #[allow(clippy::too_many_arguments)]\n    pub fn config(&self, {}) -> {rt}::Result<{rt}::LaunchConfig> {{",
-            cfg_params.join(", ")
+            "    #[allow(clippy::too_many_arguments)]\n{}",
+            signature(
+                "config",
+                &cfg_params,
+                &format!("{rt}::Result<{rt}::LaunchConfig>")
+            )
         );
         if !unused.is_empty() {
             let _ = writeln!(w, "        {}", unused.join(" "));
@@ -254,9 +272,15 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig) {
             w,
             "    /// Launch on `stream` with the default configuration ([`Self::config`])."
         );
+        let stream = format!("stream: &{rt}::Stream");
         let _ = writeln!(
             w,
-            "    #[allow(clippy::too_many_arguments)]\n    pub fn launch(&self, stream: &{rt}::Stream, {params}) -> {rt}::Result<()> {{"
+            "    #[allow(clippy::too_many_arguments)]\n{}",
+            signature(
+                "launch",
+                &with_self(&["&self", &stream]),
+                &format!("{rt}::Result<()>")
+            )
         );
         let _ = writeln!(
             w,
@@ -275,9 +299,18 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig) {
         w,
         "    /// Launch on `stream` with an explicit configuration, checked against the device's limits."
     );
+    let (stream, cfg) = (
+        format!("stream: &{rt}::Stream"),
+        format!("cfg: &{rt}::LaunchConfig"),
+    );
     let _ = writeln!(
         w,
-        "    #[allow(clippy::too_many_arguments)]\n    pub fn launch_with(&self, stream: &{rt}::Stream, cfg: &{rt}::LaunchConfig, {params}) -> {rt}::Result<()> {{"
+        "    #[allow(clippy::too_many_arguments)]\n{}",
+        signature(
+            "launch_with",
+            &with_self(&["&self", &stream, &cfg]),
+            &format!("{rt}::Result<()>")
+        )
     );
     for group in &k.contract.same_len {
         let lens: Vec<String> = group
@@ -351,7 +384,7 @@ mod tests {
         );
         assert!(src.contains("pub struct Saxpy"));
         assert!(src.contains(
-            "pub fn launch(&self, stream: &crate::rt::Stream, a: f32, x: &crate::rt::DeviceSlice<f32>, y: &mut crate::rt::DeviceSlice<f32>)"
+            "    pub fn launch(\n        &self,\n        stream: &crate::rt::Stream,\n        a: f32,\n        x: &crate::rt::DeviceSlice<f32>,\n        y: &mut crate::rt::DeviceSlice<f32>,\n    ) -> crate::rt::Result<()> {"
         ));
         assert!(src.contains(
             "crate::rt::check_same_len(Self::NAME, &[(\"x\", x.len()), (\"y\", y.len())])?;"
@@ -360,7 +393,9 @@ mod tests {
         assert!(src.contains("/// y = a*x + y"));
         // No element count: only the explicit-configuration launch exists.
         assert!(src.contains("pub struct Raw"));
-        assert!(src.contains("h: &crate::rt::DeviceSlice<crate::rt::half::bf16>, n: u32"));
+        assert!(src.contains(
+            "        h: &crate::rt::DeviceSlice<crate::rt::half::bf16>,\n        n: u32,\n"
+        ));
         assert_eq!(src.matches("pub fn launch(").count(), 1);
         assert!(src.contains("include_str!(\"/o/k.sm_90.ptx\")"));
     }

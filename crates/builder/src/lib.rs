@@ -15,13 +15,16 @@
 //! scrubbed environment. The PTX is validated (no unresolved `.extern .func`; each kernel's
 //! `.entry` matches its source signature), assembled with `ptxas` when available (registers,
 //! stack and spills reported per kernel; spills become cargo warnings), and typed launchers are
-//! generated from the kernels' signatures into `OUT_DIR/<crate>.rs`, to be `include!`d.
+//! generated from the kernels' signatures into `OUT_DIR/<crate>.rs`, to be `include!`d, with the
+//! crate's `pub const` items (tile sizes and the like) evaluated into its `consts` module.
 //!
 //! Architecture-specific targets (`sm_90a`) build next to portable ones ([`arch`]): a kernel
 //! marked `#[kernel(arch = "sm_90a")]` is expected only in that build, and the host picks the
 //! image per device.
 pub mod arch;
 pub mod bindings;
+pub mod consts;
+mod json;
 pub mod ptx;
 pub mod ptxas;
 pub mod toolchain;
@@ -116,6 +119,9 @@ pub struct BuildOutput {
     pub unbound_entries: Vec<String>,
     /// ptxas's "Potential Performance Loss" notes (also printed as cargo warnings).
     pub performance_notes: Vec<String>,
+    /// The crate's `pub const` items exported into the bindings' `consts` module, and those
+    /// that could not be.
+    pub consts: consts::Consts,
     pub toolchain: KernelToolchain,
 }
 
@@ -156,7 +162,7 @@ impl KernelBuilder {
             target_dir: None,
             toolchain: None,
             ptxas: Ptxas::IfFound,
-            runtime_path: "::gpukit::runtime".to_string(),
+            runtime_path: "::gpukit_runtime".to_string(),
             cargo_directives: None,
         }
     }
@@ -198,8 +204,8 @@ impl KernelBuilder {
         self
     }
 
-    /// Path of the host runtime module the generated launchers refer to
-    /// (default `::gpukit::runtime`; `crate::runtime` inside gpukit itself).
+    /// Path of the host runtime the generated launchers refer to (default `::gpukit_runtime`,
+    /// the gpukit-runtime crate; `crate::runtime` inside gpukit itself, which re-exports it).
     pub fn runtime_path(mut self, path: impl Into<String>) -> Self {
         self.runtime_path = path.into();
         self
@@ -319,6 +325,7 @@ impl KernelBuilder {
             resources: Vec::new(),
             unbound_entries: Vec::new(),
             performance_notes: Vec::new(),
+            consts: consts::Consts::default(),
             toolchain: toolchain.clone(),
         };
         let mut images = Vec::new();
@@ -445,7 +452,17 @@ impl KernelBuilder {
             let p = launcher_dir.join(format!("{name}.rs"));
             std::fs::write(&p, src).map_err(io(format!("writing {}", p.display())))?;
         }
-        std::fs::write(&out.bindings, generated.module)
+        out.consts = consts::read(&meta.src_dir).map_err(|e| BuildError::Signature {
+            file: e.file,
+            message: e.message,
+        })?;
+        if directives {
+            for s in &out.consts.skipped {
+                println!("cargo:warning={s}");
+            }
+        }
+        let module = generated.module + &consts::render(&meta.name, &out.consts);
+        std::fs::write(&out.bindings, module)
             .map_err(io(format!("writing {}", out.bindings.display())))?;
         Ok(out)
     }
@@ -490,14 +507,14 @@ impl CrateMeta {
                 manifest.display()
             )));
         }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        let v = json::parse(&out.stdout)
             .map_err(|e| BuildError::Config(format!("cargo metadata output: {e}")))?;
-        let packages = v["packages"].as_array().cloned().unwrap_or_default();
+        let packages = v["packages"].as_array().unwrap_or(&[]);
         let manifest_str = manifest.canonicalize().unwrap_or(manifest.to_path_buf());
         let mut name = None;
         let mut src_dir = None;
         let mut dirs = Vec::new();
-        for p in &packages {
+        for p in packages {
             let mp = PathBuf::from(p["manifest_path"].as_str().unwrap_or_default());
             if p["source"].is_null()
                 && let Some(d) = mp.parent()
@@ -508,9 +525,9 @@ impl CrateMeta {
                 name = p["name"].as_str().map(String::from);
                 let lib = p["targets"].as_array().and_then(|ts| {
                     ts.iter().find(|t| {
-                        t["kind"]
-                            .as_array()
-                            .is_some_and(|k| k.iter().any(|k| k == "lib" || k == "rlib"))
+                        t["kind"].as_array().is_some_and(|k| {
+                            k.iter().any(|k| matches!(k.as_str(), Some("lib" | "rlib")))
+                        })
                     })
                 });
                 src_dir = lib

@@ -61,7 +61,12 @@ fn builds_one_ptx_per_architecture_with_bindings() {
     // Each launcher has a file of its own, included by the module.
     assert!(b.contains("multi_arch/scale.rs\");"), "{b}");
     let b = std::fs::read_to_string(d.path().join("out/multi_arch/scale.rs")).unwrap();
-    assert!(b.contains("pub fn launch(&self, stream: &crate::rt::Stream, a: f32, x: &crate::rt::DeviceSlice<f32>, y: &mut crate::rt::DeviceSlice<f32>)"));
+    assert!(
+        b.contains(
+            "    pub fn launch(\n        &self,\n        stream: &crate::rt::Stream,\n        a: f32,\n        x: &crate::rt::DeviceSlice<f32>,\n        y: &mut crate::rt::DeviceSlice<f32>,\n    ) -> crate::rt::Result<()> {"
+        ),
+        "{b}"
+    );
     assert_eq!(out.kernels.len(), 1);
     if gpukit_builder::ptxas::find(None).is_some() {
         assert_eq!(out.cubins.len(), 2);

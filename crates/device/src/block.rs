@@ -156,3 +156,46 @@ pub fn broadcast_u32(v: u32) -> u32 {
     sync_threads();
     r
 }
+
+/// Combines a `K`-word value (a small statistic such as (max, sum) or (count, mean, M2)) over
+/// the block: a butterfly inside each warp, then every thread folds the warps' results in warp
+/// order, so all threads get bit-identical results when `f` is commutative bit for bit (write it
+/// symmetric: `a*x + b*y`, not `fma(a, x, b*y)`). Every thread of the (1D) block must call it;
+/// `K` is at most 8 words and the block at most 1024 threads.
+#[inline(always)]
+pub fn fold<const K: usize>(v: [u32; K], f: impl Fn([u32; K], [u32; K]) -> [u32; K]) -> [u32; K] {
+    assert!(K <= 8, "block::fold carries at most 8 words");
+    let scratch = shared_array!(GPUKIT_BLOCK_FOLD: [u32; 32 * 8]);
+    let mut v = v;
+    let mut m = 16;
+    while m > 0 {
+        let mut other = [0u32; K];
+        for (o, w) in other.iter_mut().zip(v.iter()) {
+            *o = warp::shfl_xor_u32(*w, m);
+        }
+        v = f(v, other);
+        m >>= 1;
+    }
+    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+    let nwarps = (crate::block_dim().x as usize).div_ceil(32);
+    if lane == 0 {
+        for (k, w) in v.iter().enumerate() {
+            scratch.set(wid * 8 + k, *w);
+        }
+    }
+    sync_threads();
+    let read = |w: usize| {
+        let mut r = [0u32; K];
+        for (k, rk) in r.iter_mut().enumerate() {
+            *rk = scratch.get(w * 8 + k);
+        }
+        r
+    };
+    let mut acc = read(0);
+    for w in 1..nwarps {
+        acc = f(acc, read(w));
+    }
+    // The scratch may be reused by the next call: nobody writes it before everyone has read.
+    sync_threads();
+    acc
+}

@@ -3,8 +3,8 @@
 //! conversions, arithmetic and packed pairs ([`F16x2`], [`Bf16x2`]).
 //!
 //! Conversions are bit-exact with the host `half` crate for every non-NaN value (checked over
-//! all 65536 bit patterns and random `f32`s by `tests/gpu_device.rs`). NaNs stay NaN; the
-//! hardware returns the canonical NaN (`0x7fff`) where `half` keeps a payload.
+//! all 65536 bit patterns and random `f32`s by `crates/device-tests/tests/gpu_device_halfs.rs`).
+//! NaNs stay NaN; the hardware returns the canonical NaN (`0x7fff`) where `half` keeps a payload.
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
 /// bfloat16: 1 sign, 8 exponent, 7 mantissa bits (the upper half of an `f32`). On the host the
@@ -311,4 +311,54 @@ impl Fma2 for Bf16x2 {
 #[inline(always)]
 fn fma2<T: Fma2>(a: u32, b: u32, c: u32) -> u32 {
     T::fma2(a, b, c)
+}
+
+/// The 16-bit float storage types ([`f16`] and [`Bf16`]) as kernels use them: widened exactly
+/// to `f32` for the math, rounded back to nearest even, two at a time through one 32-bit word.
+pub trait HalfFloat: Copy {
+    fn to_f32(self) -> f32;
+    fn from_f32(x: f32) -> Self;
+    /// `(lo, hi)` of a packed pair, widened exactly.
+    fn unpack2(w: u32) -> (f32, f32);
+    /// A pair rounded to nearest even in one instruction (`cvt.rn.{f16,bf16}x2.f32`).
+    fn pack2(lo: f32, hi: f32) -> u32;
+}
+
+impl HalfFloat for f16 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+    #[inline(always)]
+    fn from_f32(x: f32) -> f16 {
+        x as f16
+    }
+    #[inline(always)]
+    fn unpack2(w: u32) -> (f32, f32) {
+        F16x2::from_bits(w).to_f32s()
+    }
+    #[inline(always)]
+    fn pack2(lo: f32, hi: f32) -> u32 {
+        F16x2::from_f32s(lo, hi).to_bits()
+    }
+}
+
+impl HalfFloat for Bf16 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        Bf16::to_f32(self)
+    }
+    #[inline(always)]
+    fn from_f32(x: f32) -> Bf16 {
+        Bf16::from_f32(x)
+    }
+    #[inline(always)]
+    fn unpack2(w: u32) -> (f32, f32) {
+        // Exact widening is a shift: no conversion instruction needed.
+        (f32::from_bits(w << 16), f32::from_bits(w & 0xffff_0000))
+    }
+    #[inline(always)]
+    fn pack2(lo: f32, hi: f32) -> u32 {
+        Bf16x2::from_f32s(lo, hi).to_bits()
+    }
 }

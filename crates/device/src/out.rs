@@ -95,6 +95,90 @@ impl<T> OutSlice<T> {
         }
     }
 
+    /// The 16-byte group this thread owns under the one-packet-per-thread rule: elements
+    /// `PER·id .. PER·id + PER` (`PER` = 16 / element size, so four `f32` or eight `bf16`), as
+    /// one aligned [`Packet`](crate::vector::Packet) when possible. `None` past the end.
+    #[inline(always)]
+    pub fn thread_packet(&mut self) -> Option<(usize, PacketMut<'_, T>)> {
+        let per = 16 / core::mem::size_of::<T>();
+        let start = global_linear_id().checked_mul(per)?;
+        if start >= self.len {
+            return None;
+        }
+        // SAFETY: `start < len`; the group `start..min(start+per, len)` belongs to this thread
+        // alone (one-packet-per-thread rule), so one `&mut` to it is unique.
+        unsafe {
+            let p = self.ptr.add(start);
+            if start + per <= self.len && (p as usize) % 16 == 0 {
+                Some((
+                    start,
+                    PacketMut::Full(&mut *(p as *mut crate::vector::Packet)),
+                ))
+            } else {
+                let n = (self.len - start).min(per);
+                Some((
+                    start,
+                    PacketMut::Partial(core::slice::from_raw_parts_mut(p, n)),
+                ))
+            }
+        }
+    }
+
+    /// The `K` 16-byte groups this thread owns under the strided-packets rule: packets
+    /// `id, id + T, .., id + (K-1)·T` for linear thread id `id` and `T` threads in the launch
+    /// (each packet is `16 / size_of::<T>()` elements). Each access instruction of a warp stays
+    /// fully coalesced, and a thread can have all `K` loads in flight before it computes. Entries
+    /// past the end are `None`.
+    #[inline(always)]
+    pub fn thread_packets<const K: usize>(&mut self) -> [Option<(usize, PacketMut<'_, T>)>; K] {
+        let per = 16 / core::mem::size_of::<T>();
+        let (id, step) = (global_linear_id(), grid_linear_threads());
+        let (ptr, len) = (self.ptr, self.len);
+        core::array::from_fn(|k| {
+            let start = id.checked_add(k.checked_mul(step)?)?.checked_mul(per)?;
+            if start >= len {
+                return None;
+            }
+            // SAFETY: `start < len`; packet `id + k·step` belongs to this thread alone (distinct
+            // ids and distinct k give distinct packets), so the `&mut` are unique and disjoint.
+            unsafe {
+                let p = ptr.add(start);
+                if start + per <= len && (p as usize) % 16 == 0 {
+                    Some((
+                        start,
+                        PacketMut::Full(&mut *(p as *mut crate::vector::Packet)),
+                    ))
+                } else {
+                    let n = (len - start).min(per);
+                    Some((
+                        start,
+                        PacketMut::Partial(core::slice::from_raw_parts_mut(p, n)),
+                    ))
+                }
+            }
+        })
+    }
+
+    /// Elements `i .. i + 16 / size_of::<T>()` as one [`Packet`](crate::vector::Packet) (a
+    /// 16-byte vector store), or `None` when they are not all in bounds or not 16-byte aligned.
+    ///
+    /// # Safety
+    /// As [`get_unchecked_mut`](Self::get_unchecked_mut), for all the packet's elements.
+    #[inline(always)]
+    pub unsafe fn packet_unchecked_mut(&mut self, i: usize) -> Option<&mut crate::vector::Packet> {
+        let end = i.checked_add(16 / core::mem::size_of::<T>())?;
+        if end > self.len {
+            return None;
+        }
+        // SAFETY: `i < len`.
+        let p = unsafe { self.ptr.add(i) };
+        if (p as usize) % 16 != 0 {
+            return None;
+        }
+        // SAFETY: in bounds and aligned; exclusivity is the caller's contract.
+        Some(unsafe { &mut *(p as *mut crate::vector::Packet) })
+    }
+
     /// Any element, by index. Bounds-checked (a panic traps the kernel).
     ///
     /// # Safety
@@ -180,6 +264,14 @@ impl<T> OutSlice<T> {
     pub fn as_mut_ptr(&mut self) -> *mut T {
         self.ptr
     }
+}
+
+/// The group of elements a thread owns in [`OutSlice::thread_packet`].
+pub enum PacketMut<'a, T> {
+    /// All in bounds and 16-byte aligned: store it as one packet.
+    Full(&'a mut crate::vector::Packet),
+    /// The in-bounds part of a group that runs past the end (or is misaligned): element-wise.
+    Partial(&'a mut [T]),
 }
 
 /// Iterator of [`OutSlice::grid_stride`].

@@ -120,6 +120,74 @@ impl<T: SharedElem, const N: usize> SharedArray<T, N> {
     pub fn shared_addr(&self) -> u32 {
         self.addr
     }
+
+    /// 16-byte packet `p` (bytes `16p .. 16p + 16`) as four words: one `ld.shared.v4.b32`.
+    /// Bounds-checked.
+    #[inline(always)]
+    pub fn load_packet(&self, p: usize) -> [u32; 4] {
+        assert!(
+            (p + 1) * 16 <= N * core::mem::size_of::<T>(),
+            "shared packet index out of bounds"
+        );
+        // SAFETY: in bounds; the array is 16-byte aligned (`shared_array!`).
+        unsafe { ld_shared_v4(self.addr + (p * 16) as u32) }
+    }
+
+    /// Stores packet `p` with one `st.shared.v4.b32`. Bounds-checked.
+    #[inline(always)]
+    pub fn store_packet(&self, p: usize, w: [u32; 4]) {
+        assert!(
+            (p + 1) * 16 <= N * core::mem::size_of::<T>(),
+            "shared packet index out of bounds"
+        );
+        // SAFETY: as in `load_packet`.
+        unsafe { st_shared_v4(self.addr + (p * 16) as u32, w) }
+    }
+
+    /// Starts an asynchronous copy (`cp.async`) of the 16 bytes at `src[src_elem..]` into packet
+    /// `dst_packet`, zero-filling what lies past the end of `src`. Returns `false`, copying
+    /// nothing, when that source address is not 16-byte aligned. The data is there after
+    /// [`crate::async_copy::wait_all`] and a block barrier.
+    #[inline(always)]
+    pub fn copy_packet_async<S>(&self, dst_packet: usize, src: &[S], src_elem: usize) -> bool {
+        crate::async_copy::copy_packet(
+            self.addr,
+            N * core::mem::size_of::<T>(),
+            dst_packet,
+            src,
+            src_elem,
+        )
+    }
+}
+
+/// `ld.shared.v4.b32`.
+///
+/// # Safety
+/// `addr` is a 16-byte aligned shared address with 16 bytes in bounds.
+#[inline(always)]
+unsafe fn ld_shared_v4(addr: u32) -> [u32; 4] {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: the caller's contract.
+    unsafe {
+        core::arch::asm!("ld.shared.v4.b32 {{{a}, {b}, {c}, {d}}}, [{p}];",
+            a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+            p = in(reg32) addr, options(nostack, readonly, preserves_flags))
+    };
+    [a, b, c, d]
+}
+
+/// `st.shared.v4.b32`.
+///
+/// # Safety
+/// As [`ld_shared_v4`].
+#[inline(always)]
+unsafe fn st_shared_v4(addr: u32, w: [u32; 4]) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        core::arch::asm!("st.shared.v4.b32 [{p}], {{{a}, {b}, {c}, {d}}};",
+            a = in(reg32) w[0], b = in(reg32) w[1], c = in(reg32) w[2], d = in(reg32) w[3],
+            p = in(reg32) addr, options(nostack, preserves_flags))
+    };
 }
 
 /// Declares a block-shared array and evaluates to its [`SharedArray`] handle:
@@ -202,6 +270,54 @@ impl<T: SharedElem> DynamicShared<T> {
     #[inline(always)]
     pub fn shared_addr(&self) -> u32 {
         self.addr
+    }
+
+    /// The `bytes` bytes at byte offset `offset` as their own view (for double buffering).
+    /// Both must be multiples of 16; out-of-range parts are clipped away.
+    #[inline(always)]
+    pub fn sub(&self, offset: usize, bytes: usize) -> DynamicShared<T> {
+        let total = self.bytes();
+        let offset = offset.min(total) / 16 * 16;
+        let bytes = bytes.min(total - offset) / 16 * 16;
+        DynamicShared {
+            addr: self.addr + offset as u32,
+            len: bytes / core::mem::size_of::<T>(),
+            _t: PhantomData,
+        }
+    }
+
+    /// Size in bytes of the launch's dynamic shared memory.
+    #[inline(always)]
+    pub fn bytes(&self) -> usize {
+        self.len * core::mem::size_of::<T>()
+    }
+
+    /// 16-byte packet `p` of the dynamic shared memory (one `ld.shared.v4.b32`), bounds-checked.
+    #[inline(always)]
+    pub fn load_packet(&self, p: usize) -> [u32; 4] {
+        assert!(
+            (p + 1) * 16 <= self.bytes(),
+            "dynamic shared packet index out of bounds"
+        );
+        // SAFETY: in bounds; the dynamic shared base is 16-byte aligned.
+        unsafe { ld_shared_v4(self.addr + (p * 16) as u32) }
+    }
+
+    /// Stores packet `p` (one `st.shared.v4.b32`), bounds-checked.
+    #[inline(always)]
+    pub fn store_packet(&self, p: usize, w: [u32; 4]) {
+        assert!(
+            (p + 1) * 16 <= self.bytes(),
+            "dynamic shared packet index out of bounds"
+        );
+        // SAFETY: as in `load_packet`.
+        unsafe { st_shared_v4(self.addr + (p * 16) as u32, w) }
+    }
+
+    /// As [`SharedArray::copy_packet_async`].
+    #[inline(always)]
+    pub fn copy_packet_async<S>(&self, dst_packet: usize, src: &[S], src_elem: usize) -> bool {
+        crate::async_copy::copy_packet(self.addr, self.bytes(), dst_packet, src, src_elem)
     }
 }
 

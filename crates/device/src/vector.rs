@@ -137,3 +137,96 @@ impl<'a, T: Word32> Quads<'a, T> {
         self.tail
     }
 }
+
+/// Sixteen bytes, 16-byte aligned: the unit of a vector access (`ld/st.global.v4.b32`) for any
+/// element type (four 4-byte or eight 2-byte elements).
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct Packet(pub [u32; 4]);
+
+impl Packet {
+    /// Stores four words with one 16-byte vector store (`st.v4.b32`). An assignment to `.0`
+    /// may be split into narrower stores when the words come from several control paths.
+    #[inline(always)]
+    pub fn set(&mut self, w: [u32; 4]) {
+        // SAFETY: `self` is a valid, 16-byte aligned, exclusively borrowed packet.
+        unsafe {
+            core::arch::asm!(
+                "st.v4.b32 [{p}], {{{a}, {b}, {c}, {d}}};",
+                p = in(reg64) self as *mut Packet,
+                a = in(reg32) w[0], b = in(reg32) w[1], c = in(reg32) w[2], d = in(reg32) w[3],
+                options(nostack, preserves_flags),
+            )
+        }
+    }
+}
+
+/// Element `i` of an input slice through the read-only data path (`ld.global.nc.b32`),
+/// bounds-checked. Plain indexing of a `&[T]` may compile to a generic load.
+#[inline(always)]
+pub fn load_nc<T: Word32>(s: &[T], i: usize) -> T {
+    let p = &s[i] as *const T;
+    let v: u32;
+    // SAFETY: `p` points into a kernel input (global memory), which no thread writes during the
+    // launch.
+    unsafe {
+        core::arch::asm!("ld.global.nc.b32 {v}, [{p}];", v = out(reg32) v, p = in(reg64) p,
+            options(readonly, nostack, preserves_flags, pure))
+    };
+    T::from_bits(v)
+}
+
+/// An input slice viewed as 16-byte [`Packet`]s plus the elements after the last whole one,
+/// when its start is 16-byte aligned: reading a packet is one `ld.global.nc.v4.b32` with only a
+/// bounds check. The element-type-independent form of [`Quads`].
+#[derive(Clone, Copy)]
+pub struct Packets<'a, T> {
+    packets: &'a [Packet],
+    tail: &'a [T],
+}
+
+impl<'a, T: Copy> Packets<'a, T> {
+    /// Elements per packet (16 bytes / element size).
+    pub const PER: usize = 16 / core::mem::size_of::<T>();
+
+    /// `None` when `s` does not start on a 16-byte boundary.
+    #[inline(always)]
+    pub fn new(s: &'a [T]) -> Option<Packets<'a, T>> {
+        if (s.as_ptr() as usize) % 16 != 0 || 16 % core::mem::size_of::<T>() != 0 {
+            return None;
+        }
+        let n = s.len() / Self::PER;
+        // SAFETY: the start is 16-byte aligned and `n` whole packets lie inside the slice.
+        let packets = unsafe { core::slice::from_raw_parts(s.as_ptr() as *const Packet, n) };
+        Some(Packets {
+            packets,
+            tail: &s[n * Self::PER..],
+        })
+    }
+
+    /// Number of whole packets.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    /// Packet `q` (elements `q·PER ..`), bounds-checked, as raw words.
+    #[inline(always)]
+    pub fn get(&self, q: usize) -> [u32; 4] {
+        let p = &self.packets[q] as *const Packet as *const u32;
+        // SAFETY: an in-bounds, 16-byte aligned packet of a kernel input, which no thread
+        // writes during the launch.
+        unsafe { ld_nc_v4::<u32>(p) }
+    }
+
+    /// The elements after the last whole packet (fewer than `PER`).
+    #[inline(always)]
+    pub fn tail(&self) -> &'a [T] {
+        self.tail
+    }
+}

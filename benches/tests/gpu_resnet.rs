@@ -1,0 +1,487 @@
+//! Tests of the ResNet-18 path: the convolution kernels (every tile, pipeline and split-K) and
+//! the pooling / input kernels against the f64 CPU reference on random data at awkward shapes,
+//! the whole network at small image sizes against the CPU reference, and (no GPU needed) the
+//! weights loader's checks and the shape/plan validation. GPU tests are `#[ignore]`d without a GPU.
+use gpukit::Library;
+use gpukit::ops::conv::maxpool3s2_shape;
+use gpukit::ops::{
+    ConvActivation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, ConvTile,
+    Nhwc,
+};
+use gpukit::runtime::half::{bf16, f16};
+use gpukit::runtime::{DeviceBuffer, Gpu, Stream, download};
+use gpukit_bench::resnet::reference::{self, Act};
+use gpukit_bench::resnet::weights::{self, ConvSpec, FoldedConv, Tensor};
+use gpukit_bench::resnet::{CLASSES, Forward, ResNet18, fold_all, rel_err, top_k};
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+
+fn setup() -> (Gpu, Library, Stream) {
+    let gpu = Gpu::new(0).expect("a CUDA GPU");
+    let k = Library::load(&gpu).expect("kernels load");
+    let s = gpu.stream().unwrap();
+    (gpu, k, s)
+}
+
+fn uniform(n: usize, lo: f64, hi: f64, seed: u64) -> Vec<f64> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(lo..hi)).collect()
+}
+
+/// Values rounded to `T` (so the CPU reference sees exactly what the GPU sees).
+fn rounded<T: ConvElem>(v: &[f64]) -> (Vec<T>, Vec<f64>) {
+    let t: Vec<T> = v.iter().map(|&x| T::from_f32(x as f32)).collect();
+    let back = t.iter().map(|x| x.to_f32() as f64).collect();
+    (t, back)
+}
+
+fn max_rel(got: &[f64], want: &[f64]) -> f64 {
+    let num = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    num / want.iter().map(|b| b.abs()).fold(1e-30, f64::max)
+}
+
+/// (images, h, w, in, out, kernel, stride, pad): ResNet's own shapes at small sizes, odd sizes,
+/// channel counts that are not multiples of the tiles, the linear layer.
+const CONV_SHAPES: [[usize; 8]; 7] = [
+    [2, 30, 30, 8, 64, 7, 2, 3],
+    [3, 13, 11, 24, 40, 3, 2, 1],
+    [2, 14, 14, 64, 128, 1, 2, 0],
+    [1, 7, 7, 512, 512, 3, 1, 1],
+    [5, 1, 1, 512, 1000, 1, 1, 0],
+    [4, 15, 15, 128, 136, 3, 1, 1],
+    [1, 3, 5, 16, 8, 3, 1, 1],
+];
+
+fn conv_cases<T: ConvElem>(tol: f64) {
+    let (gpu, k, s) = setup();
+    let ctx = gpu.context();
+    for (ci, &[n, h, w, c, co, ks, st, pad]) in CONV_SHAPES.iter().enumerate() {
+        let shape = ConvShape {
+            images: n,
+            height: h,
+            width: w,
+            in_channels: c,
+            out_channels: co,
+            kernel: ks,
+            stride: st,
+            pad,
+        };
+        let seed = 100 * ci as u64;
+        let (x, xr) = rounded::<T>(&uniform(shape.input_len(), -1.0, 1.0, seed));
+        let bound = (3.0 / shape.depth() as f64).sqrt();
+        let (wt, wr) = rounded::<T>(&uniform(shape.weight_len(), -bound, bound, seed + 1));
+        let bias: Vec<f32> = uniform(co, -0.5, 0.5, seed + 2)
+            .iter()
+            .map(|&b| b as f32)
+            .collect();
+        let (res, rr) = rounded::<T>(&uniform(shape.output_len(), -1.0, 1.0, seed + 3));
+        let folded = FoldedConv {
+            spec: ConvSpec {
+                conv: "c".into(),
+                bn: "b".into(),
+                in_channels: c,
+                out_channels: co,
+                kernel: ks,
+                stride: st,
+                pad,
+            },
+            in_padded: c,
+            weights: wr,
+            bias: bias.clone(),
+        };
+        let xa = Act {
+            n,
+            h,
+            w,
+            c,
+            data: xr,
+        };
+        let ra = Act {
+            n,
+            h: shape.out_height(),
+            w: shape.out_width(),
+            c: co,
+            data: rr,
+        };
+        let want = reference::conv(&xa, &folded, Some(&ra), true);
+        let dx = DeviceBuffer::from_slice(ctx, &x).unwrap();
+        let dw = DeviceBuffer::from_slice(ctx, &wt).unwrap();
+        let db = DeviceBuffer::from_slice(ctx, &bias).unwrap();
+        let dr = DeviceBuffer::from_slice(ctx, &res).unwrap();
+        for tile in [ConvTile::Big, ConvTile::C64, ConvTile::Small] {
+            for pipeline in [ConvPipeline::Shallow, ConvPipeline::Deep] {
+                for splits in [1, 3] {
+                    let plan = ConvPlan {
+                        tile,
+                        pipeline,
+                        splits,
+                    };
+                    let layer = ConvLayer {
+                        shape,
+                        plan,
+                        activation: ConvActivation::Relu,
+                    };
+                    let nan = T::from_f32(f32::NAN);
+                    let mut out =
+                        DeviceBuffer::from_slice(ctx, &vec![nan; shape.output_len()]).unwrap();
+                    let mut ws = DeviceBuffer::<f32>::filled_bytes(
+                        ctx,
+                        plan.workspace_len(&shape).max(1),
+                        0,
+                    )
+                    .unwrap();
+                    k.conv2d(
+                        &s,
+                        &layer,
+                        &ConvInputs {
+                            x: &dx,
+                            weights: &dw,
+                            bias: &db,
+                            residual: Some(&dr),
+                        },
+                        &mut out,
+                        &mut ws,
+                    )
+                    .unwrap();
+                    s.synchronize().unwrap();
+                    let got: Vec<f64> = download(&out)
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.to_f32() as f64)
+                        .collect();
+                    assert!(
+                        got.iter().all(|v| v.is_finite()),
+                        "{plan:?} {shape:?}: NaN left"
+                    );
+                    let e = max_rel(&got, &want.data);
+                    assert!(e <= tol, "{} {plan:?} {shape:?}: rel err {e:.2e}", T::NAME);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn conv_f16_every_tile_pipeline_and_split() {
+    conv_cases::<f16>(2e-3);
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn conv_bf16_every_tile_pipeline_and_split() {
+    conv_cases::<bf16>(1e-2);
+}
+
+fn pooling_cases<T: ConvElem>(tol: f64) {
+    let (gpu, k, s) = setup();
+    let ctx = gpu.context();
+    // Max pooling at odd sizes.
+    let shape = Nhwc {
+        images: 3,
+        height: 17,
+        width: 13,
+        channels: 64,
+    };
+    let (x, xr) = rounded::<T>(&uniform(shape.len(), -2.0, 2.0, 7));
+    let os = maxpool3s2_shape(shape);
+    let dx = DeviceBuffer::from_slice(ctx, &x).unwrap();
+    let mut out = DeviceBuffer::<T>::filled_bytes(ctx, os.len(), 0).unwrap();
+    k.maxpool3s2(&s, shape, &dx, &mut out).unwrap();
+    s.synchronize().unwrap();
+    let want = reference::maxpool(&Act {
+        n: 3,
+        h: 17,
+        w: 13,
+        c: 64,
+        data: xr,
+    });
+    let got: Vec<f64> = download(&out)
+        .unwrap()
+        .iter()
+        .map(|v| v.to_f32() as f64)
+        .collect();
+    assert_eq!(got, want.data, "maxpool is exact");
+    // Average pooling.
+    let shape = Nhwc {
+        images: 5,
+        height: 7,
+        width: 7,
+        channels: 512,
+    };
+    let (x, xr) = rounded::<T>(&uniform(shape.len(), -1.0, 1.0, 8));
+    let dx = DeviceBuffer::from_slice(ctx, &x).unwrap();
+    let mut out = DeviceBuffer::<T>::filled_bytes(ctx, 5 * 512, 0).unwrap();
+    k.avgpool(&s, shape, &dx, &mut out).unwrap();
+    s.synchronize().unwrap();
+    let got: Vec<f64> = download(&out)
+        .unwrap()
+        .iter()
+        .map(|v| v.to_f32() as f64)
+        .collect();
+    for i in 0..5 {
+        for c in 0..512 {
+            let m: f64 = (0..49).map(|p| xr[(i * 49 + p) * 512 + c]).sum::<f64>() / 49.0;
+            let g = got[i * 512 + c];
+            assert!(
+                (g - m).abs() <= tol * (1.0 + m.abs()),
+                "avgpool {i} {c}: {g} vs {m}"
+            );
+        }
+    }
+    // Input conversion: two 7 × 7 images.
+    let pixels = 2 * 7 * 7;
+    let img: Vec<u8> = (0..pixels * 3).map(|i| (i * 37 % 256) as u8).collect();
+    let norm: Vec<f32> = gpukit_bench::resnet::MEAN
+        .iter()
+        .chain(gpukit_bench::resnet::STD.iter())
+        .copied()
+        .collect();
+    let di = DeviceBuffer::from_slice(ctx, &img).unwrap();
+    let dn = DeviceBuffer::from_slice(ctx, &norm).unwrap();
+    let mut out = DeviceBuffer::<T>::filled_bytes(ctx, pixels * 8, 0xff).unwrap();
+    k.normalize_u8(&s, &di, &dn, &mut out).unwrap();
+    s.synchronize().unwrap();
+    let got = download(&out).unwrap();
+    let want = reference::input(&img, 2, 7);
+    for (i, (g, w)) in got.iter().zip(&want.data).enumerate() {
+        let g = g.to_f32() as f64;
+        assert!(
+            (g - w).abs() <= tol * (1.0 + w.abs()),
+            "input {i}: {g} vs {w}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn pooling_and_input_f16() {
+    pooling_cases::<f16>(1e-3);
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn pooling_and_input_bf16() {
+    pooling_cases::<bf16>(8e-3);
+}
+
+/// The whole network at `size` × `size` on random images against the f64 CPU reference.
+fn network_case<T: ConvElem>(size: usize, batch: usize, pipeline: ConvPipeline, tol: f64) {
+    let (gpu, k, s) = setup();
+    let t = weights::synthetic(3);
+    let net = ResNet18::<T>::upload(&gpu, &t).unwrap();
+    let mut fwd = Forward::new(&gpu, &net, batch, size, pipeline).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let images: Vec<u8> = (0..fwd.input_len()).map(|_| rng.random::<u8>()).collect();
+    let input = DeviceBuffer::from_slice(gpu.context(), &images).unwrap();
+    fwd.run(&k, &s, &net, &input, None).unwrap();
+    s.synchronize().unwrap();
+    let got = download(&fwd.logits).unwrap();
+    // The reference uses the weights as the GPU sees them (rounded to T).
+    let mut convs = fold_all(&t);
+    for c in &mut convs {
+        for w in &mut c.weights {
+            *w = T::from_f32(*w as f32).to_f32() as f64;
+        }
+    }
+    let fc_w: Vec<f64> = t["fc.weight"]
+        .data
+        .iter()
+        .map(|&w| T::from_f32(w as f32).to_f32() as f64)
+        .collect();
+    let want = reference::forward(&convs, &fc_w, &t["fc.bias"].data, &images, batch, size);
+    for i in 0..batch {
+        let g = &got[i * CLASSES..][..CLASSES];
+        let w: Vec<f32> = want[i * CLASSES..][..CLASSES]
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let e = rel_err(g, &w);
+        assert!(
+            e <= tol,
+            "{} {size}x{size} image {i}: logits rel err {e:.2e}",
+            T::NAME
+        );
+        assert_eq!(top_k(g, 1)[0].0, top_k(&w, 1)[0].0, "image {i}: top-1");
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn network_f16_32x32_matches_cpu() {
+    network_case::<f16>(32, 3, ConvPipeline::Shallow, 1e-2);
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn network_f16_deep_pipeline_48x48_matches_cpu() {
+    network_case::<f16>(48, 2, ConvPipeline::Deep, 1e-2);
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn network_bf16_32x32_matches_cpu() {
+    network_case::<bf16>(32, 2, ConvPipeline::Shallow, 3e-2);
+}
+
+#[test]
+fn conv_shapes_are_validated() {
+    // A shape whose channels are not a multiple of 8, then a kernel larger than the input.
+    let bad = ConvShape {
+        images: 1,
+        height: 8,
+        width: 8,
+        in_channels: 3,
+        out_channels: 8,
+        kernel: 3,
+        stride: 1,
+        pad: 1,
+    };
+    let e = bad.validate("conv2d").unwrap_err().to_string();
+    assert!(e.contains("in_channels = 3"), "{e}");
+    let big = ConvShape {
+        kernel: 9,
+        in_channels: 8,
+        pad: 0,
+        ..bad
+    };
+    let e = big.validate("conv2d").unwrap_err().to_string();
+    assert!(e.contains("larger than the padded input"), "{e}");
+}
+
+#[test]
+fn plans_cover_k_without_empty_splits() {
+    for (m, co, depth) in [
+        (49, 512, 4608),
+        (1, 1000, 512),
+        (3136, 64, 576),
+        (784, 128, 1152),
+    ] {
+        let shape = ConvShape {
+            images: m,
+            height: 1,
+            width: 1,
+            in_channels: depth,
+            out_channels: co,
+            kernel: 1,
+            stride: 1,
+            pad: 0,
+        };
+        for pipeline in [ConvPipeline::Shallow, ConvPipeline::Deep] {
+            let p = ConvPlan::choose(&shape, 132, pipeline);
+            let bk = if pipeline == ConvPipeline::Deep {
+                64
+            } else {
+                32
+            };
+            let tiles = depth.div_ceil(bk);
+            let per = tiles.div_ceil(p.splits);
+            assert!(
+                p.splits >= 1 && (p.splits - 1) * per < tiles,
+                "{p:?} for {shape:?}"
+            );
+        }
+    }
+    let big = ConvShape {
+        images: 256,
+        height: 56,
+        width: 56,
+        in_channels: 64,
+        out_channels: 64,
+        kernel: 3,
+        stride: 1,
+        pad: 1,
+    };
+    let p = ConvPlan::choose(&big, 132, ConvPipeline::Shallow);
+    assert_eq!((p.tile, p.splits), (ConvTile::C64, 1));
+}
+
+fn write_st(path: &std::path::Path, t: &BTreeMap<String, Tensor>, skip: &str, reshape: &str) {
+    let bufs: Vec<(String, Vec<usize>, Vec<u8>)> = t
+        .iter()
+        .filter(|(n, _)| n.as_str() != skip)
+        .map(|(n, v)| {
+            let mut shape = v.shape.clone();
+            if n == reshape {
+                shape[0] += 1;
+            }
+            let n_el: usize = shape.iter().product();
+            let mut bytes = Vec::with_capacity(n_el * 4);
+            for i in 0..n_el {
+                bytes.extend((*v.data.get(i).unwrap_or(&0.0) as f32).to_le_bytes());
+            }
+            (n.clone(), shape, bytes)
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bufs
+        .iter()
+        .map(|(n, s, b)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize_to_file(views, &None, path).unwrap();
+}
+
+#[test]
+fn loader_accepts_complete_weights_and_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = weights::synthetic(1);
+    let ok = dir.path().join("ok.safetensors");
+    write_st(&ok, &t, "", "");
+    let back = weights::load(&ok).unwrap();
+    assert_eq!(back.len(), 102);
+    assert!((back["fc.bias"].data[3] - t["fc.bias"].data[3]).abs() < 1e-6);
+
+    let bad = dir.path().join("bad.safetensors");
+    write_st(
+        &bad,
+        &t,
+        "layer3.1.bn2.running_var",
+        "layer2.0.downsample.0.weight",
+    );
+    let e = weights::load(&bad).unwrap_err().to_string();
+    assert!(e.contains("missing layer3.1.bn2.running_var"), "{e}");
+    assert!(
+        e.contains("layer2.0.downsample.0.weight: shape [129, 64, 1, 1], expected [128, 64, 1, 1]"),
+        "{e}"
+    );
+    assert!(e.contains("2 problems"), "{e}");
+
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"not a safetensors file").unwrap();
+    let e = weights::load(&junk).unwrap_err().to_string();
+    assert!(e.contains("not a safetensors file"), "{e}");
+}
+
+#[test]
+fn image_files_are_resized_and_centre_cropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("wide.png");
+    // 400 × 300: left half red, right half blue, a green square in the middle.
+    let img = image::RgbImage::from_fn(400, 300, |x, y| {
+        if (180..220).contains(&x) && (130..170).contains(&y) {
+            image::Rgb([0, 255, 0])
+        } else if x < 200 {
+            image::Rgb([255, 0, 0])
+        } else {
+            image::Rgb([0, 0, 255])
+        }
+    });
+    img.save(&p).unwrap();
+    let v = gpukit_bench::resnet::load_image(&p, 224).unwrap();
+    assert_eq!(v.len(), 224 * 224 * 3);
+    let px = |x: usize, y: usize| &v[(y * 224 + x) * 3..][..3];
+    assert_eq!(px(112, 112), [0, 255, 0], "centre stays the green square");
+    assert_eq!(px(5, 112), [255, 0, 0]);
+    assert_eq!(px(218, 112), [0, 0, 255]);
+    let e = gpukit_bench::resnet::load_image(&dir.path().join("none.png"), 224).unwrap_err();
+    assert!(e.contains("none.png"), "{e}");
+}

@@ -1,0 +1,60 @@
+//! Streams: ordered queues of device work.
+use crate::context::Context;
+use crate::result::{Call, Result};
+use crate::sys;
+use std::sync::Arc;
+
+/// A non-blocking CUDA stream (destroyed on drop, after its queued work completes). Keeps its
+/// context alive.
+#[derive(Debug)]
+pub struct Stream {
+    raw: sys::CUstream,
+    ctx: Arc<Context>,
+}
+
+// SAFETY: a stream handle may be used from any thread; the driver serialises work on it.
+unsafe impl Send for Stream {}
+// SAFETY: as above.
+unsafe impl Sync for Stream {}
+
+/// `CU_STREAM_NON_BLOCKING`: no implicit synchronisation with the legacy default stream.
+const NON_BLOCKING: u32 = 0x1;
+
+impl Stream {
+    /// A new non-blocking stream in `ctx`.
+    pub(crate) fn new(ctx: &Arc<Context>) -> Result<Stream> {
+        ctx.bind()?;
+        let mut raw: sys::CUstream = std::ptr::null_mut();
+        // SAFETY: valid out-pointer; the context is current.
+        unsafe { sys::cuStreamCreate(&mut raw, NON_BLOCKING) }.call("cuStreamCreate")?;
+        Ok(Stream {
+            raw,
+            ctx: ctx.clone(),
+        })
+    }
+
+    /// Block the host until everything queued so far is done.
+    pub fn synchronize(&self) -> Result<()> {
+        self.ctx.bind()?;
+        // SAFETY: live stream.
+        unsafe { sys::cuStreamSynchronize(self.raw) }.call("cuStreamSynchronize")
+    }
+
+    /// The raw handle.
+    pub fn raw(&self) -> sys::CUstream {
+        self.raw
+    }
+
+    /// The context the stream belongs to.
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        let _ = self.ctx.bind();
+        // SAFETY: owned handle, destroyed once; the driver lets queued work finish first.
+        let _ = unsafe { sys::cuStreamDestroy_v2(self.raw) };
+    }
+}

@@ -1,0 +1,166 @@
+//! Storage element types of the packet kernels (maps, rows): `f32` (four per 16-byte packet),
+//! `f16` and `bf16` (eight), all computed in f32.
+use gpukit_device::{self as gpu, Bf16, HalfFloat, OutSlice, PacketMut, Packets};
+
+/// A storage type: `f32` (four per packet) or a 16-bit float (eight), with f32 math.
+pub trait Elem: Copy {
+    /// Elements per 16-byte packet.
+    const PER: usize;
+    fn to_f32(self) -> f32;
+    fn from_f32(x: f32) -> Self;
+    /// The packet's elements (the first `PER` of the array).
+    fn unpack(w: [u32; 4]) -> [f32; 8];
+    /// The first `PER` values rounded to this type.
+    fn pack(v: [f32; 8]) -> [u32; 4];
+    /// `e^x` as accurate as this storage type needs.
+    fn exp(x: f32) -> f32;
+}
+
+impl Elem for f32 {
+    const PER: usize = 4;
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+    #[inline(always)]
+    fn from_f32(x: f32) -> f32 {
+        x
+    }
+    #[inline(always)]
+    fn unpack(w: [u32; 4]) -> [f32; 8] {
+        let mut v = [0.0; 8];
+        for k in 0..4 {
+            v[k] = f32::from_bits(w[k]);
+        }
+        v
+    }
+    #[inline(always)]
+    fn pack(v: [f32; 8]) -> [u32; 4] {
+        [
+            v[0].to_bits(),
+            v[1].to_bits(),
+            v[2].to_bits(),
+            v[3].to_bits(),
+        ]
+    }
+    #[inline(always)]
+    fn exp(x: f32) -> f32 {
+        gpu::math::exp(x)
+    }
+}
+
+impl Elem for Bf16 {
+    const PER: usize = 8;
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        Bf16::to_f32(self)
+    }
+    #[inline(always)]
+    fn from_f32(x: f32) -> Bf16 {
+        Bf16::from_f32(x)
+    }
+    #[inline(always)]
+    fn unpack(w: [u32; 4]) -> [f32; 8] {
+        let mut v = [0.0; 8];
+        for k in 0..4 {
+            (v[2 * k], v[2 * k + 1]) = <Bf16 as HalfFloat>::unpack2(w[k]);
+        }
+        v
+    }
+    #[inline(always)]
+    fn pack(v: [f32; 8]) -> [u32; 4] {
+        let mut w = [0u32; 4];
+        for k in 0..4 {
+            w[k] = <Bf16 as HalfFloat>::pack2(v[2 * k], v[2 * k + 1]);
+        }
+        w
+    }
+    #[inline(always)]
+    fn exp(x: f32) -> f32 {
+        gpu::math::for_half::exp(x)
+    }
+}
+
+impl Elem for f16 {
+    const PER: usize = 8;
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+    #[inline(always)]
+    fn from_f32(x: f32) -> f16 {
+        x as f16
+    }
+    #[inline(always)]
+    fn unpack(w: [u32; 4]) -> [f32; 8] {
+        let mut v = [0.0; 8];
+        for k in 0..4 {
+            (v[2 * k], v[2 * k + 1]) = <f16 as HalfFloat>::unpack2(w[k]);
+        }
+        v
+    }
+    #[inline(always)]
+    fn pack(v: [f32; 8]) -> [u32; 4] {
+        let mut w = [0u32; 4];
+        for k in 0..4 {
+            w[k] = <f16 as HalfFloat>::pack2(v[2 * k], v[2 * k + 1]);
+        }
+        w
+    }
+    #[inline(always)]
+    fn exp(x: f32) -> f32 {
+        gpu::math::for_half::exp(x)
+    }
+}
+
+/// `[g(0), .., g(7)]` over a packet's first `PER` lanes (0 after), written out so that every
+/// index is a constant: a loop over the lanes whose body is large may stay rolled and then index
+/// its arrays from local memory (a stack frame).
+#[inline(always)]
+pub fn lanes<E: Elem>(mut g: impl FnMut(usize) -> f32) -> [f32; 8] {
+    let mut one = |k: usize| if k < E::PER { g(k) } else { 0.0 };
+    [
+        one(0),
+        one(1),
+        one(2),
+        one(3),
+        one(4),
+        one(5),
+        one(6),
+        one(7),
+    ]
+}
+
+/// `out[i] = f(a[i])` over this thread's two packets (the strided-packets rule of
+/// [`OutSlice::thread_packets`]: packets `id` and `id + T`), both loads issued before any math,
+/// so each thread has 32 bytes in flight and long math hides behind them. Launch at least
+/// `packets / 2` threads (`items_per_thread` = 2 · PER).
+#[inline(always)]
+pub fn map_packets<E: Elem>(a: &[E], out: &mut OutSlice<E>, f: impl Fn(f32) -> f32) {
+    let pa = Packets::new(a);
+    let [p0, p1] = out.thread_packets::<2>();
+    let load = #[inline(always)]
+    |p: &Option<(usize, PacketMut<'_, E>)>| match (p, &pa) {
+        (Some((i, PacketMut::Full(_))), Some(pa)) => Some(pa.get(i / E::PER)),
+        _ => None,
+    };
+    let (w0, w1) = (load(&p0), load(&p1));
+    let put = #[inline(always)]
+    |p: Option<(usize, PacketMut<'_, E>)>, w: Option<[u32; 4]>| match p {
+        None => {}
+        Some((i, PacketMut::Full(o))) => {
+            let v = match w {
+                Some(w) => E::unpack(w),
+                None => lanes::<E>(|k| a[i + k].to_f32()),
+            };
+            o.set(E::pack(lanes::<E>(|k| f(v[k]))));
+        }
+        Some((i, PacketMut::Partial(o))) => {
+            for (k, ok) in o.iter_mut().enumerate() {
+                *ok = E::from_f32(f(a[i + k].to_f32()));
+            }
+        }
+    };
+    put(p0, w0);
+    put(p1, w1);
+}

@@ -1,0 +1,339 @@
+//! The engine behind the row-wise kernels (softmax, log-softmax, LayerNorm, RMSNorm, ...): each
+//! row of a (rows × cols) matrix is handled by one thread-block cluster (one block when the
+//! launch has no clusters), the cluster's blocks splitting the row's 16-byte packets evenly.
+//!
+//! A block first stages its part of the row in dynamic shared memory with `cp.async` (few
+//! registers, so many blocks per SM and much data in flight), then runs its statistics pass(es)
+//! and its write pass from shared memory: global memory is read once and written once, the
+//! floor of these kernels. Statistics are combined across the block ([`gpu::block::fold`]) and
+//! across the cluster through distributed shared memory ([`gpu::cluster_reduce::fold`]), so a row may be
+//! any width: a long row is split over up to 8 (or 16) blocks, and the part of a block's share
+//! that does not fit in its shared memory is read from global memory in each pass (slower, still
+//! correct). Rows whose start is not 16-byte aligned (odd widths) or whose output is aligned
+//! differently from the input take the scalar path for the elements before the first packet, or
+//! for all elements.
+//!
+//! Launch: `grid.x = clusters × cluster size` (clusters loop over rows: cluster c handles rows
+//! c, c + clusters, ...), any block size that is a multiple of 32, and the dynamic shared memory
+//! the host chose (a multiple of 16 bytes; 0 is valid and reads everything from global memory).
+use crate::elem::Elem;
+use gpukit_device::{self as gpu, DynamicShared, OutSlice, Packets, cluster_reduce as cluster};
+
+/// Where this cluster's rows are: `(first row, step)`.
+#[inline(always)]
+pub fn cluster_rows() -> (usize, usize) {
+    (cluster::id_x() as usize, cluster::count_x() as usize)
+}
+
+/// One block's part of one row: the row's elements are `head` scalars (before the first 16-byte
+/// boundary), `packets` whole packets, and the tail scalars; this block owns packets
+/// `p0..p1` (the first `staged` of them live in shared memory) and scalars `rank, rank + ranks,
+/// ...` (in units of threads).
+pub struct Part<'a, E: Elem> {
+    row: &'a [E],
+    /// Matrix index of the row's first element.
+    pub start: usize,
+    pub cols: usize,
+    head: usize,
+    packets: usize,
+    body: Option<Packets<'a, E>>,
+    pub p0: usize,
+    pub p1: usize,
+    pub staged: usize,
+    thread: usize,
+    threads: usize,
+    /// This thread's first scalar and the scalar step across the cluster.
+    scalar0: usize,
+    scalar_step: usize,
+}
+
+impl<'a, E: Elem> Part<'a, E> {
+    /// The part of row `row` of `x` (`cols` wide) that this block owns. `others` are the
+    /// addresses of the first elements of the other rows read or written alongside (outputs,
+    /// residuals): the packet path is used only when all are aligned alike. `smem` bounds what
+    /// is staged.
+    #[inline(always)]
+    pub fn new(
+        x: &'a [E],
+        row: usize,
+        cols: usize,
+        others: &[usize],
+        smem: &DynamicShared<u32>,
+    ) -> Part<'a, E> {
+        let size = core::mem::size_of::<E>();
+        let start = row * cols;
+        let row_s = &x[start..start + cols];
+        let mis = row_s.as_ptr() as usize % 16;
+        let vector = mis % size == 0 && others.iter().all(|a| a % 16 == mis);
+        let head = if vector {
+            ((16 - mis) % 16 / size).min(cols)
+        } else {
+            cols
+        };
+        let body = if vector {
+            Packets::new(&row_s[head..])
+        } else {
+            None
+        };
+        let packets = body.map_or(0, |b| b.len());
+        let (rank, ranks) = (cluster::rank() as usize, cluster::size() as usize);
+        let per = packets.div_ceil(ranks);
+        let p0 = (rank * per).min(packets);
+        let p1 = (p0 + per).min(packets);
+        let staged = (p1 - p0).min(smem.bytes() / 16);
+        let (thread, threads) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
+        Part {
+            row: row_s,
+            start,
+            cols,
+            head,
+            packets,
+            body,
+            p0,
+            p1,
+            staged,
+            thread,
+            threads,
+            scalar0: rank * threads + thread,
+            scalar_step: ranks * threads,
+        }
+    }
+
+    /// Starts copying this block's staged packets into shared memory packets `0..staged`.
+    /// Follow with [`gpu::async_copy::wait_all`] and a block barrier.
+    #[inline(always)]
+    pub fn stage(&self, smem: &DynamicShared<u32>) {
+        let mut q = self.thread;
+        while q < self.staged {
+            smem.copy_packet_async(q, self.row, self.head + (self.p0 + q) * E::PER);
+            q += self.threads;
+        }
+    }
+
+    /// This thread's packets: `p0 + thread, + threads, ... < p1`.
+    #[inline(always)]
+    pub fn my_packets(&self) -> core::iter::StepBy<core::ops::Range<usize>> {
+        (self.p0 + self.thread..self.p1.max(self.p0 + self.thread)).step_by(self.threads)
+    }
+
+    /// Packet `q` of the row's body, from shared memory when staged.
+    #[inline(always)]
+    pub fn load(&self, q: usize, smem: &DynamicShared<u32>) -> [u32; 4] {
+        if q < self.p0 + self.staged {
+            smem.load_packet(q - self.p0)
+        } else {
+            match &self.body {
+                Some(b) => b.get(q),
+                None => [0; 4],
+            }
+        }
+    }
+
+    /// Packet `q` of the row's body from global memory (never from shared memory).
+    #[inline(always)]
+    pub fn global(&self, q: usize) -> [u32; 4] {
+        match &self.body {
+            Some(b) => b.get(q),
+            None => [0; 4],
+        }
+    }
+
+    /// This thread's index in the block and the block size (the step of [`Self::my_packets`]).
+    #[inline(always)]
+    pub fn thread(&self) -> (usize, usize) {
+        (self.thread, self.threads)
+    }
+
+    /// Packet `q`'s values.
+    #[inline(always)]
+    pub fn values(&self, q: usize, smem: &DynamicShared<u32>) -> [f32; 8] {
+        E::unpack(self.load(q, smem))
+    }
+
+    /// Replaces staged packet `q` (no effect for packets read from global memory).
+    #[inline(always)]
+    pub fn restage(&self, q: usize, smem: &DynamicShared<u32>, w: [u32; 4]) {
+        if q < self.p0 + self.staged {
+            smem.store_packet(q - self.p0, w);
+        }
+    }
+
+    /// Whether packet `q` is staged.
+    #[inline(always)]
+    pub fn is_staged(&self, q: usize) -> bool {
+        q < self.p0 + self.staged
+    }
+
+    /// Column of packet `q`'s first element.
+    #[inline(always)]
+    pub fn packet_col(&self, q: usize) -> usize {
+        self.head + q * E::PER
+    }
+
+    /// This thread's scalar elements (head and tail) as columns.
+    #[inline(always)]
+    pub fn my_scalars(&self) -> impl Iterator<Item = usize> + use<'_, 'a, E> {
+        let n = self.cols - self.packets * E::PER;
+        let (head, body_end) = (self.head, self.head + self.packets * E::PER);
+        (self.scalar0..n.max(self.scalar0))
+            .step_by(self.scalar_step)
+            .map(move |j| if j < head { j } else { j - head + body_end })
+    }
+
+    /// The value at column `c` (from global memory).
+    #[inline(always)]
+    pub fn value(&self, c: usize) -> f32 {
+        self.row[c].to_f32()
+    }
+
+    /// Visits this thread's elements as `(column, value)`.
+    #[inline(always)]
+    pub fn for_each(&self, smem: &DynamicShared<u32>, mut f: impl FnMut(usize, f32)) {
+        for q in self.my_packets() {
+            let v = self.values(q, smem);
+            let c = self.packet_col(q);
+            for (k, vk) in v.iter().enumerate().take(E::PER) {
+                f(c + k, *vk);
+            }
+        }
+        for c in self.my_scalars() {
+            f(c, self.value(c));
+        }
+    }
+
+    /// Writes this thread's elements of the output row: `g(column, value)` for each.
+    #[inline(always)]
+    pub fn write(
+        &self,
+        smem: &DynamicShared<u32>,
+        out: &mut OutSlice<E>,
+        mut g: impl FnMut(usize, f32) -> f32,
+    ) {
+        for q in self.my_packets() {
+            let v = self.values(q, smem);
+            let c = self.packet_col(q);
+            let mut r = [0.0f32; 8];
+            for k in 0..E::PER {
+                r[k] = g(c + k, v[k]);
+            }
+            self.store_packet(out, q, E::pack(r));
+        }
+        for c in self.my_scalars() {
+            let y = g(c, self.value(c));
+            self.store(out, c, y);
+        }
+    }
+
+    /// Stores packet `q` of the output row.
+    #[inline(always)]
+    pub fn store_packet(&self, out: &mut OutSlice<E>, q: usize, w: [u32; 4]) {
+        let i = self.start + self.packet_col(q);
+        // SAFETY: row `start / cols` belongs to this cluster, packet q of it to this thread
+        // (packets are dealt out by rank and thread index).
+        match unsafe { out.packet_unchecked_mut(i) } {
+            Some(o) => o.set(w),
+            None => {
+                let v = E::unpack(w);
+                for (k, vk) in v.iter().enumerate().take(E::PER) {
+                    // SAFETY: as above.
+                    unsafe { *out.get_unchecked_mut(i + k) = E::from_f32(*vk) };
+                }
+            }
+        }
+    }
+
+    /// Stores the element at column `c` of the output row.
+    #[inline(always)]
+    pub fn store(&self, out: &mut OutSlice<E>, c: usize, y: f32) {
+        // SAFETY: scalar columns are dealt out to one thread of the cluster each.
+        unsafe { *out.get_unchecked_mut(self.start + c) = E::from_f32(y) };
+    }
+}
+
+/// A per-column parameter vector (LayerNorm/RMSNorm weight or bias) read alongside a row: one
+/// 16-byte load per packet when it is aligned like the row's packets, scalars otherwise; empty
+/// means "absent" and reads as `default`.
+#[derive(Clone, Copy)]
+pub struct ColParam<'a, E: Elem> {
+    v: &'a [E],
+    packets: Option<Packets<'a, E>>,
+    default: f32,
+}
+
+impl<'a, E: Elem> ColParam<'a, E> {
+    /// `v` must be empty or `cols` long (checked: a mismatch traps).
+    #[inline(always)]
+    pub fn new(v: &'a [E], cols: usize, head: usize, default: f32) -> ColParam<'a, E> {
+        assert!(v.is_empty() || v.len() == cols, "parameter length != cols");
+        let packets = if v.is_empty() {
+            None
+        } else {
+            Packets::new(&v[head.min(v.len())..])
+        };
+        ColParam {
+            v,
+            packets,
+            default,
+        }
+    }
+
+    #[inline(always)]
+    pub fn is_present(&self) -> bool {
+        !self.v.is_empty()
+    }
+
+    /// The values of the columns of body packet `q` (first `PER` of the array).
+    #[inline(always)]
+    pub fn packet(&self, q: usize, first_col: usize) -> [f32; 8] {
+        if self.v.is_empty() {
+            return [self.default; 8];
+        }
+        match &self.packets {
+            Some(p) => E::unpack(p.get(q)),
+            None => {
+                let mut r = [0.0; 8];
+                for (k, rk) in r.iter_mut().enumerate().take(E::PER) {
+                    *rk = self.v[first_col + k].to_f32();
+                }
+                r
+            }
+        }
+    }
+
+    /// The value at column `c`.
+    #[inline(always)]
+    pub fn at(&self, c: usize) -> f32 {
+        if self.v.is_empty() {
+            self.default
+        } else {
+            self.v[c].to_f32()
+        }
+    }
+}
+
+impl<'a, E: Elem> Part<'a, E> {
+    /// The row's head length (scalars before the first packet).
+    #[inline(always)]
+    pub fn head(&self) -> usize {
+        self.head
+    }
+}
+
+/// A statistic folded over a block and then a cluster.
+#[inline(always)]
+pub fn fold_all<const K: usize>(
+    v: [f32; K],
+    f: impl Fn([f32; K], [f32; K]) -> [f32; K] + Copy,
+) -> [f32; K] {
+    let to = |x: [f32; K]| x.map(f32::to_bits);
+    let from = |w: [u32; K]| w.map(f32::from_bits);
+    let g = move |a: [u32; K], b: [u32; K]| to(f(from(a), from(b)));
+    let b = gpu::block::fold(to(v), g);
+    from(cluster::fold(b, g))
+}
+
+/// Address of element `i` of an output, for [`Part::new`]'s alignment check.
+#[inline(always)]
+pub fn addr_of<T>(out: &mut OutSlice<T>, i: usize) -> usize {
+    out.as_mut_ptr().wrapping_add(i) as usize
+}

@@ -1,0 +1,174 @@
+//! Activation maps, `out = act(a)` element-wise: f32, and f16 / bf16 stored in 16 bits and
+//! computed in f32 (one rounding of the f32 result); bias + GELU over the rows of a matrix.
+//!
+//! f32 maps are as accurate as torch's and CuPy's by default (measured against f64 on the H200:
+//! exp ≤ 1 ulp, tanh ≤ 1 ulp, sigmoid ≤ 2.5 ulp, GELU mixed error ≤ 2^-22; see
+//! `crates/device/src/math.rs`); [`Accuracy::Fast`] selects the SFU approximations (CUDA's
+//! `__expf` family) instead. The f16/bf16 maps are within 0.5 ulp of their format.
+use super::Library;
+use crate::kernels::Kernels;
+use crate::runtime::half::{bf16, f16};
+use crate::runtime::{DeviceCopy, DeviceSlice, Result, Stream};
+
+/// The activation functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// `max(x, 0)`
+    Relu,
+    /// GELU, tanh approximation.
+    Gelu,
+    /// `1 / (1 + e^-x)`
+    Sigmoid,
+    /// `e^x`
+    Exp,
+    /// `tanh x`
+    Tanh,
+}
+
+/// Which f32 math an activation map uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accuracy {
+    /// As accurate as torch and CuPy (the default of [`Library::map`]).
+    Accurate,
+    /// SFU approximations: exp rel. error ≤ 2^-16, tanh ≤ 2^-10.5, sigmoid ≤ 2^-15, GELU mixed
+    /// ≤ 2^-8 (the tanh form with `tanh.approx`).
+    Fast,
+}
+
+/// Element types with activation-map kernels: f32, f16, bf16.
+pub trait MapElem: DeviceCopy {
+    #[doc(hidden)]
+    fn launch(
+        k: &Kernels,
+        s: &Stream,
+        act: Activation,
+        a: &DeviceSlice<Self>,
+        out: &mut DeviceSlice<Self>,
+    ) -> Result<()>;
+}
+
+macro_rules! map_elem {
+    ($t:ty, $relu:ident, $gelu:ident, $sigmoid:ident, $exp:ident, $tanh:ident) => {
+        impl MapElem for $t {
+            fn launch(
+                k: &Kernels,
+                s: &Stream,
+                act: Activation,
+                a: &DeviceSlice<Self>,
+                out: &mut DeviceSlice<Self>,
+            ) -> Result<()> {
+                match act {
+                    Activation::Relu => k.$relu.launch(s, a, out),
+                    Activation::Gelu => k.$gelu.launch(s, a, out),
+                    Activation::Sigmoid => k.$sigmoid.launch(s, a, out),
+                    Activation::Exp => k.$exp.launch(s, a, out),
+                    Activation::Tanh => k.$tanh.launch(s, a, out),
+                }
+            }
+        }
+    };
+}
+map_elem!(f32, relu_f32, gelu_f32, sigmoid_f32, exp_f32, tanh_f32);
+map_elem!(f16, relu_f16, gelu_f16, sigmoid_f16, exp_f16, tanh_f16);
+map_elem!(
+    bf16,
+    relu_bf16,
+    gelu_bf16,
+    sigmoid_bf16,
+    exp_bf16,
+    tanh_bf16
+);
+
+impl Library {
+    /// `out = act(a)` over f32 with the chosen math ([`Accuracy`]).
+    pub fn map_f32(
+        &self,
+        s: &Stream,
+        act: Activation,
+        accuracy: Accuracy,
+        a: &DeviceSlice<f32>,
+        out: &mut DeviceSlice<f32>,
+    ) -> Result<()> {
+        let k = &self.kernels;
+        match (accuracy, act) {
+            (Accuracy::Accurate, _) | (_, Activation::Relu) => f32::launch(k, s, act, a, out),
+            (Accuracy::Fast, Activation::Gelu) => k.gelu_fast_f32.launch(s, a, out),
+            (Accuracy::Fast, Activation::Sigmoid) => k.sigmoid_fast_f32.launch(s, a, out),
+            (Accuracy::Fast, Activation::Exp) => k.exp_fast_f32.launch(s, a, out),
+            (Accuracy::Fast, Activation::Tanh) => k.tanh_fast_f32.launch(s, a, out),
+        }
+    }
+
+    /// `out[r][c] = gelu(x[r][c] + bias[c])` (tanh form) for a row-major matrix with
+    /// `bias.len()` columns: the transformer MLP's bias and activation in one pass.
+    pub fn bias_gelu<T: BiasGeluElem>(
+        &self,
+        s: &Stream,
+        x: &DeviceSlice<T>,
+        bias: &DeviceSlice<T>,
+        out: &mut DeviceSlice<T>,
+    ) -> Result<()> {
+        crate::runtime::check_same_len("bias_gelu", &[("x", x.len()), ("out", out.len())])?;
+        let cols = bias.len();
+        if x.is_empty() {
+            return Ok(());
+        }
+        if cols == 0 || !x.len().is_multiple_of(cols) {
+            return Err(super::invalid(
+                "bias_gelu",
+                format!(
+                    "`x` has {} elements, not a whole number of rows of bias.len() = {cols}",
+                    x.len()
+                ),
+            ));
+        }
+        T::launch_bias_gelu(&self.kernels, s, x, bias, out)
+    }
+
+    /// `out = act(a)`, element-wise.
+    pub fn map<T: MapElem>(
+        &self,
+        s: &Stream,
+        act: Activation,
+        a: &DeviceSlice<T>,
+        out: &mut DeviceSlice<T>,
+    ) -> Result<()> {
+        T::launch(&self.kernels, s, act, a, out)
+    }
+}
+
+/// Element types with a bias + GELU kernel: f32 and bf16.
+pub trait BiasGeluElem: DeviceCopy {
+    #[doc(hidden)]
+    fn launch_bias_gelu(
+        k: &Kernels,
+        s: &Stream,
+        x: &DeviceSlice<Self>,
+        bias: &DeviceSlice<Self>,
+        out: &mut DeviceSlice<Self>,
+    ) -> Result<()>;
+}
+
+impl BiasGeluElem for f32 {
+    fn launch_bias_gelu(
+        k: &Kernels,
+        s: &Stream,
+        x: &DeviceSlice<f32>,
+        bias: &DeviceSlice<f32>,
+        out: &mut DeviceSlice<f32>,
+    ) -> Result<()> {
+        k.bias_gelu_f32.launch(s, x, bias, out)
+    }
+}
+
+impl BiasGeluElem for bf16 {
+    fn launch_bias_gelu(
+        k: &Kernels,
+        s: &Stream,
+        x: &DeviceSlice<bf16>,
+        bias: &DeviceSlice<bf16>,
+        out: &mut DeviceSlice<bf16>,
+    ) -> Result<()> {
+        k.bias_gelu_bf16.launch(s, x, bias, out)
+    }
+}

@@ -1,0 +1,363 @@
+//! Reductions of a vector to one value: sum, sum of squares (the L2 norm), min, max, argmax and
+//! dot products in f32 (f32 accumulation per thread, block partials combined in f64), and sum
+//! and dot in f64 (f64 throughout).
+//!
+//! Each reduction has a waiting form (`reduce`, `dot`, ...: allocates its scratch, queues the
+//! kernels, waits and returns the value) and a queued form (`reduce_async`, ...: takes a
+//! [`ReduceScratch`] that can be reused across calls, so a timed loop does not allocate; the
+//! value is read from the scratch after the stream is synchronised).
+use super::{Library, invalid};
+use crate::kernels::Kernels;
+use crate::runtime::{
+    self, DeviceBuffer, DeviceSlice, Gpu, KernelFn, LaunchConfig, Result, Stream,
+};
+
+/// Reductions of an f32 vector to one value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    /// `Σ x`
+    Sum,
+    /// `Σ x²`; the L2 norm is its square root.
+    SumSquares,
+    /// The largest element (NaNs ignored).
+    Max,
+    /// The smallest element (NaNs ignored).
+    Min,
+}
+
+/// Threads per block of the reduction kernels (a host choice: the kernels reduce any block).
+const REDUCE_BLOCK: u32 = 512;
+
+/// Blocks of each grid-stride reduction kernel: one resident wave (SMs × the blocks of
+/// [`REDUCE_BLOCK`] threads its registers allow per SM).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ReduceBlocks {
+    sum_f64: u32,
+    dot_f64: u32,
+    sum: u32,
+    sumsq: u32,
+    dot: u32,
+    max: u32,
+    min: u32,
+    argmax: u32,
+}
+
+impl ReduceBlocks {
+    pub(super) fn for_gpu(gpu: &Gpu, k: &Kernels) -> Result<ReduceBlocks> {
+        let sms = gpu.props().sm_count;
+        let wave = |f: &KernelFn| -> Result<u32> { Ok(sms * f.occupancy(REDUCE_BLOCK, 0)?.max(1)) };
+        Ok(ReduceBlocks {
+            sum_f64: wave(k.sum_partials_f64.function())?,
+            dot_f64: wave(k.dot_partials_f64.function())?,
+            sum: wave(k.sum_partials_f32.function())?,
+            sumsq: wave(k.sumsq_partials_f32.function())?,
+            dot: wave(k.dot_partials_f32.function())?,
+            max: wave(k.max_partials_f32.function())?,
+            min: wave(k.min_partials_f32.function())?,
+            argmax: wave(k.argmax_partials_f32.function())?,
+        })
+    }
+
+    /// The most partials any reduction writes.
+    fn most(&self) -> u32 {
+        [
+            self.sum_f64,
+            self.dot_f64,
+            self.sum,
+            self.sumsq,
+            self.dot,
+            self.max,
+            self.min,
+            self.argmax,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(1)
+    }
+}
+
+/// What the last reduction queued with a scratch left in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pending {
+    Nothing,
+    /// An f64 total in `result` (sums, sums of squares, dots).
+    Total,
+    /// Per-block maxima or minima in `partials_f32`, combined on the host.
+    Extremum(Reduce),
+    /// Per-block (value, index) pairs, combined on the host.
+    Argmax,
+}
+
+/// Device scratch of the reductions: one partial per block and the final value. Made by
+/// [`Library::reduce_scratch`]; remembers which reduction was last queued with it.
+pub struct ReduceScratch {
+    partials_f64: DeviceBuffer<f64>,
+    partials_f32: DeviceBuffer<f32>,
+    partial_idx: DeviceBuffer<u32>,
+    result: DeviceBuffer<f64>,
+    /// Partials the last queued reduction writes (its grid size).
+    parts: usize,
+    pending: Pending,
+}
+
+impl ReduceScratch {
+    /// The value of the last reduction queued with this scratch (after synchronising its
+    /// stream): a sum, sum of squares, dot, minimum or maximum.
+    pub fn value(&self) -> Result<f64> {
+        match self.pending {
+            Pending::Total => Ok(runtime::download(&self.result)?[0]),
+            Pending::Extremum(op) => {
+                let p = runtime::download(&self.partials_f32[..self.parts])?;
+                Ok(if op == Reduce::Max {
+                    p.into_iter().fold(f32::NEG_INFINITY, f32::max)
+                } else {
+                    p.into_iter().fold(f32::INFINITY, f32::min)
+                } as f64)
+            }
+            Pending::Argmax => Err(invalid(
+                "ReduceScratch::value",
+                "the last reduction queued was an argmax: read it with argmax()".into(),
+            )),
+            Pending::Nothing => Err(invalid(
+                "ReduceScratch::value",
+                "no reduction was queued with this scratch".into(),
+            )),
+        }
+    }
+
+    /// The index of the first maximum found by the last argmax queued with this scratch (after
+    /// synchronising its stream).
+    pub fn argmax(&self) -> Result<usize> {
+        if self.pending != Pending::Argmax {
+            return Err(invalid(
+                "ReduceScratch::argmax",
+                "the last reduction queued with this scratch was not an argmax".into(),
+            ));
+        }
+        let v = runtime::download(&self.partials_f32[..self.parts])?;
+        let i = runtime::download(&self.partial_idx[..self.parts])?;
+        let mut best = (f32::NEG_INFINITY, u32::MAX);
+        for (v, i) in v.into_iter().zip(i) {
+            if v > best.0 || (v == best.0 && i < best.1) {
+                best = (v, i);
+            }
+        }
+        // All NaN: no block found a maximum; the first index stands for it.
+        Ok(if best.1 == u32::MAX {
+            0
+        } else {
+            best.1 as usize
+        })
+    }
+}
+
+/// Never more blocks than there are quads to visit, and at least one.
+fn reduce_cfg(blocks: u32, n: usize) -> LaunchConfig {
+    let max_useful = n.div_ceil(4 * REDUCE_BLOCK as usize).max(1) as u32;
+    LaunchConfig::linear(blocks.min(max_useful), REDUCE_BLOCK)
+}
+
+fn nonempty(op: &str, n: usize) -> Result<()> {
+    if n == 0 {
+        Err(invalid(op, "empty input has no reduction".into()))
+    } else {
+        Ok(())
+    }
+}
+
+impl Library {
+    /// Scratch for the queued reductions (`reduce_async`, `dot_async`, ...).
+    pub fn reduce_scratch(&self) -> Result<ReduceScratch> {
+        let n = self.reduce_blocks.most() as usize;
+        Ok(ReduceScratch {
+            partials_f64: self.gpu.alloc_zeroed(n)?,
+            partials_f32: self.gpu.alloc_zeroed(n)?,
+            partial_idx: self.gpu.alloc_zeroed(n)?,
+            result: self.gpu.alloc_zeroed(1)?,
+            parts: 0,
+            pending: Pending::Nothing,
+        })
+    }
+
+    /// Queues a first pass that writes one f64 partial per block (`pass`, given the launch
+    /// configuration and the partials) and the one-block f64 combine into `scratch.result`.
+    fn partials_then_combine(
+        &self,
+        s: &Stream,
+        blocks: u32,
+        n: usize,
+        scratch: &mut ReduceScratch,
+        pass: impl FnOnce(&LaunchConfig, &mut DeviceSlice<f64>) -> Result<()>,
+    ) -> Result<()> {
+        let cfg = reduce_cfg(blocks, n);
+        scratch.parts = cfg.grid.0 as usize;
+        scratch.pending = Pending::Nothing;
+        let partials = &mut scratch.partials_f64[..scratch.parts];
+        pass(&cfg, partials)?;
+        self.kernels.combine_sum_f64.launch_with(
+            s,
+            &LaunchConfig::linear(1, 1024),
+            partials,
+            &mut scratch.result,
+        )?;
+        scratch.pending = Pending::Total;
+        Ok(())
+    }
+
+    /// Queues the reduction `op` of `x`; read it with [`ReduceScratch::value`] after the stream
+    /// is synchronised. Sums accumulate in f32 per thread (about n / 270k elements each at
+    /// 2^28) and combine the block partials in f64.
+    pub fn reduce_async(
+        &self,
+        s: &Stream,
+        op: Reduce,
+        x: &DeviceSlice<f32>,
+        scratch: &mut ReduceScratch,
+    ) -> Result<()> {
+        nonempty(&format!("{op:?}"), x.len())?;
+        let (k, b) = (&self.kernels, &self.reduce_blocks);
+        match op {
+            Reduce::Sum => self.partials_then_combine(s, b.sum, x.len(), scratch, |cfg, p| {
+                k.sum_partials_f32.launch_with(s, cfg, x, p)
+            }),
+            Reduce::SumSquares => {
+                self.partials_then_combine(s, b.sumsq, x.len(), scratch, |cfg, p| {
+                    k.sumsq_partials_f32.launch_with(s, cfg, x, p)
+                })
+            }
+            Reduce::Max | Reduce::Min => {
+                let blocks = if op == Reduce::Max { b.max } else { b.min };
+                let cfg = reduce_cfg(blocks, x.len());
+                scratch.parts = cfg.grid.0 as usize;
+                scratch.pending = Pending::Nothing;
+                let partials = &mut scratch.partials_f32[..scratch.parts];
+                if op == Reduce::Max {
+                    k.max_partials_f32.launch_with(s, &cfg, x, partials)?;
+                } else {
+                    k.min_partials_f32.launch_with(s, &cfg, x, partials)?;
+                }
+                // The few hundred partials are combined on the host in `value`.
+                scratch.pending = Pending::Extremum(op);
+                Ok(())
+            }
+        }
+    }
+
+    /// The reduction `op` of `x`, waiting for it.
+    pub fn reduce(&self, s: &Stream, op: Reduce, x: &DeviceSlice<f32>) -> Result<f64> {
+        let mut scratch = self.reduce_scratch()?;
+        self.reduce_async(s, op, x, &mut scratch)?;
+        runtime::sync(s)?;
+        scratch.value()
+    }
+
+    /// The Euclidean norm of `x`, waiting for it.
+    pub fn l2_norm(&self, s: &Stream, x: &DeviceSlice<f32>) -> Result<f64> {
+        Ok(self.reduce(s, Reduce::SumSquares, x)?.sqrt())
+    }
+
+    /// Queues `x · y`; read it with [`ReduceScratch::value`].
+    pub fn dot_async(
+        &self,
+        s: &Stream,
+        x: &DeviceSlice<f32>,
+        y: &DeviceSlice<f32>,
+        scratch: &mut ReduceScratch,
+    ) -> Result<()> {
+        nonempty("dot", x.len())?;
+        let k = &self.kernels;
+        self.partials_then_combine(s, self.reduce_blocks.dot, x.len(), scratch, |cfg, p| {
+            k.dot_partials_f32.launch_with(s, cfg, x, y, p)
+        })
+    }
+
+    /// `x · y`, waiting for it.
+    pub fn dot(&self, s: &Stream, x: &DeviceSlice<f32>, y: &DeviceSlice<f32>) -> Result<f64> {
+        let mut scratch = self.reduce_scratch()?;
+        self.dot_async(s, x, y, &mut scratch)?;
+        runtime::sync(s)?;
+        scratch.value()
+    }
+
+    /// Queues the f64 sum of `x` (f64 accumulation throughout); read it with
+    /// [`ReduceScratch::value`].
+    pub fn sum_f64_async(
+        &self,
+        s: &Stream,
+        x: &DeviceSlice<f64>,
+        scratch: &mut ReduceScratch,
+    ) -> Result<()> {
+        nonempty("sum (f64)", x.len())?;
+        let k = &self.kernels;
+        self.partials_then_combine(s, self.reduce_blocks.sum_f64, x.len(), scratch, |cfg, p| {
+            k.sum_partials_f64.launch_with(s, cfg, x, p)
+        })
+    }
+
+    /// The f64 sum of `x`, waiting for it.
+    pub fn sum_f64(&self, s: &Stream, x: &DeviceSlice<f64>) -> Result<f64> {
+        let mut scratch = self.reduce_scratch()?;
+        self.sum_f64_async(s, x, &mut scratch)?;
+        runtime::sync(s)?;
+        scratch.value()
+    }
+
+    /// Queues the f64 dot product `x · y` (FMA accumulation in f64); read it with
+    /// [`ReduceScratch::value`].
+    pub fn dot_f64_async(
+        &self,
+        s: &Stream,
+        x: &DeviceSlice<f64>,
+        y: &DeviceSlice<f64>,
+        scratch: &mut ReduceScratch,
+    ) -> Result<()> {
+        nonempty("dot (f64)", x.len())?;
+        let k = &self.kernels;
+        self.partials_then_combine(s, self.reduce_blocks.dot_f64, x.len(), scratch, |cfg, p| {
+            k.dot_partials_f64.launch_with(s, cfg, x, y, p)
+        })
+    }
+
+    /// The f64 dot product `x · y`, waiting for it.
+    pub fn dot_f64(&self, s: &Stream, x: &DeviceSlice<f64>, y: &DeviceSlice<f64>) -> Result<f64> {
+        let mut scratch = self.reduce_scratch()?;
+        self.dot_f64_async(s, x, y, &mut scratch)?;
+        runtime::sync(s)?;
+        scratch.value()
+    }
+
+    /// Queues the argmax of `x` (the first index of the maximum; NaNs ignored); read it with
+    /// [`ReduceScratch::argmax`].
+    pub fn argmax_async(
+        &self,
+        s: &Stream,
+        x: &DeviceSlice<f32>,
+        scratch: &mut ReduceScratch,
+    ) -> Result<()> {
+        nonempty("argmax", x.len())?;
+        if x.len() > u32::MAX as usize {
+            return Err(invalid(
+                "argmax",
+                format!("{} elements exceed the u32 index range", x.len()),
+            ));
+        }
+        let cfg = reduce_cfg(self.reduce_blocks.argmax, x.len());
+        scratch.parts = cfg.grid.0 as usize;
+        scratch.pending = Pending::Nothing;
+        let vals = &mut scratch.partials_f32[..scratch.parts];
+        let idx = &mut scratch.partial_idx[..scratch.parts];
+        self.kernels
+            .argmax_partials_f32
+            .launch_with(s, &cfg, x, vals, idx)?;
+        scratch.pending = Pending::Argmax;
+        Ok(())
+    }
+
+    /// The index of the first maximum of `x`, waiting for it.
+    pub fn argmax(&self, s: &Stream, x: &DeviceSlice<f32>) -> Result<usize> {
+        let mut scratch = self.reduce_scratch()?;
+        self.argmax_async(s, x, &mut scratch)?;
+        runtime::sync(s)?;
+        scratch.argmax()
+    }
+}

@@ -1,0 +1,104 @@
+//! Prefix sums in one pass over the input (decoupled look-back): each block scans one tile of
+//! [`TILE`] elements and publishes its aggregate, then its inclusive prefix, in a state word of
+//! the [`ScanScratch`].
+use super::{Library, dim_u32, invalid};
+use crate::kernels::{Kernels, consts};
+use crate::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
+
+/// Elements one block of the scan kernels covers.
+pub const TILE: usize = consts::scan::TILE;
+/// Threads per block of the scan kernels.
+const BLOCK: u32 = consts::scan::BLOCK as u32;
+
+/// Which prefix sum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanKind {
+    /// `out[i] = x[0] + .. + x[i]`
+    Inclusive,
+    /// `out[i] = x[0] + .. + x[i-1]`, `out[0] = 0`
+    Exclusive,
+}
+
+/// Device scratch of the single-pass scan: one state word per tile. Made by
+/// [`Library::scan_scratch`].
+pub struct ScanScratch {
+    state: DeviceBuffer<u64>,
+}
+
+/// Element types with a prefix-sum kernel: f32, i32, u32.
+pub trait ScanElem: DeviceCopy {
+    #[doc(hidden)]
+    fn launch(
+        k: &Kernels,
+        s: &Stream,
+        cfg: &LaunchConfig,
+        x: &DeviceSlice<Self>,
+        out: &mut DeviceSlice<Self>,
+        state: &mut DeviceSlice<u64>,
+        exclusive: u32,
+    ) -> Result<()>;
+}
+
+macro_rules! scan_elem {
+    ($t:ty, $k:ident) => {
+        impl ScanElem for $t {
+            fn launch(
+                k: &Kernels,
+                s: &Stream,
+                cfg: &LaunchConfig,
+                x: &DeviceSlice<Self>,
+                out: &mut DeviceSlice<Self>,
+                state: &mut DeviceSlice<u64>,
+                exclusive: u32,
+            ) -> Result<()> {
+                k.$k.launch_with(s, cfg, x, out, state, exclusive)
+            }
+        }
+    };
+}
+scan_elem!(f32, scan_f32);
+scan_elem!(i32, scan_i32);
+scan_elem!(u32, scan_u32);
+
+impl Library {
+    /// Scratch for scans of up to `n` elements.
+    pub fn scan_scratch(&self, n: usize) -> Result<ScanScratch> {
+        Ok(ScanScratch {
+            state: self.gpu.alloc_zeroed(n.div_ceil(TILE).max(1))?,
+        })
+    }
+
+    /// The prefix sums of `x` into `out` (`kind`: inclusive or exclusive). Integer sums wrap;
+    /// f32 sums are combined in tree order within and across tiles, so they round as a
+    /// sequential sum would not.
+    pub fn scan<T: ScanElem>(
+        &self,
+        s: &Stream,
+        kind: ScanKind,
+        x: &DeviceSlice<T>,
+        out: &mut DeviceSlice<T>,
+        scratch: &mut ScanScratch,
+    ) -> Result<()> {
+        runtime::check_same_len("scan", &[("x", x.len()), ("out", out.len())])?;
+        let tiles = x.len().div_ceil(TILE);
+        if tiles > scratch.state.len() {
+            return Err(invalid(
+                "scan",
+                format!(
+                    "scratch covers {} elements, input has {}",
+                    scratch.state.len() * TILE,
+                    x.len()
+                ),
+            ));
+        }
+        if tiles == 0 {
+            return Ok(());
+        }
+        let blocks = dim_u32("scan", "tiles", tiles)?;
+        let state = &mut scratch.state[..tiles];
+        runtime::zero_async(s, state)?;
+        let cfg = LaunchConfig::linear(blocks, BLOCK);
+        let exclusive = (kind == ScanKind::Exclusive) as u32;
+        T::launch(&self.kernels, s, &cfg, x, out, state, exclusive)
+    }
+}

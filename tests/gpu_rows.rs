@@ -1,0 +1,385 @@
+//! GPU tests of the row kernels (softmax of any width, LayerNorm, RMSNorm, residual add +
+//! RMSNorm, cross-entropy), bias + GELU and the shapes that used to fail (tall transposes, empty
+//! matrices, rows at and past the old 58112-column softmax limit), against f64 references.
+//! `#[ignore]`d without a GPU.
+mod common;
+use common::setup;
+use gpukit::ops::{CrossEntropy, Shape, SoftmaxKind};
+use gpukit::runtime;
+use gpukit::runtime::half::bf16;
+use gpukit_test_support::reference::random_f32;
+
+/// (rows, cols): one element, odd widths (rows not 16-byte aligned), a row at and past the old
+/// limit, an LLM vocabulary row, and a row wider than any block's shared memory.
+const SHAPES: [(usize, usize); 7] = [
+    (1, 1),
+    (3, 5),
+    (7, 1000),
+    (5, 4097),
+    (2, 58112),
+    (3, 58113),
+    (2, 151_936),
+];
+
+fn softmax_ref(row: &[f64], log: bool) -> Vec<f64> {
+    let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let z: f64 = row.iter().map(|v| (v - m).exp()).sum();
+    row.iter()
+        .map(|v| {
+            if log {
+                v - m - z.ln()
+            } else {
+                (v - m).exp() / z
+            }
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn softmax_any_width_matches_f64() {
+    let (gpu, lib, s) = setup();
+    for (t, &(r, c)) in SHAPES.iter().chain(&[(1, 300_007)]).enumerate() {
+        let a: Vec<f32> = random_f32(r * c, 2000 + t as u64)
+            .iter()
+            .map(|v| v * 8.0)
+            .collect();
+        let ab: Vec<bf16> = a.iter().map(|&v| bf16::from_f32(v)).collect();
+        let (da, dab) = (gpu.upload(&a).unwrap(), gpu.upload(&ab).unwrap());
+        for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
+            let log = kind == SoftmaxKind::LogSoftmax;
+            let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
+            let mut outb = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
+            lib.softmax_rows(&s, kind, &da, Shape::new(r, c), &mut out)
+                .unwrap();
+            lib.softmax_rows(&s, kind, &dab, Shape::new(r, c), &mut outb)
+                .unwrap();
+            runtime::sync(&s).unwrap();
+            let (got, gotb) = (
+                runtime::download(&out).unwrap(),
+                runtime::download(&outb).unwrap(),
+            );
+            for i in 0..r {
+                let row: Vec<f64> = a[i * c..(i + 1) * c].iter().map(|&v| v as f64).collect();
+                let rowb: Vec<f64> = ab[i * c..(i + 1) * c].iter().map(|v| v.to_f64()).collect();
+                let (want, wantb) = (softmax_ref(&row, log), softmax_ref(&rowb, log));
+                for j in 0..c {
+                    let (g, w) = (got[i * c + j] as f64, want[j]);
+                    let (gb, wb) = (gotb[i * c + j].to_f64(), wantb[j]);
+                    if log {
+                        assert!((g - w).abs() <= 2e-5 * (1.0 + w.abs()), "log {r}x{c} f32");
+                        assert!(
+                            (gb - wb).abs() <= 8e-3 * (1.0 + wb.abs()),
+                            "log {r}x{c} bf16"
+                        );
+                    } else {
+                        assert!((g - w).abs() <= 1e-5 * w + 1e-30, "{r}x{c} f32 ({i},{j})");
+                        assert!(
+                            (gb - wb).abs() <= 8e-3 * wb + 1e-30,
+                            "{r}x{c} bf16 ({i},{j})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // Empty matrices are valid input and do nothing.
+    let e = gpu.alloc_zeroed::<f32>(0).unwrap();
+    let mut o = gpu.alloc_zeroed::<f32>(0).unwrap();
+    for (r, c) in [(0, 0), (0, 7), (5, 0)] {
+        lib.softmax_rows(&s, SoftmaxKind::Softmax, &e, Shape::new(r, c), &mut o)
+            .unwrap();
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn transpose_tall_wide_and_empty() {
+    let (gpu, lib, s) = setup();
+    for (t, &(r, c)) in [
+        (2_097_121usize, 2usize),
+        (2, 2_097_121),
+        (65_537 * 32 + 5, 3),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let a = random_f32(r * c, 2100 + t as u64);
+        let da = gpu.upload(&a).unwrap();
+        let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
+        lib.transpose(&s, &da, Shape::new(r, c), &mut out).unwrap();
+        runtime::sync(&s).unwrap();
+        let got = runtime::download(&out).unwrap();
+        for i in 0..r {
+            for j in 0..c {
+                assert_eq!(got[j * r + i], a[i * c + j], "{r}x{c} at ({i},{j})");
+            }
+        }
+    }
+    let e = gpu.alloc_zeroed::<f32>(0).unwrap();
+    let mut o = gpu.alloc_zeroed::<f32>(0).unwrap();
+    for (r, c) in [(0, 0), (0, 5), (5, 0)] {
+        lib.transpose(&s, &e, Shape::new(r, c), &mut o).unwrap();
+    }
+}
+
+/// LayerNorm (with `bias`) or RMSNorm of one row in f64.
+fn norm_ref(row: &[f64], w: Option<&[f64]>, b: Option<&[f64]>, layer: bool, eps: f64) -> Vec<f64> {
+    let n = row.len() as f64;
+    let mean = if layer {
+        row.iter().sum::<f64>() / n
+    } else {
+        0.0
+    };
+    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let rstd = 1.0 / (var + eps).sqrt();
+    row.iter()
+        .enumerate()
+        .map(|(j, v)| (v - mean) * rstd * w.map_or(1.0, |w| w[j]) + b.map_or(0.0, |b| b[j]))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn layer_norm_and_rms_norm_match_f64() {
+    let (gpu, lib, s) = setup();
+    let eps = 1e-5f32;
+    for (t, &(r, c)) in SHAPES.iter().enumerate() {
+        let x: Vec<f32> = random_f32(r * c, 2200 + t as u64)
+            .iter()
+            .map(|v| v * 2.0 + 0.5)
+            .collect();
+        let w: Vec<f32> = random_f32(c, 2300 + t as u64)
+            .iter()
+            .map(|v| v + 1.5)
+            .collect();
+        let b = random_f32(c, 2400 + t as u64);
+        let (dx, dw, db) = (
+            gpu.upload(&x).unwrap(),
+            gpu.upload(&w).unwrap(),
+            gpu.upload(&b).unwrap(),
+        );
+        let wd: Vec<f64> = w.iter().map(|&v| v as f64).collect();
+        let bd: Vec<f64> = b.iter().map(|&v| v as f64).collect();
+        for (layer, affine) in [(true, true), (true, false), (false, true), (false, false)] {
+            let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
+            let shape = Shape::new(r, c);
+            let wopt = affine.then_some(&dw[..]);
+            if layer {
+                let bopt = affine.then_some(&db[..]);
+                lib.layer_norm(&s, &dx, shape, wopt, bopt, eps, &mut out)
+                    .unwrap();
+            } else {
+                lib.rms_norm(&s, &dx, shape, wopt, eps, &mut out).unwrap();
+            }
+            runtime::sync(&s).unwrap();
+            let got = runtime::download(&out).unwrap();
+            for i in 0..r {
+                let row: Vec<f64> = x[i * c..(i + 1) * c].iter().map(|&v| v as f64).collect();
+                let (wr, br) = (
+                    affine.then_some(&wd[..]),
+                    (affine && layer).then_some(&bd[..]),
+                );
+                let want = norm_ref(&row, wr, br, layer, eps as f64);
+                for j in 0..c {
+                    let g = got[i * c + j] as f64;
+                    assert!(
+                        (g - want[j]).abs() <= 1e-5 * want[j].abs().max(1.0),
+                        "{} {r}x{c} affine={affine} ({i},{j}): {g} vs {}",
+                        if layer { "layer_norm" } else { "rms_norm" },
+                        want[j]
+                    );
+                }
+            }
+        }
+    }
+    // A weight of the wrong length is an error, before anything runs.
+    let dx = gpu.upload(&random_f32(12, 1)).unwrap();
+    let dw = gpu.upload(&random_f32(5, 2)).unwrap();
+    let mut out = gpu.alloc_zeroed::<f32>(12).unwrap();
+    let e = lib
+        .rms_norm(&s, &dx, Shape::new(3, 4), Some(&dw[..]), eps, &mut out)
+        .unwrap_err();
+    assert!(e.to_string().contains("weight"), "{e}");
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn add_rms_norm_and_bias_gelu_match_f64() {
+    let (gpu, lib, s) = setup();
+    let eps = 1e-6f32;
+    for (t, &(r, c)) in SHAPES.iter().enumerate() {
+        let x = random_f32(r * c, 2500 + t as u64);
+        let res = random_f32(r * c, 2600 + t as u64);
+        let w: Vec<f32> = random_f32(c, 2700 + t as u64)
+            .iter()
+            .map(|v| v + 1.5)
+            .collect();
+        let xb: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+        let rb: Vec<bf16> = res.iter().map(|&v| bf16::from_f32(v)).collect();
+        let wb: Vec<bf16> = w.iter().map(|&v| bf16::from_f32(v)).collect();
+        let (dx, dr, dw) = (
+            gpu.upload(&x).unwrap(),
+            gpu.upload(&res).unwrap(),
+            gpu.upload(&w).unwrap(),
+        );
+        let (dxb, drb, dwb) = (
+            gpu.upload(&xb).unwrap(),
+            gpu.upload(&rb).unwrap(),
+            gpu.upload(&wb).unwrap(),
+        );
+        let shape = Shape::new(r, c);
+        let (mut out, mut sum) = (
+            gpu.alloc_filled::<f32>(r * c, 0xff).unwrap(),
+            gpu.alloc_filled::<f32>(r * c, 0xff).unwrap(),
+        );
+        let (mut outb, mut sumb) = (
+            gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap(),
+            gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap(),
+        );
+        lib.add_rms_norm(&s, &dx, &dr, shape, Some(&dw[..]), eps, &mut out, &mut sum)
+            .unwrap();
+        lib.add_rms_norm(
+            &s,
+            &dxb,
+            &drb,
+            shape,
+            Some(&dwb[..]),
+            eps,
+            &mut outb,
+            &mut sumb,
+        )
+        .unwrap();
+        runtime::sync(&s).unwrap();
+        let (got, gs) = (
+            runtime::download(&out).unwrap(),
+            runtime::download(&sum).unwrap(),
+        );
+        let (gotb, gsb) = (
+            runtime::download(&outb).unwrap(),
+            runtime::download(&sumb).unwrap(),
+        );
+        for i in 0..r {
+            // The sums are the rounded sums an unfused add gives, exactly.
+            let h: Vec<f32> = (0..c).map(|j| x[i * c + j] + res[i * c + j]).collect();
+            let hb: Vec<bf16> = (0..c)
+                .map(|j| bf16::from_f32(xb[i * c + j].to_f32() + rb[i * c + j].to_f32()))
+                .collect();
+            assert_eq!(&gs[i * c..(i + 1) * c], &h[..], "sum f32 {r}x{c}");
+            assert_eq!(&gsb[i * c..(i + 1) * c], &hb[..], "sum bf16 {r}x{c}");
+            let hd: Vec<f64> = h.iter().map(|&v| v as f64).collect();
+            let hbd: Vec<f64> = hb.iter().map(|v| v.to_f64()).collect();
+            let wd: Vec<f64> = w.iter().map(|&v| v as f64).collect();
+            let wbd: Vec<f64> = wb.iter().map(|v| v.to_f64()).collect();
+            let want = norm_ref(&hd, Some(&wd), None, false, eps as f64);
+            let wantb = norm_ref(&hbd, Some(&wbd), None, false, eps as f64);
+            for j in 0..c {
+                let g = got[i * c + j] as f64;
+                assert!(
+                    (g - want[j]).abs() <= 1e-5 * want[j].abs().max(1.0),
+                    "f32 {r}x{c}"
+                );
+                let gb = gotb[i * c + j].to_f64();
+                assert!(
+                    (gb - wantb[j]).abs() <= 8e-3 * wantb[j].abs().max(1.0),
+                    "bf16 {r}x{c}"
+                );
+            }
+        }
+        // bias + GELU over the same shape.
+        let gelu = |v: f64| {
+            v / (1.0
+                + (-2.0 * (2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).exp())
+        };
+        let mut o = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
+        let mut ob = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
+        lib.bias_gelu(&s, &dr, &dw, &mut o).unwrap();
+        lib.bias_gelu(&s, &drb, &dwb, &mut ob).unwrap();
+        runtime::sync(&s).unwrap();
+        let (g, gb) = (
+            runtime::download(&o).unwrap(),
+            runtime::download(&ob).unwrap(),
+        );
+        for k in 0..r * c {
+            let want = gelu(res[k] as f64 + w[k % c] as f64);
+            assert!((g[k] as f64 - want).abs() <= 2f64.powi(-21) * want.abs().max(1.0));
+            let wantb = gelu(rb[k].to_f64() + wb[k % c].to_f64());
+            assert!((gb[k].to_f64() - wantb).abs() <= 8e-3 * wantb.abs().max(1e-2));
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn cross_entropy_matches_f64() {
+    let (gpu, lib, s) = setup();
+    for (t, &(r, c)) in SHAPES.iter().enumerate() {
+        let x: Vec<f32> = random_f32(r * c, 2800 + t as u64)
+            .iter()
+            .map(|v| v * 6.0)
+            .collect();
+        let xb: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+        let targets: Vec<i64> = (0..r)
+            .map(|i| {
+                if i % 3 == 2 {
+                    -100
+                } else {
+                    ((i * 7919) % c) as i64
+                }
+            })
+            .collect();
+        let (dx, dxb, dt) = (
+            gpu.upload(&x).unwrap(),
+            gpu.upload(&xb).unwrap(),
+            gpu.upload(&targets).unwrap(),
+        );
+        let mut loss = gpu.alloc_filled::<f32>(r, 0xff).unwrap();
+        let mut lossb = gpu.alloc_filled::<f32>(r, 0xff).unwrap();
+        let shape = Shape::new(r, c);
+        let opts = CrossEntropy::default();
+        lib.cross_entropy(&s, &dx, shape, &dt, opts, &mut loss)
+            .unwrap();
+        lib.cross_entropy(&s, &dxb, shape, &dt, opts, &mut lossb)
+            .unwrap();
+        runtime::sync(&s).unwrap();
+        let (got, gotb) = (
+            runtime::download(&loss).unwrap(),
+            runtime::download(&lossb).unwrap(),
+        );
+        for i in 0..r {
+            let want = |row: Vec<f64>| {
+                if targets[i] == -100 {
+                    return 0.0;
+                }
+                let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let z: f64 = row.iter().map(|v| (v - m).exp()).sum();
+                m + z.ln() - row[targets[i] as usize]
+            };
+            let w = want(x[i * c..(i + 1) * c].iter().map(|&v| v as f64).collect());
+            let wb = want(xb[i * c..(i + 1) * c].iter().map(|v| v.to_f64()).collect());
+            assert!(
+                (got[i] as f64 - w).abs() <= 1e-4 * w.abs().max(1.0),
+                "f32 {r}x{c} row {i}"
+            );
+            assert!(
+                (gotb[i] as f64 - wb).abs() <= 1e-4 * wb.abs().max(1.0),
+                "bf16 {r}x{c} row {i}"
+            );
+        }
+    }
+    // One target per row, and a loss per row: checked before anything runs.
+    let dx = gpu.upload(&random_f32(12, 1)).unwrap();
+    let dt = gpu.upload(&[0i64, 1]).unwrap();
+    let mut loss = gpu.alloc_zeroed::<f32>(3).unwrap();
+    let e = lib
+        .cross_entropy(
+            &s,
+            &dx,
+            Shape::new(3, 4),
+            &dt,
+            CrossEntropy::default(),
+            &mut loss,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("targets"), "{e}");
+}
