@@ -37,6 +37,7 @@ pub mod panic;
 pub mod pinned;
 pub mod pool;
 pub mod stream;
+pub mod tensor_map;
 pub mod timing;
 pub mod unified;
 
@@ -55,6 +56,7 @@ pub use pinned::{PinnedBuffer, copy_to_device_async, copy_to_host_async};
 pub use pool::{MemPool, PoolBuffer};
 pub use result::{Call, CudaError, DriverError, Error, Result};
 pub use stream::Stream;
+pub use tensor_map::{Swizzle, TensorElem, TensorMap, TiledView};
 pub use unified::{Advice, Location, UnifiedBuffer};
 
 /// Include the launchers gpukit-builder generated for the kernel crate `$name` (its package
