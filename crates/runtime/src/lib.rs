@@ -47,7 +47,8 @@ pub use gpu::{DeviceProps, Gpu};
 pub use graph::Graph;
 pub use half;
 pub use launch::{
-    FunctionAttrs, KernelFn, LaunchConfig, SliceArg, check_same_len, plan_elements, validate_config,
+    ClusterDims, FunctionAttrs, KernelFn, LaunchConfig, MAX_PORTABLE_CLUSTER, SliceArg,
+    check_same_len, plan_elements, validate_cluster, validate_config,
 };
 pub use memory::{DeviceBuffer, DeviceCopy, DeviceSlice, copy_async, download, sync, zero_async};
 pub use module::{Module, ModuleImage, rank_images};

@@ -118,7 +118,7 @@ pub fn check_tiled(addr: u64, len: usize, elem: u64, v: &TiledView<'_>) -> Resul
             v.boxes.len()
         )));
     }
-    if addr % 16 != 0 {
+    if !addr.is_multiple_of(16) {
         return Err(invalid(format!(
             "base address {addr:#x} is not 16-byte aligned"
         )));
@@ -131,8 +131,8 @@ pub fn check_tiled(addr: u64, len: usize, elem: u64, v: &TiledView<'_>) -> Resul
         }
     }
     for (i, &s) in v.strides.iter().enumerate() {
-        let bytes = s.checked_mul(elem).unwrap_or(u64::MAX);
-        if bytes % 16 != 0 || bytes >= 1 << 40 {
+        let bytes = s.saturating_mul(elem);
+        if !bytes.is_multiple_of(16) || bytes >= 1 << 40 {
             return Err(invalid(format!(
                 "strides[{i}] = {s} elements = {bytes} bytes: row strides must be multiples of 16 bytes below 2^40 (pad the rows, or use a kernel without TMA)"
             )));
@@ -146,7 +146,7 @@ pub fn check_tiled(addr: u64, len: usize, elem: u64, v: &TiledView<'_>) -> Resul
         }
     }
     let inner = v.boxes[0] as u64 * elem;
-    if inner % 16 != 0 {
+    if !inner.is_multiple_of(16) {
         return Err(invalid(format!(
             "the box's innermost row is {inner} bytes: it must be a multiple of 16"
         )));
