@@ -77,8 +77,10 @@ const B_STAGE: u32 = HG_BN * HG_BK_BYTES;
 const A_RING: u32 = 0;
 const B_RING: u32 = A_RING + HG_STAGES as u32 * A_STAGE;
 const BARRIERS: u32 = B_RING + HG_STAGES as u32 * B_STAGE;
+/// The pipeline's barriers: a full and an empty mbarrier (8 bytes each) per stage.
+const BARRIER_BYTES: u32 = 2 * HG_STAGES as u32 * 8;
 /// Split-K hand-off words (one per consumer group), after the barriers.
-const FLAGS: u32 = BARRIERS + Pipeline::<HG_STAGES>::BYTES;
+const FLAGS: u32 = BARRIERS + BARRIER_BYTES;
 /// Dynamic shared memory per CTA: the ring, its barriers, the split-K flags, and 1 KiB to
 /// align the ring to the 1024 bytes the 128-byte swizzle needs.
 pub const HG_SHARED_BYTES: u32 = 1024 + FLAGS + 16;
@@ -95,6 +97,7 @@ const _: () = {
         "one K block is one 128-byte swizzle row"
     );
     assert!(HG_SHARED_BYTES <= 227 * 1024);
+    assert!(BARRIER_BYTES == Pipeline::<HG_STAGES>::BYTES);
 };
 
 /// Runs `$body` once per listed value of `$i`, written out, so register arrays are indexed by
