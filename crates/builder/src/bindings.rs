@@ -41,6 +41,7 @@ fn host_param(rt: &str, kind: ParamKind) -> String {
         ParamKind::In(e) => format!("&{rt}::DeviceSlice<{}>", host_elem(rt, e)),
         ParamKind::Out(e) => format!("&mut {rt}::DeviceSlice<{}>", host_elem(rt, e)),
         ParamKind::Scalar(e) => host_elem(rt, e),
+        ParamKind::TensorMap => format!("&{rt}::TensorMap"),
     }
 }
 
@@ -338,6 +339,9 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig) {
             }
             ParamKind::Scalar(_) => {
                 let _ = writeln!(w, "        let mut {arg} = {};", p.name);
+            }
+            ParamKind::TensorMap => {
+                let _ = writeln!(w, "        let mut {arg} = *{};", p.name);
             }
         }
         ptrs.push(format!("&mut {arg} as *mut _ as *mut ::std::ffi::c_void"));

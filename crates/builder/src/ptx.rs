@@ -152,7 +152,7 @@ impl fmt::Display for AbiMismatch {
 }
 
 /// Check that each kernel has an `.entry` whose parameters have the sizes the host launcher
-/// passes: 16 bytes (`{ptr, len}`) for slices, the scalar's size otherwise.
+/// passes: 16 bytes (`{ptr, len}`) for slices, 128 for tensor maps, the scalar's size otherwise.
 pub fn check_abi(sig: &KernelSig, entries: &[Entry]) -> Result<(), AbiMismatch> {
     let mismatch = |detail: String| AbiMismatch {
         kernel: sig.name.clone(),
@@ -175,6 +175,7 @@ pub fn check_abi(sig: &KernelSig, entries: &[Entry]) -> Result<(), AbiMismatch> 
         let want = match p.kind {
             ParamKind::In(_) | ParamKind::Out(_) => 16,
             ParamKind::Scalar(s) => elem_size(s),
+            ParamKind::TensorMap => 128,
         };
         if e.size != want {
             return Err(mismatch(format!(

@@ -22,18 +22,28 @@ compile_error!("gpukit-device only builds for the nvptx64-nvidia-cuda target (us
 pub mod async_copy;
 pub mod atomic;
 pub mod block;
+#[cfg(target_feature = "ptx80")]
+pub mod cluster;
 pub mod cluster_reduce;
 pub mod half;
 pub mod index;
 pub mod math;
+#[cfg(target_feature = "ptx80")]
+pub mod mbarrier;
 pub mod mma;
 pub mod out;
 pub mod panic;
 pub mod shared;
 pub mod shared_vec;
 pub mod sync;
+#[cfg(target_feature = "ptx80")]
+pub mod tma;
 pub mod vector;
 pub mod warp;
+#[cfg(target_feature = "ptx80")]
+pub mod warpgroup;
+#[cfg(target_feature = "sm_90a")]
+pub mod wgmma;
 
 pub use atomic::{AtomicSlice, Ordering, Scope};
 pub use gpukit_macros::kernel;

@@ -82,6 +82,9 @@ pub enum ParamKind {
     Out(Elem),
     /// A value passed by copy.
     Scalar(Elem),
+    /// `TensorMap`: a 128-byte CUDA tensor map passed by value (as `__grid_constant__`), for
+    /// the copy engine (TMA). The body sees a `TensorMapRef` (see `gpukit_device::tma`).
+    TensorMap,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,6 +112,10 @@ pub struct LaunchContract {
     /// with and, optionally, the blocks per SM the compiler must fit (it limits registers for
     /// that), as CUDA's `__launch_bounds__`; emitted as PTX `.maxntid` / `.minnctapersm`.
     pub launch_bounds: Option<(u32, Option<u32>)>,
+    /// `arch = "sm_90a"`: the kernel exists only in builds for this architecture (it uses
+    /// instructions others lack, and its source is `#[cfg]`-gated to match); other builds
+    /// leave it out and the host reports it missing on other devices.
+    pub arch: Option<String>,
 }
 
 impl Default for LaunchContract {
@@ -120,6 +127,7 @@ impl Default for LaunchContract {
             block: 256,
             grid_stride: false,
             launch_bounds: None,
+            arch: None,
         }
     }
 }
@@ -221,8 +229,8 @@ fn elem_of(ty: &Type) -> Option<Elem> {
     }
 }
 
-const SUPPORTED: &str = "supported kernel parameters: `&[T]` (input), `OutSlice<T>` (output) and \
-     scalars, with T one of f32, f64, f16, Bf16, i8, u8, i16, u16, i32, u32, i64, u64, usize";
+const SUPPORTED: &str = "supported kernel parameters: `&[T]` (input), `OutSlice<T>` (output), \
+     `TensorMap` (by value) and scalars, with T one of f32, f64, f16, Bf16, i8, u8, i16, u16, i32, u32, i64, u64, usize";
 
 fn param_kind(ty: &Type) -> Result<ParamKind> {
     match ty {
@@ -250,6 +258,9 @@ fn param_kind(ty: &Type) -> Result<ParamKind> {
         }
         Type::Path(tp) if tp.qself.is_none() => {
             let last = tp.path.segments.last().expect("a path has a segment");
+            if last.ident == "TensorMap" && last.arguments.is_empty() {
+                return Ok(ParamKind::TensorMap);
+            }
             if last.ident == "OutSlice" {
                 let PathArguments::AngleBracketed(ab) = &last.arguments else {
                     return Err(Error::new(ty.span(), "write `OutSlice<T>`"));
@@ -361,6 +372,21 @@ fn parse_contract(args: TokenStream, params: &[Param]) -> Result<LaunchContract>
                 }
             }
             "grid_stride" => c.grid_stride = true,
+            "arch" => {
+                let lit: syn::LitStr = meta.value()?.parse()?;
+                let arch = lit.value();
+                let ok = arch
+                    .strip_prefix("sm_")
+                    .map(|d| d.trim_end_matches(['a', 'f']))
+                    .is_some_and(|d| d.len() >= 2 && d.bytes().all(|b| b.is_ascii_digit()));
+                if !ok {
+                    return Err(Error::new(
+                        lit.span(),
+                        "arch must name one architecture such as \"sm_90a\"",
+                    ));
+                }
+                c.arch = Some(arch);
+            }
             "launch_bounds" => {
                 let content;
                 syn::parenthesized!(content in meta.input);
@@ -387,7 +413,7 @@ fn parse_contract(args: TokenStream, params: &[Param]) -> Result<LaunchContract>
             _ => {
                 return Err(meta.error(
                     "unknown kernel option; expected same_len(a, b, ..), elements = name, \
-                     items_per_thread = N, block = N, grid_stride or launch_bounds(T, B)",
+                     items_per_thread = N, block = N, grid_stride, launch_bounds(T, B) or arch = \"sm_XY\"",
                 ));
             }
         }
@@ -468,6 +494,13 @@ mod tests {
         assert_eq!((s.contract.items_per_thread, s.contract.block), (4, 128));
         assert_eq!(s.docs, vec![" y = a*x + y".to_string()]);
         assert_eq!(ks[1].name, "fill");
+        let hk = kernels_in_file(
+            "#[kernel(arch = \"sm_90a\", launch_bounds(384, 1))] fn h(a: TensorMap, x: &[f32]) {}",
+        )
+        .unwrap();
+        assert_eq!(hk[0].contract.arch.as_deref(), Some("sm_90a"));
+        assert_eq!(hk[0].params[0].kind, ParamKind::TensorMap);
+        assert!(err("#[kernel(arch = \"hopper\")] fn k(a: f32) {}").contains("arch must name"));
         let lb = kernels_in_file("#[kernel(launch_bounds(256, 3))] fn k(a: f32) {}").unwrap();
         assert_eq!(lb[0].contract.launch_bounds, Some((256, Some(3))));
         assert!(err("#[kernel(launch_bounds(2048))] fn k(a: f32) {}").contains("launch_bounds("));
