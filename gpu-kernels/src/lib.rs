@@ -9,6 +9,8 @@ pub mod elem;
 pub mod elementwise;
 pub mod gemm;
 pub mod half_maps;
+#[cfg(target_feature = "sm_90a")]
+pub mod hopper_gemm;
 pub mod loss;
 pub mod matrix;
 pub mod norm;

@@ -56,6 +56,7 @@ fn host_param(rt: &str, kind: &ParamKind) -> String {
         ParamKind::In(e) => format!("&{rt}::DeviceSlice<{}>", host_ty(rt, e)),
         ParamKind::Out(e, _) => format!("&mut {rt}::DeviceSlice<{}>", host_ty(rt, e)),
         ParamKind::Scalar(e) => host_ty(rt, e),
+        ParamKind::TensorMap => format!("&{rt}::TensorMap"),
     }
 }
 
@@ -614,6 +615,9 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
             }
             ParamKind::Scalar(_) => {
                 let _ = writeln!(w, "        let mut {arg} = {};", p.name);
+            }
+            ParamKind::TensorMap => {
+                let _ = writeln!(w, "        let mut {arg} = *{};", p.name);
             }
         }
         ptrs.push(format!("&mut {arg} as *mut _ as *mut ::std::ffi::c_void"));

@@ -17,6 +17,11 @@
 //! stack and spills reported per kernel; spills become cargo warnings), and typed launchers are
 //! generated from the kernels' signatures into `OUT_DIR/<crate>.rs`, to be `include!`d, with the
 //! crate's `pub const` items (tile sizes and the like) evaluated into its `consts` module.
+//!
+//! Architecture-specific targets (`sm_90a`) build next to portable ones ([`arch`]): a kernel
+//! marked `#[kernel(arch = "sm_90a")]` is expected only in that build, and the host picks the
+//! image per device.
+pub mod arch;
 pub mod bindings;
 pub mod consts;
 pub mod diagnostics;
@@ -128,6 +133,8 @@ pub struct BuildOutput {
     pub resources: Vec<KernelResources>,
     /// `.entry` functions with no `#[kernel]` in the source (no launcher was generated).
     pub unbound_entries: Vec<String>,
+    /// ptxas's "Potential Performance Loss" notes (also printed as cargo warnings).
+    pub performance_notes: Vec<String>,
     /// The crate's `pub const` items exported into the bindings' `consts` module, and those
     /// that could not be.
     pub consts: consts::Consts,
@@ -333,6 +340,7 @@ impl KernelBuilder {
             kernels: kernels.clone(),
             resources: Vec::new(),
             unbound_entries: Vec::new(),
+            performance_notes: Vec::new(),
             consts: consts::Consts::default(),
             toolchain: toolchain.clone(),
         };
@@ -347,7 +355,11 @@ impl KernelBuilder {
                 &base,
                 directives,
             )?;
-            for k in &kernels {
+            let in_build: Vec<&KernelSig> = kernels
+                .iter()
+                .filter(|k| arch::kernel_in_build(k, arch))
+                .collect();
+            for k in &in_build {
                 if let Some((threads, blocks)) = k.contract.launch_bounds {
                     for e in k.entries() {
                         if let Some(t) =
@@ -364,10 +376,28 @@ impl KernelBuilder {
                     "unresolved `.extern .func {n}`: the driver cannot link it (functions from compiler_builtins never join LTO; avoid the operation or implement it in the device library)"
                 ))
                 .collect();
+            match arch::align_tensor_map_params(&ptx_text, in_build.iter().copied()) {
+                Ok(t) => ptx_text = t,
+                Err(p) => problems.extend(p),
+            }
             let entries = ptx::entries(&ptx_text);
-            for k in &kernels {
+            for k in &in_build {
                 if let Err(e) = ptx::check_abi(k, &entries) {
                     problems.push(e.to_string());
+                }
+            }
+            for k in kernels.iter().filter(|k| !arch::kernel_in_build(k, arch)) {
+                if k
+                    .entries()
+                    .iter()
+                    .any(|ke| entries.iter().any(|e| e.name == ke.entry))
+                {
+                    problems.push(format!(
+                        "kernel `{}` is marked arch = {:?} but is in the {arch} build: gate its source with #[cfg(target_feature = {:?})]",
+                        k.name,
+                        k.contract.arch.as_deref().unwrap_or_default(),
+                        k.contract.arch.as_deref().unwrap_or_default()
+                    ));
                 }
             }
             for e in &entries {
@@ -397,9 +427,24 @@ impl KernelBuilder {
             let mut cubin_path = None;
             if let Some(ptxas) = &ptxas {
                 let cubin = out_dir.join(format!("{stem}.{arch}.cubin"));
-                let report = ptxas::assemble(ptxas, &ptx_path, arch, &cubin).map_err(|m| {
-                    BuildError::Ptxas(diagnostics::trace_ptxas(&m, &ptx_text, &sites, &base))
-                })?;
+                let (report, notes) = ptxas::assemble_with_notes(ptxas, &ptx_path, arch, &cubin)
+                    .map_err(|m| {
+                        BuildError::Ptxas(diagnostics::trace_ptxas(&m, &ptx_text, &sites, &base))
+                    })?;
+                // Only notes about kernels: ptxas also comments on core's panic formatting
+                // helpers, which never run on a fast path.
+                let notes: Vec<String> = notes
+                    .into_iter()
+                    .filter(|n| {
+                        arch::note_function(n).is_some_and(|f| entries.iter().any(|e| e.name == f))
+                    })
+                    .collect();
+                if directives {
+                    for n in &notes {
+                        println!("cargo:warning=ptxas ({arch}): {n}");
+                    }
+                }
+                out.performance_notes.extend(notes);
                 let text: String = report.iter().map(|r| format!("{r}\n")).collect();
                 let report_path = out_dir.join(format!("{stem}.{arch}.resources.txt"));
                 std::fs::write(&report_path, text)
@@ -423,11 +468,20 @@ impl KernelBuilder {
         let launcher_dir = out_dir.join(&stem);
         std::fs::create_dir_all(&launcher_dir)
             .map_err(io(format!("creating {}", launcher_dir.display())))?;
+        // Launchers for architecture-specific kernels need the runtime to report them missing
+        // on other devices (instead of failing the whole module), and tensor-map kernels need
+        // its tensor maps and cluster launches; until it has both, those kernels are built,
+        // validated and assembled, not bound.
+        let bound: Vec<KernelSig> = kernels
+            .iter()
+            .filter(|k| k.contract.arch.is_none() && !arch::has_tensor_maps(k))
+            .cloned()
+            .collect();
         let generated = bindings::generate_files(
             &meta.name,
             &self.runtime_path,
             &images,
-            &kernels,
+            &bound,
             &consts,
             &launcher_dir.display().to_string(),
         )
@@ -648,8 +702,9 @@ fn compile(
     std::fs::create_dir_all(&arch_dir).map_err(io(format!("creating {}", arch_dir.display())))?;
     let ptx_path = arch_dir.join(format!("{}.ptx", name.replace('-', "_")));
     let crate_dir = manifest.parent().unwrap_or(Path::new("."));
-    // Without target-cpu the backend emits sm_30 / PTX 3.2.
-    let rustflags = format!("-Ctarget-cpu={arch}");
+    // Without target-cpu the backend emits sm_30 / PTX 3.2; arch-specific targets also get
+    // the PTX version their instructions need.
+    let rustflags = arch::rustflags(arch);
     let mut cmd = scrubbed(&tc.cargo, tc);
     cmd.env("RUSTC_BOOTSTRAP", "1")
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags)

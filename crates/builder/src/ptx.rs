@@ -144,7 +144,8 @@ impl fmt::Display for AbiMismatch {
 }
 
 /// Check that each entry of the kernel (one per instance) exists with the parameter sizes the
-/// host launcher passes: 16 bytes (`{ptr, len}`) for slices, the scalar's size otherwise.
+/// host launcher passes: 16 bytes (`{ptr, len}`) for slices, 128 for tensor maps, the scalar's
+/// size otherwise.
 pub fn check_abi(sig: &KernelSig, entries: &[Entry]) -> Result<(), AbiMismatch> {
     for want in sig.entries() {
         let mismatch = |detail: String| AbiMismatch {

@@ -70,6 +70,17 @@ pub fn assemble(
     arch: &str,
     cubin: &Path,
 ) -> Result<Vec<KernelResources>, String> {
+    assemble_with_notes(ptxas, ptx, arch, cubin).map(|(r, _)| r)
+}
+
+/// As [`assemble`], also returning ptxas's "Potential Performance Loss" notes (see
+/// [`crate::arch::performance_notes`]).
+pub fn assemble_with_notes(
+    ptxas: &Path,
+    ptx: &Path,
+    arch: &str,
+    cubin: &Path,
+) -> Result<(Vec<KernelResources>, Vec<String>), String> {
     let out = Command::new(ptxas)
         .arg(format!("-arch={arch}"))
         .arg("-v")
@@ -91,7 +102,10 @@ pub fn assemble(
             text.trim()
         ));
     }
-    Ok(parse_report(&text, arch))
+    Ok((
+        parse_report(&text, arch),
+        crate::arch::performance_notes(&text),
+    ))
 }
 
 /// Parse `ptxas -v` output.

@@ -30,6 +30,7 @@
         unused_unsafe,
         unreachable_code,
         unused_mut,
+        unused_macros,
         dead_code
     )
 )]
@@ -38,21 +39,31 @@ pub mod arch;
 pub mod async_copy;
 pub mod atomic;
 pub mod block;
+#[cfg(any(target_feature = "ptx80", not(target_arch = "nvptx64")))]
+pub mod cluster;
 pub mod cluster_reduce;
 pub mod elem;
 pub mod half;
 pub mod index;
 pub mod input;
 pub mod math;
+#[cfg(any(target_feature = "ptx80", not(target_arch = "nvptx64")))]
+pub mod mbarrier;
 pub mod mma;
 pub mod out;
 pub mod panic;
 pub mod shared;
 pub mod shared_vec;
 pub mod sync;
+#[cfg(any(target_feature = "ptx80", not(target_arch = "nvptx64")))]
+pub mod tma;
 pub mod unroll;
 pub mod vector;
 pub mod warp;
+#[cfg(any(target_feature = "ptx80", not(target_arch = "nvptx64")))]
+pub mod warpgroup;
+#[cfg(any(target_feature = "sm_90a", not(target_arch = "nvptx64")))]
+pub mod wgmma;
 
 pub use atomic::{AtomicSlice, Ordering, Scope};
 pub use elem::{Element, Float};

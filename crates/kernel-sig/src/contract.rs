@@ -323,7 +323,8 @@ fn term(e: &Expr, params: &[Param]) -> Result<Term> {
 
 fn type_name(k: &ParamKind) -> String {
     match k.elem() {
-        ElemTy::Known(e) => e.short_name().to_string(),
-        ElemTy::Generic(g) => g.clone(),
+        Some(ElemTy::Known(e)) => e.short_name().to_string(),
+        Some(ElemTy::Generic(g)) => g.clone(),
+        None => "TensorMap".to_string(),
     }
 }

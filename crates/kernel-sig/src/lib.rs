@@ -194,19 +194,24 @@ pub enum ParamKind {
     Out(ElemTy, View),
     /// A value passed by copy.
     Scalar(ElemTy),
+    /// `TensorMap`: a 128-byte CUDA tensor map passed by value (as `__grid_constant__`), for
+    /// the copy engine (TMA). The body sees a `TensorMapRef` (see `gpukit_device::tma`). It
+    /// has no element type and is the same in every instance.
+    TensorMap,
 }
 
 impl ParamKind {
-    /// The element type, whatever the kind.
-    pub fn elem(&self) -> &ElemTy {
+    /// The element type; `None` for a tensor map, which has none.
+    pub fn elem(&self) -> Option<&ElemTy> {
         match self {
-            ParamKind::In(e) | ParamKind::Out(e, _) | ParamKind::Scalar(e) => e,
+            ParamKind::In(e) | ParamKind::Out(e, _) | ParamKind::Scalar(e) => Some(e),
+            ParamKind::TensorMap => None,
         }
     }
 
     /// Slices (inputs and outputs).
     pub fn is_slice(&self) -> bool {
-        !matches!(self, ParamKind::Scalar(_))
+        matches!(self, ParamKind::In(_) | ParamKind::Out(..))
     }
 }
 
@@ -295,6 +300,10 @@ pub struct LaunchContract {
     /// with and, optionally, the blocks per SM the compiler must fit (it limits registers for
     /// that), as CUDA's `__launch_bounds__`; emitted as PTX `.maxntid` / `.minnctapersm`.
     pub launch_bounds: Option<(u32, Option<u32>)>,
+    /// `arch = "sm_90a"`: the kernel exists only in builds for this architecture (it uses
+    /// instructions others lack, and its source is `#[cfg]`-gated to match); other builds
+    /// leave it out and the host reports it missing on other devices.
+    pub arch: Option<String>,
 }
 
 /// A parsed `#[kernel]` function.
@@ -429,7 +438,7 @@ impl KernelSig {
     }
 
     /// Every `.entry` this kernel produces, with its parameter sizes: 16 bytes (`{ptr, len}`)
-    /// for slices, the scalar's size otherwise.
+    /// for slices, 128 for a tensor map, the scalar's size otherwise.
     pub fn entries(&self) -> Vec<EntrySig> {
         let instances: Vec<Vec<InstanceArg>> = if self.instances.is_empty() {
             vec![Vec::new()]
@@ -447,6 +456,7 @@ impl KernelSig {
                         let size = match &p.kind {
                             ParamKind::In(_) | ParamKind::Out(..) => 16,
                             ParamKind::Scalar(t) => self.resolve(t, &args).size(),
+                            ParamKind::TensorMap => 128,
                         };
                         (p.name.clone(), size)
                     })
@@ -515,7 +525,7 @@ fn elem_of(ty: &Type, generics: &[Generic]) -> Option<ElemTy> {
 }
 
 const SUPPORTED: &str = "supported kernel parameters: `&[T]` (input), `OutSlice<T>` or \
-     `OutSlice<T, View>` (output) and scalars, with T one of f32, f64, f16, Bf16, i8, u8, i16, \
+     `OutSlice<T, View>` (output), `TensorMap` (by value) and scalars, with T one of f32, f64, f16, Bf16, i8, u8, i16, \
      u16, i32, u32, i64, u64, usize, or a type parameter of the kernel";
 
 const VIEWS: &str = "PerThread<N>, GridStride, BlockRows<len>, WarpRows<len>, \
@@ -547,6 +557,9 @@ fn param_kind(ty: &Type, generics: &[Generic]) -> Result<ParamKind> {
         }
         Type::Path(tp) if tp.qself.is_none() => {
             let last = tp.path.segments.last().expect("a path has a segment");
+            if last.ident == "TensorMap" && last.arguments.is_empty() {
+                return Ok(ParamKind::TensorMap);
+            }
             if last.ident == "OutSlice" {
                 let PathArguments::AngleBracketed(ab) = &last.arguments else {
                     return Err(Error::new(ty.span(), "write `OutSlice<T>`"));
@@ -760,6 +773,7 @@ fn parse_contract(
     let mut block: Option<(u32, u32)> = None;
     let mut grid_stride: Option<Span> = None;
     let mut launch_bounds = None;
+    let mut arch: Option<String> = None;
     let mut instances: Option<Vec<Vec<InstanceArg>>> = None;
 
     let slice_param = |e: &Expr| -> Result<String> {
@@ -892,6 +906,30 @@ fn parse_contract(
                         }
                         block = Some((x, y));
                     }
+                    "arch" => {
+                        let Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(lit),
+                            ..
+                        }) = &*a.right
+                        else {
+                            return Err(Error::new(
+                                a.right.span(),
+                                "arch must name one architecture such as \"sm_90a\"",
+                            ));
+                        };
+                        let name = lit.value();
+                        let ok = name
+                            .strip_prefix("sm_")
+                            .map(|d| d.trim_end_matches(['a', 'f']))
+                            .is_some_and(|d| d.len() >= 2 && d.bytes().all(|b| b.is_ascii_digit()));
+                        if !ok {
+                            return Err(Error::new(
+                                lit.span(),
+                                "arch must name one architecture such as \"sm_90a\"",
+                            ));
+                        }
+                        arch = Some(name);
+                    }
                     _ => return Err(unknown_option(item)),
                 }
             }
@@ -963,6 +1001,7 @@ fn parse_contract(
             grid,
             block,
             launch_bounds,
+            arch,
         },
         instances,
     ))
@@ -1164,7 +1203,7 @@ fn unknown_option(e: &Expr) -> Error {
         e.span(),
         "unknown kernel option; expected a length relation such as `len(x) == rows * cols`, \
          same_len(a, b, ..), elements = name, items_per_thread = N, block = N or (X, Y), \
-         grid_stride, launch_bounds(T, B) or instances(..)",
+         grid_stride, launch_bounds(T, B), arch = \"sm_XY\" or instances(..)",
     )
 }
 

@@ -62,6 +62,34 @@ fn parses_params_and_contract() {
 }
 
 #[test]
+fn tensor_maps_and_arch_gating() {
+    let hk = one(
+        "#[kernel(arch = \"sm_90a\", launch_bounds(384, 1))] fn h(a: TensorMap, x: &[f32]) {}",
+    );
+    assert_eq!(hk.contract.arch.as_deref(), Some("sm_90a"));
+    assert_eq!(hk.params[0].kind, ParamKind::TensorMap);
+    assert_eq!(hk.params[0].kind.elem(), None);
+    assert!(!hk.params[0].kind.is_slice());
+    assert!(err("#[kernel(arch = \"hopper\")] fn k(a: f32) {}").contains("arch must name"));
+    assert!(err("#[kernel(arch = sm_90a)] fn k(a: f32) {}").contains("arch must name"));
+    // A tensor map is 128 bytes in every instance of a generic kernel.
+    let g = one(
+        "#[kernel(instances(f32, f64), arch = \"sm_90a\", elements = n)] fn g<T: Num>(m: TensorMap, s: T, n: u32) {}",
+    );
+    let e = g.entries();
+    assert_eq!(e.len(), 2);
+    assert_eq!(
+        e[0].param_sizes,
+        vec![("m".into(), 128), ("s".into(), 4), ("n".into(), 4)]
+    );
+    assert_eq!(
+        e[1].param_sizes,
+        vec![("m".into(), 128), ("s".into(), 8), ("n".into(), 4)]
+    );
+    assert!(err("#[kernel(elements = m)] fn k(m: TensorMap) {}").contains("needs a slice"));
+}
+
+#[test]
 fn generic_kernels_have_one_entry_per_instance() {
     let k = one(
         "#[kernel(instances(f32, f16, Bf16))] pub fn relu<T: Act>(a: &[T], out: OutSlice<T, PerThread<8>>, n: u32) {}",

@@ -28,7 +28,13 @@ use syn::{FnArg, ItemFn, Pat, parse_macro_input};
 ///   per row, one block per tile, ...); `elements = p` makes it one thread per element of `p`
 ///   (a slice's length or an integer's value), with `items_per_thread = N` and `grid_stride`;
 ///   `block = N` or `block = (X, Y)` sets the default block;
-/// - `launch_bounds(T)` / `launch_bounds(T, B)`, as CUDA's `__launch_bounds__`.
+/// - `launch_bounds(T)` / `launch_bounds(T, B)`, as CUDA's `__launch_bounds__`;
+/// - `arch = "sm_90a"`: the kernel exists only in that architecture's build (gate its source
+///   with the matching `#[cfg(target_feature = ...)]`).
+///
+/// Parameters are `&[T]` inputs, `OutSlice<T, View>` outputs, scalars and `TensorMap`s (by
+/// value, as CUDA's `__grid_constant__`; inside the body the name is a
+/// `gpukit_device::tma::TensorMapRef` to the entry's parameter itself, never a stack copy).
 #[proc_macro_attribute]
 pub fn kernel(args: TokenStream, item: TokenStream) -> TokenStream {
     let func = parse_macro_input!(item as ItemFn);
@@ -114,9 +120,15 @@ fn expand(sig: &KernelSig, func: ItemFn) -> Tokens {
         block,
     } = func;
     // The kernel itself: an ordinary function with the views' geometry removed from its types.
-    for arg in fsig.inputs.iter_mut() {
+    // Tensor maps: the body gets a reference to the entry's own parameter (LLVM would copy a
+    // by-value parameter whose address is taken to the stack, where the copy engine cannot
+    // read it).
+    for (arg, p) in fsig.inputs.iter_mut().zip(&sig.params) {
         if let FnArg::Typed(pt) = arg {
             strip_geometry(&mut pt.ty);
+            if p.kind == ParamKind::TensorMap {
+                pt.ty = Box::new(syn::parse_quote!(::gpukit_device::tma::TensorMapRef));
+            }
         }
     }
     let name = fsig.ident.clone();
@@ -177,7 +189,7 @@ fn expand(sig: &KernelSig, func: ItemFn) -> Tokens {
         }
         let mut params = Vec::new();
         let mut call = Vec::new();
-        for (arg, p) in fsig.inputs.iter().zip(&sig.params) {
+        for (i, (arg, p)) in fsig.inputs.iter().zip(&sig.params).enumerate() {
             let FnArg::Typed(pt) = arg else {
                 unreachable!()
             };
@@ -217,6 +229,12 @@ fn expand(sig: &KernelSig, func: ItemFn) -> Tokens {
                     // which the host launcher borrows mutably (no aliasing), and the geometry
                     // is a kernel parameter or a constant, the same in every thread.
                     call.push(quote!(unsafe { ::gpukit_device::out::__bind(#id, #geom) }));
+                }
+                ParamKind::TensorMap => {
+                    let by_value = format_ident!("_gpukit_tensor_map_{}", id);
+                    params.push(quote!(#by_value: ::gpukit_device::tma::TensorMap));
+                    let symbol = format!("{entry}_param_{i}");
+                    call.push(quote!(::gpukit_device::__tensor_map_param!(#symbol)));
                 }
                 _ => {
                     let mut ty = (*pt.ty).clone();

@@ -237,6 +237,151 @@ impl KernelFn {
     }
 }
 
+/// The CTAs per cluster of a cluster launch, per axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClusterDims(pub u32, pub u32, pub u32);
+
+/// Largest portable cluster (CTAs); larger ones need the non-portable opt-in.
+pub const MAX_PORTABLE_CLUSTER: u32 = 8;
+
+/// Checks a cluster shape against a launch: every axis at least 1, the grid a whole number of
+/// clusters, at most [`MAX_PORTABLE_CLUSTER`] CTAs per cluster. Separate so it can be tested
+/// without a GPU.
+pub fn validate_cluster(kernel: &str, cfg: &LaunchConfig, c: ClusterDims) -> Result<()> {
+    let bad = |reason: String| Error::InvalidConfig {
+        kernel: kernel.to_string(),
+        reason,
+    };
+    if c.0 == 0 || c.1 == 0 || c.2 == 0 {
+        return Err(bad(format!(
+            "cluster {c:?}: every axis needs at least one CTA"
+        )));
+    }
+    let ctas = c.0 as u64 * c.1 as u64 * c.2 as u64;
+    if ctas > MAX_PORTABLE_CLUSTER as u64 {
+        return Err(bad(format!(
+            "cluster {c:?} has {ctas} CTAs; at most {MAX_PORTABLE_CLUSTER} are portable"
+        )));
+    }
+    let g = cfg.grid;
+    if !g.0.is_multiple_of(c.0) || !g.1.is_multiple_of(c.1) || !g.2.is_multiple_of(c.2) {
+        return Err(bad(format!(
+            "grid {g:?} is not a whole number of clusters {c:?}"
+        )));
+    }
+    Ok(())
+}
+
+impl KernelFn {
+    /// The most clusters of shape `cluster` that fit on the device at once with `cfg`'s block
+    /// and shared memory (`cuOccupancyMaxActiveClusters`); 0 when one does not fit.
+    pub fn max_active_clusters(&self, cfg: &LaunchConfig, cluster: ClusterDims) -> Result<u32> {
+        self.set_shared_limit(cfg)?;
+        let mut attr = cluster_attr(cluster);
+        let raw = raw_config(cfg, std::ptr::null_mut(), &mut attr);
+        let mut n = 0;
+        // SAFETY: valid function handle; the configuration and its attribute outlive the call.
+        unsafe { sys::cuOccupancyMaxActiveClusters(&mut n, self.raw, &raw) }
+            .call("cuOccupancyMaxActiveClusters")?;
+        Ok(n as u32)
+    }
+
+    /// Launch as clusters of `cluster` CTAs (`cuLaunchKernelEx` with
+    /// `CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION`), after checking the shape
+    /// ([`validate_cluster`]) and that at least one such cluster fits on the device.
+    ///
+    /// # Safety
+    /// As [`KernelFn::launch`].
+    pub unsafe fn launch_cluster(
+        &self,
+        stream: &Stream,
+        cfg: &LaunchConfig,
+        cluster: ClusterDims,
+        params: &mut [*mut c_void],
+    ) -> Result<()> {
+        self.validate(cfg)?;
+        validate_cluster(self.name, cfg, cluster)?;
+        if cfg.blocks() == 0 {
+            return Ok(());
+        }
+        self._module.context().bind()?;
+        if self.max_active_clusters(cfg, cluster)? == 0 {
+            return Err(Error::InvalidConfig {
+                kernel: self.name.to_string(),
+                reason: format!(
+                    "no cluster {cluster:?} of {} shared bytes per CTA fits on this device",
+                    cfg.shared_bytes
+                ),
+            });
+        }
+        let mut attr = cluster_attr(cluster);
+        let raw = raw_config(cfg, stream.raw(), &mut attr);
+        // SAFETY: the caller guarantees `params`; configuration and cluster were validated.
+        check(unsafe {
+            sys::cuLaunchKernelEx(&raw, self.raw, params.as_mut_ptr(), std::ptr::null_mut())
+        })
+        .map_err(|code| Error::Launch {
+            kernel: self.name.to_string(),
+            grid: cfg.grid,
+            block: cfg.block,
+            shared_bytes: cfg.shared_bytes,
+            source: DriverError {
+                call: "cuLaunchKernelEx",
+                code,
+            },
+        })
+    }
+
+    /// Raises the function's dynamic shared memory limit when `cfg` needs more than 48 KiB.
+    fn set_shared_limit(&self, cfg: &LaunchConfig) -> Result<()> {
+        if cfg.shared_bytes > self.limits.max_shared_per_block {
+            // SAFETY: valid function handle; `validate` checks the opt-in limit.
+            unsafe {
+                sys::cuFuncSetAttribute(
+                    self.raw,
+                    CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    cfg.shared_bytes as i32,
+                )
+            }
+            .call("cuFuncSetAttribute")?;
+        }
+        Ok(())
+    }
+}
+
+fn cluster_attr(c: ClusterDims) -> sys::CUlaunchAttribute {
+    let mut value = sys::CUlaunchAttributeValue { pad: [0; 64] };
+    value.clusterDim = sys::CUlaunchAttributeValue_clusterDim {
+        x: c.0,
+        y: c.1,
+        z: c.2,
+    };
+    sys::CUlaunchAttribute {
+        id: sys::CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION,
+        pad: [0; 8 - std::mem::size_of::<sys::CUlaunchAttributeID>()],
+        value,
+    }
+}
+
+fn raw_config(
+    cfg: &LaunchConfig,
+    stream: sys::CUstream,
+    attr: &mut sys::CUlaunchAttribute,
+) -> sys::CUlaunchConfig {
+    sys::CUlaunchConfig {
+        gridDimX: cfg.grid.0,
+        gridDimY: cfg.grid.1,
+        gridDimZ: cfg.grid.2,
+        blockDimX: cfg.block.0,
+        blockDimY: cfg.block.1,
+        blockDimZ: cfg.block.2,
+        sharedMemBytes: cfg.shared_bytes,
+        hStream: stream,
+        attrs: attr,
+        numAttrs: 1,
+    }
+}
+
 /// See [`KernelFn::config_for_elements`]; separate so it can be tested without a GPU.
 pub fn plan_elements(
     kernel: &str,
@@ -369,6 +514,17 @@ pub fn check_same_len(kernel: &str, lens: &[(&str, usize)]) -> Result<()> {
 
 #[cfg(test)]
 pub(crate) mod tests {
+
+    #[test]
+    fn cluster_shapes_are_checked() {
+        let cfg = LaunchConfig::linear(132, 384);
+        assert!(validate_cluster("k", &cfg, ClusterDims(2, 1, 1)).is_ok());
+        let e = |c| validate_cluster("k", &cfg, c).unwrap_err().to_string();
+        assert!(e(ClusterDims(5, 1, 1)).contains("whole number of clusters"));
+        assert!(e(ClusterDims(16, 1, 1)).contains("portable"));
+        assert!(e(ClusterDims(0, 1, 1)).contains("at least one CTA"));
+    }
+
     use super::*;
 
     /// The H200's limits, for tests that need no GPU.

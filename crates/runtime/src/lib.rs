@@ -38,6 +38,7 @@ pub mod panic;
 pub mod pinned;
 pub mod pool;
 pub mod stream;
+pub mod tensor_map;
 pub mod timing;
 pub mod unified;
 
@@ -48,7 +49,8 @@ pub use gpu::{DeviceProps, Gpu};
 pub use graph::Graph;
 pub use half;
 pub use launch::{
-    FunctionAttrs, KernelFn, LaunchConfig, SliceArg, check_same_len, plan_elements, validate_config,
+    ClusterDims, FunctionAttrs, KernelFn, LaunchConfig, MAX_PORTABLE_CLUSTER, SliceArg,
+    check_same_len, plan_elements, validate_cluster, validate_config,
 };
 pub use memory::{DeviceBuffer, DeviceCopy, DeviceSlice, copy_async, download, sync, zero_async};
 pub use module::{Module, ModuleImage, rank_images};
@@ -57,6 +59,7 @@ pub use pinned::{PinnedBuffer, copy_to_device_async, copy_to_host_async};
 pub use pool::{MemPool, PoolBuffer};
 pub use result::{Call, CudaError, DriverError, Error, Result};
 pub use stream::Stream;
+pub use tensor_map::{Swizzle, TensorElem, TensorMap, TiledView};
 pub use unified::{Advice, Location, UnifiedBuffer};
 
 /// Include the launchers gpukit-builder generated for the kernel crate `$name` (its package
