@@ -49,7 +49,7 @@ use gpukit_device::warpgroup::{named_barrier_sync, setmaxnreg_dec, setmaxnreg_in
 use gpukit_device::wgmma::{
     self, Accumulator, E4M3, E5M2, FenceOperands, MatrixDesc, MmaAsync, Tf32,
 };
-use gpukit_device::{self as gpu, Bf16, Bf16x2, F16x2, OutSlice, kernel};
+use gpukit_device::{self as gpu, Bf16, Bf16x2, F16x2, Manual, OutSlice, kernel};
 
 /// CTA tile rows (two consumer warpgroups of 64).
 pub const HG_BM: u32 = 128;
@@ -311,7 +311,7 @@ fn finish<O: GemmOut>(v: f32, p: &Problem, bias: &[O], col: u32, c: *const O) ->
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn store_pair<O: GemmOut>(
-    c: &mut OutSlice<O>,
+    c: &mut OutSlice<O, Manual>,
     p: &Problem,
     bias: &[O],
     pairs_aligned: bool,
@@ -443,8 +443,8 @@ struct F32x4([f32; 4]);
 
 /// Split-K outputs: the partial-tile workspace and the per-(tile, group) arrival counters.
 struct SplitK<'a> {
-    workspace: &'a mut OutSlice<f32>,
-    counters: &'a mut OutSlice<u32>,
+    workspace: &'a mut OutSlice<f32, Manual>,
+    counters: &'a mut OutSlice<u32, Manual>,
 }
 
 /// The shared body: `TA`/`TB` the input types, `O` the output type.
@@ -452,7 +452,7 @@ struct SplitK<'a> {
 fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
     a: TensorMapRef,
     b: TensorMapRef,
-    mut c: OutSlice<O>,
+    mut c: OutSlice<O, Manual>,
     bias: &[O],
     split: SplitK<'_>,
     p: Problem,
@@ -661,7 +661,7 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
                 let counter = ((tile * cluster_size + rank) * CONSUMERS + cw) as usize;
                 if t_in == 0 {
                     // SAFETY: the counters are only accessed atomically (here and below).
-                    let counters = unsafe { split.counters.as_atomic() };
+                    let counters = unsafe { split.counters.claim_atomic() };
                     let arrived = counters.fetch_add(counter, 1, Scope::Device, Ordering::AcqRel);
                     let last = arrived + 1 == splits;
                     if last {
@@ -785,10 +785,10 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
 pub fn hgemm_bf16_bf16(
     a: TensorMap,
     b: TensorMap,
-    c: OutSlice<Bf16>,
+    c: OutSlice<Bf16, Manual>,
     bias: &[Bf16],
-    mut workspace: OutSlice<f32>,
-    mut counters: OutSlice<u32>,
+    mut workspace: OutSlice<f32, Manual>,
+    mut counters: OutSlice<u32, Manual>,
     m: u32,
     n: u32,
     k: u32,
@@ -826,10 +826,10 @@ pub fn hgemm_bf16_bf16(
 pub fn hgemm_f16_f16(
     a: TensorMap,
     b: TensorMap,
-    c: OutSlice<f16>,
+    c: OutSlice<f16, Manual>,
     bias: &[f16],
-    mut workspace: OutSlice<f32>,
-    mut counters: OutSlice<u32>,
+    mut workspace: OutSlice<f32, Manual>,
+    mut counters: OutSlice<u32, Manual>,
     m: u32,
     n: u32,
     k: u32,
@@ -867,10 +867,10 @@ pub fn hgemm_f16_f16(
 pub fn hgemm_bf16_f32(
     a: TensorMap,
     b: TensorMap,
-    c: OutSlice<f32>,
+    c: OutSlice<f32, Manual>,
     bias: &[f32],
-    mut workspace: OutSlice<f32>,
-    mut counters: OutSlice<u32>,
+    mut workspace: OutSlice<f32, Manual>,
+    mut counters: OutSlice<u32, Manual>,
     m: u32,
     n: u32,
     k: u32,
@@ -908,10 +908,10 @@ pub fn hgemm_bf16_f32(
 pub fn hgemm_f16_f32(
     a: TensorMap,
     b: TensorMap,
-    c: OutSlice<f32>,
+    c: OutSlice<f32, Manual>,
     bias: &[f32],
-    mut workspace: OutSlice<f32>,
-    mut counters: OutSlice<u32>,
+    mut workspace: OutSlice<f32, Manual>,
+    mut counters: OutSlice<u32, Manual>,
     m: u32,
     n: u32,
     k: u32,
@@ -949,10 +949,10 @@ pub fn hgemm_f16_f32(
 pub fn hgemm_e4m3_bf16(
     a: TensorMap,
     b: TensorMap,
-    c: OutSlice<Bf16>,
+    c: OutSlice<Bf16, Manual>,
     bias: &[Bf16],
-    mut workspace: OutSlice<f32>,
-    mut counters: OutSlice<u32>,
+    mut workspace: OutSlice<f32, Manual>,
+    mut counters: OutSlice<u32, Manual>,
     m: u32,
     n: u32,
     k: u32,
@@ -990,10 +990,10 @@ pub fn hgemm_e4m3_bf16(
 pub fn hgemm_e4m3_f32(
     a: TensorMap,
     b: TensorMap,
-    c: OutSlice<f32>,
+    c: OutSlice<f32, Manual>,
     bias: &[f32],
-    mut workspace: OutSlice<f32>,
-    mut counters: OutSlice<u32>,
+    mut workspace: OutSlice<f32, Manual>,
+    mut counters: OutSlice<u32, Manual>,
     m: u32,
     n: u32,
     k: u32,
@@ -1031,10 +1031,10 @@ pub fn hgemm_e4m3_f32(
 pub fn hgemm_e4m3_e5m2_bf16(
     a: TensorMap,
     b: TensorMap,
-    c: OutSlice<Bf16>,
+    c: OutSlice<Bf16, Manual>,
     bias: &[Bf16],
-    mut workspace: OutSlice<f32>,
-    mut counters: OutSlice<u32>,
+    mut workspace: OutSlice<f32, Manual>,
+    mut counters: OutSlice<u32, Manual>,
     m: u32,
     n: u32,
     k: u32,
@@ -1072,10 +1072,10 @@ pub fn hgemm_e4m3_e5m2_bf16(
 pub fn hgemm_e4m3_e5m2_f32(
     a: TensorMap,
     b: TensorMap,
-    c: OutSlice<f32>,
+    c: OutSlice<f32, Manual>,
     bias: &[f32],
-    mut workspace: OutSlice<f32>,
-    mut counters: OutSlice<u32>,
+    mut workspace: OutSlice<f32, Manual>,
+    mut counters: OutSlice<u32, Manual>,
     m: u32,
     n: u32,
     k: u32,
@@ -1113,10 +1113,10 @@ pub fn hgemm_e4m3_e5m2_f32(
 pub fn hgemm_tf32_f32(
     a: TensorMap,
     b: TensorMap,
-    c: OutSlice<f32>,
+    c: OutSlice<f32, Manual>,
     bias: &[f32],
-    mut workspace: OutSlice<f32>,
-    mut counters: OutSlice<u32>,
+    mut workspace: OutSlice<f32, Manual>,
+    mut counters: OutSlice<u32, Manual>,
     m: u32,
     n: u32,
     k: u32,

@@ -123,6 +123,14 @@ fn expand(sig: &KernelSig, func: ItemFn) -> Tokens {
     // Tensor maps: the body gets a reference to the entry's own parameter (LLVM would copy a
     // by-value parameter whose address is taken to the stack, where the copy engine cannot
     // read it).
+    let written: Vec<syn::Type> = fsig
+        .inputs
+        .iter()
+        .map(|arg| match arg {
+            FnArg::Typed(pt) => (*pt.ty).clone(),
+            FnArg::Receiver(_) => syn::parse_quote!(()),
+        })
+        .collect();
     for (arg, p) in fsig.inputs.iter_mut().zip(&sig.params) {
         if let FnArg::Typed(pt) = arg {
             strip_geometry(&mut pt.ty);
@@ -232,7 +240,9 @@ fn expand(sig: &KernelSig, func: ItemFn) -> Tokens {
                 }
                 ParamKind::TensorMap => {
                     let by_value = format_ident!("_gpukit_tensor_map_{}", id);
-                    params.push(quote!(#by_value: ::gpukit_device::tma::TensorMap));
+                    // The type as written (it names `gpukit_device::tma::TensorMap`).
+                    let ty = &written[i];
+                    params.push(quote!(#by_value: #ty));
                     let symbol = format!("{entry}_param_{i}");
                     call.push(quote!(::gpukit_device::__tensor_map_param!(#symbol)));
                 }

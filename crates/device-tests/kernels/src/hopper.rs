@@ -10,7 +10,7 @@ use gpukit_device::warpgroup::elect_one;
 use gpukit_device::wgmma::{
     self, Accumulator, E4M3, E5M2, FenceOperands, MatrixDesc, MmaAsync, Tf32,
 };
-use gpukit_device::{self as gpu, Bf16, OutSlice, kernel};
+use gpukit_device::{self as gpu, Bf16, Manual, OutSlice, kernel};
 
 #[inline(always)]
 fn trap() -> ! {
@@ -59,7 +59,7 @@ const PIPE_WORDS: u32 = 32;
 /// consumes it and writes `out[i] = 3 * x[i] + 1`. `x.len()` a multiple of 32; many times the
 /// ring's size, so every phase bit is exercised.
 #[kernel(arch = "sm_90a")]
-pub fn mbarrier_pipeline(x: &[u32], mut out: OutSlice<u32>) {
+pub fn mbarrier_pipeline(x: &[u32], mut out: OutSlice<u32, Manual>) {
     let base = smem_1024(PIPE_STAGES as u32 * PIPE_WORDS * 4 + 64);
     // SAFETY: the barriers live after the ring inside the checked allocation; thread 0
     // initialises them before the block barrier below.
@@ -225,7 +225,7 @@ pub fn tma_multicast_roundtrip(src: TensorMap, dst: TensorMap, rows: u32) {
 /// b` of that CTA), read through distributed shared memory, and 1 when a barrier that every
 /// CTA of the cluster arrived on remotely completed its phase 0.
 #[kernel(arch = "sm_90a")]
-pub fn cluster_exchange(mut out: OutSlice<u32>) {
+pub fn cluster_exchange(mut out: OutSlice<u32, Manual>) {
     let base = smem_1024(64);
     let t = gpu::thread_idx().x;
     let b = gpu::block_idx().x;
@@ -267,7 +267,7 @@ pub fn cluster_exchange(mut out: OutSlice<u32>) {
 /// Any block size: `out[warp]` = 1000 × (lanes elected) + the elected lane, from `elect.sync`
 /// (in odd warps only the odd lanes take part, so the lowest of them, lane 1, is elected).
 #[kernel(arch = "sm_90a")]
-pub fn elect_lanes(mut out: OutSlice<u32>) {
+pub fn elect_lanes(mut out: OutSlice<u32, Manual>) {
     gpukit_device::warpgroup::griddep_wait();
     let t = gpu::thread_idx().x;
     let (warp, lane) = (t / 32, t % 32);
@@ -293,7 +293,7 @@ pub fn elect_lanes(mut out: OutSlice<u32>) {
 /// register); `out[0..512]` is the shared memory after `stmatrix.x4` (matrix `j` row-major at
 /// element `64 j`), `out[512..1024]` after `stmatrix.x4.trans`, both read back as 16-bit words.
 #[kernel(arch = "sm_90a")]
-pub fn stmatrix_layout(x: &[u32], mut out: OutSlice<u16>) {
+pub fn stmatrix_layout(x: &[u32], mut out: OutSlice<u16, Manual>) {
     let base = smem_1024(2048);
     let lane = gpu::thread_idx().x % 32;
     if x.len() < 128 || out.len() < 1024 || gpu::block_dim().x != 32 {
@@ -343,7 +343,7 @@ fn fill_sw128(dst: u32, src: &[u32], rows: u32) {
 /// each (`a`, `b`: the rows' raw words, row-major), through `N = 2R`-wide wgmma in four steps of
 /// 32 bytes of K. `rs`: A from registers (16-bit types only).
 #[inline(always)]
-fn wgmma_check<TA, TB, const R: usize>(a: &[u32], b: &[u32], mut d: OutSlice<f32>, rs: bool)
+fn wgmma_check<TA, TB, const R: usize>(a: &[u32], b: &[u32], mut d: OutSlice<f32, Manual>, rs: bool)
 where
     Accumulator<R>: MmaAsync<TA, TB>,
 {
@@ -416,36 +416,36 @@ where
 
 /// [`wgmma_check`] for bf16, N = 8, shared A.
 #[kernel(arch = "sm_90a")]
-pub fn wgmma_bf16_n8(a: &[u32], b: &[u32], d: OutSlice<f32>) {
+pub fn wgmma_bf16_n8(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
     wgmma_check::<Bf16, Bf16, 4>(a, b, d, false)
 }
 
 /// [`wgmma_check`] for bf16, N = 64, shared A.
 #[kernel(arch = "sm_90a")]
-pub fn wgmma_bf16_n64(a: &[u32], b: &[u32], d: OutSlice<f32>) {
+pub fn wgmma_bf16_n64(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
     wgmma_check::<Bf16, Bf16, 32>(a, b, d, false)
 }
 
 /// [`wgmma_check`] for bf16, N = 256, shared A.
 #[kernel(arch = "sm_90a")]
-pub fn wgmma_bf16_n256(a: &[u32], b: &[u32], d: OutSlice<f32>) {
+pub fn wgmma_bf16_n256(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
     wgmma_check::<Bf16, Bf16, 128>(a, b, d, false)
 }
 
 /// [`wgmma_check`] for f16, N = 64, A from registers.
 #[kernel(arch = "sm_90a")]
-pub fn wgmma_f16_n64_rs(a: &[u32], b: &[u32], d: OutSlice<f32>) {
+pub fn wgmma_f16_n64_rs(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
     wgmma_check::<f16, f16, 32>(a, b, d, true)
 }
 
 /// [`wgmma_check`] for fp8 e4m3 × e5m2, N = 128, shared A.
 #[kernel(arch = "sm_90a")]
-pub fn wgmma_e4m3_e5m2_n128(a: &[u32], b: &[u32], d: OutSlice<f32>) {
+pub fn wgmma_e4m3_e5m2_n128(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
     wgmma_check::<E4M3, E5M2, 64>(a, b, d, false)
 }
 
 /// [`wgmma_check`] for tf32, N = 32, shared A.
 #[kernel(arch = "sm_90a")]
-pub fn wgmma_tf32_n32(a: &[u32], b: &[u32], d: OutSlice<f32>) {
+pub fn wgmma_tf32_n32(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
     wgmma_check::<Tf32, Tf32, 16>(a, b, d, false)
 }
