@@ -387,8 +387,7 @@ impl KernelBuilder {
                 }
             }
             for k in kernels.iter().filter(|k| !arch::kernel_in_build(k, arch)) {
-                if k
-                    .entries()
+                if k.entries()
                     .iter()
                     .any(|ke| entries.iter().any(|e| e.name == ke.entry))
                 {

@@ -83,7 +83,6 @@ impl TensorMapRef {
         crate::arch::host_stub()
     }
 
-
     /// A map at generic address `addr`.
     ///
     /// # Safety

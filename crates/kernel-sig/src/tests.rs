@@ -63,9 +63,8 @@ fn parses_params_and_contract() {
 
 #[test]
 fn tensor_maps_and_arch_gating() {
-    let hk = one(
-        "#[kernel(arch = \"sm_90a\", launch_bounds(384, 1))] fn h(a: TensorMap, x: &[f32]) {}",
-    );
+    let hk =
+        one("#[kernel(arch = \"sm_90a\", launch_bounds(384, 1))] fn h(a: TensorMap, x: &[f32]) {}");
     assert_eq!(hk.contract.arch.as_deref(), Some("sm_90a"));
     assert_eq!(hk.params[0].kind, ParamKind::TensorMap);
     assert_eq!(hk.params[0].kind.elem(), None);
