@@ -135,7 +135,7 @@ fn expand(sig: &KernelSig, func: ItemFn) -> Tokens {
         if let FnArg::Typed(pt) = arg {
             strip_geometry(&mut pt.ty);
             if p.kind == ParamKind::TensorMap {
-                pt.ty = Box::new(syn::parse_quote!(::gpukit_device::tma::TensorMapRef));
+                *pt.ty = syn::parse_quote!(::gpukit_device::tma::TensorMapRef);
             }
         }
     }
