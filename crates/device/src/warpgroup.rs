@@ -31,7 +31,7 @@ pub fn thread_in_warpgroup() -> u32 {
 pub unsafe fn setmaxnreg_inc<const N: u32>() {
     const {
         assert!(
-            N >= 24 && N <= 256 && N % 8 == 0,
+            N >= 24 && N <= 256 && N.is_multiple_of(8),
             "setmaxnreg: 24..=256, multiple of 8"
         )
     };
@@ -52,7 +52,7 @@ pub unsafe fn setmaxnreg_inc<const N: u32>() {
 pub unsafe fn setmaxnreg_dec<const N: u32>() {
     const {
         assert!(
-            N >= 24 && N <= 256 && N % 8 == 0,
+            N >= 24 && N <= 256 && N.is_multiple_of(8),
             "setmaxnreg: 24..=256, multiple of 8"
         )
     };
