@@ -118,8 +118,9 @@ where
             (b.stride_a, b.stride_b, b.stride_c)
         });
     let len = |stride: usize, rows: usize, ld: usize| (count - 1) * stride + rows * ld;
-    let (a, aw) = random::<A>(len(sa, g.m, g.lda), seed);
-    let (b, bw) = random::<B>(len(sb, g.n, g.ldb), seed + 1);
+    // k = 0 reads neither A nor B; one element keeps the allocations nonempty.
+    let (a, aw) = random::<A>(len(sa, g.m, g.lda).max(1), seed);
+    let (b, bw) = random::<B>(len(sb, g.n, g.ldb).max(1), seed + 1);
     let (c0, c0w) = random::<O>(len(sc, g.m, g.ldc), seed + 2);
     let (bias, biasw) = random::<O>(g.n, seed + 3);
     let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());

@@ -25,6 +25,7 @@ use crate::runtime::{
     SliceArg, Stream,
 };
 use std::ffi::c_void;
+use std::sync::{Arc, Mutex};
 
 /// Threads per CTA (one producer and two consumer warpgroups).
 const THREADS: u32 = hg::HG_THREADS;
@@ -402,6 +403,10 @@ pub fn tc_plan(g: &TensorGemm, elem_bytes: usize, sms: usize) -> TcPlan {
 
 const OP: &str = "gemm_tc";
 
+/// Kernels looked up by name, kept so a call costs no driver lookups.
+#[derive(Default)]
+pub(crate) struct HopperKernels(Mutex<Vec<(&'static str, Arc<KernelFn>)>>);
+
 fn too_big(what: &str, v: usize) -> Error {
     invalid(OP, format!("{what} = {v} exceeds u32"))
 }
@@ -410,7 +415,6 @@ fn too_big(what: &str, v: usize) -> Error {
 pub fn validate_tc(
     g: &TensorGemm,
     in_bytes: usize,
-    out_bytes: usize,
     lens: (usize, usize, usize),
     bias: Option<usize>,
 ) -> Result<()> {
@@ -511,13 +515,16 @@ pub fn validate_tc(
     if count > 1 && u64::try_from(sc).is_err() {
         return Err(too_big("stride_c", sc));
     }
-    let _ = out_bytes;
     Ok(())
 }
 
 impl Library {
     /// The Hopper kernel `name`, or an error saying it needs the sm_90a image.
-    fn hopper_kernel(&self, name: &'static str) -> Result<KernelFn> {
+    fn hopper_kernel(&self, name: &'static str) -> Result<Arc<KernelFn>> {
+        let mut cache = self.hopper.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, f)) = cache.iter().find(|(n, _)| *n == name) {
+            return Ok(f.clone());
+        }
         let (major, minor) = self.gpu.props().compute_capability();
         if (major, minor) != (9, 0) {
             return Err(invalid(
@@ -527,7 +534,7 @@ impl Library {
                 ),
             ));
         }
-        self.kernels.module.function(name).map_err(|e| {
+        let f = self.kernels.module.function(name).map_err(|e| {
             invalid(
                 OP,
                 format!(
@@ -535,7 +542,10 @@ impl Library {
                     self.kernels.module.loaded_image()
                 ),
             )
-        })
+        })?;
+        let f = Arc::new(f);
+        cache.push((name, f.clone()));
+        Ok(f)
     }
 
     /// Split-K scratch big enough for `g` with inputs `T` on this GPU (none needed: an empty
@@ -576,7 +586,6 @@ impl Library {
         validate_tc(
             g,
             in_bytes,
-            std::mem::size_of::<O>(),
             (a.len(), b.len(), c.len()),
             bias.map(|x| x.len()),
         )?;
@@ -767,27 +776,27 @@ mod tests {
     fn validation_names_the_problem() {
         let g = TensorGemm::new(129, 257, 80);
         let ok = (129 * 80, 257 * 80, 129 * 257);
-        assert!(validate_tc(&g, 2, 2, ok, Some(257)).is_ok());
-        let e = validate_tc(&g, 2, 2, (ok.0 - 1, ok.1, ok.2), None).unwrap_err();
+        assert!(validate_tc(&g, 2, ok, Some(257)).is_ok());
+        let e = validate_tc(&g, 2, (ok.0 - 1, ok.1, ok.2), None).unwrap_err();
         assert!(e.to_string().contains("A has"), "{e}");
-        let e = validate_tc(&g, 2, 2, ok, Some(256)).unwrap_err();
+        let e = validate_tc(&g, 2, ok, Some(256)).unwrap_err();
         assert!(e.to_string().contains("bias"), "{e}");
         let odd = TensorGemm::new(4, 4, 12);
-        let e = validate_tc(&odd, 2, 2, (48, 48, 16), None).unwrap_err();
+        let e = validate_tc(&odd, 2, (48, 48, 16), None).unwrap_err();
         assert!(e.to_string().contains("16 bytes"), "{e}");
         // fp8: 16 elements per 16 bytes; tf32: 4.
-        assert!(validate_tc(&TensorGemm::new(4, 4, 16), 1, 2, (64, 64, 16), None).is_ok());
-        assert!(validate_tc(&TensorGemm::new(4, 4, 8), 1, 2, (32, 32, 16), None).is_err());
-        assert!(validate_tc(&TensorGemm::new(4, 4, 4), 4, 4, (16, 16, 16), None).is_ok());
+        assert!(validate_tc(&TensorGemm::new(4, 4, 16), 1, (64, 64, 16), None).is_ok());
+        assert!(validate_tc(&TensorGemm::new(4, 4, 8), 1, (32, 32, 16), None).is_err());
+        assert!(validate_tc(&TensorGemm::new(4, 4, 4), 4, (16, 16, 16), None).is_ok());
         // Empty problems pass whatever the TMA rules; k = 0 needs only C.
-        assert!(validate_tc(&TensorGemm::new(0, 4, 3), 2, 2, (0, 12, 0), None).is_ok());
-        assert!(validate_tc(&TensorGemm::new(3, 4, 0), 2, 2, (0, 0, 12), None).is_ok());
+        assert!(validate_tc(&TensorGemm::new(0, 4, 3), 2, (0, 12, 0), None).is_ok());
+        assert!(validate_tc(&TensorGemm::new(3, 4, 0), 2, (0, 0, 12), None).is_ok());
         let batch = TensorGemm::new(8, 8, 8).packed_batch(3);
-        assert!(validate_tc(&batch, 2, 2, (192, 192, 192), None).is_ok());
-        let e = validate_tc(&batch, 2, 2, (192, 192, 191), None).unwrap_err();
+        assert!(validate_tc(&batch, 2, (192, 192, 192), None).is_ok());
+        let e = validate_tc(&batch, 2, (192, 192, 191), None).unwrap_err();
         assert!(e.to_string().contains("C has"), "{e}");
         let bad = TensorGemm::new(2, 2, 8).scaled(f32::NAN, 0.0);
-        assert!(validate_tc(&bad, 2, 2, (16, 16, 4), None).is_err());
+        assert!(validate_tc(&bad, 2, (16, 16, 4), None).is_err());
     }
 
     #[test]

@@ -87,6 +87,8 @@ pub struct Library {
     kernels: Kernels,
     /// Blocks of each grid-stride reduction kernel (one resident wave on this GPU).
     reduce_blocks: reductions::ReduceBlocks,
+    /// The Hopper GEMM kernels looked up so far (they have no typed launchers).
+    hopper: hopper_gemm::HopperKernels,
 }
 
 impl Library {
@@ -99,6 +101,7 @@ impl Library {
             gpu: gpu.clone(),
             kernels,
             reduce_blocks,
+            hopper: Default::default(),
         })
     }
 
