@@ -64,13 +64,7 @@ fn gelu(x: f64) -> f64 {
 }
 
 /// f64 reference of every batch, packed m×n outputs (row stride `g.ldc` in `c0`).
-fn reference(
-    g: &TensorGemm,
-    a: &[f32],
-    b: &[f32],
-    c0: &[f32],
-    bias: Option<&[f32]>,
-) -> Vec<f64> {
+fn reference(g: &TensorGemm, a: &[f32], b: &[f32], c0: &[f32], bias: Option<&[f32]>) -> Vec<f64> {
     let count = g.batch.map_or(1, |b| b.count);
     let (sa, sb, sc) = g
         .batch
@@ -232,7 +226,9 @@ where
 {
     for (t, &(m, n, k, count)) in SHAPES.iter().enumerate() {
         for cluster in [GemmCluster::One, GemmCluster::Two] {
-            let g = TensorGemm::new(m, n, k).cluster(cluster).packed_batch(count);
+            let g = TensorGemm::new(m, n, k)
+                .cluster(cluster)
+                .packed_batch(count);
             expect::<A, B, O>(label, g, false, false, tol, 100 + 10 * t as u64);
         }
     }
@@ -362,7 +358,7 @@ fn hopper_bad_input_is_an_error_and_c_untouched() {
     assert!(e.to_string().contains("A has"), "{e}");
     unchanged(&c);
     // Bias of the wrong length.
-    let short = gpu.upload(&vec![bf16::from_f32(1.0); 15]).unwrap();
+    let short = gpu.upload(&[bf16::from_f32(1.0); 15]).unwrap();
     let e = lib
         .gemm_tc(
             &s,
@@ -397,7 +393,9 @@ fn hopper_bad_input_is_an_error_and_c_untouched() {
         gpu.alloc_zeroed::<bf16>(512 * 2048).unwrap(),
     );
     let mut c2 = gpu.alloc_zeroed::<bf16>(128 * 512).unwrap();
-    let mut small = lib.tc_scratch::<bf16>(&TensorGemm::new(8192, 8192, 64)).unwrap();
+    let mut small = lib
+        .tc_scratch::<bf16>(&TensorGemm::new(8192, 8192, 64))
+        .unwrap();
     let e = lib
         .gemm_tc(&s, &g, &a2, &b2, &mut c2, None, Some(&mut small))
         .unwrap_err();

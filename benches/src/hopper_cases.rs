@@ -12,9 +12,7 @@
 use super::case::{Case, Ctx, Dtype, Element, Peak, Prepared, Work};
 use super::{data, verify};
 use gpukit::Library;
-use gpukit::ops::{
-    Fp8E4M3, GemmActivation, TcKernel, TcOperand, TcScratch, TensorGemm,
-};
+use gpukit::ops::{Fp8E4M3, GemmActivation, TcKernel, TcOperand, TcScratch, TensorGemm};
 use gpukit::runtime::{self, DeviceBuffer, DeviceCopy, Stream};
 use half::{bf16, f16};
 use std::marker::PhantomData;
@@ -32,13 +30,22 @@ pub fn all() -> Vec<Box<dyn Case>> {
         (2048, 2048, 2048),
         (128, 4096, 4096),
     ] {
-        v.push(Box::new(HopperGemmCase::<bf16, bf16, bf16>::new("gemm", m, n, k)));
+        v.push(Box::new(HopperGemmCase::<bf16, bf16, bf16>::new(
+            "gemm", m, n, k,
+        )));
     }
     for s in [8192, 4096] {
-        v.push(Box::new(HopperGemmCase::<f16, f16, f16>::new("gemm", s, s, s)));
+        v.push(Box::new(HopperGemmCase::<f16, f16, f16>::new(
+            "gemm", s, s, s,
+        )));
     }
     let s = 8192;
-    v.push(Box::new(HopperGemmCase::<f32, f32, f32>::new("gemm_tf32", s, s, s)));
+    v.push(Box::new(HopperGemmCase::<f32, f32, f32>::new(
+        "gemm_tf32",
+        s,
+        s,
+        s,
+    )));
     v.push(Box::new(HopperGemmCase::<Fp8E4M3, Fp8E4M3, bf16>::new(
         "gemm_fp8_e4m3",
         s,
@@ -277,7 +284,12 @@ where
         let cols = tile_sample(n, 48, data::mix(self.seed, 1));
         let brows: Vec<Vec<f64>> = cols
             .iter()
-            .map(|&j| self.b[j * k..(j + 1) * k].iter().map(|v| v.value()).collect())
+            .map(|&j| {
+                self.b[j * k..(j + 1) * k]
+                    .iter()
+                    .map(|v| v.value())
+                    .collect()
+            })
             .collect();
         let (mut num, mut den) = (0f64, 0f64);
         for &i in &rows {
@@ -333,9 +345,19 @@ mod tests {
             })
             .collect();
         assert_eq!(keys.len(), 12);
-        assert!(keys.contains(&("gemm".into(), Dtype::Bf16, vec![128, 4096, 4096], Peak::TensorBf16)));
+        assert!(keys.contains(&(
+            "gemm".into(),
+            Dtype::Bf16,
+            vec![128, 4096, 4096],
+            Peak::TensorBf16
+        )));
         assert!(keys.contains(&("gemm".into(), Dtype::F16, vec![4096; 3], Peak::TensorF16)));
-        assert!(keys.contains(&("gemm_tf32".into(), Dtype::F32, vec![8192; 3], Peak::TensorTf32)));
+        assert!(keys.contains(&(
+            "gemm_tf32".into(),
+            Dtype::F32,
+            vec![8192; 3],
+            Peak::TensorTf32
+        )));
         assert!(keys.contains(&(
             "gemm_fp8_e4m3".into(),
             Dtype::Bf16,

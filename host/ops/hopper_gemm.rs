@@ -419,7 +419,13 @@ pub fn validate_tc(
     bias: Option<usize>,
 ) -> Result<()> {
     let TensorGemm {
-        m, n, k, lda, ldb, ldc, ..
+        m,
+        n,
+        k,
+        lda,
+        ldb,
+        ldc,
+        ..
     } = *g;
     let shapes = format!("m={m} n={n} k={k}");
     if !g.alpha.is_finite() || !g.beta.is_finite() {
@@ -445,8 +451,7 @@ pub fn validate_tc(
     }
     let (sa, sb, sc) = g.strides();
     if count > 1 {
-        for (name, stride, rows, ld) in [("A", sa, m, lda), ("B", sb, n, ldb), ("C", sc, m, ldc)]
-        {
+        for (name, stride, rows, ld) in [("A", sa, m, lda), ("B", sb, n, ldb), ("C", sc, m, ldc)] {
             if stride < rows.saturating_mul(ld) || stride == 0 {
                 return Err(invalid(
                     OP,
@@ -597,14 +602,10 @@ impl Library {
         let sms = self.gpu.props().sm_count as usize;
         let cl = g.cluster.size();
         let mut plan = tc_plan(g, in_bytes, sms);
-        let mut no_split = (
-            SliceArg { ptr: 0, len: 0 },
-            SliceArg { ptr: 0, len: 0 },
-        );
+        let mut no_split = (SliceArg { ptr: 0, len: 0 }, SliceArg { ptr: 0, len: 0 });
         let (ws, cnt) = match scratch {
             Some(sc) if plan.splits > 1 => {
-                if sc.workspace.len() < plan.workspace_floats || sc.counters.len() < plan.counters
-                {
+                if sc.workspace.len() < plan.workspace_floats || sc.counters.len() < plan.counters {
                     return Err(invalid(
                         OP,
                         format!(
@@ -707,8 +708,7 @@ impl Library {
         let (mut batches, mut ldc) = (count as u32, g.ldc as u32);
         let mut stride_c = sc.max(g.m * g.ldc) as u64;
         let (mut alpha, mut beta) = (g.alpha, g.beta);
-        let (mut act, mut group_m, mut splits) =
-            (g.activation.code(), GROUP_M, plan.splits as u32);
+        let (mut act, mut group_m, mut splits) = (g.activation.code(), GROUP_M, plan.splits as u32);
         fn p<T>(v: &mut T) -> *mut c_void {
             v as *mut T as *mut c_void
         }
@@ -756,11 +756,19 @@ mod tests {
         for c in 0..=255u8 {
             let e4 = Fp8E4M3(c);
             if !e4.to_f32().is_nan() {
-                assert_eq!(Fp8E4M3::from_f32(e4.to_f32()).0 & 0x7f, c & 0x7f, "e4m3 {c:#x}");
+                assert_eq!(
+                    Fp8E4M3::from_f32(e4.to_f32()).0 & 0x7f,
+                    c & 0x7f,
+                    "e4m3 {c:#x}"
+                );
             }
             let e5 = Fp8E5M2(c);
             if e5.to_f32().is_finite() {
-                assert_eq!(Fp8E5M2::from_f32(e5.to_f32()).0 & 0x7f, c & 0x7f, "e5m2 {c:#x}");
+                assert_eq!(
+                    Fp8E5M2::from_f32(e5.to_f32()).0 & 0x7f,
+                    c & 0x7f,
+                    "e5m2 {c:#x}"
+                );
             }
         }
         assert_eq!(Fp8E4M3(0x7e).to_f32(), 448.0);
