@@ -178,11 +178,19 @@ where
             .into_iter()
             .map(|v| v.to_f32())
             .collect();
-        let (x, y): (Vec<f32>, Vec<f32>) = (got.clone(), again);
-        assert_eq!(
-            x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            "split-K repeat differs"
+        // The last-arriving split adds the partials in arrival order, so a repeat is not
+        // bit-identical (measured on the H200): it must match the reference as well as the
+        // first run does, which proves the counters were reset.
+        let mut again_picked = Vec::with_capacity(want.len());
+        for z in 0..count {
+            for i in 0..g.m {
+                again_picked.extend_from_slice(&again[z * sc + i * g.ldc..][..g.n]);
+            }
+        }
+        let again_err = rel_err(&again_picked, &want);
+        assert!(
+            again_err <= 1e-2,
+            "split-K repeat departs from the reference: {again_err:e}"
         );
     }
     rel_err(&picked, &want)
