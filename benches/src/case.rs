@@ -66,6 +66,10 @@ pub enum Peak {
     TensorF16,
     /// Dense bf16 tensor-core MMA with f32 accumulation (the same rate as f16).
     TensorBf16,
+    /// Dense tf32 tensor-core MMA (half the f16 rate).
+    TensorTf32,
+    /// Dense fp8 tensor-core MMA (twice the f16 rate; sm_89 and later).
+    TensorFp8,
 }
 
 /// How much work one run of a case does, which decides its throughput unit and ceiling.

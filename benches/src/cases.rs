@@ -134,6 +134,7 @@ pub fn all(sizes: &Sizes) -> Vec<Box<dyn Case>> {
     let g = sizes.gemm;
     cases.push(Box::new(SgemmCase { m: g, n: g, k: g }));
     cases.extend(super::gemm_cases::all(sizes));
+    cases.extend(super::hopper_cases::all());
     cases
 }
 

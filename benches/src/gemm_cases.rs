@@ -1,4 +1,6 @@
-//! Cases of the tensor-core GEMMs ([`gpukit::Library::gemm`] with f16 / bf16 inputs):
+//! Cases of the portable tensor-core GEMMs (`mma.sync`; [`gpukit::Library::gemm`] with f16 /
+//! bf16 inputs), named `gemm_mma` (the `gemm` rows are the Hopper kernels,
+//! [`crate::hopper_cases`]) and compared with the same baseline op `gemm`:
 //! `C = A B` at M = N = K = `sizes.gemm`, f16 / bf16 inputs, f32 accumulation and C, measured
 //! against the f16 / bf16 tensor-core peak. The CuPy counterpart is `gemm` (cublasGemmEx with
 //! f32 accumulation).
@@ -60,7 +62,10 @@ impl<T> TensorGemmCase<T> {
 
 impl<T: TensorGemmElem> Case for TensorGemmCase<T> {
     fn name(&self) -> &str {
-        "gemm"
+        "gemm_mma"
+    }
+    fn cupy_op(&self) -> Option<&str> {
+        Some("gemm")
     }
     fn dtype(&self) -> Dtype {
         T::DTYPE
@@ -177,7 +182,7 @@ mod tests {
             (&cases[0], Dtype::F16, Peak::TensorF16),
             (&cases[1], Dtype::Bf16, Peak::TensorBf16),
         ] {
-            assert_eq!(c.name(), "gemm");
+            assert_eq!(c.name(), "gemm_mma");
             assert_eq!(c.cupy_op(), Some("gemm"));
             assert_eq!(c.dtype(), dtype);
             assert_eq!(c.shape(), vec![8192; 3]);

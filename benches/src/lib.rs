@@ -21,6 +21,7 @@ pub mod chart;
 pub mod data;
 pub mod elementwise;
 pub mod gemm_cases;
+pub mod hopper_cases;
 pub mod matrix;
 pub mod peak;
 pub mod readme_cases;

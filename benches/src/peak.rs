@@ -64,6 +64,13 @@ pub fn peak_flops(
         Peak::Fp32 => Some(fp32_fma_per_clock_per_sm(major, minor)),
         Peak::TensorF16 => tensor_fma_per_clock_per_sm(major, minor, false),
         Peak::TensorBf16 => tensor_fma_per_clock_per_sm(major, minor, true),
+        Peak::TensorTf32 => tensor_fma_per_clock_per_sm(major, minor, true).map(|v| v / 2),
+        Peak::TensorFp8 => match (major, minor) {
+            (8, 9) | (9, 0) | (10, 0) | (12, _) => {
+                tensor_fma_per_clock_per_sm(major, minor, true).map(|v| v * 2)
+            }
+            _ => None,
+        },
     }?;
     Some(sm_count as f64 * per_sm as f64 * 2.0 * clock_khz as f64 * 1e3)
 }
@@ -74,6 +81,8 @@ pub fn peak_name(peak: Peak) -> &'static str {
         Peak::Fp32 => "FP32 peak",
         Peak::TensorF16 => "f16 tensor peak",
         Peak::TensorBf16 => "bf16 tensor peak",
+        Peak::TensorTf32 => "tf32 tensor peak",
+        Peak::TensorFp8 => "fp8 tensor peak",
     }
 }
 

@@ -43,6 +43,8 @@ pub struct Ceilings {
     pub fp32: Option<f64>,
     pub tensor_f16: Option<f64>,
     pub tensor_bf16: Option<f64>,
+    pub tensor_tf32: Option<f64>,
+    pub tensor_fp8: Option<f64>,
 }
 
 impl Ceilings {
@@ -53,6 +55,8 @@ impl Ceilings {
             fp32: peak(Peak::Fp32),
             tensor_f16: peak(Peak::TensorF16),
             tensor_bf16: peak(Peak::TensorBf16),
+            tensor_tf32: peak(Peak::TensorTf32),
+            tensor_fp8: peak(Peak::TensorFp8),
         }
     }
 
@@ -61,6 +65,8 @@ impl Ceilings {
             Peak::Fp32 => self.fp32,
             Peak::TensorF16 => self.tensor_f16,
             Peak::TensorBf16 => self.tensor_bf16,
+            Peak::TensorTf32 => self.tensor_tf32,
+            Peak::TensorFp8 => self.tensor_fp8,
         }
     }
 }
@@ -332,6 +338,8 @@ mod tests {
             fp32: Some(60.0),
             tensor_f16: Some(1000.0),
             tensor_bf16: None,
+            tensor_tf32: None,
+            tensor_fp8: None,
         };
         let mut row = Row::failed("vector_add", "1000000", "f32", String::new());
         row.median_ms = 0.01;

@@ -12,6 +12,8 @@
 //! - [`rows`]: LayerNorm, RMSNorm, residual add + RMSNorm, cross-entropy over vocabulary rows;
 //! - [`matrix`]: transpose and GEMV;
 //! - [`gemm`]: SGEMM and the tensor-core f16 / bf16 GEMMs, single or strided-batched;
+//! - [`hopper_gemm`]: the Hopper (sm_90a) TMA + wgmma GEMMs: bf16, f16, fp8 and tf32 inputs,
+//!   fused bias and activation, split-K;
 //! - [`conv`]: convolutional networks over NHWC f16 / bf16 activations: implicit-GEMM
 //!   convolution with fused epilogue and split-K, the linear layer, max and average pooling,
 //!   the u8 image input conversion.
@@ -53,6 +55,7 @@ use crate::runtime::{Error, Gpu, Result};
 pub mod conv;
 pub mod elementwise;
 pub mod gemm;
+pub mod hopper_gemm;
 pub mod maps;
 pub mod matrix;
 pub mod reductions;
@@ -66,6 +69,10 @@ pub use conv::{
 };
 pub use elementwise::{AxpyElem, Binary};
 pub use gemm::{Gemm, GemmInput, GemmShape, StridedBatch};
+pub use hopper_gemm::{
+    Fp8E4M3, Fp8E5M2, GemmActivation, GemmCluster, TcKernel, TcOperand, TcScratch, TensorBatch,
+    TensorGemm,
+};
 pub use maps::{Accuracy, Activation, BiasGeluElem, MapElem};
 pub use matrix::{Gemv, GemvScratch, MatOp, Shape};
 pub use reductions::{Reduce, ReduceScratch};
@@ -80,6 +87,8 @@ pub struct Library {
     kernels: Kernels,
     /// Blocks of each grid-stride reduction kernel (one resident wave on this GPU).
     reduce_blocks: reductions::ReduceBlocks,
+    /// The Hopper GEMM kernels looked up so far (they have no typed launchers).
+    hopper: hopper_gemm::HopperKernels,
 }
 
 impl Library {
@@ -92,6 +101,7 @@ impl Library {
             gpu: gpu.clone(),
             kernels,
             reduce_blocks,
+            hopper: Default::default(),
         })
     }
 

@@ -30,17 +30,18 @@ impl ModuleImage {
 }
 
 /// Which image to load on a device of compute capability `cc`, best first: cubins built for
-/// exactly this capability, then PTX for the highest capability not above it (the driver
-/// compiles PTX forward, never backward).
+/// exactly this capability (the arch-specific one, e.g. sm_90a, before the portable one: it
+/// carries the same kernels plus the arch-only ones), then PTX for the highest capability not
+/// above it (the driver compiles PTX forward, never backward).
 pub fn rank_images(images: &[ModuleImage], cc: (u32, u32)) -> Vec<(ModuleImage, bool)> {
-    let mut out = Vec::new();
-    for im in images {
-        if let (Some((ma, mi, _)), Some(_)) = (im.capability(), im.cubin)
-            && (ma, mi) == cc
-        {
-            out.push((*im, true));
-        }
-    }
+    let mut out: Vec<(ModuleImage, bool)> = images
+        .iter()
+        .filter(|im| {
+            im.cubin.is_some() && im.capability().is_some_and(|(ma, mi, _)| (ma, mi) == cc)
+        })
+        .map(|im| (*im, true))
+        .collect();
+    out.sort_by_key(|(im, _)| std::cmp::Reverse(im.capability()));
     let mut ptx: Vec<ModuleImage> = images
         .iter()
         .filter(|im| {
@@ -237,5 +238,20 @@ mod tests {
         let a = [im("sm_90a", false)];
         assert_eq!(rank_images(&a, (9, 0)).len(), 1);
         assert!(rank_images(&a, (10, 0)).is_empty());
+        // With both, an H100/H200 takes the sm_90a cubin (it has the Hopper-only kernels too).
+        let both = [im("sm_90", true), im("sm_90a", true)];
+        let names: Vec<_> = rank_images(&both, (9, 0))
+            .iter()
+            .map(|(i, c)| (i.arch, *c))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("sm_90a", true),
+                ("sm_90", true),
+                ("sm_90a", false),
+                ("sm_90", false)
+            ]
+        );
     }
 }

@@ -1,0 +1,822 @@
+//! Hopper (sm_90a) tensor-core GEMM through TMA and `wgmma`:
+//! `C = act(alpha · A·Bᵀ + beta · C + bias)` with f32 accumulation, for bf16 / f16 inputs
+//! (bf16, f16 or f32 out), fp8 inputs (e4m3 × e4m3 and e4m3 × e5m2, bf16 or f32 out; fold the
+//! per-tensor scales into `alpha` with [`TensorGemm::fp8_scales`]) and tf32 (f32 inputs rounded
+//! to tf32 by the copy engine, f32 out). The kernels are `gpu-kernels/src/hopper_gemm.rs`.
+//!
+//! Layout (as a linear layer stores its operands, and as cuBLAS `TN` / `torch.nn.functional.
+//! linear` take them): A is m×k row-major (row stride `lda`), B is **n×k** row-major (row
+//! stride `ldb`), so the product is A·Bᵀ; C is m×n row-major (row stride `ldc`); a batch is
+//! `count` such triples `stride_a`, `stride_b`, `stride_c` elements apart.
+//!
+//! Everything is validated before launch (`Err(InvalidArgument)` naming the problem, C
+//! untouched): lengths, the TMA rules (k, `lda`, `ldb` and the batch strides of A and B
+//! multiples of 16 bytes, 16-byte aligned A and B), bias length, u32 limits. m = 0, n = 0 or
+//! `count == 0` launches nothing; k = 0 gives `C = act(beta · C + bias)`. The kernels exist
+//! only in the sm_90a image: on any other GPU the call returns an error naming the kernel
+//! (the portable tensor-core path, [`Library::gemm`], works everywhere).
+use super::{Library, invalid};
+use crate::kernels::consts::hopper_gemm as hg;
+use crate::runtime::half::{bf16, f16};
+use crate::runtime::sys::CUtensorMapDataType;
+use crate::runtime::tensor_map::{Swizzle, TensorElem, TensorMap, TiledView};
+use crate::runtime::{
+    ClusterDims, DeviceBuffer, DeviceCopy, DeviceSlice, Error, KernelFn, LaunchConfig, Result,
+    SliceArg, Stream,
+};
+use std::ffi::c_void;
+use std::sync::{Arc, Mutex};
+
+/// Threads per CTA (one producer and two consumer warpgroups).
+const THREADS: u32 = hg::HG_THREADS;
+/// CTA tile: rows and columns of C.
+const BM: usize = hg::HG_BM as usize;
+const BN: usize = hg::HG_BN as usize;
+/// Bytes of K per pipeline stage (one 128-byte swizzle row).
+const BK_BYTES: usize = hg::HG_BK_BYTES as usize;
+/// Dynamic shared memory per CTA.
+const SHARED_BYTES: u32 = hg::HG_SHARED_BYTES;
+/// f32 workspace per (tile, split) of split-K.
+const SPLIT_TILE_FLOATS: usize = hg::HG_SPLIT_TILE_FLOATS as usize;
+/// Tile rows per raster group (CTAs running together share A and B panels in L2).
+const GROUP_M: u32 = 8;
+
+/// The epilogue's activation, applied last.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GemmActivation {
+    /// `x`.
+    #[default]
+    None,
+    /// `max(x, 0)`.
+    Relu,
+    /// GELU, tanh form (`gelu(x, approximate="tanh")`).
+    Gelu,
+}
+
+impl GemmActivation {
+    fn code(self) -> u32 {
+        match self {
+            GemmActivation::None => hg::ACT_NONE,
+            GemmActivation::Relu => hg::ACT_RELU,
+            GemmActivation::Gelu => hg::ACT_GELU,
+        }
+    }
+}
+
+/// CTAs per cluster along M. Two share each B tile through TMA multicast (half the B
+/// traffic); one measured as fast or faster on most shapes (`docs/TUNING.md`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GemmCluster {
+    /// One CTA per cluster (no cluster launch).
+    #[default]
+    One,
+    /// Clusters of two CTAs along M with B multicast.
+    Two,
+}
+
+impl GemmCluster {
+    fn size(self) -> usize {
+        match self {
+            GemmCluster::One => 1,
+            GemmCluster::Two => 2,
+        }
+    }
+}
+
+/// A strided batch of [`TensorGemm`] products; strides in elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TensorBatch {
+    /// Number of products.
+    pub count: usize,
+    /// Elements from one A to the next (at least `m · lda`, a multiple of 16 bytes).
+    pub stride_a: usize,
+    /// Elements from one B to the next (at least `n · ldb`, a multiple of 16 bytes).
+    pub stride_b: usize,
+    /// Elements from one C to the next (at least `m · ldc`, so outputs do not overlap).
+    pub stride_c: usize,
+}
+
+/// One Hopper GEMM call: `C = act(alpha · A·Bᵀ + beta · C + bias)`, A m×k, B n×k, C m×n.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TensorGemm {
+    /// Rows of A and C.
+    pub m: usize,
+    /// Rows of B, columns of C.
+    pub n: usize,
+    /// Columns of A and B.
+    pub k: usize,
+    /// Row strides of A, B and C in elements (`k`, `k`, `n` when packed).
+    pub lda: usize,
+    /// Row stride of B.
+    pub ldb: usize,
+    /// Row stride of C.
+    pub ldc: usize,
+    /// `None`: one product.
+    pub batch: Option<TensorBatch>,
+    /// Scale of the product (fp8: times both per-tensor scales).
+    pub alpha: f32,
+    /// Scale of C's previous value; 0 never reads C.
+    pub beta: f32,
+    /// Activation applied after the bias.
+    pub activation: GemmActivation,
+    /// Cluster shape.
+    pub cluster: GemmCluster,
+}
+
+impl TensorGemm {
+    /// `C = A·Bᵀ` for packed A (m×k), B (n×k), C (m×n).
+    pub fn new(m: usize, n: usize, k: usize) -> TensorGemm {
+        TensorGemm {
+            m,
+            n,
+            k,
+            lda: k,
+            ldb: k,
+            ldc: n,
+            batch: None,
+            alpha: 1.0,
+            beta: 0.0,
+            activation: GemmActivation::None,
+            cluster: GemmCluster::One,
+        }
+    }
+
+    /// `C = alpha · A·Bᵀ + beta · C`.
+    pub fn scaled(self, alpha: f32, beta: f32) -> TensorGemm {
+        TensorGemm {
+            alpha,
+            beta,
+            ..self
+        }
+    }
+
+    /// Folds fp8 per-tensor scales (dequantised value = scale · stored value) into `alpha`.
+    pub fn fp8_scales(self, scale_a: f32, scale_b: f32) -> TensorGemm {
+        TensorGemm {
+            alpha: self.alpha * scale_a * scale_b,
+            ..self
+        }
+    }
+
+    /// With an activation.
+    pub fn activation(self, activation: GemmActivation) -> TensorGemm {
+        TensorGemm { activation, ..self }
+    }
+
+    /// With a cluster shape.
+    pub fn cluster(self, cluster: GemmCluster) -> TensorGemm {
+        TensorGemm { cluster, ..self }
+    }
+
+    /// `count` packed products (each matrix right after the previous one).
+    pub fn packed_batch(self, count: usize) -> TensorGemm {
+        let batch = TensorBatch {
+            count,
+            stride_a: self.m.saturating_mul(self.lda),
+            stride_b: self.n.saturating_mul(self.ldb),
+            stride_c: self.m.saturating_mul(self.ldc),
+        };
+        TensorGemm {
+            batch: Some(batch),
+            ..self
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.batch.map_or(1, |b| b.count)
+    }
+
+    fn strides(&self) -> (usize, usize, usize) {
+        match self.batch {
+            Some(b) => (b.stride_a, b.stride_b, b.stride_c),
+            None => (
+                self.m.saturating_mul(self.lda),
+                self.n.saturating_mul(self.ldb),
+                self.m.saturating_mul(self.ldc),
+            ),
+        }
+    }
+}
+
+/// An fp8 e4m3 value (`float8_e4m3fn`: bias 7, 3 mantissa bits, no infinities, max 448).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fp8E4M3(pub u8);
+
+/// An fp8 e5m2 value (`float8_e5m2`: bias 15, 2 mantissa bits, IEEE-like, max 57344).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fp8E5M2(pub u8);
+
+// SAFETY: one byte, every bit pattern a valid value, no padding.
+unsafe impl DeviceCopy for Fp8E4M3 {}
+// SAFETY: as above.
+unsafe impl DeviceCopy for Fp8E5M2 {}
+
+impl TensorElem for Fp8E4M3 {
+    const DATA_TYPE: CUtensorMapDataType = CUtensorMapDataType::CU_TENSOR_MAP_DATA_TYPE_UINT8;
+}
+impl TensorElem for Fp8E5M2 {
+    const DATA_TYPE: CUtensorMapDataType = CUtensorMapDataType::CU_TENSOR_MAP_DATA_TYPE_UINT8;
+}
+
+/// Decodes a sign-less fp8 code with `mant` mantissa bits and exponent `bias`.
+fn fp8_decode(code: u8, mant: u32, bias: i32) -> f32 {
+    let sign = if code & 0x80 != 0 { -1.0 } else { 1.0 };
+    let e = ((code & 0x7f) >> mant) as i32;
+    let f = (code & ((1 << mant) - 1)) as f32 / (1u32 << mant) as f32;
+    let mag = if e == 0 {
+        f * 2f32.powi(1 - bias)
+    } else {
+        (1.0 + f) * 2f32.powi(e - bias)
+    };
+    sign * mag
+}
+
+/// The nearest code to `v` among the positive codes `0..=max_code` (monotonic in value), ties
+/// to the even code, saturating at the largest finite value; NaN maps to `nan`.
+fn fp8_encode(v: f32, max_code: u8, nan: u8, decode: fn(u8) -> f32) -> u8 {
+    if v.is_nan() {
+        return nan;
+    }
+    let sign = if v.is_sign_negative() { 0x80 } else { 0 };
+    let a = v.abs();
+    let (mut lo, mut hi) = (0u8, max_code);
+    if a >= decode(max_code) {
+        return sign | max_code;
+    }
+    // Invariant: decode(lo) <= a < decode(hi).
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if decode(mid) <= a {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let (dl, dh) = (a - decode(lo), decode(hi) - a);
+    let code = if dl < dh || (dl == dh && lo % 2 == 0) {
+        lo
+    } else {
+        hi
+    };
+    sign | code
+}
+
+impl Fp8E4M3 {
+    /// Largest finite value.
+    pub const MAX: f32 = 448.0;
+
+    /// The value.
+    pub fn to_f32(self) -> f32 {
+        if self.0 & 0x7f == 0x7f {
+            return f32::NAN;
+        }
+        fp8_decode(self.0, 3, 7)
+    }
+
+    /// Round to nearest even, saturating at ±448.
+    pub fn from_f32(v: f32) -> Fp8E4M3 {
+        Fp8E4M3(fp8_encode(v, 0x7e, 0x7f, |c| Fp8E4M3(c).to_f32()))
+    }
+}
+
+impl Fp8E5M2 {
+    /// Largest finite value.
+    pub const MAX: f32 = 57344.0;
+
+    /// The value.
+    pub fn to_f32(self) -> f32 {
+        match self.0 & 0x7f {
+            0x7c => {
+                if self.0 & 0x80 != 0 {
+                    f32::NEG_INFINITY
+                } else {
+                    f32::INFINITY
+                }
+            }
+            0x7d..=0x7f => f32::NAN,
+            _ => fp8_decode(self.0, 2, 15),
+        }
+    }
+
+    /// Round to nearest even, saturating at ±57344.
+    pub fn from_f32(v: f32) -> Fp8E5M2 {
+        Fp8E5M2(fp8_encode(v, 0x7b, 0x7f, |c| Fp8E5M2(c).to_f32()))
+    }
+}
+
+/// An input element type of [`Library::gemm_tc`]: how its tensor map is built.
+pub trait TcOperand: DeviceCopy {
+    #[doc(hidden)]
+    fn tensor_map(mem: &DeviceSlice<Self>, view: &TiledView<'_>) -> Result<TensorMap>;
+}
+
+macro_rules! tc_operand {
+    ($($t:ty),*) => {$(
+        impl TcOperand for $t {
+            fn tensor_map(mem: &DeviceSlice<Self>, view: &TiledView<'_>) -> Result<TensorMap> {
+                TensorMap::tiled(mem, view)
+            }
+        }
+    )*};
+}
+tc_operand!(bf16, f16, Fp8E4M3, Fp8E5M2);
+
+/// f32 inputs run as tf32: the copy engine rounds them on the way into shared memory.
+impl TcOperand for f32 {
+    fn tensor_map(mem: &DeviceSlice<f32>, view: &TiledView<'_>) -> Result<TensorMap> {
+        TensorMap::tiled_tf32(mem, view)
+    }
+}
+
+/// The kernel for inputs `Self` (A) × `B` and output `O`: bf16×bf16 and f16×f16 → bf16/f16
+/// (same type) or f32; e4m3×e4m3 and e4m3×e5m2 → bf16 or f32; f32×f32 (tf32) → f32.
+pub trait TcKernel<B: TcOperand, O: DeviceCopy>: TcOperand {
+    /// Entry name in the sm_90a image.
+    const KERNEL: &'static str;
+}
+
+macro_rules! tc_kernel {
+    ($($a:ty, $b:ty, $o:ty => $name:literal;)*) => {$(
+        impl TcKernel<$b, $o> for $a {
+            const KERNEL: &'static str = $name;
+        }
+    )*};
+}
+tc_kernel! {
+    bf16, bf16, bf16 => "hgemm_bf16_bf16";
+    f16, f16, f16 => "hgemm_f16_f16";
+    bf16, bf16, f32 => "hgemm_bf16_f32";
+    f16, f16, f32 => "hgemm_f16_f32";
+    Fp8E4M3, Fp8E4M3, bf16 => "hgemm_e4m3_bf16";
+    Fp8E4M3, Fp8E4M3, f32 => "hgemm_e4m3_f32";
+    Fp8E4M3, Fp8E5M2, bf16 => "hgemm_e4m3_e5m2_bf16";
+    Fp8E4M3, Fp8E5M2, f32 => "hgemm_e4m3_e5m2_f32";
+    f32, f32, f32 => "hgemm_tf32_f32";
+}
+
+/// Split-K scratch: partial tiles and arrival counters (zero between launches; the kernel
+/// leaves them zero). Reusable across calls on one stream at a time.
+pub struct TcScratch {
+    workspace: DeviceBuffer<f32>,
+    counters: DeviceBuffer<u32>,
+}
+
+/// Launch plan of one call (no GPU needed to compute it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcPlan {
+    /// Output tiles per cluster rank (`count · ⌈⌈m/128⌉/cluster⌉ · ⌈n/256⌉`).
+    pub tiles: usize,
+    /// K splits (1: none).
+    pub splits: usize,
+    /// f32 elements of split-K workspace needed (0 without split-K).
+    pub workspace_floats: usize,
+    /// Counters needed (0 without split-K).
+    pub counters: usize,
+}
+
+/// The plan for `g` with `elem_bytes`-byte inputs on a GPU of `sms` SMs: split K only when
+/// there are fewer than half as many tiles as SMs (then fill about half the SMs, at least
+/// four K blocks per split), as measured best on the H200.
+pub fn tc_plan(g: &TensorGemm, elem_bytes: usize, sms: usize) -> TcPlan {
+    let cl = g.cluster.size();
+    let tiles = g.count() * g.m.div_ceil(BM).div_ceil(cl) * g.n.div_ceil(BN);
+    let k_blocks = (g.k * elem_bytes).div_ceil(BK_BYTES);
+    let splits = if tiles == 0 || tiles * cl * 2 > sms {
+        1
+    } else {
+        ((sms / 2) / (tiles * cl)).min(k_blocks / 4).max(1)
+    };
+    let (workspace_floats, counters) = if splits > 1 {
+        (tiles * cl * splits * SPLIT_TILE_FLOATS, tiles * cl * 2)
+    } else {
+        (0, 0)
+    };
+    TcPlan {
+        tiles,
+        splits,
+        workspace_floats,
+        counters,
+    }
+}
+
+const OP: &str = "gemm_tc";
+
+/// Kernels looked up by name, kept so a call costs no driver lookups.
+#[derive(Default)]
+pub(crate) struct HopperKernels(Mutex<Vec<(&'static str, Arc<KernelFn>)>>);
+
+fn too_big(what: &str, v: usize) -> Error {
+    invalid(OP, format!("{what} = {v} exceeds u32"))
+}
+
+/// Checks `g` against the buffer lengths and the TMA rules (see the module docs).
+pub fn validate_tc(
+    g: &TensorGemm,
+    in_bytes: usize,
+    lens: (usize, usize, usize),
+    bias: Option<usize>,
+) -> Result<()> {
+    let TensorGemm {
+        m,
+        n,
+        k,
+        lda,
+        ldb,
+        ldc,
+        ..
+    } = *g;
+    let shapes = format!("m={m} n={n} k={k}");
+    if !g.alpha.is_finite() || !g.beta.is_finite() {
+        return Err(invalid(
+            OP,
+            format!("alpha = {} and beta = {} must be finite", g.alpha, g.beta),
+        ));
+    }
+    if lda < k || ldb < k || ldc < n {
+        return Err(invalid(
+            OP,
+            format!("row strides lda={lda} ldb={ldb} ldc={ldc} are below k={k} / n={n}"),
+        ));
+    }
+    for (what, v) in [("m", m), ("n", n), ("k", k), ("ldc", ldc)] {
+        if u32::try_from(v).is_err() {
+            return Err(too_big(what, v));
+        }
+    }
+    let count = g.count();
+    if u32::try_from(count).is_err() {
+        return Err(too_big("batch count", count));
+    }
+    let (sa, sb, sc) = g.strides();
+    if count > 1 {
+        for (name, stride, rows, ld) in [("A", sa, m, lda), ("B", sb, n, ldb), ("C", sc, m, ldc)] {
+            if stride < rows.saturating_mul(ld) || stride == 0 {
+                return Err(invalid(
+                    OP,
+                    format!(
+                        "batch stride of {name} = {stride} is below its matrix ({rows} rows of {ld}; {shapes} batch={count})"
+                    ),
+                ));
+            }
+        }
+    }
+    if m == 0 || n == 0 || count == 0 {
+        return Ok(());
+    }
+    if k > 0 {
+        for (what, v) in [("k", k), ("lda", lda), ("ldb", ldb)] {
+            if !(v * in_bytes).is_multiple_of(16) {
+                return Err(invalid(
+                    OP,
+                    format!(
+                        "{what} = {v} is {} bytes: the TMA needs a multiple of 16 bytes ({} elements); pad the rows or use Library::gemm",
+                        v * in_bytes,
+                        16 / in_bytes
+                    ),
+                ));
+            }
+        }
+        if count > 1 {
+            for (what, v) in [("stride_a", sa), ("stride_b", sb)] {
+                if !(v * in_bytes).is_multiple_of(16) {
+                    return Err(invalid(
+                        OP,
+                        format!("{what} = {v} is not a multiple of 16 bytes (a TMA rule)"),
+                    ));
+                }
+            }
+        }
+    }
+    let need = |stride: usize, rows: usize, ld: usize, cols: usize| -> Result<usize> {
+        (count - 1)
+            .checked_mul(stride)
+            .and_then(|x| x.checked_add((rows - 1).checked_mul(ld)?))
+            .and_then(|x| x.checked_add(cols))
+            .ok_or_else(|| invalid(OP, format!("the extent of {shapes} overflows usize")))
+    };
+    let mut checks = vec![("C", lens.2, need(sc, m, ldc, n)?)];
+    if k > 0 {
+        checks.push(("A", lens.0, need(sa, m, lda, k)?));
+        checks.push(("B", lens.1, need(sb, n, ldb, k)?));
+    }
+    for (name, len, want) in checks {
+        if len < want {
+            return Err(invalid(
+                OP,
+                format!("{name} has {len} elements, but {shapes} batch={count} needs {want}"),
+            ));
+        }
+    }
+    if let Some(len) = bias
+        && len != n
+    {
+        return Err(invalid(
+            OP,
+            format!("bias has {len} elements, but n = {n} columns need exactly {n}"),
+        ));
+    }
+    if count > 1 && u64::try_from(sc).is_err() {
+        return Err(too_big("stride_c", sc));
+    }
+    Ok(())
+}
+
+impl Library {
+    /// The Hopper kernel `name`, or an error saying it needs the sm_90a image.
+    fn hopper_kernel(&self, name: &'static str) -> Result<Arc<KernelFn>> {
+        let mut cache = self.hopper.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, f)) = cache.iter().find(|(n, _)| *n == name) {
+            return Ok(f.clone());
+        }
+        let (major, minor) = self.gpu.props().compute_capability();
+        if (major, minor) != (9, 0) {
+            return Err(invalid(
+                OP,
+                format!(
+                    "kernel {name} needs an sm_90a GPU (Hopper, compute capability 9.0); this one is {major}.{minor}: use Library::gemm"
+                ),
+            ));
+        }
+        let f = self.kernels.module.function(name).map_err(|e| {
+            invalid(
+                OP,
+                format!(
+                    "kernel {name} is not in the loaded image ({}): it needs the sm_90a build ({e})",
+                    self.kernels.module.loaded_image()
+                ),
+            )
+        })?;
+        let f = Arc::new(f);
+        cache.push((name, f.clone()));
+        Ok(f)
+    }
+
+    /// Split-K scratch big enough for `g` with inputs `T` on this GPU (none needed: an empty
+    /// one). Pass it to [`Library::gemm_tc`] to let small problems split K.
+    pub fn tc_scratch<T: TcOperand>(&self, g: &TensorGemm) -> Result<TcScratch> {
+        let plan = tc_plan(
+            g,
+            std::mem::size_of::<T>(),
+            self.gpu.props().sm_count as usize,
+        );
+        Ok(TcScratch {
+            workspace: self.gpu.alloc_zeroed(plan.workspace_floats.max(4))?,
+            counters: self.gpu.alloc_zeroed(plan.counters.max(4))?,
+        })
+    }
+
+    /// `C = act(alpha · A·Bᵀ + beta · C + bias)` on the Hopper kernels (module docs: layout,
+    /// rules). `bias` has n elements (one per column of C). `scratch` (from
+    /// [`Library::tc_scratch`]) lets problems with fewer tiles than SMs split K; `None` never
+    /// splits. Queued on `s`; no synchronisation.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_tc<A, B, O>(
+        &self,
+        s: &Stream,
+        g: &TensorGemm,
+        a: &DeviceSlice<A>,
+        b: &DeviceSlice<B>,
+        c: &mut DeviceSlice<O>,
+        bias: Option<&DeviceSlice<O>>,
+        scratch: Option<&mut TcScratch>,
+    ) -> Result<()>
+    where
+        A: TcKernel<B, O>,
+        B: TcOperand,
+        O: DeviceCopy,
+    {
+        let in_bytes = std::mem::size_of::<A>();
+        validate_tc(
+            g,
+            in_bytes,
+            (a.len(), b.len(), c.len()),
+            bias.map(|x| x.len()),
+        )?;
+        let count = g.count();
+        if g.m == 0 || g.n == 0 || count == 0 {
+            return Ok(());
+        }
+        let kernel = self.hopper_kernel(A::KERNEL)?;
+        let sms = self.gpu.props().sm_count as usize;
+        let cl = g.cluster.size();
+        let mut plan = tc_plan(g, in_bytes, sms);
+        let mut no_split = (SliceArg { ptr: 0, len: 0 }, SliceArg { ptr: 0, len: 0 });
+        let (ws, cnt) = match scratch {
+            Some(sc) if plan.splits > 1 => {
+                if sc.workspace.len() < plan.workspace_floats || sc.counters.len() < plan.counters {
+                    return Err(invalid(
+                        OP,
+                        format!(
+                            "split-K scratch holds {} floats and {} counters, but this call needs {} and {} (make it with tc_scratch for the largest call)",
+                            sc.workspace.len(),
+                            sc.counters.len(),
+                            plan.workspace_floats,
+                            plan.counters
+                        ),
+                    ));
+                }
+                (
+                    SliceArg::of_mut(&mut sc.workspace),
+                    SliceArg::of_mut(&mut sc.counters),
+                )
+            }
+            _ => {
+                plan.splits = 1;
+                no_split.0.ptr = c.device_ptr();
+                no_split.1.ptr = c.device_ptr();
+                no_split
+            }
+        };
+
+        // Tensor maps: 3-D (K, rows, batch), 128-byte swizzle, box of one 128-byte K row by
+        // 128 rows (A) or 256 / cluster rows (B).
+        let bk = (BK_BYTES / in_bytes) as u32;
+        let (sa, sb, sc) = g.strides();
+        let a_box = [bk, BM as u32, 1];
+        let b_box = [bk, (BN / cl) as u32, 1];
+        let dummy;
+        let (mut ta, mut tb) = if g.k == 0 {
+            // Never read (no K blocks), but a map needs nonzero sizes and a real address.
+            dummy = self.gpu.alloc_zeroed::<u8>(BN * BK_BYTES)?;
+            let view = |rows: usize, boxes: &[u32; 3]| {
+                let dims = [BK_BYTES as u64, rows as u64, 1];
+                let strides = [BK_BYTES as u64, (rows * BK_BYTES) as u64];
+                let boxes = [BK_BYTES as u32, boxes[1], 1];
+                TensorMap::tiled(
+                    &dummy,
+                    &TiledView {
+                        dims: &dims,
+                        strides: &strides,
+                        boxes: &boxes,
+                        swizzle: Swizzle::B128,
+                    },
+                )
+            };
+            (view(BM, &a_box)?, view(BN, &b_box)?)
+        } else {
+            let a_dims = [g.k as u64, g.m as u64, count as u64];
+            let a_strides = [g.lda as u64, sa.max(g.m * g.lda) as u64];
+            let b_dims = [g.k as u64, g.n as u64, count as u64];
+            let b_strides = [g.ldb as u64, sb.max(g.n * g.ldb) as u64];
+            let ta = A::tensor_map(
+                a,
+                &TiledView {
+                    dims: &a_dims,
+                    strides: &a_strides,
+                    boxes: &a_box,
+                    swizzle: Swizzle::B128,
+                },
+            )?;
+            let tb = B::tensor_map(
+                b,
+                &TiledView {
+                    dims: &b_dims,
+                    strides: &b_strides,
+                    boxes: &b_box,
+                    swizzle: Swizzle::B128,
+                },
+            )?;
+            (ta, tb)
+        };
+
+        let cfg0 = LaunchConfig::linear(cl as u32, THREADS).with_shared(SHARED_BYTES);
+        let resident = if cl > 1 {
+            cl * kernel.max_active_clusters(&cfg0, ClusterDims(cl as u32, 1, 1))? as usize
+        } else {
+            sms
+        };
+        let mut grid = resident.min(cl * plan.tiles * plan.splits).max(cl);
+        grid -= grid % cl;
+        let cfg = LaunchConfig::linear(grid as u32, THREADS).with_shared(SHARED_BYTES);
+
+        let mut c_arg = SliceArg::of_mut(c);
+        let mut bias_arg = match bias {
+            Some(x) => SliceArg::of(x),
+            None => SliceArg {
+                ptr: c_arg.ptr,
+                len: 0,
+            },
+        };
+        let (mut ws, mut cnt) = (ws, cnt);
+        if plan.splits == 1 {
+            ws.len = 0;
+            cnt.len = 0;
+        }
+        let (mut m, mut n, mut k) = (g.m as u32, g.n as u32, g.k as u32);
+        let (mut batches, mut ldc) = (count as u32, g.ldc as u32);
+        let mut stride_c = sc.max(g.m * g.ldc) as u64;
+        let (mut alpha, mut beta) = (g.alpha, g.beta);
+        let (mut act, mut group_m, mut splits) = (g.activation.code(), GROUP_M, plan.splits as u32);
+        fn p<T>(v: &mut T) -> *mut c_void {
+            v as *mut T as *mut c_void
+        }
+        let mut params = [
+            p(&mut ta),
+            p(&mut tb),
+            p(&mut c_arg),
+            p(&mut bias_arg),
+            p(&mut ws),
+            p(&mut cnt),
+            p(&mut m),
+            p(&mut n),
+            p(&mut k),
+            p(&mut batches),
+            p(&mut ldc),
+            p(&mut stride_c),
+            p(&mut alpha),
+            p(&mut beta),
+            p(&mut act),
+            p(&mut group_m),
+            p(&mut splits),
+        ];
+        if cl > 1 {
+            // SAFETY: `params` holds one value per parameter of the hgemm entry (two 128-byte
+            // tensor maps, four {ptr, len} slices, u32 m n k batches ldc, u64 stride_c, f32
+            // alpha beta, u32 act group_m splits), in order. The slices are live device
+            // buffers whose lengths were checked against every element the kernel touches
+            // (C: `validate_tc`; bias: n; split-K scratch: the plan); the tensor maps cover
+            // exactly A and B (checked by `TensorMap::tiled`), and the kernel reads nothing
+            // else. The maps and scalars outlive the call, which copies them.
+            unsafe { kernel.launch_cluster(s, &cfg, ClusterDims(cl as u32, 1, 1), &mut params) }
+        } else {
+            // SAFETY: as above.
+            unsafe { kernel.launch(s, &cfg, &mut params) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fp8_round_trips_every_code() {
+        for c in 0..=255u8 {
+            let e4 = Fp8E4M3(c);
+            if !e4.to_f32().is_nan() {
+                assert_eq!(
+                    Fp8E4M3::from_f32(e4.to_f32()).0 & 0x7f,
+                    c & 0x7f,
+                    "e4m3 {c:#x}"
+                );
+            }
+            let e5 = Fp8E5M2(c);
+            if e5.to_f32().is_finite() {
+                assert_eq!(
+                    Fp8E5M2::from_f32(e5.to_f32()).0 & 0x7f,
+                    c & 0x7f,
+                    "e5m2 {c:#x}"
+                );
+            }
+        }
+        assert_eq!(Fp8E4M3(0x7e).to_f32(), 448.0);
+        assert_eq!(Fp8E4M3(0x01).to_f32(), 2f32.powi(-9));
+        assert_eq!(Fp8E4M3(0x38).to_f32(), 1.0);
+        assert_eq!(Fp8E5M2(0x7b).to_f32(), 57344.0);
+        assert_eq!(Fp8E5M2(0x3c).to_f32(), 1.0);
+        assert_eq!(Fp8E4M3::from_f32(1e6).to_f32(), 448.0);
+        assert_eq!(Fp8E4M3::from_f32(-0.3).to_f32(), -0.3125);
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let g = TensorGemm::new(129, 257, 80);
+        let ok = (129 * 80, 257 * 80, 129 * 257);
+        assert!(validate_tc(&g, 2, ok, Some(257)).is_ok());
+        let e = validate_tc(&g, 2, (ok.0 - 1, ok.1, ok.2), None).unwrap_err();
+        assert!(e.to_string().contains("A has"), "{e}");
+        let e = validate_tc(&g, 2, ok, Some(256)).unwrap_err();
+        assert!(e.to_string().contains("bias"), "{e}");
+        let odd = TensorGemm::new(4, 4, 12);
+        let e = validate_tc(&odd, 2, (48, 48, 16), None).unwrap_err();
+        assert!(e.to_string().contains("16 bytes"), "{e}");
+        // fp8: 16 elements per 16 bytes; tf32: 4.
+        assert!(validate_tc(&TensorGemm::new(4, 4, 16), 1, (64, 64, 16), None).is_ok());
+        assert!(validate_tc(&TensorGemm::new(4, 4, 8), 1, (32, 32, 16), None).is_err());
+        assert!(validate_tc(&TensorGemm::new(4, 4, 4), 4, (16, 16, 16), None).is_ok());
+        // Empty problems pass whatever the TMA rules; k = 0 needs only C.
+        assert!(validate_tc(&TensorGemm::new(0, 4, 3), 2, (0, 12, 0), None).is_ok());
+        assert!(validate_tc(&TensorGemm::new(3, 4, 0), 2, (0, 0, 12), None).is_ok());
+        let batch = TensorGemm::new(8, 8, 8).packed_batch(3);
+        assert!(validate_tc(&batch, 2, (192, 192, 192), None).is_ok());
+        let e = validate_tc(&batch, 2, (192, 192, 191), None).unwrap_err();
+        assert!(e.to_string().contains("C has"), "{e}");
+        let bad = TensorGemm::new(2, 2, 8).scaled(f32::NAN, 0.0);
+        assert!(validate_tc(&bad, 2, (16, 16, 4), None).is_err());
+    }
+
+    #[test]
+    fn split_k_only_for_few_tiles() {
+        let big = tc_plan(&TensorGemm::new(8192, 8192, 8192), 2, 132);
+        assert_eq!((big.splits, big.workspace_floats), (1, 0));
+        let thin = tc_plan(&TensorGemm::new(128, 4096, 4096), 2, 132);
+        assert_eq!(thin.tiles, 16);
+        assert_eq!(thin.splits, 4);
+        assert_eq!(thin.workspace_floats, 16 * 4 * SPLIT_TILE_FLOATS);
+        assert_eq!(thin.counters, 32);
+        let short_k = tc_plan(&TensorGemm::new(128, 256, 64), 2, 132);
+        assert_eq!(short_k.splits, 1);
+    }
+}
