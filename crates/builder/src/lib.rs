@@ -737,6 +737,14 @@ fn compile(
             let Some(d) = diagnostics::from_json(&line, crate_dir, base) else {
                 continue;
             };
+            // The builder asks for the PTX-version feature on purpose (arch::rustflags);
+            // rustc's note that it is unstable says nothing to the user.
+            if d.level == "warning"
+                && d.message
+                    .starts_with("unstable feature specified for `-Ctarget-feature`")
+            {
+                continue;
+            }
             eprint!("{}", d.rendered);
             // Headlines for errors and warnings, not for rustc's closing summaries and notes.
             let summary = d.location.is_none() && d.message.contains("previous error");

@@ -349,7 +349,7 @@ pub struct Consumer<const S: usize> {
 }
 
 /// A full stage a consumer reads until it hands it back with [`Consumer::release`] or
-/// [`Consumer::release_cluster`].
+/// [`Consumer::release_to_rank`].
 #[must_use = "a stage must be released, or the producer waits forever"]
 pub struct ConsumerStage {
     index: u32,
