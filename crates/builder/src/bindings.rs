@@ -28,6 +28,8 @@ fn host_elem(rt: &str, e: Elem) -> String {
     match e {
         Elem::F16 => format!("{rt}::half::f16"),
         Elem::Bf16 => format!("{rt}::half::bf16"),
+        Elem::E4M3 => format!("{rt}::Fp8E4M3"),
+        Elem::E5M2 => format!("{rt}::Fp8E5M2"),
         other => other.host_type().to_string(),
     }
 }
@@ -171,12 +173,14 @@ fn header_and_kernels(
     );
     let _ = writeln!(w, "        Ok(Kernels {{");
     for k in kernels {
+        // Architecture-specific kernels may be absent from the image this device loaded: the
+        // module still loads, and launching one says why it is missing.
+        let lookup = |entry: &str| match &k.contract.arch {
+            Some(arch) => format!("module.arch_function({entry:?}, {arch:?})?"),
+            None => format!("module.function({entry:?})?"),
+        };
         if k.is_generic() {
-            let fs: Vec<String> = k
-                .entries()
-                .iter()
-                .map(|e| format!("module.function({:?})?", e.entry))
-                .collect();
+            let fs: Vec<String> = k.entries().iter().map(|e| lookup(&e.entry)).collect();
             let _ = writeln!(
                 w,
                 "            {}: {} {{ f: [{}] }},",
@@ -187,10 +191,10 @@ fn header_and_kernels(
         } else {
             let _ = writeln!(
                 w,
-                "            {}: {} {{ f: module.function({:?})? }},",
+                "            {}: {} {{ f: {} }},",
                 k.name,
                 camel(&k.name),
-                k.name
+                lookup(&k.name)
             );
         }
     }
@@ -366,6 +370,25 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
     let shared_args = shared_args.join(", ");
     let args: Vec<String> = k.params.iter().map(|q| q.name.clone()).collect();
     let args = args.join(", ");
+    // Architecture-specific kernels hold an `ArchKernel` (absent on other devices): reaching
+    // the function is fallible, and such kernels can also be launched as clusters.
+    let arch = k.contract.arch.is_some();
+    let (fn_ty, fn_ret, get, q) = if arch {
+        (
+            format!("{rt}::ArchKernel"),
+            format!("{rt}::Result<&{rt}::KernelFn>"),
+            ".get()",
+            "?",
+        )
+    } else {
+        (
+            format!("{rt}::KernelFn"),
+            format!("&{rt}::KernelFn"),
+            "",
+            "",
+        )
+    };
+    let function = format!("self.function{tf}(){q}");
 
     for d in &k.docs {
         let _ = writeln!(w, "///{d}");
@@ -384,7 +407,7 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
     if k.is_generic() {
         let _ = writeln!(
             w,
-            "pub struct {ty} {{\n    f: [{rt}::KernelFn; {}],\n}}\n",
+            "pub struct {ty} {{\n    f: [{fn_ty}; {}],\n}}\n",
             entries.len()
         );
         let list: Vec<String> = k
@@ -416,7 +439,7 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
         }
         let _ = writeln!(w);
     } else {
-        let _ = writeln!(w, "pub struct {ty} {{\n    f: {rt}::KernelFn,\n}}\n");
+        let _ = writeln!(w, "pub struct {ty} {{\n    f: {fn_ty},\n}}\n");
     }
     let _ = writeln!(w, "impl {ty} {{");
     let _ = writeln!(w, "    pub const NAME: &'static str = {:?};\n", k.name);
@@ -428,15 +451,17 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
             names.len(),
             names.join(", ")
         );
+        let amp = if arch { "" } else { "&" };
         let _ = writeln!(
             w,
-            "    /// The loaded function of one instance (attributes, limits).\n    pub fn function{gp}(&self) -> &{rt}::KernelFn{wc} {{\n        &self.f[<{} as {inst}>::INDEX]\n    }}\n",
+            "    /// The loaded function of one instance (attributes, limits).\n    pub fn function{gp}(&self) -> {fn_ret}{wc} {{\n        {amp}self.f[<{} as {inst}>::INDEX]{get}\n    }}\n",
             key_type(rt, k, None)
         );
     } else {
+        let amp = if arch { "" } else { "&" };
         let _ = writeln!(
             w,
-            "    /// The loaded function (attributes, limits).\n    pub fn function(&self) -> &{rt}::KernelFn {{\n        &self.f\n    }}\n"
+            "    /// The loaded function (attributes, limits).\n    pub fn function(&self) -> {fn_ret} {{\n        {amp}self.f{get}\n    }}\n"
         );
     }
 
@@ -509,9 +534,7 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
                         ""
                     }
                 ),
-                format!(
-                    "self.function{tf}().config_for_elements({n}, {per_thread}, {bx}, {grid_stride})"
-                ),
+                format!("{function}.config_for_elements({n}, {per_thread}, {bx}, {grid_stride})"),
             ))
         }
         GridRule::Rows {
@@ -524,7 +547,7 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
                 if *per_warp { "warp" } else { "block" }
             ),
             format!(
-                "{rt}::contract::rows_config(self.function{tf}(), {out:?}, {out}.len(), {}, {bx}, {per_warp})",
+                "{rt}::contract::rows_config({function}, {out:?}, {out}.len(), {}, {bx}, {per_warp})",
                 geom_code(k, row_len, consts)?
             ),
         )),
@@ -540,7 +563,7 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
                 if *per_thread { "thread" } else { "block" }
             ),
             format!(
-                "{rt}::contract::tiles_config(self.function{tf}(), {out:?}, {out}.len(), {}, ({tw}, {th}), ({bx}, {by}), {per_thread})",
+                "{rt}::contract::tiles_config({function}, {out:?}, {out}.len(), {}, ({tw}, {th}), ({bx}, {by}), {per_thread})",
                 geom_code(k, cols, consts)?
             ),
         )),
@@ -599,6 +622,51 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
         )
     );
     let _ = writeln!(w, "        self.check{tf}({shared_args})?;");
+    param_array(w, rt, k);
+    let _ = writeln!(
+        w,
+        "        // SAFETY: `params` follows the kernel's parameter list, which the builder checked\n        // against the PTX `.entry` (sizes and count); slices carry their lengths and the kernel\n        // bounds-checks every access; outputs are borrowed mutably for the launch.\n        unsafe {{ {function}.launch(stream, cfg, &mut params) }}"
+    );
+    let _ = writeln!(w, "    }}");
+    if arch {
+        let _ = writeln!(
+            w,
+            "\n    /// Launch as clusters of `cluster` CTAs (`cuLaunchKernelEx`), checked against the contract, the\n    /// device's limits and the cluster rules ([`{rt}::validate_cluster`], at least one cluster resident)."
+        );
+        let _ = writeln!(
+            w,
+            "    #[allow(clippy::too_many_arguments)]\n{}",
+            signature(
+                "launch_cluster",
+                gp,
+                &with(
+                    &[
+                        self_.clone(),
+                        stream.clone(),
+                        cfg.clone(),
+                        format!("cluster: {rt}::ClusterDims"),
+                    ],
+                    &params
+                ),
+                &format!("{rt}::Result<()>"),
+                wc
+            )
+        );
+        let _ = writeln!(w, "        self.check{tf}({shared_args})?;");
+        param_array(w, rt, k);
+        let _ = writeln!(
+            w,
+            "        // SAFETY: as `launch_with`; the cluster shape is checked by `launch_cluster`.\n        unsafe {{ {function}.launch_cluster(stream, cfg, cluster, &mut params) }}"
+        );
+        let _ = writeln!(w, "    }}");
+    }
+    let _ = writeln!(w, "}}\n");
+    Ok(())
+}
+
+/// The `params` array of a launch: one pointer per kernel parameter, in order (slices as
+/// `{ptr, len}`, tensor maps by value).
+fn param_array(w: &mut String, rt: &str, k: &KernelSig) {
     let mut ptrs = Vec::new();
     for p in &k.params {
         let arg = format!("arg_{}", p.name);
@@ -628,13 +696,6 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
         ptrs.len(),
         ptrs.join(", ")
     );
-    let _ = writeln!(
-        w,
-        "        // SAFETY: `params` follows the kernel's parameter list, which the builder checked\n        // against the PTX `.entry` (sizes and count); slices carry their lengths and the kernel\n        // bounds-checks every access; outputs are borrowed mutably for the launch.\n        unsafe {{ self.function{tf}().launch(stream, cfg, &mut params) }}"
-    );
-    let _ = writeln!(w, "    }}");
-    let _ = writeln!(w, "}}\n");
-    Ok(())
 }
 
 #[cfg(test)]
@@ -741,6 +802,37 @@ mod tests {
         ));
         // launch_with checks the contract first.
         assert!(src.contains("        self.check(x, gamma, rows, cols, &*y)?;"));
+    }
+
+    #[test]
+    fn arch_kernels_are_optional_and_launch_as_clusters() {
+        let src = generated(
+            "#[kernel(arch = \"sm_90a\", instances((Bf16, Bf16, f32), (E4M3, E5M2, Bf16), (Tf32, Tf32, f32)))]\n\
+             fn mm<TA, TB, O>(a: TensorMap, b: TensorMap, c: OutSlice<O, Manual>, n: u32) {}\n\
+             #[kernel(arch = \"sm_90a\")] fn t(a: TensorMap, o: OutSlice<u32, Manual>) {}",
+        );
+        // Looked up only in the sm_90a image; absent (with a reason) elsewhere.
+        assert!(src.contains(
+            "mm: Mm { f: [module.arch_function(\"mm__bf16_bf16_f32\", \"sm_90a\")?, module.arch_function(\"mm__e4m3_e5m2_bf16\", \"sm_90a\")?, module.arch_function(\"mm__tf32_tf32_f32\", \"sm_90a\")?] }"
+        ), "{src}");
+        assert!(src.contains("t: T { f: module.arch_function(\"t\", \"sm_90a\")? }"));
+        assert!(src.contains("    f: crate::rt::ArchKernel,"));
+        assert!(src.contains(
+            "pub fn function(&self) -> crate::rt::Result<&crate::rt::KernelFn> {\n        self.f.get()"
+        ));
+        // fp8 keys are the runtime's fp8 types; tf32 reads f32 storage.
+        assert!(src.contains(
+            "impl MmInstance for (crate::rt::Fp8E4M3, crate::rt::Fp8E5M2, crate::rt::half::bf16)"
+        ));
+        assert!(src.contains("impl MmInstance for (f32, f32, f32)"));
+        // Tensor maps by reference, copied into the launch; a cluster launcher.
+        assert!(src.contains("        a: &crate::rt::TensorMap,\n"));
+        assert!(src.contains("let mut arg_a = *a;"));
+        assert!(src.contains("pub fn launch_cluster<TA, TB, O>("));
+        assert!(src.contains("        cluster: crate::rt::ClusterDims,\n"));
+        assert!(src.contains(
+            "unsafe { self.function::<TA, TB, O>()?.launch_cluster(stream, cfg, cluster, &mut params) }"
+        ));
     }
 
     #[test]

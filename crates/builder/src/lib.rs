@@ -467,20 +467,11 @@ impl KernelBuilder {
         let launcher_dir = out_dir.join(&stem);
         std::fs::create_dir_all(&launcher_dir)
             .map_err(io(format!("creating {}", launcher_dir.display())))?;
-        // Launchers for architecture-specific kernels need the runtime to report them missing
-        // on other devices (instead of failing the whole module), and tensor-map kernels need
-        // its tensor maps and cluster launches; until it has both, those kernels are built,
-        // validated and assembled, not bound.
-        let bound: Vec<KernelSig> = kernels
-            .iter()
-            .filter(|k| k.contract.arch.is_none() && !arch::has_tensor_maps(k))
-            .cloned()
-            .collect();
         let generated = bindings::generate_files(
             &meta.name,
             &self.runtime_path,
             &images,
-            &bound,
+            &kernels,
             &consts,
             &launcher_dir.display().to_string(),
         )

@@ -32,6 +32,13 @@ pub enum Elem {
     I64,
     U64,
     Usize,
+    /// fp8 e4m3 (the device's `wgmma::E4M3` marker; host `Fp8E4M3`): an input type of
+    /// tensor-core kernels, which read it through tensor maps.
+    E4M3,
+    /// fp8 e5m2 (`wgmma::E5M2`; host `Fp8E5M2`).
+    E5M2,
+    /// tf32 (`wgmma::Tf32`): f32 storage the tensor cores read with 10 mantissa bits (host f32).
+    Tf32,
 }
 
 impl Elem {
@@ -51,6 +58,9 @@ impl Elem {
             "i64" => Elem::I64,
             "u64" => Elem::U64,
             "usize" => Elem::Usize,
+            "E4M3" => Elem::E4M3,
+            "E5M2" => Elem::E5M2,
+            "Tf32" => Elem::Tf32,
             _ => return None,
         })
     }
@@ -71,6 +81,8 @@ impl Elem {
             Elem::I64 => "i64",
             Elem::U64 => "u64",
             Elem::Usize => "usize",
+            Elem::E4M3 | Elem::E5M2 => "u8",
+            Elem::Tf32 => "f32",
         }
     }
 
@@ -90,22 +102,28 @@ impl Elem {
             Elem::I64 => "i64",
             Elem::U64 => "u64",
             Elem::Usize => "usize",
+            Elem::E4M3 => "e4m3",
+            Elem::E5M2 => "e5m2",
+            Elem::Tf32 => "tf32",
         }
     }
 
     /// Size in bytes.
     pub fn size(self) -> u64 {
         match self {
-            Elem::I8 | Elem::U8 => 1,
+            Elem::I8 | Elem::U8 | Elem::E4M3 | Elem::E5M2 => 1,
             Elem::F16 | Elem::Bf16 | Elem::I16 | Elem::U16 => 2,
-            Elem::F32 | Elem::I32 | Elem::U32 => 4,
+            Elem::F32 | Elem::I32 | Elem::U32 | Elem::Tf32 => 4,
             Elem::F64 | Elem::I64 | Elem::U64 | Elem::Usize => 8,
         }
     }
 
     /// Integer types (usable in length relations and as geometry).
     pub fn is_integer(self) -> bool {
-        !matches!(self, Elem::F32 | Elem::F64 | Elem::F16 | Elem::Bf16)
+        !matches!(
+            self,
+            Elem::F32 | Elem::F64 | Elem::F16 | Elem::Bf16 | Elem::E4M3 | Elem::E5M2 | Elem::Tf32
+        )
     }
 }
 

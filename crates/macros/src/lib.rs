@@ -49,6 +49,9 @@ pub fn kernel(args: TokenStream, item: TokenStream) -> TokenStream {
 fn elem_tokens(e: Elem) -> Tokens {
     match e {
         Elem::Bf16 => quote!(::gpukit_device::Bf16),
+        Elem::E4M3 => quote!(::gpukit_device::wgmma::E4M3),
+        Elem::E5M2 => quote!(::gpukit_device::wgmma::E5M2),
+        Elem::Tf32 => quote!(::gpukit_device::wgmma::Tf32),
         other => {
             let id = format_ident!("{}", other.short_name());
             quote!(#id)

@@ -27,6 +27,7 @@ pub mod result;
 pub mod context;
 pub mod contract;
 pub mod event;
+pub mod fp8;
 pub mod gpu;
 pub mod graph;
 pub mod launch;
@@ -45,6 +46,7 @@ pub mod unified;
 pub use context::Context;
 pub use contract::Const;
 pub use event::{Event, join, wait_event};
+pub use fp8::{Fp8E4M3, Fp8E5M2};
 pub use gpu::{DeviceProps, Gpu};
 pub use graph::Graph;
 pub use half;
@@ -53,7 +55,7 @@ pub use launch::{
     check_same_len, plan_elements, validate_cluster, validate_config,
 };
 pub use memory::{DeviceBuffer, DeviceCopy, DeviceSlice, copy_async, download, sync, zero_async};
-pub use module::{Module, ModuleImage, rank_images};
+pub use module::{ArchKernel, Module, ModuleImage, rank_images};
 pub use multi::{DeviceInfo, MultiGpu, copy_peer_async, devices, split_ranges};
 pub use pinned::{PinnedBuffer, copy_to_device_async, copy_to_host_async};
 pub use pool::{MemPool, PoolBuffer};

@@ -61,6 +61,8 @@ pub struct Module {
     name: String,
     raw: sys::CUmodule,
     loaded: String,
+    /// The architecture of the loaded image (`sm_90a`); empty for hand-written PTX.
+    loaded_arch: &'static str,
     props: DeviceProps,
     /// The context the module lives in: launches bind it on whichever thread they run.
     ctx: Arc<Context>,
@@ -111,6 +113,7 @@ impl Module {
                         name: name.to_string(),
                         raw,
                         loaded: format!("{} {}", im.arch, if cubin { "cubin" } else { "PTX" }),
+                        loaded_arch: im.arch,
                         props,
                         ctx: gpu.context().clone(),
                     });
@@ -144,6 +147,7 @@ impl Module {
             name: name.to_string(),
             raw,
             loaded: "hand-written PTX".into(),
+            loaded_arch: "",
             props: gpu.props().clone(),
             ctx: gpu.context().clone(),
         })
@@ -181,6 +185,74 @@ impl Module {
         unsafe { sys::cuModuleGetFunction(&mut f, self.raw, entry.as_ptr()) }
             .call("cuModuleGetFunction")?;
         KernelFn::new(f, name, self.clone(), &self.props)
+    }
+
+    /// The architecture-specific kernel `name` built for `arch` only (`#[kernel(arch = ..)]`):
+    /// looked up when the loaded image is `arch`'s, otherwise recorded as unavailable, so the
+    /// module still loads on other devices and only launching this kernel fails, with
+    /// [`Error::KernelUnavailable`].
+    pub fn arch_function(
+        self: &Arc<Self>,
+        name: &'static str,
+        arch: &'static str,
+    ) -> Result<ArchKernel> {
+        if self.loaded_arch == arch {
+            return Ok(ArchKernel(Ok(self.function(name)?)));
+        }
+        Ok(ArchKernel::absent(
+            name,
+            arch,
+            self.props.compute_capability(),
+            self.loaded.clone(),
+        ))
+    }
+}
+
+/// Why an architecture-specific kernel is absent on this device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Absent {
+    kernel: &'static str,
+    arch: &'static str,
+    cc: (u32, u32),
+    loaded: String,
+}
+
+/// A kernel that exists only in one architecture's image: the loaded function, or why it is
+/// absent on this device (the typed launchers return that error when it is launched).
+pub struct ArchKernel(std::result::Result<KernelFn, Absent>);
+
+impl ArchKernel {
+    /// The loaded function, or [`Error::KernelUnavailable`] naming the kernel, the
+    /// architecture it needs, the device and the image it loaded.
+    pub fn get(&self) -> Result<&KernelFn> {
+        self.0.as_ref().map_err(|a| Error::KernelUnavailable {
+            kernel: a.kernel.to_string(),
+            arch: a.arch.to_string(),
+            major: a.cc.0,
+            minor: a.cc.1,
+            loaded: a.loaded.clone(),
+        })
+    }
+
+    /// Whether the kernel is in the loaded image.
+    pub fn is_available(&self) -> bool {
+        self.0.is_ok()
+    }
+
+    /// The kernel `kernel`, built for `arch` only, as absent on a device of capability `cc`
+    /// that loaded the image `loaded` (e.g. `sm_80 PTX`).
+    pub fn absent(
+        kernel: &'static str,
+        arch: &'static str,
+        cc: (u32, u32),
+        loaded: impl Into<String>,
+    ) -> ArchKernel {
+        ArchKernel(Err(Absent {
+            kernel,
+            arch,
+            cc,
+            loaded: loaded.into(),
+        }))
     }
 }
 
@@ -253,5 +325,39 @@ mod tests {
                 ("sm_90", false)
             ]
         );
+    }
+
+    /// The fallback an sm_80/sm_89 device takes (not run on such hardware: the selection logic
+    /// only): the portable image, and the Hopper-only kernels absent with an error naming them.
+    #[test]
+    fn older_devices_take_the_portable_image_and_report_hopper_kernels_absent() {
+        let images = [im("sm_80", false), im("sm_90", true), im("sm_90a", true)];
+        for (cc, want) in [((8, 0), "sm_80"), ((8, 9), "sm_80"), ((9, 0), "sm_90a")] {
+            let first = rank_images(&images, cc)[0].0.arch;
+            assert_eq!(first, want, "device {cc:?}");
+            // What `Module::arch_function` decides from the loaded image's architecture.
+            let hopper_present = first == "sm_90a";
+            assert_eq!(hopper_present, cc == (9, 0));
+        }
+        // sm_90a images never go to another capability, even a newer one.
+        assert!(
+            rank_images(&images, (10, 0))
+                .iter()
+                .all(|(i, _)| i.arch != "sm_90a")
+        );
+        let k = ArchKernel::absent("hgemm__bf16_bf16_bf16", "sm_90a", (8, 0), "sm_80 PTX");
+        assert!(!k.is_available());
+        let e = k.get().err().expect("absent");
+        assert!(matches!(e, Error::KernelUnavailable { .. }));
+        let msg = e.to_string();
+        for part in [
+            "hgemm__bf16_bf16_bf16",
+            "sm_90a",
+            "compute capability 8.0",
+            "sm_80 PTX",
+            "portable kernel",
+        ] {
+            assert!(msg.contains(part), "{msg}");
+        }
     }
 }

@@ -161,6 +161,20 @@ pub enum Error {
         /// The architectures the module was built for.
         built: String,
     },
+    /// An architecture-specific kernel (`#[kernel(arch = "sm_90a")]`) that the image loaded
+    /// for this device does not contain; nothing was launched.
+    KernelUnavailable {
+        /// The kernel's entry.
+        kernel: String,
+        /// The architecture it was built for.
+        arch: String,
+        /// The device's compute capability, major.
+        major: u32,
+        /// The device's compute capability, minor.
+        minor: u32,
+        /// The image that was loaded, e.g. `sm_80 PTX`.
+        loaded: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -218,6 +232,16 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "module `{module}` has no image for compute capability {major}.{minor} (built for: {built}); rebuild with GPUKIT_ARCH=sm_{major}{minor}"
+            ),
+            Error::KernelUnavailable {
+                kernel,
+                arch,
+                major,
+                minor,
+                loaded,
+            } => write!(
+                f,
+                "kernel `{kernel}` exists only for {arch} GPUs; this device has compute capability {major}.{minor} and loaded the {loaded} image, which does not contain it: use a portable kernel here"
             ),
         }
     }
