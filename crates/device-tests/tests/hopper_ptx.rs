@@ -109,11 +109,59 @@ fn device_primitives_emit_their_instructions() {
         ("wgmma_f16_n64_rs", "m64n64k16.f32.f16.f16"),
         ("wgmma_e4m3_e5m2_n128", "m64n128k32.f32.e4m3.e5m2"),
         ("wgmma_tf32_n32", "m64n32k8.f32.tf32.tf32"),
+        ("wgmma_f16_n64", "m64n64k16.f32.f16.f16"),
+        ("wgmma_bf16_n128_rs", "m64n128k16.f32.bf16.bf16"),
+        ("wgmma_e4m3_n64", "m64n64k32.f32.e4m3.e4m3"),
+        ("wgmma_e5m2_n32", "m64n32k32.f32.e5m2.e5m2"),
     ] {
         assert_has(
             entry(t, k),
             k,
             &[&format!("wgmma.mma_async.sync.aligned.{mma}")],
+        );
+    }
+}
+
+#[test]
+fn tma_3d_and_setmaxnreg_kernels_emit_their_instructions() {
+    let t = hopper_tests();
+    assert_has(
+        entry(t, "tma_roundtrip_3d"),
+        "tma 3-D",
+        &[
+            "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes",
+            "cp.async.bulk.tensor.3d.global.shared::cta.tile.bulk_group",
+        ],
+    );
+    assert_has(
+        entry(t, "setmaxnreg_roles"),
+        "setmaxnreg",
+        &[
+            "setmaxnreg.dec.sync.aligned.u32 24",
+            "setmaxnreg.inc.sync.aligned.u32 64",
+            ".maxntid 256, 1, 1",
+        ],
+    );
+}
+
+/// The 2-D TMA round trips hung on the H200 when LLVM duplicated the block (cluster) barrier
+/// between two `if t == 0` sections into the first one: warp 0 then split between two
+/// `.aligned` barrier instructions. Each of these kernels must keep exactly one barrier
+/// instruction per barrier of its source.
+#[test]
+fn barriers_between_single_thread_sections_are_not_duplicated() {
+    let t = hopper_tests();
+    for (k, needle, count) in [
+        ("tma_roundtrip", "bar.sync", 2),
+        ("tma_roundtrip_3d", "bar.sync", 2),
+        ("tma_multicast_roundtrip", "barrier.cluster.arrive", 2),
+        ("cluster_exchange", "barrier.cluster.arrive", 2),
+        ("mbarrier_pipeline", "bar.sync", 2),
+    ] {
+        let n = entry(t, k).matches(needle).count();
+        assert_eq!(
+            n, count,
+            "{k}: {n} × `{needle}` in the PTX, expected {count}"
         );
     }
 }

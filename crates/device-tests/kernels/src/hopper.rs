@@ -38,6 +38,26 @@ fn ld_shared_u32(addr: u32) -> u32 {
     v
 }
 
+/// `x`, through an `asm!` the optimiser cannot see into.
+///
+/// Why the TMA kernels need it: with `if t == 0 { init } sync; if t == 0 { copy }` LLVM threads
+/// the second test into the first branch and duplicates the block (or cluster) barrier into
+/// it. Warp 0 then reaches two different `.aligned` barrier instructions (lane 0 one, lanes
+/// 1..31 the other): undefined behaviour, which on the H200 released the barrier without
+/// thread 0 (or never), so the copy was never issued and every thread spun on the mbarrier
+/// forever. Testing an opaque copy of the index after the barrier leaves LLVM nothing to
+/// thread, and the PTX keeps one barrier on the joined path (`hopper_ptx.rs` checks it).
+#[inline(always)]
+fn opaque(x: u32) -> u32 {
+    let y: u32;
+    // SAFETY: a register move.
+    unsafe {
+        core::arch::asm!("mov.b32 {y}, {x};", x = in(reg32) x, y = out(reg32) y,
+            options(nomem, nostack, preserves_flags));
+    }
+    y
+}
+
 /// Dynamic shared memory rounded up to 1024 bytes, and its usable size; traps if smaller than
 /// `need` bytes after alignment.
 #[inline(always)]
@@ -141,7 +161,7 @@ pub fn tma_roundtrip(src: TensorMap, dst: TensorMap) {
         src.prefetch();
     }
     gpu::sync_threads();
-    if t == 0 {
+    if opaque(t) == 0 {
         // SAFETY: the box (aligned, reserved) is written only by this copy before the barrier
         // phase completes; the barrier expects its bytes below; the map is 2-D.
         unsafe { src.load_2d(base, bar, (bx * 32) as i32, (by * BOX_ROWS) as i32) };
@@ -158,6 +178,50 @@ pub fn tma_roundtrip(src: TensorMap, dst: TensorMap) {
         // SAFETY: the box was written by this CTA and fenced for the async proxy; it stays
         // untouched until the wait below; the map is 2-D.
         unsafe { dst.store_2d(base, (bx * 32) as i32, (by * BOX_ROWS) as i32) };
+        tma::bulk_commit_group();
+        tma::bulk_wait_group_read::<0>();
+        tma::bulk_wait_group::<0>();
+    }
+}
+
+/// [`tma_roundtrip`] through 3-D maps (`cols` × `rows` × batches, innermost first; box
+/// 32 × 32 × 1): CTA (`x`, `y`, `z`) moves box (`x`, `y`) of batch `z`, adding `z + 1`.
+#[kernel(arch = "sm_90a")]
+pub fn tma_roundtrip_3d(src: TensorMap, dst: TensorMap) {
+    let base = smem_1024(BOX_BYTES + 64);
+    // SAFETY: 8 bytes after the box inside the checked allocation; initialised below.
+    let bar = unsafe { MBarrier::at(base + BOX_BYTES) };
+    let t = gpu::thread_idx().x;
+    let (bx, by, bz) = (gpu::block_idx().x, gpu::block_idx().y, gpu::block_idx().z);
+    if t == 0 {
+        // SAFETY: one thread, before any use.
+        unsafe { bar.init(1) };
+        fence_init();
+    }
+    gpu::sync_threads();
+    if opaque(t) == 0 {
+        // SAFETY: as `tma_roundtrip`; the map is 3-D.
+        unsafe {
+            src.load_3d(
+                base,
+                bar,
+                (bx * 32) as i32,
+                (by * BOX_ROWS) as i32,
+                bz as i32,
+            )
+        };
+        bar.arrive_expect_tx(BOX_BYTES);
+    }
+    bar.wait_parity(0);
+    for w in (t..BOX_BYTES / 4).step_by(128) {
+        let a = base + 4 * w;
+        st_shared_u32(a, ld_shared_u32(a) + bz + 1);
+    }
+    tma::fence_proxy_async_shared();
+    gpu::sync_threads();
+    if t == 0 {
+        // SAFETY: as `tma_roundtrip`; the map is 3-D.
+        unsafe { dst.store_3d(base, (bx * 32) as i32, (by * BOX_ROWS) as i32, bz as i32) };
         tma::bulk_commit_group();
         tma::bulk_wait_group_read::<0>();
         tma::bulk_wait_group::<0>();
@@ -186,7 +250,7 @@ pub fn tma_multicast_roundtrip(src: TensorMap, dst: TensorMap, rows: u32) {
         fence_init();
     }
     cluster::sync();
-    if t == 0 {
+    if opaque(t) == 0 {
         let half = BOX_BYTES / 2;
         // SAFETY: this CTA's half-box, at the same offset in both CTAs, is written only by
         // this copy; both CTAs' barriers expect the whole box (two halves); 2-D map.
@@ -448,4 +512,81 @@ pub fn wgmma_e4m3_e5m2_n128(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
 #[kernel(arch = "sm_90a")]
 pub fn wgmma_tf32_n32(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
     wgmma_check::<Tf32, Tf32, 16>(a, b, d, false)
+}
+
+/// [`wgmma_check`] for f16, N = 64, shared A.
+#[kernel(arch = "sm_90a")]
+pub fn wgmma_f16_n64(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
+    wgmma_check::<f16, f16, 32>(a, b, d, false)
+}
+
+/// [`wgmma_check`] for bf16, N = 128, A from registers.
+#[kernel(arch = "sm_90a")]
+pub fn wgmma_bf16_n128_rs(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
+    wgmma_check::<Bf16, Bf16, 64>(a, b, d, true)
+}
+
+/// [`wgmma_check`] for fp8 e4m3 × e4m3, N = 64, shared A.
+#[kernel(arch = "sm_90a")]
+pub fn wgmma_e4m3_n64(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
+    wgmma_check::<E4M3, E4M3, 32>(a, b, d, false)
+}
+
+/// [`wgmma_check`] for fp8 e5m2 × e5m2, N = 32, shared A.
+#[kernel(arch = "sm_90a")]
+pub fn wgmma_e5m2_n32(a: &[u32], b: &[u32], d: OutSlice<f32, Manual>) {
+    wgmma_check::<E5M2, E5M2, 16>(a, b, d, false)
+}
+
+/// Words each thread of the register-rich warpgroup of [`setmaxnreg_roles`] keeps live.
+const NREG_WORDS: usize = 32;
+
+/// Two warpgroups (256 threads, one CTA per SM): warpgroup 0 gives registers away
+/// (`setmaxnreg.dec 24`), warpgroup 1 takes them (`setmaxnreg.inc 64`) and keeps
+/// [`NREG_WORDS`] words of `x` live in registers. `out[i] = x[i] + 1` for warpgroup 0's
+/// threads (`i = blockIdx.x * 128 + t`), and for warpgroup 1's thread `t`
+/// `out[n + i] = Σ_j (j + 1) · x[(i + 7 j) % n]` (wrapping u32 arithmetic), with `n = x.len()`.
+#[kernel(arch = "sm_90a", launch_bounds(256, 1))]
+pub fn setmaxnreg_roles(x: &[u32], mut out: OutSlice<u32, Manual>) {
+    let t = gpu::thread_idx().x;
+    let n = x.len() as u32;
+    let i = gpu::block_idx().x * 128 + t % 128;
+    if out.len() < 2 * x.len() || n == 0 {
+        trap();
+    }
+    let o = out.as_mut_ptr();
+    if t < 128 {
+        // SAFETY: the whole warpgroup runs it; the code below needs few registers.
+        unsafe { nreg_dec() };
+        if i < n {
+            // SAFETY: in bounds; one thread per element.
+            unsafe { *o.add(i as usize) = x[i as usize].wrapping_add(1) };
+        }
+    } else {
+        // SAFETY: the whole warpgroup runs it. The CTA holds 256 × its entry register count
+        // (ptxas: 50) ≥ 12288 registers, and 128 × (24 + 64) = 11264 fit in them, so the
+        // increase never waits.
+        unsafe { nreg_inc() };
+        if i < n {
+            let v: [u32; NREG_WORDS] = gpu::unroll::array(|j| x[((i + 7 * j as u32) % n) as usize]);
+            let mut acc = 0u32;
+            gpu::unroll::each::<NREG_WORDS>(|j| {
+                acc = acc.wrapping_add((j as u32 + 1).wrapping_mul(v[j]))
+            });
+            // SAFETY: `n + i < 2 n <= len`; one thread per element.
+            unsafe { *o.add((n + i) as usize) = acc };
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn nreg_dec() {
+    // SAFETY: the caller's contract.
+    unsafe { gpukit_device::warpgroup::setmaxnreg_dec::<24>() }
+}
+
+#[inline(always)]
+unsafe fn nreg_inc() {
+    // SAFETY: the caller's contract.
+    unsafe { gpukit_device::warpgroup::setmaxnreg_inc::<64>() }
 }
