@@ -159,15 +159,15 @@ HG_SPLIT_TILE_FLOATS = HG_BM * HG_BN
 
 # kernel -> (A type, B type, C type)
 KERNELS = {
-    "hgemm_bf16_bf16": ("bf16", "bf16", "bf16"),
-    "hgemm_f16_f16": ("f16", "f16", "f16"),
-    "hgemm_bf16_f32": ("bf16", "bf16", "f32"),
-    "hgemm_f16_f32": ("f16", "f16", "f32"),
-    "hgemm_e4m3_bf16": ("e4m3", "e4m3", "bf16"),
-    "hgemm_e4m3_f32": ("e4m3", "e4m3", "f32"),
-    "hgemm_e4m3_e5m2_bf16": ("e4m3", "e5m2", "bf16"),
-    "hgemm_e4m3_e5m2_f32": ("e4m3", "e5m2", "f32"),
-    "hgemm_tf32_f32": ("tf32", "tf32", "f32"),
+    "hgemm__bf16_bf16_bf16": ("bf16", "bf16", "bf16"),
+    "hgemm__f16_f16_f16": ("f16", "f16", "f16"),
+    "hgemm__bf16_bf16_f32": ("bf16", "bf16", "f32"),
+    "hgemm__f16_f16_f32": ("f16", "f16", "f32"),
+    "hgemm__e4m3_e4m3_bf16": ("e4m3", "e4m3", "bf16"),
+    "hgemm__e4m3_e4m3_f32": ("e4m3", "e4m3", "f32"),
+    "hgemm__e4m3_e5m2_bf16": ("e4m3", "e5m2", "bf16"),
+    "hgemm__e4m3_e5m2_f32": ("e4m3", "e5m2", "f32"),
+    "hgemm__tf32_tf32_f32": ("tf32", "tf32", "f32"),
 }
 ELEM_BYTES = {"bf16": 2, "f16": 2, "f32": 4, "tf32": 4, "e4m3": 1, "e5m2": 1}
 MAP_DTYPE = {"bf16": "bf16", "f16": "f16", "tf32": "tf32", "e4m3": "u8", "e5m2": "u8"}
@@ -333,36 +333,36 @@ def tolerance(kernel):
 def correctness_cases():
     cases = []
     base = dict(alpha=1.0, beta=0.0, act=0, bias=False, cluster=1, batch=1, splits=1)
-    for name in ["hgemm_bf16_bf16", "hgemm_f16_f16", "hgemm_bf16_f32", "hgemm_f16_f32"]:
+    for name in ["hgemm__bf16_bf16_bf16", "hgemm__f16_f16_f16", "hgemm__bf16_bf16_f32", "hgemm__f16_f16_f32"]:
         for (m, n, k) in [(256, 512, 256), (77, 333, 264), (1000, 1000, 1000)]:
             for cl in (1, 2):
                 cases.append(dict(base, kernel=name, m=m, n=n, k=k, cluster=cl))
-    for name in ["hgemm_e4m3_bf16", "hgemm_e4m3_f32", "hgemm_e4m3_e5m2_bf16", "hgemm_e4m3_e5m2_f32"]:
+    for name in ["hgemm__e4m3_e4m3_bf16", "hgemm__e4m3_e4m3_f32", "hgemm__e4m3_e5m2_bf16", "hgemm__e4m3_e5m2_f32"]:
         for (m, n, k) in [(256, 512, 256), (77, 333, 272), (1000, 1000, 2048)]:
             for cl in (1, 2):
                 cases.append(dict(base, kernel=name, m=m, n=n, k=k, cluster=cl))
     for (m, n, k) in [(256, 512, 256), (77, 333, 264), (1000, 1000, 1000)]:
         for cl in (1, 2):
-            cases.append(dict(base, kernel="hgemm_tf32_f32", m=m, n=n, k=k, cluster=cl))
-            cases.append(dict(base, kernel="hgemm_tf32_f32", m=m, n=n, k=k, cluster=cl, map_dtype="f32"))
+            cases.append(dict(base, kernel="hgemm__tf32_tf32_f32", m=m, n=n, k=k, cluster=cl))
+            cases.append(dict(base, kernel="hgemm__tf32_tf32_f32", m=m, n=n, k=k, cluster=cl, map_dtype="f32"))
     for cl in (1, 2):
-        cases.append(dict(base, kernel="hgemm_bf16_bf16", m=200, n=300, k=128, batch=3, cluster=cl))
-        cases.append(dict(base, kernel="hgemm_bf16_bf16", m=520, n=1030, k=72,
+        cases.append(dict(base, kernel="hgemm__bf16_bf16_bf16", m=200, n=300, k=128, batch=3, cluster=cl))
+        cases.append(dict(base, kernel="hgemm__bf16_bf16_bf16", m=520, n=1030, k=72,
                           alpha=0.5, beta=0.75, bias=True, act=2, cluster=cl))
-        cases.append(dict(base, kernel="hgemm_f16_f32", m=300, n=260, k=520,
+        cases.append(dict(base, kernel="hgemm__f16_f16_f32", m=300, n=260, k=520,
                           alpha=-1.25, beta=0.5, bias=True, act=1, batch=2, cluster=cl))
-        cases.append(dict(base, kernel="hgemm_bf16_bf16", m=64, n=64, k=0, beta=0.5, cluster=cl))
+        cases.append(dict(base, kernel="hgemm__bf16_bf16_bf16", m=64, n=64, k=0, beta=0.5, cluster=cl))
         # split-K: exact and ragged K ranges, with the full epilogue, twice (counters reset)
-        cases.append(dict(base, kernel="hgemm_bf16_bf16", m=128, n=4096, k=4096, cluster=cl, splits=8, repeat=2))
-        cases.append(dict(base, kernel="hgemm_bf16_f32", m=300, n=700, k=1000, cluster=cl, splits=3,
+        cases.append(dict(base, kernel="hgemm__bf16_bf16_bf16", m=128, n=4096, k=4096, cluster=cl, splits=8, repeat=2))
+        cases.append(dict(base, kernel="hgemm__bf16_bf16_f32", m=300, n=700, k=1000, cluster=cl, splits=3,
                           alpha=0.5, beta=-0.5, bias=True, act=2, batch=2, repeat=2))
-        cases.append(dict(base, kernel="hgemm_e4m3_bf16", m=128, n=1024, k=8192, cluster=cl, splits=16, repeat=2))
-    for name in ("hgemm_bf16_bf16", "hgemm_bf16_f32", "hgemm_e4m3_bf16"):
+        cases.append(dict(base, kernel="hgemm__e4m3_e4m3_bf16", m=128, n=1024, k=8192, cluster=cl, splits=16, repeat=2))
+    for name in ("hgemm__bf16_bf16_bf16", "hgemm__bf16_bf16_f32", "hgemm__e4m3_e4m3_bf16"):
         for act in (1, 2):
             cases.append(dict(base, kernel=name, m=1024, n=2048, k=512, alpha=0.75, beta=0.5, bias=True, act=act))
-    cases.append(dict(base, kernel="hgemm_bf16_bf16", m=8192, n=8192, k=8192, cluster=2))
-    cases.append(dict(base, kernel="hgemm_e4m3_bf16", m=8192, n=8192, k=8192, cluster=2))
-    cases.append(dict(base, kernel="hgemm_tf32_f32", m=4096, n=4096, k=4096, cluster=2))
+    cases.append(dict(base, kernel="hgemm__bf16_bf16_bf16", m=8192, n=8192, k=8192, cluster=2))
+    cases.append(dict(base, kernel="hgemm__e4m3_e4m3_bf16", m=8192, n=8192, k=8192, cluster=2))
+    cases.append(dict(base, kernel="hgemm__tf32_tf32_f32", m=4096, n=4096, k=4096, cluster=2))
     return cases
 
 
@@ -391,22 +391,22 @@ def speed_cases(quick=False):
     cases = []
     big = (8192, 8192, 8192)
     for cl, gm in [(1, 8), (2, 8), (2, 16)]:
-        cases.append(dict(kernel="hgemm_bf16_bf16", m=big[0], n=big[1], k=big[2], cluster=cl, group_m=gm))
+        cases.append(dict(kernel="hgemm__bf16_bf16_bf16", m=big[0], n=big[1], k=big[2], cluster=cl, group_m=gm))
     if quick:
         return cases
     for cl in (1, 2):
-        cases.append(dict(kernel="hgemm_f16_f16", m=8192, n=8192, k=8192, cluster=cl, group_m=8))
+        cases.append(dict(kernel="hgemm__f16_f16_f16", m=8192, n=8192, k=8192, cluster=cl, group_m=8))
     for (m, n, k) in [(4096, 4096, 4096), (4096, 14336, 4096), (4096, 4096, 14336), (16384, 4096, 4096),
                       (2048, 2048, 2048), (128, 4096, 4096)]:
         for cl in (1, 2):
-            cases.append(dict(kernel="hgemm_bf16_bf16", m=m, n=n, k=k, cluster=cl, group_m=8, splits="auto"))
+            cases.append(dict(kernel="hgemm__bf16_bf16_bf16", m=m, n=n, k=k, cluster=cl, group_m=8, splits="auto"))
     for sp in (2, 8):
-        cases.append(dict(kernel="hgemm_bf16_bf16", m=128, n=4096, k=4096, cluster=1, group_m=8, splits=sp))
+        cases.append(dict(kernel="hgemm__bf16_bf16_bf16", m=128, n=4096, k=4096, cluster=1, group_m=8, splits=sp))
     for cl in (1, 2):
-        cases.append(dict(kernel="hgemm_e4m3_bf16", m=8192, n=8192, k=8192, cluster=cl, group_m=8))
-        cases.append(dict(kernel="hgemm_e4m3_e5m2_bf16", m=8192, n=8192, k=8192, cluster=cl, group_m=8))
-        cases.append(dict(kernel="hgemm_tf32_f32", m=8192, n=8192, k=8192, cluster=cl, group_m=8))
-        cases.append(dict(kernel="hgemm_bf16_bf16", m=8192, n=8192, k=8192, cluster=cl, group_m=8,
+        cases.append(dict(kernel="hgemm__e4m3_e4m3_bf16", m=8192, n=8192, k=8192, cluster=cl, group_m=8))
+        cases.append(dict(kernel="hgemm__e4m3_e5m2_bf16", m=8192, n=8192, k=8192, cluster=cl, group_m=8))
+        cases.append(dict(kernel="hgemm__tf32_tf32_f32", m=8192, n=8192, k=8192, cluster=cl, group_m=8))
+        cases.append(dict(kernel="hgemm__bf16_bf16_bf16", m=8192, n=8192, k=8192, cluster=cl, group_m=8,
                           bias=True, act=2, fused=True))
     # The second case again: the run-to-run spread of one configuration.
     cases.append(dict(cases[1]))

@@ -14,7 +14,7 @@ import hopper_harness as hh  # noqa: E402
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cubin", required=True)
-    ap.add_argument("--kernel", default="hgemm_bf16_bf16")
+    ap.add_argument("--kernel", default="hgemm__bf16_bf16_bf16")
     ap.add_argument("--size", type=int, default=8192)
     ap.add_argument("--cluster", type=int, default=1)
     ap.add_argument("--no-cublas", action="store_true")

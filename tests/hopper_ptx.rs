@@ -9,15 +9,15 @@ use gpukit_builder::{arch, ptx, ptxas};
 use std::path::PathBuf;
 
 const GEMMS: [&str; 9] = [
-    "hgemm_bf16_bf16",
-    "hgemm_f16_f16",
-    "hgemm_bf16_f32",
-    "hgemm_f16_f32",
-    "hgemm_e4m3_bf16",
-    "hgemm_e4m3_f32",
-    "hgemm_e4m3_e5m2_bf16",
-    "hgemm_e4m3_e5m2_f32",
-    "hgemm_tf32_f32",
+    "hgemm__bf16_bf16_bf16",
+    "hgemm__f16_f16_f16",
+    "hgemm__bf16_bf16_f32",
+    "hgemm__f16_f16_f32",
+    "hgemm__e4m3_e4m3_bf16",
+    "hgemm__e4m3_e4m3_f32",
+    "hgemm__e4m3_e5m2_bf16",
+    "hgemm__e4m3_e5m2_f32",
+    "hgemm__tf32_tf32_f32",
 ];
 
 fn image(images: &'static [ModuleImage], arch: &str) -> &'static ModuleImage {
@@ -57,7 +57,7 @@ fn hopper_kernels_are_only_in_the_sm90a_image() {
         );
     }
     // The portable kernels are in the Hopper image too (it replaces the sm_90 one there).
-    assert!(names.iter().any(|n| n == "gemm_bf16_f32"));
+    assert!(names.iter().any(|n| n == "gemm_mma_f32__bf16"));
     assert!(hopper().contains(".target sm_90a"));
     assert!(hopper().contains(".version 8."));
     let portable = image(gpukit::kernels::IMAGES, "sm_90").ptx;
@@ -110,10 +110,10 @@ fn gemm_kernels_use_tma_mbarriers_clusters_and_wgmma() {
         );
         assert!(!b.contains(".local"), "{k} has a local-memory frame");
         let mma = match k {
-            "hgemm_bf16_bf16" | "hgemm_bf16_f32" => "m64n256k16.f32.bf16.bf16",
-            "hgemm_f16_f16" | "hgemm_f16_f32" => "m64n256k16.f32.f16.f16",
-            "hgemm_e4m3_bf16" | "hgemm_e4m3_f32" => "m64n256k32.f32.e4m3.e4m3",
-            "hgemm_e4m3_e5m2_bf16" | "hgemm_e4m3_e5m2_f32" => "m64n256k32.f32.e4m3.e5m2",
+            "hgemm__bf16_bf16_bf16" | "hgemm__bf16_bf16_f32" => "m64n256k16.f32.bf16.bf16",
+            "hgemm__f16_f16_f16" | "hgemm__f16_f16_f32" => "m64n256k16.f32.f16.f16",
+            "hgemm__e4m3_e4m3_bf16" | "hgemm__e4m3_e4m3_f32" => "m64n256k32.f32.e4m3.e4m3",
+            "hgemm__e4m3_e5m2_bf16" | "hgemm__e4m3_e5m2_f32" => "m64n256k32.f32.e4m3.e5m2",
             _ => "m64n256k8.f32.tf32.tf32",
         };
         assert_has(b, k, &[&format!("wgmma.mma_async.sync.aligned.{mma}")]);

@@ -769,7 +769,9 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
     }
 }
 
-/// bf16 A and B, bf16 C.
+/// The GEMM for A and B of input types `TA`, `TB` and C (and bias) of type `O`; instances:
+/// bf16 × bf16 and f16 × f16 → same type or f32, e4m3 × e4m3 and e4m3 × e5m2 → bf16 or f32,
+/// tf32 × tf32 → f32 (f32 storage; the host's tensor maps round to tf32).
 ///
 /// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
 /// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
@@ -780,13 +782,27 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
 /// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
 /// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
 /// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
-#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
+#[kernel(
+    arch = "sm_90a",
+    launch_bounds(384, 1),
+    instances(
+        (Bf16, Bf16, Bf16),
+        (f16, f16, f16),
+        (Bf16, Bf16, f32),
+        (f16, f16, f32),
+        (E4M3, E4M3, Bf16),
+        (E4M3, E4M3, f32),
+        (E4M3, E5M2, Bf16),
+        (E4M3, E5M2, f32),
+        (Tf32, Tf32, f32)
+    )
+)]
 #[allow(clippy::too_many_arguments)]
-pub fn hgemm_bf16_bf16(
+pub fn hgemm<TA: HgInput, TB: HgInput, O: GemmOut>(
     a: TensorMap,
     b: TensorMap,
-    c: OutSlice<Bf16, Manual>,
-    bias: &[Bf16],
+    c: OutSlice<O, Manual>,
+    bias: &[O],
     mut workspace: OutSlice<f32, Manual>,
     mut counters: OutSlice<u32, Manual>,
     m: u32,
@@ -800,340 +816,14 @@ pub fn hgemm_bf16_bf16(
     act: u32,
     group_m: u32,
     splits: u32,
-) {
+) where
+    Accumulator<128>: MmaAsync<TA, TB>,
+{
     #[rustfmt::skip]
     let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
     let split = SplitK {
         workspace: &mut workspace,
         counters: &mut counters,
     };
-    hgemm_body::<Bf16, Bf16, Bf16>(a, b, c, bias, split, p)
-}
-
-/// f16 A and B, f16 C.
-///
-/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
-/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
-/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
-/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
-/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
-/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
-/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
-/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
-#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
-#[allow(clippy::too_many_arguments)]
-pub fn hgemm_f16_f16(
-    a: TensorMap,
-    b: TensorMap,
-    c: OutSlice<f16, Manual>,
-    bias: &[f16],
-    mut workspace: OutSlice<f32, Manual>,
-    mut counters: OutSlice<u32, Manual>,
-    m: u32,
-    n: u32,
-    k: u32,
-    batches: u32,
-    ldc: u32,
-    stride_c: u64,
-    alpha: f32,
-    beta: f32,
-    act: u32,
-    group_m: u32,
-    splits: u32,
-) {
-    #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK {
-        workspace: &mut workspace,
-        counters: &mut counters,
-    };
-    hgemm_body::<f16, f16, f16>(a, b, c, bias, split, p)
-}
-
-/// bf16 A and B, f32 C.
-///
-/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
-/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
-/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
-/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
-/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
-/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
-/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
-/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
-#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
-#[allow(clippy::too_many_arguments)]
-pub fn hgemm_bf16_f32(
-    a: TensorMap,
-    b: TensorMap,
-    c: OutSlice<f32, Manual>,
-    bias: &[f32],
-    mut workspace: OutSlice<f32, Manual>,
-    mut counters: OutSlice<u32, Manual>,
-    m: u32,
-    n: u32,
-    k: u32,
-    batches: u32,
-    ldc: u32,
-    stride_c: u64,
-    alpha: f32,
-    beta: f32,
-    act: u32,
-    group_m: u32,
-    splits: u32,
-) {
-    #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK {
-        workspace: &mut workspace,
-        counters: &mut counters,
-    };
-    hgemm_body::<Bf16, Bf16, f32>(a, b, c, bias, split, p)
-}
-
-/// f16 A and B, f32 C.
-///
-/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
-/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
-/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
-/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
-/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
-/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
-/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
-/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
-#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
-#[allow(clippy::too_many_arguments)]
-pub fn hgemm_f16_f32(
-    a: TensorMap,
-    b: TensorMap,
-    c: OutSlice<f32, Manual>,
-    bias: &[f32],
-    mut workspace: OutSlice<f32, Manual>,
-    mut counters: OutSlice<u32, Manual>,
-    m: u32,
-    n: u32,
-    k: u32,
-    batches: u32,
-    ldc: u32,
-    stride_c: u64,
-    alpha: f32,
-    beta: f32,
-    act: u32,
-    group_m: u32,
-    splits: u32,
-) {
-    #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK {
-        workspace: &mut workspace,
-        counters: &mut counters,
-    };
-    hgemm_body::<f16, f16, f32>(a, b, c, bias, split, p)
-}
-
-/// fp8 e4m3 A and B, bf16 C (`alpha` carries the product of the per-tensor scales).
-///
-/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
-/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
-/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
-/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
-/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
-/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
-/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
-/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
-#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
-#[allow(clippy::too_many_arguments)]
-pub fn hgemm_e4m3_bf16(
-    a: TensorMap,
-    b: TensorMap,
-    c: OutSlice<Bf16, Manual>,
-    bias: &[Bf16],
-    mut workspace: OutSlice<f32, Manual>,
-    mut counters: OutSlice<u32, Manual>,
-    m: u32,
-    n: u32,
-    k: u32,
-    batches: u32,
-    ldc: u32,
-    stride_c: u64,
-    alpha: f32,
-    beta: f32,
-    act: u32,
-    group_m: u32,
-    splits: u32,
-) {
-    #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK {
-        workspace: &mut workspace,
-        counters: &mut counters,
-    };
-    hgemm_body::<E4M3, E4M3, Bf16>(a, b, c, bias, split, p)
-}
-
-/// fp8 e4m3 A and B, f32 C (`alpha` carries the product of the per-tensor scales).
-///
-/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
-/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
-/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
-/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
-/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
-/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
-/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
-/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
-#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
-#[allow(clippy::too_many_arguments)]
-pub fn hgemm_e4m3_f32(
-    a: TensorMap,
-    b: TensorMap,
-    c: OutSlice<f32, Manual>,
-    bias: &[f32],
-    mut workspace: OutSlice<f32, Manual>,
-    mut counters: OutSlice<u32, Manual>,
-    m: u32,
-    n: u32,
-    k: u32,
-    batches: u32,
-    ldc: u32,
-    stride_c: u64,
-    alpha: f32,
-    beta: f32,
-    act: u32,
-    group_m: u32,
-    splits: u32,
-) {
-    #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK {
-        workspace: &mut workspace,
-        counters: &mut counters,
-    };
-    hgemm_body::<E4M3, E4M3, f32>(a, b, c, bias, split, p)
-}
-
-/// fp8 e4m3 A, e5m2 B, bf16 C (`alpha` carries the product of the per-tensor scales).
-///
-/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
-/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
-/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
-/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
-/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
-/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
-/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
-/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
-#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
-#[allow(clippy::too_many_arguments)]
-pub fn hgemm_e4m3_e5m2_bf16(
-    a: TensorMap,
-    b: TensorMap,
-    c: OutSlice<Bf16, Manual>,
-    bias: &[Bf16],
-    mut workspace: OutSlice<f32, Manual>,
-    mut counters: OutSlice<u32, Manual>,
-    m: u32,
-    n: u32,
-    k: u32,
-    batches: u32,
-    ldc: u32,
-    stride_c: u64,
-    alpha: f32,
-    beta: f32,
-    act: u32,
-    group_m: u32,
-    splits: u32,
-) {
-    #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK {
-        workspace: &mut workspace,
-        counters: &mut counters,
-    };
-    hgemm_body::<E4M3, E5M2, Bf16>(a, b, c, bias, split, p)
-}
-
-/// fp8 e4m3 A, e5m2 B, f32 C (`alpha` carries the product of the per-tensor scales).
-///
-/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
-/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
-/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
-/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
-/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
-/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
-/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
-/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
-#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
-#[allow(clippy::too_many_arguments)]
-pub fn hgemm_e4m3_e5m2_f32(
-    a: TensorMap,
-    b: TensorMap,
-    c: OutSlice<f32, Manual>,
-    bias: &[f32],
-    mut workspace: OutSlice<f32, Manual>,
-    mut counters: OutSlice<u32, Manual>,
-    m: u32,
-    n: u32,
-    k: u32,
-    batches: u32,
-    ldc: u32,
-    stride_c: u64,
-    alpha: f32,
-    beta: f32,
-    act: u32,
-    group_m: u32,
-    splits: u32,
-) {
-    #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK {
-        workspace: &mut workspace,
-        counters: &mut counters,
-    };
-    hgemm_body::<E4M3, E5M2, f32>(a, b, c, bias, split, p)
-}
-
-/// tf32 (f32 A and B, used with tf32's 10-bit mantissa; the host's tensor maps round them), f32 C.
-///
-/// Launch: [`HG_THREADS`] threads, [`HG_SHARED_BYTES`] of dynamic shared memory, at most one
-/// CTA per SM (a persistent grid), optionally as clusters of 2 along x (then B's map has a
-/// box of 128 rows). `a`: 3-D map of A (K, M, batches), box (128 bytes of K) × 128 × 1; `b`:
-/// 3-D map of B stored N×K (K, N, batches), box (128 bytes of K) × (256 / cluster) × 1; both
-/// 128-byte swizzled. `bias`: `n` values or empty. `act`: [`ACT_NONE`], [`ACT_RELU`] or
-/// [`ACT_GELU`]. `group_m`: tile rows per raster group (≥ 1). `splits`: split-K factor (1:
-/// none); with more, `workspace` holds tiles × cluster × splits × [`HG_SPLIT_TILE_FLOATS`]
-/// f32 (16-byte aligned) and `counters` tiles × cluster × 2 zeros (left zero on return), where
-/// tiles = batches × ⌈⌈m / 128⌉ / cluster⌉ × ⌈n / 256⌉.
-#[kernel(arch = "sm_90a", launch_bounds(384, 1))]
-#[allow(clippy::too_many_arguments)]
-pub fn hgemm_tf32_f32(
-    a: TensorMap,
-    b: TensorMap,
-    c: OutSlice<f32, Manual>,
-    bias: &[f32],
-    mut workspace: OutSlice<f32, Manual>,
-    mut counters: OutSlice<u32, Manual>,
-    m: u32,
-    n: u32,
-    k: u32,
-    batches: u32,
-    ldc: u32,
-    stride_c: u64,
-    alpha: f32,
-    beta: f32,
-    act: u32,
-    group_m: u32,
-    splits: u32,
-) {
-    #[rustfmt::skip]
-    let p = Problem { m, n, k, batches, ldc, stride_c, alpha, beta, act, group_m, splits };
-    let split = SplitK {
-        workspace: &mut workspace,
-        counters: &mut counters,
-    };
-    hgemm_body::<Tf32, Tf32, f32>(a, b, c, bias, split, p)
+    hgemm_body::<TA, TB, O>(a, b, c, bias, split, p)
 }

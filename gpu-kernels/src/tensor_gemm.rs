@@ -111,36 +111,17 @@ fn trap() -> ! {
     gpu::trap()
 }
 
-/// C = alpha * A * B + beta * C for row-major A (m×k, f16), B (k×n, f16), C (m×n, f32), with
-/// f32 accumulation on the tensor cores. Launch with [`TC_THREADS`] threads,
-/// [`TC_SHARED_BYTES`] of dynamic shared memory and grid (ceil(n / 256), ceil(m / 128),
-/// batches); batch `z` uses the matrices at element offsets `z * stride_a`, `z * stride_b`,
-/// `z * stride_c`. Any shape; slices shorter than the shapes imply read zeros / skip writes
-/// (the host checks them first).
-#[kernel]
+/// C = alpha * A * B + beta * C for row-major A (m×k), B (k×n) of f16 or bf16 and C (m×n, f32),
+/// with f32 accumulation on the tensor cores (`mma.sync`, the portable path for sm_80 and
+/// later). Launch with [`TC_THREADS`] threads, [`TC_SHARED_BYTES`] of dynamic shared memory and
+/// grid (ceil(n / 256), ceil(m / 128), batches); batch `z` uses the matrices at element offsets
+/// `z * stride_a`, `z * stride_b`, `z * stride_c`. Any shape; slices shorter than the shapes
+/// imply read zeros / skip writes (the host checks them first).
+#[kernel(instances(f16, Bf16))]
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_f16_f32(
-    a: &[f16],
-    b: &[f16],
-    m: u32,
-    n: u32,
-    k: u32,
-    alpha: f32,
-    beta: f32,
-    stride_a: u64,
-    stride_b: u64,
-    stride_c: u64,
-    c: OutSlice<f32, Manual>,
-) {
-    tc_gemm_body(a, b, m, n, k, alpha, beta, stride_a, stride_b, stride_c, c)
-}
-
-/// [`gemm_f16_f32`] for bfloat16 A and B.
-#[kernel]
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_bf16_f32(
-    a: &[Bf16],
-    b: &[Bf16],
+pub fn gemm_mma_f32<T: MmaInput>(
+    a: &[T],
+    b: &[T],
     m: u32,
     n: u32,
     k: u32,

@@ -310,7 +310,7 @@ fn tensor_config(op: &str, p: &Plan) -> Result<LaunchConfig> {
 }
 
 macro_rules! tensor_input {
-    ($t:ty, $name:literal, $kernel:ident) => {
+    ($t:ty, $name:literal) => {
         impl GemmInput for $t {
             const NAME: &'static str = $name;
 
@@ -328,14 +328,14 @@ macro_rules! tensor_input {
                 let (m, n, kd) = (p.m as u32, p.n as u32, p.k as u32);
                 let (sa, sb, sc) = p.strides;
                 let (sa, sb, sc) = (sa as u64, sb as u64, sc as u64);
-                k.$kernel
+                k.gemm_mma_f32
                     .launch_with(s, &cfg, a, b, m, n, kd, p.alpha, p.beta, sa, sb, sc, c)
             }
         }
     };
 }
-tensor_input!(f16, "gemm_f16", gemm_f16_f32);
-tensor_input!(bf16, "gemm_bf16", gemm_bf16_f32);
+tensor_input!(f16, "gemm_f16");
+tensor_input!(bf16, "gemm_bf16");
 
 impl Library {
     /// `C = alpha · A B + beta · C` as [`Gemm`] describes it (one product or a strided batch),

@@ -87,7 +87,7 @@ pub struct Library {
     kernels: Kernels,
     /// Blocks of each grid-stride reduction kernel (one resident wave on this GPU).
     reduce_blocks: reductions::ReduceBlocks,
-    /// The Hopper GEMM kernels looked up so far (they have no typed launchers).
+    /// The Hopper GEMM's empty split-K scratch, lent to calls that pass none.
     hopper: hopper_gemm::HopperKernels,
 }
 
