@@ -1,6 +1,6 @@
 //! Tensor-core GEMM: `C = alpha * A * B + beta * C` with A (m×k) and B (k×n) row-major `f16`
-//! or [`Bf16`], C (m×n) row-major `f32`, products accumulated in f32. Any m, n, k; strided
-//! batches through `blockIdx.z`.
+//! or [`Bf16`](gpukit_device::Bf16), C (m×n) row-major `f32`, products accumulated in f32.
+//! Any m, n, k; strided batches through `blockIdx.z`.
 //!
 //! Design (sm_80+ `mma.sync`, no wgmma: the module targets plain sm_90):
 //! - Block tile 128 (M) × 256 (N), K slices of 32, 256 threads = 8 warps as 2 (M) × 4 (N), each
@@ -36,7 +36,7 @@
 //!   `LDGSTS.E.BYPASS.128`.
 use gpukit_device::mma::{self, MmaInput};
 use gpukit_device::shared_vec::{cp_async_commit, cp_async_wait};
-use gpukit_device::{self as gpu, Bf16, Manual, OutSlice, kernel};
+use gpukit_device::{self as gpu, Manual, OutSlice, kernel};
 
 /// Block tile: rows of C, columns of C, depth of one K slice.
 pub const TC_BM: usize = 128;
