@@ -631,7 +631,7 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
     if arch {
         let _ = writeln!(
             w,
-            "\n    /// Launch as clusters of `cluster` CTAs (`cuLaunchKernelEx`), checked against the contract, the\n    /// device's limits and the cluster rules ([`{rt}::validate_cluster`], at least one cluster resident)."
+            "\n    /// Launch as clusters of `cluster` CTAs (`cuLaunchKernelEx`), checked against the contract, the\n    /// device's limits and the cluster rules (`validate_cluster`, at least one cluster resident)."
         );
         let _ = writeln!(
             w,
