@@ -121,10 +121,10 @@ impl Library {
         let (rows, cols) = (shape.rows as u64, shape.cols as u64);
         let props = self.gpu.props();
         let max_grid = props.max_grid_dim[0] as usize;
-        let quads = shape.rows % 4 == 0
-            && shape.cols % 4 == 0
-            && a.device_ptr() % 16 == 0
-            && out.device_ptr() % 16 == 0;
+        let quads = shape.rows.is_multiple_of(4)
+            && shape.cols.is_multiple_of(4)
+            && a.device_ptr().is_multiple_of(16)
+            && out.device_ptr().is_multiple_of(16);
         if quads {
             let tiles = shape.rows.div_ceil(64) * shape.cols.div_ceil(64);
             if tiles == 0 {

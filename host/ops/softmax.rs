@@ -74,16 +74,24 @@ pub(super) enum RowPlan {
 /// starts 16-byte aligned with rows a whole number of packets; the general engine otherwise.
 /// Threads: one per [`SHORT_HELD`] packets, a multiple of 32 (256 for a 4096-column f32 row).
 pub(super) fn row_plan<T>(lib: &Library, shape: Shape, addrs: &[u64]) -> RowPlan {
-    let row_bytes = shape.cols.saturating_mul(std::mem::size_of::<T>());
-    let packets = row_bytes / 16;
-    let aligned = row_bytes % 16 == 0 && addrs.iter().all(|a| a % 16 == 0);
-    if aligned && packets <= SHORT_HELD * 1024 {
-        let threads = (packets.div_ceil(SHORT_HELD).div_ceil(32) * 32).max(32);
-        let grid = shape.rows.min(lib.gpu.props().max_grid_dim[0] as usize) as u32;
-        RowPlan::Short(LaunchConfig::linear(grid, threads as u32))
-    } else {
-        RowPlan::General(row_launch(lib, shape, std::mem::size_of::<T>()))
+    let elem = std::mem::size_of::<T>();
+    match short_threads(shape.cols, elem, addrs) {
+        Some(threads) => {
+            let grid = shape.rows.min(lib.gpu.props().max_grid_dim[0] as usize) as u32;
+            RowPlan::Short(LaunchConfig::linear(grid, threads))
+        }
+        None => RowPlan::General(row_launch(lib, shape, elem)),
     }
+}
+
+/// Threads per block of the register-resident kernels for rows of `cols` elements of `elem`
+/// bytes, or `None` when a row does not qualify (see [`row_plan`]).
+fn short_threads(cols: usize, elem: usize, addrs: &[u64]) -> Option<u32> {
+    let row_bytes = cols.saturating_mul(elem);
+    let packets = row_bytes / 16;
+    let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
+    (aligned && packets <= SHORT_HELD * 1024)
+        .then(|| (packets.div_ceil(SHORT_HELD).div_ceil(32) * 32).max(32) as u32)
 }
 
 /// The launch of the general row engine without clusters: one block per row up to the grid
@@ -98,4 +106,23 @@ pub(super) fn row_launch(lib: &Library, shape: Shape, elem: usize) -> LaunchConf
     let threads = if row_bytes > 64 * 1024 { 1024 } else { 128 };
     let grid = shape.rows.min(props.max_grid_dim[0] as usize) as u32;
     LaunchConfig::linear(grid, threads).with_shared(shared as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_threads;
+
+    #[test]
+    fn short_rows_are_aligned_whole_packets_that_fit_one_block() {
+        // 4096 f32 columns: 1024 packets, 4 per thread (the measured-best plan).
+        assert_eq!(short_threads(4096, 4, &[0, 256]), Some(256));
+        assert_eq!(short_threads(4096, 2, &[0, 256]), Some(128));
+        assert_eq!(short_threads(16384, 4, &[0]), Some(1024));
+        assert_eq!(short_threads(1000, 2, &[0]), Some(32));
+        // One packet too many, a partial packet, a misaligned buffer: the general engine.
+        assert_eq!(short_threads(16388, 4, &[0]), None);
+        assert_eq!(short_threads(4097, 4, &[0]), None);
+        assert_eq!(short_threads(4096, 4, &[0, 8]), None);
+        assert_eq!(short_threads(5, 4, &[0]), None);
+    }
 }
