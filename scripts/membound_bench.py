@@ -81,6 +81,8 @@ for _t in ("f32", "bf16"):
         ENTRY[f"{_old}_{_t}"] = f"{_new}__{_t}"
 # Packets each thread of the register-resident row kernels holds (gpu-kernels rows::SHORT_HELD).
 SHORT_HELD = 4
+# Their launch_bounds (rows::SHORT_THREADS_MAX).
+SHORT_THREADS_MAX = 512
 
 
 def short_name(name):
@@ -526,11 +528,11 @@ def short_plan(cols, esize, threads=None):
     if (cols * esize) % 16:
         return None
     packets = cols * esize // 16
-    if packets > SHORT_HELD * 1024:
+    if packets > SHORT_HELD * SHORT_THREADS_MAX:
         return None
     if threads is None:
         threads = max(32, (-(-packets // SHORT_HELD) + 31) // 32 * 32)
-    if threads > 1024 or threads * SHORT_HELD < packets:
+    if threads > SHORT_THREADS_MAX or threads * SHORT_HELD < packets:
         return None
     return ("short", threads, 0)
 
@@ -573,7 +575,7 @@ def run_softmax(m, quick):
                 name = f"{'log_' if log else ''}softmax_rows_{dname}"
                 ref = softmax_ref(x, log)
                 plans = [p for p in (short_plan(cols, es), short_plan(cols, es, 2 * 256 // es),
-                                     short_plan(cols, es, 1024)) if p]
+                                     short_plan(cols, es, 512)) if p]
                 plans += [row_plan(cols, es)]
                 if cols <= 8192:
                     plans += [row_plan(cols, es, threads=256)]
@@ -657,7 +659,7 @@ def best_plan(m, name, rows, cols, es, args, short=True):
     plans = [row_plan(cols, es), row_plan(cols, es, threads=256)]
     if short:
         plans = [p for p in (short_plan(cols, es), short_plan(cols, es, 2 * 256 // es),
-                             short_plan(cols, es, 1024)) if p] + plans
+                             short_plan(cols, es, 512)) if p] + plans
     for plan in plans:
         t = bench(lambda: rows_launch(m, name, rows, cols, es, args, plan))
         print(f"    {name} plan {plan}: {t:.4f} ms")

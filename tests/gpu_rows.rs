@@ -10,16 +10,18 @@ use gpukit::runtime::half::bf16;
 use gpukit_test_support::reference::random_f32;
 
 /// (rows, cols): one element, odd widths (rows not 16-byte aligned), rows held in registers
-/// (1000, 4096, and 16384 columns: 4096 f32 packets, the register kernel's largest f32 row, with
-/// 1024 threads), one packet past that (the general engine), a row at and past the old limit,
-/// an LLM vocabulary row, and a row wider than any block's shared memory.
-const SHAPES: [(usize, usize); 10] = [
+/// (1000, 4096 and 8192 columns: 2048 f32 packets, the register kernels' largest f32 row, with
+/// 512 threads), one packet past that (the general engine), 16384 columns (the largest bf16
+/// register row, an f32 general one), a row at and past the old limit, an LLM vocabulary row,
+/// and a row wider than any block's shared memory.
+const SHAPES: [(usize, usize); 11] = [
     (1, 1),
     (3, 5),
     (7, 1000),
     (9, 4096),
+    (3, 8192),
+    (2, 8196),
     (3, 16384),
-    (2, 16388),
     (5, 4097),
     (2, 58112),
     (3, 58113),

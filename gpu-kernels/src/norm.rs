@@ -296,7 +296,7 @@ fn rms_norm_short_body<E: Elem, const H: usize>(
 
 /// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread, one block per row; see
 /// [`ShortRow`] for what the host checks), as [`layer_norm_rows`].
-#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(1024))]
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn layer_norm_short<T: Elem>(
     x: &[T],
     rows: u64,
@@ -311,7 +311,7 @@ pub fn layer_norm_short<T: Elem>(
 }
 
 /// RMSNorm of rows held in registers, as [`rms_norm_rows`].
-#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(1024))]
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn rms_norm_short<T: Elem>(
     x: &[T],
     rows: u64,

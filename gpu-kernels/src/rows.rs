@@ -264,6 +264,11 @@ fn put_packet<E: Elem>(out: &mut OutSlice<E, Manual>, i: usize, w: [u32; 4]) {
 /// choice, 256 threads for a 4096-column f32 row).
 pub const SHORT_HELD: usize = 4;
 
+/// Most threads per block of the `*_short` row kernels (their `launch_bounds`): at 1024 the
+/// 64-register cap made two instances spill; at 512 none does. Rows of up to
+/// `SHORT_HELD · SHORT_THREADS_MAX` packets (8192 f32 or 16384 bf16 columns) qualify.
+pub const SHORT_THREADS_MAX: usize = 512;
+
 /// A row short enough to live in one block's registers: each thread holds `H` of its 16-byte
 /// packets (packets `t, t + threads, ...`), all loads issued before any is used. For rows whose
 /// start is 16-byte aligned and whose width is a whole number of packets (the host checks both

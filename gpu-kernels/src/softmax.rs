@@ -1,8 +1,8 @@
 //! Row-wise softmax and log-softmax over f32 and bf16 storage with f32 math, any row width: one
 //! generic source per op and engine, instantiated for the storage types.
 //!
-//! Rows that fit in a block's registers (aligned, whole packets, at most `SHORT_HELD · 1024`
-//! packets) take [`softmax_short`]: load the row, block max `M`, `e = e^(x - M)` and the block sum `S`, write
+//! Rows that fit in a block's registers (aligned, whole packets, at most `SHORT_HELD ·
+//! SHORT_THREADS_MAX` packets) take [`softmax_short`]: load the row, block max `M`, `e = e^(x - M)` and the block sum `S`, write
 //! `e / S` or `(x - M) - ln S`. Other rows take the general row engine ([`crate::rows`]: staged
 //! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
@@ -146,14 +146,14 @@ fn softmax_short_body<E: Elem, const H: usize>(
 /// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r) for rows held in registers:
 /// [`SHORT_HELD`] 16-byte packets per thread, one block per row (see [`ShortRow`] for what the
 /// host checks).
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(1024))]
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn softmax_short<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
     softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, false);
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) for rows held in registers, as
 /// [`softmax_short`].
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(1024))]
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn log_softmax_short<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
     softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, true);
 }

@@ -1,6 +1,6 @@
 //! Row softmax and log-softmax of a row-major matrix of any shape, f32 math over f32 or bf16
 //! storage. Rows that fit in a block's registers (16-byte aligned, a whole number of 16-byte
-//! packets, at most `SHORT_HELD · 1024` of them) are read once into registers by one block each
+//! packets, at most `SHORT_HELD · SHORT_THREADS_MAX` of them) are read once into registers by one block each
 //! (`softmax_short`); any other row takes the general row engine, which stages as much of the
 //! row in shared memory as fits and reads the rest from global memory in each pass
 //! (gpu-kernels/src/rows.rs). One generic kernel per op and engine: the element type picks the
@@ -8,7 +8,7 @@
 use super::Library;
 use super::matrix::Shape;
 use super::rows::RowElem;
-use crate::kernels::consts::rows::SHORT_HELD;
+use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX};
 use crate::runtime::{DeviceSlice, LaunchConfig, Result, Stream};
 
 /// Which normalisation of each row.
@@ -90,7 +90,7 @@ fn short_threads(cols: usize, elem: usize, addrs: &[u64]) -> Option<u32> {
     let row_bytes = cols.saturating_mul(elem);
     let packets = row_bytes / 16;
     let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
-    (aligned && packets <= SHORT_HELD * 1024)
+    (aligned && packets <= SHORT_HELD * SHORT_THREADS_MAX)
         .then(|| (packets.div_ceil(SHORT_HELD).div_ceil(32) * 32).max(32) as u32)
 }
 
@@ -117,10 +117,12 @@ mod tests {
         // 4096 f32 columns: 1024 packets, 4 per thread (the measured-best plan).
         assert_eq!(short_threads(4096, 4, &[0, 256]), Some(256));
         assert_eq!(short_threads(4096, 2, &[0, 256]), Some(128));
-        assert_eq!(short_threads(16384, 4, &[0]), Some(1024));
+        assert_eq!(short_threads(8192, 4, &[0]), Some(512));
+        assert_eq!(short_threads(16384, 2, &[0]), Some(512));
         assert_eq!(short_threads(1000, 2, &[0]), Some(32));
         // One packet too many, a partial packet, a misaligned buffer: the general engine.
-        assert_eq!(short_threads(16388, 4, &[0]), None);
+        assert_eq!(short_threads(8196, 4, &[0]), None);
+        assert_eq!(short_threads(16384, 4, &[0]), None);
         assert_eq!(short_threads(4097, 4, &[0]), None);
         assert_eq!(short_threads(4096, 4, &[0, 8]), None);
         assert_eq!(short_threads(5, 4, &[0]), None);
