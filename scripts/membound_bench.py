@@ -68,6 +68,30 @@ SMEM_DYN_MAX = 225 * 1024
 CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES = 1
 
 
+# The row kernels are generic (one source, `#[kernel(instances(f32, Bf16))]`): their PTX entries
+# are `name__f32` / `name__bf16`. The harness keeps the per-type names it always used; the
+# register-resident kernels are `softmax_short_f32` etc. here.
+ENTRY = {}
+for _t in ("f32", "bf16"):
+    for _old, _new in (("softmax_rows", "softmax_rows"), ("log_softmax_rows", "log_softmax_rows"),
+                       ("layer_norm", "layer_norm_rows"), ("rms_norm", "rms_norm_rows"),
+                       ("add_rms_norm", "add_rms_norm_rows"), ("cross_entropy", "cross_entropy"),
+                       ("softmax_short", "softmax_short"), ("log_softmax_short", "log_softmax_short"),
+                       ("layer_norm_short", "layer_norm_short"), ("rms_norm_short", "rms_norm_short")):
+        ENTRY[f"{_old}_{_t}"] = f"{_new}__{_t}"
+# Packets each thread of the register-resident row kernels holds (gpu-kernels rows::SHORT_HELD).
+SHORT_HELD = 4
+# Their launch_bounds (rows::SHORT_THREADS_MAX).
+SHORT_THREADS_MAX = 512
+
+
+def short_name(name):
+    """`softmax_rows_f32` -> `softmax_short_f32`, `layer_norm_bf16` -> `layer_norm_short_bf16`."""
+    base, t = name.rsplit("_", 1)
+    base = base[:-len("_rows")] if base.endswith("_rows") else base
+    return f"{base}_short_{t}"
+
+
 class Module:
     def __init__(self, path):
         torch.zeros(1, device=DEV)  # primary context current on this thread
@@ -76,6 +100,7 @@ class Module:
         self.funcs = {}
 
     def fn(self, name):
+        name = ENTRY.get(name, name)
         if name not in self.funcs:
             f = C.c_void_p()
             check(cuda.cuModuleGetFunction(C.byref(f), self.mod, name.encode()), name)
@@ -423,12 +448,15 @@ def run_scan(m, quick):
 
 
 # ---------------------------------------------------------------- transpose
-def transpose_launch(m, a, rows, cols, out, grid_cap=None):
-    tiles = ((rows + 31) // 32) * ((cols + 31) // 32)
+def transpose_launch(m, a, rows, cols, out, grid_cap=None, quads=0):
+    """quads = 0: the scalar 32x32 kernel; 32 or 64: transpose_quads with that tile side."""
+    side = quads or 32
+    tiles = ((rows + side - 1) // side) * ((cols + side - 1) // side)
     grid = tiles if grid_cap is None else min(tiles, grid_cap)
     if grid == 0:
         return
-    m.launch("transpose_f32", grid, 256, [a, U64(rows), U64(cols), out])
+    name = f"transpose_quads__{quads}" if quads else "transpose_f32"
+    m.launch(name, grid, 256, [a, U64(rows), U64(cols), out])
 
 
 def run_transpose(m, quick):
@@ -439,25 +467,35 @@ def run_transpose(m, quick):
     ac = tcp(a)
     tt = bench(lambda: a.t().contiguous())
     tc = bench(lambda: cp.ascontiguousarray(ac.T))
-    for cap, label in ((None, "grid=tiles"), (SMS * 16, "grid=16/SM"), (SMS * 32, "grid=32/SM")):
+    for cap, label, qd in ((None, "grid=tiles", 0), (SMS * 32, "grid=32/SM", 0),
+                           (None, "quads32 grid=tiles", 32), (SMS * 8, "quads32 grid=8/SM", 32),
+                           (SMS * 16, "quads32 grid=16/SM", 32), (None, "quads64 grid=tiles", 64),
+                           (SMS * 8, "quads64 grid=8/SM", 64), (SMS * 4, "quads64 grid=4/SM", 64)):
         out.zero_()
-        transpose_launch(m, a, s, s, out, cap)
+        transpose_launch(m, a, s, s, out, cap, qd)
         torch.cuda.synchronize()
         ok = torch.equal(out, a.t())
         expect(f"transpose {s} {label}", ok, "mismatch")
-        t = bench(lambda: transpose_launch(m, a, s, s, out, cap))
+        t = bench(lambda: transpose_launch(m, a, s, s, out, cap, qd))
         row(f"transpose f32 {label}", f"{s}^2", 8 * s * s, t, tt, tc, None,
             "exact" if ok else "MISMATCH")
     del a, out
     free()
     for rows, cols in ((2097121, 2), (2, 2097121), (0, 0), (0, 5), (5, 0), (1, 1), (33, 31),
-                       (1000, 777), (65537 * 32 + 5, 3)):
+                       (1000, 777), (65537 * 32 + 5, 3), (4, 8), (100, 36), (2097124, 4),
+                       (4, 2097124), (0, 8), (8, 0), (68, 4100)):
         a = torch.randn(rows, cols, device=DEV)
         o = torch.empty(cols, rows, device=DEV)
         o.zero_() if o.numel() else None
         transpose_launch(m, a, rows, cols, o, SMS * 32)
         torch.cuda.synchronize()
         expect(f"transpose {rows}x{cols}", torch.equal(o, a.t()), "mismatch")
+        if rows % 4 == 0 and cols % 4 == 0:
+            for qd in (32, 64):
+                o.zero_() if o.numel() else None
+                transpose_launch(m, a, rows, cols, o, SMS * 8, qd)
+                torch.cuda.synchronize()
+                expect(f"transpose quads{qd} {rows}x{cols}", torch.equal(o, a.t()), "mismatch")
     print("  tall/wide/empty transposes checked")
 
 
@@ -484,8 +522,28 @@ def row_plan(cols, esize, cluster=None, threads=None, smem_cap=None):
     return cluster, threads, smem
 
 
+def short_plan(cols, esize, threads=None):
+    """("short", threads, 0) for the register-resident kernels (one block per row), or None when
+    the row does not qualify (not whole 16-byte packets, or more than SHORT_HELD * 1024)."""
+    if (cols * esize) % 16:
+        return None
+    packets = cols * esize // 16
+    if packets > SHORT_HELD * SHORT_THREADS_MAX:
+        return None
+    if threads is None:
+        threads = max(32, (-(-packets // SHORT_HELD) + 31) // 32 * 32)
+    if threads > SHORT_THREADS_MAX or threads * SHORT_HELD < packets:
+        return None
+    return ("short", threads, 0)
+
+
 def rows_launch(m, name, rows, cols, esize, args, plan=None, no_smem=False):
-    cl, th, sm = plan if plan else row_plan(cols, esize)
+    plan = plan if plan else row_plan(cols, esize)
+    if plan[0] == "short":
+        grid = max(1, min(rows, (1 << 31) - 1))
+        m.launch(short_name(name), grid, plan[1], args)
+        return
+    cl, th, sm = plan
     th = min(th, m.max_threads(name) // 32 * 32)
     if no_smem:
         sm = 0
@@ -516,12 +574,14 @@ def run_softmax(m, quick):
             for log in (False, True):
                 name = f"{'log_' if log else ''}softmax_rows_{dname}"
                 ref = softmax_ref(x, log)
-                plans = [row_plan(cols, es)]
+                plans = [p for p in (short_plan(cols, es), short_plan(cols, es, 2 * 256 // es),
+                                     short_plan(cols, es, 512)) if p]
+                plans += [row_plan(cols, es)]
                 if cols <= 8192:
                     plans += [row_plan(cols, es, threads=256)]
                 if cols > 100000:
-                    plans += [row_plan(cols, es, cluster=1, threads=1024),
-                              row_plan(cols, es, cluster=4, threads=1024)]
+                    plans += [row_plan(cols, es, cluster=c, threads=1024) for c in (2, 4, 8)]
+                    plans += [row_plan(cols, es, cluster=8, threads=512)]
                 best = None
                 for plan in plans:
                     try:
@@ -560,8 +620,8 @@ def run_softmax(m, quick):
             del x, out
             free()
     # awkward shapes, misaligned rows, over-capacity rows, clusters
-    cases = [(1, 1), (3, 5), (7, 1000), (5, 4097), (2, 58112), (3, 58113), (2, 151936),
-             (3, 200003), (0, 0), (0, 7), (4, 0)]
+    cases = [(1, 1), (3, 5), (7, 1000), (5, 4097), (9, 4096), (3, 16384), (2, 16388), (4, 8),
+             (2, 58112), (3, 58113), (2, 151936), (3, 200003), (0, 0), (0, 7), (4, 0), (0, 4096)]
     for rows, cols in cases:
         for dt, dname, es in ((torch.float32, "f32", 4), (torch.bfloat16, "bf16", 2)):
             x = (torch.randn(rows, cols, device=DEV) * 4).to(dt)
@@ -570,8 +630,9 @@ def run_softmax(m, quick):
                 ref = softmax_ref(x, log)
                 tv = torch.log_softmax(x, -1) if log else torch.softmax(x, -1)
                 e_t = mixed_err(tv, ref) if log else ulp_err(tv, ref, dt)
-                for plan in (row_plan(cols, es), row_plan(cols, es, cluster=8, smem_cap=1024),
-                             row_plan(cols, es, cluster=1, smem_cap=0)):
+                for plan in [p for p in (short_plan(cols, es), row_plan(cols, es),
+                                         row_plan(cols, es, cluster=8, smem_cap=1024),
+                                         row_plan(cols, es, cluster=1, smem_cap=0)) if p]:
                     out = torch.full_like(x, float("nan"))
                     if rows == 0 or cols == 0:
                         rows_launch(m, name, rows, cols, es, [x, U64(rows), U64(cols), out], plan)
@@ -592,10 +653,14 @@ def run_softmax(m, quick):
     print("  awkward softmax shapes checked")
 
 
-def best_plan(m, name, rows, cols, es, args):
-    """Time the default row plan and two other block sizes; return (best ms, plan)."""
+def best_plan(m, name, rows, cols, es, args, short=True):
+    """Time the register-resident plans and the general engine's; return (best ms, plan)."""
     best = None
-    for plan in (row_plan(cols, es), row_plan(cols, es, threads=256)):
+    plans = [row_plan(cols, es), row_plan(cols, es, threads=256)]
+    if short:
+        plans = [p for p in (short_plan(cols, es), short_plan(cols, es, 2 * 256 // es),
+                             short_plan(cols, es, 512)) if p] + plans
+    for plan in plans:
         t = bench(lambda: rows_launch(m, name, rows, cols, es, args, plan))
         print(f"    {name} plan {plan}: {t:.4f} ms")
         if best is None or t < best[0]:
@@ -618,7 +683,7 @@ def run_norms(m, quick):
         # LayerNorm
         ref = F.layer_norm(xd, (cols,), wd, bd, eps)
         args = [x, U64(rows), U64(cols), w, b, float(eps), out]
-        rows_launch(m, f"layer_norm_{dname}", rows, cols, es, args)
+        rows_launch(m, f"layer_norm_{dname}", rows, cols, es, args, short_plan(cols, es))
         torch.cuda.synchronize()
         e = mixed_err(out, ref)
         t, plan = best_plan(m, f"layer_norm_{dname}", rows, cols, es, args)
@@ -641,7 +706,7 @@ def run_norms(m, quick):
         # RMSNorm
         ref = F.rms_norm(xd, (cols,), wd, eps)
         args = [x, U64(rows), U64(cols), w, float(eps), out]
-        rows_launch(m, f"rms_norm_{dname}", rows, cols, es, args)
+        rows_launch(m, f"rms_norm_{dname}", rows, cols, es, args, short_plan(cols, es))
         torch.cuda.synchronize()
         e = mixed_err(out, ref)
         t, plan = best_plan(m, f"rms_norm_{dname}", rows, cols, es, args)
@@ -665,7 +730,7 @@ def run_norms(m, quick):
         torch.cuda.synchronize()
         e = mixed_err(out, ref)
         ok_sum = torch.equal(sm, x + r)
-        t, plan = best_plan(m, f"add_rms_norm_{dname}", rows, cols, es, args)
+        t, plan = best_plan(m, f"add_rms_norm_{dname}", rows, cols, es, args, short=False)
 
         def tres():
             h = x + r
@@ -706,14 +771,16 @@ def run_norms(m, quick):
         del x, w, b, r, out, sm, xd, wd, bd, rd, ref, hd
         free()
     # awkward shapes: odd widths, no weight/bias, clusters, over capacity
-    for rows, cols in ((1, 1), (3, 5), (7, 1000), (5, 4097), (3, 70001), (0, 0)):
+    for rows, cols in ((1, 1), (3, 5), (7, 1000), (5, 4097), (9, 4096), (3, 16384), (2, 16388),
+                       (3, 70001), (0, 0), (0, 4096)):
         for dt, dname, es in ((torch.float32, "f32", 4), (torch.bfloat16, "bf16", 2)):
             x = (torch.randn(rows, cols, device=DEV) * 2 + 0.5).to(dt)
             w = (torch.rand(cols, device=DEV) + 0.5).to(dt)
             b = torch.randn(cols, device=DEV).to(dt)
             none = torch.empty(0, device=DEV, dtype=dt)
             out = torch.empty_like(x)
-            for plan in (row_plan(cols, es), row_plan(cols, es, cluster=4, smem_cap=256)):
+            for plan in [p for p in (short_plan(cols, es), row_plan(cols, es),
+                                     row_plan(cols, es, cluster=4, smem_cap=256)) if p]:
                 for (wt, bt) in ((w, b), (none, none)):
                     rows_launch(m, f"layer_norm_{dname}", rows, cols, es,
                                 [x, U64(rows), U64(cols), wt, bt, 1e-5, out], plan)
@@ -745,7 +812,7 @@ def run_xent(m, quick):
         ref = F.cross_entropy(x.double(), tgt, reduction="none")
         name = f"cross_entropy_{dname}"
         best = None
-        for cl, th in ((1, 1024), (1, 512), (2, 512), (4, 512), (8, 256)):
+        for cl, th in ((1, 256), (1, 128), (1, 512), (2, 256)):
             plan = (cl, th, 0)
             args = [x, U64(rows), U64(cols), tgt, I64(-100), loss]
             rows_launch(m, name, rows, cols, es, args, plan)

@@ -9,12 +9,19 @@ use gpukit::runtime;
 use gpukit::runtime::half::bf16;
 use gpukit_test_support::reference::random_f32;
 
-/// (rows, cols): one element, odd widths (rows not 16-byte aligned), a row at and past the old
-/// limit, an LLM vocabulary row, and a row wider than any block's shared memory.
-const SHAPES: [(usize, usize); 7] = [
+/// (rows, cols): one element, odd widths (rows not 16-byte aligned), rows held in registers
+/// (1000, 4096 and 8192 columns: 2048 f32 packets, the register kernels' largest f32 row, with
+/// 512 threads), one packet past that (the general engine), 16384 columns (the largest bf16
+/// register row, an f32 general one), a row at and past the old limit, an LLM vocabulary row,
+/// and a row wider than any block's shared memory.
+const SHAPES: [(usize, usize); 11] = [
     (1, 1),
     (3, 5),
     (7, 1000),
+    (9, 4096),
+    (3, 8192),
+    (2, 8196),
+    (3, 16384),
     (5, 4097),
     (2, 58112),
     (3, 58113),
@@ -100,6 +107,11 @@ fn transpose_tall_wide_and_empty() {
         (2_097_121usize, 2usize),
         (2, 2_097_121),
         (65_537 * 32 + 5, 3),
+        // Sides that are multiples of 4 take the 16-byte kernel (64×64 tiles): tall, wide,
+        // and tiles cut at both edges.
+        (2_097_124, 4),
+        (4, 2_097_124),
+        (68, 4100),
     ]
     .iter()
     .enumerate()

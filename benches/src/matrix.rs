@@ -6,7 +6,7 @@
 use super::case::{Case, Ctx, Dtype, Element, Peak, Prepared, Work};
 use super::{data, verify};
 use gpukit::Library;
-use gpukit::ops::{Gemm, Gemv, Shape, SoftmaxElem, SoftmaxKind};
+use gpukit::ops::{Gemm, Gemv, RowElem, Shape, SoftmaxKind};
 use gpukit::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, Stream};
 use std::marker::PhantomData;
 
@@ -85,7 +85,7 @@ impl<T> SoftmaxCase<T> {
     }
 }
 
-impl<T: Element + SoftmaxElem> Case for SoftmaxCase<T> {
+impl<T: Element + RowElem> Case for SoftmaxCase<T> {
     /// `softmax` / `log_softmax`, with `_vocab` for rows wider than shared memory (LLM
     /// vocabularies), so that both widths have their own row.
     fn name(&self) -> &str {
@@ -138,7 +138,7 @@ struct SoftmaxRun<'a, T: DeviceCopy> {
     seed: u64,
 }
 
-impl<T: Element + SoftmaxElem> Prepared for SoftmaxRun<'_, T> {
+impl<T: Element + RowElem> Prepared for SoftmaxRun<'_, T> {
     fn run(&mut self, stream: &Stream, rep: usize) -> runtime::Result<()> {
         let k = rep % self.sets.len();
         let (a, out) = &mut self.sets[k];

@@ -8,7 +8,7 @@
 use crate::elem::Elem;
 use crate::rows::{Part, cluster_rows, fold_all};
 use gpukit_device::{
-    self as gpu, Bf16, Manual, OutSlice, cluster_reduce as cluster, dynamic_shared, kernel, math,
+    self as gpu, Manual, OutSlice, cluster_reduce as cluster, dynamic_shared, kernel, math,
 };
 
 /// Combine two (max, Σ e^(x - max)) pairs, symmetrically.
@@ -41,7 +41,7 @@ fn push<const PER: usize>(v: &[f32; 8], m: &mut f32, s: &mut f32) {
 }
 
 #[inline(always)]
-fn cross_entropy<E: Elem>(
+fn cross_entropy_body<E: Elem>(
     logits: &[E],
     rows: u64,
     cols: u64,
@@ -115,29 +115,17 @@ fn cross_entropy<E: Elem>(
     }
 }
 
-/// loss[r] = logsumexp(logits[r]) - logits[r][targets[r]] over f32 logits (`targets` has one
-/// index per row; `ignore_index` rows get 0). Row-engine launch with no dynamic shared memory.
-#[kernel]
-pub fn cross_entropy_f32(
-    logits: &[f32],
+/// loss[r] = logsumexp(logits[r]) - logits[r][targets[r]] over f32 or bf16 logits with f32 math
+/// (`targets` has one index per row; `ignore_index` rows get 0). Row-engine launch with no
+/// dynamic shared memory, at most 512 threads (two blocks per SM: at most 64 registers).
+#[kernel(instances(f32, Bf16), launch_bounds(512, 2))]
+pub fn cross_entropy<T: Elem>(
+    logits: &[T],
     rows: u64,
     cols: u64,
     targets: &[i64],
     ignore_index: i64,
     mut loss: OutSlice<f32, Manual>,
 ) {
-    cross_entropy(logits, rows, cols, targets, ignore_index, &mut loss);
-}
-
-/// Cross-entropy over bf16 logits with f32 math, as [`cross_entropy_f32`].
-#[kernel]
-pub fn cross_entropy_bf16(
-    logits: &[Bf16],
-    rows: u64,
-    cols: u64,
-    targets: &[i64],
-    ignore_index: i64,
-    mut loss: OutSlice<f32, Manual>,
-) {
-    cross_entropy(logits, rows, cols, targets, ignore_index, &mut loss);
+    cross_entropy_body(logits, rows, cols, targets, ignore_index, &mut loss);
 }

@@ -1,6 +1,9 @@
 //! Matrix kernels over row-major f32 matrices: transpose and matrix-vector products.
 use gpukit_device::{self as gpu, Manual, OutSlice, Quads, kernel, shared_array, warp};
 
+/// Largest tile side of [`transpose_quads`] (its shared tile is sized for it).
+const QTILE_MAX: usize = 64;
+
 const TILE: usize = 32;
 /// Threads per block of [`transpose_f32`] (1-D): thread t moves tile rows `t / 32 + 8k`,
 /// column `t % 32`.
@@ -9,9 +12,9 @@ const TROWS: usize = TRANSPOSE_BLOCK / TILE;
 /// Elements each thread moves per tile: TILE² / 256.
 const PER_THREAD: usize = TILE / TROWS;
 
-/// Tile `tile` (row-major over the input's tiles) as (first row, first column).
+/// Tile `tile` (row-major over the input's tiles of side `side`) as (first row, first column).
 #[inline(always)]
-fn tile_origin(tile: usize, tiles_x: usize) -> (usize, usize) {
+fn tile_origin_of(tile: usize, tiles_x: usize, side: usize) -> (usize, usize) {
     // 32-bit division when it fits (the common case): a 64-bit one is a long instruction sequence.
     let (ty, tx) = if tile <= u32::MAX as usize && tiles_x <= u32::MAX as usize {
         let (t, n) = (tile as u32, tiles_x as u32);
@@ -19,7 +22,13 @@ fn tile_origin(tile: usize, tiles_x: usize) -> (usize, usize) {
     } else {
         (tile / tiles_x, tile % tiles_x)
     };
-    (ty * TILE, tx * TILE)
+    (ty * side, tx * side)
+}
+
+/// [`tile_origin_of`] for 32×32 tiles.
+#[inline(always)]
+fn tile_origin(tile: usize, tiles_x: usize) -> (usize, usize) {
+    tile_origin_of(tile, tiles_x, TILE)
 }
 
 /// out (cols × rows) = aᵀ for a (rows × cols), any shape (tall, wide, empty). Launch 1-D blocks
@@ -77,6 +86,99 @@ pub fn transpose_f32(a: &[f32], rows: u64, cols: u64, mut out: OutSlice<f32, Man
                 };
             }
         }
+        // The next tile overwrites the shared tile: everyone must have read this one.
+        gpu::sync_threads();
+        if next >= tiles {
+            break;
+        }
+        tile = next;
+    }
+}
+
+/// out (cols × rows) = aᵀ with 16-byte accesses on both sides, for `rows` and `cols` multiples
+/// of 4 and both slices 16-byte aligned (the host checks; other shapes take [`transpose_f32`],
+/// and a block of this kernel writes nothing when they do not hold). `TILE`×`TILE` tiles
+/// through shared memory padded to `TILE + 1` columns; 256 threads, each moving
+/// `TILE² / 1024` quads per tile: it reads row quads of the input tile and writes row quads of
+/// the output tile, gathering each from four consecutive rows of the shared tile. Blocks loop
+/// over tiles (b, b + grid, ...), loading the next tile before writing the current one.
+#[kernel(same_len(a, out), instances(32, 64), launch_bounds(256))]
+pub fn transpose_quads<const TILE: usize>(
+    a: &[f32],
+    rows: u64,
+    cols: u64,
+    mut out: OutSlice<f32, Manual>,
+) {
+    const { assert!(TILE == 32 || TILE == 64) };
+    let tile_s = shared_array!(TRANSPOSE_QUADS_TILE: [f32; QTILE_MAX * (QTILE_MAX + 1)]);
+    let (rows, cols) = (rows as usize, cols as usize);
+    let Some(qa) = Quads::new(a) else {
+        return;
+    };
+    if !rows.is_multiple_of(4) || !cols.is_multiple_of(4) {
+        return;
+    }
+    let quads_per_row = TILE / 4;
+    let row_step = TRANSPOSE_BLOCK / quads_per_row;
+    // Quads per thread per tile: 1 (TILE 32) or 4 (TILE 64).
+    let per = TILE / row_step;
+    let stride = TILE + 1;
+    let tiles_x = cols.div_ceil(TILE);
+    let tiles = tiles_x * rows.div_ceil(TILE);
+    let t = gpu::thread_idx().x as usize;
+    let (qx, ry) = (t % quads_per_row, t / quads_per_row);
+    let step = gpu::grid_dim().x as usize;
+    let mut tile = gpu::block_idx().x as usize;
+    if tile >= tiles || t >= TRANSPOSE_BLOCK {
+        return;
+    }
+    let tile_at = |tile: usize| tile_origin_of(tile, tiles_x, TILE);
+    let load = |tile: usize| -> [[f32; 4]; 4] {
+        let (r0, c0) = tile_at(tile);
+        gpu::unroll::array(|k| {
+            let (r, c) = (r0 + ry + row_step * k, c0 + 4 * qx);
+            if k < per && r < rows && c < cols {
+                qa.get((r * cols + c) / 4)
+            } else {
+                [0.0; 4]
+            }
+        })
+    };
+    let mut v = load(tile);
+    loop {
+        gpu::unroll::each::<4>(|k| {
+            if k < per {
+                gpu::unroll::each::<4>(|j| {
+                    // SAFETY: (ry + row_step·k) < TILE and 4·qx + j < TILE, so the index is
+                    // below TILE · (TILE + 1) <= the array's 64 · 65.
+                    unsafe {
+                        tile_s.set_unchecked((ry + row_step * k) * stride + 4 * qx + j, v[k][j])
+                    };
+                });
+            }
+        });
+        gpu::sync_threads();
+        let next = tile + step;
+        if next < tiles {
+            v = load(next);
+        }
+        // Output tile: rows c0.., columns r0..; output (c0 + o, r0 + 4x + j) = tile (4x + j, o).
+        let (r0, c0) = tile_at(tile);
+        gpu::unroll::each::<4>(|k| {
+            let (o, x) = (ry + row_step * k, qx);
+            let (orow, ocol) = (c0 + o, r0 + 4 * x);
+            if k < per && orow < cols && ocol < rows {
+                // SAFETY: (4x + j) · (TILE + 1) + o < TILE · (TILE + 1), as above.
+                let w: [u32; 4] = gpu::unroll::array(|j| unsafe {
+                    tile_s.get_unchecked((4 * x + j) * stride + o).to_bits()
+                });
+                // SAFETY: output tile `tile` belongs to this block alone (tiles are dealt out
+                // by block index), and inside it this thread writes only its own quads.
+                if let Some(p) = unsafe { out.claim_packet_mut(orow * rows + ocol) } {
+                    p.set(w);
+                }
+            }
+        });
         // The next tile overwrites the shared tile: everyone must have read this one.
         gpu::sync_threads();
         if next >= tiles {

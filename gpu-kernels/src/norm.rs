@@ -1,12 +1,16 @@
-//! Row normalisations over f32 and bf16 storage with f32 math, any row width (see
-//! [`crate::rows`] for the launch shape): LayerNorm, RMSNorm, and residual-add + RMSNorm fused.
+//! Row normalisations over f32 and bf16 storage with f32 math, any row width: LayerNorm, RMSNorm,
+//! and residual-add + RMSNorm fused; one generic source per op and engine. Rows that fit in a
+//! block's registers take the `*_short` kernels ([`ShortRow`]: the row read once into registers,
+//! exact two-pass statistics from them, written once); other rows the general row engine
+//! ([`crate::rows`]).
 //! Weights and biases are optional: an empty slice means none (weight 1, bias 0); otherwise they
 //! are `cols` long (a mismatch traps; the host checks first).
 use crate::elem::Elem;
-use crate::rows::{ColParam, Part, addr_of, cluster_rows, fold_all};
+use crate::rows::{
+    ColParam, Part, SHORT_HELD, ShortRow, addr_of, block_sum, cluster_rows, fold_all,
+};
 use gpukit_device::{
-    self as gpu, Bf16, DynamicShared, Manual, OutSlice, Packets, async_copy, dynamic_shared,
-    kernel, math,
+    self as gpu, DynamicShared, Manual, OutSlice, Packets, async_copy, dynamic_shared, kernel, math,
 };
 
 /// Combine (count, mean, M2) triples (Chan et al.), symmetrically.
@@ -22,7 +26,7 @@ fn chan(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
 }
 
 #[inline(always)]
-fn layer_norm<E: Elem>(
+fn layer_norm_body<E: Elem>(
     x: &[E],
     rows: u64,
     cols: u64,
@@ -89,7 +93,7 @@ fn write_affine<E: Elem>(
 }
 
 #[inline(always)]
-fn rms_norm<E: Elem>(
+fn rms_norm_body<E: Elem>(
     x: &[E],
     rows: u64,
     cols: u64,
@@ -122,7 +126,7 @@ fn rms_norm<E: Elem>(
 /// computed, not copied) and written out on the way.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn add_rms_norm<E: Elem>(
+fn add_rms_norm_body<E: Elem>(
     x: &[E],
     residual: &[E],
     rows: u64,
@@ -209,89 +213,158 @@ fn add_rms_norm<E: Elem>(
     }
 }
 
-/// out = (x - mean) / sqrt(var + eps) · weight + bias per row (biased variance, as torch).
-/// Row-engine launch (see `rows`); `weight`/`bias` empty or `cols` long.
-#[kernel(same_len(x, out))]
-pub fn layer_norm_f32(
-    x: &[f32],
-    rows: u64,
-    cols: u64,
-    weight: &[f32],
-    bias: &[f32],
+/// LayerNorm of rows held in registers: mean, then the sum of squared deviations from it (two
+/// exact passes over the registers), then `(x - mean) · rstd · w + b`.
+#[inline(always)]
+fn layer_norm_short_body<E: Elem, const H: usize>(
+    x: &[E],
+    (rows, cols): (usize, usize),
+    weight: &[E],
+    bias: &[E],
     eps: f32,
-    mut out: OutSlice<f32, Manual>,
+    out: &mut OutSlice<E, Manual>,
 ) {
-    layer_norm(x, rows, cols, weight, bias, eps, &mut out);
+    let (w, b) = (
+        ColParam::new(weight, cols, 0, 1.0),
+        ColParam::new(bias, cols, 0, 0.0),
+    );
+    let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
+    while row < rows {
+        let Some(r) = ShortRow::<H>::load(x, row, cols) else {
+            return;
+        };
+        let mut sum = 0.0f32;
+        r.for_each::<E>(|_, v| {
+            for vk in v.iter().take(E::PER) {
+                sum += *vk;
+            }
+        });
+        let mean = block_sum(sum) / cols as f32;
+        let mut m2 = 0.0f32;
+        r.for_each::<E>(|_, v| {
+            for vk in v.iter().take(E::PER) {
+                let d = *vk - mean;
+                m2 = math::fma(d, d, m2);
+            }
+        });
+        let rstd = 1.0 / math::sqrt(block_sum(m2) / cols as f32 + eps);
+        r.write(out, |c, v| {
+            let (wv, bv) = (w.packet(c / E::PER, c), b.packet(c / E::PER, c));
+            let mut y = [0.0f32; 8];
+            for k in 0..E::PER {
+                y[k] = math::fma((v[k] - mean) * rstd, wv[k], bv[k]);
+            }
+            y
+        });
+        row += step;
+    }
 }
 
-/// LayerNorm over bf16 storage with f32 math, as [`layer_norm_f32`].
-#[kernel(same_len(x, out))]
-pub fn layer_norm_bf16(
-    x: &[Bf16],
-    rows: u64,
-    cols: u64,
-    weight: &[Bf16],
-    bias: &[Bf16],
+/// RMSNorm of rows held in registers.
+#[inline(always)]
+fn rms_norm_short_body<E: Elem, const H: usize>(
+    x: &[E],
+    (rows, cols): (usize, usize),
+    weight: &[E],
     eps: f32,
-    mut out: OutSlice<Bf16, Manual>,
+    out: &mut OutSlice<E, Manual>,
 ) {
-    layer_norm(x, rows, cols, weight, bias, eps, &mut out);
+    let w = ColParam::new(weight, cols, 0, 1.0);
+    let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
+    while row < rows {
+        let Some(r) = ShortRow::<H>::load(x, row, cols) else {
+            return;
+        };
+        let mut ss = 0.0f32;
+        r.for_each::<E>(|_, v| {
+            for vk in v.iter().take(E::PER) {
+                ss = math::fma(*vk, *vk, ss);
+            }
+        });
+        let rstd = 1.0 / math::sqrt(block_sum(ss) / cols as f32 + eps);
+        r.write(out, |c, v| {
+            let wv = w.packet(c / E::PER, c);
+            let mut y = [0.0f32; 8];
+            for k in 0..E::PER {
+                y[k] = math::fma(v[k] * rstd, wv[k], 0.0);
+            }
+            y
+        });
+        row += step;
+    }
 }
 
-/// out = x / sqrt(mean(x²) + eps) · weight per row. Row-engine launch; `weight` empty or
-/// `cols` long.
-#[kernel(same_len(x, out))]
-pub fn rms_norm_f32(
-    x: &[f32],
+/// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread, one block per row; see
+/// [`ShortRow`] for what the host checks), as [`layer_norm_rows`].
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512))]
+pub fn layer_norm_short<T: Elem>(
+    x: &[T],
     rows: u64,
     cols: u64,
-    weight: &[f32],
+    weight: &[T],
+    bias: &[T],
     eps: f32,
-    mut out: OutSlice<f32, Manual>,
+    mut out: OutSlice<T, Manual>,
 ) {
-    rms_norm(x, rows, cols, weight, eps, &mut out);
+    let dims = (rows as usize, cols as usize);
+    layer_norm_short_body::<T, SHORT_HELD>(x, dims, weight, bias, eps, &mut out);
 }
 
-/// RMSNorm over bf16 storage with f32 math, as [`rms_norm_f32`].
-#[kernel(same_len(x, out))]
-pub fn rms_norm_bf16(
-    x: &[Bf16],
+/// RMSNorm of rows held in registers, as [`rms_norm_rows`].
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512))]
+pub fn rms_norm_short<T: Elem>(
+    x: &[T],
     rows: u64,
     cols: u64,
-    weight: &[Bf16],
+    weight: &[T],
     eps: f32,
-    mut out: OutSlice<Bf16, Manual>,
+    mut out: OutSlice<T, Manual>,
 ) {
-    rms_norm(x, rows, cols, weight, eps, &mut out);
+    rms_norm_short_body::<T, SHORT_HELD>(x, (rows as usize, cols as usize), weight, eps, &mut out);
 }
 
-/// sum = x + residual; out = rmsnorm(sum) · weight (the pre-norm transformer block's residual
-/// stream). Row-engine launch.
-#[kernel(same_len(x, residual, out, sum))]
-pub fn add_rms_norm_f32(
-    x: &[f32],
-    residual: &[f32],
+/// out = (x - mean) / sqrt(var + eps) · weight + bias per row (biased variance, as torch), f32
+/// math over f32 or bf16 storage, any width. Row-engine launch (see `rows`); `weight`/`bias`
+/// empty or `cols` long.
+#[kernel(same_len(x, out), instances(f32, Bf16))]
+pub fn layer_norm_rows<T: Elem>(
+    x: &[T],
     rows: u64,
     cols: u64,
-    weight: &[f32],
+    weight: &[T],
+    bias: &[T],
     eps: f32,
-    mut out: OutSlice<f32, Manual>,
-    mut sum: OutSlice<f32, Manual>,
+    mut out: OutSlice<T, Manual>,
 ) {
-    add_rms_norm(x, residual, rows, cols, weight, eps, &mut out, &mut sum);
+    layer_norm_body(x, rows, cols, weight, bias, eps, &mut out);
 }
 
-/// Residual add + RMSNorm over bf16 storage (the sum rounded to bf16), f32 math.
-#[kernel(same_len(x, residual, out, sum))]
-pub fn add_rms_norm_bf16(
-    x: &[Bf16],
-    residual: &[Bf16],
+/// out = x / sqrt(mean(x²) + eps) · weight per row, f32 math over f32 or bf16 storage, any
+/// width. Row-engine launch; `weight` empty or `cols` long.
+#[kernel(same_len(x, out), instances(f32, Bf16))]
+pub fn rms_norm_rows<T: Elem>(
+    x: &[T],
     rows: u64,
     cols: u64,
-    weight: &[Bf16],
+    weight: &[T],
     eps: f32,
-    mut out: OutSlice<Bf16, Manual>,
-    mut sum: OutSlice<Bf16, Manual>,
+    mut out: OutSlice<T, Manual>,
 ) {
-    add_rms_norm(x, residual, rows, cols, weight, eps, &mut out, &mut sum);
+    rms_norm_body(x, rows, cols, weight, eps, &mut out);
+}
+
+/// sum = x + residual (rounded to the storage type); out = rmsnorm(sum) · weight (the pre-norm
+/// transformer block's residual stream), f32 math over f32 or bf16 storage. Row-engine launch.
+#[kernel(same_len(x, residual, out, sum), instances(f32, Bf16))]
+pub fn add_rms_norm_rows<T: Elem>(
+    x: &[T],
+    residual: &[T],
+    rows: u64,
+    cols: u64,
+    weight: &[T],
+    eps: f32,
+    mut out: OutSlice<T, Manual>,
+    mut sum: OutSlice<T, Manual>,
+) {
+    add_rms_norm_body(x, residual, rows, cols, weight, eps, &mut out, &mut sum);
 }

@@ -229,19 +229,9 @@ impl<'a, E: Elem> Part<'a, E> {
     /// Stores packet `q` of the output row.
     #[inline(always)]
     pub fn store_packet(&self, out: &mut OutSlice<E, Manual>, q: usize, w: [u32; 4]) {
-        let i = self.start + self.packet_col(q);
-        // SAFETY: row `start / cols` belongs to this cluster, packet q of it to this thread
-        // (packets are dealt out by rank and thread index).
-        match unsafe { out.claim_packet_mut(i) } {
-            Some(o) => o.set(w),
-            None => {
-                let v = E::unpack(w);
-                for (k, vk) in v.iter().enumerate().take(E::PER) {
-                    // SAFETY: as above.
-                    unsafe { *out.claim_mut(i + k) = E::from_f32(*vk) };
-                }
-            }
-        }
+        // Row `start / cols` belongs to this cluster, packet q of it to this thread (packets
+        // are dealt out by rank and thread index).
+        put_packet(out, self.start + self.packet_col(q), w);
     }
 
     /// Stores the element at column `c` of the output row.
@@ -250,6 +240,118 @@ impl<'a, E: Elem> Part<'a, E> {
         // SAFETY: scalar columns are dealt out to one thread of the cluster each.
         unsafe { *out.claim_mut(self.start + c) = E::from_f32(y) };
     }
+}
+
+/// Stores one packet (`E::PER` elements from index `i`) of a row this thread owns: one 16-byte
+/// store when aligned, element by element otherwise. Callers own elements `i .. i + PER` (the
+/// row engines deal packets out to one thread each).
+#[inline(always)]
+fn put_packet<E: Elem>(out: &mut OutSlice<E, Manual>, i: usize, w: [u32; 4]) {
+    // SAFETY: the caller owns the packet (see above).
+    match unsafe { out.claim_packet_mut(i) } {
+        Some(o) => o.set(w),
+        None => {
+            let v = E::unpack(w);
+            for (k, vk) in v.iter().enumerate().take(E::PER) {
+                // SAFETY: as above.
+                unsafe { *out.claim_mut(i + k) = E::from_f32(*vk) };
+            }
+        }
+    }
+}
+
+/// Packets each thread of the `*_short` row kernels holds: 4 (16 registers; v2's measured
+/// choice, 256 threads for a 4096-column f32 row).
+pub const SHORT_HELD: usize = 4;
+
+/// Most threads per block of the `*_short` row kernels (their `launch_bounds`): at 1024 the
+/// 64-register cap made two instances spill; at 512 none does. Rows of up to
+/// `SHORT_HELD · SHORT_THREADS_MAX` packets (8192 f32 or 16384 bf16 columns) qualify.
+pub const SHORT_THREADS_MAX: usize = 512;
+
+/// A row short enough to live in one block's registers: each thread holds `H` of its 16-byte
+/// packets (packets `t, t + threads, ...`), all loads issued before any is used. For rows whose
+/// start is 16-byte aligned and whose width is a whole number of packets (the host checks both
+/// and the packet count against `H · threads`, and launches the general engine otherwise).
+/// Launch: one block per row (blocks loop over rows past the grid), no shared memory. Nothing is
+/// staged and the index math is small, so a block needs few registers and many rows are in
+/// flight per SM: the row is read once and written once.
+pub struct ShortRow<const H: usize> {
+    /// Slot `i` holds packet `t + i · threads` of the row (zeros past its end).
+    pub w: [[u32; 4]; H],
+    start: usize,
+    t: usize,
+    nt: usize,
+    n: usize,
+}
+
+impl<const H: usize> ShortRow<H> {
+    /// Loads this thread's packets of row `row` (`cols` wide); `None` when the row is not a
+    /// whole number of aligned packets (the host never launches that).
+    #[inline(always)]
+    pub fn load<E: Elem>(x: &[E], row: usize, cols: usize) -> Option<ShortRow<H>> {
+        let start = row * cols;
+        let body = Packets::new(&x[start..start + cols])?;
+        if !body.tail().is_empty() {
+            return None;
+        }
+        let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
+        let n = body.len();
+        let w = gpu::unroll::array(|i| {
+            let q = t + i * nt;
+            if q < n { body.get(q) } else { [0; 4] }
+        });
+        Some(ShortRow { w, start, t, nt, n })
+    }
+
+    /// The packet in slot `i`, if the row has one there.
+    #[inline(always)]
+    pub fn slot(&self, i: usize) -> Option<usize> {
+        let q = self.t + i * self.nt;
+        (q < self.n).then_some(q)
+    }
+
+    /// Visits this thread's packets as `(slot, values)` (the first `E::PER` values).
+    #[inline(always)]
+    pub fn for_each<E: Elem>(&self, mut f: impl FnMut(usize, [f32; 8])) {
+        gpu::unroll::each::<H>(|i| {
+            if self.slot(i).is_some() {
+                f(i, E::unpack(self.w[i]));
+            }
+        });
+    }
+
+    /// Writes `g(column of the packet's first element, values)` for each of this thread's
+    /// packets to the same row of `out`.
+    #[inline(always)]
+    pub fn write<E: Elem>(
+        &self,
+        out: &mut OutSlice<E, Manual>,
+        mut g: impl FnMut(usize, [f32; 8]) -> [f32; 8],
+    ) {
+        gpu::unroll::each::<H>(|i| {
+            if let Some(q) = self.slot(i) {
+                let r = g(q * E::PER, E::unpack(self.w[i]));
+                // The row belongs to this block, packet q of it to this thread.
+                put_packet(out, self.start + q * E::PER, E::pack(r));
+            }
+        });
+    }
+}
+
+/// The block's maximum, NaN if any thread's value is NaN; every thread gets it.
+#[inline(always)]
+pub fn block_max_nan(v: f32) -> f32 {
+    let [m] = gpu::block::fold([v.to_bits()], |a, b| {
+        [gpukit_device::math::max_nan(f32::from_bits(a[0]), f32::from_bits(b[0])).to_bits()]
+    });
+    f32::from_bits(m)
+}
+
+/// The block's sum; every thread gets it.
+#[inline(always)]
+pub fn block_sum(v: f32) -> f32 {
+    gpu::block::reduce_sum_f32(v)
 }
 
 /// A per-column parameter vector (LayerNorm/RMSNorm weight or bias) read alongside a row: one

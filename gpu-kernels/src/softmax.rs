@@ -1,16 +1,19 @@
-//! Row-wise softmax and log-softmax over f32 and bf16 storage with f32 math, any row width (see
-//! [`crate::rows`] for the launch shape and how long rows are split over a cluster).
+//! Row-wise softmax and log-softmax over f32 and bf16 storage with f32 math, any row width: one
+//! generic source per op and engine, instantiated for the storage types.
 //!
-//! Per row: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
+//! Rows that fit in a block's registers (aligned, whole packets, at most `SHORT_HELD ·
+//! SHORT_THREADS_MAX` packets) take [`softmax_short`]: load the row, block max `M`, `e = e^(x - M)` and the block sum `S`, write
+//! `e / S` or `(x - M) - ln S`. Other rows take the general row engine ([`crate::rows`]: staged
+//! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
 //! the row's `(M, S)`, then write `e^(x - m_t) · (e^(m_t - M) / S)` or `(x - M) - ln S`. One
 //! exponential per element for f32 softmax (the accurate `math::exp`, ≤ 1 ulp), two cheap ones
 //! for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
-use crate::rows::{Part, addr_of, cluster_rows, fold_all};
-use gpukit_device::{
-    self as gpu, Bf16, Manual, OutSlice, async_copy, dynamic_shared, kernel, math,
+use crate::rows::{
+    Part, SHORT_HELD, ShortRow, addr_of, block_max_nan, block_sum, cluster_rows, fold_all,
 };
+use gpukit_device::{self as gpu, Manual, OutSlice, async_copy, dynamic_shared, kernel, math};
 
 /// Combine two (max, Σ e^(x - max)) pairs, symmetrically (bit-identical either way round).
 #[inline(always)]
@@ -23,7 +26,13 @@ fn merge(a: [f32; 2], b: [f32; 2]) -> [f32; 2] {
 }
 
 #[inline(always)]
-fn softmax_rows<E: Elem>(a: &[E], rows: u64, cols: u64, out: &mut OutSlice<E, Manual>, log: bool) {
+fn softmax_rows_body<E: Elem>(
+    a: &[E],
+    rows: u64,
+    cols: u64,
+    out: &mut OutSlice<E, Manual>,
+    log: bool,
+) {
     let smem = dynamic_shared::<u32>();
     let (rows, cols) = (rows as usize, cols as usize);
     // f32 softmax keeps e^(x - m_t) of its staged packets in shared memory.
@@ -82,26 +91,82 @@ fn softmax_rows<E: Elem>(a: &[E], rows: u64, cols: u64, out: &mut OutSlice<E, Ma
     }
 }
 
-/// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r). Row-engine launch (see `rows`).
-#[kernel(same_len(a, out))]
-pub fn softmax_rows_f32(a: &[f32], rows: u64, cols: u64, mut out: OutSlice<f32, Manual>) {
-    softmax_rows(a, rows, cols, &mut out, false);
+/// Softmax (or log-softmax) of rows that fit in registers ([`ShortRow`]).
+#[inline(always)]
+fn softmax_short_body<E: Elem, const H: usize>(
+    a: &[E],
+    rows: u64,
+    cols: u64,
+    out: &mut OutSlice<E, Manual>,
+    log: bool,
+) {
+    let (rows, cols) = (rows as usize, cols as usize);
+    // f32 softmax keeps e^(x - M) in the registers that held x.
+    let keep = E::PER == 4 && !log;
+    let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
+    while row < rows {
+        let Some(mut r) = ShortRow::<H>::load(a, row, cols) else {
+            return;
+        };
+        let mut m = f32::NEG_INFINITY;
+        r.for_each::<E>(|_, v| {
+            for vk in v.iter().take(E::PER) {
+                m = math::max_nan(m, *vk);
+            }
+        });
+        let m = block_max_nan(m);
+        let mut s = 0.0f32;
+        gpu::unroll::each::<H>(|i| {
+            if r.slot(i).is_some() {
+                let v = E::unpack(r.w[i]);
+                let mut e = [0.0f32; 8];
+                for k in 0..E::PER {
+                    e[k] = E::exp(v[k] - m);
+                    s += e[k];
+                }
+                if keep {
+                    r.w[i] = E::pack(e);
+                }
+            }
+        });
+        let s = block_sum(s);
+        if log {
+            let ln_s = math::log(s);
+            r.write(out, |_, v| v.map(|x| (x - m) - ln_s));
+        } else {
+            let inv = 1.0 / s;
+            r.write(out, |_, v| {
+                v.map(|x| if keep { x * inv } else { E::exp(x - m) * inv })
+            });
+        }
+        row += step;
+    }
 }
 
-/// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r). Row-engine launch.
-#[kernel(same_len(a, out))]
-pub fn log_softmax_rows_f32(a: &[f32], rows: u64, cols: u64, mut out: OutSlice<f32, Manual>) {
-    softmax_rows(a, rows, cols, &mut out, true);
+/// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r) for rows held in registers:
+/// [`SHORT_HELD`] 16-byte packets per thread, one block per row (see [`ShortRow`] for what the
+/// host checks).
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512))]
+pub fn softmax_short<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
+    softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, false);
 }
 
-/// Softmax over bf16 storage with f32 math. Row-engine launch.
-#[kernel(same_len(a, out))]
-pub fn softmax_rows_bf16(a: &[Bf16], rows: u64, cols: u64, mut out: OutSlice<Bf16, Manual>) {
-    softmax_rows(a, rows, cols, &mut out, false);
+/// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) for rows held in registers, as
+/// [`softmax_short`].
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512))]
+pub fn log_softmax_short<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
+    softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, true);
 }
 
-/// Log-softmax over bf16 storage with f32 math. Row-engine launch.
-#[kernel(same_len(a, out))]
-pub fn log_softmax_rows_bf16(a: &[Bf16], rows: u64, cols: u64, mut out: OutSlice<Bf16, Manual>) {
-    softmax_rows(a, rows, cols, &mut out, true);
+/// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r), any row width, f32 math over f32 or
+/// bf16 storage. Row-engine launch (see `rows`).
+#[kernel(same_len(a, out), instances(f32, Bf16))]
+pub fn softmax_rows<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
+    softmax_rows_body(a, rows, cols, &mut out, false);
+}
+
+/// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r), as [`softmax_rows`].
+#[kernel(same_len(a, out), instances(f32, Bf16))]
+pub fn log_softmax_rows<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
+    softmax_rows_body(a, rows, cols, &mut out, true);
 }

@@ -113,23 +113,38 @@ impl Library {
     ) -> Result<()> {
         shape.check("transpose", "a", a.len())?;
         shape.transposed().check("transpose", "out", out.len())?;
-        // Blocks loop over 32×32 tiles, so any shape (tall, wide) fits a 1-D grid; an empty
-        // matrix launches nothing. 32 resident blocks per SM measured fastest (docs/TUNING.md).
+        // Blocks loop over tiles, so any shape (tall, wide) fits a 1-D grid; an empty matrix
+        // launches nothing. Shapes whose sides are multiples of 4 over 16-byte aligned buffers
+        // take the 64×64-tile kernel with 16-byte accesses (one block per tile measured fastest:
+        // 94% of the copy rate at 16384², docs/TUNING.md); others the 32×32 scalar one (32
+        // resident blocks per SM measured fastest).
+        let (rows, cols) = (shape.rows as u64, shape.cols as u64);
+        let props = self.gpu.props();
+        let max_grid = props.max_grid_dim[0] as usize;
+        let quads = shape.rows.is_multiple_of(4)
+            && shape.cols.is_multiple_of(4)
+            && a.device_ptr().is_multiple_of(16)
+            && out.device_ptr().is_multiple_of(16);
+        if quads {
+            let tiles = shape.rows.div_ceil(64) * shape.cols.div_ceil(64);
+            if tiles == 0 {
+                return Ok(());
+            }
+            let cfg = LaunchConfig::linear(tiles.min(max_grid) as u32, 256);
+            return self
+                .kernels
+                .transpose_quads
+                .launch_with::<64>(s, &cfg, a, rows, cols, out);
+        }
         let tiles = shape.rows.div_ceil(32) * shape.cols.div_ceil(32);
         if tiles == 0 {
             return Ok(());
         }
-        let props = self.gpu.props();
-        let cap = (props.sm_count as usize * 32).min(props.max_grid_dim[0] as usize);
+        let cap = (props.sm_count as usize * 32).min(max_grid);
         let cfg = LaunchConfig::linear(tiles.min(cap) as u32, 256);
-        self.kernels.transpose_f32.launch_with(
-            s,
-            &cfg,
-            a,
-            shape.rows as u64,
-            shape.cols as u64,
-            out,
-        )
+        self.kernels
+            .transpose_f32
+            .launch_with(s, &cfg, a, rows, cols, out)
     }
 
     /// Scratch for transposed GEMVs of matrices with up to `cols` columns.

@@ -78,7 +78,7 @@ pub use matrix::{Gemv, GemvScratch, MatOp, Shape};
 pub use reductions::{Reduce, ReduceScratch};
 pub use rows::{CrossEntropy, RowElem};
 pub use scan::{ScanElem, ScanKind, ScanScratch};
-pub use softmax::{SoftmaxElem, SoftmaxKind};
+pub use softmax::SoftmaxKind;
 
 /// The kernel library loaded on one GPU: the module of `gpu-kernels` and what its operations
 /// need to know about the device.

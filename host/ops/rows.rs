@@ -10,10 +10,13 @@
 //!
 //! Weights and biases are optional (`None`: weight 1, bias 0).
 use super::matrix::Shape;
-use super::softmax::row_launch;
+use super::softmax::{RowPlan, row_launch, row_plan};
 use super::{Library, invalid};
-use crate::kernels::Kernels;
-use crate::runtime::half::bf16;
+use crate::kernels::{
+    AddRmsNormRowsInstance, CrossEntropyInstance, LayerNormRowsInstance, LayerNormShortInstance,
+    LogSoftmaxRowsInstance, LogSoftmaxShortInstance, RmsNormRowsInstance, RmsNormShortInstance,
+    SoftmaxRowsInstance, SoftmaxShortInstance,
+};
 use crate::runtime::{DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
 
 /// Options of [`Library::cross_entropy`].
@@ -29,135 +32,38 @@ impl Default for CrossEntropy {
     }
 }
 
-/// Element types of the row kernels: f32 and bf16.
-pub trait RowElem: DeviceCopy {
-    #[doc(hidden)]
-    #[allow(clippy::too_many_arguments)]
-    fn layer_norm(
-        k: &Kernels,
-        s: &Stream,
-        cfg: &LaunchConfig,
-        x: &DeviceSlice<Self>,
-        dims: (u64, u64),
-        weight: &DeviceSlice<Self>,
-        bias: &DeviceSlice<Self>,
-        eps: f32,
-        out: &mut DeviceSlice<Self>,
-    ) -> Result<()>;
-    #[doc(hidden)]
-    #[allow(clippy::too_many_arguments)]
-    fn rms_norm(
-        k: &Kernels,
-        s: &Stream,
-        cfg: &LaunchConfig,
-        x: &DeviceSlice<Self>,
-        dims: (u64, u64),
-        weight: &DeviceSlice<Self>,
-        eps: f32,
-        out: &mut DeviceSlice<Self>,
-    ) -> Result<()>;
-    #[doc(hidden)]
-    #[allow(clippy::too_many_arguments)]
-    fn add_rms_norm(
-        k: &Kernels,
-        s: &Stream,
-        cfg: &LaunchConfig,
-        x: &DeviceSlice<Self>,
-        residual: &DeviceSlice<Self>,
-        dims: (u64, u64),
-        weight: &DeviceSlice<Self>,
-        eps: f32,
-        out: &mut DeviceSlice<Self>,
-        sum: &mut DeviceSlice<Self>,
-    ) -> Result<()>;
-    #[doc(hidden)]
-    #[allow(clippy::too_many_arguments)]
-    fn cross_entropy(
-        k: &Kernels,
-        s: &Stream,
-        cfg: &LaunchConfig,
-        logits: &DeviceSlice<Self>,
-        dims: (u64, u64),
-        targets: &DeviceSlice<i64>,
-        ignore_index: i64,
-        loss: &mut DeviceSlice<f32>,
-    ) -> Result<()>;
+/// Storage types of the row kernels (f32 and bf16): every row kernel is one generic source
+/// compiled for both, and this bundles their instance bounds (implemented for exactly the
+/// types all of them were compiled for).
+pub trait RowElem:
+    DeviceCopy
+    + SoftmaxShortInstance
+    + LogSoftmaxShortInstance
+    + SoftmaxRowsInstance
+    + LogSoftmaxRowsInstance
+    + LayerNormShortInstance
+    + LayerNormRowsInstance
+    + RmsNormShortInstance
+    + RmsNormRowsInstance
+    + AddRmsNormRowsInstance
+    + CrossEntropyInstance
+{
 }
 
-macro_rules! row_elem {
-    ($t:ty, $ln:ident, $rms:ident, $add:ident, $xent:ident) => {
-        impl RowElem for $t {
-            fn layer_norm(
-                k: &Kernels,
-                s: &Stream,
-                cfg: &LaunchConfig,
-                x: &DeviceSlice<Self>,
-                (rows, cols): (u64, u64),
-                weight: &DeviceSlice<Self>,
-                bias: &DeviceSlice<Self>,
-                eps: f32,
-                out: &mut DeviceSlice<Self>,
-            ) -> Result<()> {
-                k.$ln
-                    .launch_with(s, cfg, x, rows, cols, weight, bias, eps, out)
-            }
-            fn rms_norm(
-                k: &Kernels,
-                s: &Stream,
-                cfg: &LaunchConfig,
-                x: &DeviceSlice<Self>,
-                (rows, cols): (u64, u64),
-                weight: &DeviceSlice<Self>,
-                eps: f32,
-                out: &mut DeviceSlice<Self>,
-            ) -> Result<()> {
-                k.$rms.launch_with(s, cfg, x, rows, cols, weight, eps, out)
-            }
-            fn add_rms_norm(
-                k: &Kernels,
-                s: &Stream,
-                cfg: &LaunchConfig,
-                x: &DeviceSlice<Self>,
-                residual: &DeviceSlice<Self>,
-                (rows, cols): (u64, u64),
-                weight: &DeviceSlice<Self>,
-                eps: f32,
-                out: &mut DeviceSlice<Self>,
-                sum: &mut DeviceSlice<Self>,
-            ) -> Result<()> {
-                k.$add
-                    .launch_with(s, cfg, x, residual, rows, cols, weight, eps, out, sum)
-            }
-            fn cross_entropy(
-                k: &Kernels,
-                s: &Stream,
-                cfg: &LaunchConfig,
-                logits: &DeviceSlice<Self>,
-                (rows, cols): (u64, u64),
-                targets: &DeviceSlice<i64>,
-                ignore_index: i64,
-                loss: &mut DeviceSlice<f32>,
-            ) -> Result<()> {
-                k.$xent
-                    .launch_with(s, cfg, logits, rows, cols, targets, ignore_index, loss)
-            }
-        }
-    };
+impl<T> RowElem for T where
+    T: DeviceCopy
+        + SoftmaxShortInstance
+        + LogSoftmaxShortInstance
+        + SoftmaxRowsInstance
+        + LogSoftmaxRowsInstance
+        + LayerNormShortInstance
+        + LayerNormRowsInstance
+        + RmsNormShortInstance
+        + RmsNormRowsInstance
+        + AddRmsNormRowsInstance
+        + CrossEntropyInstance
+{
 }
-row_elem!(
-    f32,
-    layer_norm_f32,
-    rms_norm_f32,
-    add_rms_norm_f32,
-    cross_entropy_f32
-);
-row_elem!(
-    bf16,
-    layer_norm_bf16,
-    rms_norm_bf16,
-    add_rms_norm_bf16,
-    cross_entropy_bf16
-);
 
 /// `Err` unless an optional per-column parameter has `cols` elements; the empty slice the
 /// kernels take for "none" otherwise.
@@ -199,9 +105,17 @@ impl Library {
         if shape.rows == 0 || shape.cols == 0 {
             return Ok(());
         }
-        let cfg = row_launch(self, shape, std::mem::size_of::<T>());
-        let dims = (shape.rows as u64, shape.cols as u64);
-        T::layer_norm(&self.kernels, s, &cfg, x, dims, w, b, eps, out)
+        let (rows, cols) = (shape.rows as u64, shape.cols as u64);
+        let k = &self.kernels;
+        let addrs = [x.device_ptr(), out.device_ptr()];
+        match row_plan::<T>(self, shape, &addrs) {
+            RowPlan::Short(cfg) => k
+                .layer_norm_short
+                .launch_with(s, &cfg, x, rows, cols, w, b, eps, out),
+            RowPlan::General(cfg) => k
+                .layer_norm_rows
+                .launch_with(s, &cfg, x, rows, cols, w, b, eps, out),
+        }
     }
 
     /// RMSNorm of each row of `x` (`shape`), f32 math. An empty matrix does nothing.
@@ -220,9 +134,17 @@ impl Library {
         if shape.rows == 0 || shape.cols == 0 {
             return Ok(());
         }
-        let cfg = row_launch(self, shape, std::mem::size_of::<T>());
-        let dims = (shape.rows as u64, shape.cols as u64);
-        T::rms_norm(&self.kernels, s, &cfg, x, dims, w, eps, out)
+        let (rows, cols) = (shape.rows as u64, shape.cols as u64);
+        let k = &self.kernels;
+        let addrs = [x.device_ptr(), out.device_ptr()];
+        match row_plan::<T>(self, shape, &addrs) {
+            RowPlan::Short(cfg) => k
+                .rms_norm_short
+                .launch_with(s, &cfg, x, rows, cols, w, eps, out),
+            RowPlan::General(cfg) => k
+                .rms_norm_rows
+                .launch_with(s, &cfg, x, rows, cols, w, eps, out),
+        }
     }
 
     /// `sum = x + residual` (rounded to `T`, as an unfused add) and `out = rmsnorm(sum) ·
@@ -249,8 +171,10 @@ impl Library {
             return Ok(());
         }
         let cfg = row_launch(self, shape, std::mem::size_of::<T>());
-        let dims = (shape.rows as u64, shape.cols as u64);
-        T::add_rms_norm(&self.kernels, s, &cfg, x, residual, dims, w, eps, out, sum)
+        let (rows, cols) = (shape.rows as u64, shape.cols as u64);
+        self.kernels
+            .add_rms_norm_rows
+            .launch_with(s, &cfg, x, residual, rows, cols, w, eps, out, sum)
     }
 
     /// Per-row cross-entropy of `logits` (`shape`: rows = tokens, cols = the vocabulary) against
@@ -283,16 +207,17 @@ impl Library {
         if shape.rows == 0 {
             return Ok(());
         }
-        // One block of 512 threads per row, nothing staged (measured fastest on the H200).
+        // One block of 256 threads per row, nothing staged (measured fastest on the H200 for
+        // f32 and bf16 vocabulary rows, docs/TUNING.md).
         let grid = shape.rows.min(self.gpu.props().max_grid_dim[0] as usize) as u32;
-        let cfg = LaunchConfig::linear(grid, 512);
-        let dims = (shape.rows as u64, shape.cols as u64);
-        T::cross_entropy(
-            &self.kernels,
+        let cfg = LaunchConfig::linear(grid, 256);
+        let (rows, cols) = (shape.rows as u64, shape.cols as u64);
+        self.kernels.cross_entropy.launch_with(
             s,
             &cfg,
             logits,
-            dims,
+            rows,
+            cols,
             targets,
             opts.ignore_index,
             loss,
