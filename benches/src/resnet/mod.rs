@@ -174,7 +174,7 @@ impl<T: ConvElem> Forward<T> {
                 pad: c.spec.pad,
             };
             shape.validate(&c.spec.conv)?;
-            let plan = ConvPlan::choose(&shape, sms, pipeline);
+            let plan = ConvPlan::choose::<T>(&shape, sms, pipeline);
             ws_len = ws_len.max(plan.workspace_len(&shape));
             if j > 0 {
                 ring_len = ring_len.max(shape.output_len()).max(shape.input_len());
@@ -193,7 +193,7 @@ impl<T: ConvElem> Forward<T> {
             });
         }
         let fc_shape = linear_shape(batch, 512, CLASSES);
-        let fc_plan = ConvPlan::choose(&fc_shape, sms, pipeline);
+        let fc_plan = ConvPlan::choose::<T>(&fc_shape, sms, pipeline);
         ws_len = ws_len.max(linear_workspace_len(&fc_shape, &fc_plan));
         let z = |n: usize| DeviceBuffer::<T>::filled_bytes(ctx, n, 0);
         let stem_len = layers[0].shape.output_len();
