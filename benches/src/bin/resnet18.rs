@@ -398,12 +398,17 @@ fn layers<T: ConvElem>(s: &mut Session<T>, images: &[u8], r: &Reference) -> Resu
     s.compute.synchronize()?;
     got.insert("fc".into(), runtime::download(&s.fwd.logits)?);
     println!("per-layer max |Δ| / max |torch| on {m} image(s):");
-    println!(
-        "{:<10} {:>12} {:>12}",
-        "layer",
-        format!("vs {}", T::NAME),
-        "vs f32"
-    );
+    // f32 runs have one reference column, the 16-bit ones their own dtype's and f32's.
+    let refs: &[&str] = if T::NAME == "f32" {
+        &["f32"]
+    } else {
+        &[T::NAME, "f32"]
+    };
+    let head: Vec<String> = refs
+        .iter()
+        .map(|r| format!("{:>12}", format!("vs {r}")))
+        .collect();
+    println!("{:<10} {}", "layer", head.join(" "));
     for step in STEPS.iter().filter(|s| **s != "input") {
         let mine = &got[*step];
         let cell = |rdt: &str| match r.f32s(&format!("act.{rdt}.{step}")) {
@@ -413,7 +418,8 @@ fn layers<T: ConvElem>(s: &mut Session<T>, images: &[u8], r: &Reference) -> Resu
             }
             None => "-".into(),
         };
-        println!("{step:<10} {:>12} {:>12}", cell(T::NAME), cell("f32"));
+        let cells: Vec<String> = refs.iter().map(|r| format!("{:>12}", cell(r))).collect();
+        println!("{step:<10} {}", cells.join(" "));
     }
     Ok(())
 }

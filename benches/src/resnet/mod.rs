@@ -1,5 +1,5 @@
-//! ResNet-18 inference from gpukit's own kernels (`gpukit::conv`), NHWC, f16 or bf16 storage with
-//! f32 arithmetic: weights from a safetensors file ([`weights`]) with batch norm folded into the
+//! ResNet-18 inference from gpukit's own kernels (`gpukit::conv`), NHWC, f16, bf16 or f32 storage
+//! with f32 arithmetic: weights from a safetensors file ([`weights`]) with batch norm folded into the
 //! convolutions, activations in buffers planned once per batch size ([`Forward`]), the whole
 //! forward queued on one stream so that it can be captured in a CUDA graph and replayed, and a
 //! CPU reference ([`mod@reference`]) for the tests.
