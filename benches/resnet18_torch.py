@@ -13,7 +13,9 @@
             first --layers images, every block's output in f32 NHWC (`act.<layer>`), from the
             same weights on the GPU (channels-last, inference mode).
   bench     times torch (eager and CUDA-graph replay, CUDA events, median) per dtype and batch
-            and prints one JSON line per case.
+            and prints one JSON line per case. `f32` is torch's default f32 (cuDNN convolutions
+            may use TF32: torch.backends.cudnn.allow_tf32 defaults to True); `f32-notf32` is f32
+            with TF32 disabled in cuDNN and cuBLAS, the arithmetic the f32 reference uses.
 
 Preprocessing is the network's input kernel's: x = (u8 / 255 - mean) / std per RGB channel with
 ImageNet's mean and std, in f32, then rounded to the run's dtype.
@@ -33,7 +35,8 @@ from torch import nn
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
-DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
+DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32,
+          "f32-notf32": torch.float32}
 # Every module whose output the per-layer comparison looks at, in forward order ("stem" is the
 # first convolution with its batch norm and ReLU).
 LAYERS = ["stem", "maxpool"] + [f"layer{i}.{j}" for i in range(1, 5) for j in range(2)] + [
@@ -238,6 +241,10 @@ def cmd_bench(a):
     rows = []
     for name in a.dtypes.split(","):
         dt = DTYPES[name]
+        # torch's defaults, except for f32-notf32 (strict f32, as the reference).
+        tf32 = name != "f32-notf32"
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cuda.matmul.allow_tf32 = False
         model = load_model(a.weights, device).to(dt).to(memory_format=torch.channels_last)
         for b in [int(v) for v in a.batches.split(",")]:
             x = normalise(random_images(b, 7), device).to(dt).contiguous(memory_format=torch.channels_last)
@@ -255,7 +262,7 @@ def cmd_bench(a):
                     model(x)
                 graph = time_ms(g.replay, reps)
             row = {"impl": "torch", "dtype": name, "batch": b, "eager_ms": eager, "graph_ms": graph,
-                   "torch": torch.__version__}
+                   "cudnn_tf32": torch.backends.cudnn.allow_tf32, "torch": torch.__version__}
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
@@ -278,7 +285,7 @@ def main():
     b = sub.add_parser("bench")
     b.add_argument("--weights", required=True)
     b.add_argument("--batches", default="1,256")
-    b.add_argument("--dtypes", default="f16,bf16,f32")
+    b.add_argument("--dtypes", default="f16,bf16,f32,f32-notf32")
     a = p.parse_args()
     {"weights": cmd_weights, "reference": cmd_reference, "bench": cmd_bench}[a.cmd](a)
 

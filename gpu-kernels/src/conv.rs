@@ -1,44 +1,54 @@
-//! Convolutional-network kernels over NHWC activations in f16 or [`Bf16`] storage with f32
+//! Convolutional-network kernels over NHWC activations in f16, [`Bf16`] or f32 storage with f32
 //! arithmetic: convolution as an implicit GEMM on the tensor cores (batch norm folded into the
 //! weights on the host, fused bias + residual + ReLU epilogue, optional split-K), 3×3 max
 //! pooling, global average pooling, and the u8 image → normalised input conversion. Together with
 //! the convolution run as a 1×1 "linear layer" they are everything ResNet-18 inference needs.
+//! Every kernel is one generic source with its instances (element type, and for the
+//! convolution the K-slice width and pipeline depth).
 //!
 //! Convolution as a GEMM: C (M × K_out) = A (M × Kdim) · Bᵀ where M = images × out-height ×
 //! out-width (one row per output pixel, which is exactly the NHWC output), Kdim = kernel-height ×
-//! kernel-width × in-channels, A is the im2col matrix (never stored: each 16-byte chunk of 8
-//! channels of one tap is copied straight from the input with `cp.async`, or zero-filled in the
+//! kernel-width × in-channels, A is the im2col matrix (never stored: each 16-byte chunk of one
+//! tap's channels is copied straight from the input with `cp.async`, or zero-filled in the
 //! padding), and B is the weight tensor stored `[out-channel][ky][kx][in-channel]`, i.e. K_out
 //! rows of Kdim contiguous elements. In-channels must be a multiple of 8 (so a chunk never
 //! straddles two taps; the network pads its 3-channel input to 8 with zeros).
 //!
-//! Design (sm_80+ `mma.sync.m16n8k16`, f32 accumulation), shared by three tile shapes:
-//! - A block computes BM × BN of C with 32-deep K slices in a [`CONV_STAGES`]-stage ring of
-//!   cp.async copies (or 64-deep slices in [`CONV_DEEP_STAGES`] stages: `conv_*k_*`); each
-//!   warp owns a (16·MI) × (8·NI) tile = MI × NI MMA tiles.
-//! - A and B tiles share one shared layout: rows of 32 elements (64 bytes = 4 chunks of 16 bytes),
-//!   chunk `c` of row `r` stored at chunk `c ^ ((r >> 1) & 3)` (64-deep rows: 8 chunks, at
-//!   `c ^ (r & 7)`), so each 8-lane phase of an `ldmatrix` (8 consecutive rows, one logical
-//!   chunk) hits 8 distinct 16-byte bank groups.
-//!   A fragments come from `ldmatrix.x4` on pixel rows; B fragments from `ldmatrix.x4` (no
-//!   transpose) on out-channel rows, which is the `.col` B operand directly.
+//! Design (sm_80+ `mma.sync`, f32 accumulation), shared by three tile shapes:
+//! - A block computes BM × BN of C with K slices of `KB` bytes per tile row (64: 32 halves or 16
+//!   f32s; 128: 64 halves or 32 f32s) in a `STAGES`-stage ring of cp.async copies; each warp
+//!   owns a (16·MI) × (8·NI) tile = MI × NI MMA tiles.
+//! - A and B tiles share one shared layout: rows of `KB` bytes (4 or 8 chunks of 16 bytes),
+//!   chunk `c` of row `r` stored at chunk `c ^ ((r >> 1) & 3)` (8 chunks a row: `c ^ (r & 7)`),
+//!   so each 8-lane phase of an `ldmatrix` (8 consecutive rows, one logical chunk) hits 8
+//!   distinct 16-byte bank groups. A fragments come from `ldmatrix.x4` on pixel rows; B
+//!   fragments from `ldmatrix.x4` (no transpose) on out-channel rows, which is the `.col` B
+//!   operand directly. One MMA step consumes 32 bytes of K per row: 16 halves
+//!   (`m16n8k16.f16/bf16`) or 8 f32s, whose `ldmatrix` registers are exactly the fragments of
+//!   `m16n8k8.tf32` (see [`gpukit_device::mma::mma_tf32_1688`]).
+//! - f32 storage keeps f32 accuracy on the TF32 tensor cores by splitting each operand into a
+//!   TF32 "big" part and the TF32-rounded remainder and adding three products (big·big,
+//!   big·small, small·big; "3xTF32"): about 2⁻²² relative per product instead of TF32's 2⁻¹¹.
+//!   Each 8-deep step is summed from zero and added to the running sum in f32 (see
+//!   [`ConvAct::mma_step`] for f32: the tensor cores' own accumulation truncates).
 //! - One barrier per K slice: wait for slice t, barrier (slice t visible; every warp is done with
 //!   slice t − 1), queue the copies of slice t + STAGES − 1 into slice t − 1's stage, compute t.
 //! - Epilogue: `out = relu?(acc + bias[n] + residual[m][n])` rounded to the storage type, pairs
-//!   of channels stored as one 32-bit word. With split-K (`ws` non-empty) each z-slice of the
-//!   grid instead writes its raw f32 partial sums to `ws[z]`, and [`conv_reduce_f16`] and
-//!   friends add the slices and apply the same epilogue (or write f32, for the final logits).
+//!   of channels stored with one 32-bit (halves) or 64-bit (f32) store. With split-K (`ws`
+//!   non-empty) each z-slice of the grid instead writes its raw f32 partial sums to `ws[z]`, and
+//!   [`conv_reduce`] adds the slices and applies the same epilogue (or writes f32 logits).
 use gpukit_device::mma::{self, MmaInput};
 use gpukit_device::shared_vec::{cp_async_commit, cp_async_wait};
-use gpukit_device::{self as gpu, Bf16, GridStride, Manual, OutSlice, Quads, kernel};
+use gpukit_device::{self as gpu, Bf16, Float, GridStride, Input, Manual, OutSlice, kernel};
 
-/// Two pipelines exist. The default one: 32-deep K slices in 4 shared-memory stages.
-pub const CONV_BK: usize = 32;
+/// Two pipelines exist. The shallow one: K slices of 64 bytes per tile row (32 halves, 16 f32s)
+/// in 4 shared-memory stages.
+pub const CONV_KB: usize = 64;
 pub const CONV_STAGES: usize = 4;
-/// The deep one (kernels `conv_*k_*`): 64-deep K slices in 3 stages, half the barriers and
-/// address arithmetic per multiply-add (`c64k` is held to 128 registers so two blocks fit on an
-/// SM; `bigk` needs about 234 and would spill).
-pub const CONV_DEEP_BK: usize = 64;
+/// The deep one (the default): K slices of 128 bytes per tile row (64 halves, 32 f32s) in 3
+/// stages, half the barriers and address arithmetic per multiply-add (`c64` is held to 128
+/// registers so two blocks fit on an SM; `big` needs about 234 and would spill).
+pub const CONV_DEEP_KB: usize = 128;
 pub const CONV_DEEP_STAGES: usize = 3;
 
 /// Tile shape `big`: 128 pixels × 128 out-channels, 256 threads (8 warps as 4 × 2).
@@ -57,94 +67,88 @@ pub const CONV_SMALL_BN: usize = 64;
 pub const CONV_SMALL_THREADS: usize = 128;
 
 /// Dynamic shared memory (bytes) of each tile shape and pipeline: stages × (BM + BN) rows of
-/// BK 2-byte elements.
-pub const CONV_BIG_SHARED_BYTES: usize = CONV_STAGES * (CONV_BIG_BM + CONV_BIG_BN) * CONV_BK * 2;
-pub const CONV_C64_SHARED_BYTES: usize = CONV_STAGES * (CONV_C64_BM + CONV_C64_BN) * CONV_BK * 2;
-pub const CONV_SMALL_SHARED_BYTES: usize =
-    CONV_STAGES * (CONV_SMALL_BM + CONV_SMALL_BN) * CONV_BK * 2;
+/// `KB` bytes (the same for every element type).
+pub const CONV_BIG_SHARED_BYTES: usize = CONV_STAGES * (CONV_BIG_BM + CONV_BIG_BN) * CONV_KB;
+pub const CONV_C64_SHARED_BYTES: usize = CONV_STAGES * (CONV_C64_BM + CONV_C64_BN) * CONV_KB;
+pub const CONV_SMALL_SHARED_BYTES: usize = CONV_STAGES * (CONV_SMALL_BM + CONV_SMALL_BN) * CONV_KB;
 pub const CONV_BIG_DEEP_SHARED_BYTES: usize =
-    CONV_DEEP_STAGES * (CONV_BIG_BM + CONV_BIG_BN) * CONV_DEEP_BK * 2;
+    CONV_DEEP_STAGES * (CONV_BIG_BM + CONV_BIG_BN) * CONV_DEEP_KB;
 pub const CONV_C64_DEEP_SHARED_BYTES: usize =
-    CONV_DEEP_STAGES * (CONV_C64_BM + CONV_C64_BN) * CONV_DEEP_BK * 2;
+    CONV_DEEP_STAGES * (CONV_C64_BM + CONV_C64_BN) * CONV_DEEP_KB;
 pub const CONV_SMALL_DEEP_SHARED_BYTES: usize =
-    CONV_DEEP_STAGES * (CONV_SMALL_BM + CONV_SMALL_BN) * CONV_DEEP_BK * 2;
+    CONV_DEEP_STAGES * (CONV_SMALL_BM + CONV_SMALL_BN) * CONV_DEEP_KB;
 
 /// Threads of the element-wise kernels (pooling, input, reduction) per block.
 pub const CONV_ELEM_THREADS: usize = 256;
 
-/// 16-bit storage types of activations and weights.
-pub trait Act16: MmaInput {
-    fn from_f32(x: f32) -> Self;
-    fn to_f32(self) -> f32;
-    fn from_bits16(b: u16) -> Self;
+/// Storage types of activations and weights: f16 and [`Bf16`] (one `m16n8k16` MMA per step) and
+/// f32 (3xTF32: three `m16n8k8.tf32` MMAs per step, see the module docs).
+pub trait ConvAct: Float {
+    /// `c + a·b` over one 16 × 8 output tile and one 32-byte K step of the fragments that
+    /// `ldmatrix_x4` loads from the shared layout (16 halves or 8 f32s per row).
+    ///
+    /// # Safety
+    /// All 32 lanes of the warp execute this call together (convergent, none exited).
+    unsafe fn mma_step(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4];
+
+    /// The element's bits, zero-extended (for paired stores).
+    fn bits(self) -> u32;
 }
 
-impl Act16 for f16 {
+impl ConvAct for f16 {
     #[inline(always)]
-    fn from_f32(x: f32) -> Self {
-        x as f16
+    unsafe fn mma_step(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
+        // SAFETY: the caller's contract.
+        unsafe { <f16 as MmaInput>::mma_16816(a, b, c) }
     }
     #[inline(always)]
-    fn to_f32(self) -> f32 {
-        self as f32
-    }
-    #[inline(always)]
-    fn from_bits16(b: u16) -> Self {
-        f16::from_bits(b)
-    }
-}
-
-impl Act16 for Bf16 {
-    #[inline(always)]
-    fn from_f32(x: f32) -> Self {
-        Bf16::from_f32(x)
-    }
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        Bf16::to_f32(self)
-    }
-    #[inline(always)]
-    fn from_bits16(b: u16) -> Self {
-        Bf16::from_bits(b)
+    fn bits(self) -> u32 {
+        self.to_bits() as u32
     }
 }
 
-/// Output element types of the split-K reduction: the activation types and f32 (logits).
-pub trait OutElem: Copy {
-    fn from_f32(x: f32) -> Self;
-    fn to_f32(self) -> f32;
-}
-
-impl OutElem for f16 {
+impl ConvAct for Bf16 {
     #[inline(always)]
-    fn from_f32(x: f32) -> Self {
-        x as f16
+    unsafe fn mma_step(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
+        // SAFETY: the caller's contract.
+        unsafe { <Bf16 as MmaInput>::mma_16816(a, b, c) }
     }
     #[inline(always)]
-    fn to_f32(self) -> f32 {
-        self as f32
+    fn bits(self) -> u32 {
+        self.to_bits() as u32
     }
 }
 
-impl OutElem for Bf16 {
-    #[inline(always)]
-    fn from_f32(x: f32) -> Self {
-        Bf16::from_f32(x)
-    }
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        Bf16::to_f32(self)
-    }
+/// `x` (f32 bits) as TF32 (big, small): `big + small` equals `x` to about 2⁻²² relative.
+#[inline(always)]
+fn split_tf32(x: u32) -> (u32, u32) {
+    let big = mma::to_tf32(f32::from_bits(x));
+    (big, mma::to_tf32(f32::from_bits(x) - f32::from_bits(big)))
 }
 
-impl OutElem for f32 {
+impl ConvAct for f32 {
     #[inline(always)]
-    fn from_f32(x: f32) -> Self {
-        x
+    unsafe fn mma_step(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
+        // The splits are pure, so the compiler computes each fragment's once per K step even
+        // though every (mi, ni) tile asks for them.
+        let (ab, asm) = (a.map(|v| split_tf32(v).0), a.map(|v| split_tf32(v).1));
+        let (bb, bs) = (b.map(|v| split_tf32(v).0), b.map(|v| split_tf32(v).1));
+        // The tensor cores add into their accumulator with truncation (biased toward zero), so
+        // a running sum kept in the MMA loses up to an ulp of the whole sum per step: 2.9e-5
+        // relative over a depth of 4608 on the H200. The step's 8 products are summed from
+        // zero instead (small terms first, the big product last) and added to the running sum
+        // with a rounded f32 add.
+        // SAFETY: the caller's contract.
+        let t = unsafe {
+            let t = mma::mma_tf32_1688(asm, bb, [0.0; 4]);
+            let t = mma::mma_tf32_1688(ab, bs, t);
+            mma::mma_tf32_1688(ab, bb, t)
+        };
+        [c[0] + t[0], c[1] + t[1], c[2] + t[2], c[3] + t[3]]
     }
     #[inline(always)]
-    fn to_f32(self) -> f32 {
-        self
+    fn bits(self) -> u32 {
+        self.to_bits()
     }
 }
 
@@ -154,13 +158,13 @@ fn trap() -> ! {
     unsafe { gpukit_device::__device_asm!("trap;", options(noreturn, nostack)) }
 }
 
-/// Byte offset of logical chunk `c` of row `r` in a tile whose rows hold `bk` elements
-/// (swizzled, see the module docs: with 4 chunks a row, rows r and r + 1 share a 128-byte line
-/// and the XOR uses `(r >> 1) & 3`; with 8 chunks a row fills a line and it uses `r & 7`).
+/// Byte offset of logical chunk `c` of row `r` in a tile whose rows hold `kb` bytes (swizzled,
+/// see the module docs: with 4 chunks a row, rows r and r + 1 share a 128-byte line and the XOR
+/// uses `(r >> 1) & 3`; with 8 chunks a row fills a line and it uses `r & 7`).
 #[inline(always)]
-const fn tile_off(bk: usize, r: usize, c: usize) -> usize {
-    let swz = if bk == 32 { (r >> 1) & 3 } else { r & 7 };
-    r * bk * 2 + ((c ^ swz) << 4)
+const fn tile_off(kb: usize, r: usize, c: usize) -> usize {
+    let swz = if kb == 64 { (r >> 1) & 3 } else { r & 7 };
+    r * kb + ((c ^ swz) << 4)
 }
 
 /// Shape of one convolution (all NHWC; square kernels).
@@ -237,17 +241,20 @@ macro_rules! unroll {
 /// The most 16-byte chunks one thread copies per stage for A or B (all shapes here: ≤ 4).
 const MAX_LOADS: usize = 4;
 
+/// A window corner row far outside any image (rows past the last output pixel).
+const OUTSIDE: i32 = -(1 << 30);
+
 /// The shared body of every convolution kernel. `WM`/`WN`: warps along pixels / out-channels;
 /// `MI`/`NI`: 16-row / 8-column MMA tiles per warp.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn conv_body<
-    T: Act16,
+    T: ConvAct,
     const WM: usize,
     const WN: usize,
     const MI: usize,
     const NI: usize,
-    const BK: usize,
+    const KB: usize,
     const STAGES: usize,
 >(
     x: &[T],
@@ -263,15 +270,17 @@ fn conv_body<
     let threads = WM * WN * 32;
     let bm = WM * MI * 16;
     let bn = WN * NI * 8;
-    // 16-byte chunks per tile row.
-    let chunks = BK / 8;
+    // 16-byte chunks per tile row, elements per chunk and per row (K slice).
+    let chunks = KB / 16;
+    let lanes = T::LANES;
+    let bk = chunks * lanes;
     let a_loads = bm * chunks / threads;
     let b_loads = bn * chunks / threads;
-    let a_stage = bm * BK * 2;
-    let stage_bytes = (bm + bn) * BK * 2;
+    let a_stage = bm * KB;
+    let stage_bytes = (bm + bn) * KB;
     let smem = gpu::dynamic_shared::<u16>();
     if gpu::block_dim().x as usize != threads
-        || !(BK == 32 || BK == 64)
+        || !(KB == 64 || KB == 128)
         || !(STAGES == 3 || STAGES == 4)
         || smem.len() * 2 < STAGES * stage_bytes
         || a_loads > MAX_LOADS
@@ -282,6 +291,12 @@ fn conv_body<
         || splits == 0
         || (x.as_ptr() as usize) % 16 != 0
         || (wt.as_ptr() as usize) % 16 != 0
+        || x.len() < g.n * g.h * g.w * g.c
+        || wt.len() < g.k * g.kdim()
+        || g.h >= 1 << 29
+        || g.w >= 1 << 29
+        || g.pad >= 1 << 29
+        || g.kdim() >= 1 << 30
     {
         // A wrong launch or layout (the host API never does this): stop rather than compute
         // something partial.
@@ -295,7 +310,7 @@ fn conv_body<
     let m0 = blk.x as usize * bm;
     let n0 = blk.y as usize * bn;
     let z = blk.z as usize;
-    let tiles = kdim.div_ceil(BK);
+    let tiles = kdim.div_ceil(bk);
     let per = tiles.div_ceil(splits);
     let t0 = (z * per).min(tiles);
     let t1 = (t0 + per).min(tiles);
@@ -306,11 +321,12 @@ fn conv_body<
     let r0 = tid / chunks;
     let row_step = threads / chunks;
 
-    // Per A row: image base offset, top-left input coordinate of its window, validity.
-    let mut a_base = [0usize; MAX_LOADS];
-    let mut a_y0 = [0isize; MAX_LOADS];
-    let mut a_x0 = [0isize; MAX_LOADS];
-    let mut a_ok = [false; MAX_LOADS];
+    // Per A row: element offset of its window's top-left corner (image, y0, x0, channel 0; may
+    // be negative in the padding) and that corner's coordinates. Rows past the end get a corner
+    // far outside the image, so that every tap of theirs is zero-filled.
+    let mut a_off = [0isize; MAX_LOADS];
+    let mut a_y0 = [OUTSIDE; MAX_LOADS];
+    let mut a_x0 = [0i32; MAX_LOADS];
     let opix = g.oh * g.ow;
     for i in 0..MAX_LOADS {
         let m = m0 + r0 + i * row_step;
@@ -319,47 +335,61 @@ fn conv_body<
             let p = m - img * opix;
             let oy = p / g.ow;
             let ox = p - oy * g.ow;
-            a_base[i] = img * g.h * g.w * g.c;
-            a_y0[i] = (oy * g.stride) as isize - g.pad as isize;
-            a_x0[i] = (ox * g.stride) as isize - g.pad as isize;
-            a_ok[i] = true;
+            let y0 = (oy * g.stride) as isize - g.pad as isize;
+            let x0 = (ox * g.stride) as isize - g.pad as isize;
+            a_off[i] = (img * g.h * g.w * g.c) as isize + (y0 * g.w as isize + x0) * g.c as isize;
+            a_y0[i] = y0 as i32;
+            a_x0[i] = x0 as i32;
         }
     }
+    // Per B row: offset of its out-channel's weights, validity.
+    let mut b_off = [0usize; MAX_LOADS];
+    let mut b_ok = [false; MAX_LOADS];
+    for i in 0..MAX_LOADS {
+        let n = n0 + r0 + i * row_step;
+        if i < b_loads && n < g.k {
+            b_off[i] = n * kdim;
+            b_ok[i] = true;
+        }
+    }
+    // This thread's chunk of the next K slice to load: depth `kk` = tap (ty, tx), channel `ci`.
+    // Slices are loaded in order, so the tap advances by additions instead of divisions; 32-bit
+    // counters (depth < 2^30, checked at entry) halve the integer work per slice.
+    let mut kk = (t0 * bk + ch * lanes) as u32;
+    let (c32, ks32, kdim32, bk32) = (g.c as u32, g.ks as u32, kdim as u32, bk as u32);
+    let (mut ty, mut tx, mut ci) = {
+        let tap = kk / c32;
+        (tap / ks32, tap % ks32, kk % c32)
+    };
+    let (h32, w32) = (g.h as u32, g.w as u32);
     let (px, pw) = (x.as_ptr(), wt.as_ptr());
-    let load = |stage: u32, kt: usize| {
-        let kk = kt * BK + ch * 8;
-        let in_k = kk < kdim;
-        let tap = kk / g.c;
-        let ci = kk - tap * g.c;
-        let ty = tap / g.ks;
-        let tx = tap - ty * g.ks;
+    // Queues the copies of the next slice (t0, t0 + 1, ... in turn) into the stage at `stage`.
+    let mut load = |stage: u32| {
+        let in_k = kk < kdim32;
+        let tap_off = ((ty as usize * g.w + tx as usize) * g.c + ci as usize) as isize;
         for i in 0..MAX_LOADS {
             if i < a_loads {
-                let iy = a_y0[i] + ty as isize;
-                let ix = a_x0[i] + tx as isize;
-                let inside = a_ok[i]
-                    && in_k
-                    && iy >= 0
-                    && (iy as usize) < g.h
-                    && ix >= 0
-                    && (ix as usize) < g.w;
-                let idx = if inside {
-                    a_base[i] + ((iy as usize) * g.w + ix as usize) * g.c + ci
+                let iy = a_y0[i] + ty as i32;
+                let ix = a_x0[i] + tx as i32;
+                // Negative coordinates wrap to huge unsigned values: one compare per axis.
+                let ok = in_k && (iy as u32) < h32 && (ix as u32) < w32;
+                let src = if ok {
+                    px.wrapping_offset(a_off[i] + tap_off)
                 } else {
-                    0
+                    px
                 };
-                let ok = inside && idx + 8 <= x.len();
-                let src = if ok { px.wrapping_add(idx) } else { px };
                 // SAFETY: the destination is this thread's 16-byte chunk of row `r0 + i *
                 // row_step` in the stage's A tile (16-byte aligned: dynamic shared memory is,
                 // offsets are multiples of 16; inside the size checked at entry), which no other
                 // thread writes and no warp reads before the wait + barrier that follow. When
-                // `ok`, the 8 elements from `idx` are inside `x` (checked just above) and 16-byte
-                // aligned (aligned base, `c % 8 == 0`, `ci % 8 == 0`); otherwise 0 bytes are
-                // read. Inputs are not written during a launch.
+                // `ok`, the chunk is element ((img·h + iy)·w + ix)·c + ci of `x` with img < n,
+                // iy < h, ix < w and ci + chunk ≤ c (`ci` is a multiple of a chunk, `c` of 8),
+                // so it lies inside the n·h·w·c elements checked at entry, 16-byte aligned
+                // (aligned base); otherwise 0 bytes are read. Inputs are not written during a
+                // launch.
                 unsafe {
                     mma::cp_async_16(
-                        stage + tile_off(BK, r0 + i * row_step, ch) as u32,
+                        stage + tile_off(KB, r0 + i * row_step, ch) as u32,
                         src as *const u8,
                         if ok { 16 } else { 0 },
                     )
@@ -369,19 +399,33 @@ fn conv_body<
         for i in 0..MAX_LOADS {
             if i < b_loads {
                 let row = r0 + i * row_step;
-                let n = n0 + row;
-                let idx = n * kdim + kk;
-                let ok = n < g.k && in_k && idx + 8 <= wt.len();
-                let src = if ok { pw.wrapping_add(idx) } else { pw };
-                // SAFETY: as for A: this thread's chunk of the stage's B tile; when `ok` the 8
-                // weights from `idx` are inside `wt` and aligned (`kdim` and `kk` multiples of 8).
+                let ok = b_ok[i] && in_k;
+                let src = if ok {
+                    pw.wrapping_add(b_off[i] + kk as usize)
+                } else {
+                    pw
+                };
+                // SAFETY: as for A: this thread's chunk of the stage's B tile; when `ok` the
+                // chunk of weights from n·kdim + kk (n < k, kk + chunk ≤ kdim as both are
+                // multiples of a chunk) is inside the k·kdim elements checked at entry, and
+                // aligned.
                 unsafe {
                     mma::cp_async_16(
-                        stage + (a_stage + tile_off(BK, row, ch)) as u32,
+                        stage + (a_stage + tile_off(KB, row, ch)) as u32,
                         src as *const u8,
                         if ok { 16 } else { 0 },
                     )
                 };
+            }
+        }
+        kk += bk32;
+        ci += bk32;
+        while ci >= c32 {
+            ci -= c32;
+            tx += 1;
+            if tx == ks32 {
+                tx = 0;
+                ty += 1;
             }
         }
     };
@@ -393,7 +437,7 @@ fn conv_body<
     let nt = t1 - t0;
     for s in 0..STAGES - 1 {
         if s < nt {
-            load(smem + (s * stage_bytes) as u32, t0 + s);
+            load(smem + (s * stage_bytes) as u32);
         }
         cp_async_commit();
     }
@@ -410,19 +454,19 @@ fn conv_body<
         // Every warp has finished slice t - 1, whose stage is `write`.
         let next = t + STAGES - 1;
         if next < nt {
-            load(smem + (write * stage_bytes) as u32, t0 + next);
+            load(smem + (write * stage_bytes) as u32);
         }
         cp_async_commit();
         let st = smem + (read * stage_bytes) as u32;
         unroll!(ks in [0, 1, 2, 3] {
-            if ks < BK / 16 {
+            if ks < KB / 32 {
                 let mut af = [[0u32; 4]; MI];
                 unroll!(mi in [0, 1, 2, 3] {
                     if mi < MI {
                         let row = wm * MI * 16 + mi * 16 + lane % 16;
-                        let off = tile_off(BK, row, ks * 2 + lane / 16);
+                        let off = tile_off(KB, row, ks * 2 + lane / 16);
                         // SAFETY: a 16-byte aligned chunk of the stage's A tile (row < bm,
-                        // chunk < BK / 8), inside the checked dynamic shared memory; the whole
+                        // chunk < KB / 16), inside the checked dynamic shared memory; the whole
                         // warp executes this (uniform loop bounds, no divergent branch around
                         // the K loop).
                         af[mi] = unsafe { mma::ldmatrix_x4(st + off as u32) };
@@ -432,7 +476,7 @@ fn conv_body<
                 unroll!(nj in [0, 1, 2, 3] {
                     if nj < NI / 2 {
                         let row = wn * NI * 8 + nj * 16 + lane % 8 + 8 * (lane / 16);
-                        let off = a_stage + tile_off(BK, row, ks * 2 + (lane / 8) % 2);
+                        let off = a_stage + tile_off(KB, row, ks * 2 + (lane / 8) % 2);
                         // SAFETY: as for A, in the stage's B tile (row < bn).
                         let r = unsafe { mma::ldmatrix_x4(st + off as u32) };
                         bf[2 * nj] = [r[0], r[1]];
@@ -443,7 +487,7 @@ fn conv_body<
                     unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
                         if mi < MI && ni < NI {
                             // SAFETY: the whole warp executes this (converged, see above).
-                            acc[mi][ni] = unsafe { T::mma_16816(af[mi], bf[ni], acc[mi][ni]) };
+                            acc[mi][ni] = unsafe { T::mma_step(af[mi], bf[ni], acc[mi][ni]) };
                         }
                     });
                 });
@@ -500,21 +544,27 @@ fn conv_body<
     });
 }
 
-/// Stores `a` at `out[i]` and, when `two`, `b` at `out[i + 1]`: one 32-bit store when both are
-/// in bounds and the pair is 4-byte aligned.
+/// Stores `a` at `out[i]` and, when `two`, `b` at `out[i + 1]`: one 32-bit (halves) or 64-bit
+/// (f32) store when both are in bounds and the pair is aligned to its size.
 ///
 /// # Safety
 /// No other thread accesses `out[i]` (or `out[i + 1]` when `two`) during the launch.
 #[inline(always)]
-unsafe fn store_pair<T: Act16>(out: &mut OutSlice<T, Manual>, i: usize, two: bool, a: T, b: T) {
+unsafe fn store_pair<T: ConvAct>(out: &mut OutSlice<T, Manual>, i: usize, two: bool, a: T, b: T) {
     if two && i + 2 <= out.len() {
         // SAFETY: `i + 2 <= len`.
         let p = unsafe { out.as_mut_ptr().add(i) };
-        if (p as usize) % 4 == 0 {
-            let w = a.bits16() as u32 | (b.bits16() as u32) << 16;
-            // SAFETY: 4 aligned bytes inside the output that this thread alone accesses (the
-            // caller's contract); element i is the low half (little endian).
-            unsafe { *(p as *mut u32) = w };
+        let size = core::mem::size_of::<T>();
+        if (p as usize) % (2 * size) == 0 {
+            if size == 2 {
+                let w = a.bits() | b.bits() << 16;
+                // SAFETY: 4 aligned bytes inside the output that this thread alone accesses (the
+                // caller's contract); element i is the low half (little endian).
+                unsafe { *(p as *mut u32) = w };
+            } else {
+                // SAFETY: as above, 8 aligned bytes (two f32s).
+                unsafe { *(p as *mut Words2) = Words2([a.bits(), b.bits()]) };
+            }
             return;
         }
     }
@@ -527,20 +577,36 @@ unsafe fn store_pair<T: Act16>(out: &mut OutSlice<T, Manual>, i: usize, two: boo
     }
 }
 
+/// 8 bytes at an 8-byte aligned address: one 64-bit store.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+struct Words2([u32; 2]);
+
 /// Convolution (NHWC, square kernel) with fused bias/residual/ReLU epilogue as an implicit
-/// GEMM on the tensor cores (see the module docs), f16 storage, the default pipeline, tile `big`
-/// (128 × 128). `x`: images × h × w × c (c a multiple of 8); `wt`: k × ks × ks × c; `bias`: k
-/// (f32); `res`: empty or the output's shape; `relu` ≠ 0 applies max(·, 0) last. Grid
-/// (⌈m / BM⌉, ⌈k / BN⌉, splits) with m = images × oh × ow; the tile's threads; its
-/// `CONV_*_SHARED_BYTES` of dynamic shared memory. With `ws` non-empty, z-slice z writes raw f32
-/// partial sums to `ws[z·m·k ..]` instead of `out` (split-K; finish with `conv_reduce_*`).
-#[kernel(launch_bounds(256))]
+/// GEMM on the tensor cores (see the module docs), tile `big` (128 × 128). `x`: images × h × w ×
+/// c (c a multiple of 8); `wt`: k × ks × ks × c; `bias`: k (f32); `res`: empty or the output's
+/// shape; `relu` ≠ 0 applies max(·, 0) last. Grid (⌈m / BM⌉, ⌈k / BN⌉, splits) with m = images ×
+/// oh × ow; the tile's threads; its `CONV_*_SHARED_BYTES` of dynamic shared memory. With `ws`
+/// non-empty, z-slice z writes raw f32 partial sums to `ws[z·m·k ..]` instead of `out` (split-K;
+/// finish with [`conv_reduce`]). Instances: element type, K-slice bytes per row (`KB`: 64 with 4
+/// stages, the shallow pipeline; 128 with 3, the deep one).
+#[kernel(
+    launch_bounds(256),
+    instances(
+        (f16, 64, 4),
+        (Bf16, 64, 4),
+        (f32, 64, 4),
+        (f16, 128, 3),
+        (Bf16, 128, 3),
+        (f32, 128, 3)
+    )
+)]
 #[allow(clippy::too_many_arguments)]
-pub fn conv_big_f16(
-    x: &[f16],
-    wt: &[f16],
+pub fn conv_big<T: ConvAct, const KB: usize, const STAGES: usize>(
+    x: &[T],
+    wt: &[T],
     bias: &[f32],
-    res: &[f16],
+    res: &[T],
     n: u32,
     h: u32,
     w: u32,
@@ -553,21 +619,26 @@ pub fn conv_big_f16(
     pad: u32,
     relu: u32,
     splits: u32,
-    out: OutSlice<f16, Manual>,
+    out: OutSlice<T, Manual>,
     ws: OutSlice<f32, Manual>,
 ) {
     let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<f16, 4, 2, 2, 8, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+    conv_body::<T, 4, 2, 2, 8, KB, STAGES>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
 }
 
-/// [`conv_big_f16`] with bf16 storage, the default pipeline, tile `big` (128 × 128).
-#[kernel(launch_bounds(256))]
+/// [`conv_big`] with tile `c64` (128 × 64), held to 128 registers so that two blocks share an SM.
+/// 16-bit storage only: f32's split operands would spill under that cap (the host runs f32's
+/// 64-channel layers with tile `small`).
+#[kernel(
+    launch_bounds(256, 2),
+    instances((f16, 64, 4), (Bf16, 64, 4), (f16, 128, 3), (Bf16, 128, 3))
+)]
 #[allow(clippy::too_many_arguments)]
-pub fn conv_big_bf16(
-    x: &[Bf16],
-    wt: &[Bf16],
+pub fn conv_c64<T: ConvAct, const KB: usize, const STAGES: usize>(
+    x: &[T],
+    wt: &[T],
     bias: &[f32],
-    res: &[Bf16],
+    res: &[T],
     n: u32,
     h: u32,
     w: u32,
@@ -580,21 +651,31 @@ pub fn conv_big_bf16(
     pad: u32,
     relu: u32,
     splits: u32,
-    out: OutSlice<Bf16, Manual>,
+    out: OutSlice<T, Manual>,
     ws: OutSlice<f32, Manual>,
 ) {
     let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<Bf16, 4, 2, 2, 8, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+    conv_body::<T, 4, 2, 2, 4, KB, STAGES>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
 }
 
-/// [`conv_big_f16`] with f16 storage, the default pipeline, tile `c64` (128 × 64).
-#[kernel(launch_bounds(256))]
+/// [`conv_big`] with tile `small` (64 × 64, 128 threads).
+#[kernel(
+    launch_bounds(128),
+    instances(
+        (f16, 64, 4),
+        (Bf16, 64, 4),
+        (f32, 64, 4),
+        (f16, 128, 3),
+        (Bf16, 128, 3),
+        (f32, 128, 3)
+    )
+)]
 #[allow(clippy::too_many_arguments)]
-pub fn conv_c64_f16(
-    x: &[f16],
-    wt: &[f16],
+pub fn conv_small<T: ConvAct, const KB: usize, const STAGES: usize>(
+    x: &[T],
+    wt: &[T],
     bias: &[f32],
-    res: &[f16],
+    res: &[T],
     n: u32,
     h: u32,
     w: u32,
@@ -607,267 +688,30 @@ pub fn conv_c64_f16(
     pad: u32,
     relu: u32,
     splits: u32,
-    out: OutSlice<f16, Manual>,
+    out: OutSlice<T, Manual>,
     ws: OutSlice<f32, Manual>,
 ) {
     let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<f16, 4, 2, 2, 4, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+    conv_body::<T, 2, 2, 2, 4, KB, STAGES>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
 }
 
-/// [`conv_big_f16`] with bf16 storage, the default pipeline, tile `c64` (128 × 64).
-#[kernel(launch_bounds(256))]
-#[allow(clippy::too_many_arguments)]
-pub fn conv_c64_bf16(
-    x: &[Bf16],
-    wt: &[Bf16],
-    bias: &[f32],
-    res: &[Bf16],
-    n: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    oh: u32,
-    ow: u32,
-    k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
-    relu: u32,
-    splits: u32,
-    out: OutSlice<Bf16, Manual>,
-    ws: OutSlice<f32, Manual>,
-) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<Bf16, 4, 2, 2, 4, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
-}
-
-/// [`conv_big_f16`] with f16 storage, the default pipeline, tile `small` (64 × 64).
-#[kernel(launch_bounds(128))]
-#[allow(clippy::too_many_arguments)]
-pub fn conv_small_f16(
-    x: &[f16],
-    wt: &[f16],
-    bias: &[f32],
-    res: &[f16],
-    n: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    oh: u32,
-    ow: u32,
-    k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
-    relu: u32,
-    splits: u32,
-    out: OutSlice<f16, Manual>,
-    ws: OutSlice<f32, Manual>,
-) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<f16, 2, 2, 2, 4, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
-}
-
-/// [`conv_big_f16`] with bf16 storage, the default pipeline, tile `small` (64 × 64).
-#[kernel(launch_bounds(128))]
-#[allow(clippy::too_many_arguments)]
-pub fn conv_small_bf16(
-    x: &[Bf16],
-    wt: &[Bf16],
-    bias: &[f32],
-    res: &[Bf16],
-    n: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    oh: u32,
-    ow: u32,
-    k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
-    relu: u32,
-    splits: u32,
-    out: OutSlice<Bf16, Manual>,
-    ws: OutSlice<f32, Manual>,
-) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<Bf16, 2, 2, 2, 4, 32, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
-}
-
-/// [`conv_big_f16`] with f16 storage, the deep pipeline, tile `big` (128 × 128).
-#[kernel(launch_bounds(256))]
-#[allow(clippy::too_many_arguments)]
-pub fn conv_bigk_f16(
-    x: &[f16],
-    wt: &[f16],
-    bias: &[f32],
-    res: &[f16],
-    n: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    oh: u32,
-    ow: u32,
-    k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
-    relu: u32,
-    splits: u32,
-    out: OutSlice<f16, Manual>,
-    ws: OutSlice<f32, Manual>,
-) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<f16, 4, 2, 2, 8, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
-}
-
-/// [`conv_big_f16`] with bf16 storage, the deep pipeline, tile `big` (128 × 128).
-#[kernel(launch_bounds(256))]
-#[allow(clippy::too_many_arguments)]
-pub fn conv_bigk_bf16(
-    x: &[Bf16],
-    wt: &[Bf16],
-    bias: &[f32],
-    res: &[Bf16],
-    n: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    oh: u32,
-    ow: u32,
-    k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
-    relu: u32,
-    splits: u32,
-    out: OutSlice<Bf16, Manual>,
-    ws: OutSlice<f32, Manual>,
-) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<Bf16, 4, 2, 2, 8, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
-}
-
-/// [`conv_big_f16`] with f16 storage, the deep pipeline, tile `c64` (128 × 64).
-#[kernel(launch_bounds(256, 2))]
-#[allow(clippy::too_many_arguments)]
-pub fn conv_c64k_f16(
-    x: &[f16],
-    wt: &[f16],
-    bias: &[f32],
-    res: &[f16],
-    n: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    oh: u32,
-    ow: u32,
-    k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
-    relu: u32,
-    splits: u32,
-    out: OutSlice<f16, Manual>,
-    ws: OutSlice<f32, Manual>,
-) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<f16, 4, 2, 2, 4, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
-}
-
-/// [`conv_big_f16`] with bf16 storage, the deep pipeline, tile `c64` (128 × 64).
-#[kernel(launch_bounds(256, 2))]
-#[allow(clippy::too_many_arguments)]
-pub fn conv_c64k_bf16(
-    x: &[Bf16],
-    wt: &[Bf16],
-    bias: &[f32],
-    res: &[Bf16],
-    n: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    oh: u32,
-    ow: u32,
-    k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
-    relu: u32,
-    splits: u32,
-    out: OutSlice<Bf16, Manual>,
-    ws: OutSlice<f32, Manual>,
-) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<Bf16, 4, 2, 2, 4, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
-}
-
-/// [`conv_big_f16`] with f16 storage, the deep pipeline, tile `small` (64 × 64).
-#[kernel(launch_bounds(128))]
-#[allow(clippy::too_many_arguments)]
-pub fn conv_smallk_f16(
-    x: &[f16],
-    wt: &[f16],
-    bias: &[f32],
-    res: &[f16],
-    n: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    oh: u32,
-    ow: u32,
-    k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
-    relu: u32,
-    splits: u32,
-    out: OutSlice<f16, Manual>,
-    ws: OutSlice<f32, Manual>,
-) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<f16, 2, 2, 2, 4, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
-}
-
-/// [`conv_big_f16`] with bf16 storage, the deep pipeline, tile `small` (64 × 64).
-#[kernel(launch_bounds(128))]
-#[allow(clippy::too_many_arguments)]
-pub fn conv_smallk_bf16(
-    x: &[Bf16],
-    wt: &[Bf16],
-    bias: &[f32],
-    res: &[Bf16],
-    n: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    oh: u32,
-    ow: u32,
-    k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
-    relu: u32,
-    splits: u32,
-    out: OutSlice<Bf16, Manual>,
-    ws: OutSlice<f32, Manual>,
-) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
-    conv_body::<Bf16, 2, 2, 2, 4, 64, 3>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
-}
-
-/// The split-K finish: `out[i] = relu?(Σ_z ws[z·len + i] + bias[i % cols] + res[i])`.
-#[inline(always)]
-fn reduce_body<O: OutElem>(
+/// Split-K finish of a convolution: `out[i] = relu?(Σ_z ws[z·len + i] + bias[i % cols] +
+/// res[i])` with `len = out.len()`; `res` empty means none. f32 output is the linear layer's
+/// logits.
+#[kernel(elements = out, grid_stride, instances(f16, Bf16, f32))]
+pub fn conv_reduce<O: ConvAct>(
     ws: &[f32],
     bias: &[f32],
     res: &[O],
-    cols: usize,
-    splits: usize,
-    relu: bool,
-    out: &mut OutSlice<O, GridStride>,
+    cols: u32,
+    splits: u32,
+    relu: u32,
+    mut out: OutSlice<O, GridStride>,
 ) {
+    if cols == 0 {
+        trap();
+    }
+    let (cols, splits, relu) = (cols as usize, splits as usize, relu != 0);
     let len = out.len();
     for (i, o) in out.grid_stride() {
         let mut y = 0.0f32;
@@ -885,142 +729,42 @@ fn reduce_body<O: OutElem>(
     }
 }
 
-/// Split-K finish of a convolution, f16 output: `out[i] = relu?(Σ_z ws[z·len + i] +
-/// bias[i % cols] + res[i])` with `len = out.len()`; `res` empty means none.
-#[kernel(elements = out, grid_stride)]
-pub fn conv_reduce_f16(
-    ws: &[f32],
-    bias: &[f32],
-    res: &[f16],
-    cols: u32,
-    splits: u32,
-    relu: u32,
-    mut out: OutSlice<f16, GridStride>,
-) {
-    if cols == 0 {
-        trap();
-    }
-    reduce_body(
-        ws,
-        bias,
-        res,
-        cols as usize,
-        splits as usize,
-        relu != 0,
-        &mut out,
-    )
-}
-
-/// Split-K finish of a convolution, bf16 output: `out[i] = relu?(Σ_z ws[z·len + i] +
-/// bias[i % cols] + res[i])` with `len = out.len()`; `res` empty means none.
-#[kernel(elements = out, grid_stride)]
-pub fn conv_reduce_bf16(
-    ws: &[f32],
-    bias: &[f32],
-    res: &[Bf16],
-    cols: u32,
-    splits: u32,
-    relu: u32,
-    mut out: OutSlice<Bf16, GridStride>,
-) {
-    if cols == 0 {
-        trap();
-    }
-    reduce_body(
-        ws,
-        bias,
-        res,
-        cols as usize,
-        splits as usize,
-        relu != 0,
-        &mut out,
-    )
-}
-
-/// Split-K finish of a convolution, f32 output: `out[i] = relu?(Σ_z ws[z·len + i] +
-/// bias[i % cols] + res[i])` with `len = out.len()`; `res` empty means none.
-#[kernel(elements = out, grid_stride)]
-pub fn conv_reduce_f32(
-    ws: &[f32],
-    bias: &[f32],
-    res: &[f32],
-    cols: u32,
-    splits: u32,
-    relu: u32,
-    mut out: OutSlice<f32, GridStride>,
-) {
-    if cols == 0 {
-        trap();
-    }
-    reduce_body(
-        ws,
-        bias,
-        res,
-        cols as usize,
-        splits as usize,
-        relu != 0,
-        &mut out,
-    )
-}
-
-/// `x` as 16-byte groups of eight 16-bit elements (traps unless `x` starts 16-byte aligned, as
-/// every device allocation does; the pooling kernels need `c % 8 == 0` so that every group they
-/// read is one of these).
+/// Elements `i .. i + 8` of `x` widened to f32 (16-byte loads when aligned; `i + 8 <= len`).
 #[inline(always)]
-fn groups8<T: Act16>(x: &[T]) -> Quads<'_, u32> {
-    match Quads::new(as_words(x)) {
-        Some(q) => q,
-        None => trap(),
-    }
+fn load8<T: ConvAct>(x: &Input<'_, T>, i: usize) -> [f32; 8] {
+    x.items::<8>(i).map(|v| v.to_f32())
 }
 
-/// Group `g` (elements `8g .. 8g + 8`) widened to f32, through one `ld.global.nc.v4`.
-#[inline(always)]
-fn load8<T: Act16>(x: &Quads<'_, u32>, g: usize) -> [f32; 8] {
-    let q = x.get(g);
-    let w = |j: usize, hi: bool| T::from_bits16((q[j] >> if hi { 16 } else { 0 }) as u16).to_f32();
-    [
-        w(0, false),
-        w(0, true),
-        w(1, false),
-        w(1, true),
-        w(2, false),
-        w(2, true),
-        w(3, false),
-        w(3, true),
-    ]
-}
-
-/// A 16-bit slice as its 32-bit words (the last odd element is dropped).
-#[inline(always)]
-fn as_words<T: Act16>(x: &[T]) -> &[u32] {
-    if (x.as_ptr() as usize) % 4 != 0 {
-        trap();
-    }
-    // SAFETY: `T` is a 2-byte plain value (f16 or Bf16); the start is 4-byte aligned (checked),
-    // and `len / 2` words cover only elements of `x`.
-    unsafe { core::slice::from_raw_parts(x.as_ptr() as *const u32, x.len() / 2) }
-}
-
-/// Eight f32s rounded to `T` and stored at `out[i .. i + 8]` with one 16-byte store when
-/// aligned (element-wise otherwise, bounds-checked).
+/// Eight f32s rounded to `T` and stored at `out[i .. i + 8]` with 16-byte stores when aligned
+/// (element-wise otherwise, bounds-checked).
 ///
 /// # Safety
 /// No other thread accesses `out[i .. i + 8]` during the launch.
 #[inline(always)]
-unsafe fn store8<T: Act16>(out: &mut OutSlice<T, Manual>, i: usize, v: [f32; 8]) {
+unsafe fn store8<T: ConvAct>(out: &mut OutSlice<T, Manual>, i: usize, v: [f32; 8]) {
     if i + 8 <= out.len() {
         // SAFETY: `i + 8 <= len`.
         let p = unsafe { out.as_mut_ptr().add(i) };
         if (p as usize) % 16 == 0 {
-            let mut w = [0u32; 4];
-            for (j, wj) in w.iter_mut().enumerate() {
-                *wj = T::from_f32(v[2 * j]).bits16() as u32
-                    | (T::from_f32(v[2 * j + 1]).bits16() as u32) << 16;
+            let size = core::mem::size_of::<T>();
+            let mut w = [0u32; 8];
+            for (j, &y) in v.iter().enumerate() {
+                let b = T::from_f32(y).bits();
+                if size == 2 {
+                    w[j / 2] |= b << (16 * (j % 2));
+                } else {
+                    w[j] = b;
+                }
             }
-            // SAFETY: 16 aligned bytes inside the output, this thread's alone (caller's
-            // contract).
-            unsafe { *(p as *mut Words4) = Words4(w) };
+            // 16-byte stores: one for halves, two for f32.
+            for q in 0..size / 2 {
+                // SAFETY: 16 aligned bytes inside the output (`8 × size` bytes from `p`), this
+                // thread's alone (caller's contract).
+                unsafe {
+                    *(p.cast::<Words4>().add(q)) =
+                        Words4([w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3]])
+                };
+            }
             return;
         }
     }
@@ -1037,18 +781,26 @@ struct Words4([u32; 4]);
 
 /// 3×3 max pooling, stride 2, padding 1 (padding never wins, as in PyTorch), NHWC with
 /// `c % 8 == 0`: thread `t` computes channels `8 (t % (c/8)) ..` of output pixel `t / (c/8)`.
-#[inline(always)]
+#[kernel(launch_bounds(256), instances(f16, Bf16, f32))]
 #[allow(clippy::too_many_arguments)]
-fn maxpool_body<T: Act16>(
+pub fn maxpool3s2<T: ConvAct>(
     x: &[T],
-    n: usize,
-    h: usize,
-    w: usize,
-    c: usize,
-    oh: usize,
-    ow: usize,
-    out: &mut OutSlice<T, Manual>,
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    mut out: OutSlice<T, Manual>,
 ) {
+    let (n, h, w, c, oh, ow) = (
+        n as usize,
+        h as usize,
+        w as usize,
+        c as usize,
+        oh as usize,
+        ow as usize,
+    );
     if c % 8 != 0 {
         trap();
     }
@@ -1058,7 +810,7 @@ fn maxpool_body<T: Act16>(
     if t >= total {
         return;
     }
-    let xg = groups8(x);
+    let xi = Input::new(x);
     let cg = t % groups;
     let p = t / groups;
     let img = p / (oh * ow);
@@ -1076,9 +828,9 @@ fn maxpool_body<T: Act16>(
             if ix < 0 || ix as usize >= w {
                 continue;
             }
-            let v = load8::<T>(
-                &xg,
-                (((img * h + iy as usize) * w + ix as usize) * c) / 8 + cg,
+            let v = load8(
+                &xi,
+                ((img * h + iy as usize) * w + ix as usize) * c + cg * 8,
             );
             for j in 0..8 {
                 m[j] = if v[j] > m[j] { v[j] } else { m[j] };
@@ -1086,13 +838,14 @@ fn maxpool_body<T: Act16>(
         }
     }
     // SAFETY: output pixel p, channels 8 cg .. 8 cg + 8, belong to thread t alone.
-    unsafe { store8(out, p * c + cg * 8, m) };
+    unsafe { store8(&mut out, p * c + cg * 8, m) };
 }
 
-/// Global average pooling NHWC → (images × c): thread `t` averages channels `8 (t % (c/8)) ..`
-/// of image `t / (c/8)` over its `hw` pixels, in f32.
-#[inline(always)]
-fn avgpool_body<T: Act16>(x: &[T], n: usize, hw: usize, c: usize, out: &mut OutSlice<T, Manual>) {
+/// Global average pooling NHWC → (images × c), `c % 8 == 0`: thread `t` averages channels
+/// `8 (t % (c/8)) ..` of image `t / (c/8)` over its `hw` pixels, in f32.
+#[kernel(launch_bounds(256), instances(f16, Bf16, f32))]
+pub fn avgpool<T: ConvAct>(x: &[T], n: u32, hw: u32, c: u32, mut out: OutSlice<T, Manual>) {
+    let (n, hw, c) = (n as usize, hw as usize, c as usize);
     if c % 8 != 0 || hw == 0 {
         trap();
     }
@@ -1101,12 +854,12 @@ fn avgpool_body<T: Act16>(x: &[T], n: usize, hw: usize, c: usize, out: &mut OutS
     if t >= n * groups {
         return;
     }
-    let xg = groups8(x);
+    let xi = Input::new(x);
     let cg = t % groups;
     let img = t / groups;
     let mut s = [0.0f32; 8];
     for p in 0..hw {
-        let v = load8::<T>(&xg, ((img * hw + p) * c) / 8 + cg);
+        let v = load8(&xi, (img * hw + p) * c + cg * 8);
         for j in 0..8 {
             s[j] += v[j];
         }
@@ -1116,14 +869,14 @@ fn avgpool_body<T: Act16>(x: &[T], n: usize, hw: usize, c: usize, out: &mut OutS
         *sj *= inv;
     }
     // SAFETY: image img, channels 8 cg .. 8 cg + 8, belong to thread t alone.
-    unsafe { store8(out, img * c + cg * 8, s) };
+    unsafe { store8(&mut out, img * c + cg * 8, s) };
 }
 
 /// u8 RGB pixels (NHWC, 3 channels) → normalised `(v / 255 − mean[ch]) / std[ch]` in 8
 /// channels (5 zero channels, so the first convolution's depth is a multiple of 8). `norm` =
-/// mean[0..3] then std[0..3].
-#[inline(always)]
-fn input_body<T: Act16>(img: &[u8], norm: &[f32], out: &mut OutSlice<T, Manual>) {
+/// mean[0..3] then std[0..3]. One thread per pixel.
+#[kernel(launch_bounds(256), instances(f16, Bf16, f32))]
+pub fn input_u8<T: ConvAct>(img: &[u8], norm: &[f32], mut out: OutSlice<T, Manual>) {
     let pixels = img.len() / 3;
     let t = gpu::global_linear_id();
     if t >= pixels {
@@ -1134,81 +887,5 @@ fn input_body<T: Act16>(img: &[u8], norm: &[f32], out: &mut OutSlice<T, Manual>)
         v[ch] = (img[3 * t + ch] as f32 * (1.0 / 255.0) - norm[ch]) / norm[3 + ch];
     }
     // SAFETY: pixel t's 8 output channels belong to thread t alone.
-    unsafe { store8(out, t * 8, v) };
-}
-
-/// 3×3 / stride 2 / padding 1 max pooling over NHWC f16 (`c % 8 == 0`). One thread per 8
-/// channels of an output pixel.
-#[kernel(launch_bounds(256))]
-#[allow(clippy::too_many_arguments)]
-pub fn maxpool3s2_f16(
-    x: &[f16],
-    n: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    oh: u32,
-    ow: u32,
-    mut out: OutSlice<f16, Manual>,
-) {
-    maxpool_body(
-        x,
-        n as usize,
-        h as usize,
-        w as usize,
-        c as usize,
-        oh as usize,
-        ow as usize,
-        &mut out,
-    )
-}
-
-/// [`maxpool3s2_f16`] for bf16.
-#[kernel(launch_bounds(256))]
-#[allow(clippy::too_many_arguments)]
-pub fn maxpool3s2_bf16(
-    x: &[Bf16],
-    n: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    oh: u32,
-    ow: u32,
-    mut out: OutSlice<Bf16, Manual>,
-) {
-    maxpool_body(
-        x,
-        n as usize,
-        h as usize,
-        w as usize,
-        c as usize,
-        oh as usize,
-        ow as usize,
-        &mut out,
-    )
-}
-
-/// Global average pooling over NHWC f16 (`c % 8 == 0`) into images × c, f32 sums. One thread
-/// per 8 channels of an image.
-#[kernel(launch_bounds(256))]
-pub fn avgpool_f16(x: &[f16], n: u32, hw: u32, c: u32, mut out: OutSlice<f16, Manual>) {
-    avgpool_body(x, n as usize, hw as usize, c as usize, &mut out)
-}
-
-/// [`avgpool_f16`] for bf16.
-#[kernel(launch_bounds(256))]
-pub fn avgpool_bf16(x: &[Bf16], n: u32, hw: u32, c: u32, mut out: OutSlice<Bf16, Manual>) {
-    avgpool_body(x, n as usize, hw as usize, c as usize, &mut out)
-}
-
-/// u8 RGB NHWC images → normalised f16 with 8 channels (3 real, 5 zero). One thread per pixel.
-#[kernel(launch_bounds(256))]
-pub fn input_u8_f16(img: &[u8], norm: &[f32], mut out: OutSlice<f16, Manual>) {
-    input_body(img, norm, &mut out)
-}
-
-/// [`input_u8_f16`] for bf16.
-#[kernel(launch_bounds(256))]
-pub fn input_u8_bf16(img: &[u8], norm: &[f32], mut out: OutSlice<Bf16, Manual>) {
-    input_body(img, norm, &mut out)
+    unsafe { store8(&mut out, t * 8, v) };
 }

@@ -1,12 +1,15 @@
-//! Convolutional-network operations of [`Library`] over the kernels of `gpu-kernels/src/conv.rs`:
-//! NHWC convolution as an implicit GEMM on the tensor cores with a fused bias / residual / ReLU
+//! Convolutional-network operations of [`Library`] over the kernels of `gpu-kernels/src/conv.rs`,
+//! for f16, bf16 and f32 storage (f32 arithmetic; f32 convolutions as 3xTF32 on the tensor
+//! cores, about f32's accuracy): NHWC convolution as an implicit GEMM on the tensor cores with a fused bias / residual / ReLU
 //! epilogue and optional split-K, the linear layer through the same kernel, 3×3 stride-2 max pooling, global average
 //! pooling, and the u8 image → normalised input conversion. Shapes and lengths are checked here
 //! (`Err` naming what is wrong, before anything is launched); tiles and split-K factors are
 //! chosen by [`ConvPlan::choose`].
 use super::Library;
-use crate::kernels::Kernels;
 use crate::kernels::consts::conv as kc;
+use crate::kernels::{
+    AvgpoolInstance, ConvReduceInstance, InputU8Instance, Kernels, Maxpool3s2Instance,
+};
 use crate::runtime::half::{bf16, f16};
 use crate::runtime::{DeviceCopy, DeviceSlice, Error, LaunchConfig, Result, Stream};
 
@@ -25,21 +28,22 @@ pub enum ConvTile {
 }
 
 /// K pipelines of the convolution kernel. `Deep` is the default: on the H200 it ran ResNet-18
-/// at batch 256 in 8.98 ms against 10.14 ms for `Shallow`, and the same at batch 1.
+/// (f16) at batch 256 in 8.98 ms against 10.14 ms for `Shallow`, and the same at batch 1.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ConvPipeline {
-    /// 32-deep K slices, 4 shared-memory stages (kernels `conv_{big,c64,small}_*`).
+    /// K slices of 64 bytes per tile row (32 halves, 16 f32s), 4 shared-memory stages.
     Shallow,
-    /// 64-deep K slices, 3 stages (kernels `conv_*k_*`).
+    /// K slices of 128 bytes per tile row (64 halves, 32 f32s), 3 stages.
     #[default]
     Deep,
 }
 
 impl ConvPipeline {
-    fn depth(self) -> usize {
+    /// Elements of `elem_bytes` each in one K slice.
+    fn depth(self, elem_bytes: usize) -> usize {
         match self {
-            ConvPipeline::Shallow => kc::CONV_BK,
-            ConvPipeline::Deep => kc::CONV_DEEP_BK,
+            ConvPipeline::Shallow => kc::CONV_KB / elem_bytes,
+            ConvPipeline::Deep => kc::CONV_DEEP_KB / elem_bytes,
         }
     }
 }
@@ -171,6 +175,22 @@ impl ConvShape {
                 return bad(format!("{name} = {v} does not fit in 32 bits"));
             }
         }
+        if self.depth() >= 1 << 30 {
+            return bad(format!(
+                "depth kernel² × in_channels = {} must be below 2^30",
+                self.depth()
+            ));
+        }
+        // The kernel keeps window coordinates in 32-bit signed registers.
+        for (name, v) in [
+            ("height", self.height),
+            ("width", self.width),
+            ("pad", self.pad),
+        ] {
+            if v >= 1 << 29 {
+                return bad(format!("{name} = {v} must be below 2^29"));
+            }
+        }
         Ok(())
     }
 
@@ -205,16 +225,22 @@ impl ConvPlan {
     /// The rule: the big tiles when they give at least two waves of blocks on `sms`
     /// multiprocessors, else the small tile, and split-K when even that leaves SMs idle (up to
     /// about two blocks per SM, at least 4 K slices per split, no empty split).
-    pub fn choose(shape: &ConvShape, sms: usize, pipeline: ConvPipeline) -> ConvPlan {
-        let tiles_k = shape.depth().div_ceil(pipeline.depth());
+    /// `T` is the storage type (an f32 K slice holds half the elements of a 16-bit one).
+    pub fn choose<T: ConvElem>(shape: &ConvShape, sms: usize, pipeline: ConvPipeline) -> ConvPlan {
+        let tiles_k = shape
+            .depth()
+            .div_ceil(pipeline.depth(std::mem::size_of::<T>()));
         let blocks = |t: ConvTile| {
             let (_, bm, bn) = t.dims();
             shape.pixels().div_ceil(bm) * shape.out_channels.div_ceil(bn)
         };
-        let mut tile = if shape.out_channels <= 64 {
-            ConvTile::C64
-        } else {
+        // f32 has no `C64` instance (see the kernel): its 64-channel layers take `Small`.
+        let mut tile = if shape.out_channels > 64 {
             ConvTile::Big
+        } else if std::mem::size_of::<T>() == 4 {
+            ConvTile::Small
+        } else {
+            ConvTile::C64
         };
         let mut splits = 1;
         if blocks(tile) < 2 * sms {
@@ -317,9 +343,21 @@ fn u32_of(op: &str, what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| invalid(op, format!("{what} = {v} does not fit in 32 bits")))
 }
 
-/// Storage types of activations and weights: f16 and bf16 (f32 arithmetic inside).
-pub trait ConvElem: DeviceCopy + Copy + Send + Sync + 'static {
-    /// "f16" or "bf16".
+/// Storage types of activations and weights: f16, bf16 and f32 (f32 arithmetic inside). The
+/// element-wise kernels are generic (their instance traits are the supertraits); the
+/// convolution's instances also depend on the pipeline, so each type says which to launch.
+pub trait ConvElem:
+    DeviceCopy
+    + Copy
+    + Send
+    + Sync
+    + 'static
+    + ConvReduceInstance
+    + Maxpool3s2Instance
+    + AvgpoolInstance
+    + InputU8Instance
+{
+    /// "f16", "bf16" or "f32".
     const NAME: &'static str;
     fn from_f32(x: f32) -> Self;
     fn to_f32(self) -> f32;
@@ -337,57 +375,21 @@ pub trait ConvElem: DeviceCopy + Copy + Send + Sync + 'static {
         out: &mut DeviceSlice<Self>,
         ws: &mut DeviceSlice<f32>,
     ) -> Result<()>;
-
-    /// Launches the split-K finish with this type's output.
-    #[doc(hidden)]
-    #[allow(clippy::too_many_arguments)]
-    fn launch_reduce(
-        k: &Kernels,
-        s: &Stream,
-        ws: &DeviceSlice<f32>,
-        bias: &DeviceSlice<f32>,
-        res: &DeviceSlice<Self>,
-        cols: u32,
-        splits: u32,
-        relu: u32,
-        out: &mut DeviceSlice<Self>,
-    ) -> Result<()>;
-
-    #[doc(hidden)]
-    fn launch_maxpool(
-        k: &Kernels,
-        s: &Stream,
-        cfg: &LaunchConfig,
-        x: &DeviceSlice<Self>,
-        dims: [u32; 6],
-        out: &mut DeviceSlice<Self>,
-    ) -> Result<()>;
-
-    #[doc(hidden)]
-    fn launch_avgpool(
-        k: &Kernels,
-        s: &Stream,
-        cfg: &LaunchConfig,
-        x: &DeviceSlice<Self>,
-        dims: [u32; 3],
-        out: &mut DeviceSlice<Self>,
-    ) -> Result<()>;
-
-    #[doc(hidden)]
-    fn launch_input(
-        k: &Kernels,
-        s: &Stream,
-        cfg: &LaunchConfig,
-        img: &DeviceSlice<u8>,
-        norm: &DeviceSlice<f32>,
-        out: &mut DeviceSlice<Self>,
-    ) -> Result<()>;
 }
 
+/// `ConvElem` for one storage type; `c64` says whether the `c64` tile has instances for it.
 macro_rules! conv_elem {
-    ($t:ty, $name:literal, $from:expr, $to:expr,
-     [$big:ident, $c64:ident, $small:ident, $bigk:ident, $c64k:ident, $smallk:ident],
-     $reduce:ident, $maxpool:ident, $avgpool:ident, $input:ident) => {
+    (@c64 true, $launch:expr) => {
+        $launch
+    };
+    (@c64 false, $launch:expr) => {
+        Err(invalid(
+            "conv2d",
+            "tile C64 has no f32 instance (it would spill under its register cap); use Small"
+                .to_string(),
+        ))
+    };
+    ($t:ty, $name:literal, $from:expr, $to:expr, c64 = $c64:tt) => {
         impl ConvElem for $t {
             const NAME: &'static str = $name;
 
@@ -411,8 +413,8 @@ macro_rules! conv_elem {
             ) -> Result<()> {
                 let res = inp.residual.unwrap_or(&inp.x[0..0]);
                 macro_rules! go {
-                    ($kern:ident) => {
-                        k.$kern.launch_with(
+                    ($kern:ident, $kb:expr, $stages:expr) => {
+                        k.$kern.launch_with::<$t, { $kb }, { $stages }>(
                             s,
                             cfg,
                             inp.x,
@@ -436,102 +438,31 @@ macro_rules! conv_elem {
                         )
                     };
                 }
+                use ConvPipeline::{Deep, Shallow};
+                use kc::{CONV_DEEP_KB, CONV_DEEP_STAGES, CONV_KB, CONV_STAGES};
                 match (plan.tile, plan.pipeline) {
-                    (ConvTile::Big, ConvPipeline::Shallow) => go!($big),
-                    (ConvTile::C64, ConvPipeline::Shallow) => go!($c64),
-                    (ConvTile::Small, ConvPipeline::Shallow) => go!($small),
-                    (ConvTile::Big, ConvPipeline::Deep) => go!($bigk),
-                    (ConvTile::C64, ConvPipeline::Deep) => go!($c64k),
-                    (ConvTile::Small, ConvPipeline::Deep) => go!($smallk),
+                    (ConvTile::Big, Shallow) => go!(conv_big, CONV_KB, CONV_STAGES),
+                    (ConvTile::C64, Shallow) => conv_elem!(@c64 $c64, go!(conv_c64, CONV_KB, CONV_STAGES)),
+                    (ConvTile::Small, Shallow) => go!(conv_small, CONV_KB, CONV_STAGES),
+                    (ConvTile::Big, Deep) => go!(conv_big, CONV_DEEP_KB, CONV_DEEP_STAGES),
+                    (ConvTile::C64, Deep) => {
+                        conv_elem!(@c64 $c64, go!(conv_c64, CONV_DEEP_KB, CONV_DEEP_STAGES))
+                    }
+                    (ConvTile::Small, Deep) => go!(conv_small, CONV_DEEP_KB, CONV_DEEP_STAGES),
                 }
-            }
-
-            fn launch_reduce(
-                k: &Kernels,
-                s: &Stream,
-                ws: &DeviceSlice<f32>,
-                bias: &DeviceSlice<f32>,
-                res: &DeviceSlice<Self>,
-                cols: u32,
-                splits: u32,
-                relu: u32,
-                out: &mut DeviceSlice<Self>,
-            ) -> Result<()> {
-                k.$reduce.launch(s, ws, bias, res, cols, splits, relu, out)
-            }
-
-            fn launch_maxpool(
-                k: &Kernels,
-                s: &Stream,
-                cfg: &LaunchConfig,
-                x: &DeviceSlice<Self>,
-                d: [u32; 6],
-                out: &mut DeviceSlice<Self>,
-            ) -> Result<()> {
-                k.$maxpool
-                    .launch_with(s, cfg, x, d[0], d[1], d[2], d[3], d[4], d[5], out)
-            }
-
-            fn launch_avgpool(
-                k: &Kernels,
-                s: &Stream,
-                cfg: &LaunchConfig,
-                x: &DeviceSlice<Self>,
-                d: [u32; 3],
-                out: &mut DeviceSlice<Self>,
-            ) -> Result<()> {
-                k.$avgpool.launch_with(s, cfg, x, d[0], d[1], d[2], out)
-            }
-
-            fn launch_input(
-                k: &Kernels,
-                s: &Stream,
-                cfg: &LaunchConfig,
-                img: &DeviceSlice<u8>,
-                norm: &DeviceSlice<f32>,
-                out: &mut DeviceSlice<Self>,
-            ) -> Result<()> {
-                k.$input.launch_with(s, cfg, img, norm, out)
             }
         }
     };
 }
 
+conv_elem!(f16, "f16", f16::from_f32, f16::to_f32, c64 = true);
+conv_elem!(bf16, "bf16", bf16::from_f32, bf16::to_f32, c64 = true);
 conv_elem!(
-    f16,
-    "f16",
-    f16::from_f32,
-    f16::to_f32,
-    [
-        conv_big_f16,
-        conv_c64_f16,
-        conv_small_f16,
-        conv_bigk_f16,
-        conv_c64k_f16,
-        conv_smallk_f16
-    ],
-    conv_reduce_f16,
-    maxpool3s2_f16,
-    avgpool_f16,
-    input_u8_f16
-);
-conv_elem!(
-    bf16,
-    "bf16",
-    bf16::from_f32,
-    bf16::to_f32,
-    [
-        conv_big_bf16,
-        conv_c64_bf16,
-        conv_small_bf16,
-        conv_bigk_bf16,
-        conv_c64k_bf16,
-        conv_smallk_bf16
-    ],
-    conv_reduce_bf16,
-    maxpool3s2_bf16,
-    avgpool_bf16,
-    input_u8_bf16
+    f32,
+    "f32",
+    std::convert::identity,
+    std::convert::identity,
+    c64 = false
 );
 
 /// The shape a linear layer `rows × in_features → rows × out_features` runs as: a 1×1
@@ -616,8 +547,7 @@ impl Library {
         }
         T::launch_conv(k, s, &cfg, plan, inp, v, &mut out[0..0], &mut ws[0..need])?;
         let res = inp.residual.unwrap_or(&inp.x[0..0]);
-        T::launch_reduce(
-            k,
+        k.conv_reduce.launch(
             s,
             &ws[0..need],
             inp.bias,
@@ -680,7 +610,7 @@ impl Library {
             residual: None,
         };
         T::launch_conv(k, s, &cfg, plan, &inp, v, unused_out, &mut ws[0..need])?;
-        k.conv_reduce_f32.launch(
+        k.conv_reduce.launch(
             s,
             &ws[0..need],
             bias,
@@ -722,10 +652,12 @@ impl Library {
             o.height as u32,
             o.width as u32,
         ];
-        T::launch_maxpool(k, s, &elem_config(op, o.len() / 8)?, x, d, out)
+        let cfg = elem_config(op, o.len() / 8)?;
+        k.maxpool3s2
+            .launch_with(s, &cfg, x, d[0], d[1], d[2], d[3], d[4], d[5], out)
     }
 
-    /// Global average pooling: images × h × w × c → images × c (f32 sums), c a multiple of 8.
+    /// Global average pooling: images × h × w × c → images × c (means in f32), c a multiple of 8.
     pub fn avgpool<T: ConvElem>(
         &self,
         s: &Stream,
@@ -752,7 +684,8 @@ impl Library {
             u32_of(op, "height × width", hw)?,
             u32_of(op, "channels", shape.channels)?,
         ];
-        T::launch_avgpool(k, s, &elem_config(op, out.len() / 8)?, x, d, out)
+        let cfg = elem_config(op, out.len() / 8)?;
+        k.avgpool.launch_with(s, &cfg, x, d[0], d[1], d[2], out)
     }
 
     /// u8 RGB pixels (NHWC, 3 channels) → `(v / 255 − mean) / std` per channel in 8 channels (5 zero
@@ -775,6 +708,7 @@ impl Library {
         }
         check_len(op, "norm", norm.len(), 6)?;
         check_len(op, "out", out.len(), img.len() / 3 * 8)?;
-        T::launch_input(k, s, &elem_config(op, img.len() / 3)?, img, norm, out)
+        let cfg = elem_config(op, img.len() / 3)?;
+        k.input_u8.launch_with(s, &cfg, img, norm, out)
     }
 }

@@ -28,6 +28,8 @@ const IMAGE_BYTES: usize = SIZE * SIZE * 3;
 enum Dtype {
     F16,
     Bf16,
+    /// f32 storage; convolutions as 3xTF32 on the tensor cores (f32-class accuracy).
+    F32,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -102,6 +104,7 @@ fn main() -> ExitCode {
     let r = match args.dtype {
         Dtype::F16 => run::<f16>(&args),
         Dtype::Bf16 => run::<bf16>(&args),
+        Dtype::F32 => run::<f32>(&args),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -316,7 +319,12 @@ fn classify<T: ConvElem>(s: &mut Session<T>, images: &[u8], n: usize) -> Result<
 /// Logits against torch's: per image max |Δ| / max |torch|, top-1 and top-5 agreement.
 fn compare(logits: &[f32], n: usize, r: &Reference, dtype: &str) -> Result<(), Fail> {
     let mut verdict = Ok(());
-    for rdt in [dtype, "f32"] {
+    let rdts: &[&str] = if dtype == "f32" {
+        &["f32"]
+    } else {
+        &[dtype, "f32"]
+    };
+    for &rdt in rdts {
         let Some((shape, want)) = r.f32s(&format!("logits.{rdt}")) else {
             println!("reference has no logits.{rdt}");
             continue;
@@ -348,9 +356,11 @@ fn compare(logits: &[f32], n: usize, r: &Reference, dtype: &str) -> Result<(), F
              top-1 agree {top1}/{n}, top-5 overlap {:.1}%",
             100.0 * top5 as f64 / (5 * n) as f64
         );
-        // The criterion of issue 13 for 16-bit storage: within 1e-2 of torch and the same top-1
-        // on at least 99% of the images, against torch in the same dtype or in f32.
-        let ok = max <= 1e-2 && top1 * 100 >= 99 * n;
+        // The criteria of issue 13: within 1e-2 (16-bit storage) or 1e-4 (f32) of torch and the
+        // same top-1 on at least 99% of the images, against torch in the same dtype or in f32
+        // (torch's f32 reference is computed without TF32).
+        let tol = if dtype == "f32" { 1e-4 } else { 1e-2 };
+        let ok = max <= tol && top1 * 100 >= 99 * n;
         if rdt == dtype && !ok {
             verdict = Err(Fail::Compare(format!(
                 "vs torch {rdt}: max rel {max:.2e}, top-1 {top1}/{n}"
@@ -388,12 +398,17 @@ fn layers<T: ConvElem>(s: &mut Session<T>, images: &[u8], r: &Reference) -> Resu
     s.compute.synchronize()?;
     got.insert("fc".into(), runtime::download(&s.fwd.logits)?);
     println!("per-layer max |Δ| / max |torch| on {m} image(s):");
-    println!(
-        "{:<10} {:>12} {:>12}",
-        "layer",
-        format!("vs {}", T::NAME),
-        "vs f32"
-    );
+    // f32 runs have one reference column, the 16-bit ones their own dtype's and f32's.
+    let refs: &[&str] = if T::NAME == "f32" {
+        &["f32"]
+    } else {
+        &[T::NAME, "f32"]
+    };
+    let head: Vec<String> = refs
+        .iter()
+        .map(|r| format!("{:>12}", format!("vs {r}")))
+        .collect();
+    println!("{:<10} {}", "layer", head.join(" "));
     for step in STEPS.iter().filter(|s| **s != "input") {
         let mine = &got[*step];
         let cell = |rdt: &str| match r.f32s(&format!("act.{rdt}.{step}")) {
@@ -403,7 +418,8 @@ fn layers<T: ConvElem>(s: &mut Session<T>, images: &[u8], r: &Reference) -> Resu
             }
             None => "-".into(),
         };
-        println!("{step:<10} {:>12} {:>12}", cell(T::NAME), cell("f32"));
+        let cells: Vec<String> = refs.iter().map(|r| format!("{:>12}", cell(r))).collect();
+        println!("{step:<10} {}", cells.join(" "));
     }
     Ok(())
 }

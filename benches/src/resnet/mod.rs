@@ -1,5 +1,5 @@
-//! ResNet-18 inference from gpukit's own kernels (`gpukit::conv`), NHWC, f16 or bf16 storage with
-//! f32 arithmetic: weights from a safetensors file ([`weights`]) with batch norm folded into the
+//! ResNet-18 inference from gpukit's own kernels (`gpukit::conv`), NHWC, f16, bf16 or f32 storage
+//! with f32 arithmetic: weights from a safetensors file ([`weights`]) with batch norm folded into the
 //! convolutions, activations in buffers planned once per batch size ([`Forward`]), the whole
 //! forward queued on one stream so that it can be captured in a CUDA graph and replayed, and a
 //! CPU reference ([`mod@reference`]) for the tests.
@@ -174,7 +174,7 @@ impl<T: ConvElem> Forward<T> {
                 pad: c.spec.pad,
             };
             shape.validate(&c.spec.conv)?;
-            let plan = ConvPlan::choose(&shape, sms, pipeline);
+            let plan = ConvPlan::choose::<T>(&shape, sms, pipeline);
             ws_len = ws_len.max(plan.workspace_len(&shape));
             if j > 0 {
                 ring_len = ring_len.max(shape.output_len()).max(shape.input_len());
@@ -193,7 +193,7 @@ impl<T: ConvElem> Forward<T> {
             });
         }
         let fc_shape = linear_shape(batch, 512, CLASSES);
-        let fc_plan = ConvPlan::choose(&fc_shape, sms, pipeline);
+        let fc_plan = ConvPlan::choose::<T>(&fc_shape, sms, pipeline);
         ws_len = ws_len.max(linear_workspace_len(&fc_shape, &fc_plan));
         let z = |n: usize| DeviceBuffer::<T>::filled_bytes(ctx, n, 0);
         let stem_len = layers[0].shape.output_len();

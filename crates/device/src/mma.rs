@@ -169,3 +169,50 @@ pub unsafe fn st_shared_v4(addr: u32, v: [u32; 4]) {
         );
     }
 }
+
+/// `cvt.rna.tf32.f32`: `x` rounded (to nearest, ties away from zero) to TF32, returned as the
+/// 32-bit register the TF32 tensor-core instructions take (the low 13 mantissa bits zero).
+#[inline(always)]
+pub fn to_tf32(x: f32) -> u32 {
+    let r: u32;
+    // SAFETY: a register-only conversion (sm_80+); no memory, no side effects, so `pure`.
+    unsafe {
+        crate::__device_asm!(
+            "cvt.rna.tf32.f32 {r}, {x};",
+            r = out(reg32) r, x = in(reg32) x,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    r
+}
+
+/// `d = a * b + c` for one 16×8×8 tile with TF32 inputs and f32 accumulators
+/// (`mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32`, `HMMA.1688.F32.TF32`). Fragments, with
+/// `g = lane / 4`, `t = lane % 4`: `a[0]` = A(g, t), `a[1]` = A(g + 8, t), `a[2]` = A(g, t + 4),
+/// `a[3]` = A(g + 8, t + 4); `b[0]` = B(k = t, n = g), `b[1]` = B(t + 4, g); C as for
+/// [`MmaInput::mma_16816`]. These are exactly the registers [`ldmatrix_x4`] yields when each
+/// "16-bit pair" it moves is one 32-bit element, so 16-bit and f32 tiles in the same shared
+/// layout (rows of 16-byte chunks) are addressed the same way.
+///
+/// # Safety
+/// All 32 lanes of the warp execute this call together (convergent, none exited).
+#[inline(always)]
+pub unsafe fn mma_tf32_1688(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
+    let [mut d0, mut d1, mut d2, mut d3] = c;
+    // SAFETY: register-only instruction (sm_80+); the caller guarantees the whole warp executes
+    // it together. Not `pure`: it is a warp-collective and must stay where the caller put it.
+    unsafe {
+        crate::__device_asm!(
+            "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 \
+             {{{d0}, {d1}, {d2}, {d3}}}, {{{a0}, {a1}, {a2}, {a3}}}, {{{b0}, {b1}}}, \
+             {{{d0}, {d1}, {d2}, {d3}}};",
+            d0 = inout(reg32) d0, d1 = inout(reg32) d1,
+            d2 = inout(reg32) d2, d3 = inout(reg32) d3,
+            a0 = in(reg32) a[0], a1 = in(reg32) a[1],
+            a2 = in(reg32) a[2], a3 = in(reg32) a[3],
+            b0 = in(reg32) b[0], b1 = in(reg32) b[1],
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    [d0, d1, d2, d3]
+}
