@@ -70,18 +70,11 @@ pub fn stencil3x3(
     let w: [f32; 9] = gpu::unroll::array(|k| w[k]);
     let (r0, c0) = tile.origin();
     // x[r][c-1 ..= c+4]: the chunk at column c and a neighbour on each side, with rows and
-    // columns outside the matrix clamped to its edge.
-    let last = cols - 1;
+    // columns outside the matrix clamped to its edge (`chunk_with_halo` clamps the columns).
     let six = |r: isize, c: usize| -> [f32; 6] {
         let row = x.row(r.clamp(0, rows as isize - 1) as usize);
-        let v = row.chunk(c / 4);
-        gpu::unroll::array(|k| match k {
-            0 => row.get(c.max(1) - 1),
-            5 => row.get((c + 4).min(last)),
-            // In a partial last chunk, lanes past the last column repeat it.
-            _ if c + k - 1 <= last => v[k - 1],
-            _ => row.get(last),
-        })
+        let (left, v, right) = row.chunk_with_halo(c / 4);
+        [left, v[0], v[1], v[2], v[3], right]
     };
     for j in 0..tile.owned_chunks() {
         for i0 in (0..tile.band()).step_by(BAND) {
