@@ -21,13 +21,9 @@ pub trait Elem: gpu::Element + Default {
     fn sigmoid(x: f32) -> f32;
     /// GELU (tanh form) as accurate as this storage type needs.
     fn gelu(x: f32) -> f32;
-    /// `out[i] = f(a[i])` with 16 elements per thread: [`map_packets`] with as many packets as
-    /// 16 elements fill (four of f32, two of a 16-bit type), all loads in flight before the math.
-    /// Launch at least `len / 16` threads (`items_per_thread = 16`).
-    fn map16(a: &[Self], out: &mut OutSlice<Self, Manual>, f: impl Fn(f32) -> f32);
 }
 
-/// The per-type math and packet count of the 16-bit types (f32 math, results within 1 ulp of
+/// The per-type math of the 16-bit types (f32 math, results within 1 ulp of
 /// the format: `math::for_half`).
 macro_rules! half_math {
     () => {
@@ -46,10 +42,6 @@ macro_rules! half_math {
         #[inline(always)]
         fn gelu(x: f32) -> f32 {
             gpu::math::for_half::gelu(x)
-        }
-        #[inline(always)]
-        fn map16(a: &[Self], out: &mut OutSlice<Self, Manual>, f: impl Fn(f32) -> f32) {
-            map_packets::<Self, 2>(a, out, f);
         }
     };
 }
@@ -96,10 +88,6 @@ impl Elem for f32 {
     #[inline(always)]
     fn gelu(x: f32) -> f32 {
         gpu::math::gelu(x)
-    }
-    #[inline(always)]
-    fn map16(a: &[f32], out: &mut OutSlice<f32, Manual>, f: impl Fn(f32) -> f32) {
-        map_packets::<f32, 4>(a, out, f);
     }
 }
 
@@ -182,17 +170,27 @@ pub fn lanes<E: Elem>(mut g: impl FnMut(usize) -> f32) -> [f32; 8] {
 /// `out[i] = f(a[i])` over this thread's `K` packets (the strided-packets rule of
 /// [`OutSlice::claim_thread_packets`]: packets `id, id + T, ..`), all `K` loads issued before any
 /// math, so each thread has `16 K` bytes in flight and long math hides behind them. Launch at
-/// least `packets / K` threads (`items_per_thread` = K · PER).
+/// least `packets / K` threads (`bytes_per_thread = 16 K`).
 #[inline(always)]
 pub fn map_packets<E: Elem, const K: usize>(
     a: &[E],
     out: &mut OutSlice<E, Manual>,
     f: impl Fn(f32) -> f32,
 ) {
+    map_packets_at::<E, K>(a, out, |_, x| f(x));
+}
+
+/// As [`map_packets`], with the element's index: `out[i] = f(i, a[i])`.
+#[inline(always)]
+pub fn map_packets_at<E: Elem, const K: usize>(
+    a: &[E],
+    out: &mut OutSlice<E, Manual>,
+    f: impl Fn(usize, f32) -> f32,
+) {
     let pa = Packets::new(a);
-    // SAFETY: every kernel that calls this writes `out` only here, with the same K for the whole
-    // launch (`Elem::map16` fixes it per type), so the strided-packets rule partitions the output
-    // among the threads.
+    // SAFETY: every kernel that calls this writes `out` only here, with one K for the whole
+    // launch (a const parameter of the kernel's code), so the strided-packets rule partitions the
+    // output among the threads.
     let mut ps = unsafe { out.claim_thread_packets::<K>() };
     let load = #[inline(always)]
     |p: &Option<(usize, PacketMut<'_, E>)>| match (p, &pa) {
@@ -208,11 +206,11 @@ pub fn map_packets<E: Elem, const K: usize>(
                 Some(w) => E::unpack(w),
                 None => lanes::<E>(|k| a[i + k].to_f32()),
             };
-            o.set(E::pack(lanes::<E>(|k| f(v[k]))));
+            o.set(E::pack(lanes::<E>(|k| f(i + k, v[k]))));
         }
         Some((i, PacketMut::Partial(o))) => {
             for (k, ok) in o.iter_mut().enumerate() {
-                *ok = E::from_f32(f(a[i + k].to_f32()));
+                *ok = E::from_f32(f(i + k, a[i + k].to_f32()));
             }
         }
     };
