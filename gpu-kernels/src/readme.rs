@@ -59,9 +59,10 @@ pub fn stencil3x3(
     w: &[f32],
     rows: u32,
     cols: u32,
-    mut y: OutSlice<f32, BlockTiles<128, 32, cols>>,
+    mut y: OutSlice<f32, BlockTiles<128, 128, cols>>,
 ) {
-    // This block's 32×128 tile of `y`; each thread owns 4-column chunks in a band of rows.
+    // This block's 128×128 tile of `y`; each thread owns 4-column chunks in a band of 16 rows
+    // (a tall band: the warps of a block drift apart, so loads stay in flight between bands).
     let Some(mut tile) = y.block_tile() else {
         return;
     };
