@@ -341,7 +341,14 @@ fn generic_maps_every_instance_at_awkward_sizes_and_offsets() {
 /// (8, 64), misaligned starts, and the empty matrix.
 fn bias_gelu_at_awkward_shapes<T: TestElem + gpukit::ops::BiasGeluElem>() {
     let (gpu, lib, s) = setup();
-    for (rows, cols) in [(0usize, 8usize), (1, 3), (7, 13), (5, 8), (33, 64), (129, 1000)] {
+    for (rows, cols) in [
+        (0usize, 8usize),
+        (1, 3),
+        (7, 13),
+        (5, 8),
+        (33, 64),
+        (129, 1000),
+    ] {
         for off in [0usize, 1] {
             let n = rows * cols;
             let x: Vec<T> = random_f32(n + off, (rows + cols + off) as u64)
@@ -404,8 +411,16 @@ fn generic_axpy_every_instance_at_misaligned_offsets() {
                 runtime::download(&o64).unwrap(),
             );
             for i in off..n + off {
-                assert_eq!(g[i], (-0.75f32).mul_add(x[i], y[i]), "f32 n={n} off={off} i={i}");
-                assert_eq!(g64[i], 1.5f64.mul_add(x64[i], y64[i]), "f64 n={n} off={off} i={i}");
+                assert_eq!(
+                    g[i],
+                    (-0.75f32).mul_add(x[i], y[i]),
+                    "f32 n={n} off={off} i={i}"
+                );
+                assert_eq!(
+                    g64[i],
+                    1.5f64.mul_add(x64[i], y64[i]),
+                    "f64 n={n} off={off} i={i}"
+                );
             }
         }
     }

@@ -1,16 +1,17 @@
 //! Bias + GELU (the transformer MLP's first activation): `out[r][c] = gelu(x[r][c] + bias[c])`
 //! for a row-major matrix with `bias.len()` columns, tanh form, f32 and bf16 storage with f32
 //! math (`Elem::gelu`: `math::gelu` for f32, `math::for_half::gelu` for bf16). One generic
-//! source; each thread maps two 16-byte packets of `x` as the activation maps do
-//! (`map_packets_at`), reading the bias element by element (it stays in L1).
-use crate::elem::{Elem, map_packets_at};
-use gpukit_device::{Input, Manual, OutSlice, kernel};
+//! source; one 16-byte packet per thread (`bytes_per_thread = 16`), the bias read as packets too
+//! when the rows are whole packets.
+use crate::elem::{Elem, lanes};
+use gpukit_device::{Manual, OutSlice, PacketMut, Packets, kernel};
 
 /// out = gelu(x + bias) row-wise. `x.len()` a multiple of `bias.len()` (the host checks).
-#[kernel(same_len(x, out), elements = out, bytes_per_thread = 32, instances(f32, Bf16))]
-pub fn bias_gelu<T: Elem>(x: &[T], bias: &[T], mut out: OutSlice<T, Manual>) {
-    let (b, cols) = (Input::new(bias), bias.len());
-    // The column of element `i`, in 32-bit arithmetic when the indices fit.
+#[kernel(same_len(x, out), elements = out, bytes_per_thread = 16, instances(f32, Bf16))]
+pub fn bias_gelu<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, Manual>) {
+    let f = E::gelu;
+    let cols = bias.len();
+    let (px, pb) = (Packets::new(x), Packets::new(bias));
     let col_of = |i: usize| {
         if i <= u32::MAX as usize && cols <= u32::MAX as usize {
             (i as u32 % cols as u32) as usize
@@ -18,5 +19,46 @@ pub fn bias_gelu<T: Elem>(x: &[T], bias: &[T], mut out: OutSlice<T, Manual>) {
             i % cols
         }
     };
-    map_packets_at::<T, 2>(x, &mut out, |i, v| T::gelu(v + b.get(col_of(i)).to_f32()));
+    // SAFETY: `out` is written only here, through one claim with K = 1: packet `id` for thread
+    // `id`, a partition of the output (the layout `PerThread` gives one packet per thread).
+    let [p] = unsafe { out.claim_thread_packets::<1>() };
+    if let Some((i, p)) = p {
+        match (p, px, pb) {
+            (PacketMut::Full(o), Some(px), Some(pb)) if cols % E::PER == 0 => {
+                let v = E::unpack(px.get(i / E::PER));
+                let b = E::unpack(pb.get(col_of(i) / E::PER));
+                o.set(E::pack(lanes::<E>(|k| f(v[k] + b[k]))));
+            }
+            (PacketMut::Full(o), _, _) => {
+                let (a, b, c, d) = scalar_packet(x, bias, i, &col_of, &f);
+                o.set([a, b, c, d]);
+            }
+            (PacketMut::Partial(o), _, _) => {
+                for (k, ok) in o.iter_mut().enumerate() {
+                    *ok = E::from_f32(f(x[i + k].to_f32() + bias[col_of(i + k)].to_f32()));
+                }
+            }
+        }
+    }
+}
+
+/// The packet at `i` element by element (misaligned inputs or widths that split packets).
+#[inline(always)]
+fn scalar_packet<E: Elem>(
+    x: &[E],
+    bias: &[E],
+    i: usize,
+    col_of: &impl Fn(usize) -> usize,
+    f: &impl Fn(f32) -> f32,
+) -> (u32, u32, u32, u32) {
+    let v = |k: usize| {
+        if k < E::PER {
+            f(x[i + k].to_f32() + bias[col_of(i + k)].to_f32())
+        } else {
+            0.0
+        }
+    };
+    // An array literal with constant indices stays in registers (a loop may not be unrolled).
+    let w = E::pack([v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7)]);
+    (w[0], w[1], w[2], w[3])
 }

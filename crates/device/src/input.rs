@@ -82,7 +82,11 @@ impl<'a, T: Element> Input<'a, T> {
             // during the launch.
             return unsafe {
                 let p = base.add(start);
-                (load_elem(p.sub(1)), load_chunk(p), load_elem(p.add(T::LANES)))
+                (
+                    load_elem(p.sub(1)),
+                    load_chunk(p),
+                    load_elem(p.add(T::LANES)),
+                )
             };
         }
         // At the edges (or unaligned): every position clamped to `last`.

@@ -1006,10 +1006,9 @@ fn parse_contract(
             ));
         }
         let slice = elements.as_ref().and_then(|(e, _)| {
-            params
-                .iter()
-                .find(|p| &p.name == e)
-                .filter(|p| p.kind.is_slice() && !matches!(p.kind, ParamKind::Out(_, View::PerThread(_))))
+            params.iter().find(|p| &p.name == e).filter(|p| {
+                p.kind.is_slice() && !matches!(p.kind, ParamKind::Out(_, View::PerThread(_)))
+            })
         });
         if slice.is_none() {
             return Err(Error::new(

@@ -301,12 +301,18 @@ fn bytes_per_thread_sizes_the_grid_by_the_slices_bytes() {
     );
     assert_eq!(k.contract.bytes_per_thread, Some(32));
     assert!(matches!(k.contract.grid, GridRule::Elements { ref count, .. } if count == "out"));
-    assert!(err("#[kernel(elements = out, bytes_per_thread = 24)] fn k(out: OutSlice<f32, Manual>) {}").contains("multiple of 16"));
+    assert!(
+        err("#[kernel(elements = out, bytes_per_thread = 24)] fn k(out: OutSlice<f32, Manual>) {}")
+            .contains("multiple of 16")
+    );
     assert!(
         err("#[kernel(elements = out, bytes_per_thread = 32, items_per_thread = 8)] fn k(out: OutSlice<f32, Manual>) {}")
             .contains("not both")
     );
-    assert!(err("#[kernel(bytes_per_thread = 32)] fn k(out: OutSlice<f32, Manual>) {}").contains("elements = p"));
+    assert!(
+        err("#[kernel(bytes_per_thread = 32)] fn k(out: OutSlice<f32, Manual>) {}")
+            .contains("elements = p")
+    );
     assert!(
         err("#[kernel(elements = out, bytes_per_thread = 32)] fn k(out: OutSlice<f32, PerThread<4>>) {}")
             .contains("PerThread")
