@@ -89,16 +89,18 @@ impl<'a, T: Element> Input<'a, T> {
                 )
             };
         }
-        // At the edges (or unaligned): every position clamped to `last`.
-        // SAFETY (all loads below): every index is at most `last < n` (asserted above), so each
-        // pointer is in bounds, aligned for `T`, in global memory not written during the launch.
+        // At the edges (or unaligned): every position clamped to `last`. Every index below is
+        // at most `last < n` (asserted above), so each pointer is in bounds, aligned for `T`, in
+        // global memory not written during the launch.
+        let at = |i: usize| {
+            // SAFETY: `i <= last < n` at every call (see above).
+            unsafe { load_elem(base.add(i)) }
+        };
         let mut c = T::splat(T::ZERO);
         for k in 0..T::LANES {
-            c[k] = unsafe { load_elem(base.add((start + k).min(last))) };
+            c[k] = at((start + k).min(last));
         }
-        let left = unsafe { load_elem(base.add(start.max(1) - 1)) };
-        let right = unsafe { load_elem(base.add((start + T::LANES).min(last))) };
-        (left, c, right)
+        (at(start.max(1) - 1), c, at((start + T::LANES).min(last)))
     }
 
     /// Chunks in the input (the last may be partial).
