@@ -242,3 +242,186 @@ fn half_precision_maps_and_softmax_round_once_from_f32_math() {
         }
     }
 }
+
+/// An element type of the generic kernels, seen from the tests: rounding from f32, widening to
+/// f64, and the tolerance (relative, or absolute below 1) of one map result.
+trait TestElem: gpukit::runtime::DeviceCopy + gpukit::ops::MapElem + Copy + std::fmt::Debug {
+    fn round(v: f32) -> Self;
+    fn wide(self) -> f64;
+    const TOL: f64;
+}
+impl TestElem for f32 {
+    fn round(v: f32) -> f32 {
+        v
+    }
+    fn wide(self) -> f64 {
+        self as f64
+    }
+    const TOL: f64 = 4.0 * f32::EPSILON as f64;
+}
+impl TestElem for gpukit::runtime::half::f16 {
+    fn round(v: f32) -> Self {
+        Self::from_f32(v)
+    }
+    fn wide(self) -> f64 {
+        self.to_f64()
+    }
+    const TOL: f64 = 1.0 / 1024.0;
+}
+impl TestElem for gpukit::runtime::half::bf16 {
+    fn round(v: f32) -> Self {
+        Self::from_f32(v)
+    }
+    fn wide(self) -> f64 {
+        self.to_f64()
+    }
+    const TOL: f64 = 1.0 / 128.0;
+}
+
+fn f64_gelu(v: f64) -> f64 {
+    v / (1.0 + (-2.0 * (2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).exp())
+}
+
+/// Every instance of each generic map at awkward lengths (empty, shorter than a packet, not a
+/// whole number of packets or of threads' groups) and starting 0, 1 and 3 elements into its
+/// buffers (misaligned 16-byte packets): within one rounding of the f64 value, and nothing
+/// written outside the output.
+fn maps_at_awkward_sizes<T: TestElem>() {
+    let (gpu, lib, s) = setup();
+    type Reference = fn(f64) -> f64;
+    let acts: [(Activation, Reference); 5] = [
+        (Activation::Relu, |v| v.max(0.0)),
+        (Activation::Gelu, f64_gelu),
+        (Activation::Sigmoid, |v| 1.0 / (1.0 + (-v).exp())),
+        (Activation::Exp, f64::exp),
+        (Activation::Tanh, f64::tanh),
+    ];
+    for n in [0usize, 1, 5, 15, 17, 33, 255, 4099, 65_541] {
+        for off in [0usize, 1, 3] {
+            let x: Vec<T> = random_f32(n + off + 2, (n * 7 + off) as u64)
+                .iter()
+                .map(|v| T::round(v * 5.0))
+                .collect();
+            let dx = gpu.upload(&x).unwrap();
+            for (act, f) in acts {
+                let mut out = gpu.alloc_filled::<T>(n + off + 2, 0x7f).unwrap();
+                let before = runtime::download(&out).unwrap();
+                lib.map(&s, act, &dx[off..off + n], &mut out[off..off + n])
+                    .unwrap();
+                runtime::sync(&s).unwrap();
+                let got = runtime::download(&out).unwrap();
+                for i in 0..n + off + 2 {
+                    let g = got[i].wide();
+                    if i < off || i >= off + n {
+                        assert_eq!(g.to_bits(), before[i].wide().to_bits(), "{act:?} wrote {i}");
+                        continue;
+                    }
+                    let want = f(x[i].wide());
+                    assert!(
+                        (g - want).abs() <= T::TOL * want.abs().max(1.0),
+                        "{act:?} {} n={n} off={off} i={i}: x={:?} got {g} want {want}",
+                        std::any::type_name::<T>(),
+                        x[i]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn generic_maps_every_instance_at_awkward_sizes_and_offsets() {
+    maps_at_awkward_sizes::<f32>();
+    maps_at_awkward_sizes::<gpukit::runtime::half::f16>();
+    maps_at_awkward_sizes::<gpukit::runtime::half::bf16>();
+}
+
+/// bias + GELU for both instances, with widths that split 16-byte groups (3, 13) or fill them
+/// (8, 64), misaligned starts, and the empty matrix.
+fn bias_gelu_at_awkward_shapes<T: TestElem + gpukit::ops::BiasGeluElem>() {
+    let (gpu, lib, s) = setup();
+    for (rows, cols) in [
+        (0usize, 8usize),
+        (1, 3),
+        (7, 13),
+        (5, 8),
+        (33, 64),
+        (129, 1000),
+    ] {
+        for off in [0usize, 1] {
+            let n = rows * cols;
+            let x: Vec<T> = random_f32(n + off, (rows + cols + off) as u64)
+                .iter()
+                .map(|v| T::round(v * 3.0))
+                .collect();
+            let b: Vec<T> = random_f32(cols + off, 77 + cols as u64)
+                .iter()
+                .map(|&v| T::round(v))
+                .collect();
+            let (dx, db) = (gpu.upload(&x).unwrap(), gpu.upload(&b).unwrap());
+            let mut out = gpu.alloc_filled::<T>(n + off, 0x7f).unwrap();
+            lib.bias_gelu(&s, &dx[off..], &db[off..], &mut out[off..])
+                .unwrap();
+            runtime::sync(&s).unwrap();
+            let got = runtime::download(&out).unwrap();
+            for i in 0..n {
+                let v = x[off + i].wide() + b[off + i % cols].wide();
+                // The sum is rounded to f32 before the map: compare with that input.
+                let want = f64_gelu(v as f32 as f64);
+                let g = got[off + i].wide();
+                assert!(
+                    (g - want).abs() <= 2.0 * T::TOL * want.abs().max(1.0),
+                    "bias_gelu {} {rows}x{cols} off={off} i={i}: got {g} want {want}",
+                    std::any::type_name::<T>()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn generic_bias_gelu_every_instance_at_awkward_shapes() {
+    bias_gelu_at_awkward_shapes::<f32>();
+    bias_gelu_at_awkward_shapes::<gpukit::runtime::half::bf16>();
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn generic_axpy_every_instance_at_misaligned_offsets() {
+    let (gpu, lib, s) = setup();
+    for n in [0usize, 1, 3, 5, 1021, 65_537] {
+        for off in [0usize, 1, 2, 3] {
+            let x = random_f32(n + off, 900 + n as u64);
+            let y = random_f32(n + off, 901 + off as u64);
+            let (dx, dy) = (gpu.upload(&x).unwrap(), gpu.upload(&y).unwrap());
+            let mut o = gpu.alloc_filled::<f32>(n + off, 0xff).unwrap();
+            lib.axpy(&s, -0.75f32, &dx[off..], &dy[off..], &mut o[off..])
+                .unwrap();
+            let x64: Vec<f64> = x.iter().map(|&v| v as f64 * 1.000001).collect();
+            let y64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+            let (dx64, dy64) = (gpu.upload(&x64).unwrap(), gpu.upload(&y64).unwrap());
+            let mut o64 = gpu.alloc_filled::<f64>(n + off, 0xff).unwrap();
+            lib.axpy(&s, 1.5f64, &dx64[off..], &dy64[off..], &mut o64[off..])
+                .unwrap();
+            runtime::sync(&s).unwrap();
+            let (g, g64) = (
+                runtime::download(&o).unwrap(),
+                runtime::download(&o64).unwrap(),
+            );
+            for i in off..n + off {
+                assert_eq!(
+                    g[i],
+                    (-0.75f32).mul_add(x[i], y[i]),
+                    "f32 n={n} off={off} i={i}"
+                );
+                assert_eq!(
+                    g64[i],
+                    1.5f64.mul_add(x64[i], y64[i]),
+                    "f64 n={n} off={off} i={i}"
+                );
+            }
+        }
+    }
+}

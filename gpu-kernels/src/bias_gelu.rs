@@ -1,16 +1,15 @@
 //! Bias + GELU (the transformer MLP's first activation): `out[r][c] = gelu(x[r][c] + bias[c])`
-//! for a row-major matrix with `bias.len()` columns, tanh form (as `math::gelu`), f32 and bf16
-//! storage with f32 math. One 16-byte packet per thread, like the maps.
+//! for a row-major matrix with `bias.len()` columns, tanh form, f32 and bf16 storage with f32
+//! math (`Elem::gelu`: `math::gelu` for f32, `math::for_half::gelu` for bf16). One generic
+//! source; one 16-byte packet per thread (`bytes_per_thread = 16`), the bias read as packets too
+//! when the rows are whole packets.
 use crate::elem::{Elem, lanes};
-use gpukit_device::{self as gpu, Bf16, OutSlice, PacketMut, Packets, PerThread, kernel};
+use gpukit_device::{Manual, OutSlice, PacketMut, Packets, kernel};
 
-#[inline(always)]
-fn bias_gelu<E: Elem + gpu::Element, const N: usize>(
-    x: &[E],
-    bias: &[E],
-    out: &mut OutSlice<E, PerThread<N>>,
-    f: impl Fn(f32) -> f32,
-) {
+/// out = gelu(x + bias) row-wise. `x.len()` a multiple of `bias.len()` (the host checks).
+#[kernel(same_len(x, out), elements = out, bytes_per_thread = 16, instances(f32, Bf16))]
+pub fn bias_gelu<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, Manual>) {
+    let f = E::gelu;
     let cols = bias.len();
     let (px, pb) = (Packets::new(x), Packets::new(bias));
     let col_of = |i: usize| {
@@ -20,7 +19,10 @@ fn bias_gelu<E: Elem + gpu::Element, const N: usize>(
             i % cols
         }
     };
-    if let Some((i, p)) = out.thread_packet() {
+    // SAFETY: `out` is written only here, through one claim with K = 1: packet `id` for thread
+    // `id`, a partition of the output (the layout `PerThread` gives one packet per thread).
+    let [p] = unsafe { out.claim_thread_packets::<1>() };
+    if let Some((i, p)) = p {
         match (p, px, pb) {
             (PacketMut::Full(o), Some(px), Some(pb)) if cols % E::PER == 0 => {
                 let v = E::unpack(px.get(i / E::PER));
@@ -59,17 +61,4 @@ fn scalar_packet<E: Elem>(
     // An array literal with constant indices stays in registers (a loop may not be unrolled).
     let w = E::pack([v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7)]);
     (w[0], w[1], w[2], w[3])
-}
-
-/// out = gelu(x + bias) row-wise, f32 (accurate `math::gelu`). `x.len()` a multiple of
-/// `bias.len()` (the host checks).
-#[kernel(same_len(x, out), elements = out, items_per_thread = 4)]
-pub fn bias_gelu_f32(x: &[f32], bias: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
-    bias_gelu(x, bias, &mut out, gpu::math::gelu);
-}
-
-/// out = gelu(x + bias) row-wise, bf16 storage, f32 math (`math::for_half::gelu`).
-#[kernel(same_len(x, out), elements = out, items_per_thread = 8)]
-pub fn bias_gelu_bf16(x: &[Bf16], bias: &[Bf16], mut out: OutSlice<Bf16, PerThread<8>>) {
-    bias_gelu(x, bias, &mut out, gpu::math::for_half::gelu);
 }

@@ -1,9 +1,10 @@
 //! Storage element types of the packet kernels (maps, rows): `f32` (four per 16-byte packet),
-//! `f16` and `bf16` (eight), all computed in f32.
+//! `f16` and `bf16` (eight), all computed in f32. The generic kernels (`fn relu<T: Elem>`) take
+//! their per-type math and packet counts from here, so one source serves every instance.
 use gpukit_device::{self as gpu, Bf16, HalfFloat, Manual, OutSlice, PacketMut, Packets};
 
 /// A storage type: `f32` (four per packet) or a 16-bit float (eight), with f32 math.
-pub trait Elem: Copy {
+pub trait Elem: gpu::Element + Default {
     /// Elements per 16-byte packet.
     const PER: usize;
     fn to_f32(self) -> f32;
@@ -14,6 +15,35 @@ pub trait Elem: Copy {
     fn pack(v: [f32; 8]) -> [u32; 4];
     /// `e^x` as accurate as this storage type needs.
     fn exp(x: f32) -> f32;
+    /// `tanh x` as accurate as this storage type needs.
+    fn tanh(x: f32) -> f32;
+    /// `1 / (1 + e^-x)` as accurate as this storage type needs.
+    fn sigmoid(x: f32) -> f32;
+    /// GELU (tanh form) as accurate as this storage type needs.
+    fn gelu(x: f32) -> f32;
+}
+
+/// The per-type math of the 16-bit types (f32 math, results within 1 ulp of
+/// the format: `math::for_half`).
+macro_rules! half_math {
+    () => {
+        #[inline(always)]
+        fn exp(x: f32) -> f32 {
+            gpu::math::for_half::exp(x)
+        }
+        #[inline(always)]
+        fn tanh(x: f32) -> f32 {
+            gpu::math::for_half::tanh(x)
+        }
+        #[inline(always)]
+        fn sigmoid(x: f32) -> f32 {
+            gpu::math::for_half::sigmoid(x)
+        }
+        #[inline(always)]
+        fn gelu(x: f32) -> f32 {
+            gpu::math::for_half::gelu(x)
+        }
+    };
 }
 
 impl Elem for f32 {
@@ -47,6 +77,18 @@ impl Elem for f32 {
     fn exp(x: f32) -> f32 {
         gpu::math::exp(x)
     }
+    #[inline(always)]
+    fn tanh(x: f32) -> f32 {
+        gpu::math::tanh(x)
+    }
+    #[inline(always)]
+    fn sigmoid(x: f32) -> f32 {
+        gpu::math::sigmoid(x)
+    }
+    #[inline(always)]
+    fn gelu(x: f32) -> f32 {
+        gpu::math::gelu(x)
+    }
 }
 
 impl Elem for Bf16 {
@@ -75,10 +117,7 @@ impl Elem for Bf16 {
         }
         w
     }
-    #[inline(always)]
-    fn exp(x: f32) -> f32 {
-        gpu::math::for_half::exp(x)
-    }
+    half_math!();
 }
 
 impl Elem for f16 {
@@ -107,10 +146,7 @@ impl Elem for f16 {
         }
         w
     }
-    #[inline(always)]
-    fn exp(x: f32) -> f32 {
-        gpu::math::for_half::exp(x)
-    }
+    half_math!();
 }
 
 /// `[g(0), .., g(7)]` over a packet's first `PER` lanes (0 after), written out so that every
@@ -131,22 +167,37 @@ pub fn lanes<E: Elem>(mut g: impl FnMut(usize) -> f32) -> [f32; 8] {
     ]
 }
 
-/// `out[i] = f(a[i])` over this thread's two packets (the strided-packets rule of
-/// [`OutSlice::claim_thread_packets`]: packets `id` and `id + T`), both loads issued before any math,
-/// so each thread has 32 bytes in flight and long math hides behind them. Launch at least
-/// `packets / 2` threads (`items_per_thread` = 2 · PER).
+/// `out[i] = f(a[i])` over this thread's `K` packets (the strided-packets rule of
+/// [`OutSlice::claim_thread_packets`]: packets `id, id + T, ..`), all `K` loads issued before any
+/// math, so each thread has `16 K` bytes in flight and long math hides behind them. Launch at
+/// least `packets / K` threads (`bytes_per_thread = 16 K`).
 #[inline(always)]
-pub fn map_packets<E: Elem>(a: &[E], out: &mut OutSlice<E, Manual>, f: impl Fn(f32) -> f32) {
+pub fn map_packets<E: Elem, const K: usize>(
+    a: &[E],
+    out: &mut OutSlice<E, Manual>,
+    f: impl Fn(f32) -> f32,
+) {
+    map_packets_at::<E, K>(a, out, |_, x| f(x));
+}
+
+/// As [`map_packets`], with the element's index: `out[i] = f(i, a[i])`.
+#[inline(always)]
+pub fn map_packets_at<E: Elem, const K: usize>(
+    a: &[E],
+    out: &mut OutSlice<E, Manual>,
+    f: impl Fn(usize, f32) -> f32,
+) {
     let pa = Packets::new(a);
-    // SAFETY: every kernel that calls this writes `out` only here, with the same K = 2, so the
-    // strided-packets rule partitions the output among the threads.
-    let [p0, p1] = unsafe { out.claim_thread_packets::<2>() };
+    // SAFETY: every kernel that calls this writes `out` only here, with one K for the whole
+    // launch (a const parameter of the kernel's code), so the strided-packets rule partitions the
+    // output among the threads.
+    let mut ps = unsafe { out.claim_thread_packets::<K>() };
     let load = #[inline(always)]
     |p: &Option<(usize, PacketMut<'_, E>)>| match (p, &pa) {
         (Some((i, PacketMut::Full(_))), Some(pa)) => Some(pa.get(i / E::PER)),
         _ => None,
     };
-    let (w0, w1) = (load(&p0), load(&p1));
+    let ws: [Option<[u32; 4]>; K] = gpu::unroll::array(|j| load(&ps[j]));
     let put = #[inline(always)]
     |p: Option<(usize, PacketMut<'_, E>)>, w: Option<[u32; 4]>| match p {
         None => {}
@@ -155,14 +206,14 @@ pub fn map_packets<E: Elem>(a: &[E], out: &mut OutSlice<E, Manual>, f: impl Fn(f
                 Some(w) => E::unpack(w),
                 None => lanes::<E>(|k| a[i + k].to_f32()),
             };
-            o.set(E::pack(lanes::<E>(|k| f(v[k]))));
+            o.set(E::pack(lanes::<E>(|k| f(i + k, v[k]))));
         }
         Some((i, PacketMut::Partial(o))) => {
             for (k, ok) in o.iter_mut().enumerate() {
-                *ok = E::from_f32(f(a[i + k].to_f32()));
+                *ok = E::from_f32(f(i + k, a[i + k].to_f32()));
             }
         }
     };
-    put(p0, w0);
-    put(p1, w1);
+    // Constant indices after unrolling: the packets stay in registers.
+    gpu::unroll::each::<K>(|j| put(ps[j].take(), ws[j]));
 }

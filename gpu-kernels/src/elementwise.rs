@@ -1,10 +1,12 @@
-//! Elementwise kernels over f32 (four elements per thread, 16-byte accesses; the transcendental
-//! maps eight, two packets in flight, so their longer math hides behind the loads) and f64.
+//! Elementwise kernels: f32 arithmetic (four elements per thread, 16-byte accesses), AXPY over
+//! f32 and f64 (one generic source), and the fast (SFU) f32 maps (eight elements, two packets in
+//! flight, so their longer math hides behind the loads). The accurate maps for every storage
+//! type are in `maps`.
 //!
 //! Each thread owns one group of four outputs (`OutSlice::thread_quad`); groups that are not
 //! fully in bounds or not 16-byte aligned fall back to element-wise, bounds-checked accesses.
 use crate::elem::map_packets;
-use gpukit_device::{self as gpu, GridStride, Manual, OutSlice, PerThread, QuadMut, Quads, kernel};
+use gpukit_device::{self as gpu, Input, Manual, OutSlice, PerThread, QuadMut, Quads, kernel};
 
 /// out[i] = f(a[i], b[i]) over this thread's quad: 16-byte loads through aligned [`Quads`]
 /// views when the inputs allow, element-wise otherwise.
@@ -101,74 +103,60 @@ pub fn fill_f32(value: f32, mut out: OutSlice<f32, PerThread<4>>) {
     }
 }
 
-/// out = alpha * x + y (one rounding per element)
-#[kernel(same_len(x, y, out), elements = out, items_per_thread = 4)]
-pub fn axpy_f32(alpha: f32, x: &[f32], y: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
-    zip_quad(x, y, &mut out, |a, b| gpu::math::fma(alpha, a, b));
-}
-
-/// out = alpha * x + y in f64 (one rounding per element), grid-stride.
-#[kernel(same_len(x, y, out), elements = out, items_per_thread = 4, grid_stride)]
-pub fn axpy_f64(alpha: f64, x: &[f64], y: &[f64], mut out: OutSlice<f64, GridStride>) {
-    for (i, o) in out.grid_stride() {
-        *o = gpu::math::fma_f64(alpha, x[i], y[i]);
+/// out = alpha * x + y (one rounding per element): f32 and f64, four elements per thread
+/// (one 16-byte access per f32 operand, two per f64 one).
+#[kernel(same_len(x, y, out), instances(f32, f64))]
+pub fn axpy<T: Fma>(alpha: T, x: &[T], y: &[T], mut out: OutSlice<T, PerThread<4>>) {
+    if let Some(mut o) = out.thread_items() {
+        let i = o.start();
+        let (xv, yv): ([T; 4], [T; 4]) = (Input::new(x).items(i), Input::new(y).items(i));
+        o.store(gpu::unroll::array(|k| T::fma(alpha, xv[k], yv[k])));
     }
 }
 
-/// out = max(a, 0)
-#[kernel(same_len(a, out), elements = out, items_per_thread = 4)]
-pub fn relu_f32(a: &[f32], mut out: OutSlice<f32, PerThread<4>>) {
-    // NaN stays NaN (as torch.relu and cupy.maximum(x, 0)).
-    map_quad(a, &mut out, |x| if x < 0.0 { 0.0 } else { x });
+/// Element types with a fused multiply-add (one rounding).
+pub trait Fma: gpu::Element + Default {
+    /// `a * b + c`, rounded once.
+    fn fma(a: Self, b: Self, c: Self) -> Self;
 }
 
-/// out = e^a, within 1 ulp (`math::exp`: f32 polynomial, no tables).
-#[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
-pub fn exp_f32(a: &[f32], mut out: OutSlice<f32, Manual>) {
-    map_packets(a, &mut out, gpu::math::exp);
+impl Fma for f32 {
+    #[inline(always)]
+    fn fma(a: f32, b: f32, c: f32) -> f32 {
+        gpu::math::fma(a, b, c)
+    }
 }
 
-/// out = tanh(a), within 1 ulp (`math::tanh`).
-#[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
-pub fn tanh_f32(a: &[f32], mut out: OutSlice<f32, Manual>) {
-    map_packets(a, &mut out, gpu::math::tanh);
-}
-
-/// out = 1 / (1 + e^-a), within 2.5 ulp (`math::sigmoid`).
-#[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
-pub fn sigmoid_f32(a: &[f32], mut out: OutSlice<f32, Manual>) {
-    map_packets(a, &mut out, gpu::math::sigmoid);
-}
-
-/// out = gelu(a), tanh form, without the tanh form's cancellation (`math::gelu`).
-#[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
-pub fn gelu_f32(a: &[f32], mut out: OutSlice<f32, Manual>) {
-    map_packets(a, &mut out, gpu::math::gelu);
+impl Fma for f64 {
+    #[inline(always)]
+    fn fma(a: f64, b: f64, c: f64) -> f64 {
+        gpu::math::fma_f64(a, b, c)
+    }
 }
 
 /// out = e^a with the SFU approximation (`math::exp_fast`, CUDA's `__expf`: rel error up to
 /// 2^-16 at |a| ≈ 88). The explicit fast variant of [`exp_f32`].
 #[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
 pub fn exp_fast_f32(a: &[f32], mut out: OutSlice<f32, Manual>) {
-    map_packets(a, &mut out, gpu::math::exp_fast);
+    map_packets::<f32, 2>(a, &mut out, gpu::math::exp_fast);
 }
 
 /// out = tanh(a) with `tanh.approx.f32` (rel error up to 2^-10.5). Fast variant of [`tanh_f32`].
 #[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
 pub fn tanh_fast_f32(a: &[f32], mut out: OutSlice<f32, Manual>) {
-    map_packets(a, &mut out, gpu::math::tanh_fast);
+    map_packets::<f32, 2>(a, &mut out, gpu::math::tanh_fast);
 }
 
 /// out = 1 / (1 + e^-a) from SFU approximations (rel error up to 2^-15). Fast variant of
 /// [`sigmoid_f32`].
 #[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
 pub fn sigmoid_fast_f32(a: &[f32], mut out: OutSlice<f32, Manual>) {
-    map_packets(a, &mut out, gpu::math::sigmoid_fast);
+    map_packets::<f32, 2>(a, &mut out, gpu::math::sigmoid_fast);
 }
 
 /// out = gelu(a), tanh form `0.5 a (1 + tanh.approx(u))` (mixed error up to 2^-8). Fast
 /// variant of [`gelu_f32`].
 #[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
 pub fn gelu_fast_f32(a: &[f32], mut out: OutSlice<f32, Manual>) {
-    map_packets(a, &mut out, gpu::math::gelu_fast);
+    map_packets::<f32, 2>(a, &mut out, gpu::math::gelu_fast);
 }

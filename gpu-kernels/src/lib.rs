@@ -8,10 +8,10 @@ pub mod conv;
 pub mod elem;
 pub mod elementwise;
 pub mod gemm;
-pub mod half_maps;
 #[cfg(target_feature = "sm_90a")]
 pub mod hopper_gemm;
 pub mod loss;
+pub mod maps;
 pub mod matrix;
 pub mod norm;
 pub mod readme;

@@ -59,9 +59,10 @@ pub fn stencil3x3(
     w: &[f32],
     rows: u32,
     cols: u32,
-    mut y: OutSlice<f32, BlockTiles<128, 32, cols>>,
+    mut y: OutSlice<f32, BlockTiles<128, 128, cols>>,
 ) {
-    // This block's 32×128 tile of `y`; each thread owns 4-column chunks in a band of rows.
+    // This block's 128×128 tile of `y`; each thread owns 4-column chunks in a band of 16 rows
+    // (a tall band: the warps of a block drift apart, so loads stay in flight between bands).
     let Some(mut tile) = y.block_tile() else {
         return;
     };
@@ -70,18 +71,11 @@ pub fn stencil3x3(
     let w: [f32; 9] = gpu::unroll::array(|k| w[k]);
     let (r0, c0) = tile.origin();
     // x[r][c-1 ..= c+4]: the chunk at column c and a neighbour on each side, with rows and
-    // columns outside the matrix clamped to its edge.
-    let last = cols - 1;
+    // columns outside the matrix clamped to its edge (`chunk_with_halo` clamps the columns).
     let six = |r: isize, c: usize| -> [f32; 6] {
         let row = x.row(r.clamp(0, rows as isize - 1) as usize);
-        let v = row.chunk(c / 4);
-        gpu::unroll::array(|k| match k {
-            0 => row.get(c.max(1) - 1),
-            5 => row.get((c + 4).min(last)),
-            // In a partial last chunk, lanes past the last column repeat it.
-            _ if c + k - 1 <= last => v[k - 1],
-            _ => row.get(last),
-        })
+        let (left, v, right) = row.chunk_with_halo(c / 4);
+        [left, v[0], v[1], v[2], v[3], right]
     };
     for j in 0..tile.owned_chunks() {
         for i0 in (0..tile.band()).step_by(BAND) {

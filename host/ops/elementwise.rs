@@ -2,7 +2,7 @@
 //! (`out = alpha · x + y`). Four elements per thread with 16-byte accesses when the buffers
 //! allow; every output element is written exactly once. Slices of unequal length are an error.
 use super::Library;
-use crate::kernels::Kernels;
+use crate::kernels::AxpyInstance;
 use crate::runtime::{DeviceCopy, DeviceSlice, Result, Stream};
 
 /// Element-wise binary operations on f32 vectors.
@@ -18,44 +18,10 @@ pub enum Binary {
     Div,
 }
 
-/// Element types with an AXPY kernel: f32 and f64.
-pub trait AxpyElem: DeviceCopy {
-    #[doc(hidden)]
-    fn launch(
-        k: &Kernels,
-        s: &Stream,
-        alpha: Self,
-        x: &DeviceSlice<Self>,
-        y: &DeviceSlice<Self>,
-        out: &mut DeviceSlice<Self>,
-    ) -> Result<()>;
-}
+/// Element types with an AXPY kernel (f32, f64): the instances of the generic `axpy` kernel.
+pub trait AxpyElem: DeviceCopy + AxpyInstance {}
 
-impl AxpyElem for f32 {
-    fn launch(
-        k: &Kernels,
-        s: &Stream,
-        alpha: f32,
-        x: &DeviceSlice<f32>,
-        y: &DeviceSlice<f32>,
-        out: &mut DeviceSlice<f32>,
-    ) -> Result<()> {
-        k.axpy_f32.launch(s, alpha, x, y, out)
-    }
-}
-
-impl AxpyElem for f64 {
-    fn launch(
-        k: &Kernels,
-        s: &Stream,
-        alpha: f64,
-        x: &DeviceSlice<f64>,
-        y: &DeviceSlice<f64>,
-        out: &mut DeviceSlice<f64>,
-    ) -> Result<()> {
-        k.axpy_f64.launch(s, alpha, x, y, out)
-    }
-}
+impl<T: DeviceCopy + AxpyInstance> AxpyElem for T {}
 
 impl Library {
     /// `out = a (op) b`, element-wise.
@@ -101,6 +67,6 @@ impl Library {
         y: &DeviceSlice<T>,
         out: &mut DeviceSlice<T>,
     ) -> Result<()> {
-        T::launch(&self.kernels, s, alpha, x, y, out)
+        self.kernels.axpy.launch(s, alpha, x, y, out)
     }
 }

@@ -6,8 +6,9 @@
 //! `crates/device/src/math.rs`); [`Accuracy::Fast`] selects the SFU approximations (CUDA's
 //! `__expf` family) instead. The f16/bf16 maps are within 0.5 ulp of their format.
 use super::Library;
-use crate::kernels::Kernels;
-use crate::runtime::half::{bf16, f16};
+use crate::kernels::{
+    BiasGeluInstance, ExpInstance, GeluInstance, ReluInstance, SigmoidInstance, TanhInstance,
+};
 use crate::runtime::{DeviceCopy, DeviceSlice, Result, Stream};
 
 /// The activation functions.
@@ -35,49 +36,22 @@ pub enum Accuracy {
     Fast,
 }
 
-/// Element types with activation-map kernels: f32, f16, bf16.
-pub trait MapElem: DeviceCopy {
-    #[doc(hidden)]
-    fn launch(
-        k: &Kernels,
-        s: &Stream,
-        act: Activation,
-        a: &DeviceSlice<Self>,
-        out: &mut DeviceSlice<Self>,
-    ) -> Result<()>;
+/// Element types with activation-map kernels (f32, f16, bf16): those for which every map's
+/// generic kernel has an instance. Implemented for exactly those; nothing to implement.
+pub trait MapElem:
+    DeviceCopy + ReluInstance + GeluInstance + SigmoidInstance + ExpInstance + TanhInstance
+{
 }
 
-macro_rules! map_elem {
-    ($t:ty, $relu:ident, $gelu:ident, $sigmoid:ident, $exp:ident, $tanh:ident) => {
-        impl MapElem for $t {
-            fn launch(
-                k: &Kernels,
-                s: &Stream,
-                act: Activation,
-                a: &DeviceSlice<Self>,
-                out: &mut DeviceSlice<Self>,
-            ) -> Result<()> {
-                match act {
-                    Activation::Relu => k.$relu.launch(s, a, out),
-                    Activation::Gelu => k.$gelu.launch(s, a, out),
-                    Activation::Sigmoid => k.$sigmoid.launch(s, a, out),
-                    Activation::Exp => k.$exp.launch(s, a, out),
-                    Activation::Tanh => k.$tanh.launch(s, a, out),
-                }
-            }
-        }
-    };
+impl<T> MapElem for T where
+    T: DeviceCopy + ReluInstance + GeluInstance + SigmoidInstance + ExpInstance + TanhInstance
+{
 }
-map_elem!(f32, relu_f32, gelu_f32, sigmoid_f32, exp_f32, tanh_f32);
-map_elem!(f16, relu_f16, gelu_f16, sigmoid_f16, exp_f16, tanh_f16);
-map_elem!(
-    bf16,
-    relu_bf16,
-    gelu_bf16,
-    sigmoid_bf16,
-    exp_bf16,
-    tanh_bf16
-);
+
+/// Element types with a bias + GELU kernel (f32, bf16): the instances of `bias_gelu`.
+pub trait BiasGeluElem: DeviceCopy + BiasGeluInstance {}
+
+impl<T: DeviceCopy + BiasGeluInstance> BiasGeluElem for T {}
 
 impl Library {
     /// `out = act(a)` over f32 with the chosen math ([`Accuracy`]).
@@ -91,7 +65,7 @@ impl Library {
     ) -> Result<()> {
         let k = &self.kernels;
         match (accuracy, act) {
-            (Accuracy::Accurate, _) | (_, Activation::Relu) => f32::launch(k, s, act, a, out),
+            (Accuracy::Accurate, _) | (_, Activation::Relu) => self.map(s, act, a, out),
             (Accuracy::Fast, Activation::Gelu) => k.gelu_fast_f32.launch(s, a, out),
             (Accuracy::Fast, Activation::Sigmoid) => k.sigmoid_fast_f32.launch(s, a, out),
             (Accuracy::Fast, Activation::Exp) => k.exp_fast_f32.launch(s, a, out),
@@ -122,7 +96,7 @@ impl Library {
                 ),
             ));
         }
-        T::launch_bias_gelu(&self.kernels, s, x, bias, out)
+        self.kernels.bias_gelu.launch(s, x, bias, out)
     }
 
     /// `out = act(a)`, element-wise.
@@ -133,42 +107,13 @@ impl Library {
         a: &DeviceSlice<T>,
         out: &mut DeviceSlice<T>,
     ) -> Result<()> {
-        T::launch(&self.kernels, s, act, a, out)
-    }
-}
-
-/// Element types with a bias + GELU kernel: f32 and bf16.
-pub trait BiasGeluElem: DeviceCopy {
-    #[doc(hidden)]
-    fn launch_bias_gelu(
-        k: &Kernels,
-        s: &Stream,
-        x: &DeviceSlice<Self>,
-        bias: &DeviceSlice<Self>,
-        out: &mut DeviceSlice<Self>,
-    ) -> Result<()>;
-}
-
-impl BiasGeluElem for f32 {
-    fn launch_bias_gelu(
-        k: &Kernels,
-        s: &Stream,
-        x: &DeviceSlice<f32>,
-        bias: &DeviceSlice<f32>,
-        out: &mut DeviceSlice<f32>,
-    ) -> Result<()> {
-        k.bias_gelu_f32.launch(s, x, bias, out)
-    }
-}
-
-impl BiasGeluElem for bf16 {
-    fn launch_bias_gelu(
-        k: &Kernels,
-        s: &Stream,
-        x: &DeviceSlice<bf16>,
-        bias: &DeviceSlice<bf16>,
-        out: &mut DeviceSlice<bf16>,
-    ) -> Result<()> {
-        k.bias_gelu_bf16.launch(s, x, bias, out)
+        let k = &self.kernels;
+        match act {
+            Activation::Relu => k.relu.launch(s, a, out),
+            Activation::Gelu => k.gelu.launch(s, a, out),
+            Activation::Sigmoid => k.sigmoid.launch(s, a, out),
+            Activation::Exp => k.exp.launch(s, a, out),
+            Activation::Tanh => k.tanh.launch(s, a, out),
+        }
     }
 }

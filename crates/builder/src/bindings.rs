@@ -525,9 +525,20 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
                 ParamKind::Scalar(_) => format!("{count} as usize"),
                 _ => format!("{count}.len()"),
             };
+            // `bytes_per_thread`: the elements per thread follow from the slice's element type.
+            let (per_thread, what) = match (k.contract.bytes_per_thread, p.kind.elem()) {
+                (Some(b), Some(e)) => (
+                    format!(
+                        "({b} / ::core::mem::size_of::<{}>()).max(1) as u32",
+                        host_ty(rt, e)
+                    ),
+                    format!("{b} bytes"),
+                ),
+                _ => (per_thread.to_string(), format!("{per_thread} element(s)")),
+            };
             Some((
                 format!(
-                    "{per_thread} element(s) per thread, {bx} threads per block{}",
+                    "{what} per thread, {bx} threads per block{}",
                     if *grid_stride {
                         ", grid capped at what fills the device"
                     } else {
@@ -772,6 +783,17 @@ mod tests {
         assert!(
             src.contains("rows_config(self.function::<T, W>(), \"o\", o.len(), W, 256, false)")
         );
+    }
+
+    #[test]
+    fn bytes_per_thread_grids_follow_the_instance_element_size() {
+        let src = generated(
+            "#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, instances(f32, Bf16))] fn relu<T: E>(a: &[T], out: OutSlice<T, Manual>) {}",
+        );
+        assert!(src.contains(
+            "config_for_elements(out.len(), (32 / ::core::mem::size_of::<T>()).max(1) as u32, 256, false)"
+        ));
+        assert!(src.contains("32 bytes per thread"));
     }
 
     #[test]

@@ -110,6 +110,35 @@ pub(crate) unsafe fn load_chunk<T: Element>(p: *const T) -> T::Chunk {
     }
 }
 
+/// One element through the read-only data path (`ld.global.nc.b32` / `.b64` for 4- and 8-byte
+/// types; a plain load for the others). Indexing a `&[T]` compiles to a generic `ld`, which
+/// cannot use that path.
+///
+/// # Safety
+/// `p` is aligned for `T`, points into global memory valid for reads, and no thread writes it
+/// during the launch.
+#[inline(always)]
+pub(crate) unsafe fn load_elem<T: Element>(p: *const T) -> T {
+    // SAFETY: the caller's contract; `T` is plain data of the size loaded.
+    unsafe {
+        match core::mem::size_of::<T>() {
+            4 => {
+                let v: u32;
+                crate::__device_asm!("ld.global.nc.b32 {v}, [{p}];", v = out(reg32) v,
+                    p = in(reg64) p, options(readonly, nostack, preserves_flags, pure));
+                core::mem::transmute_copy::<u32, T>(&v)
+            }
+            8 => {
+                let v: u64;
+                crate::__device_asm!("ld.global.nc.b64 {v}, [{p}];", v = out(reg64) v,
+                    p = in(reg64) p, options(readonly, nostack, preserves_flags, pure));
+                core::mem::transmute_copy::<u64, T>(&v)
+            }
+            _ => p.read(),
+        }
+    }
+}
+
 /// One 16-byte store of a chunk (`st.global.v4.b32`). Inline PTX on purpose: as plain stores,
 /// LLVM splits the chunk into its elements and merges them with a neighbouring element-wise
 /// path, losing the vector store.

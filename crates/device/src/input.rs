@@ -6,7 +6,7 @@
 //! several of those loads in flight before using any. Whether a chunk can be one vector load
 //! (aligned start, rows of whole chunks) is decided when the view is made, which in a kernel is
 //! the same for every thread of the launch, so the loops carry no per-access alignment test.
-use crate::elem::{Element, load_chunk};
+use crate::elem::{Element, load_chunk, load_elem};
 use crate::out::Owned;
 
 /// A kernel input (or one row of it) read in 16-byte chunks.
@@ -44,16 +44,63 @@ impl<'a, T: Element> Input<'a, T> {
         self.s.is_empty()
     }
 
-    /// Element `i` (bounds-checked).
+    /// Element `i` (bounds-checked), through the read-only data path.
     #[inline(always)]
     pub fn get(&self, i: usize) -> T {
-        self.s[i]
+        let e = &self.s[i];
+        // SAFETY: a reference into a kernel input: aligned, in global memory, and not written
+        // during the launch (outputs are borrowed mutably by the host launcher).
+        unsafe { load_elem(e) }
     }
 
     /// Element `i`, or `None` past the end (for stencils' borders).
     #[inline(always)]
     pub fn try_get(&self, i: usize) -> Option<T> {
-        self.s.get(i).copied()
+        self.s.get(i).map(|e| {
+            // SAFETY: as in `get`.
+            unsafe { load_elem(e) }
+        })
+    }
+
+    /// Chunk `q` with its neighbours `(x[s - 1], x[s .. s + L], x[s + L])` for `s = q * L`,
+    /// positions outside the input clamped to its first or last element: what an
+    /// edge-replicating stencil reads around a chunk (lanes past the end of a partial last
+    /// chunk repeat the last element too). One bounds test, then one 16-byte load and two
+    /// scalar loads through the read-only path when the chunk is whole and aligned. A `q` past
+    /// the end panics.
+    #[inline(always)]
+    pub fn chunk_with_halo(&self, q: usize) -> (T, T::Chunk, T) {
+        let start = q * T::LANES;
+        let n = self.s.len();
+        assert!(start < n, "input chunk out of bounds");
+        let last = n - 1;
+        let base = self.s.as_ptr();
+        if self.vec_ok && start >= 1 && start + T::LANES < n {
+            // Inside the input: one base address, the neighbours at constant offsets from it.
+            // SAFETY: elements `start - 1 ..= start + L` are in bounds (checked just above), the
+            // chunk is 16-byte aligned (`vec_ok`), all in global memory that no thread writes
+            // during the launch.
+            return unsafe {
+                let p = base.add(start);
+                (
+                    load_elem(p.sub(1)),
+                    load_chunk(p),
+                    load_elem(p.add(T::LANES)),
+                )
+            };
+        }
+        // At the edges (or unaligned): every position clamped to `last`. Every index below is
+        // at most `last < n` (asserted above), so each pointer is in bounds, aligned for `T`, in
+        // global memory not written during the launch.
+        let at = |i: usize| {
+            // SAFETY: `i <= last < n` at every call (see above).
+            unsafe { load_elem(base.add(i)) }
+        };
+        let mut c = T::splat(T::ZERO);
+        for k in 0..T::LANES {
+            c[k] = at((start + k).min(last));
+        }
+        (at(start.max(1) - 1), c, at((start + T::LANES).min(last)))
     }
 
     /// Chunks in the input (the last may be partial).
@@ -78,8 +125,8 @@ impl<'a, T: Element> Input<'a, T> {
         assert!(start < self.s.len(), "input chunk out of bounds");
         let mut c = T::splat(T::ZERO);
         for k in 0..T::LANES {
-            if let Some(v) = self.s.get(start + k) {
-                c[k] = *v;
+            if let Some(v) = self.try_get(start + k) {
+                c[k] = v;
             }
         }
         c

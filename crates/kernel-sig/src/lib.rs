@@ -322,6 +322,10 @@ pub struct LaunchContract {
     /// instructions others lack, and its source is `#[cfg]`-gated to match); other builds
     /// leave it out and the host reports it missing on other devices.
     pub arch: Option<String>,
+    /// `bytes_per_thread = B`: the default grid gives each thread `B` bytes of the `elements`
+    /// slice rather than a fixed number of elements, so every instance of a generic kernel moves
+    /// the same bytes per thread (`B / size_of::<T>()` elements: 8 f32 or 16 bf16 for 32).
+    pub bytes_per_thread: Option<u32>,
 }
 
 /// A parsed `#[kernel]` function.
@@ -788,6 +792,7 @@ fn parse_contract(
     let mut relations = Vec::new();
     let mut elements: Option<(String, Span)> = None;
     let mut items_per_thread: Option<(u32, Span)> = None;
+    let mut bytes_per_thread: Option<(u32, Span)> = None;
     let mut block: Option<(u32, u32)> = None;
     let mut grid_stride: Option<Span> = None;
     let mut launch_bounds = None;
@@ -909,6 +914,16 @@ fn parse_contract(
                         }
                         items_per_thread = Some((v, a.span()));
                     }
+                    "bytes_per_thread" => {
+                        let v = int_lit(&a.right)?;
+                        if v == 0 || v % 16 != 0 {
+                            return Err(Error::new(
+                                a.right.span(),
+                                "bytes_per_thread is a positive multiple of 16 (whole 16-byte chunks per thread)",
+                            ));
+                        }
+                        bytes_per_thread = Some((v, a.span()));
+                    }
                     "block" => {
                         let (x, y) = match &*a.right {
                             Expr::Tuple(t) if t.elems.len() == 2 => {
@@ -1001,6 +1016,25 @@ fn parse_contract(
         }
     }
 
+    if let Some((_, span)) = bytes_per_thread {
+        if items_per_thread.is_some() {
+            return Err(Error::new(
+                span,
+                "give either items_per_thread or bytes_per_thread, not both",
+            ));
+        }
+        let slice = elements.as_ref().and_then(|(e, _)| {
+            params.iter().find(|p| &p.name == e).filter(|p| {
+                p.kind.is_slice() && !matches!(p.kind, ParamKind::Out(_, View::PerThread(_)))
+            })
+        });
+        if slice.is_none() {
+            return Err(Error::new(
+                span,
+                "bytes_per_thread sizes the grid by the bytes of a slice: add `elements = p` naming an input or a GridStride/Manual output (a PerThread<N> view already fixes the elements per thread)",
+            ));
+        }
+    }
     let grid = derive_grid(params, elements, items_per_thread, grid_stride)?;
     let block = block.unwrap_or(match &grid {
         GridRule::Tiles { .. } => (32, 8),
@@ -1020,6 +1054,7 @@ fn parse_contract(
             block,
             launch_bounds,
             arch,
+            bytes_per_thread: bytes_per_thread.map(|(b, _)| b),
         },
         instances,
     ))
@@ -1220,7 +1255,7 @@ fn unknown_option(e: &Expr) -> Error {
     Error::new(
         e.span(),
         "unknown kernel option; expected a length relation such as `len(x) == rows * cols`, \
-         same_len(a, b, ..), elements = name, items_per_thread = N, block = N or (X, Y), \
+         same_len(a, b, ..), elements = name, items_per_thread = N, bytes_per_thread = B, block = N or (X, Y), \
          grid_stride, launch_bounds(T, B), arch = \"sm_XY\" or instances(..)",
     )
 }

@@ -293,3 +293,28 @@ fn rejects_bad_signatures_with_reasons() {
     assert!(err("#[kernel(block = 2048)] fn k(a: f32) {}").contains("1024"));
     assert!(err("#[kernel(speed = 3)] fn k(a: f32) {}").contains("unknown kernel option"));
 }
+
+#[test]
+fn bytes_per_thread_sizes_the_grid_by_the_slices_bytes() {
+    let k = one(
+        "#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, instances(f32, Bf16))] fn relu<T: E>(a: &[T], out: OutSlice<T, Manual>) {}",
+    );
+    assert_eq!(k.contract.bytes_per_thread, Some(32));
+    assert!(matches!(k.contract.grid, GridRule::Elements { ref count, .. } if count == "out"));
+    assert!(
+        err("#[kernel(elements = out, bytes_per_thread = 24)] fn k(out: OutSlice<f32, Manual>) {}")
+            .contains("multiple of 16")
+    );
+    assert!(
+        err("#[kernel(elements = out, bytes_per_thread = 32, items_per_thread = 8)] fn k(out: OutSlice<f32, Manual>) {}")
+            .contains("not both")
+    );
+    assert!(
+        err("#[kernel(bytes_per_thread = 32)] fn k(out: OutSlice<f32, Manual>) {}")
+            .contains("elements = p")
+    );
+    assert!(
+        err("#[kernel(elements = out, bytes_per_thread = 32)] fn k(out: OutSlice<f32, PerThread<4>>) {}")
+            .contains("PerThread")
+    );
+}

@@ -26,7 +26,9 @@ use syn::{FnArg, ItemFn, Pat, parse_macro_input};
 ///   generic parameters): one `.entry` per instance, named `name__f32`, `name__bf16_64`, ...;
 /// - the default grid follows the first output's view (one thread per `N` elements, one block
 ///   per row, one block per tile, ...); `elements = p` makes it one thread per element of `p`
-///   (a slice's length or an integer's value), with `items_per_thread = N` and `grid_stride`;
+///   (a slice's length or an integer's value), with `items_per_thread = N` (or
+///   `bytes_per_thread = B`: `B / size_of::<T>()` elements of the slice `p`, so that every
+///   instance of a generic kernel moves the same bytes per thread) and `grid_stride`;
 ///   `block = N` or `block = (X, Y)` sets the default block;
 /// - `launch_bounds(T)` / `launch_bounds(T, B)`, as CUDA's `__launch_bounds__`;
 /// - `arch = "sm_90a"`: the kernel exists only in that architecture's build (gate its source
