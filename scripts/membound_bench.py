@@ -290,7 +290,7 @@ def run_maps(m, quick):
         errs = {}
         times = {}
         for variant in (op, op + "_fast"):
-            name = f"{variant}_f32"
+            name = f"{op}__f32" if variant == op else f"{variant}_f32"
             m.launch(name, (n // 8 + 255) // 256, 256, [inp, out])
             torch.cuda.synchronize()
             errs[("ours" if variant == op else "fast")] = (
@@ -359,13 +359,13 @@ def run_maps(m, quick):
             xs = torch.randn(nn + off, device=DEV).to(torch.bfloat16)[off:]
             o = torch.empty(nn, device=DEV, dtype=torch.bfloat16)
             if nn:
-                m.launch("gelu_bf16", (nn + 16 * 256 - 1) // (16 * 256), 256, [xs, o])
+                m.launch("gelu__bf16", (nn + 16 * 256 - 1) // (16 * 256), 256, [xs, o])
                 e = ulp_err(o, gelu64(xs.double()), torch.bfloat16)
                 expect(f"gelu_bf16 n={nn} off={off}", e <= 1.0, f"ulp {e}")
             xs = torch.randn(nn + off, device=DEV)[off:]
             o = torch.empty(nn, device=DEV)
             if nn:
-                m.launch("exp_f32", (nn + 8 * 256 - 1) // (8 * 256), 256, [xs, o])
+                m.launch("exp__f32", (nn + 8 * 256 - 1) // (8 * 256), 256, [xs, o])
                 e = ulp_err(o, torch.exp(xs.double()), torch.float32)
                 expect(f"exp_f32 n={nn} off={off}", e <= 1.0, f"ulp {e}")
 
