@@ -228,7 +228,11 @@ fn stmatrix_stores_fragments_in_matrix_order() {
             want[512 + 64 * j + 8 * (c + 1) + row] = hi;
         }
     }
-    assert_eq!(got, want.to_vec());
+    // The kernel copies out all 2048 bytes of its shared buffer, but the stores fill only the
+    // first 512 bytes of each half: the rest is whatever shared memory held before.
+    for half in [0..256, 512..768] {
+        assert_eq!(got[half.clone()], want[half.clone()], "u16 range {half:?}");
+    }
 }
 
 #[test]
