@@ -202,13 +202,16 @@ pub use crate::runtime::fp8::{Fp8E4M3, Fp8E5M2};
 /// An input element type of [`Library::gemm_tc`]: how its tensor map is built.
 pub trait TcOperand: DeviceCopy {
     #[doc(hidden)]
-    fn tensor_map(mem: &DeviceSlice<Self>, view: &TiledView<'_>) -> Result<TensorMap>;
+    fn tensor_map<'a>(mem: &'a DeviceSlice<Self>, view: &TiledView<'_>) -> Result<TensorMap<'a>>;
 }
 
 macro_rules! tc_operand {
     ($($t:ty),*) => {$(
         impl TcOperand for $t {
-            fn tensor_map(mem: &DeviceSlice<Self>, view: &TiledView<'_>) -> Result<TensorMap> {
+            fn tensor_map<'a>(
+                mem: &'a DeviceSlice<Self>,
+                view: &TiledView<'_>,
+            ) -> Result<TensorMap<'a>> {
                 TensorMap::tiled(mem, view)
             }
         }
@@ -218,7 +221,7 @@ tc_operand!(bf16, f16, Fp8E4M3, Fp8E5M2);
 
 /// f32 inputs run as tf32: the copy engine rounds them on the way into shared memory.
 impl TcOperand for f32 {
-    fn tensor_map(mem: &DeviceSlice<f32>, view: &TiledView<'_>) -> Result<TensorMap> {
+    fn tensor_map<'a>(mem: &'a DeviceSlice<f32>, view: &TiledView<'_>) -> Result<TensorMap<'a>> {
         TensorMap::tiled_tf32(mem, view)
     }
 }
@@ -229,8 +232,8 @@ pub struct HgemmLaunch<'a, O: DeviceCopy> {
     pub cfg: LaunchConfig,
     /// `Some`: launched as clusters of this shape.
     pub cluster: Option<ClusterDims>,
-    pub a: &'a TensorMap,
-    pub b: &'a TensorMap,
+    pub a: &'a TensorMap<'a>,
+    pub b: &'a TensorMap<'a>,
     pub c: &'a mut DeviceSlice<O>,
     pub bias: &'a DeviceSlice<O>,
     pub workspace: &'a mut DeviceSlice<f32>,

@@ -58,7 +58,7 @@ fn host_param(rt: &str, kind: &ParamKind) -> String {
         ParamKind::In(e) => format!("&{rt}::DeviceSlice<{}>", host_ty(rt, e)),
         ParamKind::Out(e, _) => format!("&mut {rt}::DeviceSlice<{}>", host_ty(rt, e)),
         ParamKind::Scalar(e) => host_ty(rt, e),
-        ParamKind::TensorMap => format!("&{rt}::TensorMap"),
+        ParamKind::TensorMap => format!("&{rt}::TensorMap<'_>"),
     }
 }
 
@@ -848,7 +848,7 @@ mod tests {
         ));
         assert!(src.contains("impl MmInstance for (f32, f32, f32)"));
         // Tensor maps by reference, copied into the launch; a cluster launcher.
-        assert!(src.contains("        a: &crate::rt::TensorMap,\n"));
+        assert!(src.contains("        a: &crate::rt::TensorMap<'_>,\n"));
         assert!(src.contains("let mut arg_a = *a;"));
         assert!(src.contains("pub fn launch_cluster<TA, TB, O>("));
         assert!(src.contains("        cluster: crate::rt::ClusterDims,\n"));

@@ -27,17 +27,19 @@ fn poisoned<T: gpukit_runtime::DeviceCopy>(gpu: &Gpu, n: usize) -> DeviceBuffer<
     gpu.alloc_filled::<T>(n, 0xF9).unwrap()
 }
 
-/// A 2-D u32 map (`cols` × `rows`, row-major) with a `bc` × `br` box and 128-byte swizzle.
-fn map_2d(mem: &DeviceBuffer<u32>, cols: usize, rows: usize, bc: u32, br: u32) -> TensorMap {
-    TensorMap::tiled(
-        mem,
-        &TiledView {
-            dims: &[cols as u64, rows as u64],
-            strides: &[cols as u64],
-            boxes: &[bc, br],
-            swizzle: Swizzle::B128,
-        },
-    )
+/// The 2-D u32 view (`cols` × `rows`, row-major) with a `bc` × `br` box and 128-byte swizzle,
+/// encoded by `encode` (`TensorMap::tiled` for a source, `tiled_mut` for a destination).
+fn map_2d<'a>(
+    (cols, rows): (usize, usize),
+    (bc, br): (u32, u32),
+    encode: impl FnOnce(&TiledView<'_>) -> gpukit_runtime::Result<TensorMap<'a>>,
+) -> TensorMap<'a> {
+    encode(&TiledView {
+        dims: &[cols as u64, rows as u64],
+        strides: &[cols as u64],
+        boxes: &[bc, br],
+        swizzle: Swizzle::B128,
+    })
     .unwrap()
 }
 
@@ -75,10 +77,12 @@ fn tma_2d_load_and_store_round_trip_with_edges() {
         .map(|_| r.random_range(0..1 << 30))
         .collect();
     let dsrc = gpu.upload(&src).unwrap();
-    let dst = poisoned::<u32>(&gpu, rows * cols);
+    let mut dst = poisoned::<u32>(&gpu, rows * cols);
     let (ms, md) = (
-        map_2d(&dsrc, cols, rows, 32, 32),
-        map_2d(&dst, cols, rows, 32, 32),
+        map_2d((cols, rows), (32, 32), |v| TensorMap::tiled(&dsrc, v)),
+        map_2d((cols, rows), (32, 32), |v| {
+            TensorMap::tiled_mut(&mut dst, v)
+        }),
     );
     let grid = (cols.div_ceil(32) as u32, rows.div_ceil(32) as u32, 1);
     k.tma_roundtrip
@@ -99,20 +103,15 @@ fn tma_3d_load_and_store_round_trip_per_batch() {
     let n = batches * rows * cols;
     let src: Vec<u32> = (0..n).map(|_| r.random_range(0..1 << 30)).collect();
     let dsrc = gpu.upload(&src).unwrap();
-    let dst = poisoned::<u32>(&gpu, n);
-    let map = |mem: &DeviceBuffer<u32>| {
-        TensorMap::tiled(
-            mem,
-            &TiledView {
-                dims: &[cols as u64, rows as u64, batches as u64],
-                strides: &[cols as u64, (rows * cols) as u64],
-                boxes: &[32, 32, 1],
-                swizzle: Swizzle::B128,
-            },
-        )
-        .unwrap()
+    let mut dst = poisoned::<u32>(&gpu, n);
+    let view = TiledView {
+        dims: &[cols as u64, rows as u64, batches as u64],
+        strides: &[cols as u64, (rows * cols) as u64],
+        boxes: &[32, 32, 1],
+        swizzle: Swizzle::B128,
     };
-    let (ms, md) = (map(&dsrc), map(&dst));
+    let ms = TensorMap::tiled(&dsrc, &view).unwrap();
+    let md = TensorMap::tiled_mut(&mut dst, &view).unwrap();
     let grid = (
         cols.div_ceil(32) as u32,
         rows.div_ceil(32) as u32,
@@ -138,9 +137,11 @@ fn tma_multicast_fills_both_ctas_of_a_cluster() {
         .map(|_| r.random_range(0..1 << 30))
         .collect();
     let dsrc = gpu.upload(&src).unwrap();
-    let dst = poisoned::<u32>(&gpu, 2 * rows * cols);
-    let ms = map_2d(&dsrc, cols, rows, 32, 16);
-    let md = map_2d(&dst, cols, 2 * rows, 32, 32);
+    let mut dst = poisoned::<u32>(&gpu, 2 * rows * cols);
+    let ms = map_2d((cols, rows), (32, 16), |v| TensorMap::tiled(&dsrc, v));
+    let md = map_2d((cols, 2 * rows), (32, 32), |v| {
+        TensorMap::tiled_mut(&mut dst, v)
+    });
     let grid = (2 * (cols / 32) as u32, (rows / 32) as u32, 1);
     k.tma_multicast_roundtrip
         .launch_cluster(

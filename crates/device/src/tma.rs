@@ -216,7 +216,9 @@ impl TensorMapRef {
     /// `src` holds the box (aligned as the map's swizzle requires), written before by this CTA
     /// and made visible to the copy engine with [`fence_proxy_async_shared`] and a barrier
     /// among the writers; it is not modified until the group's reads completed; the map has 2
-    /// dimensions and describes writable global memory no other thread accesses concurrently.
+    /// dimensions and describes writable global memory no other thread accesses concurrently
+    /// (on the host: a map made by `TensorMap::tiled_mut`, whose mutable borrow keeps every
+    /// other view of the memory out of the launch).
     #[inline(always)]
     pub unsafe fn store_2d(self, src: u32, c0: i32, c1: i32) {
         // SAFETY: the caller's contract.

@@ -8,15 +8,28 @@
 //! [`Error::Driver`] naming `cuTensorMapEncodeTiled`. Kernels take the map by value (a
 //! `TensorMap` parameter, as CUDA's `__grid_constant__`): the typed launchers copy its 128 bytes
 //! into the launch.
+//!
+//! # A map borrows its memory
+//! The encoded bytes hold a raw device address, so a map is only as valid as the memory behind
+//! it. `TensorMap<'a>` keeps the borrow it was made from: the buffer cannot be dropped (or, for a
+//! shared borrow, written through a `&mut` view) while a map of it can still reach a launch.
+//! [`TensorMap::tiled`] takes a shared borrow and gives a map for copies *into* shared memory
+//! only; a kernel that stores through a map (`store_2d`/`store_3d` on the device, whose
+//! `unsafe` contract says so) needs one made by [`TensorMap::tiled_mut`] from a mutable
+//! borrow, which also keeps every other view of that memory out of the launch.
+use std::marker::PhantomData;
+
 use crate::memory::{DeviceCopy, DeviceSlice};
 use crate::result::{Call, Error, Result};
 use crate::sys;
 
-/// An encoded tensor map: 128 opaque bytes, 128-byte aligned as CUDA 13 declares `CUtensorMap`.
+/// An encoded tensor map: 128 opaque bytes, 128-byte aligned as CUDA 13 declares `CUtensorMap`,
+/// valid for as long as the borrow `'a` of the memory it describes.
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TensorMap {
+pub struct TensorMap<'a> {
     raw: sys::CUtensorMap,
+    mem: PhantomData<&'a ()>,
 }
 
 /// Element types a tensor map can describe.
@@ -173,16 +186,28 @@ pub fn check_tiled(addr: u64, len: usize, elem: u64, v: &TiledView<'_>) -> Resul
     Ok(())
 }
 
-impl TensorMap {
+impl<'a> TensorMap<'a> {
     /// Encodes a tiled map of `mem` viewed as `view`, with out-of-range elements read as zeros
-    /// and 256-byte L2 promotion.
-    pub fn tiled<T: TensorElem>(mem: &DeviceSlice<T>, view: &TiledView<'_>) -> Result<TensorMap> {
+    /// and 256-byte L2 promotion. The map is for loads (global to shared memory) only.
+    pub fn tiled<T: TensorElem>(
+        mem: &'a DeviceSlice<T>,
+        view: &TiledView<'_>,
+    ) -> Result<TensorMap<'a>> {
+        Self::tiled_as(mem, T::DATA_TYPE, view)
+    }
+
+    /// As [`TensorMap::tiled`] from a mutable borrow: the map a kernel may also store through.
+    /// Holding `mem` mutably keeps every other view of it out of the launch.
+    pub fn tiled_mut<T: TensorElem>(
+        mem: &'a mut DeviceSlice<T>,
+        view: &TiledView<'_>,
+    ) -> Result<TensorMap<'a>> {
         Self::tiled_as(mem, T::DATA_TYPE, view)
     }
 
     /// As [`TensorMap::tiled`] for f32 data read as tf32 (the copy engine rounds each element to
     /// tf32 on the way), for tf32 tensor-core kernels.
-    pub fn tiled_tf32(mem: &DeviceSlice<f32>, view: &TiledView<'_>) -> Result<TensorMap> {
+    pub fn tiled_tf32(mem: &'a DeviceSlice<f32>, view: &TiledView<'_>) -> Result<TensorMap<'a>> {
         Self::tiled_as(
             mem,
             sys::CUtensorMapDataType::CU_TENSOR_MAP_DATA_TYPE_TFLOAT32,
@@ -191,10 +216,10 @@ impl TensorMap {
     }
 
     fn tiled_as<T: DeviceCopy>(
-        mem: &DeviceSlice<T>,
+        mem: &'a DeviceSlice<T>,
         dt: sys::CUtensorMapDataType,
         view: &TiledView<'_>,
-    ) -> Result<TensorMap> {
+    ) -> Result<TensorMap<'a>> {
         let elem = std::mem::size_of::<T>() as u64;
         check_tiled(mem.device_ptr(), mem.len(), elem, view)?;
         let rank = view.dims.len();
@@ -222,7 +247,10 @@ impl TensorMap {
             )
         }
         .call("cuTensorMapEncodeTiled")?;
-        Ok(TensorMap { raw })
+        Ok(TensorMap {
+            raw,
+            mem: PhantomData,
+        })
     }
 
     /// The encoded bytes.
