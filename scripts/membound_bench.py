@@ -720,7 +720,8 @@ def run_softmax(m, quick):
                 same_nan = same_nan and bool((out[[0, 3]][~fin] == ref[[0, 3]][~fin]).all())
                 err = (mixed_err(out[[0, 3]][fin], ref[[0, 3]][fin]) if log
                        else ulp_err(out[[0, 3]], ref[[0, 3]], dt))
-                expect(f"{name} masked plan {plan}", same_nan and err <= (1e-5 if log else 64),
+                lim = (1e-5 if dt == torch.float32 else 8e-3) if log else 64
+                expect(f"{name} masked plan {plan}", same_nan and err <= lim,
                        f"nan pattern {same_nan} err {err}")
     # misaligned input view (scalar path)
     x = torch.randn(5 * 1001 + 1, device=DEV)[1:].view(5, 1001)
