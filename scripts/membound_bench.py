@@ -77,7 +77,8 @@ for _t in ("f32", "bf16"):
                        ("layer_norm", "layer_norm_rows"), ("rms_norm", "rms_norm_rows"),
                        ("add_rms_norm", "add_rms_norm_rows"), ("cross_entropy", "cross_entropy"),
                        ("softmax_short", "softmax_short"), ("log_softmax_short", "log_softmax_short"),
-                       ("layer_norm_short", "layer_norm_short"), ("rms_norm_short", "rms_norm_short")):
+                       ("layer_norm_short", "layer_norm_short"), ("rms_norm_short", "rms_norm_short"),
+                       ("softmax_split", "softmax_split"), ("log_softmax_split", "log_softmax_split")):
         ENTRY[f"{_old}_{_t}"] = f"{_new}__{_t}"
 # Packets each thread of the register-resident row kernels holds (gpu-kernels rows::SHORT_HELD).
 SHORT_HELD = 4
@@ -121,6 +122,19 @@ class Module:
         v = C.c_int()
         check(cuda.cuOccupancyMaxActiveBlocksPerMultiprocessor(C.byref(v), self.fn(name), block,
                                                               C.c_size_t(smem)), f"{name} occupancy")
+        return v.value
+
+    def active_clusters(self, name, cluster, block, smem):
+        """cuOccupancyMaxActiveClusters for clusters of `cluster` blocks (blocks per SM x SMs for 1)."""
+        if cluster == 1:
+            return self.occupancy(name, block, smem) * SMS
+        attr = LaunchAttr()
+        attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION
+        attr.value.cluster[0], attr.value.cluster[1], attr.value.cluster[2] = cluster, 1, 1
+        cfg = LaunchConfig(cluster, 1, 1, block, 1, 1, smem, None, C.pointer(attr), 1)
+        v = C.c_int()
+        check(cuda.cuOccupancyMaxActiveClusters(C.byref(v), self.fn(name), C.byref(cfg)),
+              f"{name} active clusters")
         return v.value
 
     def launch(self, name, grid, block, args, smem=0, cluster=1):
@@ -537,8 +551,43 @@ def short_plan(cols, esize, threads=None):
     return ("short", threads, 0)
 
 
+def split_name(name):
+    """`softmax_rows_f32` -> `softmax_split_f32`, `layer_norm_bf16` -> `layer_norm_split_bf16`."""
+    base, t = name.rsplit("_", 1)
+    base = base[:-len("_rows")] if base.endswith("_rows") else base
+    return f"{base}_split_{t}"
+
+
+def split_plan(cols, esize, cluster, threads, single=False):
+    """("split", cluster, threads, smem) for the split engine (each block's share of a row
+    double-buffered in shared memory when two fit, else one buffer), or None when the rows are
+    not whole 16-byte packets or one share does not fit."""
+    if (cols * esize) % 16 or cols == 0:
+        return None
+    per = -(-(cols * esize // 16) // cluster)
+    smem = 2 * per * 16
+    if smem > SMEM_DYN_MAX or single:
+        smem = per * 16
+    if smem > SMEM_DYN_MAX:
+        return None
+    return ("split", cluster, threads, smem)
+
+
+SPLIT_ACTIVE = {}
+
+
 def rows_launch(m, name, rows, cols, esize, args, plan=None, no_smem=False):
     plan = plan if plan else row_plan(cols, esize)
+    if plan[0] == "split":
+        _, cl, th, sm = plan
+        sname = split_name(name)
+        key = (sname, cl, th, sm)
+        if key not in SPLIT_ACTIVE:
+            SPLIT_ACTIVE[key] = m.active_clusters(sname, cl, th, sm)
+            print(f"    {sname} cluster {cl} threads {th} smem {sm}: {SPLIT_ACTIVE[key]} resident clusters")
+        grid = max(1, min(rows, SPLIT_ACTIVE[key])) * cl
+        m.launch(sname, grid, th, args, smem=sm, cluster=cl)
+        return
     if plan[0] == "short":
         grid = max(1, min(rows, (1 << 31) - 1))
         m.launch(short_name(name), grid, plan[1], args)
@@ -580,8 +629,14 @@ def run_softmax(m, quick):
                 if cols <= 8192:
                     plans += [row_plan(cols, es, threads=256)]
                 if cols > 100000:
-                    plans += [row_plan(cols, es, cluster=c, threads=1024) for c in (2, 4, 8)]
-                    plans += [row_plan(cols, es, cluster=8, threads=512)]
+                    plans += [split_plan(cols, es, c, th) for c in (4, 8) for th in (512, 1024)]
+                    plans += [split_plan(cols, es, 8, 512, single=True)]
+                    if es == 2:
+                        plans += [split_plan(cols, es, 2, th) for th in (512, 1024)]
+                else:
+                    plans += [split_plan(cols, es, 1, th) for th in (128, 256, 512)]
+                    plans += [split_plan(cols, es, 2, 256)]
+                plans = [p for p in plans if p]
                 best = None
                 for plan in plans:
                     try:
@@ -632,7 +687,9 @@ def run_softmax(m, quick):
                 e_t = mixed_err(tv, ref) if log else ulp_err(tv, ref, dt)
                 for plan in [p for p in (short_plan(cols, es), row_plan(cols, es),
                                          row_plan(cols, es, cluster=8, smem_cap=1024),
-                                         row_plan(cols, es, cluster=1, smem_cap=0)) if p]:
+                                         row_plan(cols, es, cluster=1, smem_cap=0),
+                                         split_plan(cols, es, 1, 128), split_plan(cols, es, 3, 64),
+                                         split_plan(cols, es, 8, 1024)) if p]:
                     out = torch.full_like(x, float("nan"))
                     if rows == 0 or cols == 0:
                         rows_launch(m, name, rows, cols, es, [x, U64(rows), U64(cols), out], plan)
@@ -643,6 +700,29 @@ def run_softmax(m, quick):
                     err = mixed_err(out, ref) if log else ulp_err(out, ref, dt)
                     lim = max(2 * e_t, 1e-6 if (log and dt == torch.float32) else (2e-2 if log else 4))
                     expect(f"{name} {rows}x{cols} plan {plan}", err <= lim, f"err {err}")
+    # masked rows: a block's whole share -inf (zeros out), a whole row -inf (NaN, as torch), NaN
+    for dt, dname, es in ((torch.float32, "f32", 4), (torch.bfloat16, "bf16", 2)):
+        rows, cols = 4, 151936
+        x = (torch.randn(rows, cols, device=DEV) * 4).to(dt)
+        x[0, : cols // 2] = float("-inf")
+        x[1, :] = float("-inf")
+        x[2, 7] = float("nan")
+        x[3, cols - 9:] = float("-inf")
+        for log in (False, True):
+            name = f"{'log_' if log else ''}softmax_rows_{dname}"
+            ref = softmax_ref(x, log)
+            for plan in [p for p in (split_plan(cols, es, 8, 1024), split_plan(cols, es, 4, 512)) if p]:
+                out = torch.zeros_like(x)
+                rows_launch(m, name, rows, cols, es, [x, U64(rows), U64(cols), out], plan)
+                torch.cuda.synchronize()
+                same_nan = bool((torch.isnan(out) == torch.isnan(ref)).all())
+                fin = torch.isfinite(ref[[0, 3]])
+                same_nan = same_nan and bool((out[[0, 3]][~fin] == ref[[0, 3]][~fin]).all())
+                err = (mixed_err(out[[0, 3]][fin], ref[[0, 3]][fin]) if log
+                       else ulp_err(out[[0, 3]], ref[[0, 3]], dt))
+                lim = (1e-5 if dt == torch.float32 else 8e-3) if log else 64
+                expect(f"{name} masked plan {plan}", same_nan and err <= lim,
+                       f"nan pattern {same_nan} err {err}")
     # misaligned input view (scalar path)
     x = torch.randn(5 * 1001 + 1, device=DEV)[1:].view(5, 1001)
     out = torch.empty(5, 1001, device=DEV)
@@ -750,7 +830,7 @@ def run_norms(m, quick):
         expect(f"add_rms_norm {dname}", ok_sum and e <= e_t * 1.5 + 1e-6, f"{e} vs {e_t}")
         # bias + GELU over (rows x cols)
         ref = gelu64(xd + bd)
-        name = f"bias_gelu_{dname}"
+        name = f"bias_gelu__{dname}"
         per = 16 // es
         grid = (rows * cols // per + 255) // 256
         m.launch(name, grid, 256, [x, b, out])

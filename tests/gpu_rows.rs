@@ -99,6 +99,85 @@ fn softmax_any_width_matches_f64() {
     }
 }
 
+/// The split engine (rows too long for the register kernels, 16-byte aligned, whole packets):
+/// a full batch of vocabulary rows (2048 × 151936: every cluster loops over many rows; a sample
+/// of rows is compared), the first split width (8196 f32 columns) and the largest bf16 register
+/// row plus one packet (16392), rows whose blocks see only -inf (zeros out) or a whole row of
+/// -inf (NaN, as torch), and a NaN.
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn softmax_split_rows_match_f64() {
+    let (gpu, lib, s) = setup();
+    for (t, &(r, c)) in [(2048, 151_936), (3, 8196), (5, 16_392), (4, 151_936)]
+        .iter()
+        .enumerate()
+    {
+        let mut a: Vec<f32> = random_f32(r * c, 3000 + t as u64)
+            .iter()
+            .map(|v| v * 8.0)
+            .collect();
+        let masked = t == 3;
+        if masked {
+            a[..c / 2].fill(f32::NEG_INFINITY);
+            a[c..2 * c].fill(f32::NEG_INFINITY);
+            a[2 * c + 7] = f32::NAN;
+            a[4 * c - 9..].fill(f32::NEG_INFINITY);
+        }
+        let ab: Vec<bf16> = a.iter().map(|&v| bf16::from_f32(v)).collect();
+        let (da, dab) = (gpu.upload(&a).unwrap(), gpu.upload(&ab).unwrap());
+        let sample: Vec<usize> = (0..r).filter(|i| i % 61 == 0 || i + 1 == r).collect();
+        for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
+            let log = kind == SoftmaxKind::LogSoftmax;
+            let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
+            let mut outb = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
+            lib.softmax_rows(&s, kind, &da, Shape::new(r, c), &mut out)
+                .unwrap();
+            lib.softmax_rows(&s, kind, &dab, Shape::new(r, c), &mut outb)
+                .unwrap();
+            runtime::sync(&s).unwrap();
+            let (got, gotb) = (
+                runtime::download(&out).unwrap(),
+                runtime::download(&outb).unwrap(),
+            );
+            for &i in &sample {
+                let row: Vec<f64> = a[i * c..(i + 1) * c].iter().map(|&v| v as f64).collect();
+                let rowb: Vec<f64> = ab[i * c..(i + 1) * c].iter().map(|v| v.to_f64()).collect();
+                let (want, wantb) = (softmax_ref(&row, log), softmax_ref(&rowb, log));
+                for j in 0..c {
+                    let (g, w) = (got[i * c + j] as f64, want[j]);
+                    let (gb, wb) = (gotb[i * c + j].to_f64(), wantb[j]);
+                    if w.is_nan() || !w.is_finite() {
+                        // -inf rows and NaN rows: the same special value.
+                        assert!(
+                            g.is_nan() == w.is_nan() && (w.is_nan() || g == w),
+                            "{r}x{c} f32 ({i},{j})"
+                        );
+                        assert!(
+                            gb.is_nan() == wb.is_nan() && (wb.is_nan() || gb == wb),
+                            "{r}x{c} bf16 ({i},{j})"
+                        );
+                    } else if log {
+                        assert!(
+                            (g - w).abs() <= 2e-5 * (1.0 + w.abs()),
+                            "log {r}x{c} f32 ({i},{j})"
+                        );
+                        assert!(
+                            (gb - wb).abs() <= 8e-3 * (1.0 + wb.abs()),
+                            "log {r}x{c} bf16 ({i},{j})"
+                        );
+                    } else {
+                        assert!((g - w).abs() <= 1e-5 * w + 1e-30, "{r}x{c} f32 ({i},{j})");
+                        assert!(
+                            (gb - wb).abs() <= 8e-3 * wb + 1e-30,
+                            "{r}x{c} bf16 ({i},{j})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn transpose_tall_wide_and_empty() {

@@ -441,3 +441,197 @@ pub fn fold_all<const K: usize>(
 pub fn addr_of<T>(out: &mut OutSlice<T, Manual>, i: usize) -> usize {
     out.as_mut_ptr().wrapping_add(i) as usize
 }
+
+/// Rows split over a cluster with every block's share of a row held in shared memory, the next
+/// row's share copied in (`cp.async`) while the current one is reduced and written: one read
+/// and one write of global memory per element, and the copy engine never idles between rows.
+/// The `*_split` kernels run on it. For matrices whose rows are whole 16-byte packets and whose
+/// buffers start 16-byte aligned (checked once, uniformly: [`Split::new`] gives `None`, and the
+/// kernel does nothing, otherwise; the host launches the general engine then).
+///
+/// Launch: clusters of `C` blocks (`grid.x` a multiple of `C`; a cluster of one without a
+/// cluster launch), clusters loop over rows; block `rank` owns packets
+/// `rank · per .. (rank + 1) · per` of each row, `per = ⌈packets / C⌉`; dynamic shared memory of
+/// `2 · per` packets (double-buffered) or at least `per` (one buffer: the next row's copies
+/// start after the current row is written). Less traps.
+pub struct Split<'a, E: Elem> {
+    x: &'a [E],
+    smem: DynamicShared<u32>,
+    rows: usize,
+    cols: usize,
+    /// Current row and the step between this cluster's rows.
+    row: usize,
+    step: usize,
+    /// This block's first packet of a row and its packet count (32-bit: few registers).
+    p0: u32,
+    mine: u32,
+    /// Packets per buffer, the current buffer's first slot, and whether there are two.
+    per: u32,
+    base: u32,
+    double: bool,
+    started: bool,
+    t: u32,
+    nt: u32,
+}
+
+impl<'a, E: Elem> Split<'a, E> {
+    /// The geometry for `rows × cols` matrix `x` with outputs starting at addresses `others`;
+    /// `None` unless everything is packet-aligned (the same answer in every thread).
+    #[inline(always)]
+    pub fn new(
+        x: &'a [E],
+        rows: usize,
+        cols: usize,
+        others: &[usize],
+        smem: DynamicShared<u32>,
+    ) -> Option<Split<'a, E>> {
+        let size = core::mem::size_of::<E>();
+        let row_bytes = cols * size;
+        let aligned = (x.as_ptr() as usize).is_multiple_of(16)
+            && others.iter().all(|a| a.is_multiple_of(16))
+            && row_bytes.is_multiple_of(16);
+        if !aligned || x.len() < rows * cols || row_bytes / 16 > u32::MAX as usize {
+            return None;
+        }
+        let n = (row_bytes / 16) as u32;
+        let (rank, ranks) = (cluster::rank(), cluster::size());
+        let per = n.div_ceil(ranks);
+        let p0 = (rank * per).min(n);
+        let mine = (p0 + per).min(n) - p0;
+        let slots = smem.bytes() / 16;
+        assert!(
+            slots >= per as usize,
+            "split rows: shared memory below one row share"
+        );
+        let (row, step) = cluster_rows();
+        Some(Split {
+            x,
+            smem,
+            rows,
+            cols,
+            row,
+            step,
+            p0,
+            mine,
+            per,
+            base: 0,
+            double: slots >= 2 * per as usize,
+            started: false,
+            t: gpu::thread_idx().x,
+            nt: gpu::block_dim().x,
+        })
+    }
+
+    /// Starts copying this block's share of `row` into the buffer at slot `base`, as one
+    /// `cp.async` group.
+    #[inline(always)]
+    fn stage(&self, row: usize, base: u32) {
+        if row < self.rows {
+            let first = row * self.cols + self.p0 as usize * E::PER;
+            let mut q = self.t;
+            while q < self.mine {
+                self.smem.copy_packet_async(
+                    (base + q) as usize,
+                    self.x,
+                    first + q as usize * E::PER,
+                );
+                q += self.nt;
+            }
+        }
+        gpu::async_copy::commit();
+    }
+
+    /// The next row of this cluster, its share in shared memory and visible to the whole block
+    /// (the row after it already on its way when double-buffered); `None` past the last row.
+    /// Every thread of the cluster calls it in the same loop.
+    #[inline(always)]
+    pub fn next_row(&mut self) -> Option<usize> {
+        if self.started {
+            // Everyone is done with the current buffer before it is refilled.
+            gpu::sync_threads();
+            self.row += self.step;
+            if self.double {
+                self.base = self.per - self.base;
+            } else {
+                self.stage(self.row, 0);
+            }
+        } else {
+            self.started = true;
+            self.stage(self.row, 0);
+        }
+        if self.row >= self.rows {
+            return None;
+        }
+        if self.double {
+            self.stage(self.row + self.step, self.per - self.base);
+            gpu::async_copy::wait_group::<1>();
+        } else {
+            gpu::async_copy::wait_all();
+        }
+        gpu::sync_threads();
+        Some(self.row)
+    }
+
+    /// This thread's packets of the block's share: local indices `t, t + threads, ...`.
+    #[inline(always)]
+    pub fn mine(&self) -> core::iter::StepBy<core::ops::Range<u32>> {
+        (self.t..self.mine.max(self.t)).step_by(self.nt as usize)
+    }
+
+    /// Elements of a row in this block's share.
+    #[inline(always)]
+    pub fn share(&self) -> usize {
+        self.mine as usize * E::PER
+    }
+
+    /// Visits this thread's packets `U` at a time as `(local index, packet)`, the `U` shared
+    /// loads of a group issued before any is used (independent work for the scheduler).
+    #[inline(always)]
+    pub fn for_each<const U: usize>(&self, mut f: impl FnMut(u32, [u32; 4])) {
+        let mut q0 = self.t;
+        while q0 < self.mine {
+            let w: [[u32; 4]; U] = gpu::unroll::array(|i| {
+                let q = q0 + i as u32 * self.nt;
+                if q < self.mine { self.load(q) } else { [0; 4] }
+            });
+            gpu::unroll::each::<U>(|i| {
+                let q = q0 + i as u32 * self.nt;
+                if q < self.mine {
+                    f(q, w[i]);
+                }
+            });
+            q0 += U as u32 * self.nt;
+        }
+    }
+
+    /// Local packet `q` of the current row, from shared memory.
+    #[inline(always)]
+    pub fn load(&self, q: u32) -> [u32; 4] {
+        self.smem.load_packet((self.base + q) as usize)
+    }
+
+    /// Replaces local packet `q` in shared memory (a value the write pass reuses).
+    #[inline(always)]
+    pub fn restage(&self, q: u32, w: [u32; 4]) {
+        self.smem.store_packet((self.base + q) as usize, w)
+    }
+
+    /// Packet index in the row of local packet `q` (for per-column parameters).
+    #[inline(always)]
+    pub fn packet(&self, q: u32) -> usize {
+        (self.p0 + q) as usize
+    }
+
+    /// Column of local packet `q`'s first element.
+    #[inline(always)]
+    pub fn col(&self, q: u32) -> usize {
+        self.packet(q) * E::PER
+    }
+
+    /// Stores local packet `q` of the current row of `out`.
+    #[inline(always)]
+    pub fn store(&self, out: &mut OutSlice<E, Manual>, q: u32, w: [u32; 4]) {
+        // The row belongs to this cluster, packet p0 + q of it to this thread of this block.
+        put_packet(out, self.row * self.cols + self.col(q), w);
+    }
+}

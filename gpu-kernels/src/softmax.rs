@@ -3,7 +3,10 @@
 //!
 //! Rows that fit in a block's registers (aligned, whole packets, at most `SHORT_HELD ·
 //! SHORT_THREADS_MAX` packets) take [`softmax_short`]: load the row, block max `M`, `e = e^(x - M)` and the block sum `S`, write
-//! `e / S` or `(x - M) - ln S`. Other rows take the general row engine ([`crate::rows`]: staged
+//! `e / S` or `(x - M) - ln S`. Longer aligned rows of whole packets take [`softmax_split`]
+//! ([`Split`]: each row over a cluster, every block's share in shared memory, the next row's
+//! share loading meanwhile; the blocks' `(M_b, S_b)` pairs merged through distributed shared
+//! memory). Other rows take the general row engine ([`crate::rows`]: staged
 //! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
 //! the row's `(M, S)`, then write `e^(x - m_t) · (e^(m_t - M) / S)` or `(x - M) - ln S`. One
@@ -11,9 +14,11 @@
 //! for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
 use crate::rows::{
-    Part, SHORT_HELD, ShortRow, addr_of, block_max_nan, block_sum, cluster_rows, fold_all,
+    Part, SHORT_HELD, ShortRow, Split, addr_of, block_max_nan, block_sum, cluster_rows, fold_all,
 };
-use gpukit_device::{self as gpu, Manual, OutSlice, async_copy, dynamic_shared, kernel, math};
+use gpukit_device::{
+    self as gpu, Manual, OutSlice, async_copy, cluster_reduce::Run, dynamic_shared, kernel, math,
+};
 
 /// Combine two (max, Σ e^(x - max)) pairs, symmetrically (bit-identical either way round).
 #[inline(always)]
@@ -173,4 +178,124 @@ pub fn softmax_rows<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T,
 #[kernel(same_len(a, out), instances(f32, Bf16))]
 pub fn log_softmax_rows<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
     softmax_rows_body(a, rows, cols, &mut out, true);
+}
+
+/// Packets per group in the split kernels' passes (loads issued together).
+const SPLIT_GROUP: usize = 4;
+
+/// `e^x` per element in the split kernels: branch-free for f32 ([`math::exp_uniform`], the
+/// same ≤ 1 ulp as [`math::exp`]) so that a group's exponentials interleave; the storage type's
+/// own for 16-bit storage.
+#[inline(always)]
+fn exp_split<E: Elem>(x: f32) -> f32 {
+    if E::PER == 4 {
+        math::exp_uniform(x)
+    } else {
+        E::exp(x)
+    }
+}
+
+/// Softmax (or log-softmax) on the split engine ([`Split`]): per row, the block's maximum
+/// `M_b` and `S_b = Σ e^(x - M_b)` over its share in shared memory (two cheap block reductions;
+/// f32 softmax keeps the exponentials there), one fold of the blocks' `(M_b, S_b)` pairs over
+/// the cluster, then the write from shared memory.
+#[inline(always)]
+fn softmax_split_body<E: Elem>(
+    a: &[E],
+    rows: u64,
+    cols: u64,
+    out: &mut OutSlice<E, Manual>,
+    log: bool,
+) {
+    let (rows, cols) = (rows as usize, cols as usize);
+    let others = [addr_of(out, 0)];
+    let Some(mut sp) = Split::<E>::new(a, rows, cols, &others, dynamic_shared::<u32>()) else {
+        return;
+    };
+    let keep = E::PER == 4 && !log;
+    let mut run = Run::begin();
+    while sp.next_row().is_some() {
+        let mut m = f32::NEG_INFINITY;
+        sp.for_each::<SPLIT_GROUP>(|_, w| {
+            let v = E::unpack(w);
+            for vk in v.iter().take(E::PER) {
+                m = math::max_nan(m, *vk);
+            }
+        });
+        let mb = block_max_nan(m);
+        // A block whose share is all -inf contributes (-inf, 0).
+        let dead = mb == f32::NEG_INFINITY;
+        let mut s = 0.0f32;
+        if !dead {
+            sp.for_each::<SPLIT_GROUP>(|q, w| {
+                let v = E::unpack(w);
+                let e: [f32; 8] = gpu::unroll::array(|k| exp_split::<E>(v[k] - mb));
+                for ek in e.iter().take(E::PER) {
+                    s += *ek;
+                }
+                if keep {
+                    sp.restage(q, E::pack(e));
+                }
+            });
+        }
+        let sb = block_sum(s);
+        let [big_m, big_s] = {
+            let r = run.fold([mb.to_bits(), sb.to_bits()], |x, y| {
+                let z = merge(
+                    [f32::from_bits(x[0]), f32::from_bits(x[1])],
+                    [f32::from_bits(y[0]), f32::from_bits(y[1])],
+                );
+                [z[0].to_bits(), z[1].to_bits()]
+            });
+            [f32::from_bits(r[0]), f32::from_bits(r[1])]
+        };
+        if log {
+            let ln_s = math::log(big_s);
+            sp.for_each::<SPLIT_GROUP>(|q, w| {
+                let v = E::unpack(w);
+                let r = gpu::unroll::array(|k| (v[k] - big_m) - ln_s);
+                sp.store(out, q, E::pack(r));
+            });
+        } else {
+            // e^(x - M_b) · e^(M_b - M) / S; a dead block's elements are 0 (NaN when the whole
+            // row is -inf, as torch).
+            let factor = if dead {
+                if big_m == f32::NEG_INFINITY {
+                    f32::NAN
+                } else {
+                    0.0
+                }
+            } else {
+                math::exp(mb - big_m) / big_s
+            };
+            sp.for_each::<SPLIT_GROUP>(|q, w| {
+                let v = E::unpack(w);
+                let r = gpu::unroll::array(|k| {
+                    if dead {
+                        factor
+                    } else if keep {
+                        v[k] * factor
+                    } else {
+                        exp_split::<E>(v[k] - mb) * factor
+                    }
+                });
+                sp.store(out, q, E::pack(r));
+            });
+        }
+    }
+    run.end();
+}
+
+/// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r) on the split engine ([`Split`]:
+/// rows of whole 16-byte packets, 16-byte aligned buffers; long rows over a cluster).
+#[kernel(same_len(a, out), instances(f32, Bf16))]
+pub fn softmax_split<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
+    softmax_split_body(a, rows, cols, &mut out, false);
+}
+
+/// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the split engine, as
+/// [`softmax_split`].
+#[kernel(same_len(a, out), instances(f32, Bf16))]
+pub fn log_softmax_split<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
+    softmax_split_body(a, rows, cols, &mut out, true);
 }

@@ -14,8 +14,8 @@ use super::softmax::{RowPlan, row_launch, row_plan};
 use super::{Library, invalid};
 use crate::kernels::{
     AddRmsNormRowsInstance, CrossEntropyInstance, LayerNormRowsInstance, LayerNormShortInstance,
-    LogSoftmaxRowsInstance, LogSoftmaxShortInstance, RmsNormRowsInstance, RmsNormShortInstance,
-    SoftmaxRowsInstance, SoftmaxShortInstance,
+    LogSoftmaxRowsInstance, LogSoftmaxShortInstance, LogSoftmaxSplitInstance, RmsNormRowsInstance,
+    RmsNormShortInstance, SoftmaxRowsInstance, SoftmaxShortInstance, SoftmaxSplitInstance,
 };
 use crate::runtime::{DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
 
@@ -41,6 +41,8 @@ pub trait RowElem:
     + LogSoftmaxShortInstance
     + SoftmaxRowsInstance
     + LogSoftmaxRowsInstance
+    + SoftmaxSplitInstance
+    + LogSoftmaxSplitInstance
     + LayerNormShortInstance
     + LayerNormRowsInstance
     + RmsNormShortInstance
@@ -56,6 +58,8 @@ impl<T> RowElem for T where
         + LogSoftmaxShortInstance
         + SoftmaxRowsInstance
         + LogSoftmaxRowsInstance
+        + SoftmaxSplitInstance
+        + LogSoftmaxSplitInstance
         + LayerNormShortInstance
         + LayerNormRowsInstance
         + RmsNormShortInstance

@@ -1,15 +1,18 @@
 //! Row softmax and log-softmax of a row-major matrix of any shape, f32 math over f32 or bf16
 //! storage. Rows that fit in a block's registers (16-byte aligned, a whole number of 16-byte
 //! packets, at most `SHORT_HELD · SHORT_THREADS_MAX` of them) are read once into registers by one block each
-//! (`softmax_short`); any other row takes the general row engine, which stages as much of the
-//! row in shared memory as fits and reads the rest from global memory in each pass
+//! (`softmax_short`); longer aligned rows of whole packets take the split engine
+//! (`softmax_split`: each row over a cluster of up to 8 blocks, every block's share held in
+//! shared memory, partial (max, sum) pairs exchanged through distributed shared memory, read
+//! once and written once); any other row takes the general row engine, which stages as much of
+//! the row in shared memory as fits and reads the rest from global memory in each pass
 //! (gpu-kernels/src/rows.rs). One generic kernel per op and engine: the element type picks the
 //! instance, with no per-type dispatch here.
 use super::Library;
 use super::matrix::Shape;
 use super::rows::RowElem;
 use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX};
-use crate::runtime::{DeviceSlice, LaunchConfig, Result, Stream};
+use crate::runtime::{ClusterDims, DeviceSlice, KernelFn, LaunchConfig, Result, Stream};
 
 /// Which normalisation of each row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,10 +45,29 @@ impl Library {
         }
         let (rows, cols) = (shape.rows as u64, shape.cols as u64);
         let k = &self.kernels;
-        match (
-            row_plan::<T>(self, shape, &[a.device_ptr(), out.device_ptr()]),
-            kind,
-        ) {
+        let addrs = [a.device_ptr(), out.device_ptr()];
+        if let Some(sp) = split_plan(self, shape, std::mem::size_of::<T>(), &addrs) {
+            let f = match kind {
+                SoftmaxKind::Softmax => k.softmax_split.function::<T>(),
+                SoftmaxKind::LogSoftmax => k.log_softmax_split.function::<T>(),
+            };
+            let (cfg, cluster) = sp.launch(f, shape.rows)?;
+            return match (kind, cluster) {
+                (SoftmaxKind::Softmax, Some(c)) => k
+                    .softmax_split
+                    .launch_cluster(s, &cfg, c, a, rows, cols, out),
+                (SoftmaxKind::Softmax, None) => {
+                    k.softmax_split.launch_with(s, &cfg, a, rows, cols, out)
+                }
+                (SoftmaxKind::LogSoftmax, Some(c)) => k
+                    .log_softmax_split
+                    .launch_cluster(s, &cfg, c, a, rows, cols, out),
+                (SoftmaxKind::LogSoftmax, None) => {
+                    k.log_softmax_split.launch_with(s, &cfg, a, rows, cols, out)
+                }
+            };
+        }
+        match (row_plan::<T>(self, shape, &addrs), kind) {
             (RowPlan::Short(cfg), SoftmaxKind::Softmax) => {
                 k.softmax_short.launch_with(s, &cfg, a, rows, cols, out)
             }
@@ -94,6 +116,79 @@ fn short_threads(cols: usize, elem: usize, addrs: &[u64]) -> Option<u32> {
         .then(|| (packets.div_ceil(SHORT_HELD).div_ceil(32) * 32).max(32) as u32)
 }
 
+/// Largest cluster the split engine uses (portable on every sm_90 part).
+const SPLIT_MAX_CLUSTER: usize = 8;
+
+/// A launch of the split engine (gpu-kernels `rows::Split`) before the grid is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct SplitPlan {
+    /// Blocks per row (the cluster size).
+    pub cluster: u32,
+    pub threads: u32,
+    /// Dynamic shared memory per block: one share of a row, or two (double-buffered).
+    pub shared: u32,
+}
+
+impl SplitPlan {
+    /// The launch configuration: as many clusters as are resident at once (they loop over the
+    /// rows), at most one per row; no cluster attribute for clusters of one.
+    fn launch(&self, f: &KernelFn, rows: usize) -> Result<(LaunchConfig, Option<ClusterDims>)> {
+        let c = self.cluster;
+        let one = LaunchConfig::linear(c, self.threads).with_shared(self.shared);
+        let dims = ClusterDims(c, 1, 1);
+        let sms = f.device_props().sm_count;
+        let resident = match f.max_active_clusters(&one, dims) {
+            Ok(n) if n > 0 => n,
+            _ => f.occupancy(self.threads, self.shared)?.max(1) * sms / c,
+        };
+        let clusters = rows.min(resident.max(1) as usize) as u32;
+        let cfg = LaunchConfig::linear(clusters * c, self.threads).with_shared(self.shared);
+        Ok((cfg, (c > 1).then_some(dims)))
+    }
+}
+
+/// The split engine's plan for rows too long for the register kernels: rows of whole 16-byte
+/// packets with every buffer (`addrs`) 16-byte aligned, split over the smallest cluster whose
+/// per-block share fits one block's shared memory (measured on the H200 at 2048 × 151936: a
+/// single-buffered share on few blocks beat double-buffered ones on more), double-buffered when
+/// two shares fit; a thread per 8 packets of the share (128 to 1024 threads).
+/// `None` (the general engine) for other rows and for shares past 8 blocks' shared memory.
+pub(super) fn split_plan(
+    lib: &Library,
+    shape: Shape,
+    elem: usize,
+    addrs: &[u64],
+) -> Option<SplitPlan> {
+    let props = lib.gpu.props();
+    let cap = (props.max_shared_per_block_optin as usize).saturating_sub(2048) / 16;
+    split_plan_for(shape.cols, elem, addrs, cap)
+}
+
+/// [`split_plan`] for a shared-memory capacity of `cap` packets per block (no GPU needed).
+fn split_plan_for(cols: usize, elem: usize, addrs: &[u64], cap: usize) -> Option<SplitPlan> {
+    let row_bytes = cols.checked_mul(elem)?;
+    let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
+    let packets = row_bytes / 16;
+    if !aligned || packets <= SHORT_HELD * SHORT_THREADS_MAX {
+        return None;
+    }
+    let mut cluster = 1;
+    while packets.div_ceil(cluster) > cap {
+        if cluster == SPLIT_MAX_CLUSTER {
+            return None;
+        }
+        cluster *= 2;
+    }
+    let per = packets.div_ceil(cluster);
+    let bufs = if 2 * per <= cap { 2 } else { 1 };
+    let threads = (per.div_ceil(8).div_ceil(32) * 32).clamp(128, 1024);
+    Some(SplitPlan {
+        cluster: cluster as u32,
+        threads: threads as u32,
+        shared: (bufs * per * 16) as u32,
+    })
+}
+
 /// The launch of the general row engine without clusters: one block per row up to the grid
 /// limit (blocks loop over rows), the row staged in dynamic shared memory up to the opt-in limit
 /// (2 KiB kept for the kernels' static shared memory), 128 threads for rows up to 64 KiB (many
@@ -110,7 +205,49 @@ pub(super) fn row_launch(lib: &Library, shape: Shape, elem: usize) -> LaunchConf
 
 #[cfg(test)]
 mod tests {
-    use super::short_threads;
+    use super::{SplitPlan, short_threads, split_plan_for};
+
+    #[test]
+    fn long_aligned_rows_split_over_the_smallest_cluster_that_holds_them() {
+        // H200: 227 KiB opt-in, 2 KiB kept: 14400 packets per block.
+        let cap = (227 * 1024 - 2048) / 16;
+        let plan = |cluster, threads, shared| {
+            Some(SplitPlan {
+                cluster,
+                threads,
+                shared,
+            })
+        };
+        // Vocabulary rows: f32 over 4 blocks (152 KB each), bf16 over 2.
+        assert_eq!(
+            split_plan_for(151_936, 4, &[0, 256], cap),
+            plan(4, 1024, 151_936)
+        );
+        assert_eq!(
+            split_plan_for(151_936, 2, &[0], cap),
+            plan(2, 1024, 151_936)
+        );
+        // Just past the register kernels: one block, two buffers, 8 packets per thread.
+        assert_eq!(
+            split_plan_for(8196, 4, &[0], cap),
+            plan(1, 288, 2 * 2049 * 16)
+        );
+        assert_eq!(
+            split_plan_for(16384, 4, &[0], cap),
+            plan(1, 512, 2 * 4096 * 16)
+        );
+        // At 8 blocks' capacity and one packet past it.
+        assert_eq!(
+            split_plan_for(8 * cap * 4, 4, &[0], cap),
+            plan(8, 1024, cap as u32 * 16)
+        );
+        assert_eq!(split_plan_for(8 * cap * 4 + 4, 4, &[0], cap), None);
+        // Register rows, odd widths and misaligned buffers are not split.
+        assert_eq!(split_plan_for(4096, 4, &[0], cap), None);
+        assert_eq!(split_plan_for(151_937, 4, &[0], cap), None);
+        assert_eq!(split_plan_for(151_936, 4, &[0, 4], cap), None);
+        assert_eq!(split_plan_for(0, 4, &[0], cap), None);
+    }
 
     #[test]
     fn short_rows_are_aligned_whole_packets_that_fit_one_block() {

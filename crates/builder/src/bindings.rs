@@ -371,7 +371,7 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
     let args: Vec<String> = k.params.iter().map(|q| q.name.clone()).collect();
     let args = args.join(", ");
     // Architecture-specific kernels hold an `ArchKernel` (absent on other devices): reaching
-    // the function is fallible, and such kernels can also be launched as clusters.
+    // the function is fallible.
     let arch = k.contract.arch.is_some();
     let (fn_ty, fn_ret, get, q) = if arch {
         (
@@ -639,7 +639,8 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
         "        // SAFETY: `params` follows the kernel's parameter list, which the builder checked\n        // against the PTX `.entry` (sizes and count); slices carry their lengths and the kernel\n        // bounds-checks every access; outputs are borrowed mutably for the launch.\n        unsafe {{ {function}.launch(stream, cfg, &mut params) }}"
     );
     let _ = writeln!(w, "    }}");
-    if arch {
+    // Every kernel can be launched as clusters (the row kernels split long rows over one).
+    {
         let _ = writeln!(
             w,
             "\n    /// Launch as clusters of `cluster` CTAs (`cuLaunchKernelEx`), checked against the contract, the\n    /// device's limits and the cluster rules (`validate_cluster`, at least one cluster resident)."

@@ -107,3 +107,110 @@ pub fn fold<const K: usize>(v: [u32; K], f: impl Fn([u32; K], [u32; K]) -> [u32;
     sync();
     acc
 }
+
+/// `barrier.cluster.arrive` alone (default release semantics): this thread is done with what the
+/// next [`wait_arrived`] protects. Every thread of the cluster, from uniform control flow.
+#[inline(always)]
+fn arrive() {
+    // SAFETY: a barrier has no memory-safety preconditions. Not `nomem`: a compiler barrier too.
+    unsafe {
+        crate::__device_asm!(
+            "barrier.cluster.arrive.aligned;",
+            options(nostack, preserves_flags)
+        )
+    }
+}
+
+/// `barrier.cluster.wait` alone (default acquire semantics): every thread of the cluster has
+/// arrived since this thread's last wait.
+#[inline(always)]
+fn wait_arrived() {
+    // SAFETY: as `arrive`.
+    unsafe {
+        crate::__device_asm!(
+            "barrier.cluster.wait.aligned;",
+            options(nostack, preserves_flags)
+        )
+    }
+}
+
+/// A run of cluster folds, one per loop iteration (one per row), with half the barriers of
+/// [`fold`] on the critical path: the barrier that keeps a block from overwriting its slot
+/// while others still read it is split, its arrival made right after the reads and its wait
+/// deferred to the next fold (or to [`Run::end`]), by when every block has long finished.
+/// The remote reads are issued four at a time. Create it with [`Run::begin`] before the loop and
+/// call [`Run::end`] after it (before the block exits: other blocks may still read its slot),
+/// in every thread of the cluster.
+pub struct Run {
+    clustered: bool,
+}
+
+impl Run {
+    /// Opens the run (arrives at the barrier the first fold waits on).
+    #[inline(always)]
+    pub fn begin() -> Run {
+        let clustered = size() > 1;
+        if clustered {
+            arrive();
+        }
+        Run { clustered }
+    }
+
+    /// As [`fold`]: every thread passes its block's value (thread 0's is used) and gets `f`
+    /// folded over the blocks in rank order, identical in every thread of the cluster.
+    #[inline(always)]
+    pub fn fold<const K: usize>(
+        &mut self,
+        v: [u32; K],
+        f: impl Fn([u32; K], [u32; K]) -> [u32; K],
+    ) -> [u32; K] {
+        if !self.clustered {
+            return v;
+        }
+        assert!(K <= 8, "cluster::Run::fold carries at most 8 words");
+        let slot = crate::shared_array!(GPUKIT_CLUSTER_RUN_FOLD: [u32; 8]);
+        // Every block finished reading the previous fold's slots.
+        wait_arrived();
+        if crate::thread_idx().x == 0 {
+            for (k, w) in v.iter().enumerate() {
+                slot.set(k, *w);
+            }
+        }
+        arrive();
+        wait_arrived();
+        let n = size();
+        let read = |r: u32| {
+            let mut w = [0u32; K];
+            for (k, wk) in w.iter_mut().enumerate() {
+                // SAFETY: `slot` holds 8 words, k < K <= 8; r < size(); every block arrived
+                // above after writing its slot and waits (next fold or `end`) before changing
+                // it or exiting.
+                *wk = unsafe { ld_remote_u32(slot.shared_addr() + 4 * k as u32, r) };
+            }
+            w
+        };
+        let mut acc = read(0);
+        let mut r = 1;
+        while r < n {
+            // Four independent remote loads in flight (past the last rank, the last again),
+            // folded in rank order.
+            let g: [[u32; K]; 4] = core::array::from_fn(|i| read((r + i as u32).min(n - 1)));
+            crate::unroll::each::<4>(|i| {
+                if r + (i as u32) < n {
+                    acc = f(acc, g[i]);
+                }
+            });
+            r += 4;
+        }
+        arrive();
+        acc
+    }
+
+    /// Closes the run: waits until every block has read this block's last slot.
+    #[inline(always)]
+    pub fn end(self) {
+        if self.clustered {
+            wait_arrived();
+        }
+    }
+}
