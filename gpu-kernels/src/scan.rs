@@ -1,60 +1,47 @@
 //! Single-pass prefix sums (inclusive and exclusive) with decoupled look-back (Merrill &
 //! Garland; CUB's `agent_scan`), one read and one write of the data: the memory floor of a scan.
+//! One generic source for f32, i32 and u32 (`ScanWord`).
 //!
-//! Block `b` owns tile `b` of the output (`BlockRows<tile>`: a tile is a row), and its thread
-//! `t` owns the 16-byte chunks `t, t + B, .., t + (CHUNKS-1)·B` of it (B threads per block), so
-//! every load and store of a warp is one coalesced 512-byte access. The tile stays in registers:
-//! each thread loads its [`CHUNKS`] chunks at once (all in flight), sums each chunk, and the warp
-//! scans the chunk sums of every block-wide row `j` of chunks with shuffles. The warp totals
-//! (one per row and warp) go through shared memory once; from them each thread knows the
-//! offset of its chunks inside the tile and the tile's aggregate. Warp 0 publishes the
-//! aggregate and walks back over the predecessors' states until it meets an inclusive prefix,
-//! [`WINDOW`] states per lane per step (128 predecessors per L2 round trip). Then each thread
-//! adds the prefix and stores its chunks: two barriers per tile, no shared-memory staging.
+//! Block `b` owns tile `b` of [`TILE`] elements. It stages the tile in shared memory with
+//! `cp.async` (no registers hold the data in flight: six blocks fit on an SM, 192 KB in flight),
+//! each thread sums its [`ITEMS`] consecutive elements, a warp scan and a pass over
+//! the warp totals give every thread its offset inside the tile, and warp 0 publishes the tile's
+//! aggregate and walks back over the predecessors' published states until it meets an inclusive
+//! prefix. Then each thread rescans its elements from shared memory into shared memory, and the
+//! block writes the tile out with coalesced 16-byte stores. Shared-memory packets are
+//! XOR-swizzled so both the thread-contiguous and the coalesced accesses are conflict-free.
 //!
 //! Forward progress: a block waits only on lower-numbered blocks, and the hardware dispatches
 //! blocks in increasing index order, so every block waited on is resident or finished (the
 //! assumption CUB's decoupled look-back makes too).
 //!
 //! Tile states are u64 words: the upper 32 bits a flag (0: nothing yet, 1: aggregate,
-//! 2: inclusive prefix), the lower 32 the value's bits. Flag and value travel in one naturally
-//! aligned 64-bit word (single-copy atomic), and the state carries no other data, so
-//! `ld.relaxed.gpu` / `st.relaxed.gpu` suffice: a reader that sees a flag sees its value, and
-//! relaxed device-scope accesses always reach L2 (no stale L1 copy). The host zeroes `state`
-//! (one word per tile) on the same stream before each launch.
+//! 2: inclusive prefix), the lower 32 the value's bits. Flag and value travel in one word, so
+//! relaxed device-scope loads and stores suffice (no fences). The host zeroes `state` (one word
+//! per tile) before each launch.
 use gpukit_device::atomic::{Ordering, Scope};
 use gpukit_device::{
-    self as gpu, Atomic, AtomicSlice, BlockRows, Element, Input, OutSlice, kernel, shared_array,
-    warp,
+    self as gpu, Atomic, Manual, OutSlice, SharedArray, async_copy, kernel, shared::SharedElem,
+    shared_array, warp,
 };
 
-/// Threads per block the host launches the scan with (512: 8192-element tiles at 16 elements
-/// per thread; see [`WINDOW`] for why tiles should be large).
-pub const BLOCK: usize = 512;
-/// 16-byte chunks each thread scans (four elements each): sixteen elements per thread in
-/// registers, four 16-byte loads in flight.
-pub const CHUNKS: usize = 4;
-/// Elements per tile (one block each): the `tile` argument, and the host launches
-/// ⌈n / TILE⌉ blocks of [`BLOCK`] threads.
-pub const TILE: usize = BLOCK * CHUNKS * 4;
-/// Most warps in a scan block (`launch_bounds(512)`).
-const MAX_WARPS: usize = 16;
-/// Most chunks per thread (the warp-total table's rows).
-const MAX_CHUNKS: usize = CHUNKS;
-/// Predecessor states each look-back lane reads per step (64 per warp step). The inclusive
-/// prefixes can advance by at most one window of tiles per L2 round trip, so the scan cannot
-/// run faster than `32 · WINDOW` tiles per round trip: large tiles and wide windows keep that
-/// bound above the memory bandwidth. Four per lane would double the window but spills at the
-/// 64-register cap of two 512-thread blocks per SM.
-pub const WINDOW: usize = 2;
+/// Threads per block of the scan kernels (the host launches with this).
+pub const BLOCK: usize = 256;
+const WARPS: usize = BLOCK / 32;
+/// Consecutive elements each thread scans (32 measured 0.71 ms at 2^28 f32 on the H200, 16
+/// measured 0.87 ms: fewer, larger tiles mean fewer look-backs).
+pub const ITEMS: usize = 32;
+/// Elements per tile (one block each): launch ⌈n / TILE⌉ blocks.
+pub const TILE: usize = BLOCK * ITEMS;
 
 const FLAG_AGGREGATE: u64 = 1 << 32;
 const FLAG_PREFIX: u64 = 2 << 32;
 
-/// What the scan needs of an element type: 16-byte chunks of four elements, an associative
-/// addition with identity 0 (all bits zero), and 32-bit words to travel through shuffles,
-/// shared memory and tile states.
-pub trait ScanWord: Element<Chunk = [Self; 4]> {
+/// What the scan needs of an element type: an associative addition with identity 0, and 32-bit
+/// words to travel through shuffles, shared memory and tile states.
+pub trait ScanWord: Copy + SharedElem {
+    /// The identity of [`plus`](Self::plus).
+    const ZERO: Self;
     /// `self + o` (wrapping for integers).
     fn plus(self, o: Self) -> Self;
     /// The value's bits.
@@ -63,6 +50,7 @@ pub trait ScanWord: Element<Chunk = [Self; 4]> {
     fn from_bits(b: u32) -> Self;
 }
 impl ScanWord for f32 {
+    const ZERO: f32 = 0.0;
     #[inline(always)]
     fn plus(self, o: f32) -> f32 {
         self + o
@@ -77,6 +65,7 @@ impl ScanWord for f32 {
     }
 }
 impl ScanWord for i32 {
+    const ZERO: i32 = 0;
     #[inline(always)]
     fn plus(self, o: i32) -> i32 {
         self.wrapping_add(o)
@@ -91,6 +80,7 @@ impl ScanWord for i32 {
     }
 }
 impl ScanWord for u32 {
+    const ZERO: u32 = 0;
     #[inline(always)]
     fn plus(self, o: u32) -> u32 {
         self.wrapping_add(o)
@@ -131,200 +121,209 @@ fn warp_sum<T: ScanWord>(mut v: T) -> T {
     v
 }
 
+/// Where 16-byte packet `p` of the tile lives in shared memory: XOR of bits 0..3 with bits 3..6
+/// makes the eight packets of every quarter-warp access land in eight different bank groups,
+/// both when thread t reads packets `PPT·t + k` and when it reads packets `t + BLOCK·j`.
+#[inline(always)]
+fn swizzle(p: usize) -> usize {
+    p ^ ((p >> 3) & 7)
+}
+
 /// Walks back from `tile` over the predecessors' states (warp 0 only; lane 0 has already
 /// published this tile's aggregate) and returns the sum of all tiles before `tile`.
-///
-/// Position `p = WINDOW·lane + k` of a step looks at tile `end - 1 - p`. A step ends when, in
-/// position order, an inclusive prefix comes before any state still unpublished (the sum of
-/// the positions up to it is the answer), or when all 128 positions hold aggregates (their sum
-/// is added and the walk moves 128 tiles back). Otherwise the lanes back off and re-read only
-/// the states still missing.
 #[inline(always)]
-fn look_back<T: ScanWord>(states: &AtomicSlice<'_, u64>, tile: usize) -> T {
+fn look_back<T: ScanWord>(states: &gpu::AtomicSlice<'_, u64>, tile: usize) -> T {
     let lane = warp::lane_id() as usize;
     let mut prefix = T::ZERO;
     let mut end = tile;
-    loop {
-        let mut s = [0u64; WINDOW];
-        let mut pause = 32;
-        let (first, kp) = loop {
-            gpu::unroll::each::<WINDOW>(|k| {
-                let p = WINDOW * lane + k;
-                if s[k] >> 32 == 0 {
-                    // Positions before tile 0 count as a prefix of zero.
-                    s[k] = if p < end {
-                        states.load(end - 1 - p, Scope::Device, Ordering::Relaxed)
-                    } else {
-                        FLAG_PREFIX
-                    };
+    while end > 0 {
+        // Lane l examines tile end-1-l and waits until it has published something.
+        let s = if lane < end {
+            let i = end - 1 - lane;
+            let mut pause = 20;
+            loop {
+                let s = states.load(i, Scope::Device, Ordering::Relaxed);
+                if s >> 32 != 0 {
+                    break s;
                 }
-            });
-            // This lane's first prefix and first missing state, in position order.
-            let (mut kp, mut km) = (WINDOW, WINDOW);
-            for k in (0..WINDOW).rev() {
-                let flag = s[k] >> 32;
-                kp = if flag == 2 { k } else { kp };
-                km = if flag == 0 { k } else { km };
+                // Back off so that waiting lanes do not crowd out the data traffic in L2.
+                gpu::sync::nanosleep(pause);
+                pause = (pause * 2).min(640);
             }
-            let blocked = warp::ballot(km < kp);
-            let done = warp::ballot(kp < km);
-            let first = (blocked | done).trailing_zeros() as usize;
-            if first == 32 || done & (1 << first) != 0 {
-                break (first, kp);
-            }
-            // Back off so that waiting lanes do not crowd out the data traffic in L2.
-            gpu::sync::nanosleep(pause);
-            pause = (pause * 2).min(512);
+        } else {
+            FLAG_PREFIX
         };
-        let mut mine = T::ZERO;
-        gpu::unroll::each::<WINDOW>(|k| {
-            if lane < first || (lane == first && k <= kp) {
-                mine = mine.plus(T::from_bits(s[k] as u32));
-            }
-        });
+        let found = warp::ballot(s & !0xffff_ffff == FLAG_PREFIX);
+        let first = found.trailing_zeros() as usize;
+        let mine = if lane <= first {
+            T::from_bits(s as u32)
+        } else {
+            T::ZERO
+        };
         prefix = warp_sum(mine).plus(prefix);
-        if first < 32 {
-            return prefix;
+        if found != 0 {
+            break;
         }
-        end -= 32 * WINDOW;
+        end -= 32;
     }
+    prefix
 }
 
-/// One tile of the scan with `Q` chunks per thread (see the module docs).
 #[inline(always)]
-fn scan_tile<T: ScanWord, const Q: usize>(
+fn scan_tile<T: ScanWord, const N: usize>(
+    buf: SharedArray<u32, N>,
     x: &[T],
-    out: &mut OutSlice<T, BlockRows>,
+    out: &mut OutSlice<T, Manual>,
     state: &mut OutSlice<u64, Atomic>,
     exclusive: bool,
 ) {
-    const { assert!(Q <= MAX_CHUNKS) };
-    let row_len = out.row_len();
-    let Some(mut row) = out.block_row() else {
-        return;
-    };
-    let (tile, b, t) = (row.index(), row.team(), row.rank());
-    let warps = b / 32;
-    assert!(
-        b % 32 == 0 && warps <= MAX_WARPS && row_len == b * Q * 4,
-        "scan: the tile must be 4 * Q * threads per block (a whole number of warps)"
-    );
-    let (lane, wid) = (warp::lane_id() as usize, t / 32);
-    let totals = shared_array!(SCAN_TOTALS: [u32; MAX_WARPS * MAX_CHUNKS]);
+    // Packets per thread.
+    let ppt = N / 4 / BLOCK;
+    let n = x.len();
+    let t = gpu::thread_idx().x as usize;
+    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+    let warp_sums = shared_array!(SCAN_WARP_SUMS: [u32; WARPS]);
     let prefix_slot = shared_array!(SCAN_PREFIX: [u32; 1]);
+    let tile = gpu::block_idx().x as usize;
+    let base = tile * (N);
 
-    // 1. Load this thread's chunks, all in flight (lanes past the end read as zero).
-    let xin = Input::new(x);
-    let (first, count) = (tile * (row_len / 4), xin.chunk_count());
-    let mut v = [[T::ZERO; 4]; Q];
-    gpu::unroll::each::<Q>(|j| {
-        let q = first + t + b * j;
-        if q < count {
-            v[j] = xin.chunk(q);
+    // 1. Stage the tile: coalesced packets t + BLOCK·j, zero past the end of x.
+    if (x.as_ptr() as usize) % 16 == 0 {
+        for j in 0..ppt {
+            let p = t + BLOCK * j;
+            buf.copy_packet_async(swizzle(p), x, base + 4 * p);
         }
-    });
-
-    // 2. Per row j of chunks: the chunk's sum, its warp-exclusive offset, the warp's total.
-    let mut before = [T::ZERO; Q];
-    gpu::unroll::each::<Q>(|j| {
-        let c = v[j];
-        let sum = c[0].plus(c[1]).plus(c[2]).plus(c[3]);
-        let incl = warp_scan(sum);
-        let up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
-        before[j] = if lane == 0 { T::ZERO } else { up };
-        if lane == 31 {
-            totals.set(j * warps + wid, incl.bits());
+        async_copy::wait_all();
+    } else {
+        for j in 0..ppt {
+            let p = t + BLOCK * j;
+            let mut w = [0u32; 4];
+            for (k, wk) in w.iter_mut().enumerate() {
+                if let Some(v) = x.get(base + 4 * p + k) {
+                    *wk = v.bits();
+                }
+            }
+            buf.store_packet(swizzle(p), w);
         }
-    });
+    }
     gpu::sync_threads();
 
-    // 3. The tile's aggregate: the table in element order (rows in order, warps in order inside
-    //    a row). Only warp 0 needs it; the others go on to the barrier.
-    let table = |j: usize, w: usize| T::from_bits(totals.get(j * warps + w));
-    // 4. Publish the aggregate and look back (warp 0).
-    if wid == 0 {
-        let mut aggregate = T::ZERO;
-        for j in 0..Q {
-            for w in 0..warps {
-                aggregate = aggregate.plus(table(j, w));
-            }
+    // 2. Each thread's total over its consecutive elements, then offsets inside the tile.
+    let mut total = T::ZERO;
+    for k in 0..ppt {
+        let w = buf.load_packet(swizzle(ppt * t + k));
+        for wk in w {
+            total = total.plus(T::from_bits(wk));
         }
+    }
+    let incl = warp_scan(total);
+    let up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
+    let in_warp = if lane == 0 { T::ZERO } else { up };
+    if lane == 31 {
+        warp_sums.set(wid, incl.bits());
+    }
+    gpu::sync_threads();
+    let mut warp_prefix = T::ZERO;
+    let mut aggregate = T::ZERO;
+    for w in 0..WARPS {
+        let s = T::from_bits(warp_sums.get(w));
+        if w < wid {
+            warp_prefix = warp_prefix.plus(s);
+        }
+        aggregate = aggregate.plus(s);
+    }
+
+    // 3. Publish the aggregate and look back (warp 0).
+    if wid == 0 {
         let states = state.atomic();
-        if tile == 0 {
-            if lane == 0 {
-                states.store(
-                    0,
-                    FLAG_PREFIX | aggregate.bits() as u64,
-                    Scope::Device,
-                    Ordering::Relaxed,
-                );
-                prefix_slot.set(0, 0);
-            }
-        } else {
-            if lane == 0 {
-                states.store(
-                    tile,
-                    FLAG_AGGREGATE | aggregate.bits() as u64,
-                    Scope::Device,
-                    Ordering::Relaxed,
-                );
-            }
-            let prefix: T = look_back(&states, tile);
-            if lane == 0 {
+        if lane == 0 {
+            let flag = if tile == 0 {
+                FLAG_PREFIX
+            } else {
+                FLAG_AGGREGATE
+            };
+            states.store(
+                tile,
+                flag | aggregate.bits() as u64,
+                Scope::Device,
+                Ordering::Relaxed,
+            );
+        }
+        let prefix: T = look_back(&states, tile);
+        if lane == 0 {
+            if tile > 0 {
                 states.store(
                     tile,
                     FLAG_PREFIX | prefix.plus(aggregate).bits() as u64,
                     Scope::Device,
                     Ordering::Relaxed,
                 );
-                prefix_slot.set(0, prefix.bits());
             }
+            prefix_slot.set(0, prefix.bits());
         }
     }
     gpu::sync_threads();
 
-    // 5. Add the prefix and this warp's offset in each row, and store each chunk (16 bytes
-    //    when the output allows). The offsets come from the table after the look-back, so they
-    //    hold no registers during it.
-    let mut run_start = T::from_bits(prefix_slot.get(0));
-    gpu::unroll::each::<Q>(|j| {
-        let mut in_row = T::ZERO;
-        for w in 0..wid {
-            in_row = in_row.plus(table(j, w));
+    // 4. Rescan this thread's elements in place, from its prefix.
+    let mut run = T::from_bits(prefix_slot.get(0))
+        .plus(warp_prefix)
+        .plus(in_warp);
+    for k in 0..ppt {
+        let q = swizzle(ppt * t + k);
+        let w = buf.load_packet(q);
+        let mut r = [0u32; 4];
+        for e in 0..4 {
+            let v = T::from_bits(w[e]);
+            if exclusive {
+                r[e] = run.bits();
+                run = run.plus(v);
+            } else {
+                run = run.plus(v);
+                r[e] = run.bits();
+            }
         }
-        let start = run_start.plus(in_row).plus(before[j]);
-        for w in wid..warps {
-            in_row = in_row.plus(table(j, w));
+        buf.store_packet(q, r);
+    }
+    gpu::sync_threads();
+
+    // 5. Coalesced 16-byte stores of the tile.
+    for j in 0..ppt {
+        let p = t + BLOCK * j;
+        let i = base + 4 * p;
+        if i >= n {
+            break;
         }
-        run_start = run_start.plus(in_row);
-        if let Some(mut c) = row.chunk(t + b * j) {
-            let mut run = start;
-            let mut r = v[j];
-            for e in r.iter_mut() {
-                let x = *e;
-                if exclusive {
-                    *e = run;
-                    run = run.plus(x);
-                } else {
-                    run = run.plus(x);
-                    *e = run;
+        let w = buf.load_packet(swizzle(p));
+        // SAFETY: tile `tile` belongs to block `tile` alone, and packet p of it to this thread.
+        match unsafe { out.claim_packet_mut(i) } {
+            Some(o) => o.set(w),
+            None => {
+                for (e, we) in w.into_iter().enumerate() {
+                    if i + e < n {
+                        // SAFETY: as above.
+                        unsafe { *out.claim_mut(i + e) = T::from_bits(we) };
+                    }
                 }
             }
-            c.store(r);
         }
-    });
+    }
+}
+
+/// The tile buffer: [`TILE`] 4-byte elements.
+#[inline(always)]
+fn tile_buffer() -> SharedArray<u32, TILE> {
+    shared_array!(SCAN_TILE: [u32; TILE])
 }
 
 /// Prefix sums (`exclusive` != 0: `out[i] = x[0] + .. + x[i-1]`; else up to `x[i]`); integer
-/// sums wrap. Launch ⌈n / tile⌉ blocks of `tile / (4 · CHUNKS)` threads (a whole number of warps,
-/// at most 512; the host uses [`BLOCK`] and [`TILE`]) with `state` (one u64 per block) zeroed.
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
+/// sums wrap. Launch ⌈n / TILE⌉ blocks of [`BLOCK`] threads with `state` (one u64 per block)
+/// zeroed.
+#[kernel(same_len(x, out), launch_bounds(256), instances(f32, i32, u32))]
 pub fn scan<T: ScanWord>(
     x: &[T],
-    mut out: OutSlice<T, BlockRows<tile>>,
+    mut out: OutSlice<T, Manual>,
     mut state: OutSlice<u64, Atomic>,
-    tile: u32,
     exclusive: u32,
 ) {
-    scan_tile::<T, CHUNKS>(x, &mut out, &mut state, exclusive != 0);
+    scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
 }

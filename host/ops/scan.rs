@@ -1,6 +1,6 @@
 //! Prefix sums in one pass over the input (decoupled look-back): each block scans one tile of
-//! [`TILE`] elements held in registers and publishes its aggregate, then its inclusive prefix,
-//! in a state word of the [`ScanScratch`].
+//! [`TILE`] elements and publishes its aggregate, then its inclusive prefix, in a state word of
+//! the [`ScanScratch`].
 use super::{Library, dim_u32, invalid};
 use crate::kernels::{ScanInstance, consts};
 use crate::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
@@ -72,6 +72,6 @@ impl Library {
         let exclusive = (kind == ScanKind::Exclusive) as u32;
         self.kernels
             .scan
-            .launch_with(s, &cfg, x, out, state, TILE as u32, exclusive)
+            .launch_with(s, &cfg, x, out, state, exclusive)
     }
 }
