@@ -438,9 +438,18 @@ fn fill_and_vector_add_through_misaligned_views_stay_in_bounds() {
             lib.fill(&s, -2.5, &mut buf[off..off + n]).unwrap();
             runtime::sync(&s).unwrap();
             let got = runtime::download(&buf).unwrap();
-            assert!(got[..off].iter().all(|&v| v == 0.0), "fill n={n} off={off}: before");
-            assert!(got[off..off + n].iter().all(|&v| v == -2.5), "fill n={n} off={off}");
-            assert!(got[off + n..].iter().all(|&v| v == 0.0), "fill n={n} off={off}: after");
+            assert!(
+                got[..off].iter().all(|&v| v == 0.0),
+                "fill n={n} off={off}: before"
+            );
+            assert!(
+                got[off..off + n].iter().all(|&v| v == -2.5),
+                "fill n={n} off={off}"
+            );
+            assert!(
+                got[off + n..].iter().all(|&v| v == 0.0),
+                "fill n={n} off={off}: after"
+            );
 
             let a = random_f32(n + off, 70 + n as u64);
             let b = random_f32(n + off, 80 + n as u64);
