@@ -371,20 +371,15 @@ def run_maps(m, quick):
 
 
 # ---------------------------------------------------------------- scan
-# Plans of the generic `scan` entry: (threads per block, elements per thread); the tile is
-# their product. The library launches "b512".
-SCAN_PLANS = {"b512": (512, 16), "b256": (256, 16), "b128": (128, 16)}
-SCAN_DEFAULT = "b512"
+SCAN_TILE = 8192  # elements per 256-thread block of the generic `scan` entry
 
 
-def scan_launch(m, name, x, out, exclusive, plan=SCAN_DEFAULT):
+def scan_launch(m, name, x, out, exclusive):
     """One block per tile; state = one zeroed word per tile (zeroed inside the timing, as the
     library does). `name` (scan_f32, scan_i32, scan_u32) picks the generic entry's instance."""
-    block, per = SCAN_PLANS[plan]
-    tile = block * per
-    grid = max(1, (x.numel() + tile - 1) // tile)
+    grid = max(1, (x.numel() + SCAN_TILE - 1) // SCAN_TILE)
     state = torch.zeros(grid, dtype=torch.int64, device=DEV)
-    m.launch(name.replace("scan_", "scan__"), grid, block, [x, out, state, U32(tile), U32(exclusive)])
+    m.launch(name.replace("scan_", "scan__"), grid, 256, [x, out, state, U32(exclusive)])
 
 
 def run_scan(m, quick):
@@ -401,26 +396,21 @@ def run_scan(m, quick):
         return ((v.double() - r).abs() / scale).max().item() / 2 ** -24
 
     times = {}
-    for plan in SCAN_PLANS:
-        for excl in (0, 1):
-            try:
-                scan_launch(m, "scan_f32", x, out, excl, plan)
-                torch.cuda.synchronize()
-            except Exception as ex:
-                expect(f"scan plan {plan}", False, repr(ex))
-                continue
-            e = scan_err(out, excl == 1)
-            t = bench(lambda: scan_launch(m, "scan_f32", x, out, excl, plan))
-            times[(plan, excl)] = (t, e)
+    for excl in (0, 1):
+        scan_launch(m, "scan_f32", x, out, excl)
+        torch.cuda.synchronize()
+        e = scan_err(out, excl == 1)
+        t = bench(lambda: scan_launch(m, "scan_f32", x, out, excl))
+        times[excl] = (t, e)
     xc = tcp(x)
     tt = bench(lambda: torch.cumsum(x, 0))
     e_t = scan_err(torch.cumsum(x, 0))
     tc = bench(lambda: cp.cumsum(xc))
     e_c = scan_err(torch.from_dlpack(cp.cumsum(xc)))
-    for (plan, excl), (t, e) in times.items():
-        row(f"scan_f32 {plan} {'exclusive' if excl else 'inclusive'}", f"2^{int(math.log2(n))}",
+    for excl, (t, e) in times.items():
+        row(f"scan_f32 {'exclusive' if excl else 'inclusive'}", f"2^{int(math.log2(n))}",
             8 * n, t, tt, tc, {"ours": e, "torch": e_t, "cupy": e_c}, "err in 2^-24 of prefix |x|")
-        expect(f"scan_f32 {plan} excl={excl} accuracy", e <= max(e_t, e_c) * 2 + 64,
+        expect(f"scan_f32 excl={excl} accuracy", e <= max(e_t, e_c) * 2 + 64,
                f"{e} vs {e_t}/{e_c}")
     del ref, scale, out
     free()
@@ -444,25 +434,18 @@ def run_scan(m, quick):
                 t, tt, tc, None, "exact" if ok else "MISMATCH")
         del xi, oi, refi
         free()
-    # awkward sizes, misaligned, every plan
-    for plan in SCAN_PLANS:
-        for nn in (1, 5, 31, 4095, 4096, 4097, 100000, 1 << 20 | 7):
-            for off in (0, 1):
-                xs = torch.randint(-50, 50, (nn + off,), device=DEV, dtype=torch.int32)[off:]
-                o = torch.empty(nn, device=DEV, dtype=torch.int32)
-                for excl in (0, 1):
-                    if plan == SCAN_DEFAULT:
-                        scan_launch(m, "scan_i32", xs, o, excl, plan)
-                    else:
-                        xf = xs.float()
-                        of = torch.empty(nn, device=DEV)
-                        scan_launch(m, "scan_f32", xf, of, excl, plan)
-                        o = of.round().int()
-                    r = torch.cumsum(xs.long(), 0)
-                    if excl:
-                        r = r - xs.long()
-                    expect(f"scan {plan} n={nn} off={off} excl={excl}", torch.equal(o.long(), r),
-                           "mismatch")
+    # awkward sizes, misaligned
+    for nn in (1, 5, 31, 8191, 8192, 8193, 100000, 1 << 20 | 7):
+        for off in (0, 1):
+            xs = torch.randint(-50, 50, (nn + off,), device=DEV, dtype=torch.int32)[off:]
+            o = torch.empty(nn, device=DEV, dtype=torch.int32)
+            for excl in (0, 1):
+                scan_launch(m, "scan_i32", xs, o, excl)
+                r = torch.cumsum(xs.long(), 0)
+                if excl:
+                    r = r - xs.long()
+                expect(f"scan_i32 n={nn} off={off} excl={excl}", torch.equal(o.long(), r),
+                       "mismatch")
 
 
 # ---------------------------------------------------------------- fill, vector_add
@@ -473,8 +456,8 @@ def run_fill(m, quick):
     tt = bench(lambda: out.fill_(3.5))
     oc = tcp(out)
     tc = bench(lambda: oc.fill(3.5))
-    for per in (1, 2, 4, 8, 16):
-        for block in (128, 256, 512):
+    for per in (1, 2, 4):
+        for block in (256,):
             rowlen = block * 4 * per
             grid = (n + rowlen - 1) // rowlen
             out.zero_()
@@ -486,7 +469,7 @@ def run_fill(m, quick):
     for nn, off in ((1, 0), (5, 1), (4097, 3), (1 << 20 | 7, 1)):
         base = torch.zeros(nn + off + 1, device=DEV)
         o = base[off:off + nn]
-        m.launch("fill_f32", (nn + 4095) // 4096, 256, [2.0, U32(4096), o])
+        m.launch("fill_f32", (nn + 2047) // 2048, 256, [2.0, U32(2048), o])
         torch.cuda.synchronize()
         expect(f"fill n={nn} off={off}", bool((o == 2.0).all()) and base[:off].eq(0).all().item()
                and base[off + nn:].eq(0).all().item(), "mismatch or out of bounds")
