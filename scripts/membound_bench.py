@@ -385,15 +385,15 @@ def run_maps(m, quick):
 
 
 # ---------------------------------------------------------------- scan
-SCAN_TILE = {"scan_f32": 8192, "scan_i32": 8192, "scan_u32": 8192}
+SCAN_TILE = 8192  # elements per 256-thread block of the generic `scan` entry
 
 
 def scan_launch(m, name, x, out, exclusive):
-    """One block per tile of 8192 elements; state = one zeroed word per tile."""
-    tile = SCAN_TILE[name]
-    grid = max(1, (x.numel() + tile - 1) // tile)
+    """One block per tile; state = one zeroed word per tile (zeroed inside the timing, as the
+    library does). `name` (scan_f32, scan_i32, scan_u32) picks the generic entry's instance."""
+    grid = max(1, (x.numel() + SCAN_TILE - 1) // SCAN_TILE)
     state = torch.zeros(grid, dtype=torch.int64, device=DEV)
-    m.launch(name, grid, 256, [x, out, state, U32(exclusive)])
+    m.launch(name.replace("scan_", "scan__"), grid, 256, [x, out, state, U32(exclusive)])
 
 
 def run_scan(m, quick):
@@ -410,22 +410,22 @@ def run_scan(m, quick):
         return ((v.double() - r).abs() / scale).max().item() / 2 ** -24
 
     times = {}
-    for name in ("scan_f32",):
-        for excl in (0, 1):
-            scan_launch(m, name, x, out, excl)
-            torch.cuda.synchronize()
-            e = scan_err(out, excl == 1)
-            t = bench(lambda: scan_launch(m, name, x, out, excl))
-            times[(name, excl)] = (t, e)
+    for excl in (0, 1):
+        scan_launch(m, "scan_f32", x, out, excl)
+        torch.cuda.synchronize()
+        e = scan_err(out, excl == 1)
+        t = bench(lambda: scan_launch(m, "scan_f32", x, out, excl))
+        times[excl] = (t, e)
     xc = tcp(x)
     tt = bench(lambda: torch.cumsum(x, 0))
     e_t = scan_err(torch.cumsum(x, 0))
     tc = bench(lambda: cp.cumsum(xc))
     e_c = scan_err(torch.from_dlpack(cp.cumsum(xc)))
-    for (name, excl), (t, e) in times.items():
-        row(f"{name} {'exclusive' if excl else 'inclusive'}", f"2^{int(math.log2(n))}", 8 * n, t,
-            tt, tc, {"ours": e, "torch": e_t, "cupy": e_c}, "err in 2^-24 of prefix |x|")
-        expect(f"{name} excl={excl} accuracy", e <= max(e_t, e_c) * 2 + 64, f"{e} vs {e_t}/{e_c}")
+    for excl, (t, e) in times.items():
+        row(f"scan_f32 {'exclusive' if excl else 'inclusive'}", f"2^{int(math.log2(n))}",
+            8 * n, t, tt, tc, {"ours": e, "torch": e_t, "cupy": e_c}, "err in 2^-24 of prefix |x|")
+        expect(f"scan_f32 excl={excl} accuracy", e <= max(e_t, e_c) * 2 + 64,
+               f"{e} vs {e_t}/{e_c}")
     del ref, scale, out
     free()
     for dt, name in ((torch.int32, "scan_i32"), (torch.int32, "scan_u32")):
@@ -449,7 +449,7 @@ def run_scan(m, quick):
         del xi, oi, refi
         free()
     # awkward sizes, misaligned
-    for nn in (1, 5, 4095, 4096, 4097, 100000, 1 << 20 | 3):
+    for nn in (1, 5, 31, 8191, 8192, 8193, 100000, 1 << 20 | 7):
         for off in (0, 1):
             xs = torch.randint(-50, 50, (nn + off,), device=DEV, dtype=torch.int32)[off:]
             o = torch.empty(nn, device=DEV, dtype=torch.int32)
@@ -458,7 +458,49 @@ def run_scan(m, quick):
                 r = torch.cumsum(xs.long(), 0)
                 if excl:
                     r = r - xs.long()
-                expect(f"scan_i32 n={nn} off={off} excl={excl}", torch.equal(o.long(), r), "mismatch")
+                expect(f"scan_i32 n={nn} off={off} excl={excl}", torch.equal(o.long(), r),
+                       "mismatch")
+
+
+# ---------------------------------------------------------------- fill, vector_add
+def run_fill(m, quick):
+    n = 1 << (24 if quick else 28)
+    print(f"== fill / vector_add, n = {n}")
+    out = torch.empty(n, device=DEV)
+    tt = bench(lambda: out.fill_(3.5))
+    oc = tcp(out)
+    tc = bench(lambda: oc.fill(3.5))
+    for per in (1, 2, 4):
+        for block in (256,):
+            rowlen = block * 4 * per
+            grid = (n + rowlen - 1) // rowlen
+            out.zero_()
+            m.launch("fill_f32", grid, block, [3.5, U32(rowlen), out])
+            torch.cuda.synchronize()
+            expect(f"fill per={per} b={block}", bool((out == 3.5).all()), "mismatch")
+            t = bench(lambda: m.launch("fill_f32", grid, block, [3.5, U32(rowlen), out]))
+            row(f"fill_f32 {per} stores x {block}", f"2^{int(math.log2(n))}", 4 * n, t, tt, tc)
+    for nn, off in ((1, 0), (5, 1), (4097, 3), (1 << 20 | 7, 1)):
+        base = torch.zeros(nn + off + 1, device=DEV)
+        o = base[off:off + nn]
+        m.launch("fill_f32", (nn + 2047) // 2048, 256, [2.0, U32(2048), o])
+        torch.cuda.synchronize()
+        expect(f"fill n={nn} off={off}", bool((o == 2.0).all()) and base[:off].eq(0).all().item()
+               and base[off + nn:].eq(0).all().item(), "mismatch or out of bounds")
+    a = torch.randn(n, device=DEV)
+    b = torch.randn(n, device=DEV)
+    tt = bench(lambda: torch.add(a, b, out=out))
+    ac, bc = tcp(a), tcp(b)
+    tc = bench(lambda: cp.add(ac, bc, out=oc))
+    for name in ("vector_add", "add_f32"):
+        grid = (n // 4 + 255) // 256
+        m.launch(name, grid, 256, [a, b, out])
+        torch.cuda.synchronize()
+        expect(f"{name}", torch.equal(out, a + b), "mismatch")
+        t = bench(lambda: m.launch(name, grid, 256, [a, b, out]))
+        row(f"{name} f32", f"2^{int(math.log2(n))}", 12 * n, t, tt, tc)
+    del a, b, out
+    free()
 
 
 # ---------------------------------------------------------------- transpose
@@ -940,7 +982,7 @@ def main():
     m = Module(a.cubin)
     print(f"torch {torch.__version__}, cupy {cp.__version__}, {torch.cuda.get_device_name(0)}, {SMS} SMs")
     measure_copy()
-    sections = {"maps": run_maps, "scan": run_scan, "transpose": run_transpose,
+    sections = {"maps": run_maps, "scan": run_scan, "fill": run_fill, "transpose": run_transpose,
                 "softmax": run_softmax, "norms": run_norms, "xent": run_xent}
     only = [s for s in a.only.split(",") if s] or list(sections)
     for s in only:

@@ -425,3 +425,45 @@ fn generic_axpy_every_instance_at_misaligned_offsets() {
         }
     }
 }
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn fill_and_vector_add_through_misaligned_views_stay_in_bounds() {
+    let (gpu, lib, s) = setup();
+    for n in [1usize, 5, 4095, 4096, 4097, (1 << 20) + 7] {
+        for off in [0usize, 1, 3] {
+            // Guards of 7 elements on both sides: anything written outside the view shows.
+            let total = n + off + 7;
+            let mut buf = gpu.alloc_filled::<f32>(total, 0).unwrap();
+            lib.fill(&s, -2.5, &mut buf[off..off + n]).unwrap();
+            runtime::sync(&s).unwrap();
+            let got = runtime::download(&buf).unwrap();
+            assert!(
+                got[..off].iter().all(|&v| v == 0.0),
+                "fill n={n} off={off}: before"
+            );
+            assert!(
+                got[off..off + n].iter().all(|&v| v == -2.5),
+                "fill n={n} off={off}"
+            );
+            assert!(
+                got[off + n..].iter().all(|&v| v == 0.0),
+                "fill n={n} off={off}: after"
+            );
+
+            let a = random_f32(n + off, 70 + n as u64);
+            let b = random_f32(n + off, 80 + n as u64);
+            let (da, db) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
+            let mut out = gpu.alloc_filled::<f32>(total, 0).unwrap();
+            lib.kernels()
+                .vector_add
+                .launch(&s, &da[off..], &db[off..], &mut out[off..off + n])
+                .unwrap();
+            runtime::sync(&s).unwrap();
+            let got = runtime::download(&out).unwrap();
+            let want: Vec<f32> = (off..off + n).map(|i| a[i] + b[i]).collect();
+            assert_eq!(got[off..off + n], want[..], "vector_add n={n} off={off}");
+            assert!(got[..off].iter().chain(&got[off + n..]).all(|&v| v == 0.0));
+        }
+    }
+}

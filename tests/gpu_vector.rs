@@ -114,9 +114,9 @@ fn explicit_configs_are_checked_against_device_limits() {
     use gpukit::runtime::LaunchConfig;
     let (gpu, k) = setup();
     let s = gpu.stream().unwrap();
-    let a = gpu.upload(&random_f32(64, 1)).unwrap();
-    let b = gpu.upload(&random_f32(64, 2)).unwrap();
-    let mut out = gpu.alloc_filled::<f32>(64, 0).unwrap();
+    let a = gpu.upload(&random_f32(256, 1)).unwrap();
+    let b = gpu.upload(&random_f32(256, 2)).unwrap();
+    let mut out = gpu.alloc_filled::<f32>(256, 0).unwrap();
     let bad = LaunchConfig::linear(1, 2048);
     let e = k
         .vector_add
@@ -125,12 +125,14 @@ fn explicit_configs_are_checked_against_device_limits() {
     assert!(matches!(e, Error::InvalidConfig { .. }), "{e}");
     let p = gpu.props();
     assert!((p.major, p.minor) >= (5, 2));
-    // A too-small explicit grid covers only part of the output; the rest stays as it was.
+    // A too-small explicit grid covers only part of the output (32 threads of four elements
+    // each); the rest stays as it was.
     let cfg = LaunchConfig::linear(1, 32);
     k.vector_add
         .launch_with(&s, &cfg, &a, &b, &mut out)
         .unwrap();
     runtime::sync(&s).unwrap();
     let got = runtime::download(&out).unwrap();
-    assert!(got[32..].iter().all(|&v| v == 0.0));
+    assert!(got[..128].iter().all(|&v| v != 0.0));
+    assert!(got[128..].iter().all(|&v| v == 0.0));
 }

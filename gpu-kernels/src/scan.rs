@@ -1,5 +1,6 @@
 //! Single-pass prefix sums (inclusive and exclusive) with decoupled look-back (Merrill &
 //! Garland; CUB's `agent_scan`), one read and one write of the data: the memory floor of a scan.
+//! One generic source for f32, i32 and u32 (`ScanWord`).
 //!
 //! Block `b` owns tile `b` of [`TILE`] elements. It stages the tile in shared memory with
 //! `cp.async` (no registers hold the data in flight: six blocks fit on an SM, 192 KB in flight),
@@ -38,13 +39,17 @@ const FLAG_PREFIX: u64 = 2 << 32;
 
 /// What the scan needs of an element type: an associative addition with identity 0, and 32-bit
 /// words to travel through shuffles, shared memory and tile states.
-trait Scan: Copy {
+pub trait ScanWord: Copy + SharedElem {
+    /// The identity of [`plus`](Self::plus).
     const ZERO: Self;
+    /// `self + o` (wrapping for integers).
     fn plus(self, o: Self) -> Self;
+    /// The value's bits.
     fn bits(self) -> u32;
+    /// The value with these bits.
     fn from_bits(b: u32) -> Self;
 }
-impl Scan for f32 {
+impl ScanWord for f32 {
     const ZERO: f32 = 0.0;
     #[inline(always)]
     fn plus(self, o: f32) -> f32 {
@@ -59,7 +64,7 @@ impl Scan for f32 {
         f32::from_bits(b)
     }
 }
-impl Scan for i32 {
+impl ScanWord for i32 {
     const ZERO: i32 = 0;
     #[inline(always)]
     fn plus(self, o: i32) -> i32 {
@@ -74,7 +79,7 @@ impl Scan for i32 {
         b as i32
     }
 }
-impl Scan for u32 {
+impl ScanWord for u32 {
     const ZERO: u32 = 0;
     #[inline(always)]
     fn plus(self, o: u32) -> u32 {
@@ -92,7 +97,7 @@ impl Scan for u32 {
 
 /// Inclusive scan across the warp of `v` (lane i gets v_0 + .. + v_i).
 #[inline(always)]
-fn warp_scan<T: Scan>(mut v: T) -> T {
+fn warp_scan<T: ScanWord>(mut v: T) -> T {
     let lane = warp::lane_id();
     let mut d = 1;
     while d < 32 {
@@ -107,7 +112,7 @@ fn warp_scan<T: Scan>(mut v: T) -> T {
 
 /// Sum across the warp; every lane gets it.
 #[inline(always)]
-fn warp_sum<T: Scan>(mut v: T) -> T {
+fn warp_sum<T: ScanWord>(mut v: T) -> T {
     let mut m = 16;
     while m > 0 {
         v = v.plus(T::from_bits(warp::shfl_xor_u32(v.bits(), m)));
@@ -127,7 +132,7 @@ fn swizzle(p: usize) -> usize {
 /// Walks back from `tile` over the predecessors' states (warp 0 only; lane 0 has already
 /// published this tile's aggregate) and returns the sum of all tiles before `tile`.
 #[inline(always)]
-fn look_back<T: Scan>(states: &gpu::AtomicSlice<'_, u64>, tile: usize) -> T {
+fn look_back<T: ScanWord>(states: &gpu::AtomicSlice<'_, u64>, tile: usize) -> T {
     let lane = warp::lane_id() as usize;
     let mut prefix = T::ZERO;
     let mut end = tile;
@@ -165,7 +170,7 @@ fn look_back<T: Scan>(states: &gpu::AtomicSlice<'_, u64>, tile: usize) -> T {
 }
 
 #[inline(always)]
-fn scan_tile<T: Scan + SharedElem, const N: usize>(
+fn scan_tile<T: ScanWord, const N: usize>(
     buf: SharedArray<u32, N>,
     x: &[T],
     out: &mut OutSlice<T, Manual>,
@@ -310,34 +315,13 @@ fn tile_buffer() -> SharedArray<u32, TILE> {
     shared_array!(SCAN_TILE: [u32; TILE])
 }
 
-/// Prefix sums of f32 (`exclusive` != 0: out[i] = x[0] + .. + x[i-1]; else up to x[i]).
-/// Launch ⌈n / TILE⌉ blocks of [`BLOCK`] threads with `state` (one u64 per block) zeroed.
-#[kernel(same_len(x, out), launch_bounds(256))]
-pub fn scan_f32(
-    x: &[f32],
-    mut out: OutSlice<f32, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
-}
-
-/// Prefix sums of i32 (wrapping), as [`scan_f32`].
-#[kernel(same_len(x, out), launch_bounds(256))]
-pub fn scan_i32(
-    x: &[i32],
-    mut out: OutSlice<i32, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
-}
-
-/// Prefix sums of u32 (wrapping), as [`scan_f32`].
-#[kernel(same_len(x, out), launch_bounds(256))]
-pub fn scan_u32(
-    x: &[u32],
-    mut out: OutSlice<u32, Manual>,
+/// Prefix sums (`exclusive` != 0: `out[i] = x[0] + .. + x[i-1]`; else up to `x[i]`); integer
+/// sums wrap. Launch ⌈n / TILE⌉ blocks of [`BLOCK`] threads with `state` (one u64 per block)
+/// zeroed.
+#[kernel(same_len(x, out), launch_bounds(256), instances(f32, i32, u32))]
+pub fn scan<T: ScanWord>(
+    x: &[T],
+    mut out: OutSlice<T, Manual>,
     mut state: OutSlice<u64, Atomic>,
     exclusive: u32,
 ) {

@@ -1,9 +1,15 @@
 //! Element-wise ops on vectors: `out = a (op) b`, `out = alpha · x`, `out = value`, and AXPY
 //! (`out = alpha · x + y`). Four elements per thread with 16-byte accesses when the buffers
 //! allow; every output element is written exactly once. Slices of unequal length are an error.
-use super::Library;
+use super::{Library, dim_u32};
 use crate::kernels::AxpyInstance;
-use crate::runtime::{DeviceCopy, DeviceSlice, Result, Stream};
+use crate::runtime::{DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
+
+/// Threads per block of `fill`.
+const FILL_BLOCK: u32 = 256;
+/// Elements each block of `fill` writes: two 16-byte stores per thread (measured on the H200 at
+/// 2^28: one store 0.257 ms, two 0.2315, four 0.233, eight 0.237; torch 0.231).
+const FILL_ROW: u32 = FILL_BLOCK * 4 * 2;
 
 /// Element-wise binary operations on f32 vectors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +61,11 @@ impl Library {
 
     /// Every element of `out` set to `value`.
     pub fn fill(&self, s: &Stream, value: f32, out: &mut DeviceSlice<f32>) -> Result<()> {
-        self.kernels.fill_f32.launch(s, value, out)
+        let blocks = dim_u32("fill", "blocks", out.len().div_ceil(FILL_ROW as usize))?;
+        let cfg = LaunchConfig::linear(blocks, FILL_BLOCK);
+        self.kernels
+            .fill_f32
+            .launch_with(s, &cfg, value, FILL_ROW, out)
     }
 
     /// `out = alpha · x + y`, element-wise, with one rounding (a fused multiply-add).

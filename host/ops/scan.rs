@@ -2,7 +2,7 @@
 //! [`TILE`] elements and publishes its aggregate, then its inclusive prefix, in a state word of
 //! the [`ScanScratch`].
 use super::{Library, dim_u32, invalid};
-use crate::kernels::{Kernels, consts};
+use crate::kernels::{ScanInstance, consts};
 use crate::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
 
 /// Elements one block of the scan kernels covers.
@@ -25,40 +25,11 @@ pub struct ScanScratch {
     state: DeviceBuffer<u64>,
 }
 
-/// Element types with a prefix-sum kernel: f32, i32, u32.
-pub trait ScanElem: DeviceCopy {
-    #[doc(hidden)]
-    fn launch(
-        k: &Kernels,
-        s: &Stream,
-        cfg: &LaunchConfig,
-        x: &DeviceSlice<Self>,
-        out: &mut DeviceSlice<Self>,
-        state: &mut DeviceSlice<u64>,
-        exclusive: u32,
-    ) -> Result<()>;
-}
+/// Element types with a prefix-sum kernel (f32, i32, u32): the instances of the generic `scan`
+/// kernel. Implemented for exactly those; nothing to implement.
+pub trait ScanElem: DeviceCopy + ScanInstance {}
 
-macro_rules! scan_elem {
-    ($t:ty, $k:ident) => {
-        impl ScanElem for $t {
-            fn launch(
-                k: &Kernels,
-                s: &Stream,
-                cfg: &LaunchConfig,
-                x: &DeviceSlice<Self>,
-                out: &mut DeviceSlice<Self>,
-                state: &mut DeviceSlice<u64>,
-                exclusive: u32,
-            ) -> Result<()> {
-                k.$k.launch_with(s, cfg, x, out, state, exclusive)
-            }
-        }
-    };
-}
-scan_elem!(f32, scan_f32);
-scan_elem!(i32, scan_i32);
-scan_elem!(u32, scan_u32);
+impl<T: DeviceCopy + ScanInstance> ScanElem for T {}
 
 impl Library {
     /// Scratch for scans of up to `n` elements.
@@ -99,6 +70,8 @@ impl Library {
         runtime::zero_async(s, state)?;
         let cfg = LaunchConfig::linear(blocks, BLOCK);
         let exclusive = (kind == ScanKind::Exclusive) as u32;
-        T::launch(&self.kernels, s, &cfg, x, out, state, exclusive)
+        self.kernels
+            .scan
+            .launch_with(s, &cfg, x, out, state, exclusive)
     }
 }

@@ -65,7 +65,41 @@ pub struct KernelFn {
     name: &'static str,
     attrs: FunctionAttrs,
     limits: DeviceProps,
+    /// Resident blocks per SM by block size, without dynamic shared memory (see
+    /// [`OccupancyCache`]): grid-stride launches need it on every call.
+    occupancy: OccupancyCache,
     _module: Arc<Module>,
+}
+
+/// A few `(block size, resident blocks per SM)` answers of the driver's occupancy calculator,
+/// which depend only on the kernel, the device and the block size. Lock-free: a slot holds
+/// `block << 32 | blocks`, and two threads racing to fill one write the same answer.
+#[derive(Default)]
+struct OccupancyCache([std::sync::atomic::AtomicU64; 4]);
+
+impl OccupancyCache {
+    fn get(&self, block: u32) -> Option<u32> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0.iter().find_map(|slot| {
+            let v = slot.load(Relaxed);
+            (v >> 32 == block as u64 && v != 0).then_some(v as u32)
+        })
+    }
+
+    /// Into a free slot (or the block size's own), else over the slot its power of two picks
+    /// (128, 256, 512 and 1024 threads get different ones).
+    fn put(&self, block: u32, blocks: u32) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let slot = self
+            .0
+            .iter()
+            .find(|s| {
+                let v = s.load(Relaxed);
+                v == 0 || v >> 32 == block as u64
+            })
+            .unwrap_or(&self.0[block.trailing_zeros() as usize % self.0.len()]);
+        slot.store((block as u64) << 32 | blocks as u64, Relaxed);
+    }
 }
 
 // SAFETY: a CUfunction is a driver handle usable from any thread with its context current; the
@@ -101,6 +135,7 @@ impl KernelFn {
             name,
             attrs,
             limits: limits.clone(),
+            occupancy: OccupancyCache::default(),
             _module: module,
         })
     }
@@ -152,7 +187,15 @@ impl KernelFn {
         if grid_stride && cfg.blocks() > 0 {
             // Registers and shared memory may allow fewer resident blocks than threads do: a
             // grid beyond one resident wave would only add a tail.
-            let per_sm = self.occupancy(cfg.block.0, 0)?.max(1);
+            let block = cfg.block.0;
+            let per_sm = match self.occupancy.get(block) {
+                Some(n) => n,
+                None => {
+                    let n = self.occupancy(block, 0)?.max(1);
+                    self.occupancy.put(block, n);
+                    n
+                }
+            };
             cfg.grid.0 = cfg.grid.0.min(per_sm * self.limits.sm_count);
         }
         Ok(cfg)
@@ -646,6 +689,32 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("kernel's limit of 256"), "{e}");
+    }
+
+    #[test]
+    fn occupancy_cache_keeps_answers_per_block_size() {
+        let c = OccupancyCache::default();
+        assert_eq!(c.get(256), None);
+        c.put(256, 8);
+        c.put(1024, 2);
+        assert_eq!(
+            (c.get(256), c.get(1024), c.get(512)),
+            (Some(8), Some(2), None)
+        );
+        c.put(128, 12);
+        c.put(512, 4);
+        assert_eq!(
+            (c.get(128), c.get(512), c.get(256)),
+            (Some(12), Some(4), Some(8))
+        );
+        // Full: a fifth size replaces one slot; the answer it displaced is asked again later.
+        c.put(96, 16);
+        assert_eq!(c.get(96), Some(16));
+        let kept = [128, 256, 512, 1024]
+            .iter()
+            .filter(|&&b| c.get(b).is_some())
+            .count();
+        assert_eq!(kept, 3);
     }
 
     #[test]
