@@ -10,7 +10,7 @@ use gpukit::ops::{
 };
 use gpukit::runtime::half::{bf16, f16};
 use gpukit::runtime::{DeviceBuffer, Gpu, Stream, download};
-use gpukit_bench::resnet::reference::{self, Act};
+use gpukit_bench::resnet::reference::{self, Act, Rounding};
 use gpukit_bench::resnet::weights::{self, ConvSpec, FoldedConv, Tensor};
 use gpukit_bench::resnet::{CLASSES, Forward, PADDED_CHANNELS, ResNet18, fold_all, rel_err, top_k};
 use rand::{Rng, SeedableRng};
@@ -775,4 +775,43 @@ fn image_files_are_resized_and_centre_cropped() {
     assert_eq!(px(218, 112), [0, 0, 255]);
     let e = gpukit_bench::resnet::load_image(&dir.path().join("none.png"), 224).unwrap_err();
     assert!(e.contains("none.png"), "{e}");
+}
+
+/// Max over images of max |got − exact| / max |exact| (the metric of the torch comparison).
+fn logits_err(got: &[f64], exact: &[f64]) -> f64 {
+    got.chunks(CLASSES)
+        .zip(exact.chunks(CLASSES))
+        .map(|(g, e)| max_rel(g, e))
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn folded_single_rounding_is_closer_to_exact_than_torch_eager_rounding() {
+    // No GPU: the CPU reference with 16-bit storage emulated, gpukit's rounding (batch norm
+    // folded, one rounding per convolution, f32 logits) against torch eager's (convolution,
+    // batch norm and residual sum each rounded, 16-bit logits), both against exact f64.
+    let t = weights::synthetic(5);
+    let (n, size) = (3, 32);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+    let images: Vec<u8> = (0..n * size * size * 3)
+        .map(|_| rng.random::<u8>())
+        .collect();
+    let fc_w = &t["fc.weight"].data;
+    let exact = reference::forward(&fold_all(&t), fc_w, &t["fc.bias"].data, &images, n, size);
+    let bf: fn(f64) -> f64 = |v| bf16::from_f32(v as f32).to_f32() as f64;
+    let hf: fn(f64) -> f64 = |v| f16::from_f32(v as f32).to_f32() as f64;
+    for (name, round) in [("bf16", bf), ("f16", hf)] {
+        let err = |s| {
+            logits_err(
+                &reference::forward_rounded(&t, &images, n, size, round, s),
+                &exact,
+            )
+        };
+        let (ours, torch) = (err(Rounding::Folded), err(Rounding::TorchEager));
+        println!("{name}: folded {ours:.2e}, torch eager {torch:.2e} (logits vs exact f64)");
+        assert!(
+            ours < torch,
+            "{name}: folded {ours:.2e} vs torch eager {torch:.2e}"
+        );
+    }
 }
