@@ -39,7 +39,9 @@
 //!   [`conv_reduce`] adds the slices and applies the same epilogue (or writes f32 logits).
 use gpukit_device::mma::{self, MmaInput};
 use gpukit_device::shared_vec::{cp_async_commit, cp_async_wait};
-use gpukit_device::{self as gpu, Bf16, Float, GridStride, Input, Manual, OutSlice, kernel};
+use gpukit_device::{
+    self as gpu, Bf16, Float, GridStride, Input, Manual, OutSlice, PerThread, kernel, trap,
+};
 
 /// Two pipelines exist. The shallow one: K slices of 64 bytes per tile row (32 halves, 16 f32s)
 /// in 4 shared-memory stages.
@@ -85,8 +87,6 @@ pub const CONV_C64_DEEP_SHARED_BYTES: usize =
 pub const CONV_SMALL_DEEP_SHARED_BYTES: usize =
     CONV_DEEP_STAGES * (CONV_SMALL_BM + CONV_SMALL_BN) * CONV_DEEP_KB;
 
-/// Threads of the element-wise kernels (pooling, input, reduction) per block.
-pub const CONV_ELEM_THREADS: usize = 256;
 
 /// Storage types of activations and weights: f16 and [`Bf16`] (one `m16n8k16` MMA per step) and
 /// f32 (3xTF32: three `m16n8k8.tf32` MMAs per step, see the module docs).
@@ -159,10 +159,6 @@ impl ConvAct for f32 {
     }
 }
 
-#[inline(always)]
-fn trap() -> ! {
-    // SAFETY: `trap` aborts the kernel; no memory is touched.
-    unsafe { gpukit_device::__device_asm!("trap;", options(noreturn, nostack)) }
 }
 
 /// Byte offset of logical chunk `c` of row `r` in a tile whose rows hold `kb` bytes (swizzled,
@@ -783,53 +779,19 @@ fn load8<T: ConvAct>(x: &Input<'_, T>, i: usize) -> [f32; 8] {
     x.items::<8>(i).map(|v| v.to_f32())
 }
 
-/// Eight f32s rounded to `T` and stored at `out[i .. i + 8]` with 16-byte stores when aligned
-/// (element-wise otherwise, bounds-checked).
-///
-/// # Safety
-/// No other thread accesses `out[i .. i + 8]` during the launch.
+/// Eight f32s rounded to `T`, stored as a thread's group of the output (16-byte stores when
+/// the launch's alignment allows).
 #[inline(always)]
-unsafe fn store8<T: ConvAct>(out: &mut OutSlice<T, Manual>, i: usize, v: [f32; 8]) {
-    if i + 8 <= out.len() {
-        // SAFETY: `i + 8 <= len`.
-        let p = unsafe { out.as_mut_ptr().add(i) };
-        if (p as usize) % 16 == 0 {
-            let size = core::mem::size_of::<T>();
-            let mut w = [0u32; 8];
-            for (j, &y) in v.iter().enumerate() {
-                let b = T::from_f32(y).bits();
-                if size == 2 {
-                    w[j / 2] |= b << (16 * (j % 2));
-                } else {
-                    w[j] = b;
-                }
-            }
-            // 16-byte stores: one for halves, two for f32.
-            for q in 0..size / 2 {
-                // SAFETY: 16 aligned bytes inside the output (`8 × size` bytes from `p`), this
-                // thread's alone (caller's contract).
-                unsafe {
-                    *(p.cast::<Words4>().add(q)) =
-                        Words4([w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3]])
-                };
-            }
-            return;
-        }
-    }
-    for (j, &y) in v.iter().enumerate() {
-        // SAFETY: bounds-checked; exclusive by the caller's contract.
-        unsafe { *out.claim_mut(i + j) = T::from_f32(y) };
+fn store8<T: ConvAct>(out: &mut OutSlice<T, PerThread<8>>, v: [f32; 8]) {
+    if let Some(mut o) = out.thread_items() {
+        o.store(v.map(T::from_f32));
     }
 }
 
-/// 16 bytes at a 16-byte aligned address: one vector store.
-#[repr(C, align(16))]
-#[derive(Clone, Copy)]
-struct Words4([u32; 4]);
-
 /// 3×3 max pooling, stride 2, padding 1 (padding never wins, as in PyTorch), NHWC with
-/// `c % 8 == 0`: thread `t` computes channels `8 (t % (c/8)) ..` of output pixel `t / (c/8)`.
-#[kernel(launch_bounds(256), instances(f16, Bf16, f32))]
+/// `c % 8 == 0`: thread `t` computes channels `8 (t % (c/8)) ..` of output pixel `t / (c/8)`,
+/// which are its group of 8 in the output.
+#[kernel(elements = out, launch_bounds(256), instances(f16, Bf16, f32))]
 #[allow(clippy::too_many_arguments)]
 pub fn maxpool3s2<T: ConvAct>(
     x: &[T],
@@ -839,7 +801,7 @@ pub fn maxpool3s2<T: ConvAct>(
     c: u32,
     oh: u32,
     ow: u32,
-    mut out: OutSlice<T, Manual>,
+    mut out: OutSlice<T, PerThread<8>>,
 ) {
     let (n, h, w, c, oh, ow) = (
         n as usize,
@@ -885,14 +847,15 @@ pub fn maxpool3s2<T: ConvAct>(
             }
         }
     }
-    // SAFETY: output pixel p, channels 8 cg .. 8 cg + 8, belong to thread t alone.
-    unsafe { store8(&mut out, p * c + cg * 8, m) };
+    // Output pixel p, channels 8 cg .. 8 cg + 8: elements 8t .. 8t + 8.
+    store8(&mut out, m);
 }
 
 /// Global average pooling NHWC → (images × c), `c % 8 == 0`: thread `t` averages channels
-/// `8 (t % (c/8)) ..` of image `t / (c/8)` over its `hw` pixels, in f32.
-#[kernel(launch_bounds(256), instances(f16, Bf16, f32))]
-pub fn avgpool<T: ConvAct>(x: &[T], n: u32, hw: u32, c: u32, mut out: OutSlice<T, Manual>) {
+/// `8 (t % (c/8)) ..` of image `t / (c/8)` (its group of 8 in the output) over its `hw` pixels,
+/// in f32.
+#[kernel(elements = out, launch_bounds(256), instances(f16, Bf16, f32))]
+pub fn avgpool<T: ConvAct>(x: &[T], n: u32, hw: u32, c: u32, mut out: OutSlice<T, PerThread<8>>) {
     let (n, hw, c) = (n as usize, hw as usize, c as usize);
     if c % 8 != 0 || hw == 0 {
         trap();
@@ -916,8 +879,8 @@ pub fn avgpool<T: ConvAct>(x: &[T], n: u32, hw: u32, c: u32, mut out: OutSlice<T
     for sj in s.iter_mut() {
         *sj *= inv;
     }
-    // SAFETY: image img, channels 8 cg .. 8 cg + 8, belong to thread t alone.
-    unsafe { store8(&mut out, img * c + cg * 8, s) };
+    // Image img, channels 8 cg .. 8 cg + 8: elements 8t .. 8t + 8.
+    store8(&mut out, s);
 }
 
 /// u8 RGB pixels (NHWC, 3 channels, images × h × w) → normalised `(v / 255 − mean[ch]) /
@@ -926,8 +889,13 @@ pub fn avgpool<T: ConvAct>(x: &[T], n: u32, hw: u32, c: u32, mut out: OutSlice<T
 /// pairs: the first convolution (7 × 7, stride 2) runs over them as a 7 × 4 kernel with stride
 /// (2, 1) and 16-byte chunks of real data (3 of 8 channels zero; with 8 channels per pixel it
 /// was 5 of 8). `norm` = mean[0..3] then std[0..3]. One thread per pixel pair.
-#[kernel(launch_bounds(256), instances(f16, Bf16, f32))]
-pub fn input_u8<T: ConvAct>(img: &[u8], norm: &[f32], w: u32, mut out: OutSlice<T, Manual>) {
+#[kernel(elements = out, launch_bounds(256), instances(f16, Bf16, f32))]
+pub fn input_u8<T: ConvAct>(
+    img: &[u8],
+    norm: &[f32],
+    w: u32,
+    mut out: OutSlice<T, PerThread<8>>,
+) {
     let w = w as usize;
     let wp = w.next_multiple_of(2);
     if w == 0 || img.len() % (3 * w) != 0 || out.len() != img.len() / (3 * w) * wp * 4 {
@@ -949,6 +917,6 @@ pub fn input_u8<T: ConvAct>(img: &[u8], norm: &[f32], w: u32, mut out: OutSlice<
             }
         }
     }
-    // SAFETY: pixel pair t's 8 output elements belong to thread t alone.
-    unsafe { store8(&mut out, t * 8, v) };
+    // Pixel pair t: elements 8t .. 8t + 8.
+    store8(&mut out, v);
 }

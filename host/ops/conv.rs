@@ -13,8 +13,6 @@ use crate::kernels::{
 use crate::runtime::half::{bf16, f16};
 use crate::runtime::{DeviceCopy, DeviceSlice, Error, LaunchConfig, Result, Stream};
 
-/// Threads per block of the element-wise kernels (pooling, input conversion).
-const ELEM_THREADS: u32 = kc::CONV_ELEM_THREADS as u32;
 
 /// Tile shapes of the convolution kernel (pixels × out-channels of one block).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -564,11 +562,6 @@ pub fn linear_workspace_len(shape: &ConvShape, plan: &ConvPlan) -> usize {
     plan.splits * shape.output_len()
 }
 
-fn elem_config(op: &str, threads: usize) -> Result<LaunchConfig> {
-    let blocks = u32_of(op, "blocks", threads.div_ceil(ELEM_THREADS as usize))?;
-    Ok(LaunchConfig::linear(blocks, ELEM_THREADS))
-}
-
 /// Output shape of [`Library::maxpool3s2`]: 3×3 window, stride 2, padding 1.
 pub fn maxpool3s2_shape(x: Nhwc) -> Nhwc {
     Nhwc {
@@ -798,9 +791,8 @@ impl Library {
             o.height as u32,
             o.width as u32,
         ];
-        let cfg = elem_config(op, o.len() / 8)?;
         k.maxpool3s2
-            .launch_with(s, &cfg, x, d[0], d[1], d[2], d[3], d[4], d[5], out)
+            .launch(s, x, d[0], d[1], d[2], d[3], d[4], d[5], out)
     }
 
     /// Global average pooling: images × h × w × c → images × c (means in f32), c a multiple of 8.
@@ -830,8 +822,7 @@ impl Library {
             u32_of(op, "height × width", hw)?,
             u32_of(op, "channels", shape.channels)?,
         ];
-        let cfg = elem_config(op, out.len() / 8)?;
-        k.avgpool.launch_with(s, &cfg, x, d[0], d[1], d[2], out)
+        k.avgpool.launch(s, x, d[0], d[1], d[2], out)
     }
 
     /// u8 RGB pixels (NHWC, 3 channels, rows of `width` pixels) → `(v / 255 − mean) / std` per
@@ -861,7 +852,6 @@ impl Library {
         check_len(op, "norm", norm.len(), 6)?;
         check_len(op, "out", out.len(), normalized_len(img.len(), width))?;
         let w = u32_of(op, "width", width)?;
-        let cfg = elem_config(op, out.len() / 8)?;
-        k.input_u8.launch_with(s, &cfg, img, norm, w, out)
+        k.input_u8.launch(s, img, norm, w, out)
     }
 }
