@@ -87,7 +87,6 @@ pub const CONV_C64_DEEP_SHARED_BYTES: usize =
 pub const CONV_SMALL_DEEP_SHARED_BYTES: usize =
     CONV_DEEP_STAGES * (CONV_SMALL_BM + CONV_SMALL_BN) * CONV_DEEP_KB;
 
-
 /// Storage types of activations and weights: f16 and [`Bf16`] (one `m16n8k16` MMA per step) and
 /// f32 (3xTF32: three `m16n8k8.tf32` MMAs per step, see the module docs).
 pub trait ConvAct: Float {
@@ -157,8 +156,6 @@ impl ConvAct for f32 {
     fn bits(self) -> u32 {
         self.to_bits()
     }
-}
-
 }
 
 /// Byte offset of logical chunk `c` of row `r` in a tile whose rows hold `kb` bytes (swizzled,
@@ -890,12 +887,7 @@ pub fn avgpool<T: ConvAct>(x: &[T], n: u32, hw: u32, c: u32, mut out: OutSlice<T
 /// (2, 1) and 16-byte chunks of real data (3 of 8 channels zero; with 8 channels per pixel it
 /// was 5 of 8). `norm` = mean[0..3] then std[0..3]. One thread per pixel pair.
 #[kernel(elements = out, launch_bounds(256), instances(f16, Bf16, f32))]
-pub fn input_u8<T: ConvAct>(
-    img: &[u8],
-    norm: &[f32],
-    w: u32,
-    mut out: OutSlice<T, PerThread<8>>,
-) {
+pub fn input_u8<T: ConvAct>(img: &[u8], norm: &[f32], w: u32, mut out: OutSlice<T, PerThread<8>>) {
     let w = w as usize;
     let wp = w.next_multiple_of(2);
     if w == 0 || img.len() % (3 * w) != 0 || out.len() != img.len() / (3 * w) * wp * 4 {

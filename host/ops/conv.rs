@@ -13,7 +13,6 @@ use crate::kernels::{
 use crate::runtime::half::{bf16, f16};
 use crate::runtime::{DeviceCopy, DeviceSlice, Error, LaunchConfig, Result, Stream};
 
-
 /// Tile shapes of the convolution kernel (pixels × out-channels of one block).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvTile {

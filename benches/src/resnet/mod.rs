@@ -216,12 +216,13 @@ impl<T: ConvElem> Forward<T> {
             };
             shape.validate(&c.spec.conv)?;
             let mut plan = ConvPlan::choose::<T>(&shape, sms, pipeline);
-            if let Some(tile) = planning.tile64 {
-                if plan.tile == ConvTile::C64 && plan.splits == 1 {
-                    plan.tile = tile;
-                    if tile == ConvTile::W64 {
-                        plan.pipeline = ConvPipeline::Shallow;
-                    }
+            if let Some(tile) = planning.tile64
+                && plan.tile == ConvTile::C64
+                && plan.splits == 1
+            {
+                plan.tile = tile;
+                if tile == ConvTile::W64 {
+                    plan.pipeline = ConvPipeline::Shallow;
                 }
             }
             ws_len = ws_len.max(plan.workspace_len(&shape));

@@ -246,7 +246,7 @@ pub fn forward_rounded(
         a
     };
     let pad = |s: &ConvSpec| {
-        if s.in_channels % 8 == 0 {
+        if s.in_channels.is_multiple_of(8) {
             s.in_channels
         } else {
             PADDED_CHANNELS
