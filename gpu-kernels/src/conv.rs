@@ -500,18 +500,27 @@ fn conv_body<
     cp_async_wait::<0>();
 
     // Epilogue: acc[mi][ni] holds rows g and g + 8, columns 2t and 2t + 1 of MMA tile (mi, ni).
+    // Column pairs outermost, so that each lane reads its two bias values once for its MI × 2
+    // rows (not once per row); bias and residual through the read-only path.
     let split = !ws.is_empty();
     let row_w = m0 + wm * MI * 16 + lane / 4;
     let col_w = n0 + wn * NI * 8 + (lane % 4) * 2;
     let ws_base = z * m_total * g.k;
-    unroll!(mi in [0, 1, 2, 3] {
-        unroll!(h in [0, 1] {
-            let row = row_w + mi * 16 + h * 8;
-            if mi < MI && row < m_total {
-                unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
-                    let col = col_w + ni * 8;
-                    if ni < NI && col < g.k {
-                        let two = col + 1 < g.k;
+    let (bias, res) = (Input::new(bias), Input::new(res));
+    let has_res = !res.is_empty();
+    unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
+        let col = col_w + ni * 8;
+        if ni < NI && col < g.k {
+            let two = col + 1 < g.k;
+            let b = if split {
+                [0.0; 2]
+            } else {
+                [bias.get(col), if two { bias.get(col + 1) } else { 0.0 }]
+            };
+            unroll!(mi in [0, 1, 2, 3] {
+                unroll!(h in [0, 1] {
+                    let row = row_w + mi * 16 + h * 8;
+                    if mi < MI && row < m_total {
                         let i = row * g.k + col;
                         let v = [acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]];
                         if split {
@@ -525,9 +534,9 @@ fn conv_body<
                             }
                         } else {
                             let f = |j: usize| {
-                                let mut y = v[j] + bias[col + j];
-                                if !res.is_empty() {
-                                    y += res[i + j].to_f32();
+                                let mut y = v[j] + b[j];
+                                if has_res {
+                                    y += res.get(i + j).to_f32();
                                 }
                                 if relu && y < 0.0 { 0.0 } else { y }
                             };
@@ -540,8 +549,8 @@ fn conv_body<
                         }
                     }
                 });
-            }
-        });
+            });
+        }
     });
 }
 
