@@ -37,8 +37,10 @@ enum Dtype {
 /// Tile of the 64-out-channel convolutions (stem, layer 1).
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Tile64 {
-    /// `ConvPlan::choose`'s: 128 × 64 with 32 × 32 warp tiles, the chosen pipeline.
+    /// `ConvPlan::choose`'s (`W64` for the stem, `C64` for layer 1).
     Auto,
+    /// 128 × 64 with 32 × 32 warp tiles, the chosen pipeline.
+    C64,
     /// 128 × 64 with 64 × 32 warp tiles, three blocks an SM, shallow pipeline (16-bit only).
     W64,
 }
@@ -220,6 +222,7 @@ fn run<T: ConvElem>(args: &Args) -> Result<(), Fail> {
         pipeline,
         tile64: match args.tile64 {
             Tile64::Auto => None,
+            Tile64::C64 => Some(ConvTile::C64),
             Tile64::W64 => Some(ConvTile::W64),
         },
     };

@@ -133,7 +133,7 @@ pub struct Forward<T: ConvElem> {
 
 /// How [`Forward::new`] plans the convolutions: the K pipeline, and optionally a tile for the
 /// 64-out-channel layers (the stem and layer 1) in place of [`ConvPlan::choose`]'s, where that
-/// chose `C64` without split-K (`W64` runs the shallow pipeline, its only one).
+/// chose `C64` or `W64` without split-K (`W64` runs the shallow pipeline, its only one).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Planning {
     pub pipeline: ConvPipeline,
@@ -217,13 +217,15 @@ impl<T: ConvElem> Forward<T> {
             shape.validate(&c.spec.conv)?;
             let mut plan = ConvPlan::choose::<T>(&shape, sms, pipeline);
             if let Some(tile) = planning.tile64
-                && plan.tile == ConvTile::C64
+                && matches!(plan.tile, ConvTile::C64 | ConvTile::W64)
                 && plan.splits == 1
             {
                 plan.tile = tile;
-                if tile == ConvTile::W64 {
-                    plan.pipeline = ConvPipeline::Shallow;
-                }
+                plan.pipeline = if tile == ConvTile::W64 {
+                    ConvPipeline::Shallow
+                } else {
+                    pipeline
+                };
             }
             ws_len = ws_len.max(plan.workspace_len(&shape));
             if j > 0 {
