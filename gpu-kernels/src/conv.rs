@@ -12,7 +12,10 @@
 //! tap's channels is copied straight from the input with `cp.async`, or zero-filled in the
 //! padding), and B is the weight tensor stored `[out-channel][ky][kx][in-channel]`, i.e. K_out
 //! rows of Kdim contiguous elements. In-channels must be a multiple of 8 (so a chunk never
-//! straddles two taps; the network pads its 3-channel input to 8 with zeros).
+//! straddles two taps). The window may differ per axis: the network's 3-channel input is held in
+//! 4 channels a pixel and read as pixel pairs of 8 channels, so that its 7 × 7 / 2 stem runs as
+//! a 7 × 4 kernel with strides (2, 1) whose chunks carry 3 zero channels of 8, not 5 (see
+//! [`input_u8`]).
 //!
 //! Design (sm_80+ `mma.sync`, f32 accumulation), shared by three tile shapes:
 //! - A block computes BM × BN of C with K slices of `KB` bytes per tile row (64: 32 halves or 16
