@@ -219,6 +219,21 @@ def cmd_reference(a):
                     out[f"act.{name}.{k}"] = v.cpu().contiguous()
     save_file({k: v.contiguous() for k, v in out.items()}, a.out)
     print(f"wrote {a.out}: {a.images} images, logits for {a.dtypes}")
+    # torch's own 16-bit error against its f32, measured as gpukit's is (per image max |d| /
+    # max |f32 logit|): eager torch rounds each convolution's output to the dtype, applies batch
+    # norm as a separate kernel (parameters in the dtype too, after model.to(dtype)) and rounds
+    # again, and adds the residual in the dtype; gpukit folds batch norm into f32 weights before
+    # rounding them and rounds once per convolution after bias, residual and ReLU in f32.
+    if "logits.f32" in out:
+        ref = out["logits.f32"].double()
+        for name in a.dtypes.split(","):
+            if name == "f32":
+                continue
+            got = out[f"logits.{name}"].double()
+            rel = ((got - ref).abs().amax(1) / ref.abs().amax(1)).max().item()
+            top1 = (got.argmax(1) == ref.argmax(1)).sum().item()
+            print(f"torch {name} vs torch f32: logits max rel err {rel:.2e}, "
+                  f"top-1 agree {top1}/{a.images}")
 
 
 def time_ms(fn, reps, warmup=10):

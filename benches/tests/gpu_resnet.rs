@@ -3,16 +3,16 @@
 //! data at awkward shapes, the whole network at small image sizes against the CPU reference, and
 //! (no GPU needed) the weights loader's checks and the shape/plan validation. GPU tests are `#[ignore]`d without a GPU.
 use gpukit::Library;
-use gpukit::ops::conv::maxpool3s2_shape;
+use gpukit::ops::conv::{maxpool3s2_shape, normalized_len, stem_pairs_shape, stem_pairs_weights};
 use gpukit::ops::{
     ConvActivation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, ConvTile,
-    Nhwc,
+    Nhwc, Window,
 };
 use gpukit::runtime::half::{bf16, f16};
 use gpukit::runtime::{DeviceBuffer, Gpu, Stream, download};
-use gpukit_bench::resnet::reference::{self, Act};
+use gpukit_bench::resnet::reference::{self, Act, Rounding};
 use gpukit_bench::resnet::weights::{self, ConvSpec, FoldedConv, Tensor};
-use gpukit_bench::resnet::{CLASSES, Forward, ResNet18, fold_all, rel_err, top_k};
+use gpukit_bench::resnet::{CLASSES, Forward, PADDED_CHANNELS, ResNet18, fold_all, rel_err, top_k};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 
@@ -56,6 +56,13 @@ const CONV_SHAPES: [[usize; 8]; 7] = [
     [1, 3, 5, 16, 8, 3, 1, 1],
 ];
 
+/// Whether the kernel has an instance for `tile` × `pipeline` × `T` (f32 has no `C64` or `W64`,
+/// `W64` no deep pipeline).
+fn has_instance<T: ConvElem>(tile: ConvTile, pipeline: ConvPipeline) -> bool {
+    let f32_ok = T::NAME != "f32" || !matches!(tile, ConvTile::C64 | ConvTile::W64);
+    f32_ok && !(tile == ConvTile::W64 && pipeline == ConvPipeline::Deep)
+}
+
 fn conv_cases<T: ConvElem>(tol: f64) {
     let (gpu, k, s) = setup();
     let ctx = gpu.context();
@@ -66,9 +73,8 @@ fn conv_cases<T: ConvElem>(tol: f64) {
             width: w,
             in_channels: c,
             out_channels: co,
-            kernel: ks,
-            stride: st,
-            pad,
+            rows: Window::new(ks, st, pad),
+            cols: Window::new(ks, st, pad),
         };
         let seed = 100 * ci as u64;
         let (x, xr) = rounded::<T>(&uniform(shape.input_len(), -1.0, 1.0, seed));
@@ -112,7 +118,7 @@ fn conv_cases<T: ConvElem>(tol: f64) {
         let dw = DeviceBuffer::from_slice(ctx, &wt).unwrap();
         let db = DeviceBuffer::from_slice(ctx, &bias).unwrap();
         let dr = DeviceBuffer::from_slice(ctx, &res).unwrap();
-        for tile in [ConvTile::Big, ConvTile::C64, ConvTile::Small] {
+        for tile in [ConvTile::Big, ConvTile::C64, ConvTile::Small, ConvTile::W64] {
             for pipeline in [ConvPipeline::Shallow, ConvPipeline::Deep] {
                 for splits in [1, 3] {
                     let plan = ConvPlan {
@@ -146,10 +152,13 @@ fn conv_cases<T: ConvElem>(tol: f64) {
                         &mut out,
                         &mut ws,
                     );
-                    if T::NAME == "f32" && tile == ConvTile::C64 {
-                        // No f32 instance of that tile: a clear error, nothing launched.
+                    if !has_instance::<T>(tile, pipeline) {
+                        // No instance of that tile: a clear error, nothing launched.
                         let e = r.unwrap_err().to_string();
-                        assert!(e.contains("no f32 instance"), "{e}");
+                        assert!(
+                            e.contains("no f32 instance") || e.contains("only the shallow"),
+                            "{e}"
+                        );
                         continue;
                     }
                     r.unwrap();
@@ -188,6 +197,231 @@ fn conv_bf16_every_tile_pipeline_and_split() {
 #[ignore = "needs a CUDA GPU"]
 fn conv_f32_every_tile_pipeline_and_split() {
     conv_cases::<f32>(1e-5);
+}
+
+/// The stem as the network runs it: 7 × 7 / 2 over 3-channel images held in 4 channels a pixel
+/// and read as pixel pairs ([`stem_pairs_shape`], [`stem_pairs_weights`]), at an odd width (a
+/// zero column pads the rows) and an even one, against the plain 7 × 7 reference, with every
+/// tile, pipeline and split.
+fn stem_pairs_cases<T: ConvElem>(tol: f64) {
+    let (gpu, k, s) = setup();
+    let ctx = gpu.context();
+    for (ci, &(n, h, w)) in [(2usize, 21usize, 27usize), (1, 30, 30)].iter().enumerate() {
+        let seed = 500 + 10 * ci as u64;
+        let wp = w.next_multiple_of(2);
+        // Input: 3 random channels and a zero 4th, in rows of `wp` pixels (zero pixel at the end
+        // of odd rows) for the GPU, of `w` pixels for the reference.
+        let vals = uniform(n * h * w * 3, -2.0, 2.0, seed);
+        let mut x4 = vec![0.0; n * h * wp * 4];
+        let mut xr = vec![0.0; n * h * w * 4];
+        for p in 0..n * h * w {
+            let (row, col) = (p / w, p % w);
+            for ch in 0..3 {
+                let v = T::from_f32(vals[3 * p + ch] as f32).to_f32() as f64;
+                x4[(row * wp + col) * 4 + ch] = v;
+                xr[p * 4 + ch] = v;
+            }
+        }
+        let x4: Vec<T> = x4.iter().map(|&v| T::from_f32(v as f32)).collect();
+        let bound = (3.0 / 147.0f64).sqrt();
+        let (wt, wr) = rounded::<T>(&uniform(64 * 49 * 4, -bound, bound, seed + 1));
+        let bias: Vec<f32> = uniform(64, -0.5, 0.5, seed + 2)
+            .iter()
+            .map(|&b| b as f32)
+            .collect();
+        let folded = FoldedConv {
+            spec: ConvSpec {
+                conv: "conv1".into(),
+                bn: "bn1".into(),
+                in_channels: 4,
+                out_channels: 64,
+                kernel: 7,
+                stride: 2,
+                pad: 3,
+            },
+            in_padded: 4,
+            weights: wr,
+            bias: bias.clone(),
+        };
+        let xa = Act {
+            n,
+            h,
+            w,
+            c: 4,
+            data: xr,
+        };
+        let want = reference::conv(&xa, &folded, None, true);
+        let shape = stem_pairs_shape(n, h, w, 64, 7);
+        assert_eq!(
+            (shape.out_height(), shape.out_width()),
+            (want.h, want.w),
+            "pair shape's output"
+        );
+        assert_eq!(shape.input_len(), x4.len());
+        let pw = stem_pairs_weights(&wt, 64, 7, T::from_f32(0.0));
+        assert_eq!(pw.len(), shape.weight_len());
+        let dx = DeviceBuffer::from_slice(ctx, &x4).unwrap();
+        let dw = DeviceBuffer::from_slice(ctx, &pw).unwrap();
+        let db = DeviceBuffer::from_slice(ctx, &bias).unwrap();
+        for tile in [ConvTile::Big, ConvTile::C64, ConvTile::Small, ConvTile::W64] {
+            for pipeline in [ConvPipeline::Shallow, ConvPipeline::Deep] {
+                if !has_instance::<T>(tile, pipeline) {
+                    continue;
+                }
+                for splits in [1, 2] {
+                    let plan = ConvPlan {
+                        tile,
+                        pipeline,
+                        splits,
+                    };
+                    let layer = ConvLayer {
+                        shape,
+                        plan,
+                        activation: ConvActivation::Relu,
+                    };
+                    let nan = T::from_f32(f32::NAN);
+                    let mut out =
+                        DeviceBuffer::from_slice(ctx, &vec![nan; shape.output_len()]).unwrap();
+                    let mut ws = DeviceBuffer::<f32>::filled_bytes(
+                        ctx,
+                        plan.workspace_len(&shape).max(1),
+                        0,
+                    )
+                    .unwrap();
+                    let inp = ConvInputs {
+                        x: &dx,
+                        weights: &dw,
+                        bias: &db,
+                        residual: None,
+                    };
+                    k.conv2d(&s, &layer, &inp, &mut out, &mut ws).unwrap();
+                    s.synchronize().unwrap();
+                    let got: Vec<f64> = download(&out)
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.to_f32() as f64)
+                        .collect();
+                    let e = max_rel(&got, &want.data);
+                    assert!(
+                        e <= tol,
+                        "{} stem {n}x{h}x{w} {plan:?}: rel err {e:.2e}",
+                        T::NAME
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn stem_pairs_f16() {
+    stem_pairs_cases::<f16>(2e-3);
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn stem_pairs_bf16() {
+    stem_pairs_cases::<bf16>(1e-2);
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn stem_pairs_f32() {
+    stem_pairs_cases::<f32>(1e-5);
+}
+
+/// The convolution the kernel computes, on the CPU in f64: NHWC, any window per axis, no bias.
+fn conv_any(x: &[f64], sh: &ConvShape, w: &[f64]) -> Vec<f64> {
+    let (oh, ow, c, k) = (
+        sh.out_height(),
+        sh.out_width(),
+        sh.in_channels,
+        sh.out_channels,
+    );
+    let mut out = vec![0.0; sh.output_len()];
+    for img in 0..sh.images {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for o in 0..k {
+                    let mut acc = 0.0;
+                    for ty in 0..sh.rows.size {
+                        let iy = (oy * sh.rows.stride + ty) as isize - sh.rows.pad as isize;
+                        if iy < 0 || iy as usize >= sh.height {
+                            continue;
+                        }
+                        for tx in 0..sh.cols.size {
+                            let ix = (ox * sh.cols.stride + tx) as isize - sh.cols.pad as isize;
+                            if ix < 0 || ix as usize >= sh.width {
+                                continue;
+                            }
+                            let xb = ((img * sh.height + iy as usize) * sh.width + ix as usize) * c;
+                            let wb = ((o * sh.rows.size + ty) * sh.cols.size + tx) * c;
+                            acc += (0..c).map(|i| x[xb + i] * w[wb + i]).sum::<f64>();
+                        }
+                    }
+                    out[((img * oh + oy) * ow + ox) * k + o] = acc;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn stem_pairs_equal_the_plain_stem_on_the_cpu() {
+    // The pair layout, shape and weights together compute the 7 × 7 / 2 convolution exactly,
+    // at even and odd widths (no GPU: the kernel computes `conv_any`'s sum).
+    for (n, h, w) in [(1usize, 9usize, 12usize), (2, 11, 13), (1, 8, 7)] {
+        let wp = w.next_multiple_of(2);
+        let vals = uniform(n * h * w * 3, -1.0, 1.0, 40 + w as u64);
+        let mut x4 = vec![0.0; n * h * wp * 4];
+        let mut xr = vec![0.0; n * h * w * 4];
+        for p in 0..n * h * w {
+            let (row, col) = (p / w, p % w);
+            for ch in 0..3 {
+                x4[(row * wp + col) * 4 + ch] = vals[3 * p + ch];
+                xr[p * 4 + ch] = vals[3 * p + ch];
+            }
+        }
+        let wt = uniform(5 * 49 * 4, -1.0, 1.0, 41);
+        let plain = ConvShape {
+            images: n,
+            height: h,
+            width: w,
+            in_channels: 4,
+            out_channels: 5,
+            rows: Window::new(7, 2, 3),
+            cols: Window::new(7, 2, 3),
+        };
+        let want = conv_any(&xr, &plain, &wt);
+        let pairs = stem_pairs_shape(n, h, w, 5, 7);
+        assert_eq!(
+            (pairs.out_height(), pairs.out_width()),
+            (plain.out_height(), plain.out_width())
+        );
+        let got = conv_any(&x4, &pairs, &stem_pairs_weights(&wt, 5, 7, 0.0));
+        assert_eq!(got.len(), want.len());
+        let e = max_rel(&got, &want);
+        assert!(e < 1e-12, "{n}x{h}x{w}: {e:.2e}");
+    }
+}
+
+#[test]
+fn stem_pairs_weights_place_every_tap_once() {
+    // Distinct weights: every original tap appears exactly once, the rest are zeros.
+    let w: Vec<f64> = (0..2 * 49 * 4).map(|i| i as f64 + 1.0).collect();
+    let p = stem_pairs_weights(&w, 2, 7, 0.0);
+    assert_eq!(p.len(), 2 * 7 * 4 * 8);
+    let mut seen: Vec<f64> = p.iter().copied().filter(|&v| v != 0.0).collect();
+    seen.sort_by(f64::total_cmp);
+    assert_eq!(seen, w);
+    // Output 0, row 0: pair tap 0's first half is column −1 (zero), its second half column 0.
+    assert_eq!(&p[0..8], &[0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0]);
+    let sh = stem_pairs_shape(1, 224, 224, 64, 7);
+    assert_eq!((sh.out_height(), sh.out_width(), sh.width), (112, 112, 112));
+    let odd = stem_pairs_shape(1, 33, 33, 64, 7);
+    assert_eq!((odd.out_height(), odd.out_width(), odd.width), (17, 17, 17));
 }
 
 fn pooling_cases<T: ConvElem>(tol: f64) {
@@ -256,17 +490,31 @@ fn pooling_cases<T: ConvElem>(tol: f64) {
         .collect();
     let di = DeviceBuffer::from_slice(ctx, &img).unwrap();
     let dn = DeviceBuffer::from_slice(ctx, &norm).unwrap();
-    let mut out = DeviceBuffer::<T>::filled_bytes(ctx, pixels * 8, 0xff).unwrap();
-    k.normalize_u8(&s, &di, &dn, &mut out).unwrap();
+    // 4 channels a pixel, rows of 7 padded to 8 pixels with a zero pixel.
+    assert_eq!(normalized_len(img.len(), 7), 2 * 7 * 8 * 4);
+    let mut out = DeviceBuffer::<T>::filled_bytes(ctx, 2 * 7 * 8 * 4, 0xff).unwrap();
+    let mut short = DeviceBuffer::<T>::filled_bytes(ctx, pixels * 4, 0).unwrap();
+    assert!(k.normalize_u8(&s, &di, 7, &dn, &mut short).is_err());
+    assert!(k.normalize_u8(&s, &di, 5, &dn, &mut out).is_err());
+    k.normalize_u8(&s, &di, 7, &dn, &mut out).unwrap();
     s.synchronize().unwrap();
     let got = download(&out).unwrap();
     let want = reference::input(&img, 2, 7);
-    for (i, (g, w)) in got.iter().zip(&want.data).enumerate() {
-        let g = g.to_f32() as f64;
-        assert!(
-            (g - w).abs() <= tol * (1.0 + w.abs()),
-            "input {i}: {g} vs {w}"
-        );
+    for row in 0..2 * 7 {
+        for x in 0..8 {
+            for ch in 0..4 {
+                let g = got[(row * 8 + x) * 4 + ch].to_f32() as f64;
+                let w = if x < 7 && ch < 3 {
+                    want.data[(row * 7 + x) * PADDED_CHANNELS + ch]
+                } else {
+                    0.0
+                };
+                assert!(
+                    (g - w).abs() <= tol * (1.0 + w.abs()),
+                    "input row {row} pixel {x} channel {ch}: {g} vs {w}"
+                );
+            }
+        }
     }
 }
 
@@ -369,20 +617,28 @@ fn conv_shapes_are_validated() {
         width: 8,
         in_channels: 3,
         out_channels: 8,
-        kernel: 3,
-        stride: 1,
-        pad: 1,
+        rows: Window::new(3, 1, 1),
+        cols: Window::new(3, 1, 1),
     };
     let e = bad.validate("conv2d").unwrap_err().to_string();
     assert!(e.contains("in_channels = 3"), "{e}");
     let big = ConvShape {
-        kernel: 9,
         in_channels: 8,
-        pad: 0,
+        cols: Window::new(9, 1, 0),
         ..bad
     };
     let e = big.validate("conv2d").unwrap_err().to_string();
-    assert!(e.contains("larger than the padded input"), "{e}");
+    assert!(
+        e.contains("cols: kernel 9 larger than the padded input"),
+        "{e}"
+    );
+    let zero = ConvShape {
+        in_channels: 8,
+        rows: Window::new(3, 0, 1),
+        ..bad
+    };
+    let e = zero.validate("conv2d").unwrap_err().to_string();
+    assert!(e.contains("rows: kernel (3) and stride (0)"), "{e}");
 }
 
 #[test]
@@ -399,9 +655,8 @@ fn plans_cover_k_without_empty_splits() {
             width: 1,
             in_channels: depth,
             out_channels: co,
-            kernel: 1,
-            stride: 1,
-            pad: 0,
+            rows: Window::new(1, 1, 0),
+            cols: Window::new(1, 1, 0),
         };
         for pipeline in [ConvPipeline::Shallow, ConvPipeline::Deep] {
             // K-slice bytes per row: 64 (shallow) or 128 (deep); f32 holds half the elements.
@@ -429,12 +684,21 @@ fn plans_cover_k_without_empty_splits() {
         width: 56,
         in_channels: 64,
         out_channels: 64,
-        kernel: 3,
-        stride: 1,
-        pad: 1,
+        rows: Window::new(3, 1, 1),
+        cols: Window::new(3, 1, 1),
     };
     let p = ConvPlan::choose::<bf16>(&big, 132, ConvPipeline::Shallow);
     assert_eq!((p.tile, p.splits), (ConvTile::C64, 1));
+    // The pixel-pair stem at batch 256: short depth, W64 with its only (shallow) pipeline;
+    // f32 has no W64 and keeps Small.
+    let stem = stem_pairs_shape(256, 224, 224, 64, 7);
+    let p = ConvPlan::choose::<f16>(&stem, 132, ConvPipeline::Deep);
+    assert_eq!(
+        (p.tile, p.pipeline, p.splits),
+        (ConvTile::W64, ConvPipeline::Shallow, 1)
+    );
+    let p = ConvPlan::choose::<f32>(&stem, 132, ConvPipeline::Deep);
+    assert_eq!((p.tile, p.pipeline), (ConvTile::Small, ConvPipeline::Deep));
 }
 
 fn write_st(path: &std::path::Path, t: &BTreeMap<String, Tensor>, skip: &str, reshape: &str) {
@@ -521,4 +785,43 @@ fn image_files_are_resized_and_centre_cropped() {
     assert_eq!(px(218, 112), [0, 0, 255]);
     let e = gpukit_bench::resnet::load_image(&dir.path().join("none.png"), 224).unwrap_err();
     assert!(e.contains("none.png"), "{e}");
+}
+
+/// Max over images of max |got − exact| / max |exact| (the metric of the torch comparison).
+fn logits_err(got: &[f64], exact: &[f64]) -> f64 {
+    got.chunks(CLASSES)
+        .zip(exact.chunks(CLASSES))
+        .map(|(g, e)| max_rel(g, e))
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn folded_single_rounding_is_closer_to_exact_than_torch_eager_rounding() {
+    // No GPU: the CPU reference with 16-bit storage emulated, gpukit's rounding (batch norm
+    // folded, one rounding per convolution, f32 logits) against torch eager's (convolution,
+    // batch norm and residual sum each rounded, 16-bit logits), both against exact f64.
+    let t = weights::synthetic(5);
+    let (n, size) = (3, 32);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+    let images: Vec<u8> = (0..n * size * size * 3)
+        .map(|_| rng.random::<u8>())
+        .collect();
+    let fc_w = &t["fc.weight"].data;
+    let exact = reference::forward(&fold_all(&t), fc_w, &t["fc.bias"].data, &images, n, size);
+    let bf: fn(f64) -> f64 = |v| bf16::from_f32(v as f32).to_f32() as f64;
+    let hf: fn(f64) -> f64 = |v| f16::from_f32(v as f32).to_f32() as f64;
+    for (name, round) in [("bf16", bf), ("f16", hf)] {
+        let err = |s| {
+            logits_err(
+                &reference::forward_rounded(&t, &images, n, size, round, s),
+                &exact,
+            )
+        };
+        let (ours, torch) = (err(Rounding::Folded), err(Rounding::TorchEager));
+        println!("{name}: folded {ours:.2e}, torch eager {torch:.2e} (logits vs exact f64)");
+        assert!(
+            ours < torch,
+            "{name}: folded {ours:.2e} vs torch eager {torch:.2e}"
+        );
+    }
 }

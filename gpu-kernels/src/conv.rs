@@ -12,7 +12,10 @@
 //! tap's channels is copied straight from the input with `cp.async`, or zero-filled in the
 //! padding), and B is the weight tensor stored `[out-channel][ky][kx][in-channel]`, i.e. K_out
 //! rows of Kdim contiguous elements. In-channels must be a multiple of 8 (so a chunk never
-//! straddles two taps; the network pads its 3-channel input to 8 with zeros).
+//! straddles two taps). The window may differ per axis: the network's 3-channel input is held in
+//! 4 channels a pixel and read as pixel pairs of 8 channels, so that its 7 × 7 / 2 stem runs as
+//! a 7 × 4 kernel with strides (2, 1) whose chunks carry 3 zero channels of 8, not 5 (see
+//! [`input_u8`]).
 //!
 //! Design (sm_80+ `mma.sync`, f32 accumulation), shared by three tile shapes:
 //! - A block computes BM × BN of C with K slices of `KB` bytes per tile row (64: 32 halves or 16
@@ -39,7 +42,9 @@
 //!   [`conv_reduce`] adds the slices and applies the same epilogue (or writes f32 logits).
 use gpukit_device::mma::{self, MmaInput};
 use gpukit_device::shared_vec::{cp_async_commit, cp_async_wait};
-use gpukit_device::{self as gpu, Bf16, Float, GridStride, Input, Manual, OutSlice, kernel};
+use gpukit_device::{
+    self as gpu, Bf16, Float, GridStride, Input, Manual, OutSlice, PerThread, kernel, trap,
+};
 
 /// Two pipelines exist. The shallow one: K slices of 64 bytes per tile row (32 halves, 16 f32s)
 /// in 4 shared-memory stages.
@@ -60,6 +65,12 @@ pub const CONV_BIG_THREADS: usize = 256;
 pub const CONV_C64_BM: usize = 128;
 pub const CONV_C64_BN: usize = 64;
 pub const CONV_C64_THREADS: usize = 256;
+/// Tile shape `w64`: 128 pixels × 64 out-channels with 128 threads (4 warps as 2 × 2, 64 × 32
+/// each: 6 `ldmatrix` per 16 MMAs where `c64`'s 32 × 32 warps need 4 per 8), shallow pipeline
+/// only (its A tile would need 8 copies a thread per deep slice), three blocks an SM.
+pub const CONV_W64_BM: usize = 128;
+pub const CONV_W64_BN: usize = 64;
+pub const CONV_W64_THREADS: usize = 128;
 /// Tile shape `small`: 64 pixels × 64 out-channels, 128 threads (4 warps as 2 × 2), for small
 /// images counts (with split-K).
 pub const CONV_SMALL_BM: usize = 64;
@@ -71,15 +82,13 @@ pub const CONV_SMALL_THREADS: usize = 128;
 pub const CONV_BIG_SHARED_BYTES: usize = CONV_STAGES * (CONV_BIG_BM + CONV_BIG_BN) * CONV_KB;
 pub const CONV_C64_SHARED_BYTES: usize = CONV_STAGES * (CONV_C64_BM + CONV_C64_BN) * CONV_KB;
 pub const CONV_SMALL_SHARED_BYTES: usize = CONV_STAGES * (CONV_SMALL_BM + CONV_SMALL_BN) * CONV_KB;
+pub const CONV_W64_SHARED_BYTES: usize = CONV_STAGES * (CONV_W64_BM + CONV_W64_BN) * CONV_KB;
 pub const CONV_BIG_DEEP_SHARED_BYTES: usize =
     CONV_DEEP_STAGES * (CONV_BIG_BM + CONV_BIG_BN) * CONV_DEEP_KB;
 pub const CONV_C64_DEEP_SHARED_BYTES: usize =
     CONV_DEEP_STAGES * (CONV_C64_BM + CONV_C64_BN) * CONV_DEEP_KB;
 pub const CONV_SMALL_DEEP_SHARED_BYTES: usize =
     CONV_DEEP_STAGES * (CONV_SMALL_BM + CONV_SMALL_BN) * CONV_DEEP_KB;
-
-/// Threads of the element-wise kernels (pooling, input, reduction) per block.
-pub const CONV_ELEM_THREADS: usize = 256;
 
 /// Storage types of activations and weights: f16 and [`Bf16`] (one `m16n8k16` MMA per step) and
 /// f32 (3xTF32: three `m16n8k8.tf32` MMAs per step, see the module docs).
@@ -152,12 +161,6 @@ impl ConvAct for f32 {
     }
 }
 
-#[inline(always)]
-fn trap() -> ! {
-    // SAFETY: `trap` aborts the kernel; no memory is touched.
-    unsafe { gpukit_device::__device_asm!("trap;", options(noreturn, nostack)) }
-}
-
 /// Byte offset of logical chunk `c` of row `r` in a tile whose rows hold `kb` bytes (swizzled,
 /// see the module docs: with 4 chunks a row, rows r and r + 1 share a 128-byte line and the XOR
 /// uses `(r >> 1) & 3`; with 8 chunks a row fills a line and it uses `r & 7`).
@@ -167,7 +170,9 @@ const fn tile_off(kb: usize, r: usize, c: usize) -> usize {
     r * kb + ((c ^ swz) << 4)
 }
 
-/// Shape of one convolution (all NHWC; square kernels).
+/// Shape of one convolution (all NHWC). The window may differ between rows and columns: the
+/// network's stem runs as a 7 × 4 kernel with strides (2, 1) over pixel pairs (see
+/// [`input_u8`]).
 #[derive(Clone, Copy)]
 struct Geom {
     /// Images, input height, width, channels.
@@ -179,38 +184,36 @@ struct Geom {
     oh: usize,
     ow: usize,
     k: usize,
-    /// Kernel size, stride, zero padding.
-    ks: usize,
-    stride: usize,
-    pad: usize,
+    /// Kernel size, stride and zero padding along rows (y) and columns (x).
+    ksy: usize,
+    ksx: usize,
+    sy: usize,
+    sx: usize,
+    py: usize,
+    px: usize,
 }
 
 impl Geom {
-    #[allow(clippy::too_many_arguments)]
+    /// From the kernels' scalar arguments: `dims` = images, height, width, channels, out-height,
+    /// out-width, out-channels; `win` = kernel height, width, stride y, x, padding y, x.
     #[inline(always)]
-    fn new(
-        n: u32,
-        h: u32,
-        w: u32,
-        c: u32,
-        oh: u32,
-        ow: u32,
-        k: u32,
-        ks: u32,
-        stride: u32,
-        pad: u32,
-    ) -> Geom {
+    fn new(dims: [u32; 7], win: [u32; 6]) -> Geom {
+        let [n, h, w, c, oh, ow, k] = dims.map(|v| v as usize);
+        let [ksy, ksx, sy, sx, py, px] = win.map(|v| v as usize);
         Geom {
-            n: n as usize,
-            h: h as usize,
-            w: w as usize,
-            c: c as usize,
-            oh: oh as usize,
-            ow: ow as usize,
-            k: k as usize,
-            ks: ks as usize,
-            stride: stride as usize,
-            pad: pad as usize,
+            n,
+            h,
+            w,
+            c,
+            oh,
+            ow,
+            k,
+            ksy,
+            ksx,
+            sy,
+            sx,
+            py,
+            px,
         }
     }
 
@@ -223,7 +226,7 @@ impl Geom {
     /// GEMM depth (taps × in-channels).
     #[inline(always)]
     fn kdim(&self) -> usize {
-        self.ks * self.ks * self.c
+        self.ksy * self.ksx * self.c
     }
 }
 
@@ -295,7 +298,8 @@ fn conv_body<
         || wt.len() < g.k * g.kdim()
         || g.h >= 1 << 29
         || g.w >= 1 << 29
-        || g.pad >= 1 << 29
+        || g.py >= 1 << 29
+        || g.px >= 1 << 29
         || g.kdim() >= 1 << 30
     {
         // A wrong launch or layout (the host API never does this): stop rather than compute
@@ -335,8 +339,8 @@ fn conv_body<
             let p = m - img * opix;
             let oy = p / g.ow;
             let ox = p - oy * g.ow;
-            let y0 = (oy * g.stride) as isize - g.pad as isize;
-            let x0 = (ox * g.stride) as isize - g.pad as isize;
+            let y0 = (oy * g.sy) as isize - g.py as isize;
+            let x0 = (ox * g.sx) as isize - g.px as isize;
             a_off[i] = (img * g.h * g.w * g.c) as isize + (y0 * g.w as isize + x0) * g.c as isize;
             a_y0[i] = y0 as i32;
             a_x0[i] = x0 as i32;
@@ -356,10 +360,10 @@ fn conv_body<
     // Slices are loaded in order, so the tap advances by additions instead of divisions; 32-bit
     // counters (depth < 2^30, checked at entry) halve the integer work per slice.
     let mut kk = (t0 * bk + ch * lanes) as u32;
-    let (c32, ks32, kdim32, bk32) = (g.c as u32, g.ks as u32, kdim as u32, bk as u32);
+    let (c32, ksx32, kdim32, bk32) = (g.c as u32, g.ksx as u32, kdim as u32, bk as u32);
     let (mut ty, mut tx, mut ci) = {
         let tap = kk / c32;
-        (tap / ks32, tap % ks32, kk % c32)
+        (tap / ksx32, tap % ksx32, kk % c32)
     };
     let (h32, w32) = (g.h as u32, g.w as u32);
     let (px, pw) = (x.as_ptr(), wt.as_ptr());
@@ -423,7 +427,7 @@ fn conv_body<
         while ci >= c32 {
             ci -= c32;
             tx += 1;
-            if tx == ks32 {
+            if tx == ksx32 {
                 tx = 0;
                 ty += 1;
             }
@@ -499,18 +503,27 @@ fn conv_body<
     cp_async_wait::<0>();
 
     // Epilogue: acc[mi][ni] holds rows g and g + 8, columns 2t and 2t + 1 of MMA tile (mi, ni).
+    // Column pairs outermost, so that each lane reads its two bias values once for its MI × 2
+    // rows (not once per row); bias and residual through the read-only path.
     let split = !ws.is_empty();
     let row_w = m0 + wm * MI * 16 + lane / 4;
     let col_w = n0 + wn * NI * 8 + (lane % 4) * 2;
     let ws_base = z * m_total * g.k;
-    unroll!(mi in [0, 1, 2, 3] {
-        unroll!(h in [0, 1] {
-            let row = row_w + mi * 16 + h * 8;
-            if mi < MI && row < m_total {
-                unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
-                    let col = col_w + ni * 8;
-                    if ni < NI && col < g.k {
-                        let two = col + 1 < g.k;
+    let (bias, res) = (Input::new(bias), Input::new(res));
+    let has_res = !res.is_empty();
+    unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
+        let col = col_w + ni * 8;
+        if ni < NI && col < g.k {
+            let two = col + 1 < g.k;
+            let b = if split {
+                [0.0; 2]
+            } else {
+                [bias.get(col), if two { bias.get(col + 1) } else { 0.0 }]
+            };
+            unroll!(mi in [0, 1, 2, 3] {
+                unroll!(h in [0, 1] {
+                    let row = row_w + mi * 16 + h * 8;
+                    if mi < MI && row < m_total {
                         let i = row * g.k + col;
                         let v = [acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]];
                         if split {
@@ -524,9 +537,9 @@ fn conv_body<
                             }
                         } else {
                             let f = |j: usize| {
-                                let mut y = v[j] + bias[col + j];
-                                if !res.is_empty() {
-                                    y += res[i + j].to_f32();
+                                let mut y = v[j] + b[j];
+                                if has_res {
+                                    y += res.get(i + j).to_f32();
                                 }
                                 if relu && y < 0.0 { 0.0 } else { y }
                             };
@@ -539,8 +552,8 @@ fn conv_body<
                         }
                     }
                 });
-            }
-        });
+            });
+        }
     });
 }
 
@@ -582,10 +595,10 @@ unsafe fn store_pair<T: ConvAct>(out: &mut OutSlice<T, Manual>, i: usize, two: b
 #[derive(Clone, Copy)]
 struct Words2([u32; 2]);
 
-/// Convolution (NHWC, square kernel) with fused bias/residual/ReLU epilogue as an implicit
-/// GEMM on the tensor cores (see the module docs), tile `big` (128 × 128). `x`: images × h × w ×
-/// c (c a multiple of 8); `wt`: k × ks × ks × c; `bias`: k (f32); `res`: empty or the output's
-/// shape; `relu` ≠ 0 applies max(·, 0) last. Grid (⌈m / BM⌉, ⌈k / BN⌉, splits) with m = images ×
+/// Convolution (NHWC) with fused bias/residual/ReLU epilogue as an implicit GEMM on the tensor
+/// cores (see the module docs), tile `big` (128 × 128). `x`: images × h × w × c (c a multiple of
+/// 8); `wt`: k × ky × kx × c; window ky × kx, strides (sy, sx), zero padding (py, px); `bias`: k
+/// (f32); `res`: empty or the output's shape; `relu` ≠ 0 applies max(·, 0) last. Grid (⌈m / BM⌉, ⌈k / BN⌉, splits) with m = images ×
 /// oh × ow; the tile's threads; its `CONV_*_SHARED_BYTES` of dynamic shared memory. With `ws`
 /// non-empty, z-slice z writes raw f32 partial sums to `ws[z·m·k ..]` instead of `out` (split-K;
 /// finish with [`conv_reduce`]). Instances: element type, K-slice bytes per row (`KB`: 64 with 4
@@ -614,15 +627,18 @@ pub fn conv_big<T: ConvAct, const KB: usize, const STAGES: usize>(
     oh: u32,
     ow: u32,
     k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
+    ky: u32,
+    kx: u32,
+    sy: u32,
+    sx: u32,
+    py: u32,
+    px: u32,
     relu: u32,
     splits: u32,
     out: OutSlice<T, Manual>,
     ws: OutSlice<f32, Manual>,
 ) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    let g = Geom::new([n, h, w, c, oh, ow, k], [ky, kx, sy, sx, py, px]);
     conv_body::<T, 4, 2, 2, 8, KB, STAGES>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
 }
 
@@ -646,16 +662,50 @@ pub fn conv_c64<T: ConvAct, const KB: usize, const STAGES: usize>(
     oh: u32,
     ow: u32,
     k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
+    ky: u32,
+    kx: u32,
+    sy: u32,
+    sx: u32,
+    py: u32,
+    px: u32,
     relu: u32,
     splits: u32,
     out: OutSlice<T, Manual>,
     ws: OutSlice<f32, Manual>,
 ) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    let g = Geom::new([n, h, w, c, oh, ow, k], [ky, kx, sy, sx, py, px]);
     conv_body::<T, 4, 2, 2, 4, KB, STAGES>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
+}
+
+/// [`conv_big`] with tile `w64` (128 × 64, 128 threads, 64 × 32 per warp), the shallow pipeline,
+/// 16-bit storage (f32's split operands would not fit three blocks' registers).
+#[kernel(launch_bounds(128, 3), instances((f16, 64, 4), (Bf16, 64, 4)))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_w64<T: ConvAct, const KB: usize, const STAGES: usize>(
+    x: &[T],
+    wt: &[T],
+    bias: &[f32],
+    res: &[T],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ky: u32,
+    kx: u32,
+    sy: u32,
+    sx: u32,
+    py: u32,
+    px: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<T, Manual>,
+    ws: OutSlice<f32, Manual>,
+) {
+    let g = Geom::new([n, h, w, c, oh, ow, k], [ky, kx, sy, sx, py, px]);
+    conv_body::<T, 2, 2, 4, 4, KB, STAGES>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
 }
 
 /// [`conv_big`] with tile `small` (64 × 64, 128 threads).
@@ -683,15 +733,18 @@ pub fn conv_small<T: ConvAct, const KB: usize, const STAGES: usize>(
     oh: u32,
     ow: u32,
     k: u32,
-    ks: u32,
-    stride: u32,
-    pad: u32,
+    ky: u32,
+    kx: u32,
+    sy: u32,
+    sx: u32,
+    py: u32,
+    px: u32,
     relu: u32,
     splits: u32,
     out: OutSlice<T, Manual>,
     ws: OutSlice<f32, Manual>,
 ) {
-    let g = Geom::new(n, h, w, c, oh, ow, k, ks, stride, pad);
+    let g = Geom::new([n, h, w, c, oh, ow, k], [ky, kx, sy, sx, py, px]);
     conv_body::<T, 2, 2, 2, 4, KB, STAGES>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
 }
 
@@ -735,53 +788,19 @@ fn load8<T: ConvAct>(x: &Input<'_, T>, i: usize) -> [f32; 8] {
     x.items::<8>(i).map(|v| v.to_f32())
 }
 
-/// Eight f32s rounded to `T` and stored at `out[i .. i + 8]` with 16-byte stores when aligned
-/// (element-wise otherwise, bounds-checked).
-///
-/// # Safety
-/// No other thread accesses `out[i .. i + 8]` during the launch.
+/// Eight f32s rounded to `T`, stored as a thread's group of the output (16-byte stores when
+/// the launch's alignment allows).
 #[inline(always)]
-unsafe fn store8<T: ConvAct>(out: &mut OutSlice<T, Manual>, i: usize, v: [f32; 8]) {
-    if i + 8 <= out.len() {
-        // SAFETY: `i + 8 <= len`.
-        let p = unsafe { out.as_mut_ptr().add(i) };
-        if (p as usize) % 16 == 0 {
-            let size = core::mem::size_of::<T>();
-            let mut w = [0u32; 8];
-            for (j, &y) in v.iter().enumerate() {
-                let b = T::from_f32(y).bits();
-                if size == 2 {
-                    w[j / 2] |= b << (16 * (j % 2));
-                } else {
-                    w[j] = b;
-                }
-            }
-            // 16-byte stores: one for halves, two for f32.
-            for q in 0..size / 2 {
-                // SAFETY: 16 aligned bytes inside the output (`8 × size` bytes from `p`), this
-                // thread's alone (caller's contract).
-                unsafe {
-                    *(p.cast::<Words4>().add(q)) =
-                        Words4([w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3]])
-                };
-            }
-            return;
-        }
-    }
-    for (j, &y) in v.iter().enumerate() {
-        // SAFETY: bounds-checked; exclusive by the caller's contract.
-        unsafe { *out.claim_mut(i + j) = T::from_f32(y) };
+fn store8<T: ConvAct>(out: &mut OutSlice<T, PerThread<8>>, v: [f32; 8]) {
+    if let Some(mut o) = out.thread_items() {
+        o.store(v.map(T::from_f32));
     }
 }
 
-/// 16 bytes at a 16-byte aligned address: one vector store.
-#[repr(C, align(16))]
-#[derive(Clone, Copy)]
-struct Words4([u32; 4]);
-
 /// 3×3 max pooling, stride 2, padding 1 (padding never wins, as in PyTorch), NHWC with
-/// `c % 8 == 0`: thread `t` computes channels `8 (t % (c/8)) ..` of output pixel `t / (c/8)`.
-#[kernel(launch_bounds(256), instances(f16, Bf16, f32))]
+/// `c % 8 == 0`: thread `t` computes channels `8 (t % (c/8)) ..` of output pixel `t / (c/8)`,
+/// which are its group of 8 in the output.
+#[kernel(elements = out, launch_bounds(256), instances(f16, Bf16, f32))]
 #[allow(clippy::too_many_arguments)]
 pub fn maxpool3s2<T: ConvAct>(
     x: &[T],
@@ -791,7 +810,7 @@ pub fn maxpool3s2<T: ConvAct>(
     c: u32,
     oh: u32,
     ow: u32,
-    mut out: OutSlice<T, Manual>,
+    mut out: OutSlice<T, PerThread<8>>,
 ) {
     let (n, h, w, c, oh, ow) = (
         n as usize,
@@ -837,14 +856,15 @@ pub fn maxpool3s2<T: ConvAct>(
             }
         }
     }
-    // SAFETY: output pixel p, channels 8 cg .. 8 cg + 8, belong to thread t alone.
-    unsafe { store8(&mut out, p * c + cg * 8, m) };
+    // Output pixel p, channels 8 cg .. 8 cg + 8: elements 8t .. 8t + 8.
+    store8(&mut out, m);
 }
 
 /// Global average pooling NHWC → (images × c), `c % 8 == 0`: thread `t` averages channels
-/// `8 (t % (c/8)) ..` of image `t / (c/8)` over its `hw` pixels, in f32.
-#[kernel(launch_bounds(256), instances(f16, Bf16, f32))]
-pub fn avgpool<T: ConvAct>(x: &[T], n: u32, hw: u32, c: u32, mut out: OutSlice<T, Manual>) {
+/// `8 (t % (c/8)) ..` of image `t / (c/8)` (its group of 8 in the output) over its `hw` pixels,
+/// in f32.
+#[kernel(elements = out, launch_bounds(256), instances(f16, Bf16, f32))]
+pub fn avgpool<T: ConvAct>(x: &[T], n: u32, hw: u32, c: u32, mut out: OutSlice<T, PerThread<8>>) {
     let (n, hw, c) = (n as usize, hw as usize, c as usize);
     if c % 8 != 0 || hw == 0 {
         trap();
@@ -868,24 +888,39 @@ pub fn avgpool<T: ConvAct>(x: &[T], n: u32, hw: u32, c: u32, mut out: OutSlice<T
     for sj in s.iter_mut() {
         *sj *= inv;
     }
-    // SAFETY: image img, channels 8 cg .. 8 cg + 8, belong to thread t alone.
-    unsafe { store8(&mut out, img * c + cg * 8, s) };
+    // Image img, channels 8 cg .. 8 cg + 8: elements 8t .. 8t + 8.
+    store8(&mut out, s);
 }
 
-/// u8 RGB pixels (NHWC, 3 channels) → normalised `(v / 255 − mean[ch]) / std[ch]` in 8
-/// channels (5 zero channels, so the first convolution's depth is a multiple of 8). `norm` =
-/// mean[0..3] then std[0..3]. One thread per pixel.
-#[kernel(launch_bounds(256), instances(f16, Bf16, f32))]
-pub fn input_u8<T: ConvAct>(img: &[u8], norm: &[f32], mut out: OutSlice<T, Manual>) {
-    let pixels = img.len() / 3;
+/// u8 RGB pixels (NHWC, 3 channels, images × h × w) → normalised `(v / 255 − mean[ch]) /
+/// std[ch]` in 4 channels (the 4th zero) and `wp` = w rounded up to even columns (a last zero
+/// column when w is odd). The result read as NHWC with `wp / 2` columns of 8 channels holds pixel
+/// pairs: the first convolution (7 × 7, stride 2) runs over them as a 7 × 4 kernel with stride
+/// (2, 1) and 16-byte chunks of real data (3 of 8 channels zero; with 8 channels per pixel it
+/// was 5 of 8). `norm` = mean[0..3] then std[0..3]. One thread per pixel pair.
+#[kernel(elements = out, launch_bounds(256), instances(f16, Bf16, f32))]
+pub fn input_u8<T: ConvAct>(img: &[u8], norm: &[f32], w: u32, mut out: OutSlice<T, PerThread<8>>) {
+    let w = w as usize;
+    let wp = w.next_multiple_of(2);
+    if w == 0 || img.len() % (3 * w) != 0 || out.len() != img.len() / (3 * w) * wp * 4 {
+        trap();
+    }
+    let pairs = out.len() / 8;
     let t = gpu::global_linear_id();
-    if t >= pixels {
+    if t >= pairs {
         return;
     }
+    let row = (2 * t) / wp;
+    let x0 = 2 * t - row * wp;
     let mut v = [0.0f32; 8];
-    for ch in 0..3 {
-        v[ch] = (img[3 * t + ch] as f32 * (1.0 / 255.0) - norm[ch]) / norm[3 + ch];
+    for q in 0..2 {
+        if x0 + q < w {
+            let src = 3 * (row * w + x0 + q);
+            for ch in 0..3 {
+                v[4 * q + ch] = (img[src + ch] as f32 * (1.0 / 255.0) - norm[ch]) / norm[3 + ch];
+            }
+        }
     }
-    // SAFETY: pixel t's 8 output channels belong to thread t alone.
-    unsafe { store8(&mut out, t * 8, v) };
+    // Pixel pair t: elements 8t .. 8t + 8.
+    store8(&mut out, v);
 }

@@ -13,9 +13,6 @@ use crate::kernels::{
 use crate::runtime::half::{bf16, f16};
 use crate::runtime::{DeviceCopy, DeviceSlice, Error, LaunchConfig, Result, Stream};
 
-/// Threads per block of the element-wise kernels (pooling, input conversion).
-const ELEM_THREADS: u32 = kc::CONV_ELEM_THREADS as u32;
-
 /// Tile shapes of the convolution kernel (pixels × out-channels of one block).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvTile {
@@ -25,6 +22,9 @@ pub enum ConvTile {
     C64,
     /// 64 × 64, 128 threads: few pixels (small batches), usually with split-K.
     Small,
+    /// 128 × 64, 128 threads (64 × 32 per warp, three blocks an SM): the 64-channel layers with
+    /// fewer shared-memory reads per MMA than `C64`. Shallow pipeline and 16-bit types only.
+    W64,
 }
 
 /// K pipelines of the convolution kernel. `Deep` is the default: on the H200 it ran ResNet-18
@@ -67,6 +67,11 @@ impl ConvTile {
                 kc::CONV_SMALL_BM,
                 kc::CONV_SMALL_BN,
             ),
+            ConvTile::W64 => (
+                kc::CONV_W64_THREADS as u32,
+                kc::CONV_W64_BM,
+                kc::CONV_W64_BN,
+            ),
         }
     }
 
@@ -78,6 +83,8 @@ impl ConvTile {
             (ConvTile::Big, ConvPipeline::Deep) => kc::CONV_BIG_DEEP_SHARED_BYTES,
             (ConvTile::C64, ConvPipeline::Deep) => kc::CONV_C64_DEEP_SHARED_BYTES,
             (ConvTile::Small, ConvPipeline::Deep) => kc::CONV_SMALL_DEEP_SHARED_BYTES,
+            // No deep instance (the launch says so); the shallow size keeps this total.
+            (ConvTile::W64, _) => kc::CONV_W64_SHARED_BYTES,
         };
         bytes as u32
     }
@@ -90,7 +97,41 @@ pub enum ConvActivation {
     Relu,
 }
 
-/// Shape of one convolution over NHWC activations with a square kernel and zero padding.
+/// One axis of a convolution window: kernel extent, stride and zero padding before and after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub size: usize,
+    pub stride: usize,
+    /// Zeros before the first element (the window of output 0 starts at `-pad`).
+    pub pad: usize,
+    /// Zeros after the last element (they only decide how many outputs there are).
+    pub pad_after: usize,
+}
+
+impl Window {
+    /// The usual window: `pad` zeros on both sides.
+    pub const fn new(size: usize, stride: usize, pad: usize) -> Window {
+        Window {
+            size,
+            stride,
+            pad,
+            pad_after: pad,
+        }
+    }
+
+    /// The padded extent of an input of `len`.
+    fn padded(&self, len: usize) -> usize {
+        len + self.pad + self.pad_after
+    }
+
+    /// Output extent over an input of `len` (the padded input must hold one window).
+    pub fn out_len(&self, len: usize) -> usize {
+        (self.padded(len) - self.size) / self.stride + 1
+    }
+}
+
+/// Shape of one convolution over NHWC activations with zero padding; the window may differ
+/// between rows and columns (`rows == cols` for the usual square kernels).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvShape {
     pub images: usize,
@@ -99,19 +140,19 @@ pub struct ConvShape {
     /// Input channels; a multiple of 8 (pad with zero channels and zero weights otherwise).
     pub in_channels: usize,
     pub out_channels: usize,
-    /// Kernel height and width.
-    pub kernel: usize,
-    pub stride: usize,
-    pub pad: usize,
+    /// The window along the height.
+    pub rows: Window,
+    /// The window along the width.
+    pub cols: Window,
 }
 
 impl ConvShape {
     pub fn out_height(&self) -> usize {
-        (self.height + 2 * self.pad - self.kernel) / self.stride + 1
+        self.rows.out_len(self.height)
     }
 
     pub fn out_width(&self) -> usize {
-        (self.width + 2 * self.pad - self.kernel) / self.stride + 1
+        self.cols.out_len(self.width)
     }
 
     /// Elements of the input (images × height × width × in-channels).
@@ -119,7 +160,7 @@ impl ConvShape {
         self.images * self.height * self.width * self.in_channels
     }
 
-    /// Elements of the weights (out-channels × kernel × kernel × in-channels).
+    /// Elements of the weights (out-channels × kernel height × kernel width × in-channels).
     pub fn weight_len(&self) -> usize {
         self.out_channels * self.depth()
     }
@@ -134,30 +175,35 @@ impl ConvShape {
         self.images * self.out_height() * self.out_width()
     }
 
-    /// Depth of the implicit GEMM (kernel × kernel × in-channels).
+    /// Depth of the implicit GEMM (kernel height × kernel width × in-channels).
     pub fn depth(&self) -> usize {
-        self.kernel * self.kernel * self.in_channels
+        self.rows.size * self.cols.size * self.in_channels
     }
 
     /// Checks what the kernel relies on; the error names the offending field.
     pub fn validate(&self, op: &str) -> Result<()> {
         let bad = |reason: String| Err(invalid(op, reason));
-        if self.kernel == 0 || self.stride == 0 {
-            return bad(format!(
-                "kernel ({}) and stride ({}) must be positive",
-                self.kernel, self.stride
-            ));
+        for (axis, win, len) in [
+            ("rows", self.rows, self.height),
+            ("cols", self.cols, self.width),
+        ] {
+            if win.size == 0 || win.stride == 0 {
+                return bad(format!(
+                    "{axis}: kernel ({}) and stride ({}) must be positive",
+                    win.size, win.stride
+                ));
+            }
+            if win.padded(len) < win.size {
+                return bad(format!(
+                    "{axis}: kernel {} larger than the padded input {len} (pad {} + {})",
+                    win.size, win.pad, win.pad_after
+                ));
+            }
         }
         if self.in_channels == 0 || !self.in_channels.is_multiple_of(8) {
             return bad(format!(
                 "in_channels = {} must be a positive multiple of 8 (pad with zero channels)",
                 self.in_channels
-            ));
-        }
-        if self.height + 2 * self.pad < self.kernel || self.width + 2 * self.pad < self.kernel {
-            return bad(format!(
-                "kernel {} larger than the padded input {}x{} (pad {})",
-                self.kernel, self.height, self.width, self.pad
             ));
         }
         let fields = [
@@ -166,9 +212,14 @@ impl ConvShape {
             ("width", self.width),
             ("in_channels", self.in_channels),
             ("out_channels", self.out_channels),
-            ("kernel", self.kernel),
-            ("stride", self.stride),
-            ("pad", self.pad),
+            ("kernel height", self.rows.size),
+            ("kernel width", self.cols.size),
+            ("stride y", self.rows.stride),
+            ("stride x", self.cols.stride),
+            ("pad y", self.rows.pad),
+            ("pad x", self.cols.pad),
+            ("pad y after", self.rows.pad_after),
+            ("pad x after", self.cols.pad_after),
         ];
         for (name, v) in fields {
             if u32::try_from(v).is_err() {
@@ -177,7 +228,7 @@ impl ConvShape {
         }
         if self.depth() >= 1 << 30 {
             return bad(format!(
-                "depth kernel² × in_channels = {} must be below 2^30",
+                "depth kernel height × width × in_channels = {} must be below 2^30",
                 self.depth()
             ));
         }
@@ -185,7 +236,10 @@ impl ConvShape {
         for (name, v) in [
             ("height", self.height),
             ("width", self.width),
-            ("pad", self.pad),
+            ("pad y", self.rows.pad),
+            ("pad x", self.cols.pad),
+            ("pad y after", self.rows.pad_after),
+            ("pad x after", self.cols.pad_after),
         ] {
             if v >= 1 << 29 {
                 return bad(format!("{name} = {v} must be below 2^29"));
@@ -194,7 +248,7 @@ impl ConvShape {
         Ok(())
     }
 
-    fn scalars(&self, act: ConvActivation, splits: usize) -> [u32; 12] {
+    fn scalars(&self, act: ConvActivation, splits: usize) -> [u32; 15] {
         [
             self.images as u32,
             self.height as u32,
@@ -203,9 +257,12 @@ impl ConvShape {
             self.out_height() as u32,
             self.out_width() as u32,
             self.out_channels as u32,
-            self.kernel as u32,
-            self.stride as u32,
-            self.pad as u32,
+            self.rows.size as u32,
+            self.cols.size as u32,
+            self.rows.stride as u32,
+            self.cols.stride as u32,
+            self.rows.pad as u32,
+            self.cols.pad as u32,
             (act == ConvActivation::Relu) as u32,
             splits as u32,
         ]
@@ -224,7 +281,11 @@ pub struct ConvPlan {
 impl ConvPlan {
     /// The rule: the big tiles when they give at least two waves of blocks on `sms`
     /// multiprocessors, else the small tile, and split-K when even that leaves SMs idle (up to
-    /// about two blocks per SM, at least 4 K slices per split, no empty split).
+    /// about two blocks per SM, at least 4 K slices per split, no empty split). 16-bit
+    /// 64-channel layers with a short depth (≤ 256, the pixel-pair stem's 224) take `W64` with
+    /// its shallow pipeline whatever `pipeline` asks: on the H200 (batch 256) the stem ran in
+    /// 0.99 ms there against 1.07 on `C64`, while the 576-deep layer-1 convolutions were 1.5%
+    /// slower on `W64` and stay on `C64`.
     /// `T` is the storage type (an f32 K slice holds half the elements of a 16-bit one).
     pub fn choose<T: ConvElem>(shape: &ConvShape, sms: usize, pipeline: ConvPipeline) -> ConvPlan {
         let tiles_k = shape
@@ -251,6 +312,12 @@ impl ConvPlan {
                 splits = tiles_k.div_ceil(tiles_k.div_ceil(splits));
             }
         }
+        let pipeline = if tile == ConvTile::C64 && shape.depth() <= 256 {
+            tile = ConvTile::W64;
+            ConvPipeline::Shallow
+        } else {
+            pipeline
+        };
         ConvPlan {
             tile,
             pipeline,
@@ -371,7 +438,7 @@ pub trait ConvElem:
         cfg: &LaunchConfig,
         plan: &ConvPlan,
         inp: &ConvInputs<'_, Self>,
-        scalars: [u32; 12],
+        scalars: [u32; 15],
         out: &mut DeviceSlice<Self>,
         ws: &mut DeviceSlice<f32>,
     ) -> Result<()>;
@@ -386,6 +453,16 @@ macro_rules! conv_elem {
         Err(invalid(
             "conv2d",
             "tile C64 has no f32 instance (it would spill under its register cap); use Small"
+                .to_string(),
+        ))
+    };
+    (@w64 true, $launch:expr) => {
+        $launch
+    };
+    (@w64 false, $launch:expr) => {
+        Err(invalid(
+            "conv2d",
+            "tile W64 has no f32 instance (it would spill under its register cap); use Small"
                 .to_string(),
         ))
     };
@@ -407,7 +484,7 @@ macro_rules! conv_elem {
                 cfg: &LaunchConfig,
                 plan: &ConvPlan,
                 inp: &ConvInputs<'_, Self>,
-                v: [u32; 12],
+                v: [u32; 15],
                 out: &mut DeviceSlice<Self>,
                 ws: &mut DeviceSlice<f32>,
             ) -> Result<()> {
@@ -433,6 +510,9 @@ macro_rules! conv_elem {
                             v[9],
                             v[10],
                             v[11],
+                            v[12],
+                            v[13],
+                            v[14],
                             out,
                             ws,
                         )
@@ -449,6 +529,13 @@ macro_rules! conv_elem {
                         conv_elem!(@c64 $c64, go!(conv_c64, CONV_DEEP_KB, CONV_DEEP_STAGES))
                     }
                     (ConvTile::Small, Deep) => go!(conv_small, CONV_DEEP_KB, CONV_DEEP_STAGES),
+                    (ConvTile::W64, Shallow) => {
+                        conv_elem!(@w64 $c64, go!(conv_w64, CONV_KB, CONV_STAGES))
+                    }
+                    (ConvTile::W64, Deep) => Err(invalid(
+                        "conv2d",
+                        "tile W64 has only the shallow pipeline".to_string(),
+                    )),
                 }
             }
         }
@@ -474,20 +561,14 @@ pub fn linear_shape(rows: usize, in_features: usize, out_features: usize) -> Con
         width: 1,
         in_channels: in_features,
         out_channels: out_features,
-        kernel: 1,
-        stride: 1,
-        pad: 0,
+        rows: Window::new(1, 1, 0),
+        cols: Window::new(1, 1, 0),
     }
 }
 
 /// f32 workspace a [`Library::linear_f32`] with `plan` needs: `splits` × rows × out_features.
 pub fn linear_workspace_len(shape: &ConvShape, plan: &ConvPlan) -> usize {
     plan.splits * shape.output_len()
-}
-
-fn elem_config(op: &str, threads: usize) -> Result<LaunchConfig> {
-    let blocks = u32_of(op, "blocks", threads.div_ceil(ELEM_THREADS as usize))?;
-    Ok(LaunchConfig::linear(blocks, ELEM_THREADS))
 }
 
 /// Output shape of [`Library::maxpool3s2`]: 3×3 window, stride 2, padding 1.
@@ -498,6 +579,72 @@ pub fn maxpool3s2_shape(x: Nhwc) -> Nhwc {
         width: (x.width - 1) / 2 + 1,
         channels: x.channels,
     }
+}
+
+/// Elements [`Library::normalize_u8`] writes for `bytes` of RGB rows of `width` pixels: 4
+/// channels per pixel, rows padded to an even width.
+pub fn normalized_len(bytes: usize, width: usize) -> usize {
+    bytes / (3 * width.max(1)) * width.next_multiple_of(2) * 4
+}
+
+/// A convolution of `kernel` × `kernel`, stride 2, padding `pad`, over 3-channel images of
+/// `height` × `width` held as [`Library::normalize_u8`] writes them (4 channels a pixel, rows
+/// padded to even widths), run over pixel pairs: NHWC with ⌈width / 2⌉ columns of 8 channels
+/// (pixel 2j's 4 channels, then pixel 2j + 1's), a `kernel` × ⌈(kernel + 1) / 2⌉ window with
+/// strides (2, 1), column padding ⌈pad / 2⌉ before (so that the output has ⌈width / 2⌉ columns,
+/// as the original, whatever is after). Pair tap `p`, half `q` is original column tap
+/// `2p + q − (2·⌈pad / 2⌉ − pad)`; [`stem_pairs_weights`] rearranges the weights to match.
+/// Needs an odd `kernel` with `pad = kernel / 2`, as ResNet's 7 × 7 / 2 stem has.
+pub fn stem_pairs_shape(
+    images: usize,
+    height: usize,
+    width: usize,
+    out_channels: usize,
+    kernel: usize,
+) -> ConvShape {
+    let pad = kernel / 2;
+    let (taps, pad_cols) = ((kernel + 1).div_ceil(2), pad.div_ceil(2));
+    ConvShape {
+        images,
+        height,
+        width: width.div_ceil(2),
+        in_channels: 8,
+        out_channels,
+        rows: Window::new(kernel, 2, pad),
+        // ⌈width / 2⌉ outputs: pairs + pad_cols + after − taps + 1.
+        cols: Window {
+            size: taps,
+            stride: 1,
+            pad: pad_cols,
+            pad_after: taps - 1 - pad_cols,
+        },
+    }
+}
+
+/// Weights `out × kernel × kernel × 4` (NHWC order, 4 input channels; an odd `kernel`) rearranged
+/// for [`stem_pairs_shape`]: `out × kernel × ⌈(kernel + 1) / 2⌉ × 8`, zero where a pair tap falls
+/// outside the original kernel.
+pub fn stem_pairs_weights<T: Copy>(w: &[T], out: usize, kernel: usize, zero: T) -> Vec<T> {
+    assert_eq!(w.len(), out * kernel * kernel * 4, "stem weights length");
+    let pad = kernel / 2;
+    let (taps, pad_cols) = ((kernel + 1).div_ceil(2), pad.div_ceil(2));
+    let shift = 2 * pad_cols - pad;
+    let mut r = vec![zero; out * kernel * taps * 8];
+    for o in 0..out {
+        for y in 0..kernel {
+            for p in 0..taps {
+                for q in 0..2 {
+                    let Some(x) = (2 * p + q).checked_sub(shift).filter(|&x| x < kernel) else {
+                        continue;
+                    };
+                    let src = ((o * kernel + y) * kernel + x) * 4;
+                    let dst = ((o * kernel + y) * taps + p) * 8 + 4 * q;
+                    r[dst..dst + 4].copy_from_slice(&w[src..src + 4]);
+                }
+            }
+        }
+    }
+    r
 }
 
 impl Library {
@@ -554,7 +701,7 @@ impl Library {
             res,
             sh.out_channels as u32,
             plan.splits as u32,
-            v[10],
+            v[13],
             out,
         )
     }
@@ -579,7 +726,8 @@ impl Library {
         let k = &self.kernels;
         let op = "linear_f32";
         shape.validate(op)?;
-        if shape.kernel != 1 || shape.height != 1 || shape.width != 1 || shape.pad != 0 {
+        let one = Window::new(1, 1, 0);
+        if shape.rows != one || shape.cols != one || shape.height != 1 || shape.width != 1 {
             return Err(invalid(op, "use linear_shape() for the shape".to_string()));
         }
         check_len(op, "x", x.len(), shape.input_len())?;
@@ -652,9 +800,8 @@ impl Library {
             o.height as u32,
             o.width as u32,
         ];
-        let cfg = elem_config(op, o.len() / 8)?;
         k.maxpool3s2
-            .launch_with(s, &cfg, x, d[0], d[1], d[2], d[3], d[4], d[5], out)
+            .launch(s, x, d[0], d[1], d[2], d[3], d[4], d[5], out)
     }
 
     /// Global average pooling: images × h × w × c → images × c (means in f32), c a multiple of 8.
@@ -684,31 +831,36 @@ impl Library {
             u32_of(op, "height × width", hw)?,
             u32_of(op, "channels", shape.channels)?,
         ];
-        let cfg = elem_config(op, out.len() / 8)?;
-        k.avgpool.launch_with(s, &cfg, x, d[0], d[1], d[2], out)
+        k.avgpool.launch(s, x, d[0], d[1], d[2], out)
     }
 
-    /// u8 RGB pixels (NHWC, 3 channels) → `(v / 255 − mean) / std` per channel in 8 channels (5 zero
-    /// channels so that the first convolution's depth is a multiple of 8). `norm` = the 3 means
-    /// then the 3 standard deviations (6 f32s on the device).
+    /// u8 RGB pixels (NHWC, 3 channels, rows of `width` pixels) → `(v / 255 − mean) / std` per
+    /// channel in 4 channels (the 4th zero), each row padded with a zero pixel to an even width:
+    /// `out` holds [`normalized_len`] elements. Read as NHWC with half the columns and 8 channels
+    /// it is the pixel-pair layout the stem convolution runs on ([`stem_pairs_shape`]). `norm` =
+    /// the 3 means then the 3 standard deviations (6 f32s on the device).
     pub fn normalize_u8<T: ConvElem>(
         &self,
         s: &Stream,
         img: &DeviceSlice<u8>,
+        width: usize,
         norm: &DeviceSlice<f32>,
         out: &mut DeviceSlice<T>,
     ) -> Result<()> {
         let k = &self.kernels;
         let op = "normalize_u8";
-        if !img.len().is_multiple_of(3) {
+        if width == 0 || !img.len().is_multiple_of(3 * width) {
             return Err(invalid(
                 op,
-                format!("image bytes ({}) are not a multiple of 3 (RGB)", img.len()),
+                format!(
+                    "image bytes ({}) are not whole rows of {width} RGB pixels",
+                    img.len()
+                ),
             ));
         }
         check_len(op, "norm", norm.len(), 6)?;
-        check_len(op, "out", out.len(), img.len() / 3 * 8)?;
-        let cfg = elem_config(op, img.len() / 3)?;
-        k.input_u8.launch_with(s, &cfg, img, norm, out)
+        check_len(op, "out", out.len(), normalized_len(img.len(), width))?;
+        let w = u32_of(op, "width", width)?;
+        k.input_u8.launch(s, img, norm, w, out)
     }
 }

@@ -65,7 +65,7 @@ pub mod softmax;
 
 pub use conv::{
     ConvActivation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, ConvTile,
-    Nhwc,
+    Nhwc, Window,
 };
 pub use elementwise::{AxpyElem, Binary};
 pub use gemm::{Gemm, GemmInput, GemmShape, StridedBatch};

@@ -7,13 +7,15 @@
 //! Run: `cargo run --release -p gpukit-bench --bin resnet18 -- --weights W.safetensors [IMAGES..]`
 use clap::{Parser, ValueEnum};
 use gpukit::Library;
-use gpukit::ops::{ConvElem, ConvPipeline};
+use gpukit::ops::{ConvElem, ConvPipeline, ConvTile};
 use gpukit::runtime::half::{bf16, f16};
 use gpukit::runtime::{
     self, DeviceBuffer, DeviceSlice, Gpu, Graph, PinnedBuffer, Stream, copy_to_device_async,
     copy_to_host_async, wait_event,
 };
-use gpukit_bench::resnet::{self, CLASSES, Forward, ResNet18, STEPS, rel_err, top_k, weights};
+use gpukit_bench::resnet::{
+    self, CLASSES, Forward, Planning, ResNet18, STEPS, rel_err, top_k, weights,
+};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,17 @@ enum Dtype {
     Bf16,
     /// f32 storage; convolutions as 3xTF32 on the tensor cores (f32-class accuracy).
     F32,
+}
+
+/// Tile of the 64-out-channel convolutions (stem, layer 1).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Tile64 {
+    /// `ConvPlan::choose`'s (`W64` for the stem, `C64` for layer 1).
+    Auto,
+    /// 128 × 64 with 32 × 32 warp tiles, the chosen pipeline.
+    C64,
+    /// 128 × 64 with 64 × 32 warp tiles, three blocks an SM, shallow pipeline (16-bit only).
+    W64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -79,6 +92,8 @@ struct Args {
     iters: usize,
     #[arg(long, value_enum, default_value = "deep")]
     pipeline: Pipeline,
+    #[arg(long, value_enum, default_value = "auto")]
+    tile64: Tile64,
     /// Print the top-5 of at most this many images.
     #[arg(long, default_value_t = 8)]
     show: usize,
@@ -203,7 +218,15 @@ fn run<T: ConvElem>(args: &Args) -> Result<(), Fail> {
         Pipeline::Shallow => ConvPipeline::Shallow,
         Pipeline::Deep => ConvPipeline::Deep,
     };
-    let fwd = Forward::new(&gpu, &net, args.batch, SIZE, pipeline)?;
+    let planning = Planning {
+        pipeline,
+        tile64: match args.tile64 {
+            Tile64::Auto => None,
+            Tile64::C64 => Some(ConvTile::C64),
+            Tile64::W64 => Some(ConvTile::W64),
+        },
+    };
+    let fwd = Forward::new(&gpu, &net, args.batch, SIZE, planning)?;
     let bytes = fwd.input_len();
     let z = || DeviceBuffer::<u8>::filled_bytes(gpu.context(), bytes, 0);
     let pin_in = || PinnedBuffer::<u8>::filled(&gpu, bytes, 0);
@@ -220,12 +243,13 @@ fn run<T: ConvElem>(args: &Args) -> Result<(), Fail> {
         fwd,
     };
     println!(
-        "resnet18 {} batch {} on {} ({} SMs), conv pipeline {:?}",
+        "resnet18 {} batch {} on {} ({} SMs), conv pipeline {:?}, 64-channel tile {:?}",
         T::NAME,
         args.batch,
         s.gpu.props().name,
         s.gpu.props().sm_count,
-        args.pipeline
+        args.pipeline,
+        args.tile64
     );
 
     let reference = args.compare.as_deref().map(Reference::load).transpose()?;

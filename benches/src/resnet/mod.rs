@@ -7,9 +7,13 @@ pub mod reference;
 pub mod weights;
 
 use gpukit::Library;
-use gpukit::ops::conv::{linear_shape, linear_workspace_len, maxpool3s2_shape};
+use gpukit::ops::conv::{
+    linear_shape, linear_workspace_len, maxpool3s2_shape, normalized_len, stem_pairs_shape,
+    stem_pairs_weights,
+};
 use gpukit::ops::{
-    ConvActivation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, Nhwc,
+    ConvActivation, ConvElem, ConvInputs, ConvLayer, ConvPipeline, ConvPlan, ConvShape, ConvTile,
+    Nhwc, Window,
 };
 use gpukit::runtime::{DeviceBuffer, DeviceSlice, Gpu, Result, Stream};
 use std::collections::BTreeMap;
@@ -18,15 +22,18 @@ use weights::{ConvSpec, FoldedConv, Tensor};
 /// ImageNet's per-channel mean and standard deviation (RGB), the input normalisation.
 pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
-/// Input channels after padding RGB with zeros (the first convolution's depth must be a
-/// multiple of 8).
+/// Input channels after padding RGB with zeros in the CPU reference (the GPU's stem runs on 4
+/// channels a pixel, read as pixel pairs of 8: see [`stem_pairs_shape`]).
 pub const PADDED_CHANNELS: usize = 8;
+/// Channels a pixel of the GPU's normalised input.
+const GPU_INPUT_CHANNELS: usize = 4;
 /// Classes of the final layer.
 pub const CLASSES: usize = 1000;
 
-/// A convolution's folded weights on the GPU.
+/// A convolution's folded weights on the GPU (the stem's rearranged for pixel pairs).
 struct DeviceConv<T: ConvElem> {
     spec: ConvSpec,
+    /// Input channels as the weights hold them (the stem: 4, read as pairs of 8).
     in_padded: usize,
     weights: DeviceBuffer<T>,
     bias: DeviceBuffer<f32>,
@@ -61,9 +68,19 @@ impl<T: ConvElem> ResNet18<T> {
         let ctx = gpu.context();
         let to_t = |v: &[f64]| v.iter().map(|&x| T::from_f32(x as f32)).collect::<Vec<T>>();
         let mut convs = Vec::new();
-        for f in fold_all(t) {
+        for (j, s) in weights::resnet18_convs().iter().enumerate() {
+            let f = if j == 0 {
+                weights::fold(t, s, GPU_INPUT_CHANNELS)
+            } else {
+                weights::fold(t, s, s.in_channels)
+            };
+            let w = if j == 0 {
+                stem_pairs_weights(&f.weights, s.out_channels, s.kernel, 0.0)
+            } else {
+                f.weights
+            };
             convs.push(DeviceConv {
-                weights: DeviceBuffer::from_slice(ctx, &to_t(&f.weights))?,
+                weights: DeviceBuffer::from_slice(ctx, &to_t(&w))?,
                 bias: DeviceBuffer::from_slice(ctx, &f.bias)?,
                 in_padded: f.in_padded,
                 spec: f.spec,
@@ -96,13 +113,13 @@ struct Block {
 }
 
 /// Activation buffers and per-layer plans for one batch size and image size, allocated once:
-/// the input in 8 channels, the stem output, a ring of four buffers the basic blocks rotate
+/// the normalised input (4 channels a pixel), the stem output, a ring of four buffers the basic blocks rotate
 /// through (input, intermediate, downsampled shortcut, output), the pooled features, the
 /// logits and the split-K workspace.
 pub struct Forward<T: ConvElem> {
     pub batch: usize,
     pub size: usize,
-    x8: DeviceBuffer<T>,
+    x4: DeviceBuffer<T>,
     stem: DeviceBuffer<T>,
     ring: [DeviceBuffer<T>; 4],
     pooled: DeviceBuffer<T>,
@@ -112,6 +129,24 @@ pub struct Forward<T: ConvElem> {
     layers: Vec<ConvLayer>,
     blocks: Vec<Block>,
     fc: (ConvShape, ConvPlan),
+}
+
+/// How [`Forward::new`] plans the convolutions: the K pipeline, and optionally a tile for the
+/// 64-out-channel layers (the stem and layer 1) in place of [`ConvPlan::choose`]'s, where that
+/// chose `C64` or `W64` without split-K (`W64` runs the shallow pipeline, its only one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Planning {
+    pub pipeline: ConvPipeline,
+    pub tile64: Option<ConvTile>,
+}
+
+impl From<ConvPipeline> for Planning {
+    fn from(pipeline: ConvPipeline) -> Planning {
+        Planning {
+            pipeline,
+            tile64: None,
+        }
+    }
 }
 
 /// Called after each step with the step's name and output (see [`STEPS`]).
@@ -125,8 +160,10 @@ impl<T: ConvElem> Forward<T> {
         net: &ResNet18<T>,
         batch: usize,
         size: usize,
-        pipeline: ConvPipeline,
+        planning: impl Into<Planning>,
     ) -> Result<Forward<T>> {
+        let planning = planning.into();
+        let pipeline = planning.pipeline;
         let sms = gpu.props().sm_count as usize;
         let ctx = gpu.context();
         let mut layers = Vec::new();
@@ -163,18 +200,33 @@ impl<T: ConvElem> Forward<T> {
         let mut ring_len = 0;
         for (j, c) in net.convs.iter().enumerate() {
             let h = hw[&j];
-            let shape = ConvShape {
-                images: batch,
-                height: h,
-                width: h,
-                in_channels: c.in_padded,
-                out_channels: c.spec.out_channels,
-                kernel: c.spec.kernel,
-                stride: c.spec.stride,
-                pad: c.spec.pad,
+            let win = Window::new(c.spec.kernel, c.spec.stride, c.spec.pad);
+            let shape = if j == 0 {
+                stem_pairs_shape(batch, h, h, c.spec.out_channels, c.spec.kernel)
+            } else {
+                ConvShape {
+                    images: batch,
+                    height: h,
+                    width: h,
+                    in_channels: c.in_padded,
+                    out_channels: c.spec.out_channels,
+                    rows: win,
+                    cols: win,
+                }
             };
             shape.validate(&c.spec.conv)?;
-            let plan = ConvPlan::choose::<T>(&shape, sms, pipeline);
+            let mut plan = ConvPlan::choose::<T>(&shape, sms, pipeline);
+            if let Some(tile) = planning.tile64
+                && matches!(plan.tile, ConvTile::C64 | ConvTile::W64)
+                && plan.splits == 1
+            {
+                plan.tile = tile;
+                plan.pipeline = if tile == ConvTile::W64 {
+                    ConvPipeline::Shallow
+                } else {
+                    pipeline
+                };
+            }
             ws_len = ws_len.max(plan.workspace_len(&shape));
             if j > 0 {
                 ring_len = ring_len.max(shape.output_len()).max(shape.input_len());
@@ -200,7 +252,7 @@ impl<T: ConvElem> Forward<T> {
         Ok(Forward {
             batch,
             size,
-            x8: z(layers[0].shape.input_len())?,
+            x4: z(normalized_len(batch * size * size * 3, size))?,
             stem: z(stem_len)?,
             ring: [z(ring_len)?, z(ring_len)?, z(ring_len)?, z(ring_len)?],
             pooled: z(batch * 512)?,
@@ -250,14 +302,14 @@ impl<T: ConvElem> Forward<T> {
                 ),
             });
         }
-        lib.normalize_u8(s, input, &net.norm, &mut self.x8)?;
-        tr("input", s, &self.x8)?;
+        lib.normalize_u8(s, input, self.size, &net.norm, &mut self.x4)?;
+        tr("input", s, &self.x4)?;
         let stem = &net.convs[0];
         lib.conv2d(
             s,
             &self.layers[0],
             &ConvInputs {
-                x: &self.x8,
+                x: &self.x4,
                 weights: &stem.weights,
                 bias: &stem.bias,
                 residual: None,

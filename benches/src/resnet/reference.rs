@@ -1,7 +1,9 @@
 //! A CPU reference of the same network in f64 (folded weights, NHWC), for the GPU tests: slow
-//! and simple, meant for small images.
-use super::weights::FoldedConv;
+//! and simple, meant for small images. [`forward_rounded`] emulates 16-bit storage the way
+//! gpukit and torch's eager mode round, to compare their accuracy.
+use super::weights::{BN_EPS, ConvSpec, FoldedConv, Tensor, fold, resnet18_convs};
 use super::{CLASSES, MEAN, PADDED_CHANNELS, STD};
+use std::collections::BTreeMap;
 
 /// An NHWC f64 activation.
 #[derive(Clone, Debug)]
@@ -150,6 +152,156 @@ pub fn forward(
         for o in 0..CLASSES {
             logits[img * CLASSES + o] =
                 fc_b[o] + (0..x.c).map(|c| fc_w[o * x.c + c] * feat[c]).sum::<f64>();
+        }
+    }
+    logits
+}
+
+/// How a 16-bit inference rounds, for accuracy studies on the CPU (every sum in f64; a
+/// `round` function stands for the storage type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rounding {
+    /// gpukit: batch norm folded into the weights before they are rounded; each convolution's
+    /// output rounded once, after bias, residual and ReLU; pooled features rounded; logits
+    /// not rounded (the linear layer writes f32).
+    Folded,
+    /// torch's eager inference after `model.to(dtype)`: weights and batch-norm parameters
+    /// rounded; each convolution's output rounded, then batch norm's, then the residual sum;
+    /// pooled features rounded; the linear layer's output (logits) rounded.
+    TorchEager,
+}
+
+/// Weights of `spec` reordered to `out × k × k × in_padded` without batch norm, each passed
+/// through `round`.
+fn raw_conv(
+    t: &BTreeMap<String, Tensor>,
+    spec: &ConvSpec,
+    in_padded: usize,
+    round: fn(f64) -> f64,
+) -> FoldedConv {
+    let w = &t[&format!("{}.weight", spec.conv)].data;
+    let (co, ci, k) = (spec.out_channels, spec.in_channels, spec.kernel);
+    let mut weights = vec![0.0; co * k * k * in_padded];
+    for o in 0..co {
+        for i in 0..ci {
+            for y in 0..k {
+                for x in 0..k {
+                    weights[((o * k + y) * k + x) * in_padded + i] =
+                        round(w[((o * ci + i) * k + y) * k + x]);
+                }
+            }
+        }
+    }
+    FoldedConv {
+        spec: spec.clone(),
+        in_padded,
+        weights,
+        bias: vec![0.0; co],
+    }
+}
+
+/// Eval-mode batch norm as torch computes it in a 16-bit dtype: parameters rounded, output
+/// rounded, then `residual` added and rounded, then ReLU.
+fn torch_bn(
+    x: &Act,
+    t: &BTreeMap<String, Tensor>,
+    bn: &str,
+    residual: Option<&Act>,
+    relu: bool,
+    round: fn(f64) -> f64,
+) -> Act {
+    let p = |n: &str| -> Vec<f64> {
+        t[&format!("{bn}.{n}")]
+            .data
+            .iter()
+            .map(|&v| round(v))
+            .collect()
+    };
+    let (g, b, m, v) = (p("weight"), p("bias"), p("running_mean"), p("running_var"));
+    let mut y = x.clone();
+    for (i, o) in y.data.iter_mut().enumerate() {
+        let c = i % x.c;
+        let mut z = round((*o - m[c]) / (v[c] + BN_EPS).sqrt() * g[c] + b[c]);
+        if let Some(r) = residual {
+            z = round(z + r.data[i]);
+        }
+        *o = if relu && z < 0.0 { 0.0 } else { z };
+    }
+    y
+}
+
+/// Logits of the network with 16-bit storage emulated by `round` under `scheme` (see
+/// [`Rounding`]); [`forward`] with unrounded folded weights is the exact answer to compare with.
+pub fn forward_rounded(
+    t: &BTreeMap<String, Tensor>,
+    images: &[u8],
+    n: usize,
+    size: usize,
+    round: fn(f64) -> f64,
+    scheme: Rounding,
+) -> Vec<f64> {
+    let specs = resnet18_convs();
+    let rnd = |mut a: Act| {
+        a.data.iter_mut().for_each(|v| *v = round(*v));
+        a
+    };
+    let pad = |s: &ConvSpec| {
+        if s.in_channels.is_multiple_of(8) {
+            s.in_channels
+        } else {
+            PADDED_CHANNELS
+        }
+    };
+    // One convolution + batch norm (+ residual, ReLU) under the scheme.
+    let layer = |x: &Act, s: &ConvSpec, res: Option<&Act>, relu: bool| -> Act {
+        match scheme {
+            Rounding::Folded => {
+                let mut f = fold(t, s, pad(s));
+                f.weights.iter_mut().for_each(|w| *w = round(*w));
+                rnd(conv(x, &f, res, relu))
+            }
+            Rounding::TorchEager => {
+                let c = rnd(conv(x, &raw_conv(t, s, pad(s), round), None, false));
+                torch_bn(&c, t, &s.bn, res, relu, round)
+            }
+        }
+    };
+    let x = rnd(input(images, n, size));
+    let mut x = maxpool(&layer(&x, &specs[0], None, true));
+    let mut i = 1;
+    while i < specs.len() {
+        let name = specs[i].conv.trim_end_matches(".conv1").to_string();
+        let ds = i + 2 < specs.len() && specs[i + 2].conv == format!("{name}.downsample.0");
+        let h = layer(&x, &specs[i], None, true);
+        let short = if ds {
+            layer(&x, &specs[i + 2], None, false)
+        } else {
+            x.clone()
+        };
+        x = layer(&h, &specs[i + 1], Some(&short), true);
+        i += if ds { 3 } else { 2 };
+    }
+    let hw = x.h * x.w;
+    let fc_w: Vec<f64> = t["fc.weight"].data.iter().map(|&w| round(w)).collect();
+    let fc_b = &t["fc.bias"].data;
+    let mut logits = vec![0.0; n * CLASSES];
+    for img in 0..n {
+        let feat: Vec<f64> = (0..x.c)
+            .map(|c| {
+                round(
+                    (0..hw)
+                        .map(|p| x.data[(img * hw + p) * x.c + c])
+                        .sum::<f64>()
+                        / hw as f64,
+                )
+            })
+            .collect();
+        for o in 0..CLASSES {
+            let y: f64 = (0..x.c).map(|c| fc_w[o * x.c + c] * feat[c]).sum();
+            logits[img * CLASSES + o] = match scheme {
+                Rounding::Folded => y + fc_b[o] as f32 as f64,
+                Rounding::TorchEager => round(y + round(fc_b[o])),
+            };
         }
     }
     logits
