@@ -2,7 +2,7 @@
 //! at awkward shapes, large sampled products and strided batches. `#[ignore]`d without a GPU; run
 //! with `--include-ignored` on a GPU machine.
 mod common;
-use common::gemm::{awkward_shapes, large_sampled, strided_batches};
+use common::gemm::{Batch, awkward_shapes, large_sampled, strided_batches};
 
 /// SGEMM's bound against the f64 reference (f32 products and accumulation).
 const TOL: f64 = 1e-5;
@@ -45,8 +45,14 @@ fn sgemm_strided_batched_matches_cpu() {
     // A and C with gaps between matrices.
     strided_batches::<f32>(
         &[
-            ((256, 128, 16), (256 * 16 + 8, 0, 256 * 128 + 4)),
-            ((37, 45, 11), (37 * 11 + 8, 0, 37 * 45 + 4)),
+            Batch {
+                shape: (256, 128, 16),
+                strides: (256 * 16 + 8, 0, 256 * 128 + 4),
+            },
+            Batch {
+                shape: (37, 45, 11),
+                strides: (37 * 11 + 8, 0, 37 * 45 + 4),
+            },
         ],
         21,
         TOL,

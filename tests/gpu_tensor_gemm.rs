@@ -2,7 +2,7 @@
 //! `gpu-kernels/src/tensor_gemm.rs`) against the f64 CPU reference on random data at awkward
 //! shapes, large sampled products and strided batches. `#[ignore]`d without a GPU.
 mod common;
-use common::gemm::{awkward_shapes, large_sampled, strided_batches};
+use common::gemm::{Batch, awkward_shapes, large_sampled, strided_batches};
 use common::random_operand;
 use gpukit::runtime::half::{bf16, f16};
 
@@ -59,10 +59,19 @@ fn gemm_bf16_1000_cubed_sampled() {
 
 /// (shape, strides of A, B, C): fast path (strides multiples of 8, B shared by every product),
 /// slow path (odd strides and shapes), and a tile-aligned shape.
-const TENSOR_BATCHES: [((usize, usize, usize), (usize, usize, usize)); 3] = [
-    ((136, 264, 48), (136 * 48 + 8, 0, 136 * 264 + 16)),
-    ((37, 45, 11), (37 * 11 + 3, 45 * 11 + 1, 37 * 45 + 5)),
-    ((128, 256, 64), (128 * 64, 64 * 256, 128 * 256)),
+const TENSOR_BATCHES: [Batch; 3] = [
+    Batch {
+        shape: (136, 264, 48),
+        strides: (136 * 48 + 8, 0, 136 * 264 + 16),
+    },
+    Batch {
+        shape: (37, 45, 11),
+        strides: (37 * 11 + 3, 45 * 11 + 1, 37 * 45 + 5),
+    },
+    Batch {
+        shape: (128, 256, 64),
+        strides: (128 * 64, 64 * 256, 128 * 256),
+    },
 ];
 
 #[test]

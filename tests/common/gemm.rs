@@ -100,16 +100,22 @@ pub fn large_sampled<T: Operand>(seed: u64, sample_seed: u64, tol: f64) {
     }
 }
 
-/// A strided batch of 3 products per `((m, n, k), (stride_a, stride_b, stride_c))` with
+/// One strided-batch check: the product's shape `(m, n, k)` and the strides of A, B and C.
+pub struct Batch {
+    pub shape: (usize, usize, usize),
+    pub strides: (usize, usize, usize),
+}
+
+/// A strided batch of 3 products per [`Batch`] with
 /// alpha = 2, beta = -1: each product against the reference, and the gaps between the C
 /// matrices untouched. Inputs from `seed`, `seed + 1`, `seed + 2`.
-pub fn strided_batches<T: Operand>(
-    cases: &[((usize, usize, usize), (usize, usize, usize))],
-    seed: u64,
-    tol: f64,
-) {
+pub fn strided_batches<T: Operand>(cases: &[Batch], seed: u64, tol: f64) {
     let (gpu, lib, s) = setup();
-    for &((m, n, kd), (sa, sb, sc)) in cases {
+    for &Batch {
+        shape: (m, n, kd),
+        strides: (sa, sb, sc),
+    } in cases
+    {
         let batch = 3;
         let (a, aw) = random_operand::<T>((batch - 1) * sa + m * kd, seed);
         let (b, bw) = random_operand::<T>((batch - 1) * sb + kd * n, seed + 1);
