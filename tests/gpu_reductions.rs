@@ -84,13 +84,13 @@ fn f64_sum_and_dot_match_compensated_references() {
             (sum, mag)
         };
         let (want, mag) = kahan(&mut x.iter().copied());
-        let got = lib.sum_f64(&s, &dx).unwrap();
+        let got = lib.sum(&s, &dx).unwrap();
         assert!(
             (got - want).abs() <= mag * 2f64.powi(-45),
             "sum f64 n={n}: {got} vs {want}"
         );
         let (want, mag) = kahan(&mut x.iter().zip(&y).map(|(a, b)| a * b));
-        let got = lib.dot_f64(&s, &dx, &dy).unwrap();
+        let got = lib.dot(&s, &dx, &dy).unwrap();
         assert!(
             (got - want).abs() <= mag * 2f64.powi(-45),
             "dot f64 n={n}: {got} vs {want}"
@@ -99,7 +99,7 @@ fn f64_sum_and_dot_match_compensated_references() {
     let a = gpu.upload(&[1.0f64; 3]).unwrap();
     let b = gpu.upload(&[1.0f64; 4]).unwrap();
     assert!(matches!(
-        lib.dot_f64(&s, &a, &b).unwrap_err(),
+        lib.dot(&s, &a, &b).unwrap_err(),
         Error::LengthMismatch { .. }
     ));
 }

@@ -107,20 +107,6 @@ struct TensorGemmRun<'a, T: TensorGemmElem> {
     seed: u64,
 }
 
-/// Indices `0..len` to check: the edges of the 128- and 256-wide tiles around the start,
-/// middle and end, plus sampled ones (sorted, without repeats).
-fn tile_sample(len: usize, count: usize, seed: u64) -> Vec<usize> {
-    let mut v = verify::sample_rows(len, count, seed);
-    v.extend(
-        [1usize, 127, 128, 255, 256, len / 2, len.saturating_sub(2)]
-            .into_iter()
-            .filter(|&i| i < len),
-    );
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
 impl<T: TensorGemmElem> Prepared for TensorGemmRun<'_, T> {
     fn run(&mut self, stream: &Stream, _rep: usize) -> runtime::Result<()> {
         let c = self.case;
@@ -129,44 +115,23 @@ impl<T: TensorGemmElem> Prepared for TensorGemmRun<'_, T> {
     }
 
     fn verify(&mut self) -> Result<(), String> {
-        let (n, k) = (self.case.n, self.case.k);
-        let rows = tile_sample(self.case.m, 48, self.seed);
-        let cols = tile_sample(n, 48, data::mix(self.seed, 1));
-        let bcols: Vec<Vec<f64>> = cols
-            .iter()
-            .map(|&j| (0..k).map(|p| self.b[p * n + j].to_f64()).collect())
-            .collect();
-        let (mut num, mut den) = (0f64, 0f64);
-        for &i in &rows {
-            let got = runtime::download(&self.dc[i * n..(i + 1) * n]).map_err(|e| e.to_string())?;
-            let arow: Vec<f64> = self.a[i * k..(i + 1) * k]
-                .iter()
-                .map(|v| v.to_f64())
-                .collect();
-            for (&j, bcol) in cols.iter().zip(&bcols) {
-                let want: f64 = arow.iter().zip(bcol).map(|(a, b)| a * b).sum();
-                let g = got[j] as f64;
-                if !g.is_finite() {
-                    return Err(format!("C[{i}, {j}] = {g} (the reference is {want})"));
-                }
-                num += (g - want).powi(2);
-                den += want * want;
-            }
-        }
-        let e = if den == 0.0 {
-            num.sqrt()
-        } else {
-            (num / den).sqrt()
+        let (m, n, k) = (self.case.m, self.case.n, self.case.k);
+        let (a, b, dc) = (&self.a, &self.b, &self.dc);
+        let check = verify::SampledGemm {
+            m,
+            n,
+            seed: self.seed,
+            tol: TOL,
         };
-        if e <= TOL {
-            Ok(())
-        } else {
-            Err(format!(
-                "relative error {e:e} > {TOL:e} over {} × {} sampled elements",
-                rows.len(),
-                cols.len()
-            ))
-        }
+        check.check(
+            |i| a[i * k..(i + 1) * k].iter().map(|v| v.to_f64()).collect(),
+            |j| (0..k).map(|p| b[p * n + j].to_f64()).collect(),
+            |_, x| x,
+            |i| {
+                let row = runtime::download(&dc[i * n..(i + 1) * n]).map_err(|e| e.to_string())?;
+                Ok(row.into_iter().map(f64::from).collect())
+            },
+        )
     }
 }
 
@@ -195,15 +160,5 @@ mod tests {
             );
             assert_eq!(c.working_set_bytes(), usize::MAX);
         }
-    }
-
-    #[test]
-    fn samples_cover_tile_edges() {
-        let v = tile_sample(8192, 48, 3);
-        for i in [0, 1, 127, 128, 255, 256, 4096, 8190, 8191] {
-            assert!(v.contains(&i), "{i}");
-        }
-        assert!(v.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(tile_sample(3, 48, 1), vec![0, 1, 2]);
     }
 }

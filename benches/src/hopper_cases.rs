@@ -239,19 +239,6 @@ struct HopperGemmRun<'a, A: DeviceCopy, B: DeviceCopy, O: DeviceCopy> {
     seed: u64,
 }
 
-/// Indices `0..len` to check: tile edges around the start, middle and end, plus samples.
-fn tile_sample(len: usize, count: usize, seed: u64) -> Vec<usize> {
-    let mut v = verify::sample_rows(len, count, seed);
-    v.extend(
-        [1usize, 127, 128, 255, 256, len / 2, len.saturating_sub(2)]
-            .into_iter()
-            .filter(|&i| i < len),
-    );
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
 fn gelu(x: f64) -> f64 {
     let c = (2.0 / std::f64::consts::PI).sqrt();
     0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
@@ -278,54 +265,25 @@ where
     }
 
     fn verify(&mut self) -> Result<(), String> {
-        let (n, k) = (self.case.n, self.case.k);
+        let (m, n, k) = (self.case.m, self.case.n, self.case.k);
         let fused = self.case.fused();
-        let rows = tile_sample(self.case.m, 48, self.seed);
-        let cols = tile_sample(n, 48, data::mix(self.seed, 1));
-        let brows: Vec<Vec<f64>> = cols
-            .iter()
-            .map(|&j| {
-                self.b[j * k..(j + 1) * k]
-                    .iter()
-                    .map(|v| v.value())
-                    .collect()
-            })
-            .collect();
-        let (mut num, mut den) = (0f64, 0f64);
-        for &i in &rows {
-            let got = runtime::download(&self.dc[i * n..(i + 1) * n]).map_err(|e| e.to_string())?;
-            let arow: Vec<f64> = self.a[i * k..(i + 1) * k]
-                .iter()
-                .map(|v| v.value())
-                .collect();
-            for (&j, brow) in cols.iter().zip(&brows) {
-                let mut want: f64 = arow.iter().zip(brow).map(|(a, b)| a * b).sum();
-                if fused {
-                    want = gelu(want + self.bias[j].value());
-                }
-                let g = got[j].value();
-                if !g.is_finite() {
-                    return Err(format!("C[{i}, {j}] = {g} (the reference is {want})"));
-                }
-                num += (g - want).powi(2);
-                den += want * want;
-            }
-        }
-        let e = if den == 0.0 {
-            num.sqrt()
-        } else {
-            (num / den).sqrt()
+        let (a, b, bias, dc) = (&self.a, &self.b, &self.bias, &self.dc);
+        let check = verify::SampledGemm {
+            m,
+            n,
+            seed: self.seed,
+            tol: A::TOL,
         };
-        if e <= A::TOL {
-            Ok(())
-        } else {
-            Err(format!(
-                "relative error {e:e} > {:e} over {} × {} sampled elements",
-                A::TOL,
-                rows.len(),
-                cols.len()
-            ))
-        }
+        // B is stored n × k (C = A Bᵀ): its column j of the product is its row j.
+        check.check(
+            |i| a[i * k..(i + 1) * k].iter().map(|v| v.value()).collect(),
+            |j| b[j * k..(j + 1) * k].iter().map(|v| v.value()).collect(),
+            |j, x| if fused { gelu(x + bias[j].value()) } else { x },
+            |i| {
+                let row = runtime::download(&dc[i * n..(i + 1) * n]).map_err(|e| e.to_string())?;
+                Ok(row.iter().map(|v| v.value()).collect())
+            },
+        )
     }
 }
 

@@ -411,20 +411,6 @@ struct SgemmRun<'a> {
     seed: u64,
 }
 
-/// Indices `0..len` to check: the edges of the 128-wide tiles around the start, middle and
-/// end, plus sampled ones (sorted, without repeats).
-fn gemm_sample(len: usize, count: usize, seed: u64) -> Vec<usize> {
-    let mut v = verify::sample_rows(len, count, seed);
-    v.extend(
-        [1usize, 127, 128, len / 2, len.saturating_sub(2)]
-            .into_iter()
-            .filter(|&i| i < len),
-    );
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
 impl Prepared for SgemmRun<'_> {
     fn run(&mut self, stream: &Stream, _rep: usize) -> runtime::Result<()> {
         let c = self.case;
@@ -433,42 +419,20 @@ impl Prepared for SgemmRun<'_> {
     }
 
     fn verify(&mut self) -> Result<(), String> {
-        let (n, k) = (self.case.n, self.case.k);
-        let rows = gemm_sample(self.case.m, 48, self.seed);
-        let cols = gemm_sample(n, 48, data::mix(self.seed, 1));
-        // The sampled columns of B, contiguous.
-        let bcols: Vec<Vec<f64>> = cols
-            .iter()
-            .map(|&j| (0..k).map(|p| self.b[p * n + j] as f64).collect())
-            .collect();
+        let (m, n, k) = (self.case.m, self.case.n, self.case.k);
+        let (a, b, dc) = (&self.a, &self.b, &self.dc);
         // tests/gpu_sgemm.rs: ‖got − want‖₂ / ‖want‖₂ ≤ 1e-5 over the samples, and no NaN.
-        let (mut num, mut den) = (0f64, 0f64);
-        for &i in &rows {
-            let got = download_row(&self.dc, i, n)?;
-            let arow = &self.a[i * k..(i + 1) * k];
-            for (&j, bcol) in cols.iter().zip(&bcols) {
-                let want: f64 = arow.iter().zip(bcol).map(|(&a, &b)| a as f64 * b).sum();
-                let g = got[j] as f64;
-                if !g.is_finite() {
-                    return Err(format!("C[{i}, {j}] = {g} (the reference is {want})"));
-                }
-                num += (g - want).powi(2);
-                den += want * want;
-            }
-        }
-        let e = if den == 0.0 {
-            num.sqrt()
-        } else {
-            (num / den).sqrt()
+        let check = verify::SampledGemm {
+            m,
+            n,
+            seed: self.seed,
+            tol: 1e-5,
         };
-        if e <= 1e-5 {
-            Ok(())
-        } else {
-            Err(format!(
-                "relative error {e:e} > 1e-5 over {} × {} sampled elements",
-                rows.len(),
-                cols.len()
-            ))
-        }
+        check.check(
+            |i| a[i * k..(i + 1) * k].iter().map(|&v| v as f64).collect(),
+            |j| (0..k).map(|p| b[p * n + j] as f64).collect(),
+            |_, x| x,
+            |i| Ok(download_row(dc, i, n)?.into_iter().map(f64::from).collect()),
+        )
     }
 }

@@ -45,6 +45,76 @@ pub fn sample_rows(rows: usize, count: usize, seed: u64) -> Vec<usize> {
     v
 }
 
+/// Indices `0..len` to check in one dimension of a GEMM's C: the edges of the 128- and
+/// 256-wide tiles around the start, middle and end, plus [`sample_rows`] (sorted, without
+/// repeats).
+pub fn tile_sample(len: usize, count: usize, seed: u64) -> Vec<usize> {
+    let mut v = sample_rows(len, count, seed);
+    v.extend(
+        [1usize, 127, 128, 255, 256, len / 2, len.saturating_sub(2)]
+            .into_iter()
+            .filter(|&i| i < len),
+    );
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// A GEMM's `C` (`m × n`) checked on 48 sampled rows × 48 sampled columns ([`tile_sample`],
+/// tile edges included) against an f64 product of the exact inputs: every sampled element
+/// finite, and the relative Frobenius error ‖C − ref‖₂ / ‖ref‖₂ over the samples at most `tol`.
+pub struct SampledGemm {
+    pub m: usize,
+    pub n: usize,
+    pub seed: u64,
+    pub tol: f64,
+}
+
+impl SampledGemm {
+    /// `a_row(i)` is row `i` of A and `b_col(j)` column `j` of B as f64 (B's columns are read
+    /// once each); `epilogue(j, a_i · b_j)` is the reference `C[i, j]`; `got_row(i)` downloads
+    /// row `i` of `C` as f64.
+    pub fn check(
+        &self,
+        a_row: impl Fn(usize) -> Vec<f64>,
+        b_col: impl Fn(usize) -> Vec<f64>,
+        epilogue: impl Fn(usize, f64) -> f64,
+        mut got_row: impl FnMut(usize) -> Result<Vec<f64>, String>,
+    ) -> Result<(), String> {
+        let rows = tile_sample(self.m, 48, self.seed);
+        let cols = tile_sample(self.n, 48, mix(self.seed, 1));
+        let bcols: Vec<Vec<f64>> = cols.iter().map(|&j| b_col(j)).collect();
+        let (mut num, mut den) = (0f64, 0f64);
+        for &i in &rows {
+            let (got, arow) = (got_row(i)?, a_row(i));
+            for (&j, bcol) in cols.iter().zip(&bcols) {
+                let want = epilogue(j, arow.iter().zip(bcol).map(|(a, b)| a * b).sum());
+                let g = got[j];
+                if !g.is_finite() {
+                    return Err(format!("C[{i}, {j}] = {g} (the reference is {want})"));
+                }
+                num += (g - want).powi(2);
+                den += want * want;
+            }
+        }
+        let e = if den == 0.0 {
+            num.sqrt()
+        } else {
+            (num / den).sqrt()
+        };
+        if e <= self.tol {
+            Ok(())
+        } else {
+            Err(format!(
+                "relative error {e:e} > {:e} over {} × {} sampled elements",
+                self.tol,
+                rows.len(),
+                cols.len()
+            ))
+        }
+    }
+}
+
 /// Whether `got` is within `tol * max(|want|, 1)` of `want` (relative for large values, absolute
 /// near zero); NaN only matches NaN, and infinities must be equal.
 pub fn close(got: f64, want: f64, tol: f64) -> bool {
@@ -134,6 +204,38 @@ pub fn coverage(n: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gemm_samples_cover_tile_edges() {
+        let v = tile_sample(8192, 48, 3);
+        for i in [0, 1, 127, 128, 255, 256, 4096, 8190, 8191] {
+            assert!(v.contains(&i), "{i}");
+        }
+        assert!(v.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(tile_sample(3, 48, 1), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn sampled_gemm_measures_the_relative_error() {
+        // A = I (300 × 300), B = C: the reference is B itself.
+        let n = 300;
+        let b = |p: usize, j: usize| (p * 7 + j) as f64 + 1.0;
+        let eye = |i: usize| (0..n).map(|p| (p == i) as u32 as f64).collect();
+        let col = |j: usize| (0..n).map(|p| b(p, j)).collect();
+        let row = |i: usize, scale: f64| Ok((0..n).map(|j| b(i, j) * scale).collect());
+        let check = |tol: f64, scale: f64| {
+            let g = SampledGemm {
+                m: n,
+                n,
+                seed: 1,
+                tol,
+            };
+            g.check(eye, col, |_, x| x, |i| row(i, scale))
+        };
+        assert!(check(1e-3, 1.0 + 1e-4).is_ok());
+        assert!(check(1e-5, 1.0 + 1e-4).is_err());
+        assert!(check(1.0, f64::NAN).unwrap_err().contains("NaN"));
+    }
 
     #[test]
     fn small_outputs_are_checked_in_full() {

@@ -4,11 +4,11 @@
 //! source; one 16-byte packet per thread (`bytes_per_thread = 16`), the bias read as packets too
 //! when the rows are whole packets.
 use crate::elem::{Elem, lanes};
-use gpukit_device::{Manual, OutSlice, PacketMut, Packets, kernel};
+use gpukit_device::{OutSlice, PacketMut, Packets, StridedPackets, kernel};
 
 /// out = gelu(x + bias) row-wise. `x.len()` a multiple of `bias.len()` (the host checks).
 #[kernel(same_len(x, out), elements = out, bytes_per_thread = 16, instances(f32, Bf16))]
-pub fn bias_gelu<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, Manual>) {
+pub fn bias_gelu<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, StridedPackets<1>>) {
     let f = E::gelu;
     let cols = bias.len();
     let (px, pb) = (Packets::new(x), Packets::new(bias));
@@ -19,9 +19,8 @@ pub fn bias_gelu<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, Manual>) {
             i % cols
         }
     };
-    // SAFETY: `out` is written only here, through one claim with K = 1: packet `id` for thread
-    // `id`, a partition of the output (the layout `PerThread` gives one packet per thread).
-    let [p] = unsafe { out.claim_thread_packets::<1>() };
+    // Packet `id` for thread `id` (one packet per thread).
+    let [p] = out.thread_packets();
     if let Some((i, p)) = p {
         match (p, px, pb) {
             (PacketMut::Full(o), Some(px), Some(pb)) if cols % E::PER == 0 => {

@@ -1,7 +1,7 @@
 //! Storage element types of the packet kernels (maps, rows): `f32` (four per 16-byte packet),
 //! `f16` and `bf16` (eight), all computed in f32. The generic kernels (`fn relu<T: Elem>`) take
 //! their per-type math and packet counts from here, so one source serves every instance.
-use gpukit_device::{self as gpu, Bf16, HalfFloat, Manual, OutSlice, PacketMut, Packets};
+use gpukit_device::{self as gpu, Bf16, HalfFloat, OutSlice, PacketMut, Packets, StridedPackets};
 
 /// A storage type: `f32` (four per packet) or a 16-bit float (eight), with f32 math.
 pub trait Elem: gpu::Element + Default {
@@ -167,14 +167,14 @@ pub fn lanes<E: Elem>(mut g: impl FnMut(usize) -> f32) -> [f32; 8] {
     ]
 }
 
-/// `out[i] = f(a[i])` over this thread's `K` packets (the strided-packets rule of
-/// [`OutSlice::claim_thread_packets`]: packets `id, id + T, ..`), all `K` loads issued before any
+/// `out[i] = f(a[i])` over this thread's `K` packets (the output view
+/// [`StridedPackets<K>`]: packets `id, id + T, ..`), all `K` loads issued before any
 /// math, so each thread has `16 K` bytes in flight and long math hides behind them. Launch at
 /// least `packets / K` threads (`bytes_per_thread = 16 K`).
 #[inline(always)]
 pub fn map_packets<E: Elem, const K: usize>(
     a: &[E],
-    out: &mut OutSlice<E, Manual>,
+    out: &mut OutSlice<E, StridedPackets<K>>,
     f: impl Fn(f32) -> f32,
 ) {
     map_packets_at::<E, K>(a, out, |_, x| f(x));
@@ -184,14 +184,11 @@ pub fn map_packets<E: Elem, const K: usize>(
 #[inline(always)]
 pub fn map_packets_at<E: Elem, const K: usize>(
     a: &[E],
-    out: &mut OutSlice<E, Manual>,
+    out: &mut OutSlice<E, StridedPackets<K>>,
     f: impl Fn(usize, f32) -> f32,
 ) {
     let pa = Packets::new(a);
-    // SAFETY: every kernel that calls this writes `out` only here, with one K for the whole
-    // launch (a const parameter of the kernel's code), so the strided-packets rule partitions the
-    // output among the threads.
-    let mut ps = unsafe { out.claim_thread_packets::<K>() };
+    let mut ps = out.thread_packets();
     let load = #[inline(always)]
     |p: &Option<(usize, PacketMut<'_, E>)>| match (p, &pa) {
         (Some((i, PacketMut::Full(_))), Some(pa)) => Some(pa.get(i / E::PER)),

@@ -111,12 +111,6 @@ macro_rules! unroll {
     }};
 }
 
-#[inline(always)]
-fn trap() -> ! {
-    // SAFETY: `trap` aborts the kernel; no memory is touched.
-    unsafe { core::arch::asm!("trap;", options(noreturn, nostack)) }
-}
-
 /// Output element types of the epilogue.
 pub trait GemmOut: Copy {
     /// Reads one element as f32.
@@ -482,7 +476,7 @@ fn hgemm_body<TA: HgInput, TB: HgInput, O: GemmOut>(
                 || (split.workspace.as_mut_ptr() as usize) % 16 != 0))
     {
         // A launch the host API never makes: stop rather than compute a wrong C.
-        trap();
+        gpu::trap();
     }
     let base = (smem.shared_addr() + 1023) & !1023;
     // SAFETY: `base + BARRIERS` is 8-byte aligned and the pipeline's bytes lie inside the

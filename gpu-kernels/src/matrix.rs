@@ -1,5 +1,7 @@
 //! Matrix kernels over row-major f32 matrices: transpose and matrix-vector products.
-use gpukit_device::{self as gpu, Manual, OutSlice, Quads, kernel, shared_array, warp};
+use gpukit_device::{
+    self as gpu, Manual, OutSlice, Quads, ThreadTiles, WarpRows, kernel, shared_array, warp,
+};
 
 /// Largest tile side of [`transpose_quads`] (its shared tile is sized for it).
 const QTILE_MAX: usize = 64;
@@ -64,8 +66,8 @@ pub fn transpose_f32(a: &[f32], rows: u64, cols: u64, mut out: OutSlice<f32, Man
     let mut v = load(tile);
     loop {
         for (k, vk) in v.iter().enumerate() {
-            // SAFETY: (ty + 8k) * 33 + tx <= 31 * 33 + 31 < 32 * 33.
-            unsafe { tile_s.set_unchecked((ty + TROWS * k) * (TILE + 1) + tx, *vk) };
+            // (ty + 8k) * 33 + tx <= 31 * 33 + 31 < 32 * 33: the check folds away.
+            tile_s.set((ty + TROWS * k) * (TILE + 1) + tx, *vk);
         }
         gpu::sync_threads();
         let next = tile + step;
@@ -77,13 +79,10 @@ pub fn transpose_f32(a: &[f32], rows: u64, cols: u64, mut out: OutSlice<f32, Man
         for k in 0..PER_THREAD {
             let (orow, ocol) = (c0 + ty + TROWS * k, r0 + tx);
             if orow < cols && ocol < rows {
-                // SAFETY: tx * 33 + ty + 8k < 32 * 33 as above. Output tile `tile` belongs to
-                // this block alone (tiles are dealt out by block index), and inside it this
-                // thread writes only its own positions.
-                unsafe {
-                    *out.claim_mut(orow * rows + ocol) =
-                        tile_s.get_unchecked(tx * (TILE + 1) + ty + TROWS * k)
-                };
+                let v = tile_s.get(tx * (TILE + 1) + ty + TROWS * k);
+                // SAFETY: output tile `tile` belongs to this block alone (tiles are dealt out
+                // by block index), and inside it this thread writes only its own positions.
+                unsafe { *out.claim_mut(orow * rows + ocol) = v };
             }
         }
         // The next tile overwrites the shared tile: everyone must have read this one.
@@ -150,7 +149,8 @@ pub fn transpose_quads<const TILE: usize>(
             if k < per {
                 gpu::unroll::each::<4>(|j| {
                     // SAFETY: (ry + row_step·k) < TILE and 4·qx + j < TILE, so the index is
-                    // below TILE · (TILE + 1) <= the array's 64 · 65.
+                    // below TILE · (TILE + 1) <= the array's 64 · 65. (A checked `set` here
+                    // costs the 64-wide instance 24 registers: the bound does not fold.)
                     unsafe {
                         tile_s.set_unchecked((ry + row_step * k) * stride + 4 * qx + j, v[k][j])
                     };
@@ -199,7 +199,7 @@ pub fn gemv_f32(
     cols: u32,
     x: &[f32],
     beta: f32,
-    mut y: OutSlice<f32, Manual>,
+    mut y: OutSlice<f32, WarpRows<1>>,
 ) {
     let (rows, cols) = (rows as usize, cols as usize);
     let warps_per_block = (gpu::block_dim().x / 32) as usize;
@@ -249,13 +249,15 @@ pub fn gemv_f32(
     }
     let s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     let s = warp::reduce_sum_f32(s);
-    if lane == 0 {
-        // SAFETY: row `row` belongs to this warp alone; only its lane 0 writes it.
-        let yr = unsafe { y.claim_mut(row) };
-        *yr = if beta == 0.0 {
+    // y[row] is warp `row`'s one-element row; lane 0 owns it.
+    if let Some(mut yr) = y.warp_row()
+        && let Some(mut c) = yr.chunk(0)
+    {
+        let e = c.get_mut(0);
+        *e = if beta == 0.0 {
             alpha * s
         } else {
-            gpu::math::fma(alpha, s, beta * *yr)
+            gpu::math::fma(alpha, s, beta * *e)
         };
     }
 }
@@ -269,7 +271,7 @@ pub fn gemv_t_partials_f32(
     rows: u32,
     cols: u32,
     x: &[f32],
-    mut partials: OutSlice<f32, Manual>,
+    mut partials: OutSlice<f32, ThreadTiles<4, 1, cols>>,
 ) {
     let (rows, cols) = (rows as usize, cols as usize);
     let c0 = gpu::global_id_x() * 4;
@@ -301,13 +303,14 @@ pub fn gemv_t_partials_f32(
         }
         r += 1;
     }
-    for (k, acc_k) in acc.into_iter().enumerate() {
-        if c0 + k >= cols {
-            break;
-        }
-        // SAFETY: (chunk, column) pairs are distinct across threads: column c0+k belongs to
-        // this thread, and grid row `chunk` to this block row.
-        unsafe { *partials.claim_mut(chunk * cols + c0 + k) = acc_k };
+    // partials[chunk][c0 .. c0 + 4] is this thread's 1×4 tile (global thread (x, chunk)).
+    if let Some(mut t) = partials.thread_tile() {
+        let row = t.row_mut(0);
+        gpu::unroll::each::<4>(|k| {
+            if k < row.len() {
+                row[k] = acc[k];
+            }
+        });
     }
 }
 

@@ -1,28 +1,67 @@
 //! Reductions: a grid-stride first pass writes one partial per block (16-byte loads, four
 //! independent accumulators per thread), a one-block second pass combines the partials in f64.
-use gpukit_device::{self as gpu, Manual, OutSlice, Quads, block, kernel, shared_array, warp};
+//! Sums and dot products are generic over the element type (f32: f32 per thread, the block's
+//! partial in f64; f64: f64 throughout); extrema and argmax are f32.
+use gpukit_device::{
+    self as gpu, BlockRows, Chunks, Element, OutSlice, block, kernel, shared_array, warp,
+};
+
+/// Element types the sums and dot products accumulate in, per thread.
+pub trait Accumulate: Element + Default + core::ops::Add<Output = Self> {
+    /// `a * b + c`, rounded once.
+    fn fma(a: Self, b: Self, c: Self) -> Self;
+    /// The sum of `v` over the block, in f64, valid in thread 0.
+    fn block_sum(v: Self) -> f64;
+}
+
+impl Accumulate for f32 {
+    #[inline(always)]
+    fn fma(a: f32, b: f32, c: f32) -> f32 {
+        gpu::math::fma(a, b, c)
+    }
+    #[inline(always)]
+    fn block_sum(v: f32) -> f64 {
+        block::reduce_sum_f32(v) as f64
+    }
+}
+
+impl Accumulate for f64 {
+    #[inline(always)]
+    fn fma(a: f64, b: f64, c: f64) -> f64 {
+        gpu::math::fma_f64(a, b, c)
+    }
+    #[inline(always)]
+    fn block_sum(v: f64) -> f64 {
+        block_sum_f64(v)
+    }
+}
 
 /// Fold this thread's grid-stride share of `x` into four independent accumulators (two 16-byte
-/// loads in flight per iteration), then combine them. Falls back to scalar loads when `x` does
-/// not start 16-byte aligned.
+/// loads in flight per iteration; lane `k` of a chunk goes to accumulator `k % 4`), then combine
+/// them. Falls back to scalar loads when `x` does not start 16-byte aligned.
 #[inline(always)]
-fn fold<A: Copy>(x: &[f32], init: A, f: impl Fn(A, f32) -> A, combine: impl Fn(A, A) -> A) -> A {
+fn fold<T: Element, A: Copy>(
+    x: &[T],
+    init: A,
+    f: impl Fn(A, T) -> A,
+    combine: impl Fn(A, A) -> A,
+) -> A {
     let (id, step) = (gpu::global_id_x(), gpu::grid_linear_threads());
     let mut acc = [init; 4];
-    match Quads::new(x) {
+    match Chunks::new(x) {
         Some(q) => {
             let mut i = id;
             while i + step < q.len() {
                 let (u, v) = (q.get(i), q.get(i + step));
-                for k in 0..4 {
-                    acc[k] = f(f(acc[k], u[k]), v[k]);
+                for k in 0..T::LANES {
+                    acc[k % 4] = f(f(acc[k % 4], u[k]), v[k]);
                 }
                 i += 2 * step;
             }
             if i < q.len() {
                 let u = q.get(i);
-                for k in 0..4 {
-                    acc[k] = f(acc[k], u[k]);
+                for k in 0..T::LANES {
+                    acc[k % 4] = f(acc[k % 4], u[k]);
                 }
             }
             if id < q.tail().len() {
@@ -40,71 +79,66 @@ fn fold<A: Copy>(x: &[f32], init: A, f: impl Fn(A, f32) -> A, combine: impl Fn(A
     combine(combine(acc[0], acc[1]), combine(acc[2], acc[3]))
 }
 
-/// Sum of this thread's grid-stride share of `g(x)`.
+/// Thread 0 of block `b` writes the block's partial to `partials[b]` (element `b` is block
+/// `b`'s one-element row).
 #[inline(always)]
-fn thread_sum(x: &[f32], g: impl Fn(f32) -> f32) -> f32 {
-    fold(x, 0.0f32, |a, v| a + g(v), |a, b| a + b)
-}
-
-/// Thread 0 of each block writes the block's partial to `partials[blockIdx.x]`.
-#[inline(always)]
-fn write_partial<T>(partials: &mut OutSlice<T, Manual>, v: T) {
-    if gpu::thread_idx().x == 0 {
-        let b = gpu::block_idx().x as usize;
-        // SAFETY: element `b` belongs to block `b` alone, and only its thread 0 writes it.
-        unsafe { *partials.claim_mut(b) = v };
+fn write_partial<T: Element>(partials: &mut OutSlice<T, BlockRows>, v: T) {
+    if let Some(mut row) = partials.block_row()
+        && let Some(mut c) = row.chunk(0)
+    {
+        c.set(0, v);
     }
 }
 
-/// partials[b] = sum of the elements block `b` visits.
-#[kernel(grid_stride, elements = x, items_per_thread = 16)]
-pub fn sum_partials_f32(x: &[f32], mut partials: OutSlice<f64, Manual>) {
-    let s = block::reduce_sum_f32(thread_sum(x, |v| v));
-    write_partial(&mut partials, s as f64);
+/// partials[b] = sum of the elements block `b` visits (f32: accumulated in f32 per thread).
+#[kernel(grid_stride, elements = x, bytes_per_thread = 64, instances(f32, f64))]
+pub fn sum_partials<T: Accumulate>(x: &[T], mut partials: OutSlice<f64, BlockRows<1>>) {
+    let s = fold(x, T::default(), |a, v| a + v, |a, b| a + b);
+    write_partial(&mut partials, T::block_sum(s));
 }
 
 /// partials[b] = sum of squares of the elements block `b` visits (for the L2 norm).
 #[kernel(grid_stride, elements = x, items_per_thread = 16)]
-pub fn sumsq_partials_f32(x: &[f32], mut partials: OutSlice<f64, Manual>) {
-    let s = block::reduce_sum_f32(thread_sum(x, |v| v * v));
-    write_partial(&mut partials, s as f64);
+pub fn sumsq_partials_f32(x: &[f32], mut partials: OutSlice<f64, BlockRows<1>>) {
+    let s = fold(x, 0.0f32, |a, v| a + v * v, |a, b| a + b);
+    write_partial(&mut partials, block::reduce_sum_f32(s) as f64);
 }
 
 /// partials[b] = dot product of the parts of `x` and `y` block `b` visits.
-#[kernel(grid_stride, same_len(x, y), elements = x, items_per_thread = 16)]
-pub fn dot_partials_f32(x: &[f32], y: &[f32], mut partials: OutSlice<f64, Manual>) {
+#[kernel(grid_stride, same_len(x, y), elements = x, bytes_per_thread = 64, instances(f32, f64))]
+pub fn dot_partials<T: Accumulate>(x: &[T], y: &[T], mut partials: OutSlice<f64, BlockRows<1>>) {
     let (id, step) = (gpu::global_id_x(), gpu::grid_linear_threads());
-    let mut acc = [0.0f32; 4];
-    match (Quads::new(x), Quads::new(y)) {
+    let mut acc = [T::default(); 4];
+    match (Chunks::new(x), Chunks::new(y)) {
         (Some(qx), Some(qy)) => {
             let mut i = id;
             while i + step < qx.len() {
                 let (u0, v0, u1, v1) = (qx.get(i), qy.get(i), qx.get(i + step), qy.get(i + step));
-                for k in 0..4 {
-                    acc[k] = gpu::math::fma(u1[k], v1[k], gpu::math::fma(u0[k], v0[k], acc[k]));
+                for k in 0..T::LANES {
+                    acc[k % 4] = T::fma(u1[k], v1[k], T::fma(u0[k], v0[k], acc[k % 4]));
                 }
                 i += 2 * step;
             }
             if i < qx.len() {
                 let (u, v) = (qx.get(i), qy.get(i));
-                for k in 0..4 {
-                    acc[k] = gpu::math::fma(u[k], v[k], acc[k]);
+                for k in 0..T::LANES {
+                    acc[k % 4] = T::fma(u[k], v[k], acc[k % 4]);
                 }
             }
             if id < qx.tail().len() {
-                acc[0] = gpu::math::fma(qx.tail()[id], qy.tail()[id], acc[0]);
+                acc[0] = T::fma(qx.tail()[id], qy.tail()[id], acc[0]);
             }
         }
         _ => {
             let mut i = id;
             while i < x.len() {
-                acc[0] = gpu::math::fma(x[i], y[i], acc[0]);
+                acc[0] = T::fma(x[i], y[i], acc[0]);
                 i += step;
             }
         }
     }
-    let s = block::reduce_sum_f32((acc[0] + acc[1]) + (acc[2] + acc[3]));
-    write_partial(&mut partials, s as f64);
+    let s = T::block_sum((acc[0] + acc[1]) + (acc[2] + acc[3]));
+    write_partial(&mut partials, s);
 }
 
 #[inline(always)]
@@ -114,14 +148,14 @@ fn thread_extreme(x: &[f32], init: f32, pick: impl Fn(f32, f32) -> f32 + Copy) -
 
 /// partials[b] = maximum of the elements block `b` visits (NaNs are ignored, as `f32::max`).
 #[kernel(grid_stride, elements = x, items_per_thread = 16)]
-pub fn max_partials_f32(x: &[f32], mut partials: OutSlice<f32, Manual>) {
+pub fn max_partials_f32(x: &[f32], mut partials: OutSlice<f32, BlockRows<1>>) {
     let m = block::reduce_max_f32(thread_extreme(x, f32::NEG_INFINITY, f32::max));
     write_partial(&mut partials, m);
 }
 
 /// partials[b] = minimum of the elements block `b` visits (NaNs are ignored, as `f32::min`).
 #[kernel(grid_stride, elements = x, items_per_thread = 16)]
-pub fn min_partials_f32(x: &[f32], mut partials: OutSlice<f32, Manual>) {
+pub fn min_partials_f32(x: &[f32], mut partials: OutSlice<f32, BlockRows<1>>) {
     let m = block::reduce_min_f32(thread_extreme(x, f32::INFINITY, f32::min));
     write_partial(&mut partials, m);
 }
@@ -137,8 +171,8 @@ fn better(v: f32, i: u32, w: f32, j: u32) -> bool {
 #[kernel(grid_stride, same_len(partial_values, partial_indices), elements = x, items_per_thread = 4)]
 pub fn argmax_partials_f32(
     x: &[f32],
-    mut partial_values: OutSlice<f32, Manual>,
-    mut partial_indices: OutSlice<u32, Manual>,
+    mut partial_values: OutSlice<f32, BlockRows<1>>,
+    mut partial_indices: OutSlice<u32, BlockRows<1>>,
 ) {
     let n = x.len();
     let (mut bv, mut bi) = (f32::NEG_INFINITY, u32::MAX);
@@ -149,7 +183,7 @@ pub fn argmax_partials_f32(
             bi = i as u32;
         }
     };
-    match Quads::new(x) {
+    match Chunks::new(x) {
         Some(q) => {
             // 16-byte loads, two in flight; indices ascend within a thread, so ties keep the
             // first index.
@@ -251,40 +285,6 @@ fn block_sum_f64(v: f64) -> f64 {
         }
     }
     t
-}
-
-/// partials[b] = f64 sum of the elements block `b` visits (two loads in flight per thread).
-#[kernel(grid_stride, elements = x, items_per_thread = 4)]
-pub fn sum_partials_f64(x: &[f64], mut partials: OutSlice<f64, Manual>) {
-    let (n, id, step) = (x.len(), gpu::global_id_x(), gpu::grid_linear_threads());
-    let (mut a, mut b) = (0.0f64, 0.0f64);
-    let mut i = id;
-    while i + step < n {
-        a += x[i];
-        b += x[i + step];
-        i += 2 * step;
-    }
-    if i < n {
-        a += x[i];
-    }
-    write_partial(&mut partials, block_sum_f64(a + b));
-}
-
-/// partials[b] = f64 dot product of the parts of `x` and `y` block `b` visits.
-#[kernel(grid_stride, same_len(x, y), elements = x, items_per_thread = 4)]
-pub fn dot_partials_f64(x: &[f64], y: &[f64], mut partials: OutSlice<f64, Manual>) {
-    let (n, id, step) = (x.len(), gpu::global_id_x(), gpu::grid_linear_threads());
-    let (mut a, mut b) = (0.0f64, 0.0f64);
-    let mut i = id;
-    while i + step < n {
-        a = gpu::math::fma_f64(x[i], y[i], a);
-        b = gpu::math::fma_f64(x[i + step], y[i + step], b);
-        i += 2 * step;
-    }
-    if i < n {
-        a = gpu::math::fma_f64(x[i], y[i], a);
-    }
-    write_partial(&mut partials, block_sum_f64(a + b));
 }
 
 /// out[0] = sum of `partials` in f64, by one block (launch with one block of up to 1024 threads).

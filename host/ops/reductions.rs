@@ -1,16 +1,28 @@
 //! Reductions of a vector to one value: sum, sum of squares (the L2 norm), min, max, argmax and
 //! dot products in f32 (f32 accumulation per thread, block partials combined in f64), and sum
-//! and dot in f64 (f64 throughout).
+//! and dot in f64 (f64 throughout). Sum and dot are one generic kernel each; their element
+//! types are those with an instance ([`SumElem`], [`DotElem`]).
 //!
 //! Each reduction has a waiting form (`reduce`, `dot`, ...: allocates its scratch, queues the
 //! kernels, waits and returns the value) and a queued form (`reduce_async`, ...: takes a
 //! [`ReduceScratch`] that can be reused across calls, so a timed loop does not allocate; the
 //! value is read from the scratch after the stream is synchronised).
 use super::{Library, invalid};
-use crate::kernels::Kernels;
+use crate::kernels::{DotPartialsInstance, Kernels, SumPartialsInstance};
 use crate::runtime::{
-    self, DeviceBuffer, DeviceSlice, Gpu, KernelFn, LaunchConfig, Result, Stream,
+    self, DeviceBuffer, DeviceCopy, DeviceSlice, Gpu, KernelFn, LaunchConfig, Result, Stream,
 };
+
+/// Element types with a sum kernel (f32, f64): the instances of the generic `sum_partials`.
+/// Implemented for exactly those; nothing to implement.
+pub trait SumElem: DeviceCopy + SumPartialsInstance {}
+
+impl<T: DeviceCopy + SumPartialsInstance> SumElem for T {}
+
+/// Element types with a dot-product kernel (f32, f64): the instances of `dot_partials`.
+pub trait DotElem: DeviceCopy + DotPartialsInstance {}
+
+impl<T: DeviceCopy + DotPartialsInstance> DotElem for T {}
 
 /// Reductions of an f32 vector to one value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,11 +44,11 @@ const REDUCE_BLOCK: u32 = 512;
 /// [`REDUCE_BLOCK`] threads its registers allow per SM).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ReduceBlocks {
-    sum_f64: u32,
-    dot_f64: u32,
-    sum: u32,
+    /// Per instance of `sum_partials` (indexed by its instance index).
+    sum: [u32; 2],
+    /// Per instance of `dot_partials`.
+    dot: [u32; 2],
     sumsq: u32,
-    dot: u32,
     max: u32,
     min: u32,
     argmax: u32,
@@ -46,33 +58,38 @@ impl ReduceBlocks {
     pub(super) fn for_gpu(gpu: &Gpu, k: &Kernels) -> Result<ReduceBlocks> {
         let sms = gpu.props().sm_count;
         let wave = |f: &KernelFn| -> Result<u32> { Ok(sms * f.occupancy(REDUCE_BLOCK, 0)?.max(1)) };
-        Ok(ReduceBlocks {
-            sum_f64: wave(k.sum_partials_f64.function())?,
-            dot_f64: wave(k.dot_partials_f64.function())?,
-            sum: wave(k.sum_partials_f32.function())?,
+        let (sum, dot) = (&k.sum_partials, &k.dot_partials);
+        let mut blocks = ReduceBlocks {
+            sum: [0; 2],
+            dot: [0; 2],
             sumsq: wave(k.sumsq_partials_f32.function())?,
-            dot: wave(k.dot_partials_f32.function())?,
             max: wave(k.max_partials_f32.function())?,
             min: wave(k.min_partials_f32.function())?,
             argmax: wave(k.argmax_partials_f32.function())?,
-        })
+        };
+        blocks.sum[<f32 as SumPartialsInstance>::INDEX] = wave(sum.function::<f32>())?;
+        blocks.sum[<f64 as SumPartialsInstance>::INDEX] = wave(sum.function::<f64>())?;
+        blocks.dot[<f32 as DotPartialsInstance>::INDEX] = wave(dot.function::<f32>())?;
+        blocks.dot[<f64 as DotPartialsInstance>::INDEX] = wave(dot.function::<f64>())?;
+        Ok(blocks)
+    }
+
+    fn sum<T: SumElem>(&self) -> u32 {
+        self.sum[<T as SumPartialsInstance>::INDEX]
+    }
+
+    fn dot<T: DotElem>(&self) -> u32 {
+        self.dot[<T as DotPartialsInstance>::INDEX]
     }
 
     /// The most partials any reduction writes.
     fn most(&self) -> u32 {
-        [
-            self.sum_f64,
-            self.dot_f64,
-            self.sum,
-            self.sumsq,
-            self.dot,
-            self.max,
-            self.min,
-            self.argmax,
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(1)
+        self.sum
+            .into_iter()
+            .chain(self.dot)
+            .chain([self.sumsq, self.max, self.min, self.argmax])
+            .max()
+            .unwrap_or(1)
     }
 }
 
@@ -217,9 +234,7 @@ impl Library {
         nonempty(&format!("{op:?}"), x.len())?;
         let (k, b) = (&self.kernels, &self.reduce_blocks);
         match op {
-            Reduce::Sum => self.partials_then_combine(s, b.sum, x.len(), scratch, |cfg, p| {
-                k.sum_partials_f32.launch_with(s, cfg, x, p)
-            }),
+            Reduce::Sum => self.sum_async(s, x, scratch),
             Reduce::SumSquares => {
                 self.partials_then_combine(s, b.sumsq, x.len(), scratch, |cfg, p| {
                     k.sumsq_partials_f32.launch_with(s, cfg, x, p)
@@ -256,72 +271,62 @@ impl Library {
         Ok(self.reduce(s, Reduce::SumSquares, x)?.sqrt())
     }
 
-    /// Queues `x · y`; read it with [`ReduceScratch::value`].
-    pub fn dot_async(
+    /// Queues the sum of `x` (f32: f32 accumulation per thread, block partials combined in
+    /// f64; f64: f64 throughout); read it with [`ReduceScratch::value`].
+    pub fn sum_async<T: SumElem>(
         &self,
         s: &Stream,
-        x: &DeviceSlice<f32>,
-        y: &DeviceSlice<f32>,
+        x: &DeviceSlice<T>,
+        scratch: &mut ReduceScratch,
+    ) -> Result<()> {
+        nonempty("sum", x.len())?;
+        let k = &self.kernels;
+        self.partials_then_combine(
+            s,
+            self.reduce_blocks.sum::<T>(),
+            x.len(),
+            scratch,
+            |cfg, p| k.sum_partials.launch_with(s, cfg, x, p),
+        )
+    }
+
+    /// The sum of `x`, waiting for it.
+    pub fn sum<T: SumElem>(&self, s: &Stream, x: &DeviceSlice<T>) -> Result<f64> {
+        let mut scratch = self.reduce_scratch()?;
+        self.sum_async(s, x, &mut scratch)?;
+        runtime::sync(s)?;
+        scratch.value()
+    }
+
+    /// Queues `x · y` (FMA accumulation in `T` per thread, block partials combined in f64); read
+    /// it with [`ReduceScratch::value`].
+    pub fn dot_async<T: DotElem>(
+        &self,
+        s: &Stream,
+        x: &DeviceSlice<T>,
+        y: &DeviceSlice<T>,
         scratch: &mut ReduceScratch,
     ) -> Result<()> {
         nonempty("dot", x.len())?;
         let k = &self.kernels;
-        self.partials_then_combine(s, self.reduce_blocks.dot, x.len(), scratch, |cfg, p| {
-            k.dot_partials_f32.launch_with(s, cfg, x, y, p)
-        })
+        self.partials_then_combine(
+            s,
+            self.reduce_blocks.dot::<T>(),
+            x.len(),
+            scratch,
+            |cfg, p| k.dot_partials.launch_with(s, cfg, x, y, p),
+        )
     }
 
     /// `x · y`, waiting for it.
-    pub fn dot(&self, s: &Stream, x: &DeviceSlice<f32>, y: &DeviceSlice<f32>) -> Result<f64> {
+    pub fn dot<T: DotElem>(
+        &self,
+        s: &Stream,
+        x: &DeviceSlice<T>,
+        y: &DeviceSlice<T>,
+    ) -> Result<f64> {
         let mut scratch = self.reduce_scratch()?;
         self.dot_async(s, x, y, &mut scratch)?;
-        runtime::sync(s)?;
-        scratch.value()
-    }
-
-    /// Queues the f64 sum of `x` (f64 accumulation throughout); read it with
-    /// [`ReduceScratch::value`].
-    pub fn sum_f64_async(
-        &self,
-        s: &Stream,
-        x: &DeviceSlice<f64>,
-        scratch: &mut ReduceScratch,
-    ) -> Result<()> {
-        nonempty("sum (f64)", x.len())?;
-        let k = &self.kernels;
-        self.partials_then_combine(s, self.reduce_blocks.sum_f64, x.len(), scratch, |cfg, p| {
-            k.sum_partials_f64.launch_with(s, cfg, x, p)
-        })
-    }
-
-    /// The f64 sum of `x`, waiting for it.
-    pub fn sum_f64(&self, s: &Stream, x: &DeviceSlice<f64>) -> Result<f64> {
-        let mut scratch = self.reduce_scratch()?;
-        self.sum_f64_async(s, x, &mut scratch)?;
-        runtime::sync(s)?;
-        scratch.value()
-    }
-
-    /// Queues the f64 dot product `x · y` (FMA accumulation in f64); read it with
-    /// [`ReduceScratch::value`].
-    pub fn dot_f64_async(
-        &self,
-        s: &Stream,
-        x: &DeviceSlice<f64>,
-        y: &DeviceSlice<f64>,
-        scratch: &mut ReduceScratch,
-    ) -> Result<()> {
-        nonempty("dot (f64)", x.len())?;
-        let k = &self.kernels;
-        self.partials_then_combine(s, self.reduce_blocks.dot_f64, x.len(), scratch, |cfg, p| {
-            k.dot_partials_f64.launch_with(s, cfg, x, y, p)
-        })
-    }
-
-    /// The f64 dot product `x · y`, waiting for it.
-    pub fn dot_f64(&self, s: &Stream, x: &DeviceSlice<f64>, y: &DeviceSlice<f64>) -> Result<f64> {
-        let mut scratch = self.reduce_scratch()?;
-        self.dot_f64_async(s, x, y, &mut scratch)?;
         runtime::sync(s)?;
         scratch.value()
     }

@@ -1,5 +1,5 @@
-//! Helpers shared by the GPU tests: setup, the runtime tests' lock, test sizes, and the f16/bf16
-//! inputs of the tensor-core GEMMs.
+//! Helpers shared by the GPU tests: setup, the runtime tests' lock, test sizes, the GEMM inputs
+//! (f32, f16, bf16) and the GEMM checks shared by SGEMM and the tensor-core GEMMs ([`gemm`]).
 #![allow(dead_code)]
 use gpukit::Library;
 use gpukit::ops::GemmInput;
@@ -7,6 +7,8 @@ use gpukit::runtime::half::{bf16, f16};
 use gpukit::runtime::{Gpu, Stream};
 use gpukit_test_support::reference::random_nonzero;
 use std::sync::{Mutex, MutexGuard};
+
+pub mod gemm;
 
 /// GPU 0, the kernel library loaded on it, and a stream.
 pub fn setup() -> (Gpu, Library, Stream) {
@@ -36,15 +38,24 @@ pub fn sizes() -> Vec<usize> {
     SIZES.iter().copied().filter(|&n| n <= cap).collect()
 }
 
-/// The 16-bit inputs of the tensor-core GEMMs: f16 and bf16.
-pub trait Half: GemmInput + Copy + Default + 'static {
+/// The inputs of the GEMMs: f32 (SGEMM) and the tensor cores' f16 and bf16.
+pub trait Operand: GemmInput + Copy + Default + 'static {
     /// `v` rounded to this type.
     fn round(v: f32) -> Self;
     /// The value as f32 (exact).
     fn widen(self) -> f32;
 }
 
-impl Half for f16 {
+impl Operand for f32 {
+    fn round(v: f32) -> Self {
+        v
+    }
+    fn widen(self) -> f32 {
+        self
+    }
+}
+
+impl Operand for f16 {
     fn round(v: f32) -> Self {
         f16::from_f32(v)
     }
@@ -53,7 +64,7 @@ impl Half for f16 {
     }
 }
 
-impl Half for bf16 {
+impl Operand for bf16 {
     fn round(v: f32) -> Self {
         bf16::from_f32(v)
     }
@@ -64,7 +75,7 @@ impl Half for bf16 {
 
 /// Random nonzero values rounded to `T`, and the same values widened (exactly) to f32 for the
 /// reference.
-pub fn random_half<T: Half>(n: usize, seed: u64) -> (Vec<T>, Vec<f32>) {
+pub fn random_operand<T: Operand>(n: usize, seed: u64) -> (Vec<T>, Vec<f32>) {
     let h: Vec<T> = random_nonzero(n, seed).into_iter().map(T::round).collect();
     let w = h.iter().map(|v| v.widen()).collect();
     (h, w)

@@ -244,3 +244,96 @@ fn broken_contracts_are_errors_before_launch() {
     assert!(got[3 * cols..].iter().all(|v| *v == 0.0));
     assert!(got[..3 * cols].iter().any(|v| *v != 0.0));
 }
+
+/// Clamped-edge reference of `sweep_stencil`: weights `3i + j + 1`.
+fn stencil_reference(x: &[f32], rows: usize, cols: usize) -> Vec<f64> {
+    let at = |r: isize, c: isize| {
+        let r = r.clamp(0, rows as isize - 1) as usize;
+        let c = c.clamp(0, cols as isize - 1) as usize;
+        x[r * cols + c] as f64
+    };
+    let mut y = vec![0.0; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            for i in 0..3 {
+                for j in 0..3 {
+                    y[r * cols + c] +=
+                        (3 * i + j + 1) as f64 * at((r + i) as isize - 1, (c + j) as isize - 1);
+                }
+            }
+        }
+    }
+    y
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn sweep_rows_windows_and_strided_packets() {
+    let (gpu, k, s) = setup();
+    // Interior and edge bands, partial tiles, rows not a whole number of chunks (no 16-byte
+    // path), a single row and a single column.
+    for (rows, cols) in [(300, 520), (64, 128), (77, 130), (1, 9), (45, 1), (130, 4)] {
+        let x = random(rows * cols, 11);
+        let dx = gpu.upload(&x).unwrap();
+        let mut y = gpu.alloc_filled::<f32>(rows * cols, 0xff).unwrap();
+        k.sweep_stencil
+            .launch(&s, &dx, rows as u32, cols as u32, &mut y)
+            .unwrap();
+        let got = get(&s, &y);
+        let want = stencil_reference(&x, rows, cols);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (*g as f64 - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                "{rows}x{cols} stencil at ({}, {}): {g} vs {w}",
+                i / cols,
+                i % cols
+            );
+        }
+    }
+    for (rows, cols) in [(100, 64), (33, 70), (3, 8)] {
+        let x: Vec<u32> = (0..(rows * cols) as u32)
+            .map(|i| i.wrapping_mul(2654435761))
+            .collect();
+        let dx = gpu.upload(&x).unwrap();
+        let mut y = gpu.alloc_filled::<u32>(rows * cols, 0xff).unwrap();
+        k.sweep_five_rows
+            .launch(&s, &dx, rows as u32, cols as u32, &mut y)
+            .unwrap();
+        let got = get(&s, &y);
+        for r in 0..rows {
+            for c in 0..cols {
+                let up = x[r.saturating_sub(2) * cols + c];
+                let down = x[(r + 2).min(rows - 1) * cols + c];
+                assert_eq!(got[r * cols + c], up.wrapping_add(down), "({r}, {c})");
+            }
+        }
+    }
+    // Three strided packets per thread, a partial last packet; the default grid and a grid
+    // too small for the output (the packets past it stay unwritten, none is written twice).
+    for n in [1usize, 4, 1001, 65536 + 3] {
+        let a = random(n, 13);
+        let da = gpu.upload(&a).unwrap();
+        let mut out = gpu.alloc_filled::<f32>(n, 0).unwrap();
+        k.twice_plus_one.launch(&s, &da, &mut out).unwrap();
+        let got = get(&s, &out);
+        assert!(
+            got.iter().zip(&a).all(|(g, v)| *g == 2.0 * v + 1.0),
+            "n = {n}"
+        );
+    }
+    let n = 4 * 3 * 64 + 8;
+    let a = random(n, 14);
+    let da = gpu.upload(&a).unwrap();
+    let mut out = gpu.alloc_filled::<f32>(n, 0).unwrap();
+    k.twice_plus_one
+        .launch_with(&s, &LaunchConfig::linear(1, 64), &da, &mut out)
+        .unwrap();
+    let got = get(&s, &out);
+    assert!(
+        got[..n - 8]
+            .iter()
+            .zip(&a)
+            .all(|(g, v)| *g == 2.0 * v + 1.0)
+    );
+    assert!(got[n - 8..].iter().all(|g| *g == 0.0));
+}

@@ -70,23 +70,33 @@ impl<'a, T: Element> Input<'a, T> {
     /// the end panics.
     #[inline(always)]
     pub fn chunk_with_halo(&self, q: usize) -> (T, T::Chunk, T) {
-        let start = q * T::LANES;
+        let h = self.halo_at(q * T::LANES);
+        (h.left, h.chunk, h.right)
+    }
+
+    /// The `L = T::LANES` elements from `start` with one neighbour on each side
+    /// (`x[start - 1 ..= start + L]`), positions outside the input clamped to its first or last
+    /// element (see [`chunk_with_halo`](Self::chunk_with_halo), which is this at `q * L`). One
+    /// 16-byte load and two scalar loads when `start` is a chunk boundary inside the input.
+    /// A `start` past the end panics.
+    #[inline(always)]
+    pub fn halo_at(&self, start: usize) -> HaloChunk<T> {
         let n = self.s.len();
         assert!(start < n, "input chunk out of bounds");
         let last = n - 1;
         let base = self.s.as_ptr();
-        if self.vec_ok && start >= 1 && start + T::LANES < n {
+        if self.vec_ok && start.is_multiple_of(T::LANES) && start >= 1 && start + T::LANES < n {
             // Inside the input: one base address, the neighbours at constant offsets from it.
             // SAFETY: elements `start - 1 ..= start + L` are in bounds (checked just above), the
-            // chunk is 16-byte aligned (`vec_ok`), all in global memory that no thread writes
-            // during the launch.
+            // chunk is 16-byte aligned (`vec_ok`, and `start` is a chunk boundary), all in global
+            // memory that no thread writes during the launch.
             return unsafe {
                 let p = base.add(start);
-                (
-                    load_elem(p.sub(1)),
-                    load_chunk(p),
-                    load_elem(p.add(T::LANES)),
-                )
+                HaloChunk {
+                    left: load_elem(p.sub(1)),
+                    chunk: load_chunk(p),
+                    right: load_elem(p.add(T::LANES)),
+                }
             };
         }
         // At the edges (or unaligned): every position clamped to `last`. Every index below is
@@ -100,7 +110,11 @@ impl<'a, T: Element> Input<'a, T> {
         for k in 0..T::LANES {
             c[k] = at((start + k).min(last));
         }
-        (at(start.max(1) - 1), c, at((start + T::LANES).min(last)))
+        HaloChunk {
+            left: at(start.max(1) - 1),
+            chunk: c,
+            right: at((start + T::LANES).min(last)),
+        }
     }
 
     /// Chunks in the input (the last may be partial).
@@ -207,6 +221,46 @@ impl<'a, T: Element> Input<'a, T> {
     }
 }
 
+/// A chunk of `L = T::LANES` elements with one neighbour on each side, `x[s - 1 ..= s + L]`:
+/// what a 3-wide stencil reads around the chunk it computes ([`Input::halo_at`],
+/// [`Rows::halo_chunk`]).
+#[derive(Clone, Copy)]
+pub struct HaloChunk<T: Element> {
+    /// `x[s - 1]`
+    pub left: T,
+    /// `x[s .. s + L]`
+    pub chunk: T::Chunk,
+    /// `x[s + L]`
+    pub right: T,
+}
+
+impl<T: Element> HaloChunk<T> {
+    /// Element `k` of `x[s - 1 ..= s + L]` (`k = 0` is the left neighbour, `k = L + 1` the
+    /// right one; a constant `k` costs nothing). A `k` past `L + 1` panics.
+    #[inline(always)]
+    pub fn at(&self, k: usize) -> T {
+        if k == 0 {
+            self.left
+        } else if k <= T::LANES {
+            self.chunk[k - 1]
+        } else {
+            assert!(k == T::LANES + 1, "halo index out of range");
+            self.right
+        }
+    }
+}
+
+impl<T: Element> Default for HaloChunk<T> {
+    #[inline(always)]
+    fn default() -> Self {
+        HaloChunk {
+            left: T::ZERO,
+            chunk: T::splat(T::ZERO),
+            right: T::ZERO,
+        }
+    }
+}
+
 /// A row-major matrix input of `cols` columns, read row by row in chunks.
 #[derive(Clone, Copy)]
 pub struct Rows<'a, T> {
@@ -269,6 +323,42 @@ impl<'a, T: Element> Rows<'a, T> {
         })
     }
 
+    /// The `L` elements of row `r` from column `c` with one neighbour on each side
+    /// ([`Input::halo_at`]), rows and columns outside the matrix clamped to its edge: an
+    /// edge-replicating stencil's read around a chunk. A matrix with no rows, or `c` past the
+    /// row, panics.
+    #[inline(always)]
+    pub fn halo_chunk(&self, r: isize, c: usize) -> HaloChunk<T> {
+        let rows = self.rows();
+        assert!(rows > 0, "halo of an empty matrix");
+        self.row(r.clamp(0, rows as isize - 1) as usize).halo_at(c)
+    }
+
+    /// The halo chunks at column `c` of rows `r, r + 1, ..` (`count` of them), read downwards
+    /// with every bound checked here, once: `Some` when those rows are whole rows of the
+    /// input, `c` is a chunk boundary with `1 <= c` and `c + L < cols` (both neighbours inside
+    /// the row), and rows can be read in 16-byte loads. Each [`HaloColumn::next`] is then one
+    /// 16-byte and two scalar loads at constant offsets from one pointer.
+    #[inline(always)]
+    pub fn halo_column(&self, r: usize, c: usize, count: usize) -> Option<HaloColumn<'a, T>> {
+        let end_row = r.checked_add(count)?;
+        let inside = self.vec_ok
+            && c.is_multiple_of(T::LANES)
+            && c >= 1
+            && c.checked_add(T::LANES)? < self.cols
+            && end_row.checked_mul(self.cols)? <= self.s.len();
+        if !inside {
+            return None;
+        }
+        Some(HaloColumn {
+            // In bounds whenever count > 0 (checked above); one past the last row otherwise.
+            p: self.s.as_ptr().wrapping_add(r * self.cols + c),
+            stride: self.cols,
+            left: count,
+            _s: core::marker::PhantomData,
+        })
+    }
+
     /// Element `(r, c)` (bounds-checked against the slice and the row).
     #[inline(always)]
     pub fn get(&self, r: usize, c: usize) -> T {
@@ -285,5 +375,97 @@ impl<'a, T: Element> Rows<'a, T> {
         self.s
             .get(r.checked_mul(self.cols)?.checked_add(c)?)
             .copied()
+    }
+}
+
+/// Rows of one column position read downwards (see [`Rows::halo_column`]): the bounds were
+/// checked when it was made, so each row costs one count test and three loads.
+pub struct HaloColumn<'a, T> {
+    p: *const T,
+    stride: usize,
+    left: usize,
+    _s: core::marker::PhantomData<&'a [T]>,
+}
+
+impl<T: Element> HaloColumn<'_, T> {
+    /// Rows not read yet.
+    #[inline(always)]
+    pub fn remaining(&self) -> usize {
+        self.left
+    }
+
+    /// The next row's halo chunk. Panics once all `count` rows were read.
+    #[inline(always)]
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> HaloChunk<T> {
+        assert!(self.left > 0, "halo column read past its rows");
+        self.left -= 1;
+        let p = self.p;
+        self.p = p.wrapping_add(self.stride);
+        // SAFETY: `Rows::halo_column` checked that each of the `count` rows from `p` is a whole
+        // row inside the input, that `p - 1 ..= p + L` lies inside it (1 <= c, c + L < cols),
+        // and that `p` is 16-byte aligned (aligned base, rows and `c` of whole chunks); this is
+        // one of those rows (`left > 0`). Inputs are global memory no thread writes during the
+        // launch.
+        unsafe {
+            HaloChunk {
+                left: load_elem(p.sub(1)),
+                chunk: load_chunk(p),
+                right: load_elem(p.add(T::LANES)),
+            }
+        }
+    }
+}
+
+/// An input slice viewed as its whole 16-byte chunks plus the elements after them, when it
+/// starts 16-byte aligned (always true for a whole device allocation): reading chunk `q` is one
+/// `ld.global.nc.v4` with only a bounds check, so grid-stride loops over it carry no alignment
+/// branches. [`crate::Quads`] for any [`Element`].
+#[derive(Clone, Copy)]
+pub struct Chunks<'a, T> {
+    s: &'a [T],
+    n: usize,
+}
+
+impl<'a, T: Element> Chunks<'a, T> {
+    /// `None` when `s` does not start on a 16-byte boundary.
+    #[inline(always)]
+    pub fn new(s: &'a [T]) -> Option<Chunks<'a, T>> {
+        if !(s.as_ptr() as usize).is_multiple_of(16) {
+            return None;
+        }
+        Some(Chunks {
+            s,
+            n: s.len() / T::LANES,
+        })
+    }
+
+    /// Number of whole chunks.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// True when there is no whole chunk.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Chunk `q` (elements `q*L .. q*L + L`), bounds-checked: a `q` past the whole chunks
+    /// panics.
+    #[inline(always)]
+    pub fn get(&self, q: usize) -> T::Chunk {
+        assert!(q < self.n, "input chunk out of bounds");
+        // SAFETY: chunk `q` is whole and inside the slice (`q < len / L`), 16-byte aligned (the
+        // slice starts aligned and chunks are 16 bytes), in global memory that no thread writes
+        // during the launch (outputs are borrowed mutably by the host launcher).
+        unsafe { load_chunk(self.s.as_ptr().add(q * T::LANES)) }
+    }
+
+    /// The elements after the last whole chunk (fewer than `L`).
+    #[inline(always)]
+    pub fn tail(&self) -> &'a [T] {
+        &self.s[self.n * T::LANES..]
     }
 }

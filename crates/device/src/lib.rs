@@ -78,10 +78,10 @@ pub use index::{
     Dim3, block_dim, block_idx, global_id, global_id_x, global_id_y, global_id_z, global_linear_id,
     grid_dim, grid_linear_threads, grid_stride_x, grid_threads_x, thread_idx,
 };
-pub use input::{Input, Rows};
+pub use input::{Chunks, HaloChunk, HaloColumn, Input, Rows};
 pub use out::{
     Atomic, BlockRows, BlockTiles, GridStride, Manual, OutSlice, Ownership, PacketMut, PerThread,
-    Quad, QuadMut, ThreadTiles, TileMut, WarpRows,
+    Quad, QuadMut, StridedPackets, ThreadTiles, TileMut, WarpRows,
 };
 pub use panic::trap;
 pub use shared::{DynamicShared, SharedArray, dynamic_shared};

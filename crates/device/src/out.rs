@@ -13,6 +13,7 @@
 //! | [`WarpRows<len>`](WarpRows)   | warp `w` of the grid: row `w`                          | [`warp_row`](OutSlice::warp_row) |
 //! | [`BlockTiles<W, H, cols>`](BlockTiles) | block `(x, y)`: the `H x W` tile at `(y*H, x*W)` | [`block_tile`](OutSlice::block_tile) |
 //! | [`ThreadTiles<W, H, cols>`](ThreadTiles) | thread `(x, y)`: the `H x W` tile at `(y*H, x*W)` | [`thread_tile`](OutSlice::thread_tile) |
+//! | [`StridedPackets<K>`](StridedPackets) | thread `i`: 16-byte packets `i, i + T, .., i + (K-1)T` | [`thread_packets`](OutSlice::thread_packets) |
 //! | [`Atomic`]                    | everyone, atomically                                   | [`atomic`](OutSlice::atomic) |
 //! | [`Manual`]                    | the kernel's own `unsafe` claim                        | [`claim_mut`](OutSlice::claim_mut), [`claim_thread_packets`](OutSlice::claim_thread_packets) |
 //!
@@ -67,6 +68,12 @@ pub struct BlockTiles<const W: usize, const H: usize>;
 /// The thread with 2D global index `(x, y)` owns the `H x W` tile at rows `y*H..`, columns
 /// `x*W..` of the output seen as a matrix of `cols` columns (`ThreadTiles<W, H, cols>`).
 pub struct ThreadTiles<const W: usize, const H: usize>;
+/// The thread with linear id `i` owns the `K` 16-byte packets `i, i + T, .., i + (K-1)·T` of
+/// the output (`T` threads in the launch; packet `p` is elements `p*L .. p*L + L`,
+/// `L = 16 / size_of::<T>()`): each store instruction of a warp is fully coalesced, and a
+/// thread can have all `K` loads of its inputs in flight before it computes. `K` is part of the
+/// type, so every thread of a launch uses the same `K` and the packets partition the output.
+pub struct StridedPackets<const K: usize>;
 /// Any thread may update any element, through atomic operations only.
 pub struct Atomic;
 /// No rule: each access is an `unsafe` claim whose exclusivity the kernel states.
@@ -85,6 +92,10 @@ macro_rules! ownership {
 ownership!(GridStride => (), BlockRows => usize, WarpRows => usize, Atomic => (), Manual => ());
 impl<const N: usize> sealed::Sealed for PerThread<N> {}
 impl<const N: usize> Ownership for PerThread<N> {
+    type Geometry = ();
+}
+impl<const K: usize> sealed::Sealed for StridedPackets<K> {}
+impl<const K: usize> Ownership for StridedPackets<K> {
     type Geometry = ();
 }
 impl<const W: usize, const H: usize> sealed::Sealed for BlockTiles<W, H> {}
@@ -180,6 +191,13 @@ macro_rules! no_vectors {
     };
 }
 no_vectors!(GridStride, Atomic, Manual);
+impl<T: Element, const K: usize> Bind for OutSlice<T, StridedPackets<K>> {
+    #[inline(always)]
+    fn vector_ok(&self) -> bool {
+        // Decided per packet (alignment and a whole packet) by `strided_packets`.
+        false
+    }
+}
 impl<T: Element, const W: usize, const H: usize> Bind for OutSlice<T, BlockTiles<W, H>> {
     #[inline(always)]
     fn vector_ok(&self) -> bool {
@@ -420,32 +438,8 @@ impl<T> OutSlice<T, Manual> {
     pub unsafe fn claim_thread_packets<const K: usize>(
         &mut self,
     ) -> [Option<(usize, PacketMut<'_, T>)>; K] {
-        let per = 16 / core::mem::size_of::<T>();
-        let (id, step) = (global_linear_id(), grid_linear_threads());
-        let (ptr, len) = (self.ptr, self.len);
-        core::array::from_fn(|k| {
-            let start = id.checked_add(k.checked_mul(step)?)?.checked_mul(per)?;
-            if start >= len {
-                return None;
-            }
-            // SAFETY: `start < len`; packet `id + k·step` belongs to this thread alone (distinct
-            // ids and distinct k give distinct packets), so the `&mut` are unique and disjoint.
-            unsafe {
-                let p = ptr.add(start);
-                if start + per <= len && (p as usize).is_multiple_of(16) {
-                    Some((
-                        start,
-                        PacketMut::Full(&mut *(p as *mut crate::vector::Packet)),
-                    ))
-                } else {
-                    let n = (len - start).min(per);
-                    Some((
-                        start,
-                        PacketMut::Partial(core::slice::from_raw_parts_mut(p, n)),
-                    ))
-                }
-            }
-        })
+        // SAFETY: the caller's contract makes the strided-packets rule a partition of `out`.
+        unsafe { strided_packets(self.ptr, self.len) }
     }
 
     /// Elements `i .. i + 16 / size_of::<T>()` as one [`Packet`](crate::vector::Packet) (a
@@ -467,6 +461,57 @@ impl<T> OutSlice<T, Manual> {
         // SAFETY: in bounds and aligned; exclusivity is the caller's contract.
         Some(unsafe { &mut *(p as *mut crate::vector::Packet) })
     }
+}
+
+impl<T, const K: usize> OutSlice<T, StridedPackets<K>> {
+    /// The `K` 16-byte packets this thread owns (see [`StridedPackets`]): `(first element,
+    /// packet)` for each, `None` past the end. A whole, aligned packet is
+    /// [`PacketMut::Full`] (one 16-byte store); the last, partial one is
+    /// [`PacketMut::Partial`].
+    #[inline(always)]
+    pub fn thread_packets(&mut self) -> [Option<(usize, PacketMut<'_, T>)>; K] {
+        // SAFETY: the view (`K` in the output's type) is the only way to this output, so every
+        // thread of the launch uses the same `K` and the packets partition the output.
+        unsafe { strided_packets(self.ptr, self.len) }
+    }
+}
+
+/// The strided-packets rule over the output `ptr[..len]`: packets `id + k·T` for `k < K`.
+///
+/// # Safety
+/// `ptr[..len]` is a kernel output, and every thread of the launch accesses it only through
+/// this rule with the same `K`.
+#[inline(always)]
+unsafe fn strided_packets<'a, T, const K: usize>(
+    ptr: *mut T,
+    len: usize,
+) -> [Option<(usize, PacketMut<'a, T>)>; K] {
+    let per = 16 / core::mem::size_of::<T>();
+    let (id, step) = (global_linear_id(), grid_linear_threads());
+    core::array::from_fn(|k| {
+        let start = id.checked_add(k.checked_mul(step)?)?.checked_mul(per)?;
+        if start >= len {
+            return None;
+        }
+        // SAFETY: `start < len`; packet `id + k·step` belongs to this thread alone (distinct
+        // ids and distinct k give distinct packets, the caller's contract), so the `&mut` are
+        // unique and disjoint.
+        unsafe {
+            let p = ptr.add(start);
+            if start + per <= len && (p as usize).is_multiple_of(16) {
+                Some((
+                    start,
+                    PacketMut::Full(&mut *(p as *mut crate::vector::Packet)),
+                ))
+            } else {
+                let n = (len - start).min(per);
+                Some((
+                    start,
+                    PacketMut::Partial(core::slice::from_raw_parts_mut(p, n)),
+                ))
+            }
+        }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -950,6 +995,104 @@ impl<T: Element> BlockTileMut<'_, T> {
             vec_ok: self.vec_ok && n == T::LANES,
             _out: PhantomData,
         })
+    }
+
+    /// Slide an `N`-row window of `x` (same columns as the output) down each column chunk this
+    /// thread owns, one band row at a time, and store what `f` computes from it: for the chunk
+    /// at matrix row `r`, column `c`, `window[k]` is [`Rows::halo_chunk(r + k - N/2, c)`]
+    /// (the chunk with a neighbour on each side, rows and columns outside the matrix clamped
+    /// to its edge). A 3×3 stencil is `N = 3`.
+    ///
+    /// Each input row is read once per band (the window moves down in registers), and the
+    /// rows below are read `D` rows ahead of their use, so `D` loads per thread stay in flight
+    /// while `f` computes: the software-pipelined walk that keeps a stencil at the copy
+    /// bandwidth with few registers (`6 (N + D)` values live for f32). `D <= 32`. Panics when
+    /// `x` does not have the output's columns.
+    ///
+    /// [`Rows::halo_chunk(r + k - N/2, c)`]: crate::input::Rows::halo_chunk
+    #[inline(always)]
+    pub fn sweep_rows<const N: usize, const D: usize>(
+        &mut self,
+        x: &crate::input::Rows<'_, T>,
+        mut f: impl FnMut(&[crate::input::HaloChunk<T>; N]) -> T::Chunk,
+    ) {
+        assert!(
+            x.cols() == self.stride,
+            "stencil input and output columns differ"
+        );
+        let half = N / 2;
+        // This thread's band: rows `b .. b + end` of the tile.
+        let b = self.thread.0 * self.band;
+        let end = self.rows.saturating_sub(b).min(self.band);
+        if end == 0 {
+            return;
+        }
+        for j in 0..self.owned_chunks() {
+            let (_, c) = self.chunk_position(0, j);
+            let (r0, col) = (self.origin.0 + b, self.origin.1 + c);
+            // The band's rows and the window's rows around them: N + end - 1 rows from r0 - half.
+            let count = N + end - 1;
+            let column = r0
+                .checked_sub(half)
+                .and_then(|first| x.halo_column(first, col, count));
+            if let Some(mut column) = column {
+                // Inside the matrix: no clamping, one pointer walking down, D rows ahead.
+                self.sweep_column::<N, D>(j, end, || column.next(), &mut f);
+            } else {
+                // At the matrix's edges: each row clamped to it, one row ahead.
+                let mut r = r0 as isize - half as isize;
+                let load = || {
+                    let h = x.halo_chunk(r, col);
+                    r += 1;
+                    h
+                };
+                self.sweep_column::<N, 1>(j, end, load, &mut f);
+            }
+        }
+    }
+
+    /// [`sweep_rows`](Self::sweep_rows) for chunk `j` of band rows `0 .. end`: `load` returns
+    /// the window's input rows in order, each once (`N + end - 1` calls).
+    #[inline(always)]
+    fn sweep_column<const N: usize, const D: usize>(
+        &mut self,
+        j: usize,
+        end: usize,
+        mut load: impl FnMut() -> crate::input::HaloChunk<T>,
+        f: &mut impl FnMut(&[crate::input::HaloChunk<T>; N]) -> T::Chunk,
+    ) {
+        use crate::input::HaloChunk;
+        // window[k] = input row `i - N/2 + k` (band-relative) while band row `i` is computed;
+        // ahead[k] = the row that enters the window after band row `i ≡ k (mod D)`.
+        let mut window: [HaloChunk<T>; N] = crate::unroll::array(|_| load());
+        let mut ahead: [HaloChunk<T>; D] = [HaloChunk::default(); D];
+        crate::unroll::each::<D>(|k| {
+            if k + 1 < end {
+                ahead[k] = load();
+            }
+        });
+        let mut i0 = 0;
+        while i0 < end {
+            crate::unroll::each::<D>(|k| {
+                let i = i0 + k;
+                if i < end {
+                    let v = f(&window);
+                    if let Some(mut out) = self.chunk_at(i, j) {
+                        out.store(v);
+                    }
+                    crate::unroll::each::<N>(|m| {
+                        if m + 1 < N {
+                            window[m] = window[m + 1];
+                        }
+                    });
+                    window[N - 1] = ahead[k];
+                    if i + D + 1 < end {
+                        ahead[k] = load();
+                    }
+                }
+            });
+            i0 += D;
+        }
     }
 
     /// Call `f(row, column, element)` for every tile element this thread owns (positions

@@ -171,6 +171,9 @@ pub enum View {
     BlockTiles { w: u32, h: u32, cols: Geom },
     /// `ThreadTiles<W, H, cols>`: the thread with 2D index `(x, y)` owns a `H x W` tile.
     ThreadTiles { w: u32, h: u32, cols: Geom },
+    /// `StridedPackets<K>`: the thread with linear id `i` owns the 16-byte packets
+    /// `i, i + T, .., i + (K-1)T` (`T` threads in the launch).
+    StridedPackets(u32),
     /// `Atomic`: every thread may update any element, atomically only.
     Atomic,
     /// `Manual`: ownership is the kernel's own `unsafe` claim.
@@ -187,6 +190,7 @@ impl View {
             View::WarpRows(_) => "WarpRows",
             View::BlockTiles { .. } => "BlockTiles",
             View::ThreadTiles { .. } => "ThreadTiles",
+            View::StridedPackets(_) => "StridedPackets",
             View::Atomic => "Atomic",
             View::Manual => "Manual",
         }
@@ -551,7 +555,7 @@ const SUPPORTED: &str = "supported kernel parameters: `&[T]` (input), `OutSlice<
      u16, i32, u32, i64, u64, usize, or a type parameter of the kernel";
 
 const VIEWS: &str = "PerThread<N>, GridStride, BlockRows<len>, WarpRows<len>, \
-     BlockTiles<W, H, cols>, ThreadTiles<W, H, cols>, Atomic or Manual";
+     BlockTiles<W, H, cols>, ThreadTiles<W, H, cols>, StridedPackets<K>, Atomic or Manual";
 
 fn param_kind(ty: &Type, generics: &[Generic]) -> Result<ParamKind> {
     match ty {
@@ -736,6 +740,13 @@ fn parse_view(t: &Type) -> Result<View> {
             } else {
                 View::ThreadTiles { w, h, cols }
             }
+        }
+        "StridedPackets" => {
+            arity(
+                1,
+                "StridedPackets<K>` with the packets per thread, a literal",
+            )?;
+            View::StridedPackets(int_arg(args[0])?)
         }
         "Atomic" => {
             arity(0, "Atomic")?;
@@ -1031,7 +1042,7 @@ fn parse_contract(
         if slice.is_none() {
             return Err(Error::new(
                 span,
-                "bytes_per_thread sizes the grid by the bytes of a slice: add `elements = p` naming an input or a GridStride/Manual output (a PerThread<N> view already fixes the elements per thread)",
+                "bytes_per_thread sizes the grid by the bytes of a slice: add `elements = p` naming an input or a GridStride/StridedPackets/Manual output (a PerThread<N> view already fixes the elements per thread)",
             ));
         }
     }
@@ -1105,9 +1116,11 @@ fn derive_grid(
     if let Some((count, span)) = elements {
         let per_thread = match view_of(&count) {
             Some(View::PerThread(n)) => n,
-            Some(View::GridStride) | Some(View::Atomic) | Some(View::Manual) | None => {
-                items_per_thread.map(|(k, _)| k).unwrap_or(1)
-            }
+            Some(View::GridStride)
+            | Some(View::StridedPackets(_))
+            | Some(View::Atomic)
+            | Some(View::Manual)
+            | None => items_per_thread.map(|(k, _)| k).unwrap_or(1),
             Some(v) => {
                 return Err(Error::new(
                     span,
@@ -1165,7 +1178,7 @@ fn derive_grid(
                 h: *h,
                 per_thread: true,
             },
-            View::Atomic | View::Manual => continue,
+            View::StridedPackets(_) | View::Atomic | View::Manual => continue,
         });
     }
     if let Some((_, span)) = items_per_thread {

@@ -318,3 +318,23 @@ fn bytes_per_thread_sizes_the_grid_by_the_slices_bytes() {
             .contains("PerThread")
     );
 }
+
+#[test]
+fn strided_packets_view_takes_a_literal_and_a_bytes_grid() {
+    let k = one(
+        "#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, instances(f32, Bf16))] fn relu<T: E>(a: &[T], out: OutSlice<T, StridedPackets<2>>) {}",
+    );
+    assert!(matches!(
+        k.params[1].kind,
+        ParamKind::Out(_, View::StridedPackets(2))
+    ));
+    assert_eq!(View::StridedPackets(2).marker(), "StridedPackets");
+    assert_eq!(View::StridedPackets(2).geometry(), None);
+    assert!(matches!(k.contract.grid, GridRule::Elements { ref count, .. } if count == "out"));
+    // Without `elements`, nothing sizes the grid (as for Manual outputs).
+    let bare = one("#[kernel] fn k(out: OutSlice<f32, StridedPackets<1>>) {}");
+    assert_eq!(bare.contract.grid, GridRule::None);
+    assert!(
+        err("#[kernel] fn k(out: OutSlice<f32, StridedPackets>) {}").contains("StridedPackets<K>")
+    );
+}

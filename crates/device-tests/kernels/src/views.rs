@@ -1,8 +1,8 @@
 //! Ownership views, generic kernels and launch contracts.
 use core::array;
 use gpukit_device::{
-    self as gpu, BlockRows, BlockTiles, Element, Float, Input, OutSlice, PerThread, Rows, WarpRows,
-    block, kernel, warp,
+    self as gpu, BlockRows, BlockTiles, Element, Float, Input, OutSlice, PacketMut, PerThread,
+    Rows, StridedPackets, WarpRows, block, kernel, warp,
 };
 
 /// `out = a * s + b` per element, in f32 math over f32, f16 or bf16 storage: one generic
@@ -90,5 +90,62 @@ pub fn repeat<T: Element, const N: usize>(x: &[T], mut out: OutSlice<T, BlockRow
     let v = x[row.index()];
     for mut c in row.chunks() {
         c.store(T::splat(v));
+    }
+}
+
+/// `y[r][c] = Σ_{i,j} x[r + i - 1][c + j - 1] · (3i + j + 1)` over a 3×3 window, edges clamped,
+/// through `BlockTileMut::sweep_rows` (16-row bands, two rows read ahead): interior bands take
+/// the unclamped column walk, edge bands the clamped one.
+#[kernel(len(x) == rows * cols, len(y) == len(x), block = (32, 4))]
+pub fn sweep_stencil(
+    x: &[f32],
+    rows: u32,
+    cols: u32,
+    mut y: OutSlice<f32, BlockTiles<128, 64, cols>>,
+) {
+    let Some(mut tile) = y.block_tile() else {
+        return;
+    };
+    let x = Rows::new(x, cols as usize);
+    tile.sweep_rows::<3, 2>(&x, |win| {
+        gpu::unroll::array(|m| {
+            let mut s = 0.0f32;
+            gpu::unroll::each::<3>(|i| {
+                gpu::unroll::each::<3>(|j| {
+                    s = gpu::math::fma((3 * i + j + 1) as f32, win[i].at(m + j), s)
+                })
+            });
+            s
+        })
+    });
+}
+
+/// `y[r][c] = x[r - 2][c] + x[r + 2][c]` (rows clamped): a 5-row window, one row ahead.
+#[kernel(len(x) == rows * cols, len(y) == len(x))]
+pub fn sweep_five_rows(
+    x: &[u32],
+    rows: u32,
+    cols: u32,
+    mut y: OutSlice<u32, BlockTiles<64, 32, cols>>,
+) {
+    let Some(mut tile) = y.block_tile() else {
+        return;
+    };
+    let x = Rows::new(x, cols as usize);
+    tile.sweep_rows::<5, 1>(&x, |win| {
+        gpu::unroll::array(|m| win[0].at(m + 1).wrapping_add(win[4].at(m + 1)))
+    });
+}
+
+/// `out[i] = 2 a[i] + 1` through the strided-packets view, three packets per thread.
+#[kernel(same_len(a, out), elements = out, bytes_per_thread = 48)]
+pub fn twice_plus_one(a: &[f32], mut out: OutSlice<f32, StridedPackets<3>>) {
+    for p in out.thread_packets().into_iter().flatten() {
+        let (i, mut p) = p;
+        let v = |k: usize| 2.0 * a[i + k] + 1.0;
+        match &mut p {
+            PacketMut::Full(o) => o.set(gpu::unroll::array(|k| v(k).to_bits())),
+            PacketMut::Partial(o) => o.iter_mut().enumerate().for_each(|(k, e)| *e = v(k)),
+        }
     }
 }
