@@ -269,6 +269,7 @@ impl<T: DeviceCopy> DeviceBuffer<T> {
         if b.size_bytes() > 0 {
             // SAFETY: the range is exactly the allocation; the context is current.
             unsafe { sys::cuMemsetD8_v2(b.ptr, byte, b.size_bytes()) }.call("cuMemsetD8")?;
+            crate::stream::finish_legacy_stream()?;
         }
         Ok(b)
     }
@@ -298,9 +299,9 @@ impl<T: DeviceCopy> DeviceSlice<T> {
         if self.is_empty() {
             return Ok(());
         }
-        // SAFETY: equal lengths; `&mut self` is the only view of the range; the copy is
-        // synchronous, so `src` outlives it. The context of the pointer is found by the
-        // driver from the address (unified addressing).
+        // SAFETY: equal lengths; `&mut self` is the only view of the range; the call returns
+        // after the driver has read `src` (staged or copied), so `src` outlives it. The
+        // context of the pointer is found by the driver from the address (unified addressing).
         unsafe {
             sys::cuMemcpyHtoD_v2(
                 self.device_ptr(),
@@ -308,10 +309,14 @@ impl<T: DeviceCopy> DeviceSlice<T> {
                 self.size_bytes(),
             )
         }
-        .call("cuMemcpyHtoD")
+        .call("cuMemcpyHtoD")?;
+        // From pageable memory the DMA may still be in flight: finish it, so that work on any
+        // stream sees the data.
+        crate::stream::finish_legacy_stream()
     }
 
-    /// Copy this memory into `dst` (equal length) on the host; synchronous.
+    /// Copy this memory into `dst` (equal length) on the host; synchronous. It does not wait
+    /// for kernels queued on a [`Stream`]: synchronize that stream first.
     pub fn copy_to_host(&self, dst: &mut [T]) -> Result<()> {
         crate::check_same_len("copy_to_host", &[("dst", dst.len()), ("src", self.len())])?;
         if self.is_empty() {
@@ -366,7 +371,8 @@ impl<T: DeviceCopy> std::fmt::Debug for DeviceBuffer<T> {
     }
 }
 
-/// Copy a device slice to a new host vector (synchronous).
+/// Copy a device slice to a new host vector (synchronous; as [`DeviceSlice::copy_to_host`], it
+/// does not wait for work queued on a stream).
 pub fn download<T: DeviceCopy>(src: &DeviceSlice<T>) -> Result<Vec<T>> {
     // SAFETY: all-zero bytes are a valid `T` (DeviceCopy's contract).
     let mut v = vec![unsafe { std::mem::zeroed::<T>() }; src.len()];

@@ -188,6 +188,7 @@ impl PanicBuffer {
         // SAFETY: copies 8 bytes from a live u64 to the 8-byte global.
         unsafe { sys::cuMemcpyHtoD_v2(dptr, &self.device as *const u64 as *const c_void, 8) }
             .call("cuMemcpyHtoD")?;
+        crate::stream::finish_legacy_stream()?;
         Ok(true)
     }
 

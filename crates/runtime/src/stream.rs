@@ -20,6 +20,20 @@ unsafe impl Sync for Stream {}
 /// `CU_STREAM_NON_BLOCKING`: no implicit synchronisation with the legacy default stream.
 const NON_BLOCKING: u32 = 0x1;
 
+/// Waits for the work queued on the legacy default stream of the current context.
+///
+/// The driver's "synchronous" copies and memsets (`cuMemcpyHtoD` from pageable memory,
+/// `cuMemsetD8`) run on the legacy stream and may return before the device memory holds the
+/// result (after staging the host data, or at once for a memset). Our streams are non-blocking,
+/// so they do not wait for the legacy stream: without this, a kernel launched right after an
+/// upload can read the tail of the buffer before its last chunk lands, and a memset can land on
+/// top of a kernel's output. Calling this makes those operations complete on return.
+pub(crate) fn finish_legacy_stream() -> Result<()> {
+    // SAFETY: the null handle is the legacy default stream of the current context, which the
+    // callers made current.
+    unsafe { sys::cuStreamSynchronize(std::ptr::null_mut()) }.call("cuStreamSynchronize")
+}
+
 impl Stream {
     /// A new non-blocking stream in `ctx`.
     pub(crate) fn new(ctx: &Arc<Context>) -> Result<Stream> {

@@ -90,8 +90,12 @@ impl<T: DeviceCopy> UnifiedBuffer<T> {
             // SAFETY: valid out-pointer.
             unsafe { sys::cuMemAllocManaged(&mut ptr, bytes, ATTACH_GLOBAL) }
                 .call("cuMemAllocManaged")?;
-            // SAFETY: the range is exactly the allocation; synchronous memset.
-            if let Err(e) = unsafe { sys::cuMemsetD8_v2(ptr, 0, bytes) }.call("cuMemsetD8") {
+            // SAFETY: the range is exactly the allocation. The memset is asynchronous to the
+            // host: it is finished before the buffer is handed out (host reads follow).
+            let zeroed = unsafe { sys::cuMemsetD8_v2(ptr, 0, bytes) }
+                .call("cuMemsetD8")
+                .and_then(|()| crate::stream::finish_legacy_stream());
+            if let Err(e) = zeroed {
                 // SAFETY: allocated above and not handed out.
                 unsafe { sys::cuMemFree_v2(ptr) };
                 return Err(e);
