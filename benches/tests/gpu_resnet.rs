@@ -45,8 +45,9 @@ fn max_rel(got: &[f64], want: &[f64]) -> f64 {
 }
 
 /// (images, h, w, in, out, kernel, stride, pad): ResNet's own shapes at small sizes, odd sizes,
-/// channel counts that are not multiples of the tiles, the linear layer.
-const CONV_SHAPES: [[usize; 8]; 7] = [
+/// channel counts that are not multiples of the tiles, the linear layer, and two with more pixel
+/// tiles than the resident tiles have blocks on an H200 (so that a block walks several tiles).
+const CONV_SHAPES: [[usize; 8]; 9] = [
     [2, 30, 30, 8, 64, 7, 2, 3],
     [3, 13, 11, 24, 40, 3, 2, 1],
     [2, 14, 14, 64, 128, 1, 2, 0],
@@ -54,6 +55,18 @@ const CONV_SHAPES: [[usize; 8]; 7] = [
     [5, 1, 1, 512, 1000, 1, 1, 0],
     [4, 15, 15, 128, 136, 3, 1, 1],
     [1, 3, 5, 16, 8, 3, 1, 1],
+    [64, 32, 32, 64, 64, 3, 1, 1],
+    [96, 48, 48, 8, 64, 7, 2, 3],
+];
+
+/// Every tile shape.
+const TILES: [ConvTile; 6] = [
+    ConvTile::Big,
+    ConvTile::C64,
+    ConvTile::Small,
+    ConvTile::W64,
+    ConvTile::C64Resident,
+    ConvTile::W64Resident,
 ];
 
 /// Whether the kernel has an instance for `tile` × `pipeline` × `T` (f32 has no `C64` or `W64`,
@@ -118,7 +131,7 @@ fn conv_cases<T: ConvElem>(tol: f64) {
         let dw = DeviceBuffer::from_slice(ctx, &wt).unwrap();
         let db = DeviceBuffer::from_slice(ctx, &bias).unwrap();
         let dr = DeviceBuffer::from_slice(ctx, &res).unwrap();
-        for tile in [ConvTile::Big, ConvTile::C64, ConvTile::Small, ConvTile::W64] {
+        for tile in TILES {
             for pipeline in [ConvPipeline::Shallow, ConvPipeline::Deep] {
                 for splits in [1, 3] {
                     let plan = ConvPlan {
@@ -152,11 +165,15 @@ fn conv_cases<T: ConvElem>(tol: f64) {
                         &mut out,
                         &mut ws,
                     );
-                    if !has_instance::<T>(tile, pipeline) {
-                        // No instance of that tile: a clear error, nothing launched.
+                    if !has_instance::<T>(tile, pipeline) || plan.check::<T>(&shape).is_err() {
+                        // No instance of that tile, or a resident tile whose weights do not
+                        // fit or that cannot split K: a clear error, nothing launched.
                         let e = r.unwrap_err().to_string();
                         assert!(
-                            e.contains("no f32 instance") || e.contains("only the shallow"),
+                            e.contains("no f32 instance")
+                                || e.contains("only the shallow")
+                                || e.contains("shallow pipeline without split-K")
+                                || e.contains("bytes of shared memory"),
                             "{e}"
                         );
                         continue;
@@ -206,7 +223,11 @@ fn conv_f32_every_tile_pipeline_and_split() {
 fn stem_pairs_cases<T: ConvElem>(tol: f64) {
     let (gpu, k, s) = setup();
     let ctx = gpu.context();
-    for (ci, &(n, h, w)) in [(2usize, 21usize, 27usize), (1, 30, 30)].iter().enumerate() {
+    // The last case has more pixel tiles (400) than the resident tiles have blocks on an H200.
+    for (ci, &(n, h, w)) in [(2usize, 21usize, 27usize), (1, 30, 30), (128, 40, 40)]
+        .iter()
+        .enumerate()
+    {
         let seed = 500 + 10 * ci as u64;
         let wp = w.next_multiple_of(2);
         // Input: 3 random channels and a zero 4th, in rows of `wp` pixels (zero pixel at the end
@@ -263,7 +284,7 @@ fn stem_pairs_cases<T: ConvElem>(tol: f64) {
         let dx = DeviceBuffer::from_slice(ctx, &x4).unwrap();
         let dw = DeviceBuffer::from_slice(ctx, &pw).unwrap();
         let db = DeviceBuffer::from_slice(ctx, &bias).unwrap();
-        for tile in [ConvTile::Big, ConvTile::C64, ConvTile::Small, ConvTile::W64] {
+        for tile in TILES {
             for pipeline in [ConvPipeline::Shallow, ConvPipeline::Deep] {
                 if !has_instance::<T>(tile, pipeline) {
                     continue;
@@ -274,6 +295,9 @@ fn stem_pairs_cases<T: ConvElem>(tol: f64) {
                         pipeline,
                         splits,
                     };
+                    if plan.check::<T>(&shape).is_err() {
+                        continue;
+                    }
                     let layer = ConvLayer {
                         shape,
                         plan,

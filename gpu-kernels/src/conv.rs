@@ -557,6 +557,318 @@ fn conv_body<
     });
 }
 
+/// The tile's first pixel row and, per copied A row of this thread, its window corner (see
+/// [`conv_body`]): element offset, y0, x0; rows past `m_total` get [`OUTSIDE`]. 32-bit
+/// arithmetic (the caller checks `m_total < 2^31`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn window_corners(
+    g: &Geom,
+    m0: u32,
+    r0: u32,
+    row_step: u32,
+    a_loads: usize,
+    a_off: &mut [isize; MAX_LOADS],
+    a_y0: &mut [i32; MAX_LOADS],
+    a_x0: &mut [i32; MAX_LOADS],
+) {
+    let (ow, opix, m_total) = (g.ow as u32, (g.oh * g.ow) as u32, g.m() as u32);
+    for i in 0..MAX_LOADS {
+        let m = m0 + r0 + i as u32 * row_step;
+        a_off[i] = 0;
+        a_y0[i] = OUTSIDE;
+        a_x0[i] = 0;
+        if i < a_loads && m < m_total {
+            let img = m / opix;
+            let p = m - img * opix;
+            let oy = p / ow;
+            let ox = p - oy * ow;
+            let y0 = (oy * g.sy as u32) as i32 - g.py as i32;
+            let x0 = (ox * g.sx as u32) as i32 - g.px as i32;
+            a_off[i] = (img as usize * g.h * g.w * g.c) as isize
+                + (y0 as isize * g.w as isize + x0 as isize) * g.c as isize;
+            a_y0[i] = y0;
+            a_x0[i] = x0;
+        }
+    }
+}
+
+/// The convolution with the weights resident and persistent blocks (shallow pipeline, no
+/// split-K): a block copies its out-channels' whole weight slab (`bn` × depth) into shared
+/// memory once, then walks pixel tiles `blockIdx.x, + gridDim.x, ..` with one continuous
+/// cp.async ring of A slices, so that the copies of the next tile's first slices are in flight
+/// during this tile's epilogue and no tile pays a pipeline fill or reloads B. Meant for the
+/// short-depth 64-channel layers (the stem, layer 1), whose tiles spend as much time outside
+/// the K loop as in it (see `docs/TUNING.md`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn conv_resident_body<
+    T: ConvAct,
+    const WM: usize,
+    const WN: usize,
+    const MI: usize,
+    const NI: usize,
+>(
+    x: &[T],
+    wt: &[T],
+    bias: &[f32],
+    res: &[T],
+    g: Geom,
+    relu: bool,
+    splits: usize,
+    mut out: OutSlice<T, Manual>,
+) {
+    const KB: usize = CONV_KB;
+    const STAGES: usize = CONV_STAGES;
+    let threads = WM * WN * 32;
+    let bm = WM * MI * 16;
+    let bn = WN * NI * 8;
+    let chunks = KB / 16;
+    let lanes = T::LANES;
+    let bk = chunks * lanes;
+    let a_loads = bm * chunks / threads;
+    let b_rows = bn * chunks / threads;
+    let a_stage = bm * KB;
+    let kdim = g.kdim();
+    let nt = kdim.div_ceil(bk);
+    let slab = STAGES * a_stage;
+    let b_slice = bn * KB;
+    let smem = gpu::dynamic_shared::<u16>();
+    if gpu::block_dim().x as usize != threads
+        || smem.len() * 2 < slab + nt * b_slice
+        || a_loads > MAX_LOADS
+        || b_rows > MAX_LOADS
+        || a_loads * threads != bm * chunks
+        || b_rows * threads != bn * chunks
+        || g.c % 8 != 0
+        || splits != 1
+        || (x.as_ptr() as usize) % 16 != 0
+        || (wt.as_ptr() as usize) % 16 != 0
+        || x.len() < g.n * g.h * g.w * g.c
+        || wt.len() < g.k * kdim
+        || out.len() < g.m() * g.k
+        || g.m() >= 1 << 31
+        || g.h >= 1 << 29
+        || g.w >= 1 << 29
+        || g.py >= 1 << 29
+        || g.px >= 1 << 29
+        || kdim >= 1 << 30
+    {
+        trap();
+    }
+    let smem = smem.shared_addr();
+    let tid = gpu::thread_idx().x as usize;
+    let blk = gpu::block_idx();
+    let m_total = g.m();
+    let m_tiles = m_total.div_ceil(bm) as u32;
+    let (first, step) = (blk.x, gpu::grid_dim().x);
+    if first >= m_tiles {
+        return;
+    }
+    let my_tiles = ((m_tiles - first).div_ceil(step)) as usize;
+    let n0 = blk.y as usize * bn;
+    let ch = tid % chunks;
+    let r0 = tid / chunks;
+    let row_step = threads / chunks;
+    let (px, pw) = (x.as_ptr(), wt.as_ptr());
+    let kdim32 = kdim as u32;
+
+    // The weight slab: slice t of out-channel row r at smem + slab + t·b_slice, swizzled like
+    // a stage's B tile. Committed with the first A slice's group, so the first wait covers it.
+    for i in 0..MAX_LOADS {
+        if i < b_rows {
+            let row = r0 + i * row_step;
+            let n = n0 + row;
+            for t in 0..nt {
+                let kk = t * bk + ch * lanes;
+                let ok = n < g.k && kk < kdim;
+                let src = if ok { pw.wrapping_add(n * kdim + kk) } else { pw };
+                // SAFETY: this thread's chunk (row, ch) of slab slice t, inside the shared
+                // memory checked at entry (16-byte aligned), written by no other thread and
+                // read only after the wait + barrier before the first K slice. When `ok` the
+                // chunk n·kdim + kk .. + chunk (n < k, kk + chunk ≤ kdim, both multiples of a
+                // chunk) lies inside the k·kdim weights checked at entry, aligned.
+                unsafe {
+                    mma::cp_async_16(
+                        smem + (slab + t * b_slice + tile_off(KB, row, ch)) as u32,
+                        src as *const u8,
+                        if ok { 16 } else { 0 },
+                    )
+                };
+            }
+        }
+    }
+
+    // The A loader walks (tile, slice) in order: the tap advances by additions within a tile
+    // and restarts at this thread's first chunk for the next one.
+    let (c32, ksx32, bk32) = (g.c as u32, g.ksx as u32, bk as u32);
+    let kk0 = (ch * lanes) as u32;
+    let (ty0, tx0, ci0) = {
+        let tap = kk0 / c32;
+        (tap / ksx32, tap % ksx32, kk0 % c32)
+    };
+    let (h32, w32) = (g.h as u32, g.w as u32);
+    let mut a_off = [0isize; MAX_LOADS];
+    let mut a_y0 = [OUTSIDE; MAX_LOADS];
+    let mut a_x0 = [0i32; MAX_LOADS];
+    let (mut kk, mut ty, mut tx, mut ci) = (kdim32, 0u32, 0u32, 0u32);
+    let mut ltile = first;
+    let mut lslice = nt;
+    let mut load = |stage: u32| {
+        if lslice == nt {
+            // Next tile: its window corners, the tap back at this thread's first chunk.
+            window_corners(
+                &g,
+                ltile * bm as u32,
+                r0 as u32,
+                row_step as u32,
+                a_loads,
+                &mut a_off,
+                &mut a_y0,
+                &mut a_x0,
+            );
+            (kk, ty, tx, ci) = (kk0, ty0, tx0, ci0);
+            lslice = 0;
+            ltile += step;
+        }
+        let in_k = kk < kdim32;
+        let tap_off = ((ty as usize * g.w + tx as usize) * g.c + ci as usize) as isize;
+        for i in 0..MAX_LOADS {
+            if i < a_loads {
+                let iy = a_y0[i] + ty as i32;
+                let ix = a_x0[i] + tx as i32;
+                let ok = in_k && (iy as u32) < h32 && (ix as u32) < w32;
+                let src = if ok {
+                    px.wrapping_offset(a_off[i] + tap_off)
+                } else {
+                    px
+                };
+                // SAFETY: as in `conv_body`'s loader: this thread's chunk of the stage's A
+                // tile; when `ok` an in-bounds, aligned chunk of `x`, else 0 bytes are read.
+                unsafe {
+                    mma::cp_async_16(
+                        stage + tile_off(KB, r0 + i * row_step, ch) as u32,
+                        src as *const u8,
+                        if ok { 16 } else { 0 },
+                    )
+                };
+            }
+        }
+        kk += bk32;
+        ci += bk32;
+        while ci >= c32 {
+            ci -= c32;
+            tx += 1;
+            if tx == ksx32 {
+                tx = 0;
+                ty += 1;
+            }
+        }
+        lslice += 1;
+    };
+
+    let warp = tid / 32;
+    let lane = tid % 32;
+    let (wm, wn) = (warp / WN, warp % WN);
+    let total = my_tiles * nt;
+    for s in 0..STAGES - 1 {
+        if s < total {
+            load(smem + (s * a_stage) as u32);
+        }
+        cp_async_commit();
+    }
+    let (bias, res) = (Input::new(bias), Input::new(res));
+    let has_res = !res.is_empty();
+    let mut acc = [[[0.0f32; 4]; NI]; MI];
+    let mut read = 0usize;
+    let mut write = STAGES - 1;
+    let mut slice = 0usize;
+    let mut tile = first as usize;
+    for t in 0..total {
+        cp_async_wait::<2>();
+        gpu::sync_threads();
+        if t + STAGES - 1 < total {
+            load(smem + (write * a_stage) as u32);
+        }
+        cp_async_commit();
+        let st = smem + (read * a_stage) as u32;
+        let sb = smem + (slab + slice * b_slice) as u32;
+        unroll!(ks in [0, 1] {
+            let mut af = [[0u32; 4]; MI];
+            unroll!(mi in [0, 1, 2, 3] {
+                if mi < MI {
+                    let row = wm * MI * 16 + mi * 16 + lane % 16;
+                    let off = tile_off(KB, row, ks * 2 + lane / 16);
+                    // SAFETY: a 16-byte chunk of the stage's A tile (row < bm) inside the
+                    // checked shared memory; the whole warp executes this (uniform bounds).
+                    af[mi] = unsafe { mma::ldmatrix_x4(st + off as u32) };
+                }
+            });
+            let mut bf = [[0u32; 2]; NI];
+            unroll!(nj in [0, 1, 2, 3] {
+                if nj < NI / 2 {
+                    let row = wn * NI * 8 + nj * 16 + lane % 8 + 8 * (lane / 16);
+                    let off = tile_off(KB, row, ks * 2 + (lane / 8) % 2);
+                    // SAFETY: as for A, in slab slice `slice` (row < bn, slice < nt).
+                    let r = unsafe { mma::ldmatrix_x4(sb + off as u32) };
+                    bf[2 * nj] = [r[0], r[1]];
+                    bf[2 * nj + 1] = [r[2], r[3]];
+                }
+            });
+            unroll!(mi in [0, 1, 2, 3] {
+                unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
+                    if mi < MI && ni < NI {
+                        // SAFETY: the whole warp executes this (converged, see above).
+                        acc[mi][ni] = unsafe { T::mma_step(af[mi], bf[ni], acc[mi][ni]) };
+                    }
+                });
+            });
+        });
+        read = if read + 1 == STAGES { 0 } else { read + 1 };
+        write = if write + 1 == STAGES { 0 } else { write + 1 };
+        slice += 1;
+        if slice == nt {
+            // The tile is done: its epilogue runs while the next tile's first slices land.
+            let row_w = tile * bm + wm * MI * 16 + lane / 4;
+            let col_w = n0 + wn * NI * 8 + (lane % 4) * 2;
+            unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
+                let col = col_w + ni * 8;
+                if ni < NI && col < g.k {
+                    let two = col + 1 < g.k;
+                    let b = [bias.get(col), if two { bias.get(col + 1) } else { 0.0 }];
+                    unroll!(mi in [0, 1, 2, 3] {
+                        unroll!(h in [0, 1] {
+                            let row = row_w + mi * 16 + h * 8;
+                            if mi < MI && row < m_total {
+                                let i = row * g.k + col;
+                                let v = [acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]];
+                                let f = |j: usize| {
+                                    let mut y = v[j] + b[j];
+                                    if has_res {
+                                        y += res.get(i + j).to_f32();
+                                    }
+                                    if relu && y < 0.0 { 0.0 } else { y }
+                                };
+                                let y0 = f(0);
+                                let y1 = if two { f(1) } else { 0.0 };
+                                // SAFETY: (row, col..col + 2) belongs to this lane of this
+                                // warp of this block alone (blocks own disjoint tiles).
+                                unsafe {
+                                    store_pair(&mut out, i, two, T::from_f32(y0), T::from_f32(y1))
+                                };
+                            }
+                        });
+                    });
+                }
+            });
+            acc = [[[0.0f32; 4]; NI]; MI];
+            slice = 0;
+            tile += step as usize;
+        }
+    }
+    cp_async_wait::<0>();
+}
+
 /// Stores `a` at `out[i]` and, when `two`, `b` at `out[i + 1]`: one 32-bit (halves) or 64-bit
 /// (f32) store when both are in bounds and the pair is aligned to its size.
 ///
@@ -708,6 +1020,77 @@ pub fn conv_w64<T: ConvAct, const KB: usize, const STAGES: usize>(
     conv_body::<T, 2, 2, 4, 4, KB, STAGES>(x, wt, bias, res, g, relu != 0, splits as usize, out, ws)
 }
 
+/// [`conv_c64`]'s tile (128 × 64, 8 warps of 32 × 32) with the weights resident in shared
+/// memory and persistent blocks (see [`conv_resident_body`]): shallow pipeline, no split-K (`ws`
+/// must be empty, `splits` 1), 16-bit storage; dynamic shared memory: the A ring
+/// (`CONV_STAGES` × 128 rows × `CONV_KB`) plus the weight slab (⌈depth / K slice⌉ × 64 rows ×
+/// `CONV_KB`); grid (at most one block per pixel tile, ⌈k / 64⌉, 1).
+#[kernel(launch_bounds(256, 2), instances(f16, Bf16))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_c64r<T: ConvAct>(
+    x: &[T],
+    wt: &[T],
+    bias: &[f32],
+    res: &[T],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ky: u32,
+    kx: u32,
+    sy: u32,
+    sx: u32,
+    py: u32,
+    px: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<T, Manual>,
+    ws: OutSlice<f32, Manual>,
+) {
+    if !ws.is_empty() {
+        trap();
+    }
+    let g = Geom::new([n, h, w, c, oh, ow, k], [ky, kx, sy, sx, py, px]);
+    conv_resident_body::<T, 4, 2, 2, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out)
+}
+
+/// [`conv_w64`]'s tile (128 × 64, 4 warps of 64 × 32) with the weights resident and persistent
+/// blocks, as [`conv_c64r`].
+#[kernel(launch_bounds(128, 3), instances(f16, Bf16))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_w64r<T: ConvAct>(
+    x: &[T],
+    wt: &[T],
+    bias: &[f32],
+    res: &[T],
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    oh: u32,
+    ow: u32,
+    k: u32,
+    ky: u32,
+    kx: u32,
+    sy: u32,
+    sx: u32,
+    py: u32,
+    px: u32,
+    relu: u32,
+    splits: u32,
+    out: OutSlice<T, Manual>,
+    ws: OutSlice<f32, Manual>,
+) {
+    if !ws.is_empty() {
+        trap();
+    }
+    let g = Geom::new([n, h, w, c, oh, ow, k], [ky, kx, sy, sx, py, px]);
+    conv_resident_body::<T, 2, 2, 4, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out)
+}
+
 /// [`conv_big`] with tile `small` (64 × 64, 128 threads).
 #[kernel(
     launch_bounds(128),
@@ -830,12 +1213,27 @@ pub fn maxpool3s2<T: ConvAct>(
         return;
     }
     let xi = Input::new(x);
-    let cg = t % groups;
-    let p = t / groups;
-    let img = p / (oh * ow);
-    let q = p - img * oh * ow;
-    let oy = q / ow;
-    let ox = q - oy * ow;
+    // 32-bit divisions when the index fits (ResNet's batch 256 has 6.4M threads): a 64-bit
+    // division by a run-time value is a ~70-instruction subroutine.
+    let (cg, img, oy, ox) = if total <= u32::MAX as usize {
+        let (t, groups, opix, ow) = (t as u32, groups as u32, (oh * ow) as u32, ow as u32);
+        let p = t / groups;
+        let img = p / opix;
+        let q = p - img * opix;
+        let oy = q / ow;
+        (
+            (t - p * groups) as usize,
+            img as usize,
+            oy as usize,
+            (q - oy * ow) as usize,
+        )
+    } else {
+        let p = t / groups;
+        let img = p / (oh * ow);
+        let q = p - img * oh * ow;
+        let oy = q / ow;
+        (t - p * groups, img, oy, q - oy * ow)
+    };
     let mut m = [f32::NEG_INFINITY; 8];
     for dy in 0..3 {
         let iy = (oy * 2 + dy) as isize - 1;
@@ -910,7 +1308,12 @@ pub fn input_u8<T: ConvAct>(img: &[u8], norm: &[f32], w: u32, mut out: OutSlice<
     if t >= pairs {
         return;
     }
-    let row = (2 * t) / wp;
+    // A 32-bit division when the index fits (see `maxpool3s2`).
+    let row = if 2 * t <= u32::MAX as usize && wp <= u32::MAX as usize {
+        ((2 * t) as u32 / wp as u32) as usize
+    } else {
+        (2 * t) / wp
+    };
     let x0 = 2 * t - row * wp;
     let mut v = [0.0f32; 8];
     for q in 0..2 {

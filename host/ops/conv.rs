@@ -25,6 +25,15 @@ pub enum ConvTile {
     /// 128 × 64, 128 threads (64 × 32 per warp, three blocks an SM): the 64-channel layers with
     /// fewer shared-memory reads per MMA than `C64`. Shallow pipeline and 16-bit types only.
     W64,
+    /// `C64`'s tile with the weights resident in shared memory and persistent blocks (each
+    /// block walks pixel tiles with one continuous copy pipeline): for short depths, where a
+    /// tile's set-up, pipeline fill and epilogue cost as much as its K loop. Shallow pipeline,
+    /// 16-bit types, no split-K, and the block's weights (64 × depth) must fit in shared memory
+    /// beside the pipeline (depth ≤ 1536 halves).
+    C64Resident,
+    /// `W64`'s tile (4 warps of 64 × 32), weights resident and persistent blocks, as
+    /// `C64Resident`.
+    W64Resident,
 }
 
 /// K pipelines of the convolution kernel. `Deep` is the default: on the H200 it ran ResNet-18
@@ -57,7 +66,7 @@ impl ConvTile {
                 kc::CONV_BIG_BM,
                 kc::CONV_BIG_BN,
             ),
-            ConvTile::C64 => (
+            ConvTile::C64 | ConvTile::C64Resident => (
                 kc::CONV_C64_THREADS as u32,
                 kc::CONV_C64_BM,
                 kc::CONV_C64_BN,
@@ -67,12 +76,33 @@ impl ConvTile {
                 kc::CONV_SMALL_BM,
                 kc::CONV_SMALL_BN,
             ),
-            ConvTile::W64 => (
+            ConvTile::W64 | ConvTile::W64Resident => (
                 kc::CONV_W64_THREADS as u32,
                 kc::CONV_W64_BM,
                 kc::CONV_W64_BN,
             ),
         }
+    }
+
+    /// Whether the tile keeps the weights resident (persistent blocks).
+    pub fn resident(self) -> bool {
+        matches!(self, ConvTile::C64Resident | ConvTile::W64Resident)
+    }
+
+    /// Blocks of the tile that registers allow on one SM (its kernel's launch bounds).
+    fn blocks_per_sm(self) -> usize {
+        match self {
+            ConvTile::W64 | ConvTile::W64Resident => 3,
+            ConvTile::C64 | ConvTile::C64Resident => 2,
+            ConvTile::Big | ConvTile::Small => 1,
+        }
+    }
+
+    /// Dynamic shared memory of a resident tile for `shape` (A ring + the block's weight slab).
+    fn resident_shared_bytes(self, shape: &ConvShape, elem_bytes: usize) -> usize {
+        let (_, bm, bn) = self.dims();
+        let slices = shape.depth().div_ceil(kc::CONV_KB / elem_bytes);
+        (kc::CONV_STAGES * bm + slices * bn) * kc::CONV_KB
     }
 
     fn shared_bytes(self, pipeline: ConvPipeline) -> u32 {
@@ -85,6 +115,8 @@ impl ConvTile {
             (ConvTile::Small, ConvPipeline::Deep) => kc::CONV_SMALL_DEEP_SHARED_BYTES,
             // No deep instance (the launch says so); the shallow size keeps this total.
             (ConvTile::W64, _) => kc::CONV_W64_SHARED_BYTES,
+            // Depends on the shape: see `resident_shared_bytes`.
+            (ConvTile::C64Resident | ConvTile::W64Resident, _) => 0,
         };
         bytes as u32
     }
@@ -335,8 +367,71 @@ impl ConvPlan {
         }
     }
 
-    fn config(&self, shape: &ConvShape) -> LaunchConfig {
+    /// Checks that a resident tile can run `shape` with `T`: the shallow pipeline, no split-K,
+    /// a 16-bit type, and the weight slab within shared memory. Other tiles always can.
+    pub fn check<T: ConvElem>(&self, shape: &ConvShape) -> Result<()> {
+        if !self.tile.resident() {
+            return Ok(());
+        }
+        let op = "conv2d";
+        let elem = std::mem::size_of::<T>();
+        if elem != 2 || self.pipeline != ConvPipeline::Shallow || self.splits != 1 {
+            return Err(invalid(
+                op,
+                format!(
+                    "tile {:?} runs 16-bit types on the shallow pipeline without split-K \
+                     (got {}, {:?}, {} splits)",
+                    self.tile,
+                    T::NAME,
+                    self.pipeline,
+                    self.splits
+                ),
+            ));
+        }
+        let bytes = self.tile.resident_shared_bytes(shape, elem);
+        if bytes > RESIDENT_SHARED_MAX {
+            return Err(invalid(
+                op,
+                format!(
+                    "tile {:?} needs {bytes} bytes of shared memory for depth {} \
+                     (at most {RESIDENT_SHARED_MAX}); use C64 or W64",
+                    self.tile,
+                    shape.depth()
+                ),
+            ));
+        }
+        if shape.pixels() >= 1 << 31 {
+            return Err(invalid(
+                op,
+                format!(
+                    "tile {:?} needs fewer than 2^31 output pixels (got {})",
+                    self.tile,
+                    shape.pixels()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The launch on a GPU of `sms` multiprocessors (resident tiles: one block per resident
+    /// slot, at most one per pixel tile).
+    fn config(&self, shape: &ConvShape, sms: usize, elem_bytes: usize) -> LaunchConfig {
         let (threads, bm, bn) = self.tile.dims();
+        if self.tile.resident() {
+            let bytes = self.tile.resident_shared_bytes(shape, elem_bytes);
+            // 228 KiB of shared memory an SM, 1 KiB of it reserved per block.
+            let fit = (228 * 1024) / (bytes + 1024);
+            let slots = sms.max(1) * self.tile.blocks_per_sm().min(fit).max(1);
+            return LaunchConfig {
+                grid: (
+                    shape.pixels().div_ceil(bm).min(slots) as u32,
+                    shape.out_channels.div_ceil(bn) as u32,
+                    1,
+                ),
+                block: (threads, 1, 1),
+                shared_bytes: bytes as u32,
+            };
+        }
         LaunchConfig {
             grid: (
                 shape.pixels().div_ceil(bm) as u32,
@@ -387,6 +482,9 @@ impl Nhwc {
         self.len() == 0
     }
 }
+
+/// The most dynamic shared memory one block may have on sm_90 (227 KiB).
+const RESIDENT_SHARED_MAX: usize = 227 * 1024;
 
 fn invalid(op: &str, reason: String) -> Error {
     Error::InvalidArgument {
@@ -490,6 +588,13 @@ macro_rules! conv_elem {
             ) -> Result<()> {
                 let res = inp.residual.unwrap_or(&inp.x[0..0]);
                 macro_rules! go {
+                    ($kern:ident) => {
+                        k.$kern.launch_with::<$t>(
+                            s, cfg, inp.x, inp.weights, inp.bias, res, v[0], v[1], v[2], v[3],
+                            v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13],
+                            v[14], out, ws,
+                        )
+                    };
                     ($kern:ident, $kb:expr, $stages:expr) => {
                         k.$kern.launch_with::<$t, { $kb }, { $stages }>(
                             s,
@@ -536,6 +641,8 @@ macro_rules! conv_elem {
                         "conv2d",
                         "tile W64 has only the shallow pipeline".to_string(),
                     )),
+                    (ConvTile::C64Resident, _) => conv_elem!(@c64 $c64, go!(conv_c64r)),
+                    (ConvTile::W64Resident, _) => conv_elem!(@w64 $c64, go!(conv_w64r)),
                 }
             }
         }
@@ -684,10 +791,12 @@ impl Library {
             ));
         }
         u32_of(op, "pixel blocks", sh.pixels().div_ceil(plan.tile.dims().1))?;
+        plan.check::<T>(sh)?;
         if sh.output_len() == 0 {
             return Ok(());
         }
-        let cfg = plan.config(sh);
+        let sms = self.gpu.props().sm_count as usize;
+        let cfg = plan.config(sh, sms, std::mem::size_of::<T>());
         let v = sh.scalars(layer.activation, plan.splits);
         if plan.splits == 1 {
             return T::launch_conv(k, s, &cfg, plan, inp, v, out, &mut ws[0..0]);
@@ -748,7 +857,9 @@ impl Library {
         if need == 0 {
             return Ok(());
         }
-        let cfg = plan.config(shape);
+        plan.check::<T>(shape)?;
+        let sms = self.gpu.props().sm_count as usize;
+        let cfg = plan.config(shape, sms, std::mem::size_of::<T>());
         let v = shape.scalars(ConvActivation::Identity, plan.splits);
         let (unused_out, x) = x.split_at_mut(0);
         let inp = ConvInputs {

@@ -43,6 +43,22 @@ enum Tile64 {
     C64,
     /// 128 × 64 with 64 × 32 warp tiles, three blocks an SM, shallow pipeline (16-bit only).
     W64,
+    /// `C64` with the weights resident in shared memory and persistent blocks (shallow).
+    C64r,
+    /// `W64` with the weights resident and persistent blocks.
+    W64r,
+}
+
+impl Tile64 {
+    fn tile(self) -> Option<ConvTile> {
+        match self {
+            Tile64::Auto => None,
+            Tile64::C64 => Some(ConvTile::C64),
+            Tile64::W64 => Some(ConvTile::W64),
+            Tile64::C64r => Some(ConvTile::C64Resident),
+            Tile64::W64r => Some(ConvTile::W64Resident),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -94,6 +110,9 @@ struct Args {
     pipeline: Pipeline,
     #[arg(long, value_enum, default_value = "auto")]
     tile64: Tile64,
+    /// The stem's tile (`auto`: as --tile64).
+    #[arg(long, value_enum, default_value = "auto")]
+    stem_tile: Tile64,
     /// Print the top-5 of at most this many images.
     #[arg(long, default_value_t = 8)]
     show: usize,
@@ -220,11 +239,8 @@ fn run<T: ConvElem>(args: &Args) -> Result<(), Fail> {
     };
     let planning = Planning {
         pipeline,
-        tile64: match args.tile64 {
-            Tile64::Auto => None,
-            Tile64::C64 => Some(ConvTile::C64),
-            Tile64::W64 => Some(ConvTile::W64),
-        },
+        tile64: args.tile64.tile(),
+        stem: args.stem_tile.tile(),
     };
     let fwd = Forward::new(&gpu, &net, args.batch, SIZE, planning)?;
     let bytes = fwd.input_len();
@@ -243,13 +259,14 @@ fn run<T: ConvElem>(args: &Args) -> Result<(), Fail> {
         fwd,
     };
     println!(
-        "resnet18 {} batch {} on {} ({} SMs), conv pipeline {:?}, 64-channel tile {:?}",
+        "resnet18 {} batch {} on {} ({} SMs), conv pipeline {:?}, 64-channel tile {:?}, stem {:?}",
         T::NAME,
         args.batch,
         s.gpu.props().name,
         s.gpu.props().sm_count,
         args.pipeline,
-        args.tile64
+        args.tile64,
+        args.stem_tile
     );
 
     let reference = args.compare.as_deref().map(Reference::load).transpose()?;

@@ -133,11 +133,14 @@ pub struct Forward<T: ConvElem> {
 
 /// How [`Forward::new`] plans the convolutions: the K pipeline, and optionally a tile for the
 /// 64-out-channel layers (the stem and layer 1) in place of [`ConvPlan::choose`]'s, where that
-/// chose `C64` or `W64` without split-K (`W64` runs the shallow pipeline, its only one).
+/// chose `C64` or `W64` without split-K (`W64` and the resident tiles run the shallow pipeline,
+/// their only one), and optionally another for the stem alone.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Planning {
     pub pipeline: ConvPipeline,
     pub tile64: Option<ConvTile>,
+    /// Overrides `tile64` for the stem.
+    pub stem: Option<ConvTile>,
 }
 
 impl From<ConvPipeline> for Planning {
@@ -145,6 +148,7 @@ impl From<ConvPipeline> for Planning {
         Planning {
             pipeline,
             tile64: None,
+            stem: None,
         }
     }
 }
@@ -216,17 +220,26 @@ impl<T: ConvElem> Forward<T> {
             };
             shape.validate(&c.spec.conv)?;
             let mut plan = ConvPlan::choose::<T>(&shape, sms, pipeline);
-            if let Some(tile) = planning.tile64
-                && matches!(plan.tile, ConvTile::C64 | ConvTile::W64)
+            let wanted = if j == 0 {
+                planning.stem.or(planning.tile64)
+            } else {
+                planning.tile64
+            };
+            if let Some(tile) = wanted
+                && matches!(
+                    plan.tile,
+                    ConvTile::C64 | ConvTile::W64 | ConvTile::C64Resident | ConvTile::W64Resident
+                )
                 && plan.splits == 1
             {
                 plan.tile = tile;
-                plan.pipeline = if tile == ConvTile::W64 {
-                    ConvPipeline::Shallow
-                } else {
+                plan.pipeline = if tile == ConvTile::C64 || tile == ConvTile::Big {
                     pipeline
+                } else {
+                    ConvPipeline::Shallow
                 };
             }
+            plan.check::<T>(&shape)?;
             ws_len = ws_len.max(plan.workspace_len(&shape));
             if j > 0 {
                 ring_len = ring_len.max(shape.output_len()).max(shape.input_len());
