@@ -172,7 +172,7 @@ fn conv_cases<T: ConvElem>(tol: f64) {
                         assert!(
                             e.contains("no f32 instance")
                                 || e.contains("only the shallow")
-                                || e.contains("shallow pipeline without split-K")
+                                || e.contains("without split-K")
                                 || e.contains("bytes of shared memory"),
                             "{e}"
                         );
@@ -713,13 +713,13 @@ fn plans_cover_k_without_empty_splits() {
     };
     let p = ConvPlan::choose::<bf16>(&big, 132, ConvPipeline::Shallow);
     assert_eq!((p.tile, p.splits), (ConvTile::C64, 1));
-    // The pixel-pair stem at batch 256: short depth, W64 with its only (shallow) pipeline;
-    // f32 has no W64 and keeps Small.
+    // The pixel-pair stem at batch 256: short depth, W64Resident with its only (shallow)
+    // pipeline; f32 has no W64 and keeps Small.
     let stem = stem_pairs_shape(256, 224, 224, 64, 7);
     let p = ConvPlan::choose::<f16>(&stem, 132, ConvPipeline::Deep);
     assert_eq!(
         (p.tile, p.pipeline, p.splits),
-        (ConvTile::W64, ConvPipeline::Shallow, 1)
+        (ConvTile::W64Resident, ConvPipeline::Shallow, 1)
     );
     let p = ConvPlan::choose::<f32>(&stem, 132, ConvPipeline::Deep);
     assert_eq!((p.tile, p.pipeline), (ConvTile::Small, ConvPipeline::Deep));

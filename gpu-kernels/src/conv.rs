@@ -56,6 +56,9 @@ pub const CONV_STAGES: usize = 4;
 pub const CONV_DEEP_KB: usize = 128;
 pub const CONV_DEEP_STAGES: usize = 3;
 
+/// Stages of the resident tiles' deep pipeline (see [`conv_c64r`]).
+pub const CONV_RESIDENT_DEEP_STAGES: usize = 2;
+
 /// Tile shape `big`: 128 pixels × 128 out-channels, 256 threads (8 warps as 4 × 2).
 pub const CONV_BIG_BM: usize = 128;
 pub const CONV_BIG_BN: usize = 128;
@@ -608,6 +611,8 @@ fn conv_resident_body<
     const WN: usize,
     const MI: usize,
     const NI: usize,
+    const KB: usize,
+    const STAGES: usize,
 >(
     x: &[T],
     wt: &[T],
@@ -618,8 +623,6 @@ fn conv_resident_body<
     splits: usize,
     mut out: OutSlice<T, Manual>,
 ) {
-    const KB: usize = CONV_KB;
-    const STAGES: usize = CONV_STAGES;
     let threads = WM * WN * 32;
     let bm = WM * MI * 16;
     let bn = WN * NI * 8;
@@ -635,6 +638,8 @@ fn conv_resident_body<
     let b_slice = bn * KB;
     let smem = gpu::dynamic_shared::<u16>();
     if gpu::block_dim().x as usize != threads
+        || !(KB == 64 || KB == 128)
+        || !(2..=4).contains(&STAGES)
         || smem.len() * 2 < slab + nt * b_slice
         || a_loads > MAX_LOADS
         || b_rows > MAX_LOADS
@@ -785,7 +790,13 @@ fn conv_resident_body<
     let mut slice = 0usize;
     let mut tile = first as usize;
     for t in 0..total {
-        cp_async_wait::<2>();
+        // Slice t has landed (one group per slice, empty past the end; the slab came with the
+        // first).
+        match STAGES {
+            2 => cp_async_wait::<0>(),
+            3 => cp_async_wait::<1>(),
+            _ => cp_async_wait::<2>(),
+        }
         gpu::sync_threads();
         if t + STAGES - 1 < total {
             load(smem + (write * a_stage) as u32);
@@ -793,36 +804,38 @@ fn conv_resident_body<
         cp_async_commit();
         let st = smem + (read * a_stage) as u32;
         let sb = smem + (slab + slice * b_slice) as u32;
-        unroll!(ks in [0, 1] {
-            let mut af = [[0u32; 4]; MI];
-            unroll!(mi in [0, 1, 2, 3] {
-                if mi < MI {
-                    let row = wm * MI * 16 + mi * 16 + lane % 16;
-                    let off = tile_off(KB, row, ks * 2 + lane / 16);
-                    // SAFETY: a 16-byte chunk of the stage's A tile (row < bm) inside the
-                    // checked shared memory; the whole warp executes this (uniform bounds).
-                    af[mi] = unsafe { mma::ldmatrix_x4(st + off as u32) };
-                }
-            });
-            let mut bf = [[0u32; 2]; NI];
-            unroll!(nj in [0, 1, 2, 3] {
-                if nj < NI / 2 {
-                    let row = wn * NI * 8 + nj * 16 + lane % 8 + 8 * (lane / 16);
-                    let off = tile_off(KB, row, ks * 2 + (lane / 8) % 2);
-                    // SAFETY: as for A, in slab slice `slice` (row < bn, slice < nt).
-                    let r = unsafe { mma::ldmatrix_x4(sb + off as u32) };
-                    bf[2 * nj] = [r[0], r[1]];
-                    bf[2 * nj + 1] = [r[2], r[3]];
-                }
-            });
-            unroll!(mi in [0, 1, 2, 3] {
-                unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
-                    if mi < MI && ni < NI {
-                        // SAFETY: the whole warp executes this (converged, see above).
-                        acc[mi][ni] = unsafe { T::mma_step(af[mi], bf[ni], acc[mi][ni]) };
+        unroll!(ks in [0, 1, 2, 3] {
+            if ks < KB / 32 {
+                let mut af = [[0u32; 4]; MI];
+                unroll!(mi in [0, 1, 2, 3] {
+                    if mi < MI {
+                        let row = wm * MI * 16 + mi * 16 + lane % 16;
+                        let off = tile_off(KB, row, ks * 2 + lane / 16);
+                        // SAFETY: a 16-byte chunk of the stage's A tile (row < bm) inside the
+                        // checked shared memory; the whole warp executes this (uniform bounds).
+                        af[mi] = unsafe { mma::ldmatrix_x4(st + off as u32) };
                     }
                 });
-            });
+                let mut bf = [[0u32; 2]; NI];
+                unroll!(nj in [0, 1, 2, 3] {
+                    if nj < NI / 2 {
+                        let row = wn * NI * 8 + nj * 16 + lane % 8 + 8 * (lane / 16);
+                        let off = tile_off(KB, row, ks * 2 + (lane / 8) % 2);
+                        // SAFETY: as for A, in slab slice `slice` (row < bn, slice < nt).
+                        let r = unsafe { mma::ldmatrix_x4(sb + off as u32) };
+                        bf[2 * nj] = [r[0], r[1]];
+                        bf[2 * nj + 1] = [r[2], r[3]];
+                    }
+                });
+                unroll!(mi in [0, 1, 2, 3] {
+                    unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
+                        if mi < MI && ni < NI {
+                            // SAFETY: the whole warp executes this (converged, see above).
+                            acc[mi][ni] = unsafe { T::mma_step(af[mi], bf[ni], acc[mi][ni]) };
+                        }
+                    });
+                });
+            }
         });
         read = if read + 1 == STAGES { 0 } else { read + 1 };
         write = if write + 1 == STAGES { 0 } else { write + 1 };
@@ -1021,13 +1034,18 @@ pub fn conv_w64<T: ConvAct, const KB: usize, const STAGES: usize>(
 }
 
 /// [`conv_c64`]'s tile (128 × 64, 8 warps of 32 × 32) with the weights resident in shared
-/// memory and persistent blocks (see [`conv_resident_body`]): shallow pipeline, no split-K (`ws`
-/// must be empty, `splits` 1), 16-bit storage; dynamic shared memory: the A ring
-/// (`CONV_STAGES` × 128 rows × `CONV_KB`) plus the weight slab (⌈depth / K slice⌉ × 64 rows ×
-/// `CONV_KB`); grid (at most one block per pixel tile, ⌈k / 64⌉, 1).
-#[kernel(launch_bounds(256, 2), instances(f16, Bf16))]
+/// memory and persistent blocks (see [`conv_resident_body`]): no split-K (`ws` must be empty,
+/// `splits` 1), 16-bit storage; dynamic shared memory: the A ring (`STAGES` × 128 rows × `KB`)
+/// plus the weight slab (⌈depth / K slice⌉ × 64 rows × `KB`); grid (at most one block per pixel
+/// tile, ⌈k / 64⌉, 1). Instances: the shallow pipeline (64-byte slices, 4 stages) and the deep
+/// one with a 2-stage ring ([`CONV_RESIDENT_DEEP_STAGES`]: the 64 × 576 weights of layer 1 and
+/// 3 stages would not leave room for two blocks an SM).
+#[kernel(
+    launch_bounds(256, 2),
+    instances((f16, 64, 4), (Bf16, 64, 4), (f16, 128, 2), (Bf16, 128, 2))
+)]
 #[allow(clippy::too_many_arguments)]
-pub fn conv_c64r<T: ConvAct>(
+pub fn conv_c64r<T: ConvAct, const KB: usize, const STAGES: usize>(
     x: &[T],
     wt: &[T],
     bias: &[f32],
@@ -1054,7 +1072,16 @@ pub fn conv_c64r<T: ConvAct>(
         trap();
     }
     let g = Geom::new([n, h, w, c, oh, ow, k], [ky, kx, sy, sx, py, px]);
-    conv_resident_body::<T, 4, 2, 2, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out)
+    conv_resident_body::<T, 4, 2, 2, 4, KB, STAGES>(
+        x,
+        wt,
+        bias,
+        res,
+        g,
+        relu != 0,
+        splits as usize,
+        out,
+    )
 }
 
 /// [`conv_w64`]'s tile (128 × 64, 4 warps of 64 × 32) with the weights resident and persistent
@@ -1088,7 +1115,16 @@ pub fn conv_w64r<T: ConvAct>(
         trap();
     }
     let g = Geom::new([n, h, w, c, oh, ow, k], [ky, kx, sy, sx, py, px]);
-    conv_resident_body::<T, 2, 2, 4, 4>(x, wt, bias, res, g, relu != 0, splits as usize, out)
+    conv_resident_body::<T, 2, 2, 4, 4, CONV_KB, CONV_STAGES>(
+        x,
+        wt,
+        bias,
+        res,
+        g,
+        relu != 0,
+        splits as usize,
+        out,
+    )
 }
 
 /// [`conv_big`] with tile `small` (64 × 64, 128 threads).
@@ -1203,7 +1239,7 @@ pub fn maxpool3s2<T: ConvAct>(
         oh as usize,
         ow as usize,
     );
-    if c % 8 != 0 {
+    if c % 8 != 0 || h == 0 || w == 0 {
         trap();
     }
     let groups = c / 8;
@@ -1234,21 +1270,17 @@ pub fn maxpool3s2<T: ConvAct>(
         let oy = q / ow;
         (t - p * groups, img, oy, q - oy * ow)
     };
+    // Window rows 2oy − 1 ..= 2oy + 1 clamped to the image: a clamped row is always one of the
+    // window's own valid rows (row 0 = 2oy when oy = 0; h − 1 = 2oy when 2oy + 1 = h), and a
+    // maximum does not change when a member repeats, so every thread issues its 9 loads
+    // without branches (all in flight at once). The same for columns.
+    // (Scalars, not arrays of coordinates: an array indexed in a loop lands in local memory.)
     let mut m = [f32::NEG_INFINITY; 8];
     for dy in 0..3 {
-        let iy = (oy * 2 + dy) as isize - 1;
-        if iy < 0 || iy as usize >= h {
-            continue;
-        }
+        let iy = (oy * 2 + dy).saturating_sub(1).min(h - 1);
         for dx in 0..3 {
-            let ix = (ox * 2 + dx) as isize - 1;
-            if ix < 0 || ix as usize >= w {
-                continue;
-            }
-            let v = load8(
-                &xi,
-                ((img * h + iy as usize) * w + ix as usize) * c + cg * 8,
-            );
+            let ix = (ox * 2 + dx).saturating_sub(1).min(w - 1);
+            let v = load8(&xi, ((img * h + iy) * w + ix) * c + cg * 8);
             for j in 0..8 {
                 m[j] = if v[j] > m[j] { v[j] } else { m[j] };
             }

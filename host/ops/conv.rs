@@ -27,12 +27,12 @@ pub enum ConvTile {
     W64,
     /// `C64`'s tile with the weights resident in shared memory and persistent blocks (each
     /// block walks pixel tiles with one continuous copy pipeline): for short depths, where a
-    /// tile's set-up, pipeline fill and epilogue cost as much as its K loop. Shallow pipeline,
-    /// 16-bit types, no split-K, and the block's weights (64 × depth) must fit in shared memory
-    /// beside the pipeline (depth ≤ 1536 halves).
+    /// tile's set-up, pipeline fill and epilogue cost as much as its K loop. 16-bit types, no
+    /// split-K, and the block's weights (64 × depth) must fit in shared memory beside the
+    /// pipeline (depth ≤ 3200 halves; the deep pipeline keeps a 2-stage ring).
     C64Resident,
     /// `W64`'s tile (4 warps of 64 × 32), weights resident and persistent blocks, as
-    /// `C64Resident`.
+    /// `C64Resident`, shallow pipeline only: the stem's default at large batches.
     W64Resident,
 }
 
@@ -99,10 +99,19 @@ impl ConvTile {
     }
 
     /// Dynamic shared memory of a resident tile for `shape` (A ring + the block's weight slab).
-    fn resident_shared_bytes(self, shape: &ConvShape, elem_bytes: usize) -> usize {
+    fn resident_shared_bytes(
+        self,
+        shape: &ConvShape,
+        pipeline: ConvPipeline,
+        elem_bytes: usize,
+    ) -> usize {
         let (_, bm, bn) = self.dims();
-        let slices = shape.depth().div_ceil(kc::CONV_KB / elem_bytes);
-        (kc::CONV_STAGES * bm + slices * bn) * kc::CONV_KB
+        let (kb, stages) = match pipeline {
+            ConvPipeline::Shallow => (kc::CONV_KB, kc::CONV_STAGES),
+            ConvPipeline::Deep => (kc::CONV_DEEP_KB, kc::CONV_RESIDENT_DEEP_STAGES),
+        };
+        let slices = shape.depth().div_ceil(kb / elem_bytes);
+        (stages * bm + slices * bn) * kb
     }
 
     fn shared_bytes(self, pipeline: ConvPipeline) -> u32 {
@@ -314,10 +323,11 @@ impl ConvPlan {
     /// The rule: the big tiles when they give at least two waves of blocks on `sms`
     /// multiprocessors, else the small tile, and split-K when even that leaves SMs idle (up to
     /// about two blocks per SM, at least 4 K slices per split, no empty split). 16-bit
-    /// 64-channel layers with a short depth (≤ 256, the pixel-pair stem's 224) take `W64` with
-    /// its shallow pipeline whatever `pipeline` asks: on the H200 (batch 256) the stem ran in
-    /// 0.99 ms there against 1.07 on `C64`, while the 576-deep layer-1 convolutions were 1.5%
-    /// slower on `W64` and stay on `C64`.
+    /// 64-channel layers with a short depth (≤ 256, the pixel-pair stem's 224) take
+    /// `W64Resident` with its shallow pipeline whatever `pipeline` asks: on the H200 (batch 256)
+    /// the stem ran in 0.84 ms there against 0.99 on `W64` and 1.07 on `C64`, while the
+    /// 576-deep layer-1 convolutions were slower on `W64` (1.5%) and on the resident tiles,
+    /// and stay on `C64`.
     /// `T` is the storage type (an f32 K slice holds half the elements of a 16-bit one).
     pub fn choose<T: ConvElem>(shape: &ConvShape, sms: usize, pipeline: ConvPipeline) -> ConvPlan {
         let tiles_k = shape
@@ -345,7 +355,12 @@ impl ConvPlan {
             }
         }
         let pipeline = if tile == ConvTile::C64 && shape.depth() <= 256 {
-            tile = ConvTile::W64;
+            // The resident tile counts pixels in 32 bits.
+            tile = if shape.pixels() < 1 << 31 {
+                ConvTile::W64Resident
+            } else {
+                ConvTile::W64
+            };
             ConvPipeline::Shallow
         } else {
             pipeline
@@ -367,28 +382,35 @@ impl ConvPlan {
         }
     }
 
-    /// Checks that a resident tile can run `shape` with `T`: the shallow pipeline, no split-K,
-    /// a 16-bit type, and the weight slab within shared memory. Other tiles always can.
+    /// Checks that a resident tile can run `shape` with `T`: no split-K, a 16-bit type, the
+    /// shallow pipeline for `W64Resident`, and the weight slab within shared memory. Other
+    /// tiles always can.
     pub fn check<T: ConvElem>(&self, shape: &ConvShape) -> Result<()> {
         if !self.tile.resident() {
             return Ok(());
         }
         let op = "conv2d";
         let elem = std::mem::size_of::<T>();
-        if elem != 2 || self.pipeline != ConvPipeline::Shallow || self.splits != 1 {
+        let shallow_only = self.tile == ConvTile::W64Resident;
+        if elem != 2 || (shallow_only && self.pipeline != ConvPipeline::Shallow) || self.splits != 1
+        {
             return Err(invalid(
                 op,
                 format!(
-                    "tile {:?} runs 16-bit types on the shallow pipeline without split-K \
-                     (got {}, {:?}, {} splits)",
+                    "tile {:?} runs 16-bit types without split-K{} (got {}, {:?}, {} splits)",
                     self.tile,
+                    if shallow_only {
+                        " on the shallow pipeline"
+                    } else {
+                        ""
+                    },
                     T::NAME,
                     self.pipeline,
                     self.splits
                 ),
             ));
         }
-        let bytes = self.tile.resident_shared_bytes(shape, elem);
+        let bytes = self.tile.resident_shared_bytes(shape, self.pipeline, elem);
         if bytes > RESIDENT_SHARED_MAX {
             return Err(invalid(
                 op,
@@ -418,7 +440,9 @@ impl ConvPlan {
     fn config(&self, shape: &ConvShape, sms: usize, elem_bytes: usize) -> LaunchConfig {
         let (threads, bm, bn) = self.tile.dims();
         if self.tile.resident() {
-            let bytes = self.tile.resident_shared_bytes(shape, elem_bytes);
+            let bytes = self
+                .tile
+                .resident_shared_bytes(shape, self.pipeline, elem_bytes);
             // 228 KiB of shared memory an SM, 1 KiB of it reserved per block.
             let fit = (228 * 1024) / (bytes + 1024);
             let slots = sms.max(1) * self.tile.blocks_per_sm().min(fit).max(1);
@@ -641,7 +665,13 @@ macro_rules! conv_elem {
                         "conv2d",
                         "tile W64 has only the shallow pipeline".to_string(),
                     )),
-                    (ConvTile::C64Resident, _) => conv_elem!(@c64 $c64, go!(conv_c64r)),
+                    (ConvTile::C64Resident, Shallow) => {
+                        conv_elem!(@c64 $c64, go!(conv_c64r, CONV_KB, CONV_STAGES))
+                    }
+                    (ConvTile::C64Resident, Deep) => conv_elem!(
+                        @c64 $c64,
+                        go!(conv_c64r, CONV_DEEP_KB, kc::CONV_RESIDENT_DEEP_STAGES)
+                    ),
                     (ConvTile::W64Resident, _) => conv_elem!(@w64 $c64, go!(conv_w64r)),
                 }
             }

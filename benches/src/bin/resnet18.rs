@@ -37,13 +37,14 @@ enum Dtype {
 /// Tile of the 64-out-channel convolutions (stem, layer 1).
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Tile64 {
-    /// `ConvPlan::choose`'s (`W64` for the stem, `C64` for layer 1).
+    /// `ConvPlan::choose`'s (`W64Resident` for the stem, `C64` for layer 1).
     Auto,
     /// 128 × 64 with 32 × 32 warp tiles, the chosen pipeline.
     C64,
     /// 128 × 64 with 64 × 32 warp tiles, three blocks an SM, shallow pipeline (16-bit only).
     W64,
-    /// `C64` with the weights resident in shared memory and persistent blocks (shallow).
+    /// `C64` with the weights resident in shared memory and persistent blocks (the chosen
+    /// pipeline; the deep one keeps a 2-stage ring).
     C64r,
     /// `W64` with the weights resident and persistent blocks.
     W64r,

@@ -233,10 +233,10 @@ impl<T: ConvElem> Forward<T> {
                 && plan.splits == 1
             {
                 plan.tile = tile;
-                plan.pipeline = if tile == ConvTile::C64 || tile == ConvTile::Big {
-                    pipeline
-                } else {
+                plan.pipeline = if matches!(tile, ConvTile::W64 | ConvTile::W64Resident) {
                     ConvPipeline::Shallow
+                } else {
+                    pipeline
                 };
             }
             plan.check::<T>(&shape)?;
