@@ -713,6 +713,19 @@ fn plans_cover_k_without_empty_splits() {
     };
     let p = ConvPlan::choose::<bf16>(&big, 132, ConvPipeline::Shallow);
     assert_eq!((p.tile, p.splits), (ConvTile::C64, 1));
+    // On the deep pipeline, weights resident (64 × 576 halves fit beside the ring).
+    let p = ConvPlan::choose::<f16>(&big, 132, ConvPipeline::Deep);
+    assert_eq!(
+        (p.tile, p.pipeline, p.splits),
+        (ConvTile::C64Resident, ConvPipeline::Deep, 1)
+    );
+    // A 64-channel layer too deep for the slab (3 × 3 × 512) stays on C64.
+    let deep = ConvShape {
+        in_channels: 512,
+        ..big
+    };
+    let p = ConvPlan::choose::<f16>(&deep, 132, ConvPipeline::Deep);
+    assert_eq!((p.tile, p.pipeline), (ConvTile::C64, ConvPipeline::Deep));
     // The pixel-pair stem at batch 256: short depth, W64Resident with its only (shallow)
     // pipeline; f32 has no W64 and keeps Small.
     let stem = stem_pairs_shape(256, 224, 224, 64, 7);

@@ -687,7 +687,11 @@ fn conv_resident_body<
             for t in 0..nt {
                 let kk = t * bk + ch * lanes;
                 let ok = n < g.k && kk < kdim;
-                let src = if ok { pw.wrapping_add(n * kdim + kk) } else { pw };
+                let src = if ok {
+                    pw.wrapping_add(n * kdim + kk)
+                } else {
+                    pw
+                };
                 // SAFETY: this thread's chunk (row, ch) of slab slice t, inside the shared
                 // memory checked at entry (16-byte aligned), written by no other thread and
                 // read only after the wait + barrier before the first K slice. When `ok` the
@@ -1239,7 +1243,7 @@ pub fn maxpool3s2<T: ConvAct>(
         oh as usize,
         ow as usize,
     );
-    if c % 8 != 0 || h == 0 || w == 0 {
+    if c % 8 != 0 {
         trap();
     }
     let groups = c / 8;
@@ -1270,17 +1274,21 @@ pub fn maxpool3s2<T: ConvAct>(
         let oy = q / ow;
         (t - p * groups, img, oy, q - oy * ow)
     };
-    // Window rows 2oy − 1 ..= 2oy + 1 clamped to the image: a clamped row is always one of the
-    // window's own valid rows (row 0 = 2oy when oy = 0; h − 1 = 2oy when 2oy + 1 = h), and a
-    // maximum does not change when a member repeats, so every thread issues its 9 loads
-    // without branches (all in flight at once). The same for columns.
-    // (Scalars, not arrays of coordinates: an array indexed in a loop lands in local memory.)
     let mut m = [f32::NEG_INFINITY; 8];
     for dy in 0..3 {
-        let iy = (oy * 2 + dy).saturating_sub(1).min(h - 1);
+        let iy = (oy * 2 + dy) as isize - 1;
+        if iy < 0 || iy as usize >= h {
+            continue;
+        }
         for dx in 0..3 {
-            let ix = (ox * 2 + dx).saturating_sub(1).min(w - 1);
-            let v = load8(&xi, ((img * h + iy) * w + ix) * c + cg * 8);
+            let ix = (ox * 2 + dx) as isize - 1;
+            if ix < 0 || ix as usize >= w {
+                continue;
+            }
+            let v = load8(
+                &xi,
+                ((img * h + iy as usize) * w + ix as usize) * c + cg * 8,
+            );
             for j in 0..8 {
                 m[j] = if v[j] > m[j] { v[j] } else { m[j] };
             }

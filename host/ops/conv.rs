@@ -325,9 +325,10 @@ impl ConvPlan {
     /// about two blocks per SM, at least 4 K slices per split, no empty split). 16-bit
     /// 64-channel layers with a short depth (≤ 256, the pixel-pair stem's 224) take
     /// `W64Resident` with its shallow pipeline whatever `pipeline` asks: on the H200 (batch 256)
-    /// the stem ran in 0.84 ms there against 0.99 on `W64` and 1.07 on `C64`, while the
-    /// 576-deep layer-1 convolutions were slower on `W64` (1.5%) and on the resident tiles,
-    /// and stay on `C64`.
+    /// the stem ran in 0.84 ms there against 0.99 on `W64` and 1.07 on `C64`. Other 16-bit
+    /// `C64` layers take `C64Resident` on the deep pipeline where its weight slab fits: the
+    /// 576-deep layer-1 blocks ran in 0.790 ms against 0.820 on `C64` (deep); on the shallow
+    /// pipeline the resident tile was slower (0.864) and they stay on `C64`.
     /// `T` is the storage type (an f32 K slice holds half the elements of a 16-bit one).
     pub fn choose<T: ConvElem>(shape: &ConvShape, sms: usize, pipeline: ConvPipeline) -> ConvPlan {
         let tiles_k = shape
@@ -365,10 +366,22 @@ impl ConvPlan {
         } else {
             pipeline
         };
-        ConvPlan {
+        let plan = ConvPlan {
             tile,
             pipeline,
             splits,
+        };
+        let resident = ConvPlan {
+            tile: ConvTile::C64Resident,
+            ..plan
+        };
+        if tile == ConvTile::C64
+            && pipeline == ConvPipeline::Deep
+            && resident.check::<T>(shape).is_ok()
+        {
+            resident
+        } else {
+            plan
         }
     }
 
