@@ -30,10 +30,10 @@ for dt in f16 bf16 f32; do
     "$bin" --weights "$w" --bench --show 0 --batch "$b" --dtype "$dt" --iters $([ "$b" = 1 ] && echo 300 || echo 30)
   done
 done
-# The 64-channel layers (stem, layer 1) on the W64 tile (64 x 32 warp tiles, shallow pipeline),
-# per layer, against the default C64 above.
+# The 64-channel layers (stem, layer 1) on the tiles without resident weights (stem W64, layer
+# 1 C64), per layer, against the default resident tiles above.
 for dt in f16 bf16; do
-  "$bin" --weights "$w" --bench --show 0 --batch 256 --dtype "$dt" --iters 30 --tile64 w64
+  "$bin" --weights "$w" --bench --show 0 --batch 256 --dtype "$dt" --iters 30 --tile64 c64 --stem-tile w64
 done
 python3 benches/resnet18_torch.py bench --weights "$w" --dtypes f16,bf16,f32,f32-notf32
 exit $status
