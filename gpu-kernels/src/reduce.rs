@@ -162,7 +162,7 @@ pub fn sumsq_total_f32(
     mut ticket: OutSlice<u32, Atomic>,
     mut total: OutSlice<f64, Atomic>,
 ) {
-    let s = fold(x, 0.0f32, |a, v| a + v * v, |a, b| a + b);
+    let s = fold(x, 0.0f32, |a, v| gpu::math::fma(v, v, a), |a, b| a + b);
     let o = TotalOut {
         partials: &mut partials,
         ticket: &mut ticket,
@@ -365,5 +365,3 @@ fn block_sum_f64(v: f64) -> f64 {
     }
     t
 }
-
-
