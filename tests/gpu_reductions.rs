@@ -59,6 +59,76 @@ fn reductions_match_f64_references_within_stated_bounds() {
 
 #[test]
 #[ignore = "needs a CUDA GPU"]
+fn totals_reuse_one_scratch_and_are_deterministic() {
+    // Sums, sums of squares and dots finish in their kernel's last block, found by a ticket that
+    // the block resets: many totals queued back to back on one scratch, at sizes that give
+    // different grids (one block, a partial wave, a full wave), must each be right, and the same
+    // input must give the same bits every time.
+    let (gpu, lib, s) = setup();
+    let mut scratch = lib.reduce_scratch().unwrap();
+    for (t, &n) in [1usize, 4099, (1 << 20) + 3, 1 << 24].iter().enumerate() {
+        let x = random_f32(n, 2100 + t as u64);
+        let y = random_f32(n, 2200 + t as u64);
+        let (dx, dy) = (gpu.upload(&x).unwrap(), gpu.upload(&y).unwrap());
+        let sum: f64 = x.iter().map(|&v| v as f64).sum();
+        let abs: f64 = x.iter().map(|&v| (v as f64).abs()).sum();
+        let ss: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+        let dot: f64 = x.iter().zip(&y).map(|(&a, &b)| a as f64 * b as f64).sum();
+        let dabs: f64 = x
+            .iter()
+            .zip(&y)
+            .map(|(&a, &b)| (a as f64 * b as f64).abs())
+            .sum();
+        let mut first = None;
+        for rep in 0..3 {
+            lib.reduce_async(&s, Reduce::Sum, &dx, &mut scratch)
+                .unwrap();
+            runtime::sync(&s).unwrap();
+            let got = scratch.value().unwrap();
+            assert!(
+                (got - sum).abs() <= abs * 2f64.powi(-20) + 1e-6,
+                "sum n={n} rep={rep}: {got} vs {sum}"
+            );
+            assert_eq!(
+                *first.get_or_insert(got),
+                got,
+                "sum n={n} not deterministic"
+            );
+            lib.reduce_async(&s, Reduce::SumSquares, &dx, &mut scratch)
+                .unwrap();
+            runtime::sync(&s).unwrap();
+            let got = scratch.value().unwrap();
+            assert!(
+                (got - ss).abs() <= ss * 2f64.powi(-20),
+                "sumsq n={n} rep={rep}"
+            );
+            lib.dot_async(&s, &dx, &dy, &mut scratch).unwrap();
+            runtime::sync(&s).unwrap();
+            let got = scratch.value().unwrap();
+            assert!(
+                (got - dot).abs() <= dabs * 2f64.powi(-20) + 1e-6,
+                "dot n={n} rep={rep}: {got} vs {dot}"
+            );
+        }
+        // Queued back to back without a sync between them: the last one's value remains.
+        for _ in 0..4 {
+            lib.reduce_async(&s, Reduce::SumSquares, &dx, &mut scratch)
+                .unwrap();
+            lib.dot_async(&s, &dx, &dy, &mut scratch).unwrap();
+        }
+        lib.reduce_async(&s, Reduce::Sum, &dx, &mut scratch)
+            .unwrap();
+        runtime::sync(&s).unwrap();
+        assert_eq!(
+            scratch.value().unwrap(),
+            first.unwrap(),
+            "sum n={n} after a queue"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
 fn f64_sum_and_dot_match_compensated_references() {
     let (gpu, lib, s) = setup();
     for (t, &n) in sizes().iter().enumerate().skip(1) {

@@ -1,9 +1,12 @@
-//! Reductions: a grid-stride first pass writes one partial per block (16-byte loads, four
-//! independent accumulators per thread), a one-block second pass combines the partials in f64.
-//! Sums and dot products are generic over the element type (f32: f32 per thread, the block's
-//! partial in f64; f64: f64 throughout); extrema and argmax are f32.
+//! Reductions: a grid-stride pass writes one partial per block (16-byte loads, four independent
+//! accumulators per thread). Sums, sums of squares and dot products finish in the same launch:
+//! the last block to finish (an acquire-release ticket) combines the partials in f64, so a
+//! total costs one kernel, not two. They are generic over the element type (f32: f32 per
+//! thread, the block's partial in f64; f64: f64 throughout); extrema and argmax are f32 and
+//! leave their partials to the host.
+use gpukit_device::atomic::{Ordering, Scope};
 use gpukit_device::{
-    self as gpu, BlockRows, Chunks, Element, OutSlice, block, kernel, shared_array, warp,
+    self as gpu, Atomic, BlockRows, Chunks, Element, OutSlice, block, kernel, shared_array, warp,
 };
 
 /// Element types the sums and dot products accumulate in, per thread.
@@ -90,23 +93,94 @@ fn write_partial<T: Element>(partials: &mut OutSlice<T, BlockRows>, v: T) {
     }
 }
 
-/// partials[b] = sum of the elements block `b` visits (f32: accumulated in f32 per thread).
+/// Where a total goes: one f64 partial per block, the ticket that finds the last block (zero
+/// before the launch; the last block sets it back to zero), and the total.
+struct TotalOut<'a> {
+    partials: &'a mut OutSlice<f64, Atomic>,
+    ticket: &'a mut OutSlice<u32, Atomic>,
+    total: &'a mut OutSlice<f64, Atomic>,
+}
+
+/// Block `b`'s partial `v` (valid in thread 0) goes to `partials[b]`; the block that takes the
+/// last ticket sums all partials in f64 (thread i adds partials i, i + block, ..., then a block
+/// reduction: the same order whichever block is last, so the result is deterministic), writes
+/// `total[0]` and resets the ticket for the next launch.
+#[inline(always)]
+fn finish_total(v: f64, o: TotalOut<'_>) {
+    let last = shared_array!(TOTAL_LAST: [u32; 1]);
+    let (b, grid) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
+    let partials = o.partials.atomic();
+    let ticket = o.ticket.atomic();
+    if gpu::thread_idx().x == 0 {
+        partials.store(b, v, Scope::Device, Ordering::Relaxed);
+        // Release: this block's partial is visible to whoever takes a later ticket; acquire:
+        // the last block sees every earlier block's partial.
+        let t = ticket.fetch_add(0, 1, Scope::Device, Ordering::AcqRel);
+        last.set(0, (t as usize + 1 == grid) as u32);
+    }
+    gpu::sync_threads();
+    if last.get(0) != 0 {
+        let mut s = 0.0f64;
+        let mut i = gpu::thread_idx().x as usize;
+        while i < grid {
+            s += partials.load(i, Scope::Device, Ordering::Acquire);
+            i += gpu::block_dim().x as usize;
+        }
+        let s = block_sum_f64(s);
+        if gpu::thread_idx().x == 0 {
+            o.total
+                .atomic()
+                .store(0, s, Scope::Device, Ordering::Relaxed);
+            ticket.store(0, 0, Scope::Device, Ordering::Relaxed);
+        }
+    }
+}
+
+/// total[0] = Σ x (f32: accumulated in f32 per thread, blocks combined in f64). `partials`
+/// holds one element per block, `ticket` is zero (and is left zero).
 #[kernel(grid_stride, elements = x, bytes_per_thread = 64, instances(f32, f64))]
-pub fn sum_partials<T: Accumulate>(x: &[T], mut partials: OutSlice<f64, BlockRows<1>>) {
+pub fn sum_total<T: Accumulate>(
+    x: &[T],
+    mut partials: OutSlice<f64, Atomic>,
+    mut ticket: OutSlice<u32, Atomic>,
+    mut total: OutSlice<f64, Atomic>,
+) {
     let s = fold(x, T::default(), |a, v| a + v, |a, b| a + b);
-    write_partial(&mut partials, T::block_sum(s));
+    let o = TotalOut {
+        partials: &mut partials,
+        ticket: &mut ticket,
+        total: &mut total,
+    };
+    finish_total(T::block_sum(s), o);
 }
 
-/// partials[b] = sum of squares of the elements block `b` visits (for the L2 norm).
+/// total[0] = Σ x² (for the L2 norm), as [`sum_total`].
 #[kernel(grid_stride, elements = x, items_per_thread = 16)]
-pub fn sumsq_partials_f32(x: &[f32], mut partials: OutSlice<f64, BlockRows<1>>) {
-    let s = fold(x, 0.0f32, |a, v| a + v * v, |a, b| a + b);
-    write_partial(&mut partials, block::reduce_sum_f32(s) as f64);
+pub fn sumsq_total_f32(
+    x: &[f32],
+    mut partials: OutSlice<f64, Atomic>,
+    mut ticket: OutSlice<u32, Atomic>,
+    mut total: OutSlice<f64, Atomic>,
+) {
+    let s = fold(x, 0.0f32, |a, v| gpu::math::fma(v, v, a), |a, b| a + b);
+    let o = TotalOut {
+        partials: &mut partials,
+        ticket: &mut ticket,
+        total: &mut total,
+    };
+    finish_total(block::reduce_sum_f32(s) as f64, o);
 }
 
-/// partials[b] = dot product of the parts of `x` and `y` block `b` visits.
+/// total[0] = x · y (FMA accumulation in `T` per thread, blocks combined in f64), as
+/// [`sum_total`].
 #[kernel(grid_stride, same_len(x, y), elements = x, bytes_per_thread = 64, instances(f32, f64))]
-pub fn dot_partials<T: Accumulate>(x: &[T], y: &[T], mut partials: OutSlice<f64, BlockRows<1>>) {
+pub fn dot_total<T: Accumulate>(
+    x: &[T],
+    y: &[T],
+    mut partials: OutSlice<f64, Atomic>,
+    mut ticket: OutSlice<u32, Atomic>,
+    mut total: OutSlice<f64, Atomic>,
+) {
     let (id, step) = (gpu::global_id_x(), gpu::grid_linear_threads());
     let mut acc = [T::default(); 4];
     match (Chunks::new(x), Chunks::new(y)) {
@@ -138,7 +212,12 @@ pub fn dot_partials<T: Accumulate>(x: &[T], y: &[T], mut partials: OutSlice<f64,
         }
     }
     let s = T::block_sum((acc[0] + acc[1]) + (acc[2] + acc[3]));
-    write_partial(&mut partials, s);
+    let o = TotalOut {
+        partials: &mut partials,
+        ticket: &mut ticket,
+        total: &mut total,
+    };
+    finish_total(s, o);
 }
 
 #[inline(always)]
@@ -285,31 +364,4 @@ fn block_sum_f64(v: f64) -> f64 {
         }
     }
     t
-}
-
-/// out[0] = sum of `partials` in f64, by one block (launch with one block of up to 1024 threads).
-#[kernel(same_len(out, out))]
-pub fn combine_sum_f64(partials: &[f64], mut out: OutSlice<f64>) {
-    let mut s = 0.0f64;
-    let mut i = gpu::thread_idx().x as usize;
-    while i < partials.len() {
-        s += partials[i];
-        i += gpu::block_dim().x as usize;
-    }
-    s = warp_sum_f64(s);
-    let sums = shared_array!(COMBINE_SUM: [f64; 32]);
-    let (lane, wid) = (warp::lane_id(), warp::warp_id());
-    if lane == 0 {
-        sums.set(wid as usize, s);
-    }
-    gpu::sync_threads();
-    if gpu::thread_idx().x == 0 {
-        let mut t = 0.0;
-        for w in 0..gpu::block_dim().x.div_ceil(32) as usize {
-            t += sums.get(w);
-        }
-        if let Some((_, o)) = out.thread_elem() {
-            *o = t;
-        }
-    }
 }

@@ -1,28 +1,30 @@
 //! Reductions of a vector to one value: sum, sum of squares (the L2 norm), min, max, argmax and
 //! dot products in f32 (f32 accumulation per thread, block partials combined in f64), and sum
 //! and dot in f64 (f64 throughout). Sum and dot are one generic kernel each; their element
-//! types are those with an instance ([`SumElem`], [`DotElem`]).
+//! types are those with an instance ([`SumElem`], [`DotElem`]). Sums, sums of squares and dots
+//! are one launch each: the kernel's last block combines the block partials (in f64, in a fixed
+//! order, so results are deterministic for a given device).
 //!
 //! Each reduction has a waiting form (`reduce`, `dot`, ...: allocates its scratch, queues the
 //! kernels, waits and returns the value) and a queued form (`reduce_async`, ...: takes a
 //! [`ReduceScratch`] that can be reused across calls, so a timed loop does not allocate; the
 //! value is read from the scratch after the stream is synchronised).
 use super::{Library, invalid};
-use crate::kernels::{DotPartialsInstance, Kernels, SumPartialsInstance};
+use crate::kernels::{DotTotalInstance, Kernels, SumTotalInstance};
 use crate::runtime::{
     self, DeviceBuffer, DeviceCopy, DeviceSlice, Gpu, KernelFn, LaunchConfig, Result, Stream,
 };
 
-/// Element types with a sum kernel (f32, f64): the instances of the generic `sum_partials`.
+/// Element types with a sum kernel (f32, f64): the instances of the generic `sum_total`.
 /// Implemented for exactly those; nothing to implement.
-pub trait SumElem: DeviceCopy + SumPartialsInstance {}
+pub trait SumElem: DeviceCopy + SumTotalInstance {}
 
-impl<T: DeviceCopy + SumPartialsInstance> SumElem for T {}
+impl<T: DeviceCopy + SumTotalInstance> SumElem for T {}
 
-/// Element types with a dot-product kernel (f32, f64): the instances of `dot_partials`.
-pub trait DotElem: DeviceCopy + DotPartialsInstance {}
+/// Element types with a dot-product kernel (f32, f64): the instances of `dot_total`.
+pub trait DotElem: DeviceCopy + DotTotalInstance {}
 
-impl<T: DeviceCopy + DotPartialsInstance> DotElem for T {}
+impl<T: DeviceCopy + DotTotalInstance> DotElem for T {}
 
 /// Reductions of an f32 vector to one value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,9 +46,9 @@ const REDUCE_BLOCK: u32 = 512;
 /// [`REDUCE_BLOCK`] threads its registers allow per SM).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ReduceBlocks {
-    /// Per instance of `sum_partials` (indexed by its instance index).
+    /// Per instance of `sum_total` (indexed by its instance index).
     sum: [u32; 2],
-    /// Per instance of `dot_partials`.
+    /// Per instance of `dot_total`.
     dot: [u32; 2],
     sumsq: u32,
     max: u32,
@@ -58,28 +60,28 @@ impl ReduceBlocks {
     pub(super) fn for_gpu(gpu: &Gpu, k: &Kernels) -> Result<ReduceBlocks> {
         let sms = gpu.props().sm_count;
         let wave = |f: &KernelFn| -> Result<u32> { Ok(sms * f.occupancy(REDUCE_BLOCK, 0)?.max(1)) };
-        let (sum, dot) = (&k.sum_partials, &k.dot_partials);
+        let (sum, dot) = (&k.sum_total, &k.dot_total);
         let mut blocks = ReduceBlocks {
             sum: [0; 2],
             dot: [0; 2],
-            sumsq: wave(k.sumsq_partials_f32.function())?,
+            sumsq: wave(k.sumsq_total_f32.function())?,
             max: wave(k.max_partials_f32.function())?,
             min: wave(k.min_partials_f32.function())?,
             argmax: wave(k.argmax_partials_f32.function())?,
         };
-        blocks.sum[<f32 as SumPartialsInstance>::INDEX] = wave(sum.function::<f32>())?;
-        blocks.sum[<f64 as SumPartialsInstance>::INDEX] = wave(sum.function::<f64>())?;
-        blocks.dot[<f32 as DotPartialsInstance>::INDEX] = wave(dot.function::<f32>())?;
-        blocks.dot[<f64 as DotPartialsInstance>::INDEX] = wave(dot.function::<f64>())?;
+        blocks.sum[<f32 as SumTotalInstance>::INDEX] = wave(sum.function::<f32>())?;
+        blocks.sum[<f64 as SumTotalInstance>::INDEX] = wave(sum.function::<f64>())?;
+        blocks.dot[<f32 as DotTotalInstance>::INDEX] = wave(dot.function::<f32>())?;
+        blocks.dot[<f64 as DotTotalInstance>::INDEX] = wave(dot.function::<f64>())?;
         Ok(blocks)
     }
 
     fn sum<T: SumElem>(&self) -> u32 {
-        self.sum[<T as SumPartialsInstance>::INDEX]
+        self.sum[<T as SumTotalInstance>::INDEX]
     }
 
     fn dot<T: DotElem>(&self) -> u32 {
-        self.dot[<T as DotPartialsInstance>::INDEX]
+        self.dot[<T as DotTotalInstance>::INDEX]
     }
 
     /// The most partials any reduction writes.
@@ -105,10 +107,14 @@ enum Pending {
     Argmax,
 }
 
-/// Device scratch of the reductions: one partial per block and the final value. Made by
-/// [`Library::reduce_scratch`]; remembers which reduction was last queued with it.
+/// Device scratch of the reductions: one partial per block, the ticket that finds a total's
+/// last block, and the final value. Made by [`Library::reduce_scratch`]; remembers which
+/// reduction was last queued with it. Reductions queued with one scratch must not run
+/// concurrently (queue them on one stream).
 pub struct ReduceScratch {
     partials_f64: DeviceBuffer<f64>,
+    /// Zero between launches: each total's last block sets it back to zero.
+    ticket: DeviceBuffer<u32>,
     partials_f32: DeviceBuffer<f32>,
     partial_idx: DeviceBuffer<u32>,
     result: DeviceBuffer<f64>,
@@ -168,6 +174,13 @@ impl ReduceScratch {
     }
 }
 
+/// The device outputs of one total kernel, borrowed from a [`ReduceScratch`].
+struct TotalScratch<'a> {
+    partials: &'a mut DeviceSlice<f64>,
+    ticket: &'a mut DeviceSlice<u32>,
+    total: &'a mut DeviceSlice<f64>,
+}
+
 /// Never more blocks than there are quads to visit, and at least one.
 fn reduce_cfg(blocks: u32, n: usize) -> LaunchConfig {
     let max_useful = n.div_ceil(4 * REDUCE_BLOCK as usize).max(1) as u32;
@@ -188,6 +201,7 @@ impl Library {
         let n = self.reduce_blocks.most() as usize;
         Ok(ReduceScratch {
             partials_f64: self.gpu.alloc_zeroed(n)?,
+            ticket: self.gpu.alloc_zeroed(1)?,
             partials_f32: self.gpu.alloc_zeroed(n)?,
             partial_idx: self.gpu.alloc_zeroed(n)?,
             result: self.gpu.alloc_zeroed(1)?,
@@ -196,26 +210,25 @@ impl Library {
         })
     }
 
-    /// Queues a first pass that writes one f64 partial per block (`pass`, given the launch
-    /// configuration and the partials) and the one-block f64 combine into `scratch.result`.
-    fn partials_then_combine(
+    /// Queues one total kernel (`pass`, given the launch configuration and its partials, ticket
+    /// and total) whose last block leaves the f64 total in `scratch.result`.
+    fn queue_total(
         &self,
-        s: &Stream,
         blocks: u32,
         n: usize,
         scratch: &mut ReduceScratch,
-        pass: impl FnOnce(&LaunchConfig, &mut DeviceSlice<f64>) -> Result<()>,
+        pass: impl FnOnce(&LaunchConfig, TotalScratch<'_>) -> Result<()>,
     ) -> Result<()> {
         let cfg = reduce_cfg(blocks, n);
         scratch.parts = cfg.grid.0 as usize;
         scratch.pending = Pending::Nothing;
-        let partials = &mut scratch.partials_f64[..scratch.parts];
-        pass(&cfg, partials)?;
-        self.kernels.combine_sum_f64.launch_with(
-            s,
-            &LaunchConfig::linear(1, 1024),
-            partials,
-            &mut scratch.result,
+        pass(
+            &cfg,
+            TotalScratch {
+                partials: &mut scratch.partials_f64[..scratch.parts],
+                ticket: &mut scratch.ticket,
+                total: &mut scratch.result,
+            },
         )?;
         scratch.pending = Pending::Total;
         Ok(())
@@ -235,11 +248,10 @@ impl Library {
         let (k, b) = (&self.kernels, &self.reduce_blocks);
         match op {
             Reduce::Sum => self.sum_async(s, x, scratch),
-            Reduce::SumSquares => {
-                self.partials_then_combine(s, b.sumsq, x.len(), scratch, |cfg, p| {
-                    k.sumsq_partials_f32.launch_with(s, cfg, x, p)
-                })
-            }
+            Reduce::SumSquares => self.queue_total(b.sumsq, x.len(), scratch, |cfg, o| {
+                k.sumsq_total_f32
+                    .launch_with(s, cfg, x, o.partials, o.ticket, o.total)
+            }),
             Reduce::Max | Reduce::Min => {
                 let blocks = if op == Reduce::Max { b.max } else { b.min };
                 let cfg = reduce_cfg(blocks, x.len());
@@ -281,13 +293,10 @@ impl Library {
     ) -> Result<()> {
         nonempty("sum", x.len())?;
         let k = &self.kernels;
-        self.partials_then_combine(
-            s,
-            self.reduce_blocks.sum::<T>(),
-            x.len(),
-            scratch,
-            |cfg, p| k.sum_partials.launch_with(s, cfg, x, p),
-        )
+        self.queue_total(self.reduce_blocks.sum::<T>(), x.len(), scratch, |cfg, o| {
+            k.sum_total
+                .launch_with(s, cfg, x, o.partials, o.ticket, o.total)
+        })
     }
 
     /// The sum of `x`, waiting for it.
@@ -309,13 +318,10 @@ impl Library {
     ) -> Result<()> {
         nonempty("dot", x.len())?;
         let k = &self.kernels;
-        self.partials_then_combine(
-            s,
-            self.reduce_blocks.dot::<T>(),
-            x.len(),
-            scratch,
-            |cfg, p| k.dot_partials.launch_with(s, cfg, x, y, p),
-        )
+        self.queue_total(self.reduce_blocks.dot::<T>(), x.len(), scratch, |cfg, o| {
+            k.dot_total
+                .launch_with(s, cfg, x, y, o.partials, o.ticket, o.total)
+        })
     }
 
     /// `x · y`, waiting for it.

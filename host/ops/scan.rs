@@ -1,6 +1,7 @@
-//! Prefix sums in one pass over the input (decoupled look-back): each block scans one tile of
-//! [`TILE`] elements and publishes its aggregate, then its inclusive prefix, in a state word of
-//! the [`ScanScratch`].
+//! Prefix sums in one pass over the input: about one resident wave of persistent blocks takes
+//! tiles of [`TILE`] elements by ticket, publishes each tile's aggregate in a state word of the
+//! [`ScanScratch`], and adds the aggregates between its own tiles to its running prefix
+//! (`gpu-kernels/src/scan.rs` says how; TUNING.md round 5 why).
 use super::{Library, dim_u32, invalid};
 use crate::kernels::{ScanInstance, consts};
 use crate::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
@@ -9,6 +10,8 @@ use crate::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, LaunchConfig, 
 pub const TILE: usize = consts::scan::TILE;
 /// Threads per block of the scan kernels.
 const BLOCK: u32 = consts::scan::BLOCK as u32;
+/// Dynamic shared memory per block (the kernel's tile buffers).
+const SHARED_BYTES: u32 = consts::scan::SHARED_BYTES as u32;
 
 /// Which prefix sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,8 +22,8 @@ pub enum ScanKind {
     Exclusive,
 }
 
-/// Device scratch of the single-pass scan: one state word per tile. Made by
-/// [`Library::scan_scratch`].
+/// Device scratch of the single-pass scan: one state word per tile and the tile ticket counter.
+/// Made by [`Library::scan_scratch`].
 pub struct ScanScratch {
     state: DeviceBuffer<u64>,
 }
@@ -31,11 +34,27 @@ pub trait ScanElem: DeviceCopy + ScanInstance {}
 
 impl<T: DeviceCopy + ScanInstance> ScanElem for T {}
 
+/// Blocks of the scan kernel that fit on this GPU at once (its grid for large inputs). The
+/// kernel is correct with any grid (tiles are handed out by ticket, so blocks that are not
+/// resident yet only find fewer tickets), so where the occupancy calculator answers 0 (a block's
+/// 96 KB exceed the default 48 KB until the launch raises the kernel's limit) the grid is two
+/// blocks per SM, what an H100/H200 SM holds.
+pub(super) fn resident_blocks(
+    gpu: &crate::runtime::Gpu,
+    k: &crate::kernels::Kernels,
+) -> Result<u32> {
+    let per_sm = match k.scan.function::<f32>().occupancy(BLOCK, SHARED_BYTES)? {
+        0 => 2,
+        n => n,
+    };
+    Ok(gpu.props().sm_count * per_sm)
+}
+
 impl Library {
     /// Scratch for scans of up to `n` elements.
     pub fn scan_scratch(&self, n: usize) -> Result<ScanScratch> {
         Ok(ScanScratch {
-            state: self.gpu.alloc_zeroed(n.div_ceil(TILE).max(1))?,
+            state: self.gpu.alloc_zeroed(n.div_ceil(TILE) + 1)?,
         })
     }
 
@@ -52,12 +71,12 @@ impl Library {
     ) -> Result<()> {
         runtime::check_same_len("scan", &[("x", x.len()), ("out", out.len())])?;
         let tiles = x.len().div_ceil(TILE);
-        if tiles > scratch.state.len() {
+        if tiles + 1 > scratch.state.len() {
             return Err(invalid(
                 "scan",
                 format!(
                     "scratch covers {} elements, input has {}",
-                    scratch.state.len() * TILE,
+                    (scratch.state.len() - 1) * TILE,
                     x.len()
                 ),
             ));
@@ -65,10 +84,11 @@ impl Library {
         if tiles == 0 {
             return Ok(());
         }
-        let blocks = dim_u32("scan", "tiles", tiles)?;
-        let state = &mut scratch.state[..tiles];
+        let blocks = dim_u32("scan", "tiles", tiles)?.min(self.scan_blocks);
+        // The tiles' states and, after them, the ticket counter.
+        let state = &mut scratch.state[..tiles + 1];
         runtime::zero_async(s, state)?;
-        let cfg = LaunchConfig::linear(blocks, BLOCK);
+        let cfg = LaunchConfig::linear(blocks, BLOCK).with_shared(SHARED_BYTES);
         let exclusive = (kind == ScanKind::Exclusive) as u32;
         self.kernels
             .scan
