@@ -34,19 +34,17 @@ pub trait ScanElem: DeviceCopy + ScanInstance {}
 
 impl<T: DeviceCopy + ScanInstance> ScanElem for T {}
 
-/// Blocks of the scan kernel that fit on this GPU at once (its grid for large inputs). The
-/// kernel is correct with any grid (tiles are handed out by ticket, so blocks that are not
-/// resident yet only find fewer tickets), so where the occupancy calculator answers 0 (a block's
-/// 96 KB exceed the default 48 KB until the launch raises the kernel's limit) the grid is two
-/// blocks per SM, what an H100/H200 SM holds.
+/// Blocks of the scan kernel that fit on this GPU at once (its grid for large inputs; the
+/// kernel is correct with any grid, since tiles are handed out by ticket).
 pub(super) fn resident_blocks(
     gpu: &crate::runtime::Gpu,
     k: &crate::kernels::Kernels,
 ) -> Result<u32> {
-    let per_sm = match k.scan.function::<f32>().occupancy(BLOCK, SHARED_BYTES)? {
-        0 => 2,
-        n => n,
-    };
+    let per_sm = k
+        .scan
+        .function::<f32>()
+        .occupancy(BLOCK, SHARED_BYTES)?
+        .max(1);
     Ok(gpu.props().sm_count * per_sm)
 }
 
