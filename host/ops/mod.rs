@@ -87,8 +87,6 @@ pub struct Library {
     kernels: Kernels,
     /// Blocks of each grid-stride reduction kernel (one resident wave on this GPU).
     reduce_blocks: reductions::ReduceBlocks,
-    /// Blocks of the persistent scan kernel (one resident wave on this GPU).
-    scan_blocks: u32,
     /// The Hopper GEMM's empty split-K scratch, lent to calls that pass none.
     hopper: hopper_gemm::HopperKernels,
 }
@@ -99,12 +97,10 @@ impl Library {
     pub fn load(gpu: &Gpu) -> Result<Library> {
         let kernels = Kernels::load(gpu)?;
         let reduce_blocks = reductions::ReduceBlocks::for_gpu(gpu, &kernels)?;
-        let scan_blocks = scan::resident_blocks(gpu, &kernels)?;
         Ok(Library {
             gpu: gpu.clone(),
             kernels,
             reduce_blocks,
-            scan_blocks,
             hopper: Default::default(),
         })
     }
