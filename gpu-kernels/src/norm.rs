@@ -249,7 +249,10 @@ fn layer_norm_short_body<E: Elem, const H: usize>(
         });
         let rstd = 1.0 / math::sqrt(block_sum(m2) / cols as f32 + eps);
         r.write(out, |c, v| {
-            let (wv, bv) = (w.packet(c / E::PER, c), b.packet(c / E::PER, c));
+            let (wv, bv) = (
+                w.packet_in_order(c / E::PER, c),
+                b.packet_in_order(c / E::PER, c),
+            );
             let mut y = [0.0f32; 8];
             for k in 0..E::PER {
                 y[k] = math::fma((v[k] - mean) * rstd, wv[k], bv[k]);
@@ -307,7 +310,11 @@ pub fn layer_norm_short<T: Elem>(
     mut out: OutSlice<T, Manual>,
 ) {
     let dims = (rows as usize, cols as usize);
-    layer_norm_short_body::<T, SHORT_HELD>(x, dims, weight, bias, eps, &mut out);
+    if T::PER == 8 {
+        layer_norm_short_body::<T, 2>(x, dims, weight, bias, eps, &mut out);
+    } else {
+        layer_norm_short_body::<T, SHORT_HELD>(x, dims, weight, bias, eps, &mut out);
+    }
 }
 
 /// RMSNorm of rows held in registers, as [`rms_norm_rows`].

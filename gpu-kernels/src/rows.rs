@@ -404,6 +404,17 @@ impl<'a, E: Elem> ColParam<'a, E> {
         }
     }
 
+    /// As [`Self::packet`], loaded in program order ([`Packets::get_in_order`]): one packet's
+    /// registers at a time in a write pass, instead of every slot's at once.
+    #[inline(always)]
+    pub fn packet_in_order(&self, q: usize, first_col: usize) -> [f32; 8] {
+        match (&self.packets, self.v.is_empty()) {
+            (_, true) => [self.default; 8],
+            (Some(p), false) => E::unpack(p.get_in_order(q)),
+            (None, false) => self.packet(q, first_col),
+        }
+    }
+
     /// The value at column `c`.
     #[inline(always)]
     pub fn at(&self, c: usize) -> f32 {

@@ -10,8 +10,8 @@
 //! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
 //! the row's `(M, S)`, then write `e^(x - m_t) · (e^(m_t - M) / S)` or `(x - M) - ln S`. One
-//! exponential per element for f32 softmax (the accurate `math::exp`, ≤ 1 ulp), two cheap ones
-//! for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
+//! exponential per element for f32 softmax in every engine (`math::exp_sfu`, ≤ 2 ulp, seven
+//! instructions; the register kernel keeps it in place of `x`), two cheap ones for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
 use crate::rows::{
     Part, SHORT_HELD, ShortRow, Split, addr_of, block_max_nan, block_sum, cluster_rows, fold_all,
@@ -56,7 +56,7 @@ fn softmax_rows_body<E: Elem>(
                 let v = part.values(q, &smem);
                 let mut e = [0.0f32; 8];
                 for k in 0..E::PER {
-                    e[k] = E::exp(v[k] - m);
+                    e[k] = row_exp::<E>(v[k] - m);
                     s += e[k];
                 }
                 if keep {
@@ -64,7 +64,7 @@ fn softmax_rows_body<E: Elem>(
                 }
             }
             for c in part.my_scalars() {
-                s += E::exp(part.value(c) - m);
+                s += row_exp::<E>(part.value(c) - m);
             }
         }
         let [big_m, big_s] = fold_all([m, s], merge);
@@ -80,14 +80,14 @@ fn softmax_rows_body<E: Elem>(
                     let e = if keep && part.is_staged(q) {
                         v[k]
                     } else {
-                        E::exp(v[k] - m)
+                        row_exp::<E>(v[k] - m)
                     };
                     r[k] = e * factor;
                 }
                 part.store_packet(out, q, E::pack(r));
             }
             for c in part.my_scalars() {
-                part.store(out, c, E::exp(part.value(c) - m) * factor);
+                part.store(out, c, row_exp::<E>(part.value(c) - m) * factor);
             }
         }
         // The next row restages shared memory: everyone must be done reading this one.
@@ -96,9 +96,21 @@ fn softmax_rows_body<E: Elem>(
     }
 }
 
+/// `e^x` per element of a row: [`math::exp_sfu`] for f32 (≤ 2 ulp in seven instructions
+/// without a branch, against sixteen and a branch for [`math::exp`]: the exponential is most of
+/// a softmax's instructions), the storage type's own for 16-bit storage.
+#[inline(always)]
+fn row_exp<E: Elem>(x: f32) -> f32 {
+    if E::PER == 4 {
+        math::exp_sfu(x)
+    } else {
+        E::exp(x)
+    }
+}
+
 /// Softmax (or log-softmax) of rows that fit in registers ([`ShortRow`]).
 #[inline(always)]
-fn softmax_short_body<E: Elem, const H: usize>(
+fn softmax_short_body<E: Elem, const H: usize, const KEEP: bool>(
     a: &[E],
     rows: u64,
     cols: u64,
@@ -108,7 +120,7 @@ fn softmax_short_body<E: Elem, const H: usize>(
     let (rows, cols) = (rows as usize, cols as usize);
     let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
     while row < rows {
-        let Some(r) = ShortRow::<H>::load(a, row, cols) else {
+        let Some(mut r) = ShortRow::<H>::load(a, row, cols) else {
             return;
         };
         let mut m = f32::NEG_INFINITY;
@@ -118,30 +130,42 @@ fn softmax_short_body<E: Elem, const H: usize>(
             }
         });
         let m = block_max_nan(m);
+        // f32 softmax keeps e^(x - M) in place of x (the same registers: 63, four resident
+        // 256-thread blocks); 16-bit storage cannot hold it exactly, so bf16 recomputes it in
+        // the write pass.
+        let keep = KEEP && E::PER == 4 && !log;
         let mut s = 0.0f32;
-        // The write pass recomputes e^(x - M) rather than keeping it: keeping it for f32 needed
-        // 82 registers without spills (3 resident blocks instead of 4: 0.90 ms against 0.57 at
-        // 65536 × 4096), and the exponential costs nothing in a memory-bound kernel.
         gpu::unroll::each::<H>(|i| {
             if r.slot(i).is_some() {
                 let v = E::unpack(r.w[i]);
-                gpu::unroll::each::<8>(|k| {
+                let e: [f32; 8] = gpu::unroll::array(|k| {
                     if k < E::PER {
-                        s += E::exp(v[k] - m);
+                        row_exp::<E>(v[k] - m)
+                    } else {
+                        0.0
                     }
                 });
+                for ek in e.iter().take(E::PER) {
+                    s += *ek;
+                }
+                if keep {
+                    r.w[i] = E::pack(e);
+                }
             }
         });
         let s = block_sum(s);
         if log {
             let ln_s = math::log(s);
             r.write(out, |_, v| v.map(|x| (x - m) - ln_s));
+        } else if keep {
+            let inv = 1.0 / s;
+            r.write(out, |_, e| e.map(|ek| ek * inv));
         } else {
             let inv = 1.0 / s;
             r.write(out, |_, v| {
                 gpu::unroll::array(|k| {
                     if k < E::PER {
-                        E::exp(v[k] - m) * inv
+                        row_exp::<E>(v[k] - m) * inv
                     } else {
                         0.0
                     }
@@ -157,14 +181,14 @@ fn softmax_short_body<E: Elem, const H: usize>(
 /// host checks).
 #[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn softmax_short<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
-    softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, false);
+    softmax_short_body::<T, SHORT_HELD, false>(a, rows, cols, &mut out, false);
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) for rows held in registers, as
 /// [`softmax_short`].
 #[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn log_softmax_short<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
-    softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, true);
+    softmax_short_body::<T, SHORT_HELD, false>(a, rows, cols, &mut out, true);
 }
 
 /// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r), any row width, f32 math over f32 or
@@ -182,18 +206,6 @@ pub fn log_softmax_rows<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlic
 
 /// Packets per group in the split kernels' passes (loads issued together).
 const SPLIT_GROUP: usize = 4;
-
-/// `e^x` per element in the split kernels: branch-free for f32 ([`math::exp_uniform`], the
-/// same ≤ 1 ulp as [`math::exp`]) so that a group's exponentials interleave; the storage type's
-/// own for 16-bit storage.
-#[inline(always)]
-fn exp_split<E: Elem>(x: f32) -> f32 {
-    if E::PER == 4 {
-        math::exp_uniform(x)
-    } else {
-        E::exp(x)
-    }
-}
 
 /// Softmax (or log-softmax) on the split engine ([`Split`]): per row, the block's maximum
 /// `M_b` and `S_b = Σ e^(x - M_b)` over its share in shared memory (two cheap block reductions;
@@ -229,7 +241,7 @@ fn softmax_split_body<E: Elem>(
         if !dead {
             sp.for_each::<SPLIT_GROUP>(|q, w| {
                 let v = E::unpack(w);
-                let e: [f32; 8] = gpu::unroll::array(|k| exp_split::<E>(v[k] - mb));
+                let e: [f32; 8] = gpu::unroll::array(|k| row_exp::<E>(v[k] - mb));
                 for ek in e.iter().take(E::PER) {
                     s += *ek;
                 }
@@ -276,7 +288,7 @@ fn softmax_split_body<E: Elem>(
                     } else if keep {
                         v[k] * factor
                     } else {
-                        exp_split::<E>(v[k] - mb) * factor
+                        row_exp::<E>(v[k] - mb) * factor
                     }
                 });
                 sp.store(out, q, E::pack(r));
