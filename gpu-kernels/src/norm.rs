@@ -7,7 +7,8 @@
 //! are `cols` long (a mismatch traps; the host checks first).
 use crate::elem::Elem;
 use crate::rows::{
-    ColParam, Part, SHORT_HELD, ShortRow, addr_of, block_sum, cluster_rows, fold_all,
+    ColParam, LAYER_NORM_SHORT_HELD_16BIT, Part, SHORT_HELD, ShortRow, addr_of, block_sum,
+    cluster_rows, fold_all,
 };
 use gpukit_device::{
     self as gpu, DynamicShared, Manual, OutSlice, Packets, async_copy, dynamic_shared, kernel, math,
@@ -297,7 +298,8 @@ fn rms_norm_short_body<E: Elem, const H: usize>(
     }
 }
 
-/// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread, one block per row; see
+/// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread, or
+/// [`LAYER_NORM_SHORT_HELD_16BIT`] for 16-bit storage; one block per row; see
 /// [`ShortRow`] for what the host checks), as [`layer_norm_rows`].
 #[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn layer_norm_short<T: Elem>(
@@ -311,7 +313,9 @@ pub fn layer_norm_short<T: Elem>(
 ) {
     let dims = (rows as usize, cols as usize);
     if T::PER == 8 {
-        layer_norm_short_body::<T, 2>(x, dims, weight, bias, eps, &mut out);
+        layer_norm_short_body::<T, LAYER_NORM_SHORT_HELD_16BIT>(
+            x, dims, weight, bias, eps, &mut out,
+        );
     } else {
         layer_norm_short_body::<T, SHORT_HELD>(x, dims, weight, bias, eps, &mut out);
     }

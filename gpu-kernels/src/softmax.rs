@@ -110,7 +110,7 @@ fn row_exp<E: Elem>(x: f32) -> f32 {
 
 /// Softmax (or log-softmax) of rows that fit in registers ([`ShortRow`]).
 #[inline(always)]
-fn softmax_short_body<E: Elem, const H: usize, const KEEP: bool>(
+fn softmax_short_body<E: Elem, const H: usize>(
     a: &[E],
     rows: u64,
     cols: u64,
@@ -120,7 +120,7 @@ fn softmax_short_body<E: Elem, const H: usize, const KEEP: bool>(
     let (rows, cols) = (rows as usize, cols as usize);
     let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
     while row < rows {
-        let Some(mut r) = ShortRow::<H>::load(a, row, cols) else {
+        let Some(r) = ShortRow::<H>::load(a, row, cols) else {
             return;
         };
         let mut m = f32::NEG_INFINITY;
@@ -130,36 +130,24 @@ fn softmax_short_body<E: Elem, const H: usize, const KEEP: bool>(
             }
         });
         let m = block_max_nan(m);
-        // f32 softmax keeps e^(x - M) in place of x (the same registers: 63, four resident
-        // 256-thread blocks); 16-bit storage cannot hold it exactly, so bf16 recomputes it in
-        // the write pass.
-        let keep = KEEP && E::PER == 4 && !log;
         let mut s = 0.0f32;
+        // The write pass recomputes e^(x - M) rather than keeping it: keeping it (in place of x)
+        // made f32 ptxas schedule 85 registers (two resident blocks), or spill 28 bytes at a
+        // 64-register cap, and the exponential (`math::exp_sfu` for f32) is seven instructions.
         gpu::unroll::each::<H>(|i| {
             if r.slot(i).is_some() {
                 let v = E::unpack(r.w[i]);
-                let e: [f32; 8] = gpu::unroll::array(|k| {
+                gpu::unroll::each::<8>(|k| {
                     if k < E::PER {
-                        row_exp::<E>(v[k] - m)
-                    } else {
-                        0.0
+                        s += row_exp::<E>(v[k] - m);
                     }
                 });
-                for ek in e.iter().take(E::PER) {
-                    s += *ek;
-                }
-                if keep {
-                    r.w[i] = E::pack(e);
-                }
             }
         });
         let s = block_sum(s);
         if log {
             let ln_s = math::log(s);
             r.write(out, |_, v| v.map(|x| (x - m) - ln_s));
-        } else if keep {
-            let inv = 1.0 / s;
-            r.write(out, |_, e| e.map(|ek| ek * inv));
         } else {
             let inv = 1.0 / s;
             r.write(out, |_, v| {
@@ -181,14 +169,14 @@ fn softmax_short_body<E: Elem, const H: usize, const KEEP: bool>(
 /// host checks).
 #[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn softmax_short<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
-    softmax_short_body::<T, SHORT_HELD, false>(a, rows, cols, &mut out, false);
+    softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, false);
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) for rows held in registers, as
 /// [`softmax_short`].
 #[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn log_softmax_short<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
-    softmax_short_body::<T, SHORT_HELD, false>(a, rows, cols, &mut out, true);
+    softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, true);
 }
 
 /// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r), any row width, f32 math over f32 or

@@ -11,6 +11,7 @@
 use super::Library;
 use super::matrix::Shape;
 use super::rows::RowElem;
+pub(super) use crate::kernels::consts::rows::LAYER_NORM_SHORT_HELD_16BIT;
 use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX};
 use crate::runtime::{ClusterDims, DeviceSlice, KernelFn, LaunchConfig, Result, Stream};
 
@@ -67,7 +68,7 @@ impl Library {
                 }
             };
         }
-        match (row_plan::<T>(self, shape, &addrs), kind) {
+        match (row_plan::<T>(self, shape, &addrs, SHORT_HELD), kind) {
             (RowPlan::Short(cfg), SoftmaxKind::Softmax) => {
                 k.softmax_short.launch_with(s, &cfg, a, rows, cols, out)
             }
@@ -94,10 +95,11 @@ pub(super) enum RowPlan {
 
 /// The short kernel when every row fits in one block's registers and every buffer (`addrs`)
 /// starts 16-byte aligned with rows a whole number of packets; the general engine otherwise.
-/// Threads: one per [`SHORT_HELD`] packets, a multiple of 32 (256 for a 4096-column f32 row).
-pub(super) fn row_plan<T>(lib: &Library, shape: Shape, addrs: &[u64]) -> RowPlan {
+/// Threads: one per `held` packets (the kernel's packets per thread, [`SHORT_HELD`] for most),
+/// a multiple of 32 (256 for a 4096-column f32 row).
+pub(super) fn row_plan<T>(lib: &Library, shape: Shape, addrs: &[u64], held: usize) -> RowPlan {
     let elem = std::mem::size_of::<T>();
-    match short_threads(shape.cols, elem, addrs) {
+    match short_threads(shape.cols, elem, addrs, held) {
         Some(threads) => {
             let grid = shape.rows.min(lib.gpu.props().max_grid_dim[0] as usize) as u32;
             RowPlan::Short(LaunchConfig::linear(grid, threads))
@@ -108,12 +110,12 @@ pub(super) fn row_plan<T>(lib: &Library, shape: Shape, addrs: &[u64]) -> RowPlan
 
 /// Threads per block of the register-resident kernels for rows of `cols` elements of `elem`
 /// bytes, or `None` when a row does not qualify (see [`row_plan`]).
-fn short_threads(cols: usize, elem: usize, addrs: &[u64]) -> Option<u32> {
+fn short_threads(cols: usize, elem: usize, addrs: &[u64], held: usize) -> Option<u32> {
     let row_bytes = cols.saturating_mul(elem);
     let packets = row_bytes / 16;
     let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
-    (aligned && packets <= SHORT_HELD * SHORT_THREADS_MAX)
-        .then(|| (packets.div_ceil(SHORT_HELD).div_ceil(32) * 32).max(32) as u32)
+    (aligned && packets <= held * SHORT_THREADS_MAX)
+        .then(|| (packets.div_ceil(held).div_ceil(32) * 32).max(32) as u32)
 }
 
 /// Largest cluster the split engine uses (portable on every sm_90 part).
@@ -205,7 +207,9 @@ pub(super) fn row_launch(lib: &Library, shape: Shape, elem: usize) -> LaunchConf
 
 #[cfg(test)]
 mod tests {
-    use super::{SplitPlan, short_threads, split_plan_for};
+    use super::{
+        LAYER_NORM_SHORT_HELD_16BIT, SHORT_HELD, SplitPlan, short_threads, split_plan_for,
+    };
 
     #[test]
     fn long_aligned_rows_split_over_the_smallest_cluster_that_holds_them() {
@@ -252,16 +256,30 @@ mod tests {
     #[test]
     fn short_rows_are_aligned_whole_packets_that_fit_one_block() {
         // 4096 f32 columns: 1024 packets, 4 per thread (the measured-best plan).
-        assert_eq!(short_threads(4096, 4, &[0, 256]), Some(256));
-        assert_eq!(short_threads(4096, 2, &[0, 256]), Some(128));
-        assert_eq!(short_threads(8192, 4, &[0]), Some(512));
-        assert_eq!(short_threads(16384, 2, &[0]), Some(512));
-        assert_eq!(short_threads(1000, 2, &[0]), Some(32));
+        assert_eq!(short_threads(4096, 4, &[0, 256], SHORT_HELD), Some(256));
+        assert_eq!(short_threads(4096, 2, &[0, 256], SHORT_HELD), Some(128));
+        assert_eq!(short_threads(8192, 4, &[0], SHORT_HELD), Some(512));
+        assert_eq!(short_threads(16384, 2, &[0], SHORT_HELD), Some(512));
+        assert_eq!(short_threads(1000, 2, &[0], SHORT_HELD), Some(32));
         // One packet too many, a partial packet, a misaligned buffer: the general engine.
-        assert_eq!(short_threads(8196, 4, &[0]), None);
-        assert_eq!(short_threads(16384, 4, &[0]), None);
-        assert_eq!(short_threads(4097, 4, &[0]), None);
-        assert_eq!(short_threads(4096, 4, &[0, 8]), None);
-        assert_eq!(short_threads(5, 4, &[0]), None);
+        assert_eq!(short_threads(8196, 4, &[0], SHORT_HELD), None);
+        assert_eq!(short_threads(16384, 4, &[0], SHORT_HELD), None);
+        assert_eq!(short_threads(4097, 4, &[0], SHORT_HELD), None);
+        assert_eq!(short_threads(4096, 4, &[0, 8], SHORT_HELD), None);
+        assert_eq!(short_threads(5, 4, &[0], SHORT_HELD), None);
+        // LayerNorm over 16-bit storage holds 2 packets per thread: 256 threads for 4096
+        // columns, rows up to 8192 columns.
+        assert_eq!(
+            short_threads(4096, 2, &[0], LAYER_NORM_SHORT_HELD_16BIT),
+            Some(256)
+        );
+        assert_eq!(
+            short_threads(8192, 2, &[0], LAYER_NORM_SHORT_HELD_16BIT),
+            Some(512)
+        );
+        assert_eq!(
+            short_threads(8200, 2, &[0], LAYER_NORM_SHORT_HELD_16BIT),
+            None
+        );
     }
 }
