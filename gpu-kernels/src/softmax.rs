@@ -251,7 +251,7 @@ fn softmax_split_body<E: Elem>(
         };
         if log {
             let ln_s = math::log(big_s);
-            sp.for_each::<SPLIT_GROUP>(|q, w| {
+            sp.for_each_refill::<SPLIT_GROUP>(|q, w| {
                 let v = E::unpack(w);
                 let r = gpu::unroll::array(|k| (v[k] - big_m) - ln_s);
                 sp.store(out, q, E::pack(r));
@@ -268,7 +268,7 @@ fn softmax_split_body<E: Elem>(
             } else {
                 math::exp(mb - big_m) / big_s
             };
-            sp.for_each::<SPLIT_GROUP>(|q, w| {
+            sp.for_each_refill::<SPLIT_GROUP>(|q, w| {
                 let v = E::unpack(w);
                 let r = gpu::unroll::array(|k| {
                     if dead {
