@@ -7,8 +7,7 @@
 //! are `cols` long (a mismatch traps; the host checks first).
 use crate::elem::Elem;
 use crate::rows::{
-    ColParam, LAYER_NORM_SHORT_HELD_16BIT, Part, SHORT_HELD, ShortRow, addr_of, block_sum,
-    cluster_rows, fold_all,
+    ColParam, Part, SHORT_HELD, ShortRow, addr_of, block_sum, cluster_rows, fold_all,
 };
 use gpukit_device::{
     self as gpu, DynamicShared, Manual, OutSlice, Packets, async_copy, dynamic_shared, kernel, math,
@@ -250,10 +249,7 @@ fn layer_norm_short_body<E: Elem, const H: usize>(
         });
         let rstd = 1.0 / math::sqrt(block_sum(m2) / cols as f32 + eps);
         r.write(out, |c, v| {
-            let (wv, bv) = (
-                w.packet_in_order(c / E::PER, c),
-                b.packet_in_order(c / E::PER, c),
-            );
+            let (wv, bv) = (w.packet(c / E::PER, c), b.packet(c / E::PER, c));
             let mut y = [0.0f32; 8];
             for k in 0..E::PER {
                 y[k] = math::fma((v[k] - mean) * rstd, wv[k], bv[k]);
@@ -298,8 +294,7 @@ fn rms_norm_short_body<E: Elem, const H: usize>(
     }
 }
 
-/// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread, or
-/// [`LAYER_NORM_SHORT_HELD_16BIT`] for 16-bit storage; one block per row; see
+/// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread, one block per row; see
 /// [`ShortRow`] for what the host checks), as [`layer_norm_rows`].
 #[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn layer_norm_short<T: Elem>(
@@ -312,13 +307,7 @@ pub fn layer_norm_short<T: Elem>(
     mut out: OutSlice<T, Manual>,
 ) {
     let dims = (rows as usize, cols as usize);
-    if T::PER == 8 {
-        layer_norm_short_body::<T, LAYER_NORM_SHORT_HELD_16BIT>(
-            x, dims, weight, bias, eps, &mut out,
-        );
-    } else {
-        layer_norm_short_body::<T, SHORT_HELD>(x, dims, weight, bias, eps, &mut out);
-    }
+    layer_norm_short_body::<T, SHORT_HELD>(x, dims, weight, bias, eps, &mut out);
 }
 
 /// RMSNorm of rows held in registers, as [`rms_norm_rows`].

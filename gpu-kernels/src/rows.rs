@@ -264,11 +264,6 @@ fn put_packet<E: Elem>(out: &mut OutSlice<E, Manual>, i: usize, w: [u32; 4]) {
 /// choice, 256 threads for a 4096-column f32 row).
 pub const SHORT_HELD: usize = 4;
 
-/// Packets each thread of `layer_norm_short` holds for 16-bit storage: 2 (256 threads for a
-/// 4096-column bf16 row). At 4, the 32 unpacked values, the weight and the bias took 90
-/// registers (five resident 128-thread blocks) or spilled at a 64-register cap.
-pub const LAYER_NORM_SHORT_HELD_16BIT: usize = 2;
-
 /// Most threads per block of the `*_short` row kernels (their `launch_bounds`): at 1024 the
 /// 64-register cap made two instances spill; at 512 none does. Rows of up to
 /// `SHORT_HELD · SHORT_THREADS_MAX` packets (8192 f32 or 16384 bf16 columns) qualify.
@@ -406,17 +401,6 @@ impl<'a, E: Elem> ColParam<'a, E> {
                 }
                 r
             }
-        }
-    }
-
-    /// As [`Self::packet`], loaded in program order ([`Packets::get_in_order`]): one packet's
-    /// registers at a time in a write pass, instead of every slot's at once.
-    #[inline(always)]
-    pub fn packet_in_order(&self, q: usize, first_col: usize) -> [f32; 8] {
-        match (&self.packets, self.v.is_empty()) {
-            (_, true) => [self.default; 8],
-            (Some(p), false) => E::unpack(p.get_in_order(q)),
-            (None, false) => self.packet(q, first_col),
         }
     }
 

@@ -10,9 +10,8 @@
 //!
 //! Weights and biases are optional (`None`: weight 1, bias 0).
 use super::matrix::Shape;
-use super::softmax::{LAYER_NORM_SHORT_HELD_16BIT, RowPlan, row_launch, row_plan};
+use super::softmax::{RowPlan, row_launch, row_plan};
 use super::{Library, invalid};
-use crate::kernels::consts::rows::SHORT_HELD;
 use crate::kernels::{
     AddRmsNormRowsInstance, CrossEntropyInstance, LayerNormRowsInstance, LayerNormShortInstance,
     LogSoftmaxRowsInstance, LogSoftmaxShortInstance, LogSoftmaxSplitInstance, RmsNormRowsInstance,
@@ -113,13 +112,7 @@ impl Library {
         let (rows, cols) = (shape.rows as u64, shape.cols as u64);
         let k = &self.kernels;
         let addrs = [x.device_ptr(), out.device_ptr()];
-        // The 16-bit instance holds fewer packets per thread (see the constant).
-        let held = if std::mem::size_of::<T>() == 2 {
-            LAYER_NORM_SHORT_HELD_16BIT
-        } else {
-            SHORT_HELD
-        };
-        match row_plan::<T>(self, shape, &addrs, held) {
+        match row_plan::<T>(self, shape, &addrs) {
             RowPlan::Short(cfg) => k
                 .layer_norm_short
                 .launch_with(s, &cfg, x, rows, cols, w, b, eps, out),
@@ -148,7 +141,7 @@ impl Library {
         let (rows, cols) = (shape.rows as u64, shape.cols as u64);
         let k = &self.kernels;
         let addrs = [x.device_ptr(), out.device_ptr()];
-        match row_plan::<T>(self, shape, &addrs, SHORT_HELD) {
+        match row_plan::<T>(self, shape, &addrs) {
             RowPlan::Short(cfg) => k
                 .rms_norm_short
                 .launch_with(s, &cfg, x, rows, cols, w, eps, out),

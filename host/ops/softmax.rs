@@ -11,7 +11,6 @@
 use super::Library;
 use super::matrix::Shape;
 use super::rows::RowElem;
-pub(super) use crate::kernels::consts::rows::LAYER_NORM_SHORT_HELD_16BIT;
 use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX};
 use crate::runtime::{ClusterDims, DeviceSlice, KernelFn, LaunchConfig, Result, Stream};
 
@@ -68,7 +67,7 @@ impl Library {
                 }
             };
         }
-        match (row_plan::<T>(self, shape, &addrs, SHORT_HELD), kind) {
+        match (row_plan::<T>(self, shape, &addrs), kind) {
             (RowPlan::Short(cfg), SoftmaxKind::Softmax) => {
                 k.softmax_short.launch_with(s, &cfg, a, rows, cols, out)
             }
@@ -95,11 +94,10 @@ pub(super) enum RowPlan {
 
 /// The short kernel when every row fits in one block's registers and every buffer (`addrs`)
 /// starts 16-byte aligned with rows a whole number of packets; the general engine otherwise.
-/// Threads: one per `held` packets (the kernel's packets per thread, [`SHORT_HELD`] for most),
-/// a multiple of 32 (256 for a 4096-column f32 row).
-pub(super) fn row_plan<T>(lib: &Library, shape: Shape, addrs: &[u64], held: usize) -> RowPlan {
+/// Threads: one per [`SHORT_HELD`] packets, a multiple of 32 (256 for a 4096-column f32 row).
+pub(super) fn row_plan<T>(lib: &Library, shape: Shape, addrs: &[u64]) -> RowPlan {
     let elem = std::mem::size_of::<T>();
-    match short_threads(shape.cols, elem, addrs, held) {
+    match short_threads(shape.cols, elem, addrs) {
         Some(threads) => {
             let grid = shape.rows.min(lib.gpu.props().max_grid_dim[0] as usize) as u32;
             RowPlan::Short(LaunchConfig::linear(grid, threads))
@@ -110,12 +108,12 @@ pub(super) fn row_plan<T>(lib: &Library, shape: Shape, addrs: &[u64], held: usiz
 
 /// Threads per block of the register-resident kernels for rows of `cols` elements of `elem`
 /// bytes, or `None` when a row does not qualify (see [`row_plan`]).
-fn short_threads(cols: usize, elem: usize, addrs: &[u64], held: usize) -> Option<u32> {
+fn short_threads(cols: usize, elem: usize, addrs: &[u64]) -> Option<u32> {
     let row_bytes = cols.saturating_mul(elem);
     let packets = row_bytes / 16;
     let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
-    (aligned && packets <= held * SHORT_THREADS_MAX)
-        .then(|| (packets.div_ceil(held).div_ceil(32) * 32).max(32) as u32)
+    (aligned && packets <= SHORT_HELD * SHORT_THREADS_MAX)
+        .then(|| (packets.div_ceil(SHORT_HELD).div_ceil(32) * 32).max(32) as u32)
 }
 
 /// Largest cluster the split engine uses (portable on every sm_90 part).
@@ -153,7 +151,8 @@ impl SplitPlan {
 /// packets with every buffer (`addrs`) 16-byte aligned, split over the smallest cluster whose
 /// per-block share fits one block's shared memory (measured on the H200 at 2048 × 151936: a
 /// single-buffered share on few blocks beat double-buffered ones on more), double-buffered when
-/// two shares fit; a thread per 8 packets of the share (128 to 1024 threads).
+/// two shares fit; a thread per 8 packets of the share (128 to 1024 threads, 512 for f32 rows
+/// over a cluster).
 /// `None` (the general engine) for other rows and for shares past 8 blocks' shared memory.
 pub(super) fn split_plan(
     lib: &Library,
@@ -183,7 +182,11 @@ fn split_plan_for(cols: usize, elem: usize, addrs: &[u64], cap: usize) -> Option
     }
     let per = packets.div_ceil(cluster);
     let bufs = if 2 * per <= cap { 2 } else { 1 };
-    let threads = (per.div_ceil(8).div_ceil(32) * 32).clamp(128, 1024);
+    // f32 rows over a cluster: at most 512 threads (measured at 2048 × 151936, 4 blocks of 152
+    // KB: 512 threads 1.151 ms, 1024 threads 1.213; bf16's 2 blocks of the same share: 1024
+    // threads 0.573, 512 threads 0.585).
+    let most = if elem == 4 && cluster > 1 { 512 } else { 1024 };
+    let threads = (per.div_ceil(8).div_ceil(32) * 32).clamp(128, most);
     Some(SplitPlan {
         cluster: cluster as u32,
         threads: threads as u32,
@@ -207,9 +210,7 @@ pub(super) fn row_launch(lib: &Library, shape: Shape, elem: usize) -> LaunchConf
 
 #[cfg(test)]
 mod tests {
-    use super::{
-        LAYER_NORM_SHORT_HELD_16BIT, SHORT_HELD, SplitPlan, short_threads, split_plan_for,
-    };
+    use super::{SplitPlan, short_threads, split_plan_for};
 
     #[test]
     fn long_aligned_rows_split_over_the_smallest_cluster_that_holds_them() {
@@ -225,7 +226,7 @@ mod tests {
         // Vocabulary rows: f32 over 4 blocks (152 KB each), bf16 over 2.
         assert_eq!(
             split_plan_for(151_936, 4, &[0, 256], cap),
-            plan(4, 1024, 151_936)
+            plan(4, 512, 151_936)
         );
         assert_eq!(
             split_plan_for(151_936, 2, &[0], cap),
@@ -243,7 +244,7 @@ mod tests {
         // At 8 blocks' capacity and one packet past it.
         assert_eq!(
             split_plan_for(8 * cap * 4, 4, &[0], cap),
-            plan(8, 1024, cap as u32 * 16)
+            plan(8, 512, cap as u32 * 16)
         );
         assert_eq!(split_plan_for(8 * cap * 4 + 4, 4, &[0], cap), None);
         // Register rows, odd widths and misaligned buffers are not split.
@@ -256,30 +257,16 @@ mod tests {
     #[test]
     fn short_rows_are_aligned_whole_packets_that_fit_one_block() {
         // 4096 f32 columns: 1024 packets, 4 per thread (the measured-best plan).
-        assert_eq!(short_threads(4096, 4, &[0, 256], SHORT_HELD), Some(256));
-        assert_eq!(short_threads(4096, 2, &[0, 256], SHORT_HELD), Some(128));
-        assert_eq!(short_threads(8192, 4, &[0], SHORT_HELD), Some(512));
-        assert_eq!(short_threads(16384, 2, &[0], SHORT_HELD), Some(512));
-        assert_eq!(short_threads(1000, 2, &[0], SHORT_HELD), Some(32));
+        assert_eq!(short_threads(4096, 4, &[0, 256]), Some(256));
+        assert_eq!(short_threads(4096, 2, &[0, 256]), Some(128));
+        assert_eq!(short_threads(8192, 4, &[0]), Some(512));
+        assert_eq!(short_threads(16384, 2, &[0]), Some(512));
+        assert_eq!(short_threads(1000, 2, &[0]), Some(32));
         // One packet too many, a partial packet, a misaligned buffer: the general engine.
-        assert_eq!(short_threads(8196, 4, &[0], SHORT_HELD), None);
-        assert_eq!(short_threads(16384, 4, &[0], SHORT_HELD), None);
-        assert_eq!(short_threads(4097, 4, &[0], SHORT_HELD), None);
-        assert_eq!(short_threads(4096, 4, &[0, 8], SHORT_HELD), None);
-        assert_eq!(short_threads(5, 4, &[0], SHORT_HELD), None);
-        // LayerNorm over 16-bit storage holds 2 packets per thread: 256 threads for 4096
-        // columns, rows up to 8192 columns.
-        assert_eq!(
-            short_threads(4096, 2, &[0], LAYER_NORM_SHORT_HELD_16BIT),
-            Some(256)
-        );
-        assert_eq!(
-            short_threads(8192, 2, &[0], LAYER_NORM_SHORT_HELD_16BIT),
-            Some(512)
-        );
-        assert_eq!(
-            short_threads(8200, 2, &[0], LAYER_NORM_SHORT_HELD_16BIT),
-            None
-        );
+        assert_eq!(short_threads(8196, 4, &[0]), None);
+        assert_eq!(short_threads(16384, 4, &[0]), None);
+        assert_eq!(short_threads(4097, 4, &[0]), None);
+        assert_eq!(short_threads(4096, 4, &[0, 8]), None);
+        assert_eq!(short_threads(5, 4, &[0]), None);
     }
 }

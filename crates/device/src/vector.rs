@@ -45,27 +45,6 @@ pub(crate) unsafe fn ld_nc_v4_bits(p: *const u32) -> [u32; 4] {
     [a, b, c, d]
 }
 
-/// One `ld.global.v4.b32` that stays in program order with the thread's other memory accesses
-/// (not `pure`: the compiler neither hoists it above earlier stores nor merges two of them),
-/// through the coherent path, which `ptxas` does not move above stores either.
-///
-/// # Safety
-/// `p` is 16-byte aligned and the 16 bytes from it are global memory valid for reads.
-#[inline(always)]
-unsafe fn ld_ordered_v4_bits(p: *const u32) -> [u32; 4] {
-    let (a, b, c, d): (u32, u32, u32, u32);
-    // SAFETY: the caller's contract.
-    unsafe {
-        crate::__device_asm!(
-            "ld.global.v4.b32 {{{a}, {b}, {c}, {d}}}, [{p}];",
-            a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
-            p = in(reg64) p,
-            options(readonly, nostack, preserves_flags),
-        );
-    }
-    [a, b, c, d]
-}
-
 /// Four words as `T`s, from one [`ld_nc_v4_bits`].
 ///
 /// # Safety
@@ -259,17 +238,6 @@ impl<'a, T: Copy> Packets<'a, T> {
         // SAFETY: an in-bounds, 16-byte aligned packet of a kernel input, which no thread
         // writes during the launch.
         unsafe { ld_nc_v4::<u32>(p) }
-    }
-
-    /// Packet `q` as [`Self::get`], but loaded where it is written in the program: after this
-    /// thread's earlier stores, and not merged with another load of it. For values read in the
-    /// middle of a stream of stores (per-column parameters in a row kernel's write pass), where
-    /// loading all of them up front would hold many registers at once.
-    #[inline(always)]
-    pub fn get_in_order(&self, q: usize) -> [u32; 4] {
-        let p = &self.packets[q] as *const Packet as *const u32;
-        // SAFETY: an in-bounds, 16-byte aligned packet of a kernel input.
-        unsafe { ld_ordered_v4_bits(p) }
     }
 
     /// The elements after the last whole packet (fewer than `PER`).
