@@ -299,10 +299,11 @@ fn rms_norm_short_body<E: Elem, const H: usize>(
     }
 }
 
-/// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread, one block per row; see
-/// [`ShortRow`] for what the host checks; `weight` and `bias` empty or 16-byte aligned, which
-/// the host checks too: otherwise the kernel writes nothing), as [`layer_norm_rows`]. `launch_bounds(512, 2)` caps it at 64 registers: the bf16
-/// instance took 90 without the cap (five resident 128-thread blocks instead of eight).
+/// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread, one block per row;
+/// see [`ShortRow`] for what the host checks; `weight` and `bias` empty or 16-byte aligned,
+/// which the host checks too: otherwise the kernel writes nothing), as [`layer_norm_rows`].
+/// `launch_bounds(512, 2)` caps it at 64 registers: the bf16 instance took 90 without the cap
+/// (five resident 128-thread blocks instead of eight).
 #[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512, 2))]
 pub fn layer_norm_short<T: Elem>(
     x: &[T],
