@@ -10,8 +10,8 @@
 //! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
 //! the row's `(M, S)`, then write `e^(x - m_t) · (e^(m_t - M) / S)` or `(x - M) - ln S`. One
-//! exponential per element for f32 softmax in every engine (`math::exp_sfu`, ≤ 2 ulp, seven
-//! instructions; the register kernel keeps it in place of `x`), two cheap ones for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
+//! `math::exp_sfu` (≤ 2 ulp, seven instructions) per element and pass for f32 in every engine
+//! (the register kernel computes it twice, the others once), the 16-bit one for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
 use crate::rows::{
     Part, SHORT_HELD, ShortRow, Split, addr_of, block_max_nan, block_sum, cluster_rows, fold_all,
