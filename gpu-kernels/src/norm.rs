@@ -228,6 +228,11 @@ fn layer_norm_short_body<E: Elem, const H: usize>(
         ColParam::new(weight, cols, 0, 1.0),
         ColParam::new(bias, cols, 0, 0.0),
     );
+    // Checked once, here, so that the loop has no scalar path for the parameters (the host
+    // launches only aligned ones; otherwise nothing is written).
+    if !(w.is_packed() && b.is_packed()) {
+        return;
+    }
     let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
     while row < rows {
         let Some(r) = ShortRow::<H>::load(x, row, cols) else {
@@ -249,7 +254,7 @@ fn layer_norm_short_body<E: Elem, const H: usize>(
         });
         let rstd = 1.0 / math::sqrt(block_sum(m2) / cols as f32 + eps);
         r.write(out, |c, v| {
-            let (wv, bv) = (w.packet(c / E::PER, c), b.packet(c / E::PER, c));
+            let (wv, bv) = (w.aligned_packet(c / E::PER), b.aligned_packet(c / E::PER));
             let mut y = [0.0f32; 8];
             for k in 0..E::PER {
                 y[k] = math::fma((v[k] - mean) * rstd, wv[k], bv[k]);
@@ -294,9 +299,12 @@ fn rms_norm_short_body<E: Elem, const H: usize>(
     }
 }
 
-/// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread, one block per row; see
-/// [`ShortRow`] for what the host checks), as [`layer_norm_rows`].
-#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512))]
+/// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread, one block per row;
+/// see [`ShortRow`] for what the host checks; `weight` and `bias` empty or 16-byte aligned,
+/// which the host checks too: otherwise the kernel writes nothing), as [`layer_norm_rows`].
+/// `launch_bounds(512, 2)` caps it at 64 registers: the bf16 instance took 90 without the cap
+/// (five resident 128-thread blocks instead of eight).
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512, 2))]
 pub fn layer_norm_short<T: Elem>(
     x: &[T],
     rows: u64,

@@ -10,8 +10,8 @@
 //! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
 //! the row's `(M, S)`, then write `e^(x - m_t) · (e^(m_t - M) / S)` or `(x - M) - ln S`. One
-//! exponential per element for f32 softmax (the accurate `math::exp`, ≤ 1 ulp), two cheap ones
-//! for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
+//! `math::exp_sfu` (≤ 2 ulp, seven instructions) per element and pass for f32 in every engine
+//! (the register kernel computes it twice, the others once), the 16-bit one for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
 use crate::rows::{
     Part, SHORT_HELD, ShortRow, Split, addr_of, block_max_nan, block_sum, cluster_rows, fold_all,
@@ -56,7 +56,7 @@ fn softmax_rows_body<E: Elem>(
                 let v = part.values(q, &smem);
                 let mut e = [0.0f32; 8];
                 for k in 0..E::PER {
-                    e[k] = E::exp(v[k] - m);
+                    e[k] = row_exp::<E>(v[k] - m);
                     s += e[k];
                 }
                 if keep {
@@ -64,7 +64,7 @@ fn softmax_rows_body<E: Elem>(
                 }
             }
             for c in part.my_scalars() {
-                s += E::exp(part.value(c) - m);
+                s += row_exp::<E>(part.value(c) - m);
             }
         }
         let [big_m, big_s] = fold_all([m, s], merge);
@@ -80,19 +80,31 @@ fn softmax_rows_body<E: Elem>(
                     let e = if keep && part.is_staged(q) {
                         v[k]
                     } else {
-                        E::exp(v[k] - m)
+                        row_exp::<E>(v[k] - m)
                     };
                     r[k] = e * factor;
                 }
                 part.store_packet(out, q, E::pack(r));
             }
             for c in part.my_scalars() {
-                part.store(out, c, E::exp(part.value(c) - m) * factor);
+                part.store(out, c, row_exp::<E>(part.value(c) - m) * factor);
             }
         }
         // The next row restages shared memory: everyone must be done reading this one.
         gpu::sync_threads();
         row += step;
+    }
+}
+
+/// `e^x` per element of a row: [`math::exp_sfu`] for f32 (≤ 2 ulp in seven instructions
+/// without a branch, against sixteen and a branch for [`math::exp`]: the exponential is most of
+/// a softmax's instructions), the storage type's own for 16-bit storage.
+#[inline(always)]
+fn row_exp<E: Elem>(x: f32) -> f32 {
+    if E::PER == 4 {
+        math::exp_sfu(x)
+    } else {
+        E::exp(x)
     }
 }
 
@@ -119,15 +131,15 @@ fn softmax_short_body<E: Elem, const H: usize>(
         });
         let m = block_max_nan(m);
         let mut s = 0.0f32;
-        // The write pass recomputes e^(x - M) rather than keeping it: keeping it for f32 needed
-        // 82 registers without spills (3 resident blocks instead of 4: 0.90 ms against 0.57 at
-        // 65536 × 4096), and the exponential costs nothing in a memory-bound kernel.
+        // The write pass recomputes e^(x - M) rather than keeping it: keeping it (in place of x)
+        // made f32 ptxas schedule 85 registers (two resident blocks), or spill 28 bytes at a
+        // 64-register cap, and the exponential (`math::exp_sfu` for f32) is seven instructions.
         gpu::unroll::each::<H>(|i| {
             if r.slot(i).is_some() {
                 let v = E::unpack(r.w[i]);
                 gpu::unroll::each::<8>(|k| {
                     if k < E::PER {
-                        s += E::exp(v[k] - m);
+                        s += row_exp::<E>(v[k] - m);
                     }
                 });
             }
@@ -141,7 +153,7 @@ fn softmax_short_body<E: Elem, const H: usize>(
             r.write(out, |_, v| {
                 gpu::unroll::array(|k| {
                     if k < E::PER {
-                        E::exp(v[k] - m) * inv
+                        row_exp::<E>(v[k] - m) * inv
                     } else {
                         0.0
                     }
@@ -183,18 +195,6 @@ pub fn log_softmax_rows<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlic
 /// Packets per group in the split kernels' passes (loads issued together).
 const SPLIT_GROUP: usize = 4;
 
-/// `e^x` per element in the split kernels: branch-free for f32 ([`math::exp_uniform`], the
-/// same ≤ 1 ulp as [`math::exp`]) so that a group's exponentials interleave; the storage type's
-/// own for 16-bit storage.
-#[inline(always)]
-fn exp_split<E: Elem>(x: f32) -> f32 {
-    if E::PER == 4 {
-        math::exp_uniform(x)
-    } else {
-        E::exp(x)
-    }
-}
-
 /// Softmax (or log-softmax) on the split engine ([`Split`]): per row, the block's maximum
 /// `M_b` and `S_b = Σ e^(x - M_b)` over its share in shared memory (two cheap block reductions;
 /// f32 softmax keeps the exponentials there), one fold of the blocks' `(M_b, S_b)` pairs over
@@ -229,7 +229,7 @@ fn softmax_split_body<E: Elem>(
         if !dead {
             sp.for_each::<SPLIT_GROUP>(|q, w| {
                 let v = E::unpack(w);
-                let e: [f32; 8] = gpu::unroll::array(|k| exp_split::<E>(v[k] - mb));
+                let e: [f32; 8] = gpu::unroll::array(|k| row_exp::<E>(v[k] - mb));
                 for ek in e.iter().take(E::PER) {
                     s += *ek;
                 }
@@ -251,7 +251,7 @@ fn softmax_split_body<E: Elem>(
         };
         if log {
             let ln_s = math::log(big_s);
-            sp.for_each::<SPLIT_GROUP>(|q, w| {
+            sp.for_each_refill::<SPLIT_GROUP>(|q, w| {
                 let v = E::unpack(w);
                 let r = gpu::unroll::array(|k| (v[k] - big_m) - ln_s);
                 sp.store(out, q, E::pack(r));
@@ -268,7 +268,7 @@ fn softmax_split_body<E: Elem>(
             } else {
                 math::exp(mb - big_m) / big_s
             };
-            sp.for_each::<SPLIT_GROUP>(|q, w| {
+            sp.for_each_refill::<SPLIT_GROUP>(|q, w| {
                 let v = E::unpack(w);
                 let r = gpu::unroll::array(|k| {
                     if dead {
@@ -276,7 +276,7 @@ fn softmax_split_body<E: Elem>(
                     } else if keep {
                         v[k] * factor
                     } else {
-                        exp_split::<E>(v[k] - mb) * factor
+                        row_exp::<E>(v[k] - mb) * factor
                     }
                 });
                 sp.store(out, q, E::pack(r));

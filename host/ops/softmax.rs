@@ -151,7 +151,8 @@ impl SplitPlan {
 /// packets with every buffer (`addrs`) 16-byte aligned, split over the smallest cluster whose
 /// per-block share fits one block's shared memory (measured on the H200 at 2048 × 151936: a
 /// single-buffered share on few blocks beat double-buffered ones on more), double-buffered when
-/// two shares fit; a thread per 8 packets of the share (128 to 1024 threads).
+/// two shares fit; a thread per 8 packets of the share (128 to 1024 threads, 512 for f32 rows
+/// over a cluster).
 /// `None` (the general engine) for other rows and for shares past 8 blocks' shared memory.
 pub(super) fn split_plan(
     lib: &Library,
@@ -181,7 +182,11 @@ fn split_plan_for(cols: usize, elem: usize, addrs: &[u64], cap: usize) -> Option
     }
     let per = packets.div_ceil(cluster);
     let bufs = if 2 * per <= cap { 2 } else { 1 };
-    let threads = (per.div_ceil(8).div_ceil(32) * 32).clamp(128, 1024);
+    // f32 rows over a cluster: at most 512 threads (measured at 2048 × 151936, 4 blocks of 152
+    // KB: 512 threads 1.151 ms, 1024 threads 1.213; bf16's 2 blocks of the same share: 1024
+    // threads 0.573, 512 threads 0.585).
+    let most = if elem == 4 && cluster > 1 { 512 } else { 1024 };
+    let threads = (per.div_ceil(8).div_ceil(32) * 32).clamp(128, most);
     Some(SplitPlan {
         cluster: cluster as u32,
         threads: threads as u32,
@@ -221,7 +226,7 @@ mod tests {
         // Vocabulary rows: f32 over 4 blocks (152 KB each), bf16 over 2.
         assert_eq!(
             split_plan_for(151_936, 4, &[0, 256], cap),
-            plan(4, 1024, 151_936)
+            plan(4, 512, 151_936)
         );
         assert_eq!(
             split_plan_for(151_936, 2, &[0], cap),
@@ -239,7 +244,7 @@ mod tests {
         // At 8 blocks' capacity and one packet past it.
         assert_eq!(
             split_plan_for(8 * cap * 4, 4, &[0], cap),
-            plan(8, 1024, cap as u32 * 16)
+            plan(8, 512, cap as u32 * 16)
         );
         assert_eq!(split_plan_for(8 * cap * 4 + 4, 4, &[0], cap), None);
         // Register rows, odd widths and misaligned buffers are not split.

@@ -2,7 +2,7 @@
 use gpukit_device::{OutSlice, kernel, math};
 
 /// Function ids of [`math_eval`], in order (the host test uses the same table).
-pub const FUNCS: [&str; 22] = [
+pub const FUNCS: [&str; 23] = [
     "exp",
     "exp_fast",
     "exp2",
@@ -25,6 +25,7 @@ pub const FUNCS: [&str; 22] = [
     "rsqrt_fast",
     "sqrt",
     "sqrt_fast",
+    "exp_sfu",
 ];
 
 /// `out[i] = f(x[i])` for function number `func` of [`FUNCS`].
@@ -54,7 +55,8 @@ pub fn math_eval(x: &[f32], mut out: OutSlice<f32>, func: u32) {
             18 => math::rsqrt(v),
             19 => math::rsqrt_fast(v),
             20 => math::sqrt(v),
-            _ => math::sqrt_fast(v),
+            21 => math::sqrt_fast(v),
+            _ => math::exp_sfu(v),
         };
     }
 }
