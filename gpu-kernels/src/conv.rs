@@ -465,93 +465,53 @@ fn conv_body<
         }
         cp_async_commit();
         let st = smem + (read * stage_bytes) as u32;
-        unroll!(ks in [0, 1, 2, 3] {
-            if ks < KB / 32 {
-                let mut af = [[0u32; 4]; MI];
-                unroll!(mi in [0, 1, 2, 3] {
-                    if mi < MI {
-                        let row = wm * MI * 16 + mi * 16 + lane % 16;
-                        let off = tile_off(KB, row, ks * 2 + lane / 16);
-                        // SAFETY: a 16-byte aligned chunk of the stage's A tile (row < bm,
-                        // chunk < KB / 16), inside the checked dynamic shared memory; the whole
-                        // warp executes this (uniform loop bounds, no divergent branch around
-                        // the K loop).
-                        af[mi] = unsafe { mma::ldmatrix_x4(st + off as u32) };
-                    }
-                });
-                let mut bf = [[0u32; 2]; NI];
-                unroll!(nj in [0, 1, 2, 3] {
-                    if nj < NI / 2 {
-                        let row = wn * NI * 8 + nj * 16 + lane % 8 + 8 * (lane / 16);
-                        let off = a_stage + tile_off(KB, row, ks * 2 + (lane / 8) % 2);
-                        // SAFETY: as for A, in the stage's B tile (row < bn).
-                        let r = unsafe { mma::ldmatrix_x4(st + off as u32) };
-                        bf[2 * nj] = [r[0], r[1]];
-                        bf[2 * nj + 1] = [r[2], r[3]];
-                    }
-                });
-                unroll!(mi in [0, 1, 2, 3] {
-                    unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
-                        if mi < MI && ni < NI {
-                            // SAFETY: the whole warp executes this (converged, see above).
-                            acc[mi][ni] = unsafe { T::mma_step(af[mi], bf[ni], acc[mi][ni]) };
-                        }
-                    });
-                });
-            }
-        });
+        // SAFETY: the stage's A tile (bm rows) at `st` and its B tile (bn rows) right after it
+        // lie inside the dynamic shared memory checked at entry, landed (wait + barrier above);
+        // the loop bounds are uniform, so the whole warp is converged here.
+        unsafe { mma_slice::<T, MI, NI, KB>(st, st + a_stage as u32, wm, wn, lane, &mut acc) };
         read = if read + 1 == STAGES { 0 } else { read + 1 };
         write = if write + 1 == STAGES { 0 } else { write + 1 };
     }
     cp_async_wait::<0>();
 
-    // Epilogue: acc[mi][ni] holds rows g and g + 8, columns 2t and 2t + 1 of MMA tile (mi, ni).
-    // Column pairs outermost, so that each lane reads its two bias values once for its MI × 2
-    // rows (not once per row); bias and residual through the read-only path.
+    // Epilogue: the fused one ([`store_tile`]), or with split-K the raw f32 partials into this
+    // z-slice of the workspace (`conv_reduce` adds them up and applies the epilogue).
     let split = !ws.is_empty();
     let row_w = m0 + wm * MI * 16 + lane / 4;
     let col_w = n0 + wn * NI * 8 + (lane % 4) * 2;
     let ws_base = z * m_total * g.k;
-    let (bias, res) = (Input::new(bias), Input::new(res));
-    let has_res = !res.is_empty();
+    if !split {
+        // SAFETY: this block's tile (rows m0.., columns n0..) belongs to it alone; within it,
+        // each lane stores only its own fragment positions.
+        unsafe {
+            store_tile::<T, MI, NI>(
+                &mut out,
+                &acc,
+                (row_w, col_w),
+                (m_total, g.k),
+                &Input::new(bias),
+                &Input::new(res),
+                relu,
+            )
+        };
+        return;
+    }
     unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
         let col = col_w + ni * 8;
         if ni < NI && col < g.k {
             let two = col + 1 < g.k;
-            let b = if split {
-                [0.0; 2]
-            } else {
-                [bias.get(col), if two { bias.get(col + 1) } else { 0.0 }]
-            };
             unroll!(mi in [0, 1, 2, 3] {
                 unroll!(h in [0, 1] {
                     let row = row_w + mi * 16 + h * 8;
                     if mi < MI && row < m_total {
-                        let i = row * g.k + col;
-                        let v = [acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]];
-                        if split {
-                            // SAFETY: (row, col..col + 2) of z-slice `z` belongs to this lane of
-                            // this warp of this block alone (blocks own disjoint tiles per z).
-                            unsafe {
-                                *ws.claim_mut(ws_base + i) = v[0];
-                                if two {
-                                    *ws.claim_mut(ws_base + i + 1) = v[1];
-                                }
+                        let i = ws_base + row * g.k + col;
+                        // SAFETY: (row, col..col + 2) of z-slice `z` belongs to this lane of
+                        // this warp of this block alone (blocks own disjoint tiles per z).
+                        unsafe {
+                            *ws.claim_mut(i) = acc[mi][ni][2 * h];
+                            if two {
+                                *ws.claim_mut(i + 1) = acc[mi][ni][2 * h + 1];
                             }
-                        } else {
-                            let f = |j: usize| {
-                                let mut y = v[j] + b[j];
-                                if has_res {
-                                    y += res.get(i + j).to_f32();
-                                }
-                                if relu && y < 0.0 { 0.0 } else { y }
-                            };
-                            let y0 = f(0);
-                            let y1 = if two { f(1) } else { 0.0 };
-                            // SAFETY: as above, for the output.
-                            unsafe {
-                                store_pair(&mut out, i, two, T::from_f32(y0), T::from_f32(y1))
-                            };
                         }
                     }
                 });
@@ -787,7 +747,6 @@ fn conv_resident_body<
         cp_async_commit();
     }
     let (bias, res) = (Input::new(bias), Input::new(res));
-    let has_res = !res.is_empty();
     let mut acc = [[[0.0f32; 4]; NI]; MI];
     let mut read = 0usize;
     let mut write = STAGES - 1;
@@ -808,39 +767,10 @@ fn conv_resident_body<
         cp_async_commit();
         let st = smem + (read * a_stage) as u32;
         let sb = smem + (slab + slice * b_slice) as u32;
-        unroll!(ks in [0, 1, 2, 3] {
-            if ks < KB / 32 {
-                let mut af = [[0u32; 4]; MI];
-                unroll!(mi in [0, 1, 2, 3] {
-                    if mi < MI {
-                        let row = wm * MI * 16 + mi * 16 + lane % 16;
-                        let off = tile_off(KB, row, ks * 2 + lane / 16);
-                        // SAFETY: a 16-byte chunk of the stage's A tile (row < bm) inside the
-                        // checked shared memory; the whole warp executes this (uniform bounds).
-                        af[mi] = unsafe { mma::ldmatrix_x4(st + off as u32) };
-                    }
-                });
-                let mut bf = [[0u32; 2]; NI];
-                unroll!(nj in [0, 1, 2, 3] {
-                    if nj < NI / 2 {
-                        let row = wn * NI * 8 + nj * 16 + lane % 8 + 8 * (lane / 16);
-                        let off = tile_off(KB, row, ks * 2 + (lane / 8) % 2);
-                        // SAFETY: as for A, in slab slice `slice` (row < bn, slice < nt).
-                        let r = unsafe { mma::ldmatrix_x4(sb + off as u32) };
-                        bf[2 * nj] = [r[0], r[1]];
-                        bf[2 * nj + 1] = [r[2], r[3]];
-                    }
-                });
-                unroll!(mi in [0, 1, 2, 3] {
-                    unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
-                        if mi < MI && ni < NI {
-                            // SAFETY: the whole warp executes this (converged, see above).
-                            acc[mi][ni] = unsafe { T::mma_step(af[mi], bf[ni], acc[mi][ni]) };
-                        }
-                    });
-                });
-            }
-        });
+        // SAFETY: the stage's A tile (bm rows) at `st` and slab slice `slice` (bn rows, slice <
+        // nt) at `sb` lie inside the dynamic shared memory checked at entry, landed (wait +
+        // barrier above); the loop bounds are uniform, so the whole warp is converged here.
+        unsafe { mma_slice::<T, MI, NI, KB>(st, sb, wm, wn, lane, &mut acc) };
         read = if read + 1 == STAGES { 0 } else { read + 1 };
         write = if write + 1 == STAGES { 0 } else { write + 1 };
         slice += 1;
@@ -848,42 +778,126 @@ fn conv_resident_body<
             // The tile is done: its epilogue runs while the next tile's first slices land.
             let row_w = tile * bm + wm * MI * 16 + lane / 4;
             let col_w = n0 + wn * NI * 8 + (lane % 4) * 2;
-            unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
-                let col = col_w + ni * 8;
-                if ni < NI && col < g.k {
-                    let two = col + 1 < g.k;
-                    let b = [bias.get(col), if two { bias.get(col + 1) } else { 0.0 }];
-                    unroll!(mi in [0, 1, 2, 3] {
-                        unroll!(h in [0, 1] {
-                            let row = row_w + mi * 16 + h * 8;
-                            if mi < MI && row < m_total {
-                                let i = row * g.k + col;
-                                let v = [acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]];
-                                let f = |j: usize| {
-                                    let mut y = v[j] + b[j];
-                                    if has_res {
-                                        y += res.get(i + j).to_f32();
-                                    }
-                                    if relu && y < 0.0 { 0.0 } else { y }
-                                };
-                                let y0 = f(0);
-                                let y1 = if two { f(1) } else { 0.0 };
-                                // SAFETY: (row, col..col + 2) belongs to this lane of this
-                                // warp of this block alone (blocks own disjoint tiles).
-                                unsafe {
-                                    store_pair(&mut out, i, two, T::from_f32(y0), T::from_f32(y1))
-                                };
-                            }
-                        });
-                    });
-                }
-            });
+            // SAFETY: pixel tile `tile` of out-channel block n0 belongs to this block alone
+            // (tiles are strided by the grid); each lane stores only its fragment positions.
+            unsafe {
+                store_tile::<T, MI, NI>(
+                    &mut out,
+                    &acc,
+                    (row_w, col_w),
+                    (m_total, g.k),
+                    &bias,
+                    &res,
+                    relu,
+                )
+            };
             acc = [[[0.0f32; 4]; NI]; MI];
             slice = 0;
             tile += step as usize;
         }
     }
     cp_async_wait::<0>();
+}
+
+/// One K slice of a warp's MMA tiles: `MI` A fragments from the A tile at shared address `a`,
+/// `NI` B fragments from the B tile at `b` (both `KB`-byte rows swizzled by [`tile_off`]),
+/// multiplied into `acc`. Warp (`wm`, `wn`) covers A rows `wm·MI·16..` and B rows `wn·NI·8..`.
+///
+/// # Safety
+/// Both tiles lie inside this block's shared memory with at least `(wm + 1)·MI·16` and
+/// `(wn + 1)·NI·8` rows, 16-byte aligned, and are not written during the call; the whole warp
+/// calls this converged (ldmatrix and mma are warp-wide).
+#[inline(always)]
+unsafe fn mma_slice<T: ConvAct, const MI: usize, const NI: usize, const KB: usize>(
+    a: u32,
+    b: u32,
+    wm: usize,
+    wn: usize,
+    lane: usize,
+    acc: &mut [[[f32; 4]; NI]; MI],
+) {
+    unroll!(ks in [0, 1, 2, 3] {
+        if ks < KB / 32 {
+            let mut af = [[0u32; 4]; MI];
+            unroll!(mi in [0, 1, 2, 3] {
+                if mi < MI {
+                    let row = wm * MI * 16 + mi * 16 + lane % 16;
+                    let off = tile_off(KB, row, ks * 2 + lane / 16);
+                    // SAFETY: a 16-byte aligned chunk of the A tile (row and chunk < KB / 16
+                    // inside it, by the caller's contract); the warp is converged.
+                    af[mi] = unsafe { mma::ldmatrix_x4(a + off as u32) };
+                }
+            });
+            let mut bf = [[0u32; 2]; NI];
+            unroll!(nj in [0, 1, 2, 3] {
+                if nj < NI / 2 {
+                    let row = wn * NI * 8 + nj * 16 + lane % 8 + 8 * (lane / 16);
+                    let off = tile_off(KB, row, ks * 2 + (lane / 8) % 2);
+                    // SAFETY: as for A, in the B tile.
+                    let r = unsafe { mma::ldmatrix_x4(b + off as u32) };
+                    bf[2 * nj] = [r[0], r[1]];
+                    bf[2 * nj + 1] = [r[2], r[3]];
+                }
+            });
+            unroll!(mi in [0, 1, 2, 3] {
+                unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
+                    if mi < MI && ni < NI {
+                        // SAFETY: the whole warp executes this (the caller's contract).
+                        acc[mi][ni] = unsafe { T::mma_step(af[mi], bf[ni], acc[mi][ni]) };
+                    }
+                });
+            });
+        }
+    });
+}
+
+/// Writes a warp's finished MMA tiles with the fused epilogue: `acc[mi][ni]` holds rows `g` and
+/// `g + 8`, columns `2t` and `2t + 1` of MMA tile (mi, ni), at output row `row_w + mi·16` and
+/// column `col_w + ni·8` of the `m_total` × `k` output; each value plus its column's bias, plus
+/// the residual at the same position (when `res` is not empty), then ReLU when `relu`. Column
+/// pairs outermost, so that each lane reads its two bias values once for its `MI` × 2 rows;
+/// bias and residual through the read-only path.
+///
+/// # Safety
+/// No other thread accesses this lane's output positions during the launch.
+#[inline(always)]
+unsafe fn store_tile<T: ConvAct, const MI: usize, const NI: usize>(
+    out: &mut OutSlice<T, Manual>,
+    acc: &[[[f32; 4]; NI]; MI],
+    (row_w, col_w): (usize, usize),
+    (m_total, k): (usize, usize),
+    bias: &Input<'_, f32>,
+    res: &Input<'_, T>,
+    relu: bool,
+) {
+    let has_res = !res.is_empty();
+    unroll!(ni in [0, 1, 2, 3, 4, 5, 6, 7] {
+        let col = col_w + ni * 8;
+        if ni < NI && col < k {
+            let two = col + 1 < k;
+            let b = [bias.get(col), if two { bias.get(col + 1) } else { 0.0 }];
+            unroll!(mi in [0, 1, 2, 3] {
+                unroll!(h in [0, 1] {
+                    let row = row_w + mi * 16 + h * 8;
+                    if mi < MI && row < m_total {
+                        let i = row * k + col;
+                        let v = [acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]];
+                        let f = |j: usize| {
+                            let mut y = v[j] + b[j];
+                            if has_res {
+                                y += res.get(i + j).to_f32();
+                            }
+                            if relu && y < 0.0 { 0.0 } else { y }
+                        };
+                        let y0 = f(0);
+                        let y1 = if two { f(1) } else { 0.0 };
+                        // SAFETY: (row, col..col + 2) is this lane's (the caller's contract).
+                        unsafe { store_pair(out, i, two, T::from_f32(y0), T::from_f32(y1)) };
+                    }
+                });
+            });
+        }
+    });
 }
 
 /// Stores `a` at `out[i]` and, when `two`, `b` at `out[i + 1]`: one 32-bit (halves) or 64-bit
