@@ -7,6 +7,30 @@ use gpukit::ops::{Reduce, ScanKind};
 use gpukit::runtime::{self, Error};
 use gpukit_test_support::reference::random_f32;
 
+/// f64 references for the f32 totals: the sum and sum of squares of `x`, the dot of `x` and `y`,
+/// and the magnitudes (`Σ|x|`, `Σ|x·y|`) their error bounds scale with.
+struct Totals {
+    sum: f64,
+    abs: f64,
+    ss: f64,
+    dot: f64,
+    dabs: f64,
+}
+
+impl Totals {
+    fn of(x: &[f32], y: &[f32]) -> Self {
+        let wide = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
+        let (x, y) = (wide(x), wide(y));
+        Totals {
+            sum: x.iter().sum(),
+            abs: x.iter().map(|v| v.abs()).sum(),
+            ss: x.iter().map(|v| v * v).sum(),
+            dot: x.iter().zip(&y).map(|(a, b)| a * b).sum(),
+            dabs: x.iter().zip(&y).map(|(a, b)| (a * b).abs()).sum(),
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn reductions_match_f64_references_within_stated_bounds() {
@@ -15,26 +39,24 @@ fn reductions_match_f64_references_within_stated_bounds() {
         let x = random_f32(n, 500 + t as u64);
         let y = random_f32(n, 600 + t as u64);
         let (dx, dy) = (gpu.upload(&x).unwrap(), gpu.upload(&y).unwrap());
-        let sum: f64 = x.iter().map(|&v| v as f64).sum();
-        let abs: f64 = x.iter().map(|&v| (v as f64).abs()).sum();
+        let Totals {
+            sum,
+            abs,
+            ss,
+            dot,
+            dabs,
+        } = Totals::of(&x, &y);
         let got = lib.reduce(&s, Reduce::Sum, &dx).unwrap();
         // Bound: f32 accumulation per thread, f64 across blocks: error ≤ 2^-20 · Σ|x|.
         assert!(
             (got - sum).abs() <= abs * 2f64.powi(-20) + 1e-6,
             "sum n={n}: {got} vs {sum}"
         );
-        let ss: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
         let norm = lib.l2_norm(&s, &dx).unwrap();
         assert!(
             (norm - ss.sqrt()).abs() <= ss.sqrt() * 2f64.powi(-20),
             "l2 n={n}"
         );
-        let dot: f64 = x.iter().zip(&y).map(|(&a, &b)| a as f64 * b as f64).sum();
-        let dabs: f64 = x
-            .iter()
-            .zip(&y)
-            .map(|(&a, &b)| (a as f64 * b as f64).abs())
-            .sum();
         let got = lib.dot(&s, &dx, &dy).unwrap();
         assert!(
             (got - dot).abs() <= dabs * 2f64.powi(-20) + 1e-6,
@@ -70,15 +92,13 @@ fn totals_reuse_one_scratch_and_are_deterministic() {
         let x = random_f32(n, 2100 + t as u64);
         let y = random_f32(n, 2200 + t as u64);
         let (dx, dy) = (gpu.upload(&x).unwrap(), gpu.upload(&y).unwrap());
-        let sum: f64 = x.iter().map(|&v| v as f64).sum();
-        let abs: f64 = x.iter().map(|&v| (v as f64).abs()).sum();
-        let ss: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
-        let dot: f64 = x.iter().zip(&y).map(|(&a, &b)| a as f64 * b as f64).sum();
-        let dabs: f64 = x
-            .iter()
-            .zip(&y)
-            .map(|(&a, &b)| (a as f64 * b as f64).abs())
-            .sum();
+        let Totals {
+            sum,
+            abs,
+            ss,
+            dot,
+            dabs,
+        } = Totals::of(&x, &y);
         let mut first = None;
         for rep in 0..3 {
             lib.reduce_async(&s, Reduce::Sum, &dx, &mut scratch)
