@@ -76,6 +76,49 @@ fn has_instance<T: ConvElem>(tile: ConvTile, pipeline: ConvPipeline) -> bool {
     f32_ok && !(tile == ConvTile::W64 && pipeline == ConvPipeline::Deep)
 }
 
+/// Every plan of every tile and pipeline, at each of `splits`.
+fn every_plan(splits: &'static [usize]) -> impl Iterator<Item = ConvPlan> {
+    TILES.into_iter().flat_map(move |tile| {
+        [ConvPipeline::Shallow, ConvPipeline::Deep]
+            .into_iter()
+            .flat_map(move |pipeline| {
+                splits.iter().map(move |&splits| ConvPlan {
+                    tile,
+                    pipeline,
+                    splits,
+                })
+            })
+    })
+}
+
+/// Runs one convolution with `plan` into a NaN-filled output and returns it widened, or the
+/// launch's error.
+fn run_plan<T: ConvElem>(
+    k: &Library,
+    s: &Stream,
+    shape: ConvShape,
+    plan: ConvPlan,
+    inputs: &ConvInputs<'_, T>,
+) -> Result<Vec<f64>, gpukit::runtime::Error> {
+    let ctx = s.context();
+    let layer = ConvLayer {
+        shape,
+        plan,
+        activation: ConvActivation::Relu,
+    };
+    let nan = T::from_f32(f32::NAN);
+    let mut out = DeviceBuffer::from_slice(ctx, &vec![nan; shape.output_len()]).unwrap();
+    let mut ws =
+        DeviceBuffer::<f32>::filled_bytes(ctx, plan.workspace_len(&shape).max(1), 0).unwrap();
+    k.conv2d(s, &layer, inputs, &mut out, &mut ws)?;
+    s.synchronize().unwrap();
+    Ok(download(&out)
+        .unwrap()
+        .iter()
+        .map(|v| v.to_f32() as f64)
+        .collect())
+}
+
 fn conv_cases<T: ConvElem>(tol: f64) {
     let (gpu, k, s) = setup();
     let ctx = gpu.context();
@@ -131,68 +174,34 @@ fn conv_cases<T: ConvElem>(tol: f64) {
         let dw = DeviceBuffer::from_slice(ctx, &wt).unwrap();
         let db = DeviceBuffer::from_slice(ctx, &bias).unwrap();
         let dr = DeviceBuffer::from_slice(ctx, &res).unwrap();
-        for tile in TILES {
-            for pipeline in [ConvPipeline::Shallow, ConvPipeline::Deep] {
-                for splits in [1, 3] {
-                    let plan = ConvPlan {
-                        tile,
-                        pipeline,
-                        splits,
-                    };
-                    let layer = ConvLayer {
-                        shape,
-                        plan,
-                        activation: ConvActivation::Relu,
-                    };
-                    let nan = T::from_f32(f32::NAN);
-                    let mut out =
-                        DeviceBuffer::from_slice(ctx, &vec![nan; shape.output_len()]).unwrap();
-                    let mut ws = DeviceBuffer::<f32>::filled_bytes(
-                        ctx,
-                        plan.workspace_len(&shape).max(1),
-                        0,
-                    )
-                    .unwrap();
-                    let r = k.conv2d(
-                        &s,
-                        &layer,
-                        &ConvInputs {
-                            x: &dx,
-                            weights: &dw,
-                            bias: &db,
-                            residual: Some(&dr),
-                        },
-                        &mut out,
-                        &mut ws,
-                    );
-                    if !has_instance::<T>(tile, pipeline) || plan.check::<T>(&shape).is_err() {
-                        // No instance of that tile, or a resident tile whose weights do not
-                        // fit or that cannot split K: a clear error, nothing launched.
-                        let e = r.unwrap_err().to_string();
-                        assert!(
-                            e.contains("no f32 instance")
-                                || e.contains("only the shallow")
-                                || e.contains("without split-K")
-                                || e.contains("bytes of shared memory"),
-                            "{e}"
-                        );
-                        continue;
-                    }
-                    r.unwrap();
-                    s.synchronize().unwrap();
-                    let got: Vec<f64> = download(&out)
-                        .unwrap()
-                        .iter()
-                        .map(|v| v.to_f32() as f64)
-                        .collect();
-                    assert!(
-                        got.iter().all(|v| v.is_finite()),
-                        "{plan:?} {shape:?}: NaN left"
-                    );
-                    let e = max_rel(&got, &want.data);
-                    assert!(e <= tol, "{} {plan:?} {shape:?}: rel err {e:.2e}", T::NAME);
-                }
+        let inputs = ConvInputs {
+            x: &dx,
+            weights: &dw,
+            bias: &db,
+            residual: Some(&dr),
+        };
+        for plan in every_plan(&[1, 3]) {
+            let r = run_plan(&k, &s, shape, plan, &inputs);
+            if !has_instance::<T>(plan.tile, plan.pipeline) || plan.check::<T>(&shape).is_err() {
+                // No instance of that tile, or a resident tile whose weights do not fit or that
+                // cannot split K: a clear error, nothing launched.
+                let e = r.unwrap_err().to_string();
+                assert!(
+                    e.contains("no f32 instance")
+                        || e.contains("only the shallow")
+                        || e.contains("without split-K")
+                        || e.contains("bytes of shared memory"),
+                    "{e}"
+                );
+                continue;
             }
+            let got = r.unwrap();
+            assert!(
+                got.iter().all(|v| v.is_finite()),
+                "{plan:?} {shape:?}: NaN left"
+            );
+            let e = max_rel(&got, &want.data);
+            assert!(e <= tol, "{} {plan:?} {shape:?}: rel err {e:.2e}", T::NAME);
         }
     }
 }
@@ -284,55 +293,23 @@ fn stem_pairs_cases<T: ConvElem>(tol: f64) {
         let dx = DeviceBuffer::from_slice(ctx, &x4).unwrap();
         let dw = DeviceBuffer::from_slice(ctx, &pw).unwrap();
         let db = DeviceBuffer::from_slice(ctx, &bias).unwrap();
-        for tile in TILES {
-            for pipeline in [ConvPipeline::Shallow, ConvPipeline::Deep] {
-                if !has_instance::<T>(tile, pipeline) {
-                    continue;
-                }
-                for splits in [1, 2] {
-                    let plan = ConvPlan {
-                        tile,
-                        pipeline,
-                        splits,
-                    };
-                    if plan.check::<T>(&shape).is_err() {
-                        continue;
-                    }
-                    let layer = ConvLayer {
-                        shape,
-                        plan,
-                        activation: ConvActivation::Relu,
-                    };
-                    let nan = T::from_f32(f32::NAN);
-                    let mut out =
-                        DeviceBuffer::from_slice(ctx, &vec![nan; shape.output_len()]).unwrap();
-                    let mut ws = DeviceBuffer::<f32>::filled_bytes(
-                        ctx,
-                        plan.workspace_len(&shape).max(1),
-                        0,
-                    )
-                    .unwrap();
-                    let inp = ConvInputs {
-                        x: &dx,
-                        weights: &dw,
-                        bias: &db,
-                        residual: None,
-                    };
-                    k.conv2d(&s, &layer, &inp, &mut out, &mut ws).unwrap();
-                    s.synchronize().unwrap();
-                    let got: Vec<f64> = download(&out)
-                        .unwrap()
-                        .iter()
-                        .map(|v| v.to_f32() as f64)
-                        .collect();
-                    let e = max_rel(&got, &want.data);
-                    assert!(
-                        e <= tol,
-                        "{} stem {n}x{h}x{w} {plan:?}: rel err {e:.2e}",
-                        T::NAME
-                    );
-                }
+        let inputs = ConvInputs {
+            x: &dx,
+            weights: &dw,
+            bias: &db,
+            residual: None,
+        };
+        for plan in every_plan(&[1, 2]) {
+            if !has_instance::<T>(plan.tile, plan.pipeline) || plan.check::<T>(&shape).is_err() {
+                continue;
             }
+            let got = run_plan(&k, &s, shape, plan, &inputs).unwrap();
+            let e = max_rel(&got, &want.data);
+            assert!(
+                e <= tol,
+                "{} stem {n}x{h}x{w} {plan:?}: rel err {e:.2e}",
+                T::NAME
+            );
         }
     }
 }
