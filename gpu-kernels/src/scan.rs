@@ -1,6 +1,13 @@
 //! Single-pass prefix sums (inclusive and exclusive) with decoupled look-back (Merrill &
 //! Garland; CUB's `agent_scan`), one read and one write of the data: the memory floor of a scan.
-//! One generic source for f32, i32 and u32 (`ScanWord`).
+//! One generic source for f32, i32 and u32 (`ScanWord`), two kernels:
+//!
+//! - [`scan_persistent`] (what the library runs): one resident wave of blocks, launched
+//!   cooperatively, block `b` of `G` scanning tiles `b, b + G, ..` with the next tile's
+//!   aggregate published before the current one looks back; described at its body below
+//!   (0.637 ms at 2^28 f32 on the H200, 79% of copy; TUNING.md, scan round 6).
+//! - [`scan`] (the fallback where the driver cannot make the whole grid resident: 0.711 ms):
+//!   one tile per block, described here.
 //!
 //! Block `b` owns tile `b` of [`TILE`] elements. It stages the tile in shared memory with
 //! `cp.async` (no registers hold the data in flight: six blocks fit on an SM, 192 KB in flight),
@@ -392,27 +399,41 @@ fn thread_total<T: ScanWord, const ITEMS: usize>(buf: &DynamicShared<u32>) -> T 
     total
 }
 
-/// The look-back reads of one tile: the aggregates of tiles `lo + t, lo + t + threads, ..`
-/// below `end`, as far as they are published.
+/// The look-back of one tile as far as the aggregates are published: their sum over this
+/// thread's share of the tiles in between, and whether all of them were there.
 #[derive(Clone, Copy)]
 struct Between<T> {
     sum: T,
     ready: bool,
 }
 
-/// Reads (without waiting) the aggregates of this thread's share of tiles `lo .. end`.
+/// Starts this thread's first look-back read (tile `lo + t` when below `end`; else a published
+/// zero), so that its L2 round trip overlaps the work before [`finish_between`] uses it.
 #[inline(always)]
-fn read_between<T: ScanWord>(
+fn start_between(states: &gpu::AtomicSlice<'_, u64>, lo: u32, end: u32) -> u64 {
+    let i = lo + gpu::thread_idx().x;
+    if i < end {
+        states.load(i as usize, Scope::Device, Ordering::Relaxed)
+    } else {
+        FLAG_AGGREGATE
+    }
+}
+
+/// Adds the rest of this thread's share (tiles `lo + t + threads, ..` below `end`, only when
+/// more than `threads` tiles lie in between) to the `first` read, without waiting.
+#[inline(always)]
+fn finish_between<T: ScanWord>(
     states: &gpu::AtomicSlice<'_, u64>,
+    first: u64,
     lo: u32,
     end: u32,
     threads: u32,
 ) -> Between<T> {
     let mut b = Between {
-        sum: T::ZERO,
-        ready: true,
+        sum: T::from_bits(first as u32),
+        ready: first >> 32 != 0,
     };
-    let mut i = lo + gpu::thread_idx().x;
+    let mut i = lo + gpu::thread_idx().x + threads;
     while i < end {
         let s = states.load(i as usize, Scope::Device, Ordering::Relaxed);
         b.ready &= s >> 32 != 0;
@@ -422,7 +443,7 @@ fn read_between<T: ScanWord>(
     b
 }
 
-/// As [`read_between`], waiting (with back-off) for every aggregate.
+/// As [`finish_between`] over all of this thread's share, waiting (with back-off) for every aggregate.
 #[inline(always)]
 fn await_between<T: ScanWord>(
     states: &gpu::AtomicSlice<'_, u64>,
@@ -451,6 +472,29 @@ fn await_aggregate(states: &gpu::AtomicSlice<'_, u64>, i: usize) -> u32 {
         // Back off so that waiting threads do not crowd out the data traffic in L2.
         gpu::sync::nanosleep(pause);
         pause = (pause * 2).min(640);
+    }
+}
+
+/// Stores packet `w` at elements `i .. i + 4` of `out` (those below `n`): one 16-byte store
+/// when whole and aligned.
+#[inline(always)]
+fn store_packet<T: ScanWord>(out: &mut OutSlice<T, Manual>, i: usize, w: [u32; 4], n: usize) {
+    if i >= n {
+        return;
+    }
+    // SAFETY: the persistent scan's callers store each element of their own chunk of their own
+    // tile once: tile `cur` is block b's alone (block b scans tiles b + G·m of a grid that is
+    // resident as a whole), its chunk `wid` warp wid's, the packet this lane's.
+    match unsafe { out.claim_packet_mut(i) } {
+        Some(o) => o.set(w),
+        None => {
+            for (e, we) in w.into_iter().enumerate() {
+                if i + e < n {
+                    // SAFETY: as above.
+                    unsafe { *out.claim_mut(i + e) = T::from_bits(we) };
+                }
+            }
+        }
     }
 }
 
@@ -548,7 +592,7 @@ fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
         let has_next = next < tiles;
         // 1. The aggregates between this block's previous tile and `cur`, read now and used
         //    after the next tile's sums: the L2 round trip overlaps them.
-        let between: Between<T> = read_between(&states, lo, cur, threads as u32);
+        let first = start_between(&states, lo, cur);
         // 2. The next tile's thread sums (its copies landed; the one after it keeps loading).
         let mut next_up = T::ZERO;
         if has_next {
@@ -561,6 +605,7 @@ fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
                 warp_sums.set(par + wid, incl.bits());
             }
         }
+        let between: Between<T> = finish_between(&states, first, lo, cur, threads as u32);
         let bsum = warp_sum(between.sum);
         if lane == 0 {
             between_sums.set(par + wid, bsum.bits());
@@ -632,24 +677,8 @@ fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
         let base = cur as usize * TILE + wid * chunk * 4;
         for j in 0..ppt {
             let p = lane + 32 * j;
-            let i = base + 4 * p;
-            if i >= n {
-                break;
-            }
             let w = buf.load_packet(swizzle(wid * chunk + p));
-            // SAFETY: tile `cur` is this block's alone (block b scans tiles b + G·m of a grid
-            // that is resident as a whole), its chunk `wid` this warp's, packet p this lane's.
-            match unsafe { out.claim_packet_mut(i) } {
-                Some(o) => o.set(w),
-                None => {
-                    for (e, we) in w.into_iter().enumerate() {
-                        if i + e < n {
-                            // SAFETY: as above.
-                            unsafe { *out.claim_mut(i + e) = T::from_bits(we) };
-                        }
-                    }
-                }
-            }
+            store_packet(out, base + 4 * p, w, n);
         }
         if !has_next {
             break;
@@ -672,7 +701,8 @@ fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
 /// Prefix sums like [`scan`], by persistent blocks of [`P_BLOCK`] threads with
 /// [`P_SHARED_BYTES`] of dynamic shared memory: block `b` of a grid of `G` scans tiles
 /// `b, b + G, ..`, publishing each tile's aggregate one tile ahead and adding the aggregates
-/// between its own tiles to its running prefix (TUNING.md, scan rounds 5 and 6). Block `b` waits
+/// between its own tiles to its running prefix (TUNING.md, scan rounds 5 and 6: 0.637 ms at
+/// 2^28 f32 on the H200 against [`scan`]'s 0.711). Block `b` waits
 /// for tiles of every other block, so the whole grid must be resident at once: launch it
 /// cooperatively (the host does; a plain launch of more blocks than fit can hang). `state`
 /// holds one word per tile, zeroed.
