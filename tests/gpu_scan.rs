@@ -1,26 +1,55 @@
 //! GPU tests of the single-pass scan: f32, i32 and u32, inclusive and exclusive, at awkward
-//! lengths (1, 31, one tile ± 1, 2^20 + 7, 2^28) and through misaligned views, against f64 and
-//! i64 sequential references. `#[ignore]`d without a GPU.
+//! lengths (1, 31, one tile ± 1, the edges of the three tiles a persistent block holds at once,
+//! one, two and three resident waves of tiles and their neighbours, 2^20 + 7, 2^28) and through
+//! misaligned views, against f64 and i64 sequential references; the cooperative launch's limit
+//! and the one-tile-per-block kernel the library falls back to. `#[ignore]`d without a GPU.
 mod common;
 use common::setup;
 use gpukit::Library;
+use gpukit::kernels::consts::scan::{BLOCK, P_BLOCK, P_SHARED_BYTES};
 use gpukit::ops::{ScanElem, ScanKind, scan::TILE};
-use gpukit::runtime::{self, DeviceCopy, Error, Gpu, Stream};
+use gpukit::runtime::{self, DeviceCopy, Error, Gpu, LaunchConfig, Stream};
 use gpukit_test_support::reference::random_f32;
 
 const KINDS: [ScanKind; 2] = [ScanKind::Inclusive, ScanKind::Exclusive];
 
-/// Lengths: tiny, a warp minus one, one tile and its neighbours, large and odd, and 2^28 (the
-/// benchmark size, where thousands of tiles look back) unless `GPUKIT_TEST_MAX_ELEMS` caps it.
-fn lengths() -> Vec<usize> {
+/// Blocks of the persistent scan resident at once on this GPU: its grid.
+fn resident(lib: &Library) -> usize {
+    lib.kernels()
+        .scan_persistent
+        .function::<f32>()
+        .max_cooperative_blocks(P_BLOCK as u32, P_SHARED_BYTES as u32)
+        .unwrap() as usize
+}
+
+/// Lengths: tiny, a warp minus one, one tile and its neighbours, two and three tiles and their
+/// neighbours (a persistent block starts with three tiles, some past the end), one, two and
+/// three waves of `g` tiles (the resident grid) and their neighbours, large and odd, and 2^28
+/// (the benchmark size) unless `GPUKIT_TEST_MAX_ELEMS` caps it.
+fn lengths(g: usize) -> Vec<usize> {
     let cap = std::env::var("GPUKIT_TEST_MAX_ELEMS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(usize::MAX);
-    [1, 31, TILE - 1, TILE, TILE + 1, (1 << 20) + 7, 1 << 28]
-        .into_iter()
-        .filter(|&n| n <= cap)
-        .collect()
+    [
+        1,
+        31,
+        TILE - 1,
+        TILE,
+        TILE + 1,
+        2 * TILE + 1,
+        3 * TILE - 1,
+        3 * TILE + 1,
+        g * TILE - 1,
+        g * TILE + 1,
+        2 * g * TILE + 5,
+        3 * g * TILE + TILE / 2 + 3,
+        (1 << 20) + 7,
+        1 << 28,
+    ]
+    .into_iter()
+    .filter(|&n| n <= cap)
+    .collect()
 }
 
 /// View offsets tested at length `n`: misaligned views at every length but the largest (whose
@@ -90,7 +119,7 @@ fn check_int<T: ScanElem + Default + Into<i64> + DeviceCopy>(
 fn integer_scans_are_exact() {
     let (gpu, lib, s) = setup();
     let ctx = (&gpu, &lib, &s);
-    for (t, n) in lengths().into_iter().enumerate() {
+    for (t, n) in lengths(resident(&lib)).into_iter().enumerate() {
         let xi = ints(n, 1300 + t as u64);
         let xu: Vec<u32> = xi
             .iter()
@@ -108,7 +137,7 @@ fn integer_scans_are_exact() {
 fn f32_scans_match_f64_within_bound() {
     let (gpu, lib, s) = setup();
     let ctx = (&gpu, &lib, &s);
-    for (t, n) in lengths().into_iter().enumerate() {
+    for (t, n) in lengths(resident(&lib)).into_iter().enumerate() {
         let x = random_f32(n, 1400 + t as u64);
         for off in offsets(n, 3) {
             for kind in KINDS {
@@ -157,4 +186,73 @@ fn scan_errors_name_the_problem() {
     let mut empty_out = gpu.alloc_filled::<u32>(0, 0).unwrap();
     lib.scan(&s, ScanKind::Inclusive, &empty, &mut empty_out, &mut small)
         .unwrap();
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn f32_scans_are_deterministic() {
+    let (gpu, lib, s) = setup();
+    let ctx = (&gpu, &lib, &s);
+    let n = 3 * resident(&lib) * TILE + 12345;
+    let x = random_f32(n, 1500);
+    for kind in KINDS {
+        let a = gpu_scan(ctx, kind, &x, 0);
+        let b = gpu_scan(ctx, kind, &x, 0);
+        assert!(
+            a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+            "{kind:?}: two runs differ"
+        );
+    }
+}
+
+/// The persistent kernel's cooperative launch refuses a grid that cannot be resident (before
+/// anything runs, so the library can fall back), and the one-tile-per-block kernel the library
+/// falls back to is exact on its own.
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn cooperative_limit_and_fallback_kernel() {
+    let (gpu, lib, s) = setup();
+    let g = resident(&lib);
+    assert!(g > 0, "the persistent scan fits on this GPU");
+    let n = (g + 1) * TILE;
+    let xi = ints(n, 1600);
+    let x = gpu.upload(&xi).unwrap();
+    let mut out = gpu.alloc_filled::<i32>(n, 0x5a).unwrap();
+    // The kernels' own scratch: one state word per tile.
+    let mut states = gpu.alloc_zeroed::<u64>(n / TILE).unwrap();
+    let state = &mut states[..];
+    let k = &lib.kernels().scan_persistent;
+    let cfg = LaunchConfig::linear(g as u32 + 1, P_BLOCK as u32).with_shared(P_SHARED_BYTES as u32);
+    let e = k
+        .launch_cooperative(&s, &cfg, &x, &mut out, state, 0)
+        .unwrap_err();
+    assert!(e.is_cooperative_too_large(), "{e}");
+    runtime::sync(&s).unwrap();
+    assert!(
+        runtime::download(&out)
+            .unwrap()
+            .iter()
+            .all(|&v| v == 0x5a5a5a5a)
+    );
+    // The one-tile-per-block kernel, n / TILE blocks, inclusive and exclusive.
+    for exclusive in [0u32, 1] {
+        runtime::zero_async(&s, state).unwrap();
+        let cfg = LaunchConfig::linear((n / TILE) as u32, BLOCK as u32);
+        lib.kernels()
+            .scan
+            .launch_with(&s, &cfg, &x, &mut out, state, exclusive)
+            .unwrap();
+        runtime::sync(&s).unwrap();
+        let got = runtime::download(&out).unwrap();
+        let mut run = 0i32;
+        for (i, (&g, &v)) in got.iter().zip(&xi).enumerate() {
+            let incl = run.wrapping_add(v);
+            assert_eq!(
+                g,
+                if exclusive == 1 { run } else { incl },
+                "i={i} exclusive={exclusive}"
+            );
+            run = incl;
+        }
+    }
 }

@@ -1,6 +1,13 @@
 //! Single-pass prefix sums (inclusive and exclusive) with decoupled look-back (Merrill &
 //! Garland; CUB's `agent_scan`), one read and one write of the data: the memory floor of a scan.
-//! One generic source for f32, i32 and u32 (`ScanWord`).
+//! One generic source for f32, i32 and u32 (`ScanWord`), two kernels:
+//!
+//! - [`scan_persistent`] (what the library runs): one resident wave of blocks, launched
+//!   cooperatively, block `b` of `G` scanning tiles `b, b + G, ..` with the next tile's
+//!   aggregate published before the current one looks back; described at its body below
+//!   (0.637 ms at 2^28 f32 on the H200, 79% of copy; TUNING.md, scan round 6).
+//! - [`scan`] (the fallback where the driver cannot make the whole grid resident: 0.711 ms):
+//!   one tile per block, described here.
 //!
 //! Block `b` owns tile `b` of [`TILE`] elements. It stages the tile in shared memory with
 //! `cp.async` (no registers hold the data in flight: six blocks fit on an SM, 192 KB in flight),
@@ -21,8 +28,8 @@
 //! per tile) before each launch.
 use gpukit_device::atomic::{Ordering, Scope};
 use gpukit_device::{
-    self as gpu, Atomic, Manual, OutSlice, SharedArray, async_copy, kernel, shared::SharedElem,
-    shared_array, warp,
+    self as gpu, Atomic, DynamicShared, Manual, OutSlice, SharedArray, async_copy, kernel,
+    shared::SharedElem, shared_array, warp,
 };
 
 /// Threads per block of the scan kernels (the host launches with this).
@@ -326,4 +333,385 @@ pub fn scan<T: ScanWord>(
     exclusive: u32,
 ) {
     scan_tile(tile_buffer(), x, &mut out, &mut state, exclusive != 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The persistent scan: launched cooperatively (it needs its whole grid resident at once).
+
+/// Consecutive elements each thread of [`scan_persistent`] scans.
+pub const P_ITEMS: usize = 16;
+/// Threads per block of [`scan_persistent`]; its tiles are [`TILE`] elements, like
+/// [`scan`]'s, so one scratch serves both.
+pub const P_BLOCK: usize = TILE / P_ITEMS;
+/// Tiles a block of [`scan_persistent`] holds in shared memory at once: the one being scanned,
+/// the next (aggregate published), the one after it (loading).
+pub const P_BUFFERS: usize = 3;
+/// Dynamic shared memory per block of [`scan_persistent`]: the tile buffers.
+pub const P_SHARED_BYTES: usize = P_BUFFERS * TILE * 4;
+/// Most warps per block a persistent variant has (sizes the per-warp exchange arrays).
+const MAX_WARPS: usize = 32;
+
+/// Stages tile `tile` into `buf`, each warp its own chunk of `32 · ITEMS` elements as
+/// coalesced packets `lane + 32·j` of the chunk, and commits the copies as one group (an empty
+/// group past the end of `x`, so every thread commits one group per refill). Only the warp
+/// itself reads its chunk: a warp barrier, not a block barrier, makes the copies visible.
+#[inline(always)]
+fn stage_chunk<T: ScanWord, const ITEMS: usize>(buf: &DynamicShared<u32>, x: &[T], tile: u32) {
+    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+    let chunk = 8 * ITEMS; // 16-byte packets per warp
+    let start = (tile as usize).saturating_mul(TILE);
+    if start < x.len() {
+        let base = start + wid * chunk * 4;
+        let p0 = wid * chunk;
+        if (x.as_ptr() as usize) % 16 == 0 {
+            for j in 0..ITEMS / 4 {
+                let p = lane + 32 * j;
+                buf.copy_packet_async(swizzle(p0 + p), x, base + 4 * p);
+            }
+        } else {
+            for j in 0..ITEMS / 4 {
+                let p = lane + 32 * j;
+                let mut w = [0u32; 4];
+                for (k, wk) in w.iter_mut().enumerate() {
+                    if let Some(v) = x.get(base + 4 * p + k) {
+                        *wk = v.bits();
+                    }
+                }
+                buf.store_packet(swizzle(p0 + p), w);
+            }
+        }
+    }
+    async_copy::commit();
+}
+
+/// One thread's sum over its `ITEMS` consecutive elements of the tile in `buf`.
+#[inline(always)]
+fn thread_total<T: ScanWord, const ITEMS: usize>(buf: &DynamicShared<u32>) -> T {
+    let t = gpu::thread_idx().x as usize;
+    let ppt = ITEMS / 4;
+    let mut total = T::ZERO;
+    for k in 0..ppt {
+        let w = buf.load_packet(swizzle(ppt * t + k));
+        for wk in w {
+            total = total.plus(T::from_bits(wk));
+        }
+    }
+    total
+}
+
+/// The look-back of one tile as far as the aggregates are published: their sum over this
+/// thread's share of the tiles in between, and whether all of them were there.
+#[derive(Clone, Copy)]
+struct Between<T> {
+    sum: T,
+    ready: bool,
+}
+
+/// Starts this thread's first look-back read (tile `lo + t` when below `end`; else a published
+/// zero), so that its L2 round trip overlaps the work before [`finish_between`] uses it.
+#[inline(always)]
+fn start_between(states: &gpu::AtomicSlice<'_, u64>, lo: u32, end: u32) -> u64 {
+    let i = lo + gpu::thread_idx().x;
+    if i < end {
+        states.load(i as usize, Scope::Device, Ordering::Relaxed)
+    } else {
+        FLAG_AGGREGATE
+    }
+}
+
+/// Adds the rest of this thread's share (tiles `lo + t + threads, ..` below `end`, only when
+/// more than `threads` tiles lie in between) to the `first` read, without waiting.
+#[inline(always)]
+fn finish_between<T: ScanWord>(
+    states: &gpu::AtomicSlice<'_, u64>,
+    first: u64,
+    lo: u32,
+    end: u32,
+    threads: u32,
+) -> Between<T> {
+    let mut b = Between {
+        sum: T::from_bits(first as u32),
+        ready: first >> 32 != 0,
+    };
+    let mut i = lo + gpu::thread_idx().x + threads;
+    while i < end {
+        let s = states.load(i as usize, Scope::Device, Ordering::Relaxed);
+        b.ready &= s >> 32 != 0;
+        b.sum = b.sum.plus(T::from_bits(s as u32));
+        i += threads;
+    }
+    b
+}
+
+/// As [`finish_between`] over all of this thread's share, waiting (with back-off) for every aggregate.
+#[inline(always)]
+fn await_between<T: ScanWord>(
+    states: &gpu::AtomicSlice<'_, u64>,
+    lo: u32,
+    end: u32,
+    threads: u32,
+) -> T {
+    let mut sum = T::ZERO;
+    let mut i = lo + gpu::thread_idx().x;
+    while i < end {
+        sum = sum.plus(T::from_bits(await_aggregate(states, i as usize)));
+        i += threads;
+    }
+    sum
+}
+
+/// Waits until tile `i`'s aggregate is published and returns its bits.
+#[inline(always)]
+fn await_aggregate(states: &gpu::AtomicSlice<'_, u64>, i: usize) -> u32 {
+    let mut pause = 20;
+    loop {
+        let s = states.load(i, Scope::Device, Ordering::Relaxed);
+        if s >> 32 != 0 {
+            return s as u32;
+        }
+        // Back off so that waiting threads do not crowd out the data traffic in L2.
+        gpu::sync::nanosleep(pause);
+        pause = (pause * 2).min(640);
+    }
+}
+
+/// Stores packet `w` at elements `i .. i + 4` of `out` (those below `n`): one 16-byte store
+/// when whole and aligned.
+#[inline(always)]
+fn store_packet<T: ScanWord>(out: &mut OutSlice<T, Manual>, i: usize, w: [u32; 4], n: usize) {
+    if i >= n {
+        return;
+    }
+    // SAFETY: the persistent scan's callers store each element of their own chunk of their own
+    // tile once: tile `cur` is block b's alone (block b scans tiles b + G·m of a grid that is
+    // resident as a whole), its chunk `wid` warp wid's, the packet this lane's.
+    match unsafe { out.claim_packet_mut(i) } {
+        Some(o) => o.set(w),
+        None => {
+            for (e, we) in w.into_iter().enumerate() {
+                if i + e < n {
+                    // SAFETY: as above.
+                    unsafe { *out.claim_mut(i + e) = T::from_bits(we) };
+                }
+            }
+        }
+    }
+}
+
+/// A tile's per-thread offsets: what its rescan needs once its prefix is known.
+#[derive(Clone, Copy)]
+struct Offsets<T> {
+    /// Sum of the warp's lanes before this one.
+    in_warp: T,
+    /// Sum of the block's warps before this one.
+    warp_prefix: T,
+    /// The tile's total.
+    aggregate: T,
+}
+
+/// The persistent scan's body: `ITEMS` consecutive elements per thread, `TILE / ITEMS` threads,
+/// [`P_BUFFERS`] tile buffers in dynamic shared memory. Block `b` of a grid of `G` scans tiles
+/// `b, b + G, b + 2G, ..`; each warp stages, sums, rescans and stores its own chunk of a tile,
+/// so the only block barrier per tile is the one that combines the warps' sums.
+#[inline(always)]
+fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
+    x: &[T],
+    out: &mut OutSlice<T, Manual>,
+    state: &mut OutSlice<u64, Atomic>,
+    exclusive: bool,
+) {
+    let threads = TILE / ITEMS;
+    let warps = threads / 32;
+    let ppt = ITEMS / 4;
+    let chunk = 8 * ITEMS; // packets per warp
+    let n = x.len();
+    let tiles = n.div_ceil(TILE) as u32;
+    let grid = gpu::grid_dim().x;
+    let t = gpu::thread_idx().x as usize;
+    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+    let mut cur = gpu::block_idx().x;
+    if cur >= tiles {
+        return;
+    }
+    // Per-warp exchange, double-buffered by tile parity: a warp writes tile r + 1's entries only
+    // after the barrier of tile r, which every warp passes only after reading tile r's.
+    let warp_sums = shared_array!(SCAN_P_WARP_SUMS: [u32; 2 * MAX_WARPS]);
+    let between_sums = shared_array!(SCAN_P_BETWEEN: [u32; 2 * MAX_WARPS]);
+    let slow_sums = shared_array!(SCAN_P_SLOW: [u32; MAX_WARPS]);
+    let smem = gpu::dynamic_shared::<u32>();
+    let tile_bytes = TILE * 4;
+    let buffer = |k: usize| smem.sub(k * tile_bytes, tile_bytes);
+    let states = state.atomic();
+    let next_of = |tile: u32| tile.saturating_add(grid);
+
+    let mut next = next_of(cur);
+    let mut after = next_of(next);
+    stage_chunk::<T, ITEMS>(&buffer(0), x, cur);
+    stage_chunk::<T, ITEMS>(&buffer(1), x, next);
+    stage_chunk::<T, ITEMS>(&buffer(2), x, after);
+
+    // The first tile's sums, published before anything waits.
+    async_copy::wait_group::<2>();
+    gpu::sync::sync_warp();
+    let total: T = thread_total::<T, ITEMS>(&buffer(0));
+    let incl = warp_scan(total);
+    let up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
+    if lane == 31 {
+        warp_sums.set(MAX_WARPS + wid, incl.bits());
+    }
+    gpu::sync_threads();
+    let mut off = Offsets {
+        in_warp: if lane == 0 { T::ZERO } else { up },
+        warp_prefix: T::ZERO,
+        aggregate: T::ZERO,
+    };
+    for w in 0..warps {
+        let s = T::from_bits(warp_sums.get(MAX_WARPS + w));
+        if w < wid {
+            off.warp_prefix = off.warp_prefix.plus(s);
+        }
+        off.aggregate = off.aggregate.plus(s);
+    }
+    if t == 0 {
+        states.store(
+            cur as usize,
+            FLAG_AGGREGATE | off.aggregate.bits() as u64,
+            Scope::Device,
+            Ordering::Relaxed,
+        );
+    }
+
+    // The block's inclusive prefix through its previous tile, and the first tile after that one.
+    let mut carry = T::ZERO;
+    let mut lo = 0u32;
+    let mut r = 0usize;
+    loop {
+        let par = (r & 1) * MAX_WARPS;
+        let k = r % P_BUFFERS;
+        let buf = buffer(k);
+        let has_next = next < tiles;
+        // 1. The aggregates between this block's previous tile and `cur`, read now and used
+        //    after the next tile's sums: the L2 round trip overlaps them.
+        let first = start_between(&states, lo, cur);
+        // 2. The next tile's thread sums (its copies landed; the one after it keeps loading).
+        let mut next_up = T::ZERO;
+        if has_next {
+            async_copy::wait_group::<1>();
+            gpu::sync::sync_warp();
+            let total: T = thread_total::<T, ITEMS>(&buffer((r + 1) % P_BUFFERS));
+            let incl = warp_scan(total);
+            next_up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
+            if lane == 31 {
+                warp_sums.set(par + wid, incl.bits());
+            }
+        }
+        let between: Between<T> = finish_between(&states, first, lo, cur, threads as u32);
+        let bsum = warp_sum(between.sum);
+        if lane == 0 {
+            between_sums.set(par + wid, bsum.bits());
+        }
+        // 3. The tile's one block barrier; it also tells every thread whether all the
+        //    aggregates read in 1 were published.
+        let all_ready = gpu::sync::sync_threads_and(between.ready);
+        let mut next_off = off;
+        if has_next {
+            next_off = Offsets {
+                in_warp: if lane == 0 { T::ZERO } else { next_up },
+                warp_prefix: T::ZERO,
+                aggregate: T::ZERO,
+            };
+            for w in 0..warps {
+                let s = T::from_bits(warp_sums.get(par + w));
+                if w < wid {
+                    next_off.warp_prefix = next_off.warp_prefix.plus(s);
+                }
+                next_off.aggregate = next_off.aggregate.plus(s);
+            }
+            if t == 0 {
+                states.store(
+                    next as usize,
+                    FLAG_AGGREGATE | next_off.aggregate.bits() as u64,
+                    Scope::Device,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+        let mut between = T::ZERO;
+        if all_ready {
+            for w in 0..warps {
+                between = between.plus(T::from_bits(between_sums.get(par + w)));
+            }
+        } else {
+            // Rare: some aggregate was not yet published. The next tile's is (above), so every
+            // block this one waits for can finish its own wait.
+            let s = warp_sum(await_between::<T>(&states, lo, cur, threads as u32));
+            if lane == 0 {
+                slow_sums.set(wid, s.bits());
+            }
+            gpu::sync_threads();
+            for w in 0..warps {
+                between = between.plus(T::from_bits(slow_sums.get(w)));
+            }
+        }
+        // 4. Rescan this thread's elements in place from its prefix, then the warp writes its
+        //    chunk with coalesced 16-byte stores.
+        let prefix = carry.plus(between);
+        let mut run = prefix.plus(off.warp_prefix).plus(off.in_warp);
+        for p in 0..ppt {
+            let q = swizzle(ppt * t + p);
+            let w = buf.load_packet(q);
+            let mut o = [0u32; 4];
+            for e in 0..4 {
+                let v = T::from_bits(w[e]);
+                if exclusive {
+                    o[e] = run.bits();
+                    run = run.plus(v);
+                } else {
+                    run = run.plus(v);
+                    o[e] = run.bits();
+                }
+            }
+            buf.store_packet(q, o);
+        }
+        gpu::sync::sync_warp();
+        let base = cur as usize * TILE + wid * chunk * 4;
+        for j in 0..ppt {
+            let p = lane + 32 * j;
+            let w = buf.load_packet(swizzle(wid * chunk + p));
+            store_packet(out, base + 4 * p, w, n);
+        }
+        if !has_next {
+            break;
+        }
+        // 5. Refill this buffer (the warp's own chunk: its lanes are done with it).
+        gpu::sync::sync_warp();
+        let refill = next_of(after);
+        stage_chunk::<T, ITEMS>(&buf, x, refill);
+        carry = prefix.plus(off.aggregate);
+        lo = cur + 1;
+        cur = next;
+        next = after;
+        after = refill;
+        off = next_off;
+        r += 1;
+    }
+    async_copy::wait_all();
+}
+
+/// Prefix sums like [`scan`], by persistent blocks of [`P_BLOCK`] threads with
+/// [`P_SHARED_BYTES`] of dynamic shared memory: block `b` of a grid of `G` scans tiles
+/// `b, b + G, ..`, publishing each tile's aggregate one tile ahead and adding the aggregates
+/// between its own tiles to its running prefix (TUNING.md, scan rounds 5 and 6: 0.637 ms at
+/// 2^28 f32 on the H200 against [`scan`]'s 0.711). Block `b` waits
+/// for tiles of every other block, so the whole grid must be resident at once: launch it
+/// cooperatively (the host does; a plain launch of more blocks than fit can hang). `state`
+/// holds one word per tile, zeroed.
+#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
+pub fn scan_persistent<T: ScanWord>(
+    x: &[T],
+    mut out: OutSlice<T, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
+    scan_persistent_body::<T, P_ITEMS>(x, &mut out, &mut state, exclusive != 0);
 }

@@ -87,6 +87,9 @@ pub struct Library {
     kernels: Kernels,
     /// Blocks of each grid-stride reduction kernel (one resident wave on this GPU).
     reduce_blocks: reductions::ReduceBlocks,
+    /// Blocks of the persistent scan that fit on this GPU at once (its cooperative grid; 0:
+    /// none fits, the one-tile-per-block scan runs instead).
+    scan_blocks: u32,
     /// The Hopper GEMM's empty split-K scratch, lent to calls that pass none.
     hopper: hopper_gemm::HopperKernels,
 }
@@ -97,10 +100,12 @@ impl Library {
     pub fn load(gpu: &Gpu) -> Result<Library> {
         let kernels = Kernels::load(gpu)?;
         let reduce_blocks = reductions::ReduceBlocks::for_gpu(gpu, &kernels)?;
+        let scan_blocks = scan::resident_blocks(&kernels)?;
         Ok(Library {
             gpu: gpu.clone(),
             kernels,
             reduce_blocks,
+            scan_blocks,
             hopper: Default::default(),
         })
     }

@@ -672,6 +672,32 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
         );
         let _ = writeln!(w, "    }}");
     }
+    // Every kernel can be launched cooperatively (persistent kernels whose blocks wait on
+    // each other need their whole grid resident).
+    {
+        let _ = writeln!(
+            w,
+            "\n    /// Launch cooperatively (`cuLaunchKernelEx`, the whole grid resident at once or an error\n    /// before anything runs), checked against the contract and the device's limits."
+        );
+        let _ = writeln!(
+            w,
+            "    #[allow(clippy::too_many_arguments)]\n{}",
+            signature(
+                "launch_cooperative",
+                gp,
+                &with(&[self_.clone(), stream.clone(), cfg.clone()], &params),
+                &format!("{rt}::Result<()>"),
+                wc
+            )
+        );
+        let _ = writeln!(w, "        self.check{tf}({shared_args})?;");
+        param_array(w, rt, k);
+        let _ = writeln!(
+            w,
+            "        // SAFETY: as `launch_with`.\n        unsafe {{ {function}.launch_cooperative(stream, cfg, &mut params) }}"
+        );
+        let _ = writeln!(w, "    }}");
+    }
     let _ = writeln!(w, "}}\n");
     Ok(())
 }
@@ -852,6 +878,7 @@ mod tests {
         assert!(src.contains("        a: &crate::rt::TensorMap<'_>,\n"));
         assert!(src.contains("let mut arg_a = *a;"));
         assert!(src.contains("pub fn launch_cluster<TA, TB, O>("));
+        assert!(src.contains("pub fn launch_cooperative<TA, TB, O>("));
         assert!(src.contains("        cluster: crate::rt::ClusterDims,\n"));
         assert!(src.contains(
             "unsafe { self.function::<TA, TB, O>()?.launch_cluster(stream, cfg, cluster, &mut params) }"

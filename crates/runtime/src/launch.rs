@@ -357,22 +357,79 @@ impl KernelFn {
                 ),
             });
         }
-        let mut attr = cluster_attr(cluster);
-        let raw = raw_config(cfg, stream.raw(), &mut attr);
         // SAFETY: the caller guarantees `params`; configuration and cluster were validated.
-        check(unsafe {
-            sys::cuLaunchKernelEx(&raw, self.raw, params.as_mut_ptr(), std::ptr::null_mut())
-        })
-        .map_err(|code| Error::Launch {
+        unsafe { self.launch_ex(stream, cfg, cluster_attr(cluster), params) }
+    }
+
+    /// The most blocks of `block` threads with `shared_bytes` of dynamic shared memory that can
+    /// be resident on the device at once: the largest grid [`KernelFn::launch_cooperative`]
+    /// accepts (the driver's occupancy for one SM times the SM count).
+    pub fn max_cooperative_blocks(&self, block: u32, shared_bytes: u32) -> Result<u32> {
+        self.set_shared_limit(&LaunchConfig::linear(1, block).with_shared(shared_bytes))?;
+        Ok(self.occupancy(block, shared_bytes)? * self.limits.sm_count)
+    }
+
+    /// Launch cooperatively (`cuLaunchKernelEx` with `CU_LAUNCH_ATTRIBUTE_COOPERATIVE`): the
+    /// driver runs the whole grid at once or not at all, so blocks may wait for each other
+    /// (grid-wide barriers, persistent blocks that consume each other's results). A grid larger
+    /// than can be resident ([`KernelFn::max_cooperative_blocks`], less where other work or an
+    /// MPS limit holds SMs) fails with [`CudaError::CooperativeLaunchTooLarge`] before
+    /// anything runs; see [`Error::is_cooperative_too_large`].
+    ///
+    /// # Safety
+    /// As [`KernelFn::launch`].
+    ///
+    /// [`CudaError::CooperativeLaunchTooLarge`]: crate::CudaError::CooperativeLaunchTooLarge
+    pub unsafe fn launch_cooperative(
+        &self,
+        stream: &Stream,
+        cfg: &LaunchConfig,
+        params: &mut [*mut c_void],
+    ) -> Result<()> {
+        self.validate(cfg)?;
+        if cfg.blocks() == 0 {
+            return Ok(());
+        }
+        self._module.context().bind()?;
+        // SAFETY: the caller guarantees `params`; the configuration was validated.
+        unsafe { self.launch_ex(stream, cfg, cooperative_attr(), params) }
+    }
+
+    /// `cuLaunchKernelEx` with one launch attribute, after raising the shared memory limit.
+    ///
+    /// # Safety
+    /// As [`KernelFn::launch`]; `cfg` validated and the context bound.
+    unsafe fn launch_ex(
+        &self,
+        stream: &Stream,
+        cfg: &LaunchConfig,
+        mut attr: sys::CUlaunchAttribute,
+        params: &mut [*mut c_void],
+    ) -> Result<()> {
+        let fail = |call, code| Error::Launch {
             kernel: self.name.to_string(),
             grid: cfg.grid,
             block: cfg.block,
             shared_bytes: cfg.shared_bytes,
-            source: DriverError {
-                call: "cuLaunchKernelEx",
-                code,
-            },
+            source: DriverError { call, code },
+        };
+        if cfg.shared_bytes > self.limits.max_shared_per_block {
+            // SAFETY: valid function handle; `validate` checked the opt-in limit.
+            check(unsafe {
+                sys::cuFuncSetAttribute(
+                    self.raw,
+                    CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    cfg.shared_bytes as i32,
+                )
+            })
+            .map_err(|code| fail("cuFuncSetAttribute", code))?;
+        }
+        let raw = raw_config(cfg, stream.raw(), &mut attr);
+        // SAFETY: the caller's contract; `raw` and its attribute outlive the call.
+        check(unsafe {
+            sys::cuLaunchKernelEx(&raw, self.raw, params.as_mut_ptr(), std::ptr::null_mut())
         })
+        .map_err(|code| fail("cuLaunchKernelEx", code))
     }
 
     /// Raises the function's dynamic shared memory limit when `cfg` needs more than 48 KiB.
@@ -401,6 +458,17 @@ fn cluster_attr(c: ClusterDims) -> sys::CUlaunchAttribute {
     };
     sys::CUlaunchAttribute {
         id: sys::CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION,
+        pad: [0; 8 - std::mem::size_of::<sys::CUlaunchAttributeID>()],
+        value,
+    }
+}
+
+/// `CU_LAUNCH_ATTRIBUTE_COOPERATIVE` set.
+fn cooperative_attr() -> sys::CUlaunchAttribute {
+    let mut value = sys::CUlaunchAttributeValue { pad: [0; 64] };
+    value.cooperative = 1;
+    sys::CUlaunchAttribute {
+        id: sys::CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_COOPERATIVE,
         pad: [0; 8 - std::mem::size_of::<sys::CUlaunchAttributeID>()],
         value,
     }
@@ -569,6 +637,17 @@ pub(crate) mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn cooperative_attribute_is_cuda_h_s() {
+        let a = cooperative_attr();
+        assert_eq!(a.id.0, 2);
+        // SAFETY: the member `cooperative_attr` wrote.
+        assert_eq!(unsafe { a.value.cooperative }, 1);
+        // The rest of the 64-byte value stays zero.
+        // SAFETY: every byte of the union was initialised (`pad` first).
+        assert!(unsafe { a.value.pad }[4..].iter().all(|&b| b == 0));
+    }
 
     /// The H200's limits, for tests that need no GPU.
     pub(crate) fn h200() -> DeviceProps {

@@ -265,6 +265,13 @@ impl Error {
         self.driver_error().map(|d| d.code)
     }
 
+    /// True when a cooperative launch asked for more blocks than can be resident at once
+    /// (`CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE`): nothing ran, a smaller grid or a kernel
+    /// that needs no co-residency may be launched instead.
+    pub fn is_cooperative_too_large(&self) -> bool {
+        self.driver_code() == Some(CudaError::CooperativeLaunchTooLarge)
+    }
+
     fn driver_error(&self) -> Option<&DriverError> {
         match self {
             Error::Driver(d) | Error::Launch { source: d, .. } => Some(d),
