@@ -50,9 +50,9 @@ pub fn stencil3x3(
     w: &[f32],
     rows: u32,
     cols: u32,
-    mut y: OutSlice<f32, BlockTiles<128, 256, cols>>,
+    mut y: OutSlice<f32, BlockTiles<128, 128, cols>>,
 ) {
-    // This block's 128×256 tile of `y`; each warp owns a band of 32 rows, a 4-column chunk of
+    // This block's 128×128 tile of `y`; each warp owns a band of 16 rows, a 4-column chunk of
     // each per thread.
     let Some(mut tile) = y.block_tile() else {
         return;
@@ -60,7 +60,7 @@ pub fn stencil3x3(
     let x = Rows::new(x, cols as usize);
     let w: [f32; 9] = gpu::unroll::array(|k| w[k]);
     // Shared memory for the input rows in flight: 8 warps × 8 rows of 136 columns (the tile's
-    // 128 and a 16-byte halo on each side), plus a barrier per row.
+    // 128 and a 16-byte halo on each side), plus room for their barriers.
     let ring = gpu::shared_array!(RING: [f32; 8 * 8 * (136 + 2)]);
     // win[i] holds x[r + i - 1][c - 1 ..= c + 4] for the output chunk at (r, c), clamped.
     tile.stream_rows::<3, _>(&x, ring, |win| {
