@@ -8,11 +8,10 @@
 //! (the rows the kernel's closure sees), the warp refills it with the rows `stages` stages
 //! further down, so its whole ring stays in flight while it holds only an `N`-row window and one
 //! stage in registers; a register-staged walk holds every row in flight in registers.
-use super::{BlockTileMut, ChunkMut};
+use super::BlockTileMut;
 use crate::elem::Element;
 use crate::input::{HaloChunk, Rows};
 use crate::shared::{SharedArray, SharedElem};
-use core::marker::PhantomData;
 
 /// Input rows per stage: one barrier wait, one warp barrier and one refill per this many rows.
 pub(crate) const STAGE_ROWS: usize = 4;
@@ -69,7 +68,7 @@ impl<T: Element + SharedElem> BlockTileMut<'_, T> {
         &mut self,
         x: &Rows<'_, T>,
         ring: SharedArray<T, R>,
-        mut f: impl FnMut(&[HaloChunk<T>; N]) -> T::Chunk,
+        f: impl FnMut(&[HaloChunk<T>; N]) -> T::Chunk,
     ) {
         assert!(
             x.cols() == self.stride,
@@ -79,7 +78,7 @@ impl<T: Element + SharedElem> BlockTileMut<'_, T> {
         if let Some(plan) =
             self.ring_plan::<G>(x, ring.shared_addr(), R * core::mem::size_of::<T>())
         {
-            self.stream_with::<N, G>(x, plan, &mut f);
+            self.stream_with::<N, G>(x, plan, f);
             return;
         }
         let _ = ring;
@@ -133,9 +132,11 @@ impl<T: Element + SharedElem> BlockTileMut<'_, T> {
         &mut self,
         x: &Rows<'_, T>,
         ring: Ring,
-        f: &mut impl FnMut(&[HaloChunk<T>; N]) -> T::Chunk,
+        mut f: impl FnMut(&[HaloChunk<T>; N]) -> T::Chunk,
     ) {
+        use super::ChunkMut;
         use crate::mbarrier::{MBarrier, fence_init};
+        use core::marker::PhantomData;
         let (l, size) = (T::LANES, core::mem::size_of::<T>());
         let lane = self.thread.1 as u32;
         let b = self.thread.0 * self.band;
