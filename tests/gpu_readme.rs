@@ -58,6 +58,8 @@ fn stencil_matches_f64_with_clamped_edges() {
     let s = gpu.stream().unwrap();
     let w = random(9, 3, -1.0, 1.0);
     let dw = gpu.upload(&w).unwrap();
+    // Rows staged by bulk copies (cols % 4 == 0: partial tiles and bands, one row, tall, wide)
+    // and the fallback (cols % 4 != 0, one column).
     for (rows, cols) in [
         (1, 1),
         (2, 3),
@@ -65,6 +67,12 @@ fn stencil_matches_f64_with_clamped_edges() {
         (64, 256),
         (100, 1001),
         (513, 4096),
+        (1, 4),
+        (1, 2052),
+        (3000, 4),
+        (300, 516),
+        (257, 132),
+        (700, 1),
     ] {
         let x = random(rows * cols, (rows * cols) as u64, -2.0, 2.0);
         let dx = gpu.upload(&x).unwrap();

@@ -42,18 +42,9 @@ pub fn layer_norm(
     }
 }
 
-/// Rows of its band a thread reads and computes at once.
-const BAND: usize = 4;
-
 /// 3×3 stencil: `y[r][c] = Σ w[3i + j] · x[r + i - 1][c + j - 1]`, with rows and columns
 /// outside the matrix clamped to its edge.
-#[kernel(
-    len(x) == rows * cols,
-    len(y) == len(x),
-    len(w) == 9,
-    block = (32, 8),
-    launch_bounds(256, 2)
-)]
+#[kernel(len(x) == rows * cols, len(y) == len(x), len(w) == 9, block = (32, 8))]
 pub fn stencil3x3(
     x: &[f32],
     w: &[f32],
@@ -61,42 +52,24 @@ pub fn stencil3x3(
     cols: u32,
     mut y: OutSlice<f32, BlockTiles<128, 128, cols>>,
 ) {
-    // This block's 128×128 tile of `y`; each thread owns 4-column chunks in a band of 16 rows
-    // (a tall band: the warps of a block drift apart, so loads stay in flight between bands).
+    // This block's 128×128 tile of `y`; each warp owns a band of 16 rows, a 4-column chunk of
+    // each per thread.
     let Some(mut tile) = y.block_tile() else {
         return;
     };
-    let (rows, cols) = (rows as usize, cols as usize);
-    let x = Rows::new(x, cols);
+    let x = Rows::new(x, cols as usize);
     let w: [f32; 9] = gpu::unroll::array(|k| w[k]);
-    let (r0, c0) = tile.origin();
-    // x[r][c-1 ..= c+4]: the chunk at column c and a neighbour on each side, with rows and
-    // columns outside the matrix clamped to its edge (`chunk_with_halo` clamps the columns).
-    let six = |r: isize, c: usize| -> [f32; 6] {
-        let row = x.row(r.clamp(0, rows as isize - 1) as usize);
-        let (left, v, right) = row.chunk_with_halo(c / 4);
-        [left, v[0], v[1], v[2], v[3], right]
-    };
-    for j in 0..tile.owned_chunks() {
-        for i0 in (0..tile.band()).step_by(BAND) {
-            let (b, cc) = tile.chunk_position(i0, j);
-            let (r, c) = (r0 + b, c0 + cc);
-            // Read BAND rows and the rows around them first (all loads in flight), then compute
-            // from registers (`gpu::unroll` keeps every index a constant).
-            let v: [[f32; 6]; BAND + 2] = gpu::unroll::array(|k| six((r + k) as isize - 1, c));
-            gpu::unroll::each::<BAND>(|i| {
-                if let Some(mut out) = tile.chunk_at(i0 + i, j) {
-                    out.store(gpu::unroll::array(|m| {
-                        let mut s = 0.0f32;
-                        gpu::unroll::each::<3>(|di| {
-                            gpu::unroll::each::<3>(|dj| {
-                                s = gpu::math::fma(w[3 * di + dj], v[i + di][m + dj], s)
-                            })
-                        });
-                        s
-                    }));
-                }
+    // Shared memory for the input rows in flight: 8 warps × 8 rows of 136 columns (the tile's
+    // 128 and a 16-byte halo on each side), plus room for their barriers.
+    let ring = gpu::shared_array!(RING: [f32; 8 * 8 * (136 + 2)]);
+    // win[i] holds x[r + i - 1][c - 1 ..= c + 4] for the output chunk at (r, c), clamped.
+    tile.stream_rows::<3, _>(&x, ring, |win| {
+        gpu::unroll::array(|m| {
+            let mut s = 0.0f32;
+            gpu::unroll::each::<3>(|i| {
+                gpu::unroll::each::<3>(|j| s = gpu::math::fma(w[3 * i + j], win[i].at(m + j), s))
             });
-        }
-    }
+            s
+        })
+    });
 }

@@ -165,3 +165,30 @@ fn barriers_between_single_thread_sections_are_not_duplicated() {
         );
     }
 }
+
+/// `BlockTileMut::stream_rows` stages rows with bulk copies on mbarriers in the sm_90a image and
+/// reads them with shared-memory instructions; the portable image (PTX 7.8) has no bulk copy and
+/// runs the register fallback.
+#[test]
+fn stream_rows_uses_bulk_copies_only_where_ptx_8_allows() {
+    let portable = IMAGES
+        .iter()
+        .find(|i| i.arch == "sm_90")
+        .expect("no sm_90 image")
+        .ptx;
+    for k in ["stream_stencil", "stream_five_rows"] {
+        assert_has(
+            entry(hopper_tests(), k),
+            k,
+            &[
+                "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes",
+                "mbarrier.arrive.expect_tx",
+                "mbarrier.try_wait.parity",
+                "ld.shared.v4",
+                "bar.warp.sync",
+            ],
+        );
+        let body = entry(portable, k);
+        assert!(!body.contains("cp.async.bulk"), "{k}: bulk copy in sm_90");
+    }
+}

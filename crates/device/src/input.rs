@@ -282,6 +282,18 @@ impl<'a, T: Element> Rows<'a, T> {
         }
     }
 
+    /// The whole input.
+    #[inline(always)]
+    pub(crate) fn as_slice(&self) -> &'a [T] {
+        self.s
+    }
+
+    /// Whether rows can be read in 16-byte chunks (aligned base, rows of whole chunks).
+    #[inline(always)]
+    pub(crate) fn vec_ok(&self) -> bool {
+        self.vec_ok
+    }
+
     /// Columns per row.
     #[inline(always)]
     pub fn cols(&self) -> usize {

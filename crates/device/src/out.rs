@@ -37,6 +37,8 @@ use crate::index::{
 };
 use core::marker::PhantomData;
 
+mod stream;
+
 mod sealed {
     pub trait Sealed {}
 }

@@ -166,7 +166,7 @@ impl<T: SharedElem, const N: usize> SharedArray<T, N> {
 /// # Safety
 /// `addr` is a 16-byte aligned shared address with 16 bytes in bounds.
 #[inline(always)]
-unsafe fn ld_shared_v4(addr: u32) -> [u32; 4] {
+pub(crate) unsafe fn ld_shared_v4(addr: u32) -> [u32; 4] {
     let (a, b, c, d): (u32, u32, u32, u32);
     // SAFETY: the caller's contract.
     unsafe {

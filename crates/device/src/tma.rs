@@ -249,6 +249,32 @@ impl TensorMapRef {
     }
 }
 
+/// Copies `bytes` contiguous bytes from global memory at `src` into this CTA's shared memory at
+/// `dst`, completing `bytes` transactions on `bar`
+/// (`cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes`): the non-tensor bulk
+/// copy, which needs no tensor map. One instruction moves a whole row, and the bytes in flight
+/// occupy no registers.
+///
+/// # Safety
+/// `dst` and `src` are 16-byte aligned and `bytes` is a multiple of 16; `dst .. dst + bytes` is
+/// this CTA's shared memory, reserved for the copy and neither read nor written until `bar`'s
+/// current phase completes; `src .. src + bytes` is global memory valid for reads that no thread
+/// writes during the launch; `bar` is alive and its current phase expects these bytes
+/// ([`MBarrier::arrive_expect_tx`]).
+#[inline(always)]
+pub unsafe fn bulk_load(dst: u32, src: *const u8, bytes: u32, bar: MBarrier) {
+    // SAFETY: the caller's contract. Not `nomem`: the copy writes shared memory.
+    unsafe {
+        crate::__device_asm!(
+            "cvta.to.global.u64 {g}, {s};",
+            "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [{d}], [{g}], {n}, [{b}];",
+            d = in(reg32) dst, s = in(reg64) src, n = in(reg32) bytes, b = in(reg32) bar.addr(),
+            g = out(reg64) _,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
 /// `cp.async.bulk.commit_group`: closes the bulk group of this thread's stores issued since
 /// the last commit.
 #[inline(always)]

@@ -137,6 +137,53 @@ pub fn sweep_five_rows(
     });
 }
 
+/// The `sweep_stencil` sum through `BlockTileMut::stream_rows` (rows staged in shared memory
+/// by bulk copies where the launch allows it): 256-column tiles, so each warp walks its band
+/// twice (32 chunks a pass), with a ring of 2 stages per warp.
+#[kernel(len(x) == rows * cols, len(y) == len(x), block = (32, 4))]
+pub fn stream_stencil(
+    x: &[f32],
+    rows: u32,
+    cols: u32,
+    mut y: OutSlice<f32, BlockTiles<256, 64, cols>>,
+) {
+    let Some(mut tile) = y.block_tile() else {
+        return;
+    };
+    let x = Rows::new(x, cols as usize);
+    let ring = gpu::shared_array!(STREAM_RING: [f32; 4 * 8 * (136 + 2)]);
+    tile.stream_rows::<3, _>(&x, ring, |win| {
+        gpu::unroll::array(|m| {
+            let mut s = 0.0f32;
+            gpu::unroll::each::<3>(|i| {
+                gpu::unroll::each::<3>(|j| {
+                    s = gpu::math::fma((3 * i + j + 1) as f32, win[i].at(m + j), s)
+                })
+            });
+            s
+        })
+    });
+}
+
+/// `y[r][c] = x[r - 2][c] + x[r + 2][c]` (rows clamped) on 8-byte elements (2 a chunk) through
+/// `stream_rows`: a 5-row window, 3 stages of 4 rows per warp.
+#[kernel(len(x) == rows * cols, len(y) == len(x), block = (32, 2))]
+pub fn stream_five_rows(
+    x: &[u64],
+    rows: u32,
+    cols: u32,
+    mut y: OutSlice<u64, BlockTiles<64, 40, cols>>,
+) {
+    let Some(mut tile) = y.block_tile() else {
+        return;
+    };
+    let x = Rows::new(x, cols as usize);
+    let ring = gpu::shared_array!(STREAM_RING: [u64; 2 * 3 * 4 * 68 + 8]);
+    tile.stream_rows::<5, _>(&x, ring, |win| {
+        gpu::unroll::array(|m| win[0].at(m + 1).wrapping_add(win[4].at(m + 1)))
+    });
+}
+
 /// `out[i] = 2 a[i] + 1` through the strided-packets view, three packets per thread.
 #[kernel(same_len(a, out), elements = out, bytes_per_thread = 48)]
 pub fn twice_plus_one(a: &[f32], mut out: OutSlice<f32, StridedPackets<3>>) {
