@@ -5,9 +5,10 @@
 //! architecture, and a kernel marked `#[kernel(arch = "sm_90a")]` (its source gated with
 //! `#[cfg(target_feature = "sm_90a")]`) is expected in that build only. This module holds the
 //! rules that differ per architecture:
-//! - the rustc flags: `sm_XYa` targets get the PTX ISA version their instructions need
-//!   (`+ptx80` for sm_90a: TMA, mbarrier transactions, wgmma), which also turns on the device
-//!   library's `target_feature = "ptx80"` modules;
+//! - the rustc flags: Hopper targets get the PTX ISA version their instructions need (`+ptx80`
+//!   for sm_90 and sm_90a: TMA, bulk copies, mbarrier transactions, clusters; wgmma on sm_90a),
+//!   which also turns on the device library's `target_feature = "ptx80"` modules (LLVM's default
+//!   for plain sm_90 is PTX 7.8, which has none of them);
 //! - which kernels a build must contain;
 //! - the PTX fix-up for tensor-map parameters: rustc declares a 128-byte by-value parameter with
 //!   16-byte alignment (its NVPTX calling convention rejects more), while the copy engine needs
@@ -22,17 +23,19 @@ pub fn is_arch_specific(arch: &str) -> bool {
     arch.ends_with('a') || arch.ends_with('f')
 }
 
-/// The PTX ISA feature an architecture-specific target needs for its own instructions
-/// (`None`: LLVM's default for the target is enough).
+/// The PTX ISA feature a target needs for its own instructions (`None`: LLVM's default for the
+/// target is enough). Plain sm_90 gets PTX 8.0 too: its bulk copies, TMA and clusters are not
+/// `sm_90a`-only, and without them a portable Hopper build would take the device library's
+/// slower fallbacks (e.g. `stream_rows`).
 pub fn ptx_feature(arch: &str) -> Option<&'static str> {
-    if !is_arch_specific(arch) {
-        return None;
-    }
     let major: u32 = arch
         .strip_prefix("sm_")?
         .trim_end_matches(['a', 'f'])
         .parse()
         .ok()?;
+    if !is_arch_specific(arch) {
+        return (90..=99).contains(&major).then_some("+ptx80");
+    }
     Some(match major {
         90..=99 => "+ptx80",
         100..=119 => "+ptx86",
@@ -133,7 +136,12 @@ mod tests {
 
     #[test]
     fn flags_per_architecture() {
-        assert_eq!(rustflags("sm_90"), "-Ctarget-cpu=sm_90");
+        assert_eq!(
+            rustflags("sm_90"),
+            "-Ctarget-cpu=sm_90\x1f-Ctarget-feature=+ptx80"
+        );
+        assert_eq!(rustflags("sm_80"), "-Ctarget-cpu=sm_80");
+        assert_eq!(ptx_feature("sm_100"), None);
         assert_eq!(
             rustflags("sm_90a"),
             "-Ctarget-cpu=sm_90a\x1f-Ctarget-feature=+ptx80"

@@ -5,7 +5,8 @@
 //! without a cluster attribute is a cluster of one block, and every function still works).
 //!
 //! The barrier is written without the `.release`/`.acquire` modifiers (their default semantics),
-//! which PTX 7.8 (rustc's output for sm_90) requires.
+//! so that it also assembles as PTX 7.8 (LLVM's default for sm_90 when a build does not ask for
+//! `+ptx80`).
 
 /// A special register as `u32`.
 macro_rules! sreg {

@@ -39,7 +39,7 @@ impl<T: Element + SharedElem> BlockTileMut<'_, T> {
     /// outputs), with the input rows staged in shared memory: `ring`, which the kernel declares
     /// with [`shared_array!`](crate::shared_array) and uses for nothing else during the call.
     ///
-    /// On sm_90 builds with PTX 8.0 (the `sm_90a` build), each warp of a `(32, Y)` block streams
+    /// On sm_90 builds with PTX 8.0 (the builder's sm_90 and sm_90a builds), each warp of a `(32, Y)` block streams
     /// its band through its share of `ring` (the ring's bytes ÷ `Y`), in stages of
     /// 4 row slots of `min(W, 32·L) + 2·L` elements plus an 8-byte barrier: one bulk
     /// copy per input row, rows outside the matrix clamped when the copy is issued, columns at
