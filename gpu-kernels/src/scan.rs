@@ -356,15 +356,10 @@ const MAX_WARPS: usize = 32;
 /// group past the end of `x`, so every thread commits one group per refill). Only the warp
 /// itself reads its chunk: a warp barrier, not a block barrier, makes the copies visible.
 #[inline(always)]
-fn stage_chunk<T: ScanWord, const ITEMS: usize>(
-    buf: &DynamicShared<u32>,
-    x: &[T],
-    tile: u32,
-    tile_len: usize,
-) {
+fn stage_chunk<T: ScanWord, const ITEMS: usize>(buf: &DynamicShared<u32>, x: &[T], tile: u32) {
     let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
     let chunk = 8 * ITEMS; // 16-byte packets per warp
-    let start = (tile as usize).saturating_mul(tile_len);
+    let start = (tile as usize).saturating_mul(TILE);
     if start < x.len() {
         let base = start + wid * chunk * 4;
         let p0 = wid * chunk;
@@ -514,40 +509,28 @@ struct Offsets<T> {
     aggregate: T,
 }
 
-/// The persistent scan's body: `ITEMS` consecutive elements per thread, `THREADS` threads,
-/// tiles of `THREADS · ITEMS` elements, `AHEAD + 2` tile buffers in dynamic shared memory (the
-/// one being scanned, `AHEAD` tiles summed with their aggregates published, one loading).
-/// Block `b` of a grid of `G` scans tiles `b, b + G, b + 2G, ..`; each warp stages, sums,
-/// rescans and stores its own chunk of a tile, so the only block barrier per tile is the one
-/// that combines the warps' sums. A block publishes each tile's aggregate `AHEAD` tiles before
-/// it scans it, so a block runs up to `AHEAD` tiles ahead of the others before it can wait.
-/// `COUNT` (measurement only) adds one to `state[tiles]` each time a tile had to wait.
+/// The persistent scan's body: `ITEMS` consecutive elements per thread, `TILE / ITEMS` threads,
+/// [`P_BUFFERS`] tile buffers in dynamic shared memory. Block `b` of a grid of `G` scans tiles
+/// `b, b + G, b + 2G, ..`; each warp stages, sums, rescans and stores its own chunk of a tile,
+/// so the only block barrier per tile is the one that combines the warps' sums.
 #[inline(always)]
-fn scan_persistent_body<
-    T: ScanWord,
-    const ITEMS: usize,
-    const THREADS: usize,
-    const AHEAD: usize,
-    const COUNT: bool,
-    const EARLY: bool,
->(
+fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
     x: &[T],
     out: &mut OutSlice<T, Manual>,
     state: &mut OutSlice<u64, Atomic>,
     exclusive: bool,
 ) {
-    let tile_len = THREADS * ITEMS;
-    let buffers = AHEAD + 2;
-    let warps = THREADS / 32;
+    let threads = TILE / ITEMS;
+    let warps = threads / 32;
     let ppt = ITEMS / 4;
     let chunk = 8 * ITEMS; // packets per warp
     let n = x.len();
-    let tiles = n.div_ceil(tile_len) as u32;
+    let tiles = n.div_ceil(TILE) as u32;
     let grid = gpu::grid_dim().x;
     let t = gpu::thread_idx().x as usize;
     let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
-    let first_tile = gpu::block_idx().x;
-    if first_tile >= tiles {
+    let mut cur = gpu::block_idx().x;
+    if cur >= tiles {
         return;
     }
     // Per-warp exchange, double-buffered by tile parity: a warp writes tile r + 1's entries only
@@ -556,102 +539,73 @@ fn scan_persistent_body<
     let between_sums = shared_array!(SCAN_P_BETWEEN: [u32; 2 * MAX_WARPS]);
     let slow_sums = shared_array!(SCAN_P_SLOW: [u32; MAX_WARPS]);
     let smem = gpu::dynamic_shared::<u32>();
-    let tile_bytes = tile_len * 4;
+    let tile_bytes = TILE * 4;
     let buffer = |k: usize| smem.sub(k * tile_bytes, tile_bytes);
     let states = state.atomic();
+    let next_of = |tile: u32| tile.saturating_add(grid);
 
-    // The tile this block scans k iterations after the one it scans now (`cur`): buffer
-    // (r + k) % buffers. Computed, not kept in an array (an array went to local memory).
-    let ahead = |cur: u32, k: usize| cur.saturating_add((k as u32).saturating_mul(grid));
-    for k in 0..buffers {
-        stage_chunk::<T, ITEMS>(&buffer(k), x, ahead(first_tile, k), tile_len);
-    }
+    let mut next = next_of(cur);
+    let mut after = next_of(next);
+    stage_chunk::<T, ITEMS>(&buffer(0), x, cur);
+    stage_chunk::<T, ITEMS>(&buffer(1), x, next);
+    stage_chunk::<T, ITEMS>(&buffer(2), x, after);
 
-    // The first AHEAD tiles' sums, published before anything waits.
-    async_copy::wait_group::<1>();
+    // The first tile's sums, published before anything waits.
+    async_copy::wait_group::<2>();
     gpu::sync::sync_warp();
-    let zero = Offsets {
-        in_warp: T::ZERO,
+    let total: T = thread_total::<T, ITEMS>(&buffer(0));
+    let incl = warp_scan(total);
+    let up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
+    if lane == 31 {
+        warp_sums.set(MAX_WARPS + wid, incl.bits());
+    }
+    gpu::sync_threads();
+    let mut off = Offsets {
+        in_warp: if lane == 0 { T::ZERO } else { up },
         warp_prefix: T::ZERO,
         aggregate: T::ZERO,
     };
-    // offs[k]: the offsets of the tile k iterations ahead, shifted in (constant indices only,
-    // so that the array stays in registers).
-    let mut offs = [zero; AHEAD];
-    for k in 0..AHEAD {
-        // The last one uses parity 1: the loop's first iteration writes parity 0.
-        let par = ((AHEAD - k) & 1) * MAX_WARPS;
-        let total: T = thread_total::<T, ITEMS>(&buffer(k));
-        let incl = warp_scan(total);
-        let up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
-        if lane == 31 {
-            warp_sums.set(par + wid, incl.bits());
+    for w in 0..warps {
+        let s = T::from_bits(warp_sums.get(MAX_WARPS + w));
+        if w < wid {
+            off.warp_prefix = off.warp_prefix.plus(s);
         }
-        gpu::sync_threads();
-        let mut o = Offsets {
-            in_warp: if lane == 0 { T::ZERO } else { up },
-            warp_prefix: T::ZERO,
-            aggregate: T::ZERO,
-        };
-        for w in 0..warps {
-            let s = T::from_bits(warp_sums.get(par + w));
-            if w < wid {
-                o.warp_prefix = o.warp_prefix.plus(s);
-            }
-            o.aggregate = o.aggregate.plus(s);
-        }
-        let id = ahead(first_tile, k);
-        if t == 0 && id < tiles {
-            states.store(
-                id as usize,
-                FLAG_AGGREGATE | o.aggregate.bits() as u64,
-                Scope::Device,
-                Ordering::Relaxed,
-            );
-        }
-        for j in 0..AHEAD - 1 {
-            offs[j] = offs[j + 1];
-        }
-        offs[AHEAD - 1] = o;
+        off.aggregate = off.aggregate.plus(s);
+    }
+    if t == 0 {
+        states.store(
+            cur as usize,
+            FLAG_AGGREGATE | off.aggregate.bits() as u64,
+            Scope::Device,
+            Ordering::Relaxed,
+        );
     }
 
     // The block's inclusive prefix through its previous tile, and the first tile after that one.
     let mut carry = T::ZERO;
     let mut lo = 0u32;
     let mut r = 0usize;
-    let mut cur = first_tile;
-    // EARLY: the look-back reads of a tile are issued at the end of the previous iteration
-    // (a whole tile's stores earlier), not just before the far tile's sums.
-    let mut early = if EARLY {
-        start_between(&states, lo, cur)
-    } else {
-        0
-    };
     loop {
-        let far = ahead(cur, AHEAD);
         let par = (r & 1) * MAX_WARPS;
-        let buf = buffer(r % buffers);
-        let has_far = far < tiles;
+        let k = r % P_BUFFERS;
+        let buf = buffer(k);
+        let has_next = next < tiles;
         // 1. The aggregates between this block's previous tile and `cur`, read now and used
-        //    after the far tile's sums: the L2 round trip overlaps them.
-        let first = if EARLY {
-            early
-        } else {
-            start_between(&states, lo, cur)
-        };
-        // 2. The far tile's thread sums (its copies landed; the one after it keeps loading).
-        let mut far_up = T::ZERO;
-        if has_far {
+        //    after the next tile's sums: the L2 round trip overlaps them.
+        let first = start_between(&states, lo, cur);
+        // 2. The next tile's thread sums (its copies landed; the one after it keeps loading).
+        let mut next_up = T::ZERO;
+        if has_next {
             async_copy::wait_group::<1>();
             gpu::sync::sync_warp();
-            let total: T = thread_total::<T, ITEMS>(&buffer((r + AHEAD) % buffers));
+            let total: T = thread_total::<T, ITEMS>(&buffer((r + 1) % P_BUFFERS));
             let incl = warp_scan(total);
-            far_up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
+            next_up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
             if lane == 31 {
                 warp_sums.set(par + wid, incl.bits());
             }
         }
-        let between: Between<T> = finish_between(&states, first, lo, cur, THREADS as u32);
+        let between: Between<T> = finish_between(&states, first, lo, cur, threads as u32);
         let bsum = warp_sum(between.sum);
         if lane == 0 {
             between_sums.set(par + wid, bsum.bits());
@@ -659,20 +613,24 @@ fn scan_persistent_body<
         // 3. The tile's one block barrier; it also tells every thread whether all the
         //    aggregates read in 1 were published.
         let all_ready = gpu::sync::sync_threads_and(between.ready);
-        let mut far_off = zero;
-        if has_far {
-            far_off.in_warp = if lane == 0 { T::ZERO } else { far_up };
+        let mut next_off = off;
+        if has_next {
+            next_off = Offsets {
+                in_warp: if lane == 0 { T::ZERO } else { next_up },
+                warp_prefix: T::ZERO,
+                aggregate: T::ZERO,
+            };
             for w in 0..warps {
                 let s = T::from_bits(warp_sums.get(par + w));
                 if w < wid {
-                    far_off.warp_prefix = far_off.warp_prefix.plus(s);
+                    next_off.warp_prefix = next_off.warp_prefix.plus(s);
                 }
-                far_off.aggregate = far_off.aggregate.plus(s);
+                next_off.aggregate = next_off.aggregate.plus(s);
             }
             if t == 0 {
                 states.store(
-                    far as usize,
-                    FLAG_AGGREGATE | far_off.aggregate.bits() as u64,
+                    next as usize,
+                    FLAG_AGGREGATE | next_off.aggregate.bits() as u64,
                     Scope::Device,
                     Ordering::Relaxed,
                 );
@@ -684,12 +642,9 @@ fn scan_persistent_body<
                 between = between.plus(T::from_bits(between_sums.get(par + w)));
             }
         } else {
-            // Rare: some aggregate was not yet published. The far tile's is (above), so every
+            // Rare: some aggregate was not yet published. The next tile's is (above), so every
             // block this one waits for can finish its own wait.
-            if COUNT && t == 0 {
-                states.fetch_add(tiles as usize, 1, Scope::Device, Ordering::Relaxed);
-            }
-            let s = warp_sum(await_between::<T>(&states, lo, cur, THREADS as u32));
+            let s = warp_sum(await_between::<T>(&states, lo, cur, threads as u32));
             if lane == 0 {
                 slow_sums.set(wid, s.bits());
             }
@@ -700,7 +655,6 @@ fn scan_persistent_body<
         }
         // 4. Rescan this thread's elements in place from its prefix, then the warp writes its
         //    chunk with coalesced 16-byte stores.
-        let off = offs[0];
         let prefix = carry.plus(between);
         let mut run = prefix.plus(off.warp_prefix).plus(off.in_warp);
         for p in 0..ppt {
@@ -720,29 +674,25 @@ fn scan_persistent_body<
             buf.store_packet(q, o);
         }
         gpu::sync::sync_warp();
-        let base = cur as usize * tile_len + wid * chunk * 4;
+        let base = cur as usize * TILE + wid * chunk * 4;
         for j in 0..ppt {
             let p = lane + 32 * j;
             let w = buf.load_packet(swizzle(wid * chunk + p));
             store_packet(out, base + 4 * p, w, n);
         }
-        if ahead(cur, 1) >= tiles {
+        if !has_next {
             break;
         }
         // 5. Refill this buffer (the warp's own chunk: its lanes are done with it).
         gpu::sync::sync_warp();
-        let refill = ahead(cur, buffers);
-        stage_chunk::<T, ITEMS>(&buf, x, refill, tile_len);
+        let refill = next_of(after);
+        stage_chunk::<T, ITEMS>(&buf, x, refill);
         carry = prefix.plus(off.aggregate);
         lo = cur + 1;
-        cur = ahead(cur, 1);
-        if EARLY {
-            early = start_between(&states, lo, cur);
-        }
-        for k in 0..AHEAD - 1 {
-            offs[k] = offs[k + 1];
-        }
-        offs[AHEAD - 1] = far_off;
+        cur = next;
+        next = after;
+        after = refill;
+        off = next_off;
         r += 1;
     }
     async_copy::wait_all();
@@ -763,85 +713,5 @@ pub fn scan_persistent<T: ScanWord>(
     mut state: OutSlice<u64, Atomic>,
     exclusive: u32,
 ) {
-    scan_persistent_body::<T, P_ITEMS, P_BLOCK, 1, false, false>(x, &mut out, &mut state, exclusive != 0);
-}
-
-// Measurement variants (scan round 7; TUNING.md). Each counts its waiting tiles in
-// `state[tiles]` (the harness allocates one word more). Tiles of `threads · 16` elements.
-
-/// v10 with the wait counter: 512 × 16, aggregates one tile ahead, 96 KB.
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
-pub fn scanx_count<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_persistent_body::<T, 16, 512, 1, true, false>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// 512 × 16, aggregates two tiles ahead: four 32 KB buffers, 128 KB (one block per SM).
-#[kernel(same_len(x, out), launch_bounds(512, 1), instances(f32))]
-pub fn scanx_a2b<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_persistent_body::<T, 16, 512, 2, true, false>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// 256 × 16 (16 KB tiles), one ahead: three buffers, 48 KB (the tile-size control).
-#[kernel(same_len(x, out), launch_bounds(256, 4), instances(f32))]
-pub fn scanx_a1s<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_persistent_body::<T, 16, 256, 1, true, false>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// 256 × 16 (16 KB tiles), two ahead: four buffers, 64 KB.
-#[kernel(same_len(x, out), launch_bounds(256, 3), instances(f32))]
-pub fn scanx_a2s<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_persistent_body::<T, 16, 256, 2, true, false>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// 256 × 16 (16 KB tiles), two ahead, look-back reads issued an iteration early: 64 KB.
-#[kernel(same_len(x, out), launch_bounds(256, 3), instances(f32))]
-pub fn scanx_a2se<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_persistent_body::<T, 16, 256, 2, true, true>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// 512 × 16, one ahead, look-back reads issued an iteration early: 96 KB.
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
-pub fn scanx_a1e<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_persistent_body::<T, 16, 512, 1, true, true>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// 256 × 16 (16 KB tiles), three ahead: five buffers, 80 KB.
-#[kernel(same_len(x, out), launch_bounds(256, 2), instances(f32))]
-pub fn scanx_a3s<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_persistent_body::<T, 16, 256, 3, true, false>(x, &mut out, &mut state, exclusive != 0);
+    scan_persistent_body::<T, P_ITEMS>(x, &mut out, &mut state, exclusive != 0);
 }
