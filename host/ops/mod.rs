@@ -89,6 +89,8 @@ pub struct Library {
     reduce_blocks: reductions::ReduceBlocks,
     /// The Hopper GEMM's empty split-K scratch, lent to calls that pass none.
     hopper: hopper_gemm::HopperKernels,
+    /// Stream-ordered scratch of the wide softmax engine (made on first use).
+    rows_pool: std::sync::OnceLock<crate::runtime::MemPool>,
 }
 
 impl Library {
@@ -102,6 +104,7 @@ impl Library {
             kernels,
             reduce_blocks,
             hopper: Default::default(),
+            rows_pool: std::sync::OnceLock::new(),
         })
     }
 

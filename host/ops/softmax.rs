@@ -11,8 +11,8 @@
 use super::Library;
 use super::matrix::Shape;
 use super::rows::RowElem;
-use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX};
-use crate::runtime::{ClusterDims, DeviceSlice, KernelFn, LaunchConfig, Result, Stream};
+use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX, WIDE_HELD, WIDE_THREADS};
+use crate::runtime::{ClusterDims, DeviceSlice, KernelFn, LaunchConfig, MemPool, Result, Stream};
 
 /// Which normalisation of each row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,37 @@ impl Library {
         let (rows, cols) = (shape.rows as u64, shape.cols as u64);
         let k = &self.kernels;
         let addrs = [a.device_ptr(), out.device_ptr()];
+        if let Some(wp) = wide_plan::<T>(self, shape, &addrs)? {
+            let words = wide_scratch_words(shape.rows, wp.parts as usize);
+            let pool = match self.rows_pool.get() {
+                Some(p) => p,
+                None => {
+                    let p = MemPool::new(&self.gpu, WIDE_POOL_KEEP)?;
+                    self.rows_pool.get_or_init(|| p)
+                }
+            };
+            // Zeroed in stream order before the launch, freed in stream order after it: each
+            // call has its own tickets and counts, so calls on concurrent streams never share
+            // them.
+            let mut scratch = pool.alloc_zeroed_async::<u32>(s, words)?;
+            let parts = wp.parts;
+            return match kind {
+                SoftmaxKind::Softmax => {
+                    k.softmax_wide
+                        .launch_with(s, &wp.cfg, a, rows, cols, parts, out, &mut scratch)
+                }
+                SoftmaxKind::LogSoftmax => k.log_softmax_wide.launch_with(
+                    s,
+                    &wp.cfg,
+                    a,
+                    rows,
+                    cols,
+                    parts,
+                    out,
+                    &mut scratch,
+                ),
+            };
+        }
         if let Some(sp) = split_plan(self, shape, std::mem::size_of::<T>(), &addrs) {
             let f = match kind {
                 SoftmaxKind::Softmax => k.softmax_split.function::<T>(),
@@ -114,6 +145,70 @@ fn short_threads(cols: usize, elem: usize, addrs: &[u64]) -> Option<u32> {
     let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
     (aligned && packets <= SHORT_HELD * SHORT_THREADS_MAX)
         .then(|| (packets.div_ceil(SHORT_HELD).div_ceil(32) * 32).max(32) as u32)
+}
+
+/// Memory the wide engine's scratch pool keeps between calls (it needs 8 bytes per part of a
+/// row: 0.3 MB at 2048 vocabulary rows).
+const WIDE_POOL_KEEP: u64 = 16 << 20;
+
+/// Words of the wide engine's scratch (gpu-kernels `rows::wide_scratch_words`).
+fn wide_scratch_words(rows: usize, parts: usize) -> usize {
+    1 + rows + 2 * rows * parts
+}
+
+/// A launch of the wide engine (gpu-kernels `rows::Wide`).
+pub(super) struct WidePlan {
+    pub parts: u32,
+    pub cfg: LaunchConfig,
+}
+
+/// The wide engine's geometry for rows of `cols` elements of `elem` bytes: `(parts, threads)`,
+/// [`WIDE_THREADS`] threads holding [`WIDE_HELD`] packets each per part; `None` for rows it
+/// does not take (see [`wide_plan`]).
+fn wide_geometry(cols: usize, elem: usize, addrs: &[u64], rows: usize) -> Option<(u32, u32)> {
+    let row_bytes = cols.checked_mul(elem)?;
+    let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
+    let packets = row_bytes / 16;
+    if !aligned || packets < WIDE_MIN_PACKETS {
+        return None;
+    }
+    let parts = packets.div_ceil(WIDE_HELD * WIDE_THREADS);
+    let items = rows.checked_mul(parts)?;
+    (parts <= WIDE_MAX_PARTS && items <= u32::MAX as usize)
+        .then_some((parts as u32, WIDE_THREADS as u32))
+}
+
+/// Fewest packets per row for which the wide engine is used (measured faster than the split
+/// engine there; see docs/TUNING.md round 6).
+const WIDE_MIN_PACKETS: usize = 14_401;
+
+/// Most blocks per row of the wide engine (all of them must be resident at once).
+const WIDE_MAX_PARTS: usize = 64;
+
+/// The wide engine's launch for aligned long rows, or `None`: one block per (row, part) item
+/// (blocks take items by ticket, in order), when at least `parts` blocks fit on the device at
+/// once, the condition for the engine's forward progress.
+pub(super) fn wide_plan<T: RowElem>(
+    lib: &Library,
+    shape: Shape,
+    addrs: &[u64],
+) -> Result<Option<WidePlan>> {
+    let elem = std::mem::size_of::<T>();
+    let Some((parts, threads)) = wide_geometry(shape.cols, elem, addrs, shape.rows) else {
+        return Ok(None);
+    };
+    // Both ops' kernels have the same resources (same engine, same registers).
+    let f = lib.kernels.softmax_wide.function::<T>();
+    let resident = f.occupancy(threads, 0)? * f.device_props().sm_count;
+    if resident < parts {
+        return Ok(None);
+    }
+    let items = shape.rows * parts as usize;
+    let grid = items.min(lib.gpu.props().max_grid_dim[0] as usize) as u32;
+    Ok(Some(WidePlan {
+        parts,
+        cfg: LaunchConfig::linear(grid, threads),
+    }))
 }
 
 /// Largest cluster the split engine uses (portable on every sm_90 part).
