@@ -744,6 +744,10 @@ pub struct Wide<'a, E: Elem> {
     /// One item per block (the grid covers every item): no second ticket.
     once: bool,
     taken: bool,
+    /// Static assignment (a persistent grid of at least `parts` resident blocks): this block's
+    /// next item, `block + k · grid`; `None` with tickets.
+    fixed: Option<u32>,
+    grid: u32,
     t: u32,
     nt: u32,
 }
@@ -817,6 +821,8 @@ impl<'a, E: Elem> Wide<'a, E> {
         if per > H * nt as usize {
             return None;
         }
+        let grid = gpu::grid_dim().x as usize;
+        let fixed = (grid < items && grid >= parts).then_some(gpu::block_idx().x);
         Some(Wide {
             x_elems,
             scratch,
@@ -825,17 +831,26 @@ impl<'a, E: Elem> Wide<'a, E> {
             n: n as u32,
             per: per as u32,
             items: items as u32,
-            once: gpu::grid_dim().x as usize >= items,
+            once: grid >= items,
             taken: false,
+            fixed,
+            grid: grid as u32,
             t,
             nt,
         })
     }
 
-    /// The block's next item, by ticket; `None` when all are taken. Every thread of the block
-    /// calls it in the same loop (it contains a barrier).
+    /// The block's next item; `None` when all are taken. Every thread of the block calls it
+    /// in the same loop (it may contain a barrier).
     #[inline(always)]
     pub fn next(&mut self) -> Option<WideItem> {
+        if let Some(f) = self.fixed {
+            if f >= self.items {
+                return None;
+            }
+            self.fixed = Some(f.saturating_add(self.grid));
+            return Some(self.item(f));
+        }
         if self.once && self.taken {
             return None;
         }
@@ -854,15 +869,36 @@ impl<'a, E: Elem> Wide<'a, E> {
         if ticket >= self.items {
             return None;
         }
+        Some(self.item(ticket))
+    }
+
+    #[inline(always)]
+    fn item(&self, ticket: u32) -> WideItem {
         let (row, part) = (ticket / self.parts, ticket % self.parts);
         let p0 = (part * self.per).min(self.n);
         let mine = (p0 + self.per).min(self.n) - p0;
-        Some(WideItem {
+        WideItem {
             row,
             part,
             p0,
             mine,
-        })
+        }
+    }
+
+    /// Under static assignment, asks for this block's next item's slice in L2 (one thread, one
+    /// bulk prefetch): it then loads from DRAM while this item waits and writes.
+    #[inline(always)]
+    pub fn prefetch_next(&self) {
+        if let Some(f) = self.fixed
+            && f < self.items
+            && self.t == 0
+        {
+            let it = self.item(f);
+            let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
+            if let Some(s) = self.x_elems.get(first..first + it.mine as usize * E::PER) {
+                gpu::async_copy::prefetch_l2(s);
+            }
+        }
     }
 
     /// Loads the item's slice into registers, all loads issued before any is used.

@@ -185,9 +185,9 @@ const WIDE_MIN_PACKETS: usize = 14_401;
 /// Most blocks per row of the wide engine (all of them must be resident at once).
 const WIDE_MAX_PARTS: usize = 64;
 
-/// The wide engine's launch for aligned long rows, or `None`: one block per (row, part) item
-/// (blocks take items by ticket, in order), when at least `parts` blocks fit on the device at
-/// once, the condition for the engine's forward progress.
+/// The wide engine's launch for aligned long rows, or `None`: a persistent grid of the
+/// resident blocks looping over the (row, part) items, when at least `parts` blocks fit on the
+/// device at once (the condition for the engine's forward progress).
 pub(super) fn wide_plan<T: RowElem>(
     lib: &Library,
     shape: Shape,
@@ -203,8 +203,10 @@ pub(super) fn wide_plan<T: RowElem>(
     if resident < parts {
         return Ok(None);
     }
+    // Persistent: as many blocks as are resident (at least `parts`), so the kernel assigns
+    // items statically and prefetches each block's next slice into L2.
     let items = shape.rows * parts as usize;
-    let grid = items.min(lib.gpu.props().max_grid_dim[0] as usize) as u32;
+    let grid = items.min(resident as usize) as u32;
     Ok(Some(WidePlan {
         parts,
         cfg: LaunchConfig::linear(grid, threads),
