@@ -885,18 +885,22 @@ impl<'a, E: Elem> Wide<'a, E> {
         }
     }
 
-    /// Under static assignment, asks for this block's next item's slice in L2 (one thread, one
-    /// bulk prefetch): it then loads from DRAM while this item waits and writes.
+    /// Under static assignment, asks for this block's next item's slice in L2 (one 128-byte
+    /// line per thread): it then comes from DRAM while this item waits and writes.
     #[inline(always)]
     pub fn prefetch_next(&self) {
         if let Some(f) = self.fixed
             && f < self.items
-            && self.t == 0
         {
             let it = self.item(f);
             let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
-            if let Some(s) = self.x_elems.get(first..first + it.mine as usize * E::PER) {
-                gpu::async_copy::prefetch_l2(s);
+            let per_line = 128 / core::mem::size_of::<E>();
+            let mut c = self.t as usize * per_line;
+            while c < it.mine as usize * E::PER {
+                if let Some(x) = self.x_elems.get(first + c) {
+                    gpu::async_copy::prefetch_l2(x);
+                }
+                c += self.nt as usize * per_line;
             }
         }
     }

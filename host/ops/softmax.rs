@@ -307,7 +307,7 @@ pub(super) fn row_launch(lib: &Library, shape: Shape, elem: usize) -> LaunchConf
 
 #[cfg(test)]
 mod tests {
-    use super::{SplitPlan, short_threads, split_plan_for};
+    use super::{SplitPlan, short_threads, split_plan_for, wide_geometry};
 
     #[test]
     fn long_aligned_rows_split_over_the_smallest_cluster_that_holds_them() {
@@ -365,5 +365,24 @@ mod tests {
         assert_eq!(short_threads(4097, 4, &[0]), None);
         assert_eq!(short_threads(4096, 4, &[0, 8]), None);
         assert_eq!(short_threads(5, 4, &[0]), None);
+    }
+
+    #[test]
+    fn wide_engine_takes_aligned_rows_past_one_block_of_shared_memory() {
+        // Vocabulary rows: f32 37984 packets over 19 parts of 2048 (256 threads × 8), bf16
+        // 18992 over 10.
+        assert_eq!(wide_geometry(151_936, 4, &[0, 256], 2048), Some((19, 256)));
+        assert_eq!(wide_geometry(151_936, 2, &[0, 256], 2048), Some((10, 256)));
+        // 2^18 f32 columns: 32 parts; the first width past one block's shared memory.
+        assert_eq!(wide_geometry(262_144, 4, &[0], 3), Some((32, 256)));
+        assert_eq!(wide_geometry(14_401 * 4, 4, &[0], 1), Some((8, 256)));
+        // Rows the split engine keeps (one block's shared memory), odd widths, misaligned
+        // buffers, rows past 64 parts, and more items than a u32 ticket counts: not wide.
+        assert_eq!(wide_geometry(57_600, 4, &[0], 1), None);
+        assert_eq!(wide_geometry(151_937, 4, &[0], 1), None);
+        assert_eq!(wide_geometry(151_936, 4, &[0, 4], 1), None);
+        assert_eq!(wide_geometry(64 * 2048 * 4 + 4, 4, &[0], 1), None);
+        assert_eq!(wide_geometry(151_936, 4, &[0], 1 << 30), None);
+        assert_eq!(wide_geometry(0, 4, &[0], 1), None);
     }
 }

@@ -85,24 +85,19 @@ pub(crate) fn copy_packet<T>(
     true
 }
 
-/// Asks the copy engine to bring `s` into L2 (`cp.async.bulk.prefetch.L2`, sm_90): a hint,
-/// issued by one thread for a whole range, that costs no registers and no shared memory and
-/// changes no memory. For kernels that know which data their next step reads while they still
-/// hold the current step's. Nothing is prefetched unless `s` starts 16-byte aligned; its length
-/// is rounded down to 16-byte units (up to 4 GiB).
+/// Asks for the 128-byte line holding `*x` in L2 (`prefetch.global.L2`): a hint that costs no
+/// registers and no shared memory and changes no memory. For kernels that know which data
+/// their next step reads while they still hold the current step's: a block prefetches its next
+/// slice line by line, one line per thread.
 #[inline(always)]
-pub fn prefetch_l2<T>(s: &[T]) {
-    let bytes = core::mem::size_of_val(s) & !15;
-    if !(s.as_ptr() as usize).is_multiple_of(16) || bytes == 0 || bytes > u32::MAX as usize {
-        return;
-    }
-    // SAFETY: a prefetch of readable global memory (`s` is a kernel input slice) writes
-    // nothing and faults on nothing; the range is 16-byte aligned and sized.
+pub fn prefetch_l2<T>(x: &T) {
+    // SAFETY: a prefetch of readable global memory (`x` is an element of a kernel input) writes
+    // nothing and faults on nothing.
     unsafe {
         crate::__device_asm!(
             "cvta.to.global.u64 {g}, {p};",
-            "cp.async.bulk.prefetch.L2.global [{g}], {n};",
-            p = in(reg64) s.as_ptr(), n = in(reg32) bytes as u32, g = out(reg64) _,
+            "prefetch.global.L2 [{g}];",
+            p = in(reg64) x as *const T, g = out(reg64) _,
             options(nostack, preserves_flags),
         )
     }
