@@ -744,10 +744,6 @@ pub struct Wide<'a, E: Elem> {
     /// One item per block (the grid covers every item): no second ticket.
     once: bool,
     taken: bool,
-    /// Static assignment (a persistent grid of at least `parts` resident blocks): this block's
-    /// next item, `block + k · grid`; `None` with tickets.
-    fixed: Option<u32>,
-    grid: u32,
     t: u32,
     nt: u32,
 }
@@ -821,8 +817,6 @@ impl<'a, E: Elem> Wide<'a, E> {
         if per > H * nt as usize {
             return None;
         }
-        let grid = gpu::grid_dim().x as usize;
-        let fixed = (grid < items && grid >= parts).then_some(gpu::block_idx().x);
         Some(Wide {
             x_elems,
             scratch,
@@ -831,26 +825,17 @@ impl<'a, E: Elem> Wide<'a, E> {
             n: n as u32,
             per: per as u32,
             items: items as u32,
-            once: grid >= items,
+            once: gpu::grid_dim().x as usize >= items,
             taken: false,
-            fixed,
-            grid: grid as u32,
             t,
             nt,
         })
     }
 
-    /// The block's next item; `None` when all are taken. Every thread of the block calls it
-    /// in the same loop (it may contain a barrier).
+    /// The block's next item, by ticket; `None` when all are taken. Every thread of the block
+    /// calls it in the same loop (it contains a barrier).
     #[inline(always)]
     pub fn next(&mut self) -> Option<WideItem> {
-        if let Some(f) = self.fixed {
-            if f >= self.items {
-                return None;
-            }
-            self.fixed = Some(f.saturating_add(self.grid));
-            return Some(self.item(f));
-        }
         if self.once && self.taken {
             return None;
         }
@@ -869,40 +854,15 @@ impl<'a, E: Elem> Wide<'a, E> {
         if ticket >= self.items {
             return None;
         }
-        Some(self.item(ticket))
-    }
-
-    #[inline(always)]
-    fn item(&self, ticket: u32) -> WideItem {
         let (row, part) = (ticket / self.parts, ticket % self.parts);
         let p0 = (part * self.per).min(self.n);
         let mine = (p0 + self.per).min(self.n) - p0;
-        WideItem {
+        Some(WideItem {
             row,
             part,
             p0,
             mine,
-        }
-    }
-
-    /// Under static assignment, asks for this block's next item's slice in L2 (one 128-byte
-    /// line per thread): it then comes from DRAM while this item waits and writes.
-    #[inline(always)]
-    pub fn prefetch_next(&self) {
-        if let Some(f) = self.fixed
-            && f < self.items
-        {
-            let it = self.item(f);
-            let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
-            let per_line = 128 / core::mem::size_of::<E>();
-            let mut c = self.t as usize * per_line;
-            while c < it.mine as usize * E::PER {
-                if let Some(x) = self.x_elems.get(first + c) {
-                    gpu::async_copy::prefetch_l2(x);
-                }
-                c += self.nt as usize * per_line;
-            }
-        }
+        })
     }
 
     /// Loads the item's slice into registers, all loads issued before any is used.

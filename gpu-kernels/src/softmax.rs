@@ -344,7 +344,6 @@ fn softmax_wide_body<E: Elem>(
     };
     while let Some(it) = w.next() {
         let h = w.load::<WIDE_HELD>(&it);
-        w.prefetch_next();
         let mut m = f32::NEG_INFINITY;
         h.for_each::<E>(|_, v| {
             for vk in v.iter().take(E::PER) {

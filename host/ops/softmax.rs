@@ -46,7 +46,7 @@ impl Library {
         let (rows, cols) = (shape.rows as u64, shape.cols as u64);
         let k = &self.kernels;
         let addrs = [a.device_ptr(), out.device_ptr()];
-        if let Some(wp) = wide_plan::<T>(self, shape, &addrs)? {
+        if let Some(wp) = wide_plan::<T>(self, kind, shape, &addrs)? {
             let words = wide_scratch_words(shape.rows, wp.parts as usize);
             let pool = match self.rows_pool.get() {
                 Some(p) => p,
@@ -164,12 +164,18 @@ pub(super) struct WidePlan {
 
 /// The wide engine's geometry for rows of `cols` elements of `elem` bytes: `(parts, threads)`,
 /// [`WIDE_THREADS`] threads holding [`WIDE_HELD`] packets each per part; `None` for rows it
-/// does not take (see [`wide_plan`]).
-fn wide_geometry(cols: usize, elem: usize, addrs: &[u64], rows: usize) -> Option<(u32, u32)> {
+/// does not take (see [`wide_measured_faster`]).
+fn wide_geometry(
+    kind: SoftmaxKind,
+    cols: usize,
+    elem: usize,
+    addrs: &[u64],
+    rows: usize,
+) -> Option<(u32, u32)> {
     let row_bytes = cols.checked_mul(elem)?;
     let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
     let packets = row_bytes / 16;
-    if !aligned || packets < WIDE_MIN_PACKETS {
+    if !aligned || !wide_measured_faster(kind, elem, packets) {
         return None;
     }
     let parts = packets.div_ceil(WIDE_HELD * WIDE_THREADS);
@@ -178,23 +184,38 @@ fn wide_geometry(cols: usize, elem: usize, addrs: &[u64], rows: usize) -> Option
         .then_some((parts as u32, WIDE_THREADS as u32))
 }
 
-/// Fewest packets per row for which the wide engine is used (measured faster than the split
-/// engine there; see docs/TUNING.md round 6).
-const WIDE_MIN_PACKETS: usize = 14_401;
+/// Where the wide engine beat the split engine on the H200 (docs/TUNING.md, round 6; persistent
+/// grids, two calls): bf16 rows past the register kernel (2048 × 151936: softmax 0.492 against
+/// 0.580 ms, log-softmax 0.550 against 0.558; 8192 × 32768: 0.380 / 0.420 against 0.459 /
+/// 0.428) and f32 log-softmax rows past one block's shared memory (vocabulary rows 1.045
+/// against 1.126 ms). f32 softmax stays on the split engine (1.163 against 1.151 at vocabulary
+/// rows), as does f32 log-softmax at mid widths (0.843 against 0.807 at 32768 columns).
+fn wide_measured_faster(kind: SoftmaxKind, elem: usize, packets: usize) -> bool {
+    match (elem, kind) {
+        (2, _) => packets > SHORT_HELD * SHORT_THREADS_MAX,
+        (4, SoftmaxKind::LogSoftmax) => packets > SPLIT_ONE_BLOCK_PACKETS,
+        _ => false,
+    }
+}
+
+/// Packets of the widest row whose split-engine share fits one block's shared memory on the
+/// H200 (227 KiB opt-in, 2 KiB kept): wider rows need a cluster there.
+const SPLIT_ONE_BLOCK_PACKETS: usize = 14_400;
 
 /// Most blocks per row of the wide engine (all of them must be resident at once).
 const WIDE_MAX_PARTS: usize = 64;
 
-/// The wide engine's launch for aligned long rows, or `None`: a persistent grid of the
-/// resident blocks looping over the (row, part) items, when at least `parts` blocks fit on the
-/// device at once (the condition for the engine's forward progress).
+/// The wide engine's launch for aligned long rows where it measured faster, or `None`: a
+/// persistent grid of the resident blocks looping over the (row, part) items, when at least
+/// `parts` blocks fit on the device at once (the condition for the engine's forward progress).
 pub(super) fn wide_plan<T: RowElem>(
     lib: &Library,
+    kind: SoftmaxKind,
     shape: Shape,
     addrs: &[u64],
 ) -> Result<Option<WidePlan>> {
     let elem = std::mem::size_of::<T>();
-    let Some((parts, threads)) = wide_geometry(shape.cols, elem, addrs, shape.rows) else {
+    let Some((parts, threads)) = wide_geometry(kind, shape.cols, elem, addrs, shape.rows) else {
         return Ok(None);
     };
     // Both ops' kernels have the same resources (same engine, same registers).
@@ -203,8 +224,9 @@ pub(super) fn wide_plan<T: RowElem>(
     if resident < parts {
         return Ok(None);
     }
-    // Persistent: as many blocks as are resident (at least `parts`), so the kernel assigns
-    // items statically and prefetches each block's next slice into L2.
+    // Persistent: as many blocks as are resident (at least `parts`), taking items by ticket
+    // (measured faster than one block per item, and than static assignment with an L2
+    // prefetch of the next slice).
     let items = shape.rows * parts as usize;
     let grid = items.min(resident as usize) as u32;
     Ok(Some(WidePlan {
@@ -368,21 +390,42 @@ mod tests {
     }
 
     #[test]
-    fn wide_engine_takes_aligned_rows_past_one_block_of_shared_memory() {
-        // Vocabulary rows: f32 37984 packets over 19 parts of 2048 (256 threads × 8), bf16
-        // 18992 over 10.
-        assert_eq!(wide_geometry(151_936, 4, &[0, 256], 2048), Some((19, 256)));
-        assert_eq!(wide_geometry(151_936, 2, &[0, 256], 2048), Some((10, 256)));
-        // 2^18 f32 columns: 32 parts; the first width past one block's shared memory.
-        assert_eq!(wide_geometry(262_144, 4, &[0], 3), Some((32, 256)));
-        assert_eq!(wide_geometry(14_401 * 4, 4, &[0], 1), Some((8, 256)));
-        // Rows the split engine keeps (one block's shared memory), odd widths, misaligned
-        // buffers, rows past 64 parts, and more items than a u32 ticket counts: not wide.
-        assert_eq!(wide_geometry(57_600, 4, &[0], 1), None);
-        assert_eq!(wide_geometry(151_937, 4, &[0], 1), None);
-        assert_eq!(wide_geometry(151_936, 4, &[0, 4], 1), None);
-        assert_eq!(wide_geometry(64 * 2048 * 4 + 4, 4, &[0], 1), None);
-        assert_eq!(wide_geometry(151_936, 4, &[0], 1 << 30), None);
-        assert_eq!(wide_geometry(0, 4, &[0], 1), None);
+    fn wide_engine_takes_the_rows_where_it_measured_faster() {
+        use super::SoftmaxKind::{LogSoftmax, Softmax};
+        // Vocabulary rows: bf16 18992 packets over 10 parts of 2048 (256 threads × 8), f32
+        // log-softmax 37984 over 19; f32 softmax stays on the split engine.
+        assert_eq!(
+            wide_geometry(Softmax, 151_936, 2, &[0, 256], 2048),
+            Some((10, 256))
+        );
+        assert_eq!(
+            wide_geometry(LogSoftmax, 151_936, 2, &[0, 256], 2048),
+            Some((10, 256))
+        );
+        assert_eq!(
+            wide_geometry(LogSoftmax, 151_936, 4, &[0, 256], 2048),
+            Some((19, 256))
+        );
+        assert_eq!(wide_geometry(Softmax, 151_936, 4, &[0, 256], 2048), None);
+        // bf16 just past the register kernel (2049 packets: 2 parts); f32 log-softmax past one
+        // block's shared memory, 2^18 columns in 32 parts, and not below.
+        assert_eq!(wide_geometry(Softmax, 16_392, 2, &[0], 5), Some((2, 256)));
+        assert_eq!(wide_geometry(Softmax, 16_384, 2, &[0], 5), None);
+        assert_eq!(
+            wide_geometry(LogSoftmax, 14_401 * 4, 4, &[0], 1),
+            Some((8, 256))
+        );
+        assert_eq!(
+            wide_geometry(LogSoftmax, 262_144, 4, &[0], 3),
+            Some((32, 256))
+        );
+        assert_eq!(wide_geometry(LogSoftmax, 57_600, 4, &[0], 1), None);
+        // Odd widths, misaligned buffers, rows past 64 parts, more items than a u32 ticket
+        // counts, empty rows: not wide.
+        assert_eq!(wide_geometry(LogSoftmax, 151_937, 4, &[0], 1), None);
+        assert_eq!(wide_geometry(Softmax, 151_936, 2, &[0, 4], 1), None);
+        assert_eq!(wide_geometry(Softmax, 64 * 2048 * 8 + 8, 2, &[0], 1), None);
+        assert_eq!(wide_geometry(Softmax, 151_936, 2, &[0], 1 << 30), None);
+        assert_eq!(wide_geometry(Softmax, 0, 2, &[0], 1), None);
     }
 }

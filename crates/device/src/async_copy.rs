@@ -84,21 +84,3 @@ pub(crate) fn copy_packet<T>(
     unsafe { cp_async_16(base + (dst_packet * 16) as u32, p, avail.min(16) as u32) };
     true
 }
-
-/// Asks for the 128-byte line holding `*x` in L2 (`prefetch.global.L2`): a hint that costs no
-/// registers and no shared memory and changes no memory. For kernels that know which data
-/// their next step reads while they still hold the current step's: a block prefetches its next
-/// slice line by line, one line per thread.
-#[inline(always)]
-pub fn prefetch_l2<T>(x: &T) {
-    // SAFETY: a prefetch of readable global memory (`x` is an element of a kernel input) writes
-    // nothing and faults on nothing.
-    unsafe {
-        crate::__device_asm!(
-            "cvta.to.global.u64 {g}, {p};",
-            "prefetch.global.L2 [{g}];",
-            p = in(reg64) x as *const T, g = out(reg64) _,
-            options(nostack, preserves_flags),
-        )
-    }
-}
