@@ -6,7 +6,9 @@
 //! `e / S` or `(x - M) - ln S`. Longer aligned rows of whole packets take [`softmax_split`]
 //! ([`Split`]: each row over a cluster, every block's share in shared memory, the next row's
 //! share loading meanwhile; the blocks' `(M_b, S_b)` pairs merged through distributed shared
-//! memory). Other rows take the general row engine ([`crate::rows`]: staged
+//! memory) or [`softmax_wide`] ([`Wide`]: each row over ordinary blocks holding their slices
+//! in registers, the pairs exchanged through global memory; the host picks whichever measured
+//! faster for the type and op). Other rows take the general row engine ([`crate::rows`]: staged
 //! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
 //! the row's `(M, S)`, then write `e^(x - m_t) · (e^(m_t - M) / S)` or `(x - M) - ln S`. One

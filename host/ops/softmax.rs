@@ -4,7 +4,10 @@
 //! (`softmax_short`); longer aligned rows of whole packets take the split engine
 //! (`softmax_split`: each row over a cluster of up to 8 blocks, every block's share held in
 //! shared memory, partial (max, sum) pairs exchanged through distributed shared memory, read
-//! once and written once); any other row takes the general row engine, which stages as much of
+//! once and written once) or, where it measured faster (bf16 rows, f32 log-softmax vocabulary
+//! rows), the wide engine (`softmax_wide`: each row over ordinary blocks that hold their
+//! slices in registers and exchange the pairs through a per-call scratch in global memory,
+//! taken from a stream-ordered pool and zeroed in stream order); any other row takes the general row engine, which stages as much of
 //! the row in shared memory as fits and reads the rest from global memory in each pass
 //! (gpu-kernels/src/rows.rs). One generic kernel per op and engine: the element type picks the
 //! instance, with no per-type dispatch here.
