@@ -99,19 +99,29 @@ fn softmax_any_width_matches_f64() {
     }
 }
 
-/// The split engine (rows too long for the register kernels, 16-byte aligned, whole packets):
-/// a full batch of vocabulary rows (2048 × 151936: every cluster loops over many rows; a sample
-/// of rows is compared), the first split width (8196 f32 columns) and the largest bf16 register
-/// row plus one packet (16392), rows whose blocks see only -inf (zeros out) or a whole row of
-/// -inf (NaN, as torch), and a NaN.
+/// The wide and split engines (rows too long for the register kernels, 16-byte aligned, whole
+/// packets): a full batch of vocabulary rows (2048 × 151936: thousands of (row, part) items,
+/// two ops and two types through the same stream, so the per-call scratch is exercised many
+/// times; a sample of rows is compared), the first split width (8196 f32 columns) and the
+/// largest bf16 register row plus one packet (16392), rows whose blocks see only -inf (zeros
+/// out) or a whole row of -inf (NaN, as torch), and a NaN; 2^18 columns (32 parts of f32), and
+/// vocabulary-like odd widths (151937, 131071, 2^18 + 3: the general engine).
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn softmax_split_rows_match_f64() {
     let (gpu, lib, s) = setup();
-    for (t, &(r, c)) in [(2048, 151_936), (3, 8196), (5, 16_392), (4, 151_936)]
-        .iter()
-        .enumerate()
-    {
+    let shapes = [
+        (2048, 151_936),
+        (3, 8196),
+        (5, 16_392),
+        (4, 151_936),
+        (3, 262_144),
+        (2, 151_937),
+        (2, 131_071),
+        (2, 262_147),
+        (5, 57_600),
+    ];
+    for (t, &(r, c)) in shapes.iter().enumerate() {
         let mut a: Vec<f32> = random_f32(r * c, 3000 + t as u64)
             .iter()
             .map(|v| v * 8.0)

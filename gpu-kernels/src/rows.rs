@@ -683,3 +683,294 @@ impl<'a, E: Elem> Split<'a, E> {
         put_packet(out, self.row * self.cols + self.col(q), w);
     }
 }
+
+/// Packets each thread of the `*_wide` kernels holds in registers (32 registers of data).
+pub const WIDE_HELD: usize = 8;
+
+/// Threads per block of the `*_wide` kernels (their launch bound, with 4 blocks per SM: 64
+/// registers per thread).
+pub const WIDE_THREADS: usize = 256;
+
+/// Words of the `*_wide` kernels' scratch for `rows` rows split into `parts`: the ticket, one
+/// arrival count per row, and a `(max, sum)` pair per part of every row. The host zeroes it
+/// before each launch.
+pub const fn wide_scratch_words(rows: usize, parts: usize) -> usize {
+    1 + rows + 2 * rows * parts
+}
+
+/// Long rows split over `parts` ordinary blocks, each block holding its slice of a row in
+/// registers ([`WIDE_HELD`] packets per thread, every load issued before any is used) and
+/// exchanging its partial statistics with the row's other blocks through global memory: the
+/// row is read once and written once, with no cluster (so 4 blocks per SM, and any number of
+/// SMs, take part) and no shared-memory staging.
+///
+/// Work items are (row, part) pairs handed out by an atomic ticket in increasing order: ticket
+/// `t` is part `t % parts` of row `t / parts`. A block takes a ticket only when it has nothing
+/// else in hand, loads and reduces its slice (which waits on nothing), publishes the pair, and
+/// only then waits for the row's other parts.
+///
+/// Forward progress. Tickets are taken in order, so at any moment the taken ones are `0..T`,
+/// each held by a running block that publishes it without waiting. Every row below row `T /
+/// parts` has all its parts taken, so all its parts get published and all its blocks finish.
+/// Only the blocks of the one partly taken row can wait for a ticket nobody holds yet, and
+/// there are fewer than `parts` of them; so as long as `parts` blocks of the launch can be
+/// resident at once, some other block (a new one of the grid, or a persistent block looping)
+/// takes the next ticket, and the row fills up. The host launches this engine only when the
+/// occupancy calculator puts at least `parts` blocks on the device, for any grid size; the
+/// same condition a cluster of `parts` blocks would need, here checked once on the host rather
+/// than by the hardware.
+///
+/// Scratch (`u32` words, zero before the launch; see [`wide_scratch_words`]): word 0 the
+/// ticket, word `1 + r` the number of parts of row `r` published, words `1 + rows + 2 (r ·
+/// parts + p) ..+2` part `p`'s pair. A part stores its pair (relaxed), then adds 1 to the row's
+/// count with release; a waiter reads the count with acquire until it reaches `parts`, so the
+/// pairs are visible to it, and every block folds the pairs in the same fixed order: all
+/// blocks of a row get bit-identical statistics.
+///
+/// Launch: blocks of at most [`WIDE_THREADS`] threads (a multiple of 32) with `parts ·
+/// threads · WIDE_HELD ≥` the row's packet count, any grid (`grid ≥ rows · parts`: one item
+/// per block; fewer: blocks loop). For matrices of whole 16-byte packets in 16-byte aligned
+/// buffers; [`Wide::new`] gives `None` otherwise (the kernel then does nothing).
+pub struct Wide<'a, E: Elem> {
+    x_elems: &'a [E],
+    scratch: gpu::AtomicSlice<'a, u32>,
+    rows: usize,
+    /// 32-bit geometry (few live registers): parts per row, packets per row and per part,
+    /// items (`rows · parts`, below 2^32: the ticket is a `u32`).
+    parts: u32,
+    n: u32,
+    per: u32,
+    items: u32,
+    /// One item per block (the grid covers every item): no second ticket.
+    once: bool,
+    taken: bool,
+    t: u32,
+    nt: u32,
+}
+
+/// One work item of [`Wide`]: part `part` of row `row`, packets `p0 .. p0 + mine` of it.
+#[derive(Clone, Copy)]
+pub struct WideItem {
+    pub row: u32,
+    pub part: u32,
+    p0: u32,
+    mine: u32,
+}
+
+/// A block's slice of a row in registers: slot `i` holds local packet `t + i · threads`.
+pub struct Held<const H: usize> {
+    pub w: [[u32; 4]; H],
+    t: u32,
+    nt: u32,
+    mine: u32,
+}
+
+impl<const H: usize> Held<H> {
+    /// Whether slot `i` holds a packet of the slice.
+    #[inline(always)]
+    pub fn has(&self, i: usize) -> bool {
+        self.t + i as u32 * self.nt < self.mine
+    }
+
+    /// Visits this thread's packets as `(slot, values)`.
+    #[inline(always)]
+    pub fn for_each<E: Elem>(&self, mut f: impl FnMut(usize, [f32; 8])) {
+        gpu::unroll::each::<H>(|i| {
+            if self.has(i) {
+                f(i, E::unpack(self.w[i]));
+            }
+        });
+    }
+}
+
+impl<'a, E: Elem> Wide<'a, E> {
+    /// The engine over the `rows × cols` matrix `x` split into `parts` per row, outputs at
+    /// addresses `others`; `None` unless everything is packet-aligned, the geometry covers a
+    /// row (`parts · threads · H`), and the scratch is large enough (the same answer in every
+    /// thread).
+    #[inline(always)]
+    pub fn new<const H: usize>(
+        x: &'a [E],
+        rows: usize,
+        cols: usize,
+        parts: usize,
+        others: &[usize],
+        scratch: gpu::AtomicSlice<'a, u32>,
+    ) -> Option<Wide<'a, E>> {
+        let row_bytes = cols * core::mem::size_of::<E>();
+        let aligned = row_bytes.is_multiple_of(16)
+            && (x.as_ptr() as usize).is_multiple_of(16)
+            && others.iter().all(|a| a.is_multiple_of(16));
+        let x_elems = x.get(..rows * cols)?;
+        let n = row_bytes / 16;
+        let items = rows * parts;
+        if !aligned
+            || parts == 0
+            || n > u32::MAX as usize
+            || items > u32::MAX as usize
+            || scratch.len() < wide_scratch_words(rows, parts)
+        {
+            return None;
+        }
+        let (t, nt) = (gpu::thread_idx().x, gpu::block_dim().x);
+        let per = n.div_ceil(parts);
+        if per > H * nt as usize {
+            return None;
+        }
+        Some(Wide {
+            x_elems,
+            scratch,
+            rows,
+            parts: parts as u32,
+            n: n as u32,
+            per: per as u32,
+            items: items as u32,
+            once: gpu::grid_dim().x as usize >= items,
+            taken: false,
+            t,
+            nt,
+        })
+    }
+
+    /// The block's next item, by ticket; `None` when all are taken. Every thread of the block
+    /// calls it in the same loop (it contains a barrier).
+    #[inline(always)]
+    pub fn next(&mut self) -> Option<WideItem> {
+        if self.once && self.taken {
+            return None;
+        }
+        self.taken = true;
+        let slot = gpukit_device::shared_array!(WIDE_TICKET: [u32; 1]);
+        if self.t == 0 {
+            let ticket = self
+                .scratch
+                .fetch_add(0, 1, gpu::Scope::Device, gpu::Ordering::Relaxed);
+            slot.set(0, ticket);
+        }
+        gpu::sync_threads();
+        let ticket = slot.get(0);
+        // Everyone has read the slot before thread 0 writes it again: the item's block
+        // reductions and its wait hold barriers.
+        if ticket >= self.items {
+            return None;
+        }
+        let (row, part) = (ticket / self.parts, ticket % self.parts);
+        let p0 = (part * self.per).min(self.n);
+        let mine = (p0 + self.per).min(self.n) - p0;
+        Some(WideItem {
+            row,
+            part,
+            p0,
+            mine,
+        })
+    }
+
+    /// Loads the item's slice into registers, all loads issued before any is used.
+    #[inline(always)]
+    pub fn load<const H: usize>(&self, it: &WideItem) -> Held<H> {
+        // The slice as its own packets: the bounds check of each load is then the `q < mine`
+        // test the loop makes anyway (fewer live registers).
+        let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
+        let part = self
+            .x_elems
+            .get(first..first + it.mine as usize * E::PER)
+            .and_then(Packets::new);
+        let (t, nt) = (self.t, self.nt);
+        let w = gpu::unroll::array(|i| {
+            let q = t + i as u32 * nt;
+            match &part {
+                Some(p) if (q as usize) < p.len() => p.get(q as usize),
+                _ => [0; 4],
+            }
+        });
+        Held {
+            w,
+            t,
+            nt,
+            mine: it.mine,
+        }
+    }
+
+    /// Publishes this part's pair `mine` (the same in every thread), waits until every part of
+    /// the row has published, and returns the fold of all the row's pairs by `f` in part
+    /// order (bit-identical in every block of the row when `f` is commutative bit for bit).
+    #[inline(always)]
+    pub fn exchange(
+        &self,
+        it: &WideItem,
+        mine: [u32; 2],
+        identity: [u32; 2],
+        f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2],
+    ) -> [u32; 2] {
+        use gpu::{Ordering, Scope};
+        let s = &self.scratch;
+        let count = 1 + it.row as usize;
+        let parts = self.parts as usize;
+        let pairs = 1 + self.rows + 2 * it.row as usize * parts;
+        if self.t == 0 {
+            let at = pairs + 2 * it.part as usize;
+            s.store(at, mine[0], Scope::Device, Ordering::Relaxed);
+            s.store(at + 1, mine[1], Scope::Device, Ordering::Relaxed);
+            // Release: the pair is visible to whoever sees the new count.
+            s.fetch_add(count, 1, Scope::Device, Ordering::Release);
+            let mut pause = 32;
+            while s.load(count, Scope::Device, Ordering::Acquire) < self.parts {
+                // Back off: waiting blocks must not crowd the loads of the others in L2.
+                gpu::sync::nanosleep(pause);
+                pause = (pause * 2).min(512);
+            }
+        }
+        // Thread 0 has acquired every pair; the barrier orders the reads below after that.
+        gpu::sync_threads();
+        // Every warp folds the pairs itself (lane l: parts l, l + 32, ...; then a butterfly):
+        // the same order in every warp and block.
+        let lane = gpu::warp::lane_id() as usize;
+        let mut acc = identity;
+        let mut p = lane;
+        while p < parts {
+            let at = pairs + 2 * p;
+            let v = [
+                s.load(at, Scope::Device, Ordering::Relaxed),
+                s.load(at + 1, Scope::Device, Ordering::Relaxed),
+            ];
+            acc = f(acc, v);
+            p += 32;
+        }
+        let mut m = 16;
+        while m > 0 {
+            let other = [
+                gpu::warp::shfl_xor_u32(acc[0], m),
+                gpu::warp::shfl_xor_u32(acc[1], m),
+            ];
+            acc = f(acc, other);
+            m >>= 1;
+        }
+        acc
+    }
+
+    /// Writes `g(values)` for each of this thread's packets of the slice to the same place of
+    /// `out`.
+    #[inline(always)]
+    pub fn write<const H: usize>(
+        &self,
+        it: &WideItem,
+        h: &Held<H>,
+        out: &mut OutSlice<E, Manual>,
+        mut g: impl FnMut([f32; 8]) -> [f32; 8],
+    ) {
+        let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
+        gpu::unroll::each::<H>(|i| {
+            if h.has(i) {
+                let r = g(E::unpack(h.w[i]));
+                // SAFETY: row `it.row`'s part `it.part` belongs to this block (its ticket),
+                // packet t + i · threads of the part to this thread. The packet is in bounds
+                // (`out` is as long as `x`) and aligned (checked in `new`), so the claim never
+                // fails; no scalar fallback (its eight stores cost registers).
+                let q = (h.t + i as u32 * h.nt) as usize;
+                if let Some(o) = unsafe { out.claim_packet_mut(first + q * E::PER) } {
+                    o.set(E::pack(r));
+                }
+            }
+        });
+    }
+}

@@ -6,7 +6,9 @@
 //! `e / S` or `(x - M) - ln S`. Longer aligned rows of whole packets take [`softmax_split`]
 //! ([`Split`]: each row over a cluster, every block's share in shared memory, the next row's
 //! share loading meanwhile; the blocks' `(M_b, S_b)` pairs merged through distributed shared
-//! memory). Other rows take the general row engine ([`crate::rows`]: staged
+//! memory) or [`softmax_wide`] ([`Wide`]: each row over ordinary blocks holding their slices
+//! in registers, the pairs exchanged through global memory; the host picks whichever measured
+//! faster for the type and op). Other rows take the general row engine ([`crate::rows`]: staged
 //! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
 //! the row's `(M, S)`, then write `e^(x - m_t) · (e^(m_t - M) / S)` or `(x - M) - ln S`. One
@@ -14,10 +16,12 @@
 //! (the register kernel computes it twice, the others once), the 16-bit one for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
 use crate::rows::{
-    Part, SHORT_HELD, ShortRow, Split, addr_of, block_max_nan, block_sum, cluster_rows, fold_all,
+    Part, SHORT_HELD, ShortRow, Split, WIDE_HELD, Wide, addr_of, block_max_nan, block_sum,
+    cluster_rows, fold_all,
 };
 use gpukit_device::{
-    self as gpu, Manual, OutSlice, async_copy, cluster_reduce::Run, dynamic_shared, kernel, math,
+    self as gpu, Atomic, Manual, OutSlice, async_copy, cluster_reduce::Run, dynamic_shared, kernel,
+    math,
 };
 
 /// Combine two (max, Σ e^(x - max)) pairs, symmetrically (bit-identical either way round).
@@ -298,4 +302,128 @@ pub fn softmax_split<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T
 #[kernel(same_len(a, out), instances(f32, Bf16))]
 pub fn log_softmax_split<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
     softmax_split_body(a, rows, cols, &mut out, true);
+}
+
+/// Combine two (max, Σ e^(x - max)) pairs as bits, a dead pair (-inf, 0) being the identity
+/// (symmetric: bit-identical either way round).
+#[inline(always)]
+fn merge_bits(a: [u32; 2], b: [u32; 2]) -> [u32; 2] {
+    let (fa, fb) = (f32::from_bits(a[0]), f32::from_bits(b[0]));
+    if fa == f32::NEG_INFINITY {
+        return b;
+    }
+    if fb == f32::NEG_INFINITY {
+        return a;
+    }
+    let r = merge([fa, f32::from_bits(a[1])], [fb, f32::from_bits(b[1])]);
+    [r[0].to_bits(), r[1].to_bits()]
+}
+
+/// Softmax (or log-softmax) on the wide engine ([`Wide`]): per (row, part) item, the block's
+/// slice in registers, its maximum `M_b` and `S_b = Σ e^(x - M_b)`, the row's `(M, S)` from
+/// every part's pair through global memory, then `e^(x - M_b) · e^(M_b - M) / S` or
+/// `(x - M) - ln S` from the registers.
+#[inline(always)]
+fn softmax_wide_body<E: Elem>(
+    a: &[E],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    out: &mut OutSlice<E, Manual>,
+    scratch: &mut OutSlice<u32, Atomic>,
+    log: bool,
+) {
+    let others = [addr_of(out, 0)];
+    let Some(mut w) = Wide::new::<WIDE_HELD>(
+        a,
+        rows as usize,
+        cols as usize,
+        parts as usize,
+        &others,
+        scratch.atomic(),
+    ) else {
+        return;
+    };
+    while let Some(it) = w.next() {
+        let h = w.load::<WIDE_HELD>(&it);
+        let mut m = f32::NEG_INFINITY;
+        h.for_each::<E>(|_, v| {
+            for vk in v.iter().take(E::PER) {
+                m = math::max_nan(m, *vk);
+            }
+        });
+        let mb = block_max_nan(m);
+        // A block whose slice is all -inf contributes (-inf, 0).
+        let dead = mb == f32::NEG_INFINITY;
+        let mut s = 0.0f32;
+        if !dead {
+            h.for_each::<E>(|_, v| {
+                gpu::unroll::each::<8>(|k| {
+                    if k < E::PER {
+                        s += row_exp::<E>(v[k] - mb);
+                    }
+                });
+            });
+        }
+        let sb = block_sum(s);
+        let dead_pair = [f32::NEG_INFINITY.to_bits(), 0];
+        let [big_m, big_s] = w
+            .exchange(&it, [mb.to_bits(), sb.to_bits()], dead_pair, merge_bits)
+            .map(f32::from_bits);
+        if log {
+            let ln_s = math::log(big_s);
+            w.write(&it, &h, out, |v| v.map(|x| (x - big_m) - ln_s));
+        } else {
+            // A dead block's elements are 0 (NaN when the whole row is -inf, as torch).
+            let factor = if dead {
+                if big_m == f32::NEG_INFINITY {
+                    f32::NAN
+                } else {
+                    0.0
+                }
+            } else {
+                math::exp(mb - big_m) / big_s
+            };
+            w.write(&it, &h, out, |v| {
+                gpu::unroll::array(|k| {
+                    if dead {
+                        factor
+                    } else if k < E::PER {
+                        row_exp::<E>(v[k] - mb) * factor
+                    } else {
+                        0.0
+                    }
+                })
+            });
+        }
+    }
+}
+
+/// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r) on the wide engine ([`Wide`]:
+/// each long row over `parts` blocks holding it in registers, partial statistics exchanged
+/// through `scratch`, zero before the launch and sized by `rows::wide_scratch_words`).
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(256, 3))]
+pub fn softmax_wide<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_wide_body(a, rows, cols, parts, &mut out, &mut scratch, false);
+}
+
+/// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the wide engine, as
+/// [`softmax_wide`].
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(256, 3))]
+pub fn log_softmax_wide<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_wide_body(a, rows, cols, parts, &mut out, &mut scratch, true);
 }

@@ -92,6 +92,8 @@ pub struct Library {
     scan_blocks: u32,
     /// The Hopper GEMM's empty split-K scratch, lent to calls that pass none.
     hopper: hopper_gemm::HopperKernels,
+    /// Stream-ordered scratch of the wide softmax engine (made on first use).
+    rows_pool: std::sync::OnceLock<crate::runtime::MemPool>,
 }
 
 impl Library {
@@ -107,6 +109,7 @@ impl Library {
             reduce_blocks,
             scan_blocks,
             hopper: Default::default(),
+            rows_pool: std::sync::OnceLock::new(),
         })
     }
 

@@ -14,8 +14,9 @@ use super::softmax::{RowPlan, row_launch, row_plan};
 use super::{Library, invalid};
 use crate::kernels::{
     AddRmsNormRowsInstance, CrossEntropyInstance, LayerNormRowsInstance, LayerNormShortInstance,
-    LogSoftmaxRowsInstance, LogSoftmaxShortInstance, LogSoftmaxSplitInstance, RmsNormRowsInstance,
-    RmsNormShortInstance, SoftmaxRowsInstance, SoftmaxShortInstance, SoftmaxSplitInstance,
+    LogSoftmaxRowsInstance, LogSoftmaxShortInstance, LogSoftmaxSplitInstance,
+    LogSoftmaxWideInstance, RmsNormRowsInstance, RmsNormShortInstance, SoftmaxRowsInstance,
+    SoftmaxShortInstance, SoftmaxSplitInstance, SoftmaxWideInstance,
 };
 use crate::runtime::{DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
 
@@ -43,6 +44,8 @@ pub trait RowElem:
     + LogSoftmaxRowsInstance
     + SoftmaxSplitInstance
     + LogSoftmaxSplitInstance
+    + SoftmaxWideInstance
+    + LogSoftmaxWideInstance
     + LayerNormShortInstance
     + LayerNormRowsInstance
     + RmsNormShortInstance
@@ -60,6 +63,8 @@ impl<T> RowElem for T where
         + LogSoftmaxRowsInstance
         + SoftmaxSplitInstance
         + LogSoftmaxSplitInstance
+        + SoftmaxWideInstance
+        + LogSoftmaxWideInstance
         + LayerNormShortInstance
         + LayerNormRowsInstance
         + RmsNormShortInstance

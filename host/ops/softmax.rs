@@ -4,15 +4,18 @@
 //! (`softmax_short`); longer aligned rows of whole packets take the split engine
 //! (`softmax_split`: each row over a cluster of up to 8 blocks, every block's share held in
 //! shared memory, partial (max, sum) pairs exchanged through distributed shared memory, read
-//! once and written once); any other row takes the general row engine, which stages as much of
+//! once and written once) or, where it measured faster (bf16 rows, f32 log-softmax vocabulary
+//! rows), the wide engine (`softmax_wide`: each row over ordinary blocks that hold their
+//! slices in registers and exchange the pairs through a per-call scratch in global memory,
+//! taken from a stream-ordered pool and zeroed in stream order); any other row takes the general row engine, which stages as much of
 //! the row in shared memory as fits and reads the rest from global memory in each pass
 //! (gpu-kernels/src/rows.rs). One generic kernel per op and engine: the element type picks the
 //! instance, with no per-type dispatch here.
 use super::Library;
 use super::matrix::Shape;
 use super::rows::RowElem;
-use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX};
-use crate::runtime::{ClusterDims, DeviceSlice, KernelFn, LaunchConfig, Result, Stream};
+use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX, WIDE_HELD, WIDE_THREADS};
+use crate::runtime::{ClusterDims, DeviceSlice, KernelFn, LaunchConfig, MemPool, Result, Stream};
 
 /// Which normalisation of each row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +49,37 @@ impl Library {
         let (rows, cols) = (shape.rows as u64, shape.cols as u64);
         let k = &self.kernels;
         let addrs = [a.device_ptr(), out.device_ptr()];
+        if let Some(wp) = wide_plan::<T>(self, kind, shape, &addrs)? {
+            let words = wide_scratch_words(shape.rows, wp.parts as usize);
+            let pool = match self.rows_pool.get() {
+                Some(p) => p,
+                None => {
+                    let p = MemPool::new(&self.gpu, WIDE_POOL_KEEP)?;
+                    self.rows_pool.get_or_init(|| p)
+                }
+            };
+            // Zeroed in stream order before the launch, freed in stream order after it: each
+            // call has its own tickets and counts, so calls on concurrent streams never share
+            // them.
+            let mut scratch = pool.alloc_zeroed_async::<u32>(s, words)?;
+            let parts = wp.parts;
+            return match kind {
+                SoftmaxKind::Softmax => {
+                    k.softmax_wide
+                        .launch_with(s, &wp.cfg, a, rows, cols, parts, out, &mut scratch)
+                }
+                SoftmaxKind::LogSoftmax => k.log_softmax_wide.launch_with(
+                    s,
+                    &wp.cfg,
+                    a,
+                    rows,
+                    cols,
+                    parts,
+                    out,
+                    &mut scratch,
+                ),
+            };
+        }
         if let Some(sp) = split_plan(self, shape, std::mem::size_of::<T>(), &addrs) {
             let f = match kind {
                 SoftmaxKind::Softmax => k.softmax_split.function::<T>(),
@@ -114,6 +148,94 @@ fn short_threads(cols: usize, elem: usize, addrs: &[u64]) -> Option<u32> {
     let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
     (aligned && packets <= SHORT_HELD * SHORT_THREADS_MAX)
         .then(|| (packets.div_ceil(SHORT_HELD).div_ceil(32) * 32).max(32) as u32)
+}
+
+/// Memory the wide engine's scratch pool keeps between calls (it needs 8 bytes per part of a
+/// row: 0.3 MB at 2048 vocabulary rows).
+const WIDE_POOL_KEEP: u64 = 16 << 20;
+
+/// Words of the wide engine's scratch (gpu-kernels `rows::wide_scratch_words`).
+fn wide_scratch_words(rows: usize, parts: usize) -> usize {
+    1 + rows + 2 * rows * parts
+}
+
+/// A launch of the wide engine (gpu-kernels `rows::Wide`).
+pub(super) struct WidePlan {
+    pub parts: u32,
+    pub cfg: LaunchConfig,
+}
+
+/// The wide engine's geometry for rows of `cols` elements of `elem` bytes: `(parts, threads)`,
+/// [`WIDE_THREADS`] threads holding [`WIDE_HELD`] packets each per part; `None` for rows it
+/// does not take (see [`wide_measured_faster`]).
+fn wide_geometry(
+    kind: SoftmaxKind,
+    cols: usize,
+    elem: usize,
+    addrs: &[u64],
+    rows: usize,
+) -> Option<(u32, u32)> {
+    let row_bytes = cols.checked_mul(elem)?;
+    let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
+    let packets = row_bytes / 16;
+    if !aligned || !wide_measured_faster(kind, elem, packets) {
+        return None;
+    }
+    let parts = packets.div_ceil(WIDE_HELD * WIDE_THREADS);
+    let items = rows.checked_mul(parts)?;
+    (parts <= WIDE_MAX_PARTS && items <= u32::MAX as usize)
+        .then_some((parts as u32, WIDE_THREADS as u32))
+}
+
+/// Where the wide engine beat the split engine on the H200 (docs/TUNING.md, round 6; persistent
+/// grids, two calls): bf16 rows past the register kernel (2048 × 151936: softmax 0.492 against
+/// 0.580 ms, log-softmax 0.550 against 0.558; 8192 × 32768: 0.380 / 0.420 against 0.459 /
+/// 0.428) and f32 log-softmax rows past one block's shared memory (vocabulary rows 1.045
+/// against 1.126 ms). f32 softmax stays on the split engine (1.163 against 1.151 at vocabulary
+/// rows), as does f32 log-softmax at mid widths (0.843 against 0.807 at 32768 columns).
+fn wide_measured_faster(kind: SoftmaxKind, elem: usize, packets: usize) -> bool {
+    match (elem, kind) {
+        (2, _) => packets > SHORT_HELD * SHORT_THREADS_MAX,
+        (4, SoftmaxKind::LogSoftmax) => packets > SPLIT_ONE_BLOCK_PACKETS,
+        _ => false,
+    }
+}
+
+/// Packets of the widest row whose split-engine share fits one block's shared memory on the
+/// H200 (227 KiB opt-in, 2 KiB kept): wider rows need a cluster there.
+const SPLIT_ONE_BLOCK_PACKETS: usize = 14_400;
+
+/// Most blocks per row of the wide engine (all of them must be resident at once).
+const WIDE_MAX_PARTS: usize = 64;
+
+/// The wide engine's launch for aligned long rows where it measured faster, or `None`: a
+/// persistent grid of the resident blocks looping over the (row, part) items, when at least
+/// `parts` blocks fit on the device at once (the condition for the engine's forward progress).
+pub(super) fn wide_plan<T: RowElem>(
+    lib: &Library,
+    kind: SoftmaxKind,
+    shape: Shape,
+    addrs: &[u64],
+) -> Result<Option<WidePlan>> {
+    let elem = std::mem::size_of::<T>();
+    let Some((parts, threads)) = wide_geometry(kind, shape.cols, elem, addrs, shape.rows) else {
+        return Ok(None);
+    };
+    // Both ops' kernels have the same resources (same engine, same registers).
+    let f = lib.kernels.softmax_wide.function::<T>();
+    let resident = f.occupancy(threads, 0)? * f.device_props().sm_count;
+    if resident < parts {
+        return Ok(None);
+    }
+    // Persistent: as many blocks as are resident (at least `parts`), taking items by ticket
+    // (measured faster than one block per item, and than static assignment with an L2
+    // prefetch of the next slice).
+    let items = shape.rows * parts as usize;
+    let grid = items.min(resident as usize) as u32;
+    Ok(Some(WidePlan {
+        parts,
+        cfg: LaunchConfig::linear(grid, threads),
+    }))
 }
 
 /// Largest cluster the split engine uses (portable on every sm_90 part).
@@ -210,7 +332,7 @@ pub(super) fn row_launch(lib: &Library, shape: Shape, elem: usize) -> LaunchConf
 
 #[cfg(test)]
 mod tests {
-    use super::{SplitPlan, short_threads, split_plan_for};
+    use super::{SplitPlan, short_threads, split_plan_for, wide_geometry};
 
     #[test]
     fn long_aligned_rows_split_over_the_smallest_cluster_that_holds_them() {
@@ -268,5 +390,45 @@ mod tests {
         assert_eq!(short_threads(4097, 4, &[0]), None);
         assert_eq!(short_threads(4096, 4, &[0, 8]), None);
         assert_eq!(short_threads(5, 4, &[0]), None);
+    }
+
+    #[test]
+    fn wide_engine_takes_the_rows_where_it_measured_faster() {
+        use super::SoftmaxKind::{LogSoftmax, Softmax};
+        // Vocabulary rows: bf16 18992 packets over 10 parts of 2048 (256 threads × 8), f32
+        // log-softmax 37984 over 19; f32 softmax stays on the split engine.
+        assert_eq!(
+            wide_geometry(Softmax, 151_936, 2, &[0, 256], 2048),
+            Some((10, 256))
+        );
+        assert_eq!(
+            wide_geometry(LogSoftmax, 151_936, 2, &[0, 256], 2048),
+            Some((10, 256))
+        );
+        assert_eq!(
+            wide_geometry(LogSoftmax, 151_936, 4, &[0, 256], 2048),
+            Some((19, 256))
+        );
+        assert_eq!(wide_geometry(Softmax, 151_936, 4, &[0, 256], 2048), None);
+        // bf16 just past the register kernel (2049 packets: 2 parts); f32 log-softmax past one
+        // block's shared memory, 2^18 columns in 32 parts, and not below.
+        assert_eq!(wide_geometry(Softmax, 16_392, 2, &[0], 5), Some((2, 256)));
+        assert_eq!(wide_geometry(Softmax, 16_384, 2, &[0], 5), None);
+        assert_eq!(
+            wide_geometry(LogSoftmax, 14_401 * 4, 4, &[0], 1),
+            Some((8, 256))
+        );
+        assert_eq!(
+            wide_geometry(LogSoftmax, 262_144, 4, &[0], 3),
+            Some((32, 256))
+        );
+        assert_eq!(wide_geometry(LogSoftmax, 57_600, 4, &[0], 1), None);
+        // Odd widths, misaligned buffers, rows past 64 parts, more items than a u32 ticket
+        // counts, empty rows: not wide.
+        assert_eq!(wide_geometry(LogSoftmax, 151_937, 4, &[0], 1), None);
+        assert_eq!(wide_geometry(Softmax, 151_936, 2, &[0, 4], 1), None);
+        assert_eq!(wide_geometry(Softmax, 64 * 2048 * 8 + 8, 2, &[0], 1), None);
+        assert_eq!(wide_geometry(Softmax, 151_936, 2, &[0], 1 << 30), None);
+        assert_eq!(wide_geometry(Softmax, 0, 2, &[0], 1), None);
     }
 }
