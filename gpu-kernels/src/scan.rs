@@ -300,19 +300,8 @@ fn scan_tile<T: ScanWord, const N: usize>(
         if i >= n {
             break;
         }
-        let w = buf.load_packet(swizzle(p));
-        // SAFETY: tile `tile` belongs to block `tile` alone, and packet p of it to this thread.
-        match unsafe { out.claim_packet_mut(i) } {
-            Some(o) => o.set(w),
-            None => {
-                for (e, we) in w.into_iter().enumerate() {
-                    if i + e < n {
-                        // SAFETY: as above.
-                        unsafe { *out.claim_mut(i + e) = T::from_bits(we) };
-                    }
-                }
-            }
-        }
+        // Tile `tile` is block `tile`'s alone, packet p of it this thread's.
+        store_packet(out, i, buf.load_packet(swizzle(p)), n);
     }
 }
 
@@ -482,9 +471,11 @@ fn store_packet<T: ScanWord>(out: &mut OutSlice<T, Manual>, i: usize, w: [u32; 4
     if i >= n {
         return;
     }
-    // SAFETY: the persistent scan's callers store each element of their own chunk of their own
-    // tile once: tile `cur` is block b's alone (block b scans tiles b + G·m of a grid that is
-    // resident as a whole), its chunk `wid` warp wid's, the packet this lane's.
+    // SAFETY: both scans' callers store each element of their own tile once, one packet per
+    // thread: in `scan`, tile `tile` is block `tile`'s alone and packet p of it thread
+    // p mod BLOCK's; in `scan_persistent`, tile `cur` is block b's alone (block b scans tiles
+    // b + G·m of a grid that is resident as a whole), its chunk `wid` warp wid's, the packet
+    // this lane's.
     match unsafe { out.claim_packet_mut(i) } {
         Some(o) => o.set(w),
         None => {
