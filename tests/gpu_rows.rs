@@ -4,9 +4,10 @@
 //! `#[ignore]`d without a GPU.
 mod common;
 use common::setup;
+use gpukit::Library;
 use gpukit::ops::{CrossEntropy, Shape, SoftmaxKind};
-use gpukit::runtime;
 use gpukit::runtime::half::bf16;
+use gpukit::runtime::{self, Gpu, Stream};
 use gpukit_test_support::reference::random_f32;
 
 /// (rows, cols): one element, odd widths (rows not 16-byte aligned), rows held in registers
@@ -42,59 +43,86 @@ fn softmax_ref(row: &[f64], log: bool) -> Vec<f64> {
         .collect()
 }
 
+/// Runs softmax and log-softmax over `a` (`r` × `c`) in f32 and in bf16 and compares `rows` of
+/// each with the f64 reference of the values the GPU saw: where the reference is NaN or
+/// infinite (rows of -inf, a NaN) the same special value, elsewhere within 1e-5 (f32) / 8e-3
+/// (bf16) relative for softmax and 2e-5 / 8e-3 of (1 + |y|) for log-softmax.
+fn check_softmax(
+    (gpu, lib, s): &(Gpu, Library, Stream),
+    a: &[f32],
+    (r, c): (usize, usize),
+    rows: &[usize],
+) {
+    let ab: Vec<bf16> = a.iter().map(|&v| bf16::from_f32(v)).collect();
+    let (da, dab) = (gpu.upload(a).unwrap(), gpu.upload(&ab).unwrap());
+    for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
+        let log = kind == SoftmaxKind::LogSoftmax;
+        let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
+        let mut outb = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
+        lib.softmax_rows(s, kind, &da, Shape::new(r, c), &mut out)
+            .unwrap();
+        lib.softmax_rows(s, kind, &dab, Shape::new(r, c), &mut outb)
+            .unwrap();
+        runtime::sync(s).unwrap();
+        let got: Vec<f64> = runtime::download(&out)
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let gotb: Vec<f64> = runtime::download(&outb)
+            .unwrap()
+            .iter()
+            .map(|v| v.to_f64())
+            .collect();
+        let close = |g: f64, w: f64, tol: f64, tol_log: f64| {
+            if !w.is_finite() {
+                g.is_nan() == w.is_nan() && (w.is_nan() || g == w)
+            } else if log {
+                (g - w).abs() <= tol_log * (1.0 + w.abs())
+            } else {
+                (g - w).abs() <= tol * w + 1e-30
+            }
+        };
+        for &i in rows {
+            let row: Vec<f64> = a[i * c..(i + 1) * c].iter().map(|&v| v as f64).collect();
+            let rowb: Vec<f64> = ab[i * c..(i + 1) * c].iter().map(|v| v.to_f64()).collect();
+            let (want, wantb) = (softmax_ref(&row, log), softmax_ref(&rowb, log));
+            for j in 0..c {
+                let k = i * c + j;
+                assert!(
+                    close(got[k], want[j], 1e-5, 2e-5),
+                    "{kind:?} {r}x{c} f32 ({i},{j}): {} vs {}",
+                    got[k],
+                    want[j]
+                );
+                assert!(
+                    close(gotb[k], wantb[j], 8e-3, 8e-3),
+                    "{kind:?} {r}x{c} bf16 ({i},{j}): {} vs {}",
+                    gotb[k],
+                    wantb[j]
+                );
+            }
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn softmax_any_width_matches_f64() {
-    let (gpu, lib, s) = setup();
+    let gpu_lib_stream = setup();
     for (t, &(r, c)) in SHAPES.iter().chain(&[(1, 300_007)]).enumerate() {
         let a: Vec<f32> = random_f32(r * c, 2000 + t as u64)
             .iter()
             .map(|v| v * 8.0)
             .collect();
-        let ab: Vec<bf16> = a.iter().map(|&v| bf16::from_f32(v)).collect();
-        let (da, dab) = (gpu.upload(&a).unwrap(), gpu.upload(&ab).unwrap());
-        for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
-            let log = kind == SoftmaxKind::LogSoftmax;
-            let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
-            let mut outb = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
-            lib.softmax_rows(&s, kind, &da, Shape::new(r, c), &mut out)
-                .unwrap();
-            lib.softmax_rows(&s, kind, &dab, Shape::new(r, c), &mut outb)
-                .unwrap();
-            runtime::sync(&s).unwrap();
-            let (got, gotb) = (
-                runtime::download(&out).unwrap(),
-                runtime::download(&outb).unwrap(),
-            );
-            for i in 0..r {
-                let row: Vec<f64> = a[i * c..(i + 1) * c].iter().map(|&v| v as f64).collect();
-                let rowb: Vec<f64> = ab[i * c..(i + 1) * c].iter().map(|v| v.to_f64()).collect();
-                let (want, wantb) = (softmax_ref(&row, log), softmax_ref(&rowb, log));
-                for j in 0..c {
-                    let (g, w) = (got[i * c + j] as f64, want[j]);
-                    let (gb, wb) = (gotb[i * c + j].to_f64(), wantb[j]);
-                    if log {
-                        assert!((g - w).abs() <= 2e-5 * (1.0 + w.abs()), "log {r}x{c} f32");
-                        assert!(
-                            (gb - wb).abs() <= 8e-3 * (1.0 + wb.abs()),
-                            "log {r}x{c} bf16"
-                        );
-                    } else {
-                        assert!((g - w).abs() <= 1e-5 * w + 1e-30, "{r}x{c} f32 ({i},{j})");
-                        assert!(
-                            (gb - wb).abs() <= 8e-3 * wb + 1e-30,
-                            "{r}x{c} bf16 ({i},{j})"
-                        );
-                    }
-                }
-            }
-        }
+        check_softmax(&gpu_lib_stream, &a, (r, c), &(0..r).collect::<Vec<_>>());
     }
     // Empty matrices are valid input and do nothing.
+    let (gpu, lib, s) = &gpu_lib_stream;
     let e = gpu.alloc_zeroed::<f32>(0).unwrap();
     let mut o = gpu.alloc_zeroed::<f32>(0).unwrap();
     for (r, c) in [(0, 0), (0, 7), (5, 0)] {
-        lib.softmax_rows(&s, SoftmaxKind::Softmax, &e, Shape::new(r, c), &mut o)
+        lib.softmax_rows(s, SoftmaxKind::Softmax, &e, Shape::new(r, c), &mut o)
             .unwrap();
     }
 }
@@ -109,7 +137,7 @@ fn softmax_any_width_matches_f64() {
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn softmax_split_rows_match_f64() {
-    let (gpu, lib, s) = setup();
+    let gpu_lib_stream = setup();
     let shapes = [
         (2048, 151_936),
         (3, 8196),
@@ -126,65 +154,14 @@ fn softmax_split_rows_match_f64() {
             .iter()
             .map(|v| v * 8.0)
             .collect();
-        let masked = t == 3;
-        if masked {
+        if t == 3 {
             a[..c / 2].fill(f32::NEG_INFINITY);
             a[c..2 * c].fill(f32::NEG_INFINITY);
             a[2 * c + 7] = f32::NAN;
             a[4 * c - 9..].fill(f32::NEG_INFINITY);
         }
-        let ab: Vec<bf16> = a.iter().map(|&v| bf16::from_f32(v)).collect();
-        let (da, dab) = (gpu.upload(&a).unwrap(), gpu.upload(&ab).unwrap());
         let sample: Vec<usize> = (0..r).filter(|i| i % 61 == 0 || i + 1 == r).collect();
-        for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
-            let log = kind == SoftmaxKind::LogSoftmax;
-            let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
-            let mut outb = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
-            lib.softmax_rows(&s, kind, &da, Shape::new(r, c), &mut out)
-                .unwrap();
-            lib.softmax_rows(&s, kind, &dab, Shape::new(r, c), &mut outb)
-                .unwrap();
-            runtime::sync(&s).unwrap();
-            let (got, gotb) = (
-                runtime::download(&out).unwrap(),
-                runtime::download(&outb).unwrap(),
-            );
-            for &i in &sample {
-                let row: Vec<f64> = a[i * c..(i + 1) * c].iter().map(|&v| v as f64).collect();
-                let rowb: Vec<f64> = ab[i * c..(i + 1) * c].iter().map(|v| v.to_f64()).collect();
-                let (want, wantb) = (softmax_ref(&row, log), softmax_ref(&rowb, log));
-                for j in 0..c {
-                    let (g, w) = (got[i * c + j] as f64, want[j]);
-                    let (gb, wb) = (gotb[i * c + j].to_f64(), wantb[j]);
-                    if w.is_nan() || !w.is_finite() {
-                        // -inf rows and NaN rows: the same special value.
-                        assert!(
-                            g.is_nan() == w.is_nan() && (w.is_nan() || g == w),
-                            "{r}x{c} f32 ({i},{j})"
-                        );
-                        assert!(
-                            gb.is_nan() == wb.is_nan() && (wb.is_nan() || gb == wb),
-                            "{r}x{c} bf16 ({i},{j})"
-                        );
-                    } else if log {
-                        assert!(
-                            (g - w).abs() <= 2e-5 * (1.0 + w.abs()),
-                            "log {r}x{c} f32 ({i},{j})"
-                        );
-                        assert!(
-                            (gb - wb).abs() <= 8e-3 * (1.0 + wb.abs()),
-                            "log {r}x{c} bf16 ({i},{j})"
-                        );
-                    } else {
-                        assert!((g - w).abs() <= 1e-5 * w + 1e-30, "{r}x{c} f32 ({i},{j})");
-                        assert!(
-                            (gb - wb).abs() <= 8e-3 * wb + 1e-30,
-                            "{r}x{c} bf16 ({i},{j})"
-                        );
-                    }
-                }
-            }
-        }
+        check_softmax(&gpu_lib_stream, &a, (r, c), &sample);
     }
 }
 
