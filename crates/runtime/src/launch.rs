@@ -241,25 +241,8 @@ impl KernelFn {
         }
         // Any thread may launch: bind the module's context here (a no-op when it is current).
         self._module.context().bind()?;
-        let fail = |call, code| Error::Launch {
-            kernel: self.name.to_string(),
-            grid: cfg.grid,
-            block: cfg.block,
-            shared_bytes: cfg.shared_bytes,
-            source: DriverError { call, code },
-        };
-        if cfg.shared_bytes > self.limits.max_shared_per_block {
-            // Above 48 KiB a block gets dynamic shared memory only after opting in.
-            // SAFETY: valid function handle; the value was checked against the opt-in limit.
-            check(unsafe {
-                sys::cuFuncSetAttribute(
-                    self.raw,
-                    CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                    cfg.shared_bytes as i32,
-                )
-            })
-            .map_err(|code| fail("cuFuncSetAttribute", code))?;
-        }
+        self.opt_in_shared(cfg.shared_bytes)
+            .map_err(|d| self.launch_error(cfg, d))?;
         // SAFETY: the caller guarantees `params`; the configuration was validated above.
         check(unsafe {
             sys::cuLaunchKernel(
@@ -276,7 +259,10 @@ impl KernelFn {
                 std::ptr::null_mut(),
             )
         })
-        .map_err(|code| fail("cuLaunchKernel", code))
+        .map_err(|code| {
+            let call = "cuLaunchKernel";
+            self.launch_error(cfg, DriverError { call, code })
+        })
     }
 }
 
@@ -319,7 +305,8 @@ impl KernelFn {
     /// The most clusters of shape `cluster` that fit on the device at once with `cfg`'s block
     /// and shared memory (`cuOccupancyMaxActiveClusters`); 0 when one does not fit.
     pub fn max_active_clusters(&self, cfg: &LaunchConfig, cluster: ClusterDims) -> Result<u32> {
-        self.set_shared_limit(cfg)?;
+        self.opt_in_shared(cfg.shared_bytes)
+            .map_err(Error::Driver)?;
         let mut attr = cluster_attr(cluster);
         let raw = raw_config(cfg, std::ptr::null_mut(), &mut attr);
         let mut n = 0;
@@ -365,7 +352,7 @@ impl KernelFn {
     /// be resident on the device at once: the largest grid [`KernelFn::launch_cooperative`]
     /// accepts (the driver's occupancy for one SM times the SM count).
     pub fn max_cooperative_blocks(&self, block: u32, shared_bytes: u32) -> Result<u32> {
-        self.set_shared_limit(&LaunchConfig::linear(1, block).with_shared(shared_bytes))?;
+        self.opt_in_shared(shared_bytes).map_err(Error::Driver)?;
         Ok(self.occupancy(block, shared_bytes)? * self.limits.sm_count)
     }
 
@@ -406,46 +393,48 @@ impl KernelFn {
         mut attr: sys::CUlaunchAttribute,
         params: &mut [*mut c_void],
     ) -> Result<()> {
-        let fail = |call, code| Error::Launch {
-            kernel: self.name.to_string(),
-            grid: cfg.grid,
-            block: cfg.block,
-            shared_bytes: cfg.shared_bytes,
-            source: DriverError { call, code },
-        };
-        if cfg.shared_bytes > self.limits.max_shared_per_block {
-            // SAFETY: valid function handle; `validate` checked the opt-in limit.
-            check(unsafe {
-                sys::cuFuncSetAttribute(
-                    self.raw,
-                    CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                    cfg.shared_bytes as i32,
-                )
-            })
-            .map_err(|code| fail("cuFuncSetAttribute", code))?;
-        }
+        self.opt_in_shared(cfg.shared_bytes)
+            .map_err(|d| self.launch_error(cfg, d))?;
         let raw = raw_config(cfg, stream.raw(), &mut attr);
         // SAFETY: the caller's contract; `raw` and its attribute outlive the call.
         check(unsafe {
             sys::cuLaunchKernelEx(&raw, self.raw, params.as_mut_ptr(), std::ptr::null_mut())
         })
-        .map_err(|code| fail("cuLaunchKernelEx", code))
+        .map_err(|code| {
+            let call = "cuLaunchKernelEx";
+            self.launch_error(cfg, DriverError { call, code })
+        })
     }
 
-    /// Raises the function's dynamic shared memory limit when `cfg` needs more than 48 KiB.
-    fn set_shared_limit(&self, cfg: &LaunchConfig) -> Result<()> {
-        if cfg.shared_bytes > self.limits.max_shared_per_block {
-            // SAFETY: valid function handle; `validate` checks the opt-in limit.
-            unsafe {
-                sys::cuFuncSetAttribute(
-                    self.raw,
-                    CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                    cfg.shared_bytes as i32,
-                )
-            }
-            .call("cuFuncSetAttribute")?;
+    /// Raises the function's dynamic shared memory limit when `bytes` is more than 48 KiB: above
+    /// that a block gets dynamic shared memory only after opting in.
+    fn opt_in_shared(&self, bytes: u32) -> std::result::Result<(), DriverError> {
+        if bytes <= self.limits.max_shared_per_block {
+            return Ok(());
         }
-        Ok(())
+        // SAFETY: valid function handle; launches check `bytes` against the opt-in limit first.
+        check(unsafe {
+            sys::cuFuncSetAttribute(
+                self.raw,
+                CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                bytes as i32,
+            )
+        })
+        .map_err(|code| DriverError {
+            call: "cuFuncSetAttribute",
+            code,
+        })
+    }
+
+    /// A failed driver call of a launch with `cfg`, naming the kernel and the configuration.
+    fn launch_error(&self, cfg: &LaunchConfig, source: DriverError) -> Error {
+        Error::Launch {
+            kernel: self.name.to_string(),
+            grid: cfg.grid,
+            block: cfg.block,
+            shared_bytes: cfg.shared_bytes,
+            source,
+        }
     }
 }
 
