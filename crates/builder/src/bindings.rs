@@ -617,87 +617,55 @@ fn launcher(w: &mut String, rt: &str, k: &KernelSig, consts: &Consts) -> Result<
         let _ = writeln!(w, "    }}\n");
     }
 
-    let _ = writeln!(
-        w,
-        "    /// Launch on `stream` with an explicit configuration, checked against the contract and the device's limits."
-    );
-    let _ = writeln!(
-        w,
-        "    #[allow(clippy::too_many_arguments)]\n{}",
-        signature(
-            "launch_with",
-            gp,
-            &with(&[self_.clone(), stream.clone(), cfg.clone()], &params),
-            &format!("{rt}::Result<()>"),
-            wc
-        )
-    );
-    let _ = writeln!(w, "        self.check{tf}({shared_args})?;");
-    param_array(w, rt, k);
-    let _ = writeln!(
-        w,
-        "        // SAFETY: `params` follows the kernel's parameter list, which the builder checked\n        // against the PTX `.entry` (sizes and count); slices carry their lengths and the kernel\n        // bounds-checks every access; outputs are borrowed mutably for the launch.\n        unsafe {{ {function}.launch(stream, cfg, &mut params) }}"
-    );
-    let _ = writeln!(w, "    }}");
-    // Every kernel can be launched as clusters (the row kernels split long rows over one).
-    {
-        let _ = writeln!(
-            w,
-            "\n    /// Launch as clusters of `cluster` CTAs (`cuLaunchKernelEx`), checked against the contract, the\n    /// device's limits and the cluster rules (`validate_cluster`, at least one cluster resident)."
-        );
+    // The launchers that take a configuration: each checks the contract, builds the parameter
+    // array and calls one of the runtime's launches.
+    let mut launcher = |doc: &str, name: &str, extra: &[String], call: &str| {
+        let _ = writeln!(w, "{doc}");
+        let mut lead = vec![self_.clone(), stream.clone(), cfg.clone()];
+        lead.extend_from_slice(extra);
         let _ = writeln!(
             w,
             "    #[allow(clippy::too_many_arguments)]\n{}",
             signature(
-                "launch_cluster",
+                name,
                 gp,
-                &with(
-                    &[
-                        self_.clone(),
-                        stream.clone(),
-                        cfg.clone(),
-                        format!("cluster: {rt}::ClusterDims"),
-                    ],
-                    &params
-                ),
+                &with(&lead, &params),
                 &format!("{rt}::Result<()>"),
                 wc
             )
         );
         let _ = writeln!(w, "        self.check{tf}({shared_args})?;");
         param_array(w, rt, k);
-        let _ = writeln!(
-            w,
-            "        // SAFETY: as `launch_with`; the cluster shape is checked by `launch_cluster`.\n        unsafe {{ {function}.launch_cluster(stream, cfg, cluster, &mut params) }}"
-        );
+        let _ = writeln!(w, "{call}");
         let _ = writeln!(w, "    }}");
-    }
+    };
+    launcher(
+        "    /// Launch on `stream` with an explicit configuration, checked against the contract and the device's limits.",
+        "launch_with",
+        &[],
+        &format!(
+            "        // SAFETY: `params` follows the kernel's parameter list, which the builder checked\n        // against the PTX `.entry` (sizes and count); slices carry their lengths and the kernel\n        // bounds-checks every access; outputs are borrowed mutably for the launch.\n        unsafe {{ {function}.launch(stream, cfg, &mut params) }}"
+        ),
+    );
+    // Every kernel can be launched as clusters (the row kernels split long rows over one).
+    launcher(
+        "\n    /// Launch as clusters of `cluster` CTAs (`cuLaunchKernelEx`), checked against the contract, the\n    /// device's limits and the cluster rules (`validate_cluster`, at least one cluster resident).",
+        "launch_cluster",
+        &[format!("cluster: {rt}::ClusterDims")],
+        &format!(
+            "        // SAFETY: as `launch_with`; the cluster shape is checked by `launch_cluster`.\n        unsafe {{ {function}.launch_cluster(stream, cfg, cluster, &mut params) }}"
+        ),
+    );
     // Every kernel can be launched cooperatively (persistent kernels whose blocks wait on
     // each other need their whole grid resident).
-    {
-        let _ = writeln!(
-            w,
-            "\n    /// Launch cooperatively (`cuLaunchKernelEx`, the whole grid resident at once or an error\n    /// before anything runs), checked against the contract and the device's limits."
-        );
-        let _ = writeln!(
-            w,
-            "    #[allow(clippy::too_many_arguments)]\n{}",
-            signature(
-                "launch_cooperative",
-                gp,
-                &with(&[self_.clone(), stream.clone(), cfg.clone()], &params),
-                &format!("{rt}::Result<()>"),
-                wc
-            )
-        );
-        let _ = writeln!(w, "        self.check{tf}({shared_args})?;");
-        param_array(w, rt, k);
-        let _ = writeln!(
-            w,
+    launcher(
+        "\n    /// Launch cooperatively (`cuLaunchKernelEx`, the whole grid resident at once or an error\n    /// before anything runs), checked against the contract and the device's limits.",
+        "launch_cooperative",
+        &[],
+        &format!(
             "        // SAFETY: as `launch_with`.\n        unsafe {{ {function}.launch_cooperative(stream, cfg, &mut params) }}"
-        );
-        let _ = writeln!(w, "    }}");
-    }
+        ),
+    );
     let _ = writeln!(w, "}}\n");
     Ok(())
 }
