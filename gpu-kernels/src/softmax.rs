@@ -261,17 +261,8 @@ fn softmax_split_body<E: Elem>(
                 sp.store(out, q, E::pack(r));
             });
         } else {
-            // e^(x - M_b) · e^(M_b - M) / S; a dead block's elements are 0 (NaN when the whole
-            // row is -inf, as torch).
-            let factor = if dead {
-                if big_m == f32::NEG_INFINITY {
-                    f32::NAN
-                } else {
-                    0.0
-                }
-            } else {
-                math::exp(mb - big_m) / big_s
-            };
+            // e^(x - M_b) · e^(M_b - M) / S.
+            let factor = part_factor(mb, big_m, big_s);
             sp.for_each_refill::<SPLIT_GROUP>(|q, w| {
                 let v = E::unpack(w);
                 let r = gpu::unroll::array(|k| {
@@ -374,16 +365,7 @@ fn softmax_wide_body<E: Elem>(
             let ln_s = math::log(big_s);
             w.write(&it, &h, out, |v| v.map(|x| (x - big_m) - ln_s));
         } else {
-            // A dead block's elements are 0 (NaN when the whole row is -inf, as torch).
-            let factor = if dead {
-                if big_m == f32::NEG_INFINITY {
-                    f32::NAN
-                } else {
-                    0.0
-                }
-            } else {
-                math::exp(mb - big_m) / big_s
-            };
+            let factor = part_factor(mb, big_m, big_s);
             w.write(&it, &h, out, |v| {
                 gpu::unroll::array(|k| {
                     if dead {
@@ -396,6 +378,23 @@ fn softmax_wide_body<E: Elem>(
                 })
             });
         }
+    }
+}
+
+/// The factor that turns a part's `e^(x - M_b)` into softmax outputs, for a row split over
+/// blocks: `e^(M_b - M) / S` from the part's maximum `mb` and the row's `big_m` and `big_s`. A
+/// part whose elements are all -inf (`mb` = -inf) gives 0, or NaN when the whole row is -inf
+/// (as torch).
+#[inline(always)]
+fn part_factor(mb: f32, big_m: f32, big_s: f32) -> f32 {
+    if mb == f32::NEG_INFINITY {
+        if big_m == f32::NEG_INFINITY {
+            f32::NAN
+        } else {
+            0.0
+        }
+    } else {
+        math::exp(mb - big_m) / big_s
     }
 }
 
