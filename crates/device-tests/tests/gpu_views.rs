@@ -266,6 +266,19 @@ fn stencil_reference(x: &[f32], rows: usize, cols: usize) -> Vec<f64> {
     y
 }
 
+/// Asserts `got` is the clamped 3×3 stencil of `x` (`rows` × `cols`) within 1e-5 of (1 + |y|).
+fn assert_stencil(what: &str, got: &[f32], x: &[f32], rows: usize, cols: usize) {
+    let want = stencil_reference(x, rows, cols);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (*g as f64 - w).abs() <= 1e-5 * (1.0 + w.abs()),
+            "{rows}x{cols} {what} at ({}, {}): {g} vs {w}",
+            i / cols,
+            i % cols
+        );
+    }
+}
+
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn sweep_rows_windows_and_strided_packets() {
@@ -279,16 +292,7 @@ fn sweep_rows_windows_and_strided_packets() {
         k.sweep_stencil
             .launch(&s, &dx, rows as u32, cols as u32, &mut y)
             .unwrap();
-        let got = get(&s, &y);
-        let want = stencil_reference(&x, rows, cols);
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                (*g as f64 - w).abs() <= 1e-5 * (1.0 + w.abs()),
-                "{rows}x{cols} stencil at ({}, {}): {g} vs {w}",
-                i / cols,
-                i % cols
-            );
-        }
+        assert_stencil("stencil", &get(&s, &y), &x, rows, cols);
     }
     for (rows, cols) in [(100, 64), (33, 70), (3, 8)] {
         let x: Vec<u32> = (0..(rows * cols) as u32)
@@ -362,16 +366,7 @@ fn stream_rows_matches_clamped_reference() {
         k.stream_stencil
             .launch(&s, &dx, rows as u32, cols as u32, &mut y)
             .unwrap();
-        let got = get(&s, &y);
-        let want = stencil_reference(&x, rows, cols);
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                (*g as f64 - w).abs() <= 1e-5 * (1.0 + w.abs()),
-                "{rows}x{cols} streamed stencil at ({}, {}): {g} vs {w}",
-                i / cols,
-                i % cols
-            );
-        }
+        assert_stencil("streamed stencil", &get(&s, &y), &x, rows, cols);
     }
     for (rows, cols) in [(100, 64), (333, 70), (3, 8), (81, 2), (5, 3)] {
         let x: Vec<u64> = (0..(rows * cols) as u64)
