@@ -2,11 +2,15 @@
 //! vs direct launch cost, pool vs cuMemAlloc allocation loops, copy/compute overlap, device
 //! memory across 10^5 buffers and launches, and the devices with their peer access.
 //!
-//! The launch cost is printed next to the same small op (an add of 256 f32) launched 1000
-//! times from torch and from CuPy, in the same run, by a short python script (skipped, with
-//! the reason, when python3, torch or CuPy is missing).
+//! The launch cost (see [`launch_costs`] for what each figure is) is measured in interleaved
+//! rounds and printed as the median with the spread, next to gpukit's raw-driver floor and the
+//! same small op (an add of 256 f32) launched 1000 times from torch and from CuPy, in the same
+//! run, by a short python script (skipped, with the reason, when python3, torch or CuPy is
+//! missing). `benches/launch-floor/` measures what the driver's own cost depends on (stream
+//! kind, argument passing, scheduling flags, queue depth) without gpukit.
 //!
-//! Run: `cargo run --release -p gpukit-bench --bin runtime-bench` (`--quick` for fewer iterations).
+//! Run: `cargo run --release -p gpukit-bench --bin runtime-bench` (`--quick` for fewer
+//! iterations, `--launch-only` for the launch section alone).
 use clap::Parser;
 use gpukit::kernels::Kernels;
 use gpukit::runtime::{self, DeviceSlice, Gpu, Stream, measure};
@@ -27,6 +31,49 @@ struct Args {
     /// Skip the torch/CuPy small-launch comparison.
     #[arg(long)]
     no_python: bool,
+    /// Only the launch-cost section (and the torch/CuPy comparison unless `--no-python`).
+    #[arg(long)]
+    launch_only: bool,
+    /// Interleaved rounds of the launch measurements (each round: best of 5 runs of 1000
+    /// launches per figure); the spread between rounds is printed next to the figures.
+    #[arg(long, default_value_t = 3)]
+    launch_rounds: usize,
+    /// Set the primary context's scheduling flag before opening the device (how a synchronize
+    /// waits); by default the driver's own choice (`auto`) is left alone.
+    #[arg(long, value_enum)]
+    ctx_sched: Option<CtxSched>,
+}
+
+/// The primary context's `CU_CTX_SCHED_*` flag.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum CtxSched {
+    Auto,
+    Spin,
+    Yield,
+    BlockingSync,
+}
+
+impl CtxSched {
+    fn flag(self) -> u32 {
+        match self {
+            CtxSched::Auto => 0,
+            CtxSched::Spin => 1,
+            CtxSched::Yield => 2,
+            CtxSched::BlockingSync => 4,
+        }
+    }
+}
+
+/// Set `sched` on device `ordinal`'s primary context (before anything retains it).
+fn set_ctx_sched(ordinal: u32, sched: CtxSched) -> runtime::Result<()> {
+    use runtime::Call;
+    Gpu::count()?;
+    let mut dev = 0;
+    // SAFETY: valid out-pointer; the driver is initialised by `Gpu::count`.
+    unsafe { runtime::sys::cuDeviceGet(&mut dev, ordinal as i32) }.call("cuDeviceGet")?;
+    // SAFETY: a device handle from the driver and a valid `CU_CTX_SCHED_*` flag.
+    unsafe { runtime::sys::cuDevicePrimaryCtxSetFlags_v2(dev, sched.flag()) }
+        .call("cuDevicePrimaryCtxSetFlags")
 }
 
 /// Times 1000 back-to-back adds of 256 f32 (as gpukit's launch measurement: wall time from the
@@ -128,6 +175,9 @@ fn yes(b: bool) -> &'static str {
 }
 
 fn run(args: &Args) -> runtime::Result<()> {
+    if let Some(sched) = args.ctx_sched {
+        set_ctx_sched(args.device, sched)?;
+    }
     for d in runtime::devices()? {
         println!("device {}", d.summary());
     }
@@ -142,77 +192,9 @@ fn run(args: &Args) -> runtime::Result<()> {
         k.module.loaded_image()
     );
 
-    // Launch overhead: 1000 small kernels (vector_add of 256 floats).
-    let n = 256;
-    let a = gpu.upload(&vec![1.0f32; n])?;
-    let b = gpu.upload(&vec![2.0f32; n])?;
-    let mut out = gpu.alloc_filled::<f32>(n, 0)?;
-    let mut small = |s: &Stream, o: &mut DeviceSlice<f32>| k.vector_add.launch(s, &a, &b, o);
-    let c = measure::launch_overhead(&s, 1000, &mut out, &mut small)?;
-    println!("launch kernels: {}", c.kernels);
-    println!("launch direct us/kernel: {:.3}", c.direct_us_per_kernel);
-    println!(
-        "launch graph replay us/kernel: {:.3}",
-        c.graph_us_per_kernel
-    );
-    println!("launch graph capture+instantiate us: {:.1}", c.capture_us);
-    // Where the direct launch's time goes: the host time to enqueue 1000 typed launches (no
-    // sync), and the driver's own floor (`cuLaunchKernel` of the same kernel and arguments,
-    // nothing of ours), measured the same way as the direct launch.
-    let enqueue = best_us_per(1000, || {
-        let t = std::time::Instant::now();
-        for _ in 0..1000 {
-            k.vector_add.launch(&s, &a, &b, &mut out)?;
-        }
-        let us = t.elapsed().as_secs_f64() * 1e6;
-        s.synchronize()?;
-        Ok(us)
-    })?;
-    println!("launch typed enqueue-only us/kernel: {enqueue:.3}");
-    let cfg = k.vector_add.config(&a, &b, &out)?;
-    let mut slices = [
-        runtime::SliceArg::of(&a),
-        runtime::SliceArg::of(&b),
-        runtime::SliceArg::of_mut(&mut out),
-    ];
-    let raw = best_us_per(1000, || {
-        let t = std::time::Instant::now();
-        for _ in 0..1000 {
-            let mut params = slices
-                .each_mut()
-                .map(|p| p as *mut runtime::SliceArg as *mut std::ffi::c_void);
-            // SAFETY: the kernel's three `{ptr, len}` parameters, pointing at live buffers of
-            // the lengths given; the configuration is the typed launcher's own.
-            let rc = unsafe {
-                runtime::sys::cuLaunchKernel(
-                    k.vector_add.function().raw(),
-                    cfg.grid.0,
-                    cfg.grid.1,
-                    cfg.grid.2,
-                    cfg.block.0,
-                    cfg.block.1,
-                    cfg.block.2,
-                    0,
-                    s.raw(),
-                    params.as_mut_ptr(),
-                    std::ptr::null_mut(),
-                )
-            };
-            if rc != runtime::sys::CUresult::CUDA_SUCCESS {
-                eprintln!("cuLaunchKernel: {rc:?}");
-            }
-        }
-        s.synchronize()?;
-        Ok(t.elapsed().as_secs_f64() * 1e6)
-    })?;
-    println!("launch raw cuLaunchKernel us/kernel (driver floor, same method as direct): {raw:.3}");
-    println!(
-        "launch targets met (graph <= 1.5 us, direct <= 4 us): {}",
-        yes(c.graph_us_per_kernel <= 1.5 && c.direct_us_per_kernel <= 4.0)
-    );
-    // The same small op from torch and CuPy, measured the same way in this run.
-    if !args.no_python {
-        python_small_ops(&args.python, args.device);
+    launch_costs(args, &gpu, &k, &s)?;
+    if args.launch_only {
+        return Ok(());
     }
 
     // Allocation loops: allocate 64 Ki floats, launch into them, free.
@@ -273,4 +255,190 @@ fn run(args: &Args) -> runtime::Result<()> {
     println!("leak device free bytes after: {}", c.free_after);
     println!("leak device memory change bytes: {}", c.free_delta());
     Ok(())
+}
+
+/// `(min, median, max)` of the per-round figures (the upper median for an even count); `v` is
+/// not empty.
+fn spread(v: &[f64]) -> (f64, f64, f64) {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    (v[0], v[v.len() / 2], v[v.len() - 1])
+}
+
+/// Print one launch figure: its median over the rounds as `name: value`, then the spread.
+fn print_rounds(name: &str, v: &[f64]) {
+    let (lo, med, hi) = spread(v);
+    println!("{name}: {med:.3} (rounds: min {lo:.3}, max {hi:.3})");
+}
+
+/// The host cost of small launches: 1000 launches of vector_add on 256 f32 (one block), each
+/// figure the best of 5 runs, over `--launch-rounds` interleaved rounds (median printed, with
+/// the spread). "direct" is host wall time from the first launch until a final synchronize
+/// returns, through the typed launcher; "enqueue-only" the same launches until the last one
+/// returns (the sync after it is not counted); "raw" is `cuLaunchKernel` called directly with
+/// the same kernel, configuration, arguments and stream, timed as "direct": the driver's floor
+/// on this host, nothing of gpukit's; "graph replay" the same 1000 launches captured once and
+/// replayed.
+fn launch_costs(args: &Args, gpu: &Gpu, k: &Kernels, s: &Stream) -> runtime::Result<()> {
+    let n = 256;
+    let a = gpu.upload(&vec![1.0f32; n])?;
+    let b = gpu.upload(&vec![2.0f32; n])?;
+    let mut out = gpu.alloc_filled::<f32>(n, 0)?;
+    let (mut flags, mut active) = (0u32, 0i32);
+    // SAFETY: valid out-pointers and a device handle from the driver.
+    let rc =
+        unsafe { runtime::sys::cuDevicePrimaryCtxGetState(gpu.device(), &mut flags, &mut active) };
+    let sched = match (rc == runtime::sys::CUresult::CUDA_SUCCESS, flags & 7) {
+        (false, _) => "unknown".to_string(),
+        (true, 0) => "auto".to_string(),
+        (true, 1) => "spin".to_string(),
+        (true, 2) => "yield".to_string(),
+        (true, 4) => "blocking-sync".to_string(),
+        (true, f) => format!("{f:#x}"),
+    };
+    println!(
+        "launch setup: vector_add of {n} f32 ({:?} blocks of {:?}), non-blocking stream, context scheduling {sched}, {} interleaved rounds of best-of-5 x 1000 launches",
+        k.vector_add.config(&a, &b, &out)?.grid,
+        k.vector_add.config(&a, &b, &out)?.block,
+        args.launch_rounds.max(1)
+    );
+    let (mut direct, mut enqueue, mut raw, mut graph, mut capture) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..args.launch_rounds.max(1) {
+        let mut small = |s: &Stream, o: &mut DeviceSlice<f32>| k.vector_add.launch(s, &a, &b, o);
+        let c = measure::launch_overhead(s, 1000, &mut out, &mut small)?;
+        direct.push(c.direct_us_per_kernel);
+        graph.push(c.graph_us_per_kernel);
+        capture.push(c.capture_us);
+        enqueue.push(best_us_per(1000, || {
+            let t = std::time::Instant::now();
+            for _ in 0..1000 {
+                k.vector_add.launch(s, &a, &b, &mut out)?;
+            }
+            let us = t.elapsed().as_secs_f64() * 1e6;
+            s.synchronize()?;
+            Ok(us)
+        })?);
+        raw.push(raw_launches(k, s, &a, &b, &mut out)?);
+    }
+    print_rounds(
+        "launch direct us/kernel (typed, 1000 launches + sync)",
+        &direct,
+    );
+    print_rounds(
+        "launch typed enqueue-only us/kernel (sync not counted)",
+        &enqueue,
+    );
+    print_rounds(
+        "launch raw cuLaunchKernel us/kernel (driver floor, as direct)",
+        &raw,
+    );
+    print_rounds("launch graph replay us/kernel", &graph);
+    println!(
+        "launch graph capture+instantiate us (1000 kernels): {:.1}",
+        spread(&capture).1
+    );
+    let (direct_med, raw_med) = (spread(&direct).1, spread(&raw).1);
+    println!(
+        "launch gpukit over the driver floor us/kernel: {:.3}",
+        direct_med - raw_med
+    );
+    println!(
+        "launch targets met (graph <= 1.5 us, direct <= 3 us): {}",
+        yes(spread(&graph).1 <= 1.5 && direct_med <= 3.0)
+    );
+    // The same small op from torch and CuPy, measured the same way in this run.
+    if !args.no_python {
+        python_small_ops(&args.python, args.device);
+    }
+    Ok(())
+}
+
+/// 1000 raw `cuLaunchKernel` calls of vector_add then a sync, best of 5, µs per launch.
+fn raw_launches(
+    k: &Kernels,
+    s: &Stream,
+    a: &DeviceSlice<f32>,
+    b: &DeviceSlice<f32>,
+    out: &mut DeviceSlice<f32>,
+) -> runtime::Result<f64> {
+    let cfg = k.vector_add.config(a, b, out)?;
+    let mut slices = [
+        runtime::SliceArg::of(a),
+        runtime::SliceArg::of(b),
+        runtime::SliceArg::of_mut(out),
+    ];
+    best_us_per(1000, || {
+        let t = std::time::Instant::now();
+        for _ in 0..1000 {
+            let mut params = slices
+                .each_mut()
+                .map(|p| p as *mut runtime::SliceArg as *mut std::ffi::c_void);
+            // SAFETY: the kernel's three `{ptr, len}` parameters, pointing at live buffers of
+            // the lengths given; the configuration is the typed launcher's own.
+            let rc = unsafe {
+                runtime::sys::cuLaunchKernel(
+                    k.vector_add.function().raw(),
+                    cfg.grid.0,
+                    cfg.grid.1,
+                    cfg.grid.2,
+                    cfg.block.0,
+                    cfg.block.1,
+                    cfg.block.2,
+                    0,
+                    s.raw(),
+                    params.as_mut_ptr(),
+                    std::ptr::null_mut(),
+                )
+            };
+            if rc != runtime::sys::CUresult::CUDA_SUCCESS {
+                eprintln!("cuLaunchKernel: {rc:?}");
+            }
+        }
+        s.synchronize()?;
+        Ok(t.elapsed().as_secs_f64() * 1e6)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_is_min_median_max_in_any_order() {
+        assert_eq!(spread(&[4.2, 3.9, 4.0]), (3.9, 4.0, 4.2));
+        assert_eq!(spread(&[5.0]), (5.0, 5.0, 5.0));
+        assert_eq!(spread(&[3.0, 1.0, 4.0, 2.0]), (1.0, 3.0, 4.0));
+    }
+
+    #[test]
+    fn scheduling_flags_are_cuda_h_s() {
+        // CU_CTX_SCHED_AUTO, _SPIN, _YIELD, _BLOCKING_SYNC in cuda.h.
+        let flags = [
+            CtxSched::Auto,
+            CtxSched::Spin,
+            CtxSched::Yield,
+            CtxSched::BlockingSync,
+        ]
+        .map(CtxSched::flag);
+        assert_eq!(flags, [0, 1, 2, 4]);
+    }
+
+    #[test]
+    fn launch_options_parse() {
+        let a = Args::try_parse_from([
+            "runtime-bench",
+            "--launch-only",
+            "--launch-rounds",
+            "7",
+            "--ctx-sched",
+            "blocking-sync",
+        ])
+        .unwrap();
+        assert!(a.launch_only);
+        assert_eq!(a.launch_rounds, 7);
+        assert!(matches!(a.ctx_sched, Some(CtxSched::BlockingSync)));
+        let d = Args::try_parse_from(["runtime-bench"]).unwrap();
+        assert!(d.ctx_sched.is_none() && !d.launch_only && d.launch_rounds == 3);
+    }
 }

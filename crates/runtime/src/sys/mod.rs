@@ -325,6 +325,9 @@ driver_api! {
     fn cuDevicePrimaryCtxReset_v2(dev: CUdevice);
     /// `CUresult cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int *flags, int *active)`
     fn cuDevicePrimaryCtxGetState(dev: CUdevice, flags: *mut c_uint, active: *mut c_int);
+    /// `CUresult cuDevicePrimaryCtxSetFlags(CUdevice dev, unsigned int flags)` (the
+    /// `CU_CTX_SCHED_*` flags: how a synchronize waits)
+    fn cuDevicePrimaryCtxSetFlags_v2(dev: CUdevice, flags: c_uint);
     /// `CUresult cuCtxGetCurrent(CUcontext *pctx)`
     fn cuCtxGetCurrent(pctx: *mut CUcontext);
     /// `CUresult cuCtxSetCurrent(CUcontext ctx)`
