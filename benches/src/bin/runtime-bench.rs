@@ -296,10 +296,11 @@ fn launch_costs(args: &Args, gpu: &Gpu, k: &Kernels, s: &Stream) -> runtime::Res
         (true, 4) => "blocking-sync".to_string(),
         (true, f) => format!("{f:#x}"),
     };
+    let cfg = k.vector_add.config(&a, &b, &out)?;
     println!(
         "launch setup: vector_add of {n} f32 ({:?} blocks of {:?}), non-blocking stream, context scheduling {sched}, {} interleaved rounds of best-of-5 x 1000 launches",
-        k.vector_add.config(&a, &b, &out)?.grid,
-        k.vector_add.config(&a, &b, &out)?.block,
+        cfg.grid,
+        cfg.block,
         args.launch_rounds.max(1)
     );
     let (mut direct, mut enqueue, mut raw, mut graph, mut capture) =
