@@ -87,3 +87,49 @@ fn next_cols(c0: usize, cols: usize) -> impl Fn(usize) -> usize {
         }
     }
 }
+
+/// Experiment: four packets per thread (`id + k·T`), one after another; the column of each
+/// packet after the first advanced by `(T · PER) mod cols` instead of a remainder per packet.
+#[kernel(
+    same_len(x, out),
+    elements = out,
+    bytes_per_thread = 64,
+    instances(f32, Bf16),
+    launch_bounds(256, 8)
+)]
+pub fn bias_gelu_loop<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, StridedPackets<4>>) {
+    let f = E::gelu;
+    let cols = bias.len();
+    let (px, pb) = (Packets::new(x), Packets::new(bias));
+    let col_of = |i: usize| {
+        if i <= u32::MAX as usize && cols <= u32::MAX as usize {
+            (i as u32 % cols as u32) as usize
+        } else {
+            i % cols
+        }
+    };
+    let d = col_of(gpukit_device::grid_linear_threads() * E::PER);
+    let mut next: Option<usize> = None;
+    for p in out.thread_packets() {
+        let Some((i, p)) = p else { break };
+        let col = next.unwrap_or_else(|| col_of(i));
+        next = Some(if col + d >= cols { col + d - cols } else { col + d });
+        match (p, px, pb) {
+            (PacketMut::Full(o), Some(px), Some(pb)) if cols % E::PER == 0 => {
+                let v = E::unpack(px.get(i / E::PER));
+                let b = E::unpack(pb.get(col / E::PER));
+                o.set(E::pack(lanes::<E>(|k| f(v[k] + b[k]))));
+            }
+            (PacketMut::Full(o), _, _) => {
+                let (a, b, c, dd) = scalar_packet(x, bias, i, &|_| col, &f);
+                o.set([a, b, c, dd]);
+            }
+            (PacketMut::Partial(o), _, _) => {
+                let cn = next_cols(col, cols);
+                for (k, ok) in o.iter_mut().enumerate() {
+                    *ok = E::from_f32(f(x[i + k].to_f32() + bias[cn(k)].to_f32()));
+                }
+            }
+        }
+    }
+}

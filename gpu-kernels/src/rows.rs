@@ -321,8 +321,27 @@ impl<const H: usize> ShortRow<H> {
         });
     }
 
-    /// Writes `g(column of the packet's first element, values)` for each of this thread's
-    /// packets to the same row of `out`.
+    /// This thread's packets of a per-column parameter in slots `first .. first + G` (raw
+    /// words; `p`'s default where it is absent, zeros past the row's end), all `G` loads issued
+    /// together before any is used. Read through [`ColParam::aligned_packet`] inside the write,
+    /// each load sat behind its own branches and waited for its own round trip (LayerNorm's
+    /// weight and bias: eight serial round trips per row).
+    #[inline(always)]
+    pub fn params<E: Elem, const G: usize>(
+        &self,
+        p: &ColParam<'_, E>,
+        first: usize,
+    ) -> [[u32; 4]; G] {
+        match (&p.packets, p.v.is_empty()) {
+            (Some(body), false) => gpu::unroll::array(|j| {
+                let q = self.t + (first + j) * self.nt;
+                if q < body.len() { body.get(q) } else { [0; 4] }
+            }),
+            _ => [E::pack([p.default; 8]); G],
+        }
+    }
+
+    /// Writes `g(slot, values)` for each of this thread's packets to the same row of `out`.
     #[inline(always)]
     pub fn write<E: Elem>(
         &self,
@@ -331,7 +350,7 @@ impl<const H: usize> ShortRow<H> {
     ) {
         gpu::unroll::each::<H>(|i| {
             if let Some(q) = self.slot(i) {
-                let r = g(q * E::PER, E::unpack(self.w[i]));
+                let r = g(i, E::unpack(self.w[i]));
                 // The row belongs to this block, packet q of it to this thread.
                 put_packet(out, self.start + q * E::PER, E::pack(r));
             }
