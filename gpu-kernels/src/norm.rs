@@ -214,12 +214,9 @@ fn add_rms_norm_body<E: Elem>(
 }
 
 /// LayerNorm of rows held in registers: mean, then the sum of squared deviations from it (two
-/// exact passes over the registers), then `(x - mean) · rstd · w + b`. Experiment knobs: `G`
-/// slots of weight and bias requested together in the write; `CHAN`: each thread's own
-/// two-pass (count, mean, M2) combined once across the block with Chan's formula (one block
-/// fold instead of two block sums).
+/// exact passes over the registers), then `(x - mean) · rstd · w + b`.
 #[inline(always)]
-fn layer_norm_short_body<E: Elem, const H: usize, const G: usize, const CHAN: bool>(
+fn layer_norm_short_body<E: Elem, const H: usize>(
     x: &[E],
     (rows, cols): (usize, usize),
     weight: &[E],
@@ -241,53 +238,25 @@ fn layer_norm_short_body<E: Elem, const H: usize, const G: usize, const CHAN: bo
         let Some(r) = ShortRow::<H>::load(x, row, cols) else {
             return;
         };
-        let (mean, rstd);
-        if CHAN {
-            let (mut n, mut sum) = (0.0f32, 0.0f32);
-            r.for_each::<E>(|_, v| {
-                n += E::PER as f32;
-                for vk in v.iter().take(E::PER) {
-                    sum += *vk;
-                }
-            });
-            let mean_t = if n > 0.0 { sum / n } else { 0.0 };
-            let mut m2 = 0.0f32;
-            r.for_each::<E>(|_, v| {
-                for vk in v.iter().take(E::PER) {
-                    let d = *vk - mean_t;
-                    m2 = math::fma(d, d, m2);
-                }
-            });
-            let to = |a: [f32; 3]| a.map(f32::to_bits);
-            let from = |a: [u32; 3]| a.map(f32::from_bits);
-            let [_, m, m2] = from(gpu::block::fold(to([n, mean_t, m2]), |a, b| {
-                to(chan(from(a), from(b)))
-            }));
-            mean = m;
-            rstd = 1.0 / math::sqrt(m2 / cols as f32 + eps);
-        } else {
-            let mut sum = 0.0f32;
-            r.for_each::<E>(|_, v| {
-                for vk in v.iter().take(E::PER) {
-                    sum += *vk;
-                }
-            });
-            mean = block_sum(sum) / cols as f32;
-            let mut m2 = 0.0f32;
-            r.for_each::<E>(|_, v| {
-                for vk in v.iter().take(E::PER) {
-                    let d = *vk - mean;
-                    m2 = math::fma(d, d, m2);
-                }
-            });
-            rstd = 1.0 / math::sqrt(block_sum(m2) / cols as f32 + eps);
-        }
-        let (mut wp, mut bp) = ([[0u32; 4]; G], [[0u32; 4]; G]);
-        r.write(out, |i, v| {
-            if i % G == 0 {
-                (wp, bp) = (r.params(&w, i), r.params(&b, i));
+        let mut sum = 0.0f32;
+        r.for_each::<E>(|_, v| {
+            for vk in v.iter().take(E::PER) {
+                sum += *vk;
             }
-            let (wv, bv) = (E::unpack(wp[i % G]), E::unpack(bp[i % G]));
+        });
+        let mean = block_sum(sum) / cols as f32;
+        let mut m2 = 0.0f32;
+        r.for_each::<E>(|_, v| {
+            for vk in v.iter().take(E::PER) {
+                let d = *vk - mean;
+                m2 = math::fma(d, d, m2);
+            }
+        });
+        let rstd = 1.0 / math::sqrt(block_sum(m2) / cols as f32 + eps);
+        r.write(out, |i, v| {
+            // Both loads issued before either is unpacked: one round trip per packet.
+            let (wp, bp) = (r.param(&w, i), r.param(&b, i));
+            let (wv, bv) = (E::unpack(wp), E::unpack(bp));
             let mut y = [0.0f32; 8];
             for k in 0..E::PER {
                 y[k] = math::fma((v[k] - mean) * rstd, wv[k], bv[k]);
@@ -308,10 +277,6 @@ fn rms_norm_short_body<E: Elem, const H: usize>(
     out: &mut OutSlice<E, Manual>,
 ) {
     let w = ColParam::new(weight, cols, 0, 1.0);
-    // As in LayerNorm: the host launches only an aligned weight; otherwise nothing is written.
-    if !w.is_packed() {
-        return;
-    }
     let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
     while row < rows {
         let Some(r) = ShortRow::<H>::load(x, row, cols) else {
@@ -325,8 +290,8 @@ fn rms_norm_short_body<E: Elem, const H: usize>(
         });
         let rstd = 1.0 / math::sqrt(block_sum(ss) / cols as f32 + eps);
         r.write(out, |i, v| {
-            let [wp] = r.params(&w, i);
-            let wv = E::unpack(wp);
+            let q = r.packet_of(i);
+            let wv = w.packet(q, q * E::PER);
             let mut y = [0.0f32; 8];
             for k in 0..E::PER {
                 y[k] = math::fma(v[k] * rstd, wv[k], 0.0);
@@ -353,41 +318,10 @@ pub fn layer_norm_short<T: Elem>(
     mut out: OutSlice<T, Manual>,
 ) {
     let dims = (rows as usize, cols as usize);
-    layer_norm_short_body::<T, SHORT_HELD, 1, false>(x, dims, weight, bias, eps, &mut out);
+    layer_norm_short_body::<T, SHORT_HELD>(x, dims, weight, bias, eps, &mut out);
 }
 
-/// Experiment: [`layer_norm_short`] with two slots of parameters requested at a time.
-#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512, 2))]
-pub fn layer_norm_short_g2<T: Elem>(
-    x: &[T],
-    rows: u64,
-    cols: u64,
-    weight: &[T],
-    bias: &[T],
-    eps: f32,
-    mut out: OutSlice<T, Manual>,
-) {
-    let dims = (rows as usize, cols as usize);
-    layer_norm_short_body::<T, SHORT_HELD, 2, false>(x, dims, weight, bias, eps, &mut out);
-}
-
-/// Experiment: [`layer_norm_short`] with per-thread statistics combined by one Chan fold.
-#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512, 2))]
-pub fn layer_norm_short_chan<T: Elem>(
-    x: &[T],
-    rows: u64,
-    cols: u64,
-    weight: &[T],
-    bias: &[T],
-    eps: f32,
-    mut out: OutSlice<T, Manual>,
-) {
-    let dims = (rows as usize, cols as usize);
-    layer_norm_short_body::<T, SHORT_HELD, 1, true>(x, dims, weight, bias, eps, &mut out);
-}
-
-/// RMSNorm of rows held in registers, as [`rms_norm_rows`] (`weight` empty or 16-byte aligned,
-/// which the host checks: otherwise the kernel writes nothing).
+/// RMSNorm of rows held in registers, as [`rms_norm_rows`].
 #[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn rms_norm_short<T: Elem>(
     x: &[T],

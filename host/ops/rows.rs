@@ -151,8 +151,7 @@ impl Library {
         }
         let (rows, cols) = (shape.rows as u64, shape.cols as u64);
         let k = &self.kernels;
-        // The register kernel reads the weight as 16-byte packets only.
-        let addrs = [x.device_ptr(), out.device_ptr(), w.device_ptr()];
+        let addrs = [x.device_ptr(), out.device_ptr()];
         match row_plan::<T>(self, shape, &addrs) {
             RowPlan::Short(cfg) => k
                 .rms_norm_short
