@@ -253,8 +253,10 @@ fn layer_norm_short_body<E: Elem, const H: usize>(
             }
         });
         let rstd = 1.0 / math::sqrt(block_sum(m2) / cols as f32 + eps);
-        r.write(out, |c, v| {
-            let (wv, bv) = (w.aligned_packet(c / E::PER), b.aligned_packet(c / E::PER));
+        r.write(out, |i, v| {
+            // Both loads issued before either is unpacked: one round trip per packet.
+            let (wp, bp) = (r.param(&w, i), r.param(&b, i));
+            let (wv, bv) = (E::unpack(wp), E::unpack(bp));
             let mut y = [0.0f32; 8];
             for k in 0..E::PER {
                 y[k] = math::fma((v[k] - mean) * rstd, wv[k], bv[k]);
@@ -287,8 +289,9 @@ fn rms_norm_short_body<E: Elem, const H: usize>(
             }
         });
         let rstd = 1.0 / math::sqrt(block_sum(ss) / cols as f32 + eps);
-        r.write(out, |c, v| {
-            let wv = w.packet(c / E::PER, c);
+        r.write(out, |i, v| {
+            let q = r.packet_of(i);
+            let wv = w.packet(q, q * E::PER);
             let mut y = [0.0f32; 8];
             for k in 0..E::PER {
                 y[k] = math::fma(v[k] * rstd, wv[k], 0.0);

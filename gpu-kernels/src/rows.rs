@@ -321,8 +321,32 @@ impl<const H: usize> ShortRow<H> {
         });
     }
 
-    /// Writes `g(column of the packet's first element, values)` for each of this thread's
-    /// packets to the same row of `out`.
+    /// The row's packet index in slot `i` (valid when [`Self::slot`] gives it).
+    #[inline(always)]
+    pub fn packet_of(&self, i: usize) -> usize {
+        self.t + i * self.nt
+    }
+
+    /// This thread's packet of a per-column parameter in slot `i`, as raw words (`p`'s default
+    /// where it is absent, zeros past the row's end); for kernels that checked
+    /// [`ColParam::is_packed`] before their loop. One predicated load whose value is not used
+    /// here, so a caller can issue two before waiting for either (LayerNorm's weight and bias:
+    /// read and unpacked one after the other, each in its own branch, they took 8 serial round
+    /// trips per row instead of 4; the bounds check's panic branch was one of those branches).
+    /// No scalar fallback for misaligned parameters: merged with the packet path, its eight
+    /// bounds-checked loads cost `layer_norm_short` bf16 12 registers.
+    #[inline(always)]
+    pub fn param<E: Elem>(&self, p: &ColParam<'_, E>, i: usize) -> [u32; 4] {
+        match (&p.packets, p.v.is_empty()) {
+            (Some(body), false) => {
+                let q = self.packet_of(i);
+                if q < body.len() { body.get(q) } else { [0; 4] }
+            }
+            _ => E::pack([p.default; 8]),
+        }
+    }
+
+    /// Writes `g(slot, values)` for each of this thread's packets to the same row of `out`.
     #[inline(always)]
     pub fn write<E: Elem>(
         &self,
@@ -331,7 +355,7 @@ impl<const H: usize> ShortRow<H> {
     ) {
         gpu::unroll::each::<H>(|i| {
             if let Some(q) = self.slot(i) {
-                let r = g(q * E::PER, E::unpack(self.w[i]));
+                let r = g(i, E::unpack(self.w[i]));
                 // The row belongs to this block, packet q of it to this thread.
                 put_packet(out, self.start + q * E::PER, E::pack(r));
             }
@@ -408,21 +432,6 @@ impl<'a, E: Elem> ColParam<'a, E> {
     #[inline(always)]
     pub fn is_packed(&self) -> bool {
         self.v.is_empty() || self.packets.is_some()
-    }
-
-    /// As [`Self::packet`], for kernels that checked [`Self::is_packed`] once before their
-    /// loop (a misaligned parameter reads as `default` here): no scalar fallback in the loop.
-    /// The fallback's eight bounds-checked loads, merged with the packet path, cost
-    /// `layer_norm_short` bf16 12 registers.
-    #[inline(always)]
-    pub fn aligned_packet(&self, q: usize) -> [f32; 8] {
-        if self.v.is_empty() {
-            return [self.default; 8];
-        }
-        match &self.packets {
-            Some(p) => E::unpack(p.get(q)),
-            None => [self.default; 8],
-        }
     }
 
     /// The value at column `c`.
