@@ -1,13 +1,15 @@
 //! Row softmax and log-softmax of a row-major matrix of any shape, f32 math over f32 or bf16
 //! storage. Rows that fit in a block's registers (16-byte aligned, a whole number of 16-byte
 //! packets, at most `SHORT_HELD · SHORT_THREADS_MAX` of them) are read once into registers by one block each
-//! (`softmax_short`); longer aligned rows of whole packets take the split engine
-//! (`softmax_split`: each row over a cluster of up to 8 blocks, every block's share held in
-//! shared memory, partial (max, sum) pairs exchanged through distributed shared memory, read
-//! once and written once) or, where it measured faster (bf16 rows, f32 log-softmax vocabulary
-//! rows), the wide engine (`softmax_wide`: each row over ordinary blocks that hold their
-//! slices in registers and exchange the pairs through a per-call scratch in global memory,
-//! taken from a stream-ordered pool and zeroed in stream order); any other row takes the general row engine, which stages as much of
+//! (`softmax_short`); longer aligned rows of whole packets take the wide engine's re-read
+//! kernels (`softmax_reread`: each row over ordinary blocks, each block streaming its slice
+//! once for its (max, sum) pair, exchanging the pairs through a per-call scratch in global
+//! memory, taken from a stream-ordered pool and zeroed in stream order, then re-reading the
+//! slice from L2 to write it) for bf16 rows, f32 softmax rows and f32 log-softmax rows past
+//! one block's shared memory, or else the split engine (`softmax_split`: each row over a
+//! cluster of up to 8 blocks, every block's share held in shared memory, partial (max, sum)
+//! pairs exchanged through distributed shared memory, read once and written once); any other
+//! row takes the general row engine, which stages as much of
 //! the row in shared memory as fits and reads the rest from global memory in each pass
 //! (gpu-kernels/src/rows.rs). One generic kernel per op and engine: the element type picks the
 //! instance, with no per-type dispatch here.
@@ -64,11 +66,17 @@ impl Library {
             let mut scratch = pool.alloc_zeroed_async::<u32>(s, words)?;
             let parts = wp.parts;
             return match kind {
-                SoftmaxKind::Softmax => {
-                    k.softmax_wide
-                        .launch_with(s, &wp.cfg, a, rows, cols, parts, out, &mut scratch)
-                }
-                SoftmaxKind::LogSoftmax => k.log_softmax_wide.launch_with(
+                SoftmaxKind::Softmax => k.softmax_reread.launch_with(
+                    s,
+                    &wp.cfg,
+                    a,
+                    rows,
+                    cols,
+                    parts,
+                    out,
+                    &mut scratch,
+                ),
+                SoftmaxKind::LogSoftmax => k.log_softmax_reread.launch_with(
                     s,
                     &wp.cfg,
                     a,
@@ -166,8 +174,9 @@ pub(super) struct WidePlan {
 }
 
 /// The wide engine's geometry for rows of `cols` elements of `elem` bytes: `(parts, threads)`,
-/// [`WIDE_THREADS`] threads holding [`WIDE_HELD`] packets each per part; `None` for rows it
-/// does not take (see [`wide_measured_faster`]).
+/// slices of [`WIDE_HELD`] packets per thread of [`WIDE_THREADS`] threads (32 KB: the re-read
+/// kernels measured fastest there, TUNING round 7); `None` for rows it does not take (see
+/// [`wide_measured_faster`]).
 fn wide_geometry(
     kind: SoftmaxKind,
     cols: usize,
@@ -187,15 +196,17 @@ fn wide_geometry(
         .then_some((parts as u32, WIDE_THREADS as u32))
 }
 
-/// Where the wide engine beat the split engine on the H200 (docs/TUNING.md, round 6; persistent
-/// grids, two calls): bf16 rows past the register kernel (2048 × 151936: softmax 0.492 against
-/// 0.580 ms, log-softmax 0.550 against 0.558; 8192 × 32768: 0.380 / 0.420 against 0.459 /
-/// 0.428) and f32 log-softmax rows past one block's shared memory (vocabulary rows 1.045
-/// against 1.126 ms). f32 softmax stays on the split engine (1.163 against 1.151 at vocabulary
-/// rows), as does f32 log-softmax at mid widths (0.843 against 0.807 at 32768 columns).
+/// Where the wide engine's re-read kernels beat the other engines on the H200 (docs/TUNING.md,
+/// rounds 6 and 7; one block per item): bf16 rows past the register kernel (2048 × 151936:
+/// softmax 0.477 against the held wide kernel's 0.489 ms, log-softmax 0.531 against 0.551;
+/// 8192 × 32768: 0.378 / 0.410 against 0.378 / 0.413), f32 softmax rows past the register
+/// kernel (vocabulary rows 1.081 against the split engine's 1.153; 32768 columns 0.776
+/// against 0.819) and f32 log-softmax rows past one block's shared memory (vocabulary rows
+/// 0.997 against 1.044). f32 log-softmax at mid widths stays on the split engine (0.808
+/// against 0.801 at 32768 columns).
 fn wide_measured_faster(kind: SoftmaxKind, elem: usize, packets: usize) -> bool {
     match (elem, kind) {
-        (2, _) => packets > SHORT_HELD * SHORT_THREADS_MAX,
+        (2, _) | (4, SoftmaxKind::Softmax) => packets > SHORT_HELD * SHORT_THREADS_MAX,
         (4, SoftmaxKind::LogSoftmax) => packets > SPLIT_ONE_BLOCK_PACKETS,
         _ => false,
     }
@@ -208,9 +219,9 @@ const SPLIT_ONE_BLOCK_PACKETS: usize = 14_400;
 /// Most blocks per row of the wide engine (all of them must be resident at once).
 const WIDE_MAX_PARTS: usize = 64;
 
-/// The wide engine's launch for aligned long rows where it measured faster, or `None`: a
-/// persistent grid of the resident blocks looping over the (row, part) items, when at least
-/// `parts` blocks fit on the device at once (the condition for the engine's forward progress).
+/// The wide engine's (re-read kernels') launch for aligned long rows where it measured faster,
+/// or `None`: one block per (row, part) item, when at least `parts` blocks fit on the device
+/// at once (the condition for the engine's forward progress).
 pub(super) fn wide_plan<T: RowElem>(
     lib: &Library,
     kind: SoftmaxKind,
@@ -221,17 +232,26 @@ pub(super) fn wide_plan<T: RowElem>(
     let Some((parts, threads)) = wide_geometry(kind, shape.cols, elem, addrs, shape.rows) else {
         return Ok(None);
     };
-    // Both ops' kernels have the same resources (same engine, same registers).
-    let f = lib.kernels.softmax_wide.function::<T>();
-    let resident = f.occupancy(threads, 0)? * f.device_props().sm_count;
+    // Both ops' kernels have the same engine and launch bounds; the forward-progress check
+    // takes the fewer resident blocks of the two.
+    let k = &lib.kernels;
+    let resident = [
+        k.softmax_reread.function::<T>(),
+        k.log_softmax_reread.function::<T>(),
+    ]
+    .into_iter()
+    .map(|f| Ok(f.occupancy(threads, 0)? * f.device_props().sm_count))
+    .collect::<Result<Vec<u32>>>()?
+    .into_iter()
+    .min()
+    .unwrap_or(0);
     if resident < parts {
         return Ok(None);
     }
-    // Persistent: as many blocks as are resident (at least `parts`), taking items by ticket
-    // (measured faster than one block per item, and than static assignment with an L2
-    // prefetch of the next slice).
+    // One block per item (measured no slower than a persistent grid of the resident blocks,
+    // TUNING round 7); past the grid's limit the blocks loop over items by ticket.
     let items = shape.rows * parts as usize;
-    let grid = items.min(resident as usize) as u32;
+    let grid = items.min(i32::MAX as usize) as u32;
     Ok(Some(WidePlan {
         parts,
         cfg: LaunchConfig::linear(grid, threads),
@@ -396,7 +416,7 @@ mod tests {
     fn wide_engine_takes_the_rows_where_it_measured_faster() {
         use super::SoftmaxKind::{LogSoftmax, Softmax};
         // Vocabulary rows: bf16 18992 packets over 10 parts of 2048 (256 threads × 8), f32
-        // log-softmax 37984 over 19; f32 softmax stays on the split engine.
+        // 37984 over 19.
         assert_eq!(
             wide_geometry(Softmax, 151_936, 2, &[0, 256], 2048),
             Some((10, 256))
@@ -409,9 +429,14 @@ mod tests {
             wide_geometry(LogSoftmax, 151_936, 4, &[0, 256], 2048),
             Some((19, 256))
         );
-        assert_eq!(wide_geometry(Softmax, 151_936, 4, &[0, 256], 2048), None);
-        // bf16 just past the register kernel (2049 packets: 2 parts); f32 log-softmax past one
-        // block's shared memory, 2^18 columns in 32 parts, and not below.
+        assert_eq!(
+            wide_geometry(Softmax, 151_936, 4, &[0, 256], 2048),
+            Some((19, 256))
+        );
+        // bf16 and f32 softmax just past the register kernel (2049 packets: 2 parts); f32
+        // log-softmax past one block's shared memory, 2^18 columns in 32 parts, and not below.
+        assert_eq!(wide_geometry(Softmax, 8196, 4, &[0], 5), Some((2, 256)));
+        assert_eq!(wide_geometry(Softmax, 8192, 4, &[0], 5), None);
         assert_eq!(wide_geometry(Softmax, 16_392, 2, &[0], 5), Some((2, 256)));
         assert_eq!(wide_geometry(Softmax, 16_384, 2, &[0], 5), None);
         assert_eq!(
