@@ -131,9 +131,9 @@ fn softmax_any_width_matches_f64() {
 /// aligned, whole packets): a full batch of vocabulary rows (2048 × 151936: thousands of (row,
 /// part) items, two ops and two types through the same stream, so the per-call scratch is
 /// exercised many times; a sample of rows is compared), the first wide width (8196 f32
-/// columns: 2 parts) and the largest bf16 register row plus one packet (16392), one row alone
-/// (every block's item in the same row), parts of unequal length (16392 f32: 4098 packets in 3
-/// parts; 65540 f32: 9 parts, the last of one packet), rows whose blocks see only -inf (zeros
+/// columns: one part) and the largest bf16 register row plus one packet (16392), one row alone
+/// (every block's item in the same row), parts of unequal length (16392 f32: 4098 packets in 2
+/// parts; 65540 f32: 5 parts, the last of one packet), rows whose blocks see only -inf (zeros
 /// out) or a whole row of -inf (NaN, as torch), a NaN and a +inf (NaN rows, as torch); 2^18
 /// columns (32 parts of f32), and vocabulary-like odd widths (151937, 131071, 2^18 + 3: the
 /// general engine).

@@ -5,8 +5,8 @@
 //! kernels (`softmax_reread`: each row over ordinary blocks, each block streaming its slice
 //! once for its (max, sum) pair, exchanging the pairs through a per-call scratch in global
 //! memory, taken from a stream-ordered pool and zeroed in stream order, then re-reading the
-//! slice from L2 to write it) for bf16 rows, f32 softmax rows and f32 log-softmax rows past
-//! one block's shared memory, or else the split engine (`softmax_split`: each row over a
+//! slice from L2 to write it; measured faster than the others for both types and ops), or,
+//! for rows past its 64 parts, the split engine (`softmax_split`: each row over a
 //! cluster of up to 8 blocks, every block's share held in shared memory, partial (max, sum)
 //! pairs exchanged through distributed shared memory, read once and written once); any other
 //! row takes the general row engine, which stages as much of
@@ -16,7 +16,7 @@
 use super::Library;
 use super::matrix::Shape;
 use super::rows::RowElem;
-use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX, WIDE_HELD, WIDE_THREADS};
+use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX, WIDE_THREADS};
 use crate::runtime::{ClusterDims, DeviceSlice, KernelFn, LaunchConfig, MemPool, Result, Stream};
 
 /// Which normalisation of each row.
@@ -173,9 +173,15 @@ pub(super) struct WidePlan {
     pub cfg: LaunchConfig,
 }
 
-/// The wide engine's geometry for rows of `cols` elements of `elem` bytes: `(parts, threads)`,
-/// slices of [`WIDE_HELD`] packets per thread of [`WIDE_THREADS`] threads (32 KB: the re-read
-/// kernels measured fastest there, TUNING round 7); `None` for rows it does not take (see
+/// Packets of one item's slice in the re-read kernels: 16 per thread of [`WIDE_THREADS`] (64
+/// KB). Larger slices amortise the per-item chain (ticket, publish, acquire, fold); 64 KB
+/// measured fastest (TUNING round 7: 2048 × 151936 f32 softmax 0.876 ms against 1.085 at 32
+/// KB) while 4 resident blocks per SM × 132 SMs × 64 KB (34 MB) still fit the 60 MB L2 for the
+/// re-read.
+const REREAD_SLICE_PACKETS: usize = 16 * WIDE_THREADS;
+
+/// The wide engine's geometry for rows of `cols` elements of `elem` bytes: `(parts, threads)`
+/// with slices of [`REREAD_SLICE_PACKETS`]; `None` for rows it does not take (see
 /// [`wide_measured_faster`]).
 fn wide_geometry(
     kind: SoftmaxKind,
@@ -190,31 +196,21 @@ fn wide_geometry(
     if !aligned || !wide_measured_faster(kind, elem, packets) {
         return None;
     }
-    let parts = packets.div_ceil(WIDE_HELD * WIDE_THREADS);
+    let parts = packets.div_ceil(REREAD_SLICE_PACKETS);
     let items = rows.checked_mul(parts)?;
     (parts <= WIDE_MAX_PARTS && items <= u32::MAX as usize)
         .then_some((parts as u32, WIDE_THREADS as u32))
 }
 
-/// Where the wide engine's re-read kernels beat the other engines on the H200 (docs/TUNING.md,
-/// rounds 6 and 7; one block per item): bf16 rows past the register kernel (2048 × 151936:
-/// softmax 0.477 against the held wide kernel's 0.489 ms, log-softmax 0.531 against 0.551;
-/// 8192 × 32768: 0.378 / 0.410 against 0.378 / 0.413), f32 softmax rows past the register
-/// kernel (vocabulary rows 1.081 against the split engine's 1.153; 32768 columns 0.776
-/// against 0.819) and f32 log-softmax rows past one block's shared memory (vocabulary rows
-/// 0.997 against 1.044). f32 log-softmax at mid widths stays on the split engine (0.808
-/// against 0.801 at 32768 columns).
-fn wide_measured_faster(kind: SoftmaxKind, elem: usize, packets: usize) -> bool {
-    match (elem, kind) {
-        (2, _) | (4, SoftmaxKind::Softmax) => packets > SHORT_HELD * SHORT_THREADS_MAX,
-        (4, SoftmaxKind::LogSoftmax) => packets > SPLIT_ONE_BLOCK_PACKETS,
-        _ => false,
-    }
+/// Where the wide engine's re-read kernels (64 KB slices, one block per item) beat the other
+/// engines on the H200 (docs/TUNING.md, round 7, one call with torch): every type and op past
+/// the register kernel. 2048 × 151936: softmax f32 0.876 ms against the split engine's 1.151,
+/// log-softmax f32 0.881 against the held wide kernel's 1.046, bf16 0.430 / 0.448 against
+/// 0.493 / 0.552; 8192 × 32768: f32 0.725 / 0.715 against the split engine's 0.828 / 0.808,
+/// bf16 0.360 / 0.370 against the held wide kernel's 0.378 / 0.412.
+fn wide_measured_faster(_kind: SoftmaxKind, elem: usize, packets: usize) -> bool {
+    matches!(elem, 2 | 4) && packets > SHORT_HELD * SHORT_THREADS_MAX
 }
-
-/// Packets of the widest row whose split-engine share fits one block's shared memory on the
-/// H200 (227 KiB opt-in, 2 KiB kept): wider rows need a cluster there.
-const SPLIT_ONE_BLOCK_PACKETS: usize = 14_400;
 
 /// Most blocks per row of the wide engine (all of them must be resident at once).
 const WIDE_MAX_PARTS: usize = 64;
@@ -415,44 +411,34 @@ mod tests {
     #[test]
     fn wide_engine_takes_the_rows_where_it_measured_faster() {
         use super::SoftmaxKind::{LogSoftmax, Softmax};
-        // Vocabulary rows: bf16 18992 packets over 10 parts of 2048 (256 threads × 8), f32
-        // 37984 over 19.
-        assert_eq!(
-            wide_geometry(Softmax, 151_936, 2, &[0, 256], 2048),
-            Some((10, 256))
-        );
-        assert_eq!(
-            wide_geometry(LogSoftmax, 151_936, 2, &[0, 256], 2048),
-            Some((10, 256))
-        );
-        assert_eq!(
-            wide_geometry(LogSoftmax, 151_936, 4, &[0, 256], 2048),
-            Some((19, 256))
-        );
-        assert_eq!(
-            wide_geometry(Softmax, 151_936, 4, &[0, 256], 2048),
-            Some((19, 256))
-        );
-        // bf16 and f32 softmax just past the register kernel (2049 packets: 2 parts); f32
-        // log-softmax past one block's shared memory, 2^18 columns in 32 parts, and not below.
-        assert_eq!(wide_geometry(Softmax, 8196, 4, &[0], 5), Some((2, 256)));
-        assert_eq!(wide_geometry(Softmax, 8192, 4, &[0], 5), None);
-        assert_eq!(wide_geometry(Softmax, 16_392, 2, &[0], 5), Some((2, 256)));
+        // Vocabulary rows in slices of 4096 packets (256 threads × 16): bf16 18992 packets
+        // over 5 parts, f32 37984 over 10.
+        for kind in [Softmax, LogSoftmax] {
+            assert_eq!(
+                wide_geometry(kind, 151_936, 2, &[0, 256], 2048),
+                Some((5, 256))
+            );
+            assert_eq!(
+                wide_geometry(kind, 151_936, 4, &[0, 256], 2048),
+                Some((10, 256))
+            );
+        }
+        // Just past the register kernel (2049 packets: one part), and not below; 2^18 f32
+        // columns in 16 parts; 57600 f32 columns (14400 packets) in 4.
+        assert_eq!(wide_geometry(Softmax, 16_392, 2, &[0], 5), Some((1, 256)));
         assert_eq!(wide_geometry(Softmax, 16_384, 2, &[0], 5), None);
-        assert_eq!(
-            wide_geometry(LogSoftmax, 14_401 * 4, 4, &[0], 1),
-            Some((8, 256))
-        );
+        assert_eq!(wide_geometry(LogSoftmax, 8196, 4, &[0], 5), Some((1, 256)));
+        assert_eq!(wide_geometry(LogSoftmax, 8192, 4, &[0], 5), None);
         assert_eq!(
             wide_geometry(LogSoftmax, 262_144, 4, &[0], 3),
-            Some((32, 256))
+            Some((16, 256))
         );
-        assert_eq!(wide_geometry(LogSoftmax, 57_600, 4, &[0], 1), None);
+        assert_eq!(wide_geometry(Softmax, 57_600, 4, &[0], 1), Some((4, 256)));
         // Odd widths, misaligned buffers, rows past 64 parts, more items than a u32 ticket
         // counts, empty rows: not wide.
         assert_eq!(wide_geometry(LogSoftmax, 151_937, 4, &[0], 1), None);
         assert_eq!(wide_geometry(Softmax, 151_936, 2, &[0, 4], 1), None);
-        assert_eq!(wide_geometry(Softmax, 64 * 2048 * 8 + 8, 2, &[0], 1), None);
+        assert_eq!(wide_geometry(Softmax, 64 * 4096 * 8 + 8, 2, &[0], 1), None);
         assert_eq!(wide_geometry(Softmax, 151_936, 2, &[0], 1 << 30), None);
         assert_eq!(wide_geometry(Softmax, 0, 2, &[0], 1), None);
     }
