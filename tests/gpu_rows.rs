@@ -127,13 +127,16 @@ fn softmax_any_width_matches_f64() {
     }
 }
 
-/// The wide and split engines (rows too long for the register kernels, 16-byte aligned, whole
-/// packets): a full batch of vocabulary rows (2048 × 151936: thousands of (row, part) items,
-/// two ops and two types through the same stream, so the per-call scratch is exercised many
-/// times; a sample of rows is compared), the first split width (8196 f32 columns) and the
-/// largest bf16 register row plus one packet (16392), rows whose blocks see only -inf (zeros
-/// out) or a whole row of -inf (NaN, as torch), and a NaN; 2^18 columns (32 parts of f32), and
-/// vocabulary-like odd widths (151937, 131071, 2^18 + 3: the general engine).
+/// The wide (re-read) and split engines (rows too long for the register kernels, 16-byte
+/// aligned, whole packets): a full batch of vocabulary rows (2048 × 151936: thousands of (row,
+/// part) items, two ops and two types through the same stream, so the per-call scratch is
+/// exercised many times; a sample of rows is compared), the first wide width (8196 f32
+/// columns: one part) and the largest bf16 register row plus one packet (16392), one row alone
+/// (every block's item in the same row), parts of unequal length (16392 f32: 4098 packets in 2
+/// parts; 65540 f32: 5 parts, the last of one packet), rows whose blocks see only -inf (zeros
+/// out) or a whole row of -inf (NaN, as torch), a NaN and a +inf (NaN rows, as torch); 2^18
+/// columns (32 parts of f32), and vocabulary-like odd widths (151937, 131071, 2^18 + 3: the
+/// general engine).
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn softmax_split_rows_match_f64() {
@@ -142,12 +145,16 @@ fn softmax_split_rows_match_f64() {
         (2048, 151_936),
         (3, 8196),
         (5, 16_392),
-        (4, 151_936),
+        (5, 151_936),
         (3, 262_144),
         (2, 151_937),
         (2, 131_071),
         (2, 262_147),
         (5, 57_600),
+        (1, 8196),
+        (1, 151_936),
+        (7, 16_392),
+        (3, 65_540),
     ];
     for (t, &(r, c)) in shapes.iter().enumerate() {
         let mut a: Vec<f32> = random_f32(r * c, 3000 + t as u64)
@@ -158,9 +165,12 @@ fn softmax_split_rows_match_f64() {
             a[..c / 2].fill(f32::NEG_INFINITY);
             a[c..2 * c].fill(f32::NEG_INFINITY);
             a[2 * c + 7] = f32::NAN;
-            a[4 * c - 9..].fill(f32::NEG_INFINITY);
+            a[4 * c - 9..4 * c].fill(f32::NEG_INFINITY);
+            a[4 * c + 100] = f32::INFINITY;
         }
-        let sample: Vec<usize> = (0..r).filter(|i| i % 61 == 0 || i + 1 == r).collect();
+        let sample: Vec<usize> = (0..r)
+            .filter(|i| r <= 8 || i % 61 == 0 || i + 1 == r)
+            .collect();
         check_softmax(&gpu_lib_stream, &a, (r, c), &sample);
     }
 }

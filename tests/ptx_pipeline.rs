@@ -41,6 +41,31 @@ fn saxpy_uses_fma_and_vector_accesses() {
     assert!(body.contains("trap;"));
 }
 
+#[test]
+fn reread_softmax_streams_with_l2_hints() {
+    // Pass 1 keeps its lines in L2 for the re-read (evict-last), pass 2 reads and writes with
+    // evict-first: 16-byte accesses carrying a policy register, in every instance.
+    let ptx = IMAGES[0].ptx;
+    for k in [
+        "softmax_reread__f32",
+        "softmax_reread__bf16",
+        "log_softmax_reread__f32",
+        "log_softmax_reread__bf16",
+    ] {
+        let body = &ptx[ptx.find(&format!(".entry {k}(")).unwrap()..];
+        let body = &body[..body.find("\n}").unwrap()];
+        for needle in [
+            "createpolicy.fractional.L2::evict_last.b64",
+            "createpolicy.fractional.L2::evict_first.b64",
+            "ld.global.nc.L1::no_allocate.L2::cache_hint.v4.b32",
+            "st.L1::no_allocate.L2::cache_hint.v4.b32",
+        ] {
+            assert!(body.contains(needle), "{k}: no `{needle}`");
+        }
+        assert!(!body.contains(".local"), "{k} uses local memory");
+    }
+}
+
 /// `ptxas` assembles every image when it is installed. CI installs it and sets
 /// GPUKIT_REQUIRE_PTXAS=1 so that a missing ptxas fails instead of skipping.
 #[test]

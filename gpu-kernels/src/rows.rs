@@ -736,8 +736,14 @@ pub const fn wide_scratch_words(rows: usize, parts: usize) -> usize {
 /// pairs are visible to it, and every block folds the pairs in the same fixed order: all
 /// blocks of a row get bit-identical statistics.
 ///
+/// Two ways to use an item: hold the slice in registers across the exchange ([`Wide::load`],
+/// [`Wide::exchange`], [`Wide::write`]: the `*_wide` kernels), or hold nothing: stream it for
+/// the statistics ([`Wide::batches`]), [`Wide::publish`] the pair, and later [`Wide::gather`]
+/// the row's statistics and [`Wide::rewrite`] the slice from a second read (the `*_reread`
+/// kernels, whose pipelining has its own forward-progress argument in `softmax.rs`).
+///
 /// Launch: blocks of at most [`WIDE_THREADS`] threads (a multiple of 32) with `parts ·
-/// threads · WIDE_HELD ≥` the row's packet count, any grid (`grid ≥ rows · parts`: one item
+/// threads · WIDE_HELD ≥` the row's packet count (no bound for the streaming use), any grid (`grid ≥ rows · parts`: one item
 /// per block; fewer: blocks loop). For matrices of whole 16-byte packets in 16-byte aligned
 /// buffers; [`Wide::new`] gives `None` otherwise (the kernel then does nothing).
 pub struct Wide<'a, E: Elem> {
@@ -806,6 +812,24 @@ impl<'a, E: Elem> Wide<'a, E> {
         others: &[usize],
         scratch: gpu::AtomicSlice<'a, u32>,
     ) -> Option<Wide<'a, E>> {
+        let w = Self::new_streamed(x, rows, cols, parts, others, scratch)?;
+        if w.per as usize > H * w.nt as usize {
+            return None;
+        }
+        Some(w)
+    }
+
+    /// The engine as [`Wide::new`] with no bound on the slice per thread: for kernels that
+    /// stream their slice ([`Wide::batches`]) instead of holding it.
+    #[inline(always)]
+    pub fn new_streamed(
+        x: &'a [E],
+        rows: usize,
+        cols: usize,
+        parts: usize,
+        others: &[usize],
+        scratch: gpu::AtomicSlice<'a, u32>,
+    ) -> Option<Wide<'a, E>> {
         let row_bytes = cols * core::mem::size_of::<E>();
         let aligned = row_bytes.is_multiple_of(16)
             && (x.as_ptr() as usize).is_multiple_of(16)
@@ -823,9 +847,6 @@ impl<'a, E: Elem> Wide<'a, E> {
         }
         let (t, nt) = (gpu::thread_idx().x, gpu::block_dim().x);
         let per = n.div_ceil(parts);
-        if per > H * nt as usize {
-            return None;
-        }
         Some(Wide {
             x_elems,
             scratch,
@@ -911,17 +932,47 @@ impl<'a, E: Elem> Wide<'a, E> {
         identity: [u32; 2],
         f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2],
     ) -> [u32; 2] {
+        self.publish(it, mine);
+        self.gather(it, identity, f)
+    }
+
+    /// Index of row `row`'s first pair in the scratch.
+    #[inline(always)]
+    fn pairs(&self, row: u32) -> usize {
+        1 + self.rows + 2 * row as usize * self.parts as usize
+    }
+
+    /// Publishes this part's pair `mine` (the same in every thread; thread 0 stores it) without
+    /// waiting for anything.
+    #[inline(always)]
+    pub fn publish(&self, it: &WideItem, mine: [u32; 2]) {
+        use gpu::{Ordering, Scope};
+        let s = &self.scratch;
+        if self.t == 0 {
+            let at = self.pairs(it.row) + 2 * it.part as usize;
+            s.store(at, mine[0], Scope::Device, Ordering::Relaxed);
+            s.store(at + 1, mine[1], Scope::Device, Ordering::Relaxed);
+            // Release: the pair is visible to whoever sees the new count.
+            s.fetch_add(1 + it.row as usize, 1, Scope::Device, Ordering::Release);
+        }
+    }
+
+    /// Waits until every part of the item's row has published (see [`Wide::publish`]) and
+    /// returns the fold of the row's pairs by `f` in part order, as [`Wide::exchange`]. Every
+    /// thread of the block calls it (it contains a barrier).
+    #[inline(always)]
+    pub fn gather(
+        &self,
+        it: &WideItem,
+        identity: [u32; 2],
+        f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2],
+    ) -> [u32; 2] {
         use gpu::{Ordering, Scope};
         let s = &self.scratch;
         let count = 1 + it.row as usize;
         let parts = self.parts as usize;
-        let pairs = 1 + self.rows + 2 * it.row as usize * parts;
+        let pairs = self.pairs(it.row);
         if self.t == 0 {
-            let at = pairs + 2 * it.part as usize;
-            s.store(at, mine[0], Scope::Device, Ordering::Relaxed);
-            s.store(at + 1, mine[1], Scope::Device, Ordering::Relaxed);
-            // Release: the pair is visible to whoever sees the new count.
-            s.fetch_add(count, 1, Scope::Device, Ordering::Release);
             let mut pause = 32;
             while s.load(count, Scope::Device, Ordering::Acquire) < self.parts {
                 // Back off: waiting blocks must not crowd the loads of the others in L2.
@@ -965,7 +1016,20 @@ impl<'a, E: Elem> Wide<'a, E> {
         it: &WideItem,
         h: &Held<H>,
         out: &mut OutSlice<E, Manual>,
+        g: impl FnMut([f32; 8]) -> [f32; 8],
+    ) {
+        self.write_each(it, h, out, g, |o, w| o.set(w));
+    }
+
+    /// [`Wide::write`]'s loop with the store `put`.
+    #[inline(always)]
+    fn write_each<const H: usize>(
+        &self,
+        it: &WideItem,
+        h: &Held<H>,
+        out: &mut OutSlice<E, Manual>,
         mut g: impl FnMut([f32; 8]) -> [f32; 8],
+        put: impl Fn(&mut gpu::Packet, [u32; 4]),
     ) {
         let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
         gpu::unroll::each::<H>(|i| {
@@ -977,9 +1041,61 @@ impl<'a, E: Elem> Wide<'a, E> {
                 // fails; no scalar fallback (its eight stores cost registers).
                 let q = (h.t + i as u32 * h.nt) as usize;
                 if let Some(o) = unsafe { out.claim_packet_mut(first + q * E::PER) } {
-                    o.set(E::pack(r));
+                    put(o, E::pack(r));
                 }
             }
+        });
+    }
+
+    /// Streams the item's slice from global memory in steps of `U` packets per thread (all
+    /// `U` loads issued before any is used, each with the L2 policy `policy`), calling `f` on
+    /// each step: nothing is held between steps, so a slice may be any length.
+    #[inline(always)]
+    pub fn batches<const U: usize>(
+        &self,
+        it: &WideItem,
+        policy: gpu::L2Policy,
+        mut f: impl FnMut(&Held<U>),
+    ) {
+        let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
+        // Always `Some` (the slice lies in `x`, aligned: checked in `new_streamed`).
+        let Some(part) = self
+            .x_elems
+            .get(first..first + it.mine as usize * E::PER)
+            .and_then(Packets::new)
+        else {
+            return;
+        };
+        let (nt, mine) = (self.nt, it.mine);
+        let mut t = self.t;
+        while t < mine {
+            let w = gpu::unroll::array(|i| {
+                let q = t + i as u32 * nt;
+                if q < mine {
+                    part.get_hinted(q as usize, policy)
+                } else {
+                    [0; 4]
+                }
+            });
+            f(&Held { w, t, nt, mine });
+            t += U as u32 * nt;
+        }
+    }
+
+    /// Re-reads the item's slice in steps of `U` packets per thread (loads with policy
+    /// `load`) and writes `g(values)` of each packet to the same place of `out` (stores with
+    /// policy `store`).
+    #[inline(always)]
+    pub fn rewrite<const U: usize>(
+        &self,
+        it: &WideItem,
+        out: &mut OutSlice<E, Manual>,
+        load: gpu::L2Policy,
+        store: gpu::L2Policy,
+        mut g: impl FnMut([f32; 8]) -> [f32; 8],
+    ) {
+        self.batches::<U>(it, load, |h| {
+            self.write_each(it, h, out, &mut g, |o, w| o.set_hinted(w, store))
         });
     }
 }

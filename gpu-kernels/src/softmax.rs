@@ -6,9 +6,10 @@
 //! `e / S` or `(x - M) - ln S`. Longer aligned rows of whole packets take [`softmax_split`]
 //! ([`Split`]: each row over a cluster, every block's share in shared memory, the next row's
 //! share loading meanwhile; the blocks' `(M_b, S_b)` pairs merged through distributed shared
-//! memory) or [`softmax_wide`] ([`Wide`]: each row over ordinary blocks holding their slices
-//! in registers, the pairs exchanged through global memory; the host picks whichever measured
-//! faster for the type and op). Other rows take the general row engine ([`crate::rows`]: staged
+//! memory), [`softmax_wide`] ([`Wide`]: each row over ordinary blocks holding their slices
+//! in registers, the pairs exchanged through global memory) or [`softmax_reread`] (the same
+//! items holding nothing: the slice streamed for the pair, then re-read, from L2, to write it);
+//! the host picks whichever measured faster for the type and op. Other rows take the general row engine ([`crate::rows`]: staged
 //! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
 //! the row's `(M, S)`, then write `e^(x - m_t) · (e^(m_t - M) / S)` or `(x - M) - ln S`. One
@@ -16,8 +17,8 @@
 //! (the register kernel computes it twice, the others once), the 16-bit one for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
 use crate::rows::{
-    Part, SHORT_HELD, ShortRow, Split, WIDE_HELD, Wide, addr_of, block_max_nan, block_sum,
-    cluster_rows, fold_all,
+    Part, SHORT_HELD, ShortRow, Split, WIDE_HELD, Wide, WideItem, addr_of, block_max_nan,
+    block_sum, cluster_rows, fold_all,
 };
 use gpukit_device::{
     self as gpu, Atomic, Manual, OutSlice, async_copy, cluster_reduce::Run, dynamic_shared, kernel,
@@ -425,4 +426,172 @@ pub fn log_softmax_wide<T: Elem>(
     mut scratch: OutSlice<u32, Atomic>,
 ) {
     softmax_wide_body(a, rows, cols, parts, &mut out, &mut scratch, true);
+}
+
+/// Packets per thread and step of the re-read kernels' two passes (loads issued together).
+pub const REREAD_STEP: usize = 4;
+
+/// The re-read kernels' L2 policies: pass 1's loads (kept for the re-read), pass 2's loads
+/// (last use) and its stores (streamed out).
+fn reread_hints() -> [gpu::L2Policy; 3] {
+    use gpu::L2Policy;
+    [
+        L2Policy::evict_last(),
+        L2Policy::evict_first(),
+        L2Policy::evict_first(),
+    ]
+}
+const REREAD_HINTS: fn() -> [gpu::L2Policy; 3] = reread_hints;
+
+/// Softmax (or log-softmax) on the wide engine without holding the slice ([`Wide`] items,
+/// [`Wide::batches`]): per item, pass 1 streams the block's slice from DRAM with an L2
+/// evict-last policy, keeping only a running `(m, s)` per thread (`s = Σ e^(x - m)`, rescaled
+/// when `m` grows), folds them to the block's `(M_b, S_b)` and publishes it; pass 2, once the
+/// row's pairs are all published, re-reads the slice (from L2 when it is still there) and
+/// writes `e^(x - M) / S` or `(x - M) - ln S` with evict-first stores. DRAM still sees one
+/// read and one write per element; nothing is held while a block waits.
+///
+/// Pipelined: a block runs pass 1 of its next item before it waits for the previous item's
+/// row, so the wait overlaps its own loads. Forward progress: a block waits only after it has
+/// published every item it has taken (the pending one and the one just streamed). If every
+/// resident block waited forever, each would wait on the one partly taken row (rows below it
+/// have all parts taken, hence published) and hold two published parts of it, with one part
+/// untaken: so `parts ≥ 2 · resident + 1`. The host launches only when at least `parts`
+/// blocks fit at once (as for [`Wide`]), which rules that out; blocks not yet resident hold no
+/// ticket.
+#[inline(always)]
+fn softmax_reread_body<E: Elem>(
+    a: &[E],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    out: &mut OutSlice<E, Manual>,
+    scratch: &mut OutSlice<u32, Atomic>,
+    log: bool,
+    policies: fn() -> [gpu::L2Policy; 3],
+) {
+    let others = [addr_of(out, 0)];
+    let Some(mut w) = Wide::new_streamed(
+        a,
+        rows as usize,
+        cols as usize,
+        parts as usize,
+        &others,
+        scratch.atomic(),
+    ) else {
+        return;
+    };
+    let [keep, reread, drop] = policies();
+    let dead_pair = [f32::NEG_INFINITY.to_bits(), 0];
+    let mut pending: Option<WideItem> = None;
+    loop {
+        let next = w.next();
+        if let Some(it) = &next {
+            let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
+            w.batches::<REREAD_STEP>(it, keep, |h| {
+                let mut bm = f32::NEG_INFINITY;
+                h.for_each::<E>(|_, v| {
+                    for vk in v.iter().take(E::PER) {
+                        bm = math::max_nan(bm, *vk);
+                    }
+                });
+                let nm = math::max_nan(m, bm);
+                // A larger (or NaN) maximum rescales the sum; from -inf the factor is 0.
+                if nm != m {
+                    s *= row_exp::<E>(m - nm);
+                    m = nm;
+                }
+                if m != f32::NEG_INFINITY {
+                    h.for_each::<E>(|_, v| {
+                        gpu::unroll::each::<8>(|k| {
+                            if k < E::PER {
+                                s += row_exp::<E>(v[k] - m);
+                            }
+                        });
+                    });
+                }
+            });
+            let mb = block_max_nan(m);
+            let mine = if m == mb {
+                s
+            } else if m == f32::NEG_INFINITY {
+                0.0
+            } else {
+                s * row_exp::<E>(m - mb)
+            };
+            let sb = block_sum(mine);
+            w.publish(it, [mb.to_bits(), sb.to_bits()]);
+        }
+        if let Some(p) = pending {
+            let [big_m, big_s] = w.gather(&p, dead_pair, merge_bits).map(f32::from_bits);
+            if log {
+                let ln_s = math::log(big_s);
+                w.rewrite::<REREAD_STEP>(&p, out, reread, drop, |v| v.map(|x| (x - big_m) - ln_s));
+            } else {
+                // A row of -inf gives NaN (x - M is NaN), as torch.
+                let inv = 1.0 / big_s;
+                w.rewrite::<REREAD_STEP>(&p, out, reread, drop, |v| {
+                    gpu::unroll::array(|k| {
+                        if k < E::PER {
+                            row_exp::<E>(v[k] - big_m) * inv
+                        } else {
+                            0.0
+                        }
+                    })
+                });
+            }
+        }
+        match next {
+            Some(it) => pending = Some(it),
+            None => break,
+        }
+    }
+}
+
+/// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r) on the wide engine's re-read
+/// kernel (see `softmax_reread_body`: each long row over `parts` blocks, every slice read
+/// twice, the second time from L2; partial statistics exchanged through `scratch`, zero
+/// before the launch and sized by `rows::wide_scratch_words`).
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(256, 4))]
+pub fn softmax_reread<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_reread_body(
+        a,
+        rows,
+        cols,
+        parts,
+        &mut out,
+        &mut scratch,
+        false,
+        REREAD_HINTS,
+    );
+}
+
+/// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the re-read kernel, as
+/// [`softmax_reread`].
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(256, 4))]
+pub fn log_softmax_reread<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_reread_body(
+        a,
+        rows,
+        cols,
+        parts,
+        &mut out,
+        &mut scratch,
+        true,
+        REREAD_HINTS,
+    );
 }

@@ -14,9 +14,9 @@ use super::softmax::{RowPlan, row_launch, row_plan};
 use super::{Library, invalid};
 use crate::kernels::{
     AddRmsNormRowsInstance, CrossEntropyInstance, LayerNormRowsInstance, LayerNormShortInstance,
-    LogSoftmaxRowsInstance, LogSoftmaxShortInstance, LogSoftmaxSplitInstance,
-    LogSoftmaxWideInstance, RmsNormRowsInstance, RmsNormShortInstance, SoftmaxRowsInstance,
-    SoftmaxShortInstance, SoftmaxSplitInstance, SoftmaxWideInstance,
+    LogSoftmaxRereadInstance, LogSoftmaxRowsInstance, LogSoftmaxShortInstance,
+    LogSoftmaxSplitInstance, RmsNormRowsInstance, RmsNormShortInstance, SoftmaxRereadInstance,
+    SoftmaxRowsInstance, SoftmaxShortInstance, SoftmaxSplitInstance,
 };
 use crate::runtime::{DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
 
@@ -44,8 +44,8 @@ pub trait RowElem:
     + LogSoftmaxRowsInstance
     + SoftmaxSplitInstance
     + LogSoftmaxSplitInstance
-    + SoftmaxWideInstance
-    + LogSoftmaxWideInstance
+    + SoftmaxRereadInstance
+    + LogSoftmaxRereadInstance
     + LayerNormShortInstance
     + LayerNormRowsInstance
     + RmsNormShortInstance
@@ -63,8 +63,8 @@ impl<T> RowElem for T where
         + LogSoftmaxRowsInstance
         + SoftmaxSplitInstance
         + LogSoftmaxSplitInstance
-        + SoftmaxWideInstance
-        + LogSoftmaxWideInstance
+        + SoftmaxRereadInstance
+        + LogSoftmaxRereadInstance
         + LayerNormShortInstance
         + LayerNormRowsInstance
         + RmsNormShortInstance

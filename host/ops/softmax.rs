@@ -1,20 +1,22 @@
 //! Row softmax and log-softmax of a row-major matrix of any shape, f32 math over f32 or bf16
 //! storage. Rows that fit in a block's registers (16-byte aligned, a whole number of 16-byte
 //! packets, at most `SHORT_HELD · SHORT_THREADS_MAX` of them) are read once into registers by one block each
-//! (`softmax_short`); longer aligned rows of whole packets take the split engine
-//! (`softmax_split`: each row over a cluster of up to 8 blocks, every block's share held in
-//! shared memory, partial (max, sum) pairs exchanged through distributed shared memory, read
-//! once and written once) or, where it measured faster (bf16 rows, f32 log-softmax vocabulary
-//! rows), the wide engine (`softmax_wide`: each row over ordinary blocks that hold their
-//! slices in registers and exchange the pairs through a per-call scratch in global memory,
-//! taken from a stream-ordered pool and zeroed in stream order); any other row takes the general row engine, which stages as much of
+//! (`softmax_short`); longer aligned rows of whole packets take the wide engine's re-read
+//! kernels (`softmax_reread`: each row over ordinary blocks, each block streaming its slice
+//! once for its (max, sum) pair, exchanging the pairs through a per-call scratch in global
+//! memory, taken from a stream-ordered pool and zeroed in stream order, then re-reading the
+//! slice from L2 to write it; measured faster than the others for both types and ops), or,
+//! for rows past its 64 parts, the split engine (`softmax_split`: each row over a
+//! cluster of up to 8 blocks, every block's share held in shared memory, partial (max, sum)
+//! pairs exchanged through distributed shared memory, read once and written once); any other
+//! row takes the general row engine, which stages as much of
 //! the row in shared memory as fits and reads the rest from global memory in each pass
 //! (gpu-kernels/src/rows.rs). One generic kernel per op and engine: the element type picks the
 //! instance, with no per-type dispatch here.
 use super::Library;
 use super::matrix::Shape;
 use super::rows::RowElem;
-use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX, WIDE_HELD, WIDE_THREADS};
+use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX, WIDE_THREADS};
 use crate::runtime::{ClusterDims, DeviceSlice, KernelFn, LaunchConfig, MemPool, Result, Stream};
 
 /// Which normalisation of each row.
@@ -64,11 +66,17 @@ impl Library {
             let mut scratch = pool.alloc_zeroed_async::<u32>(s, words)?;
             let parts = wp.parts;
             return match kind {
-                SoftmaxKind::Softmax => {
-                    k.softmax_wide
-                        .launch_with(s, &wp.cfg, a, rows, cols, parts, out, &mut scratch)
-                }
-                SoftmaxKind::LogSoftmax => k.log_softmax_wide.launch_with(
+                SoftmaxKind::Softmax => k.softmax_reread.launch_with(
+                    s,
+                    &wp.cfg,
+                    a,
+                    rows,
+                    cols,
+                    parts,
+                    out,
+                    &mut scratch,
+                ),
+                SoftmaxKind::LogSoftmax => k.log_softmax_reread.launch_with(
                     s,
                     &wp.cfg,
                     a,
@@ -165,9 +173,16 @@ pub(super) struct WidePlan {
     pub cfg: LaunchConfig,
 }
 
-/// The wide engine's geometry for rows of `cols` elements of `elem` bytes: `(parts, threads)`,
-/// [`WIDE_THREADS`] threads holding [`WIDE_HELD`] packets each per part; `None` for rows it
-/// does not take (see [`wide_measured_faster`]).
+/// Packets of one item's slice in the re-read kernels: 16 per thread of [`WIDE_THREADS`] (64
+/// KB). Larger slices amortise the per-item chain (ticket, publish, acquire, fold); 64 KB
+/// measured fastest (TUNING round 7: 2048 × 151936 f32 softmax 0.876 ms against 1.085 at 32
+/// KB) while 4 resident blocks per SM × 132 SMs × 64 KB (34 MB) still fit the 60 MB L2 for the
+/// re-read.
+const REREAD_SLICE_PACKETS: usize = 16 * WIDE_THREADS;
+
+/// The wide engine's geometry for rows of `cols` elements of `elem` bytes: `(parts, threads)`
+/// with slices of [`REREAD_SLICE_PACKETS`]; `None` for rows it does not take (see
+/// [`wide_measured_faster`]).
 fn wide_geometry(
     kind: SoftmaxKind,
     cols: usize,
@@ -181,36 +196,28 @@ fn wide_geometry(
     if !aligned || !wide_measured_faster(kind, elem, packets) {
         return None;
     }
-    let parts = packets.div_ceil(WIDE_HELD * WIDE_THREADS);
+    let parts = packets.div_ceil(REREAD_SLICE_PACKETS);
     let items = rows.checked_mul(parts)?;
     (parts <= WIDE_MAX_PARTS && items <= u32::MAX as usize)
         .then_some((parts as u32, WIDE_THREADS as u32))
 }
 
-/// Where the wide engine beat the split engine on the H200 (docs/TUNING.md, round 6; persistent
-/// grids, two calls): bf16 rows past the register kernel (2048 × 151936: softmax 0.492 against
-/// 0.580 ms, log-softmax 0.550 against 0.558; 8192 × 32768: 0.380 / 0.420 against 0.459 /
-/// 0.428) and f32 log-softmax rows past one block's shared memory (vocabulary rows 1.045
-/// against 1.126 ms). f32 softmax stays on the split engine (1.163 against 1.151 at vocabulary
-/// rows), as does f32 log-softmax at mid widths (0.843 against 0.807 at 32768 columns).
-fn wide_measured_faster(kind: SoftmaxKind, elem: usize, packets: usize) -> bool {
-    match (elem, kind) {
-        (2, _) => packets > SHORT_HELD * SHORT_THREADS_MAX,
-        (4, SoftmaxKind::LogSoftmax) => packets > SPLIT_ONE_BLOCK_PACKETS,
-        _ => false,
-    }
+/// Where the wide engine's re-read kernels (64 KB slices, one block per item) beat the other
+/// engines on the H200 (docs/TUNING.md, round 7, one call with torch): every type and op past
+/// the register kernel. 2048 × 151936: softmax f32 0.876 ms against the split engine's 1.151,
+/// log-softmax f32 0.881 against the held wide kernel's 1.046, bf16 0.430 / 0.448 against
+/// 0.493 / 0.552; 8192 × 32768: f32 0.725 / 0.715 against the split engine's 0.828 / 0.808,
+/// bf16 0.360 / 0.370 against the held wide kernel's 0.378 / 0.412.
+fn wide_measured_faster(_kind: SoftmaxKind, elem: usize, packets: usize) -> bool {
+    matches!(elem, 2 | 4) && packets > SHORT_HELD * SHORT_THREADS_MAX
 }
-
-/// Packets of the widest row whose split-engine share fits one block's shared memory on the
-/// H200 (227 KiB opt-in, 2 KiB kept): wider rows need a cluster there.
-const SPLIT_ONE_BLOCK_PACKETS: usize = 14_400;
 
 /// Most blocks per row of the wide engine (all of them must be resident at once).
 const WIDE_MAX_PARTS: usize = 64;
 
-/// The wide engine's launch for aligned long rows where it measured faster, or `None`: a
-/// persistent grid of the resident blocks looping over the (row, part) items, when at least
-/// `parts` blocks fit on the device at once (the condition for the engine's forward progress).
+/// The wide engine's (re-read kernels') launch for aligned long rows where it measured faster,
+/// or `None`: one block per (row, part) item, when at least `parts` blocks fit on the device
+/// at once (the condition for the engine's forward progress).
 pub(super) fn wide_plan<T: RowElem>(
     lib: &Library,
     kind: SoftmaxKind,
@@ -221,17 +228,26 @@ pub(super) fn wide_plan<T: RowElem>(
     let Some((parts, threads)) = wide_geometry(kind, shape.cols, elem, addrs, shape.rows) else {
         return Ok(None);
     };
-    // Both ops' kernels have the same resources (same engine, same registers).
-    let f = lib.kernels.softmax_wide.function::<T>();
-    let resident = f.occupancy(threads, 0)? * f.device_props().sm_count;
+    // Both ops' kernels have the same engine and launch bounds; the forward-progress check
+    // takes the fewer resident blocks of the two.
+    let k = &lib.kernels;
+    let resident = [
+        k.softmax_reread.function::<T>(),
+        k.log_softmax_reread.function::<T>(),
+    ]
+    .into_iter()
+    .map(|f| Ok(f.occupancy(threads, 0)? * f.device_props().sm_count))
+    .collect::<Result<Vec<u32>>>()?
+    .into_iter()
+    .min()
+    .unwrap_or(0);
     if resident < parts {
         return Ok(None);
     }
-    // Persistent: as many blocks as are resident (at least `parts`), taking items by ticket
-    // (measured faster than one block per item, and than static assignment with an L2
-    // prefetch of the next slice).
+    // One block per item (measured no slower than a persistent grid of the resident blocks,
+    // TUNING round 7); past the grid's limit the blocks loop over items by ticket.
     let items = shape.rows * parts as usize;
-    let grid = items.min(resident as usize) as u32;
+    let grid = items.min(i32::MAX as usize) as u32;
     Ok(Some(WidePlan {
         parts,
         cfg: LaunchConfig::linear(grid, threads),
@@ -395,39 +411,34 @@ mod tests {
     #[test]
     fn wide_engine_takes_the_rows_where_it_measured_faster() {
         use super::SoftmaxKind::{LogSoftmax, Softmax};
-        // Vocabulary rows: bf16 18992 packets over 10 parts of 2048 (256 threads × 8), f32
-        // log-softmax 37984 over 19; f32 softmax stays on the split engine.
-        assert_eq!(
-            wide_geometry(Softmax, 151_936, 2, &[0, 256], 2048),
-            Some((10, 256))
-        );
-        assert_eq!(
-            wide_geometry(LogSoftmax, 151_936, 2, &[0, 256], 2048),
-            Some((10, 256))
-        );
-        assert_eq!(
-            wide_geometry(LogSoftmax, 151_936, 4, &[0, 256], 2048),
-            Some((19, 256))
-        );
-        assert_eq!(wide_geometry(Softmax, 151_936, 4, &[0, 256], 2048), None);
-        // bf16 just past the register kernel (2049 packets: 2 parts); f32 log-softmax past one
-        // block's shared memory, 2^18 columns in 32 parts, and not below.
-        assert_eq!(wide_geometry(Softmax, 16_392, 2, &[0], 5), Some((2, 256)));
+        // Vocabulary rows in slices of 4096 packets (256 threads × 16): bf16 18992 packets
+        // over 5 parts, f32 37984 over 10.
+        for kind in [Softmax, LogSoftmax] {
+            assert_eq!(
+                wide_geometry(kind, 151_936, 2, &[0, 256], 2048),
+                Some((5, 256))
+            );
+            assert_eq!(
+                wide_geometry(kind, 151_936, 4, &[0, 256], 2048),
+                Some((10, 256))
+            );
+        }
+        // Just past the register kernel (2049 packets: one part), and not below; 2^18 f32
+        // columns in 16 parts; 57600 f32 columns (14400 packets) in 4.
+        assert_eq!(wide_geometry(Softmax, 16_392, 2, &[0], 5), Some((1, 256)));
         assert_eq!(wide_geometry(Softmax, 16_384, 2, &[0], 5), None);
-        assert_eq!(
-            wide_geometry(LogSoftmax, 14_401 * 4, 4, &[0], 1),
-            Some((8, 256))
-        );
+        assert_eq!(wide_geometry(LogSoftmax, 8196, 4, &[0], 5), Some((1, 256)));
+        assert_eq!(wide_geometry(LogSoftmax, 8192, 4, &[0], 5), None);
         assert_eq!(
             wide_geometry(LogSoftmax, 262_144, 4, &[0], 3),
-            Some((32, 256))
+            Some((16, 256))
         );
-        assert_eq!(wide_geometry(LogSoftmax, 57_600, 4, &[0], 1), None);
+        assert_eq!(wide_geometry(Softmax, 57_600, 4, &[0], 1), Some((4, 256)));
         // Odd widths, misaligned buffers, rows past 64 parts, more items than a u32 ticket
         // counts, empty rows: not wide.
         assert_eq!(wide_geometry(LogSoftmax, 151_937, 4, &[0], 1), None);
         assert_eq!(wide_geometry(Softmax, 151_936, 2, &[0, 4], 1), None);
-        assert_eq!(wide_geometry(Softmax, 64 * 2048 * 8 + 8, 2, &[0], 1), None);
+        assert_eq!(wide_geometry(Softmax, 64 * 4096 * 8 + 8, 2, &[0], 1), None);
         assert_eq!(wide_geometry(Softmax, 151_936, 2, &[0], 1 << 30), None);
         assert_eq!(wide_geometry(Softmax, 0, 2, &[0], 1), None);
     }

@@ -97,7 +97,19 @@ fn views_use_16_byte_accesses_without_local_memory() {
     let b = entry("center_rows");
     assert!(b.matches("ld.global.nc.v4.b32").count() >= 4, "{b}");
     assert_has(b, "center_rows", &["st.global.v4.b32"]);
+    // Cache-hinted packets: one policy register, 16-byte accesses carrying it.
+    assert_has(
+        entry("hinted_copy"),
+        "hinted_copy",
+        &[
+            "createpolicy.fractional.L2::evict_last.b64",
+            "createpolicy.fractional.L2::evict_first.b64",
+            "ld.global.nc.L1::no_allocate.L2::cache_hint.v4.b32",
+            "st.L1::no_allocate.L2::cache_hint.v4.b32",
+        ],
+    );
     for k in [
+        "hinted_copy",
         "axpb__bf16",
         "axpb__f32",
         "center_rows",

@@ -325,6 +325,17 @@ fn sweep_rows_windows_and_strided_packets() {
             "n = {n}"
         );
     }
+    // Cache-hinted packet loads and stores copy exactly, for every policy, with a partial last
+    // packet.
+    for n in [1usize, 4, 1001, 65536 + 3] {
+        let a: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2654435761)).collect();
+        let da = gpu.upload(&a).unwrap();
+        for policy in 0..3 {
+            let mut out = gpu.alloc_filled::<u32>(n, 0xff).unwrap();
+            k.hinted_copy.launch(&s, &da, policy, &mut out).unwrap();
+            assert_eq!(get(&s, &out), a, "n = {n}, policy {policy}");
+        }
+    }
     let n = 4 * 3 * 64 + 8;
     let a = random(n, 14);
     let da = gpu.upload(&a).unwrap();

@@ -89,4 +89,4 @@ pub use sync::{
     fence_block, fence_device, fence_system, sync_threads, sync_threads_and, sync_threads_count,
     sync_threads_or, sync_warp,
 };
-pub use vector::{Packet, Packets, Quads, Word32, load_nc, load_quad};
+pub use vector::{L2Policy, Packet, Packets, Quads, Word32, load_nc, load_quad};

@@ -45,6 +45,80 @@ pub(crate) unsafe fn ld_nc_v4_bits(p: *const u32) -> [u32; 4] {
     [a, b, c, d]
 }
 
+/// An L2 eviction policy for cache-hinted loads and stores (`createpolicy.fractional` over
+/// the whole access): [`L2Policy::evict_last`] keeps lines that will be read again soon (a
+/// two-pass kernel re-reading its slice from L2), [`L2Policy::evict_first`] marks lines that
+/// will not be (streamed outputs, last reads). Only a hint: results never depend on it.
+#[derive(Clone, Copy)]
+pub struct L2Policy(u64);
+
+impl L2Policy {
+    /// Lines accessed with this policy are evicted after the others.
+    #[inline(always)]
+    pub fn evict_last() -> L2Policy {
+        let p: u64;
+        // SAFETY: creates a policy value in a register; touches no memory.
+        unsafe {
+            crate::__device_asm!(
+                "createpolicy.fractional.L2::evict_last.b64 {p}, 1.0;",
+                p = out(reg64) p,
+                options(nomem, nostack, preserves_flags, pure),
+            );
+        }
+        L2Policy(p)
+    }
+
+    /// Lines accessed with this policy are replaced as by an unhinted access.
+    #[inline(always)]
+    pub fn evict_normal() -> L2Policy {
+        let p: u64;
+        // SAFETY: creates a policy value in a register; touches no memory.
+        unsafe {
+            crate::__device_asm!(
+                "createpolicy.fractional.L2::evict_normal.b64 {p}, 1.0;",
+                p = out(reg64) p,
+                options(nomem, nostack, preserves_flags, pure),
+            );
+        }
+        L2Policy(p)
+    }
+
+    /// Lines accessed with this policy are evicted first.
+    #[inline(always)]
+    pub fn evict_first() -> L2Policy {
+        let p: u64;
+        // SAFETY: creates a policy value in a register; touches no memory.
+        unsafe {
+            crate::__device_asm!(
+                "createpolicy.fractional.L2::evict_first.b64 {p}, 1.0;",
+                p = out(reg64) p,
+                options(nomem, nostack, preserves_flags, pure),
+            );
+        }
+        L2Policy(p)
+    }
+}
+
+/// One `ld.global.nc.L1::no_allocate.L2::cache_hint.v4.b32`: 16 bytes through the read-only
+/// path, not kept in L1, kept in L2 by `policy`.
+///
+/// # Safety
+/// As [`ld_nc_v4_bits`].
+#[inline(always)]
+unsafe fn ld_nc_v4_hinted(p: *const u32, policy: L2Policy) -> [u32; 4] {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: the caller's contract; the policy operand only steers L2 replacement.
+    unsafe {
+        crate::__device_asm!(
+            "ld.global.nc.L1::no_allocate.L2::cache_hint.v4.b32 {{{a}, {b}, {c}, {d}}}, [{p}], {h};",
+            a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+            p = in(reg64) p, h = in(reg64) policy.0,
+            options(readonly, nostack, preserves_flags, pure),
+        );
+    }
+    [a, b, c, d]
+}
+
 /// Four words as `T`s, from one [`ld_nc_v4_bits`].
 ///
 /// # Safety
@@ -174,6 +248,26 @@ impl Packet {
     }
 }
 
+impl Packet {
+    /// Stores four words as [`Packet::set`], not allocating in L1 and with an L2 eviction
+    /// policy (`st.L1::no_allocate.L2::cache_hint.v4.b32`; a generic address, so valid wherever
+    /// the packet lives).
+    #[inline(always)]
+    pub fn set_hinted(&mut self, w: [u32; 4], policy: L2Policy) {
+        // SAFETY: `self` is a valid, 16-byte aligned, exclusively borrowed packet (a generic
+        // store); the policy only steers L2 replacement.
+        unsafe {
+            crate::__device_asm!(
+                "st.L1::no_allocate.L2::cache_hint.v4.b32 [{p}], {{{a}, {b}, {c}, {d}}}, {h};",
+                p = in(reg64) self as *mut Packet,
+                a = in(reg32) w[0], b = in(reg32) w[1], c = in(reg32) w[2], d = in(reg32) w[3],
+                h = in(reg64) policy.0,
+                options(nostack, preserves_flags),
+            )
+        }
+    }
+}
+
 /// Element `i` of an input slice through the read-only data path (`ld.global.nc.b32`),
 /// bounds-checked. Plain indexing of a `&[T]` may compile to a generic load.
 #[inline(always)]
@@ -238,6 +332,15 @@ impl<'a, T: Copy> Packets<'a, T> {
         // SAFETY: an in-bounds, 16-byte aligned packet of a kernel input, which no thread
         // writes during the launch.
         unsafe { ld_nc_v4::<u32>(p) }
+    }
+
+    /// Packet `q` as [`Packets::get`], with an L2 eviction policy (and no L1 allocation).
+    #[inline(always)]
+    pub fn get_hinted(&self, q: usize, policy: L2Policy) -> [u32; 4] {
+        let p = &self.packets[q] as *const Packet as *const u32;
+        // SAFETY: an in-bounds, 16-byte aligned packet of a kernel input, which no thread
+        // writes during the launch.
+        unsafe { ld_nc_v4_hinted(p, policy) }
     }
 
     /// The elements after the last whole packet (fewer than `PER`).

@@ -1,8 +1,8 @@
 //! Ownership views, generic kernels and launch contracts.
 use core::array;
 use gpukit_device::{
-    self as gpu, BlockRows, BlockTiles, Element, Float, Input, OutSlice, PacketMut, PerThread,
-    Rows, StridedPackets, WarpRows, block, kernel, warp,
+    self as gpu, BlockRows, BlockTiles, Element, Float, Input, L2Policy, OutSlice, PacketMut,
+    Packets, PerThread, Rows, StridedPackets, WarpRows, block, kernel, warp,
 };
 
 /// `out = a * s + b` per element, in f32 math over f32, f16 or bf16 storage: one generic
@@ -193,6 +193,27 @@ pub fn twice_plus_one(a: &[f32], mut out: OutSlice<f32, StridedPackets<3>>) {
         match &mut p {
             PacketMut::Full(o) => o.set(gpu::unroll::array(|k| v(k).to_bits())),
             PacketMut::Partial(o) => o.iter_mut().enumerate().for_each(|(k, e)| *e = v(k)),
+        }
+    }
+}
+
+/// `out = a` through the cache-hinted packet accesses (`Packets::get_hinted`,
+/// `Packet::set_hinted`) with L2 policy `policy` (0 evict-last, 1 evict-first, else
+/// evict-normal); the partial last packet element by element.
+#[kernel(same_len(a, out), elements = out, bytes_per_thread = 16)]
+pub fn hinted_copy(a: &[u32], policy: u32, mut out: OutSlice<u32, StridedPackets<1>>) {
+    let pol = match policy {
+        0 => L2Policy::evict_last(),
+        1 => L2Policy::evict_first(),
+        _ => L2Policy::evict_normal(),
+    };
+    let Some(packets) = Packets::new(a) else {
+        return;
+    };
+    for (i, mut p) in out.thread_packets().into_iter().flatten() {
+        match &mut p {
+            PacketMut::Full(o) => o.set_hinted(packets.get_hinted(i / 4, pol), pol),
+            PacketMut::Partial(o) => o.iter_mut().enumerate().for_each(|(k, e)| *e = a[i + k]),
         }
     }
 }
