@@ -693,25 +693,25 @@ impl<'a, E: Elem> Split<'a, E> {
     }
 }
 
-/// Packets each thread of the `*_wide` kernels holds in registers (32 registers of data).
-pub const WIDE_HELD: usize = 8;
-
-/// Threads per block of the `*_wide` kernels (their launch bound, with 4 blocks per SM: 64
-/// registers per thread).
+/// Threads per block of the [`Wide`] kernels (`*_reread`; their launch bound, with 4 blocks per
+/// SM: 64 registers per thread).
 pub const WIDE_THREADS: usize = 256;
 
-/// Words of the `*_wide` kernels' scratch for `rows` rows split into `parts`: the ticket, one
+/// Words of the [`Wide`] kernels' scratch for `rows` rows split into `parts`: the ticket, one
 /// arrival count per row, and a `(max, sum)` pair per part of every row. The host zeroes it
 /// before each launch.
 pub const fn wide_scratch_words(rows: usize, parts: usize) -> usize {
     1 + rows + 2 * rows * parts
 }
 
-/// Long rows split over `parts` ordinary blocks, each block holding its slice of a row in
-/// registers ([`WIDE_HELD`] packets per thread, every load issued before any is used) and
-/// exchanging its partial statistics with the row's other blocks through global memory: the
-/// row is read once and written once, with no cluster (so 4 blocks per SM, and any number of
-/// SMs, take part) and no shared-memory staging.
+/// Long rows split over `parts` ordinary blocks that exchange their partial statistics with the
+/// row's other blocks through global memory: no cluster (so 4 blocks per SM, and any number of
+/// SMs, take part) and no shared-memory staging. A block holds nothing of its slice across the
+/// exchange: it streams the slice for its statistics ([`Wide::batches`]), [`Wide::publish`]es
+/// them, and later [`Wide::gather`]s the row's statistics and [`Wide::rewrite`]s the slice from
+/// a second read (the `*_reread` kernels, whose pipelining has its own forward-progress argument
+/// in `softmax.rs`). The host keeps the slices in flight small enough for that second read to
+/// come from L2.
 ///
 /// Work items are (row, part) pairs handed out by an atomic ticket in increasing order: ticket
 /// `t` is part `t % parts` of row `t / parts`. A block takes a ticket only when it has nothing
@@ -736,15 +736,8 @@ pub const fn wide_scratch_words(rows: usize, parts: usize) -> usize {
 /// pairs are visible to it, and every block folds the pairs in the same fixed order: all
 /// blocks of a row get bit-identical statistics.
 ///
-/// Two ways to use an item: hold the slice in registers across the exchange ([`Wide::load`],
-/// [`Wide::exchange`], [`Wide::write`]: the `*_wide` kernels), or hold nothing: stream it for
-/// the statistics ([`Wide::batches`]), [`Wide::publish`] the pair, and later [`Wide::gather`]
-/// the row's statistics and [`Wide::rewrite`] the slice from a second read (the `*_reread`
-/// kernels, whose pipelining has its own forward-progress argument in `softmax.rs`).
-///
-/// Launch: blocks of at most [`WIDE_THREADS`] threads (a multiple of 32) with `parts ·
-/// threads · WIDE_HELD ≥` the row's packet count (no bound for the streaming use), any grid (`grid ≥ rows · parts`: one item
-/// per block; fewer: blocks loop). For matrices of whole 16-byte packets in 16-byte aligned
+/// Launch: blocks of at most [`WIDE_THREADS`] threads (a multiple of 32), any grid (`grid ≥
+/// rows · parts`: one item per block; fewer: blocks loop). For matrices of whole 16-byte packets in 16-byte aligned
 /// buffers; [`Wide::new`] gives `None` otherwise (the kernel then does nothing).
 pub struct Wide<'a, E: Elem> {
     x_elems: &'a [E],
@@ -772,7 +765,7 @@ pub struct WideItem {
     mine: u32,
 }
 
-/// A block's slice of a row in registers: slot `i` holds local packet `t + i · threads`.
+/// One step of a block's slice in registers: slot `i` holds local packet `t + i · threads`.
 pub struct Held<const H: usize> {
     pub w: [[u32; 4]; H],
     t: u32,
@@ -800,29 +793,10 @@ impl<const H: usize> Held<H> {
 
 impl<'a, E: Elem> Wide<'a, E> {
     /// The engine over the `rows × cols` matrix `x` split into `parts` per row, outputs at
-    /// addresses `others`; `None` unless everything is packet-aligned, the geometry covers a
-    /// row (`parts · threads · H`), and the scratch is large enough (the same answer in every
-    /// thread).
+    /// addresses `others`; `None` unless everything is packet-aligned and the scratch is large
+    /// enough (the same answer in every thread).
     #[inline(always)]
-    pub fn new<const H: usize>(
-        x: &'a [E],
-        rows: usize,
-        cols: usize,
-        parts: usize,
-        others: &[usize],
-        scratch: gpu::AtomicSlice<'a, u32>,
-    ) -> Option<Wide<'a, E>> {
-        let w = Self::new_streamed(x, rows, cols, parts, others, scratch)?;
-        if w.per as usize > H * w.nt as usize {
-            return None;
-        }
-        Some(w)
-    }
-
-    /// The engine as [`Wide::new`] with no bound on the slice per thread: for kernels that
-    /// stream their slice ([`Wide::batches`]) instead of holding it.
-    #[inline(always)]
-    pub fn new_streamed(
+    pub fn new(
         x: &'a [E],
         rows: usize,
         cols: usize,
@@ -895,47 +869,6 @@ impl<'a, E: Elem> Wide<'a, E> {
         })
     }
 
-    /// Loads the item's slice into registers, all loads issued before any is used.
-    #[inline(always)]
-    pub fn load<const H: usize>(&self, it: &WideItem) -> Held<H> {
-        // The slice as its own packets: the bounds check of each load is then the `q < mine`
-        // test the loop makes anyway (fewer live registers).
-        let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
-        let part = self
-            .x_elems
-            .get(first..first + it.mine as usize * E::PER)
-            .and_then(Packets::new);
-        let (t, nt) = (self.t, self.nt);
-        let w = gpu::unroll::array(|i| {
-            let q = t + i as u32 * nt;
-            match &part {
-                Some(p) if (q as usize) < p.len() => p.get(q as usize),
-                _ => [0; 4],
-            }
-        });
-        Held {
-            w,
-            t,
-            nt,
-            mine: it.mine,
-        }
-    }
-
-    /// Publishes this part's pair `mine` (the same in every thread), waits until every part of
-    /// the row has published, and returns the fold of all the row's pairs by `f` in part
-    /// order (bit-identical in every block of the row when `f` is commutative bit for bit).
-    #[inline(always)]
-    pub fn exchange(
-        &self,
-        it: &WideItem,
-        mine: [u32; 2],
-        identity: [u32; 2],
-        f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2],
-    ) -> [u32; 2] {
-        self.publish(it, mine);
-        self.gather(it, identity, f)
-    }
-
     /// Index of row `row`'s first pair in the scratch.
     #[inline(always)]
     fn pairs(&self, row: u32) -> usize {
@@ -958,7 +891,8 @@ impl<'a, E: Elem> Wide<'a, E> {
     }
 
     /// Waits until every part of the item's row has published (see [`Wide::publish`]) and
-    /// returns the fold of the row's pairs by `f` in part order, as [`Wide::exchange`]. Every
+    /// returns the fold of the row's pairs by `f` in part order (bit-identical in every block of the
+    /// row when `f` is commutative bit for bit). Every
     /// thread of the block calls it (it contains a barrier).
     #[inline(always)]
     pub fn gather(
@@ -1008,20 +942,8 @@ impl<'a, E: Elem> Wide<'a, E> {
         acc
     }
 
-    /// Writes `g(values)` for each of this thread's packets of the slice to the same place of
-    /// `out`.
-    #[inline(always)]
-    pub fn write<const H: usize>(
-        &self,
-        it: &WideItem,
-        h: &Held<H>,
-        out: &mut OutSlice<E, Manual>,
-        g: impl FnMut([f32; 8]) -> [f32; 8],
-    ) {
-        self.write_each(it, h, out, g, |o, w| o.set(w));
-    }
-
-    /// [`Wide::write`]'s loop with the store `put`.
+    /// Writes `g(values)` of each of the step's packets `h` to the same place of `out` with
+    /// the store `put`.
     #[inline(always)]
     fn write_each<const H: usize>(
         &self,
@@ -1058,7 +980,7 @@ impl<'a, E: Elem> Wide<'a, E> {
         mut f: impl FnMut(&Held<U>),
     ) {
         let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
-        // Always `Some` (the slice lies in `x`, aligned: checked in `new_streamed`).
+        // Always `Some` (the slice lies in `x`, aligned: checked in `new`).
         let Some(part) = self
             .x_elems
             .get(first..first + it.mine as usize * E::PER)

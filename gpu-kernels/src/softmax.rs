@@ -6,9 +6,9 @@
 //! `e / S` or `(x - M) - ln S`. Longer aligned rows of whole packets take [`softmax_split`]
 //! ([`Split`]: each row over a cluster, every block's share in shared memory, the next row's
 //! share loading meanwhile; the blocks' `(M_b, S_b)` pairs merged through distributed shared
-//! memory), [`softmax_wide`] ([`Wide`]: each row over ordinary blocks holding their slices
-//! in registers, the pairs exchanged through global memory) or [`softmax_reread`] (the same
-//! items holding nothing: the slice streamed for the pair, then re-read, from L2, to write it);
+//! memory) or [`softmax_reread`] ([`Wide`]: each row over ordinary blocks holding nothing, the
+//! slice streamed for the pair, the pairs exchanged through global memory, then the slice
+//! re-read, from L2, to write it);
 //! the host picks whichever measured faster for the type and op. Other rows take the general row engine ([`crate::rows`]: staged
 //! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
@@ -17,8 +17,8 @@
 //! (the register kernel computes it twice, the others once), the 16-bit one for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
 use crate::rows::{
-    Part, SHORT_HELD, ShortRow, Split, WIDE_HELD, Wide, WideItem, addr_of, block_max_nan,
-    block_sum, cluster_rows, fold_all,
+    Part, SHORT_HELD, ShortRow, Split, Wide, WideItem, addr_of, block_max_nan, block_sum,
+    cluster_rows, fold_all,
 };
 use gpukit_device::{
     self as gpu, Atomic, Manual, OutSlice, async_copy, cluster_reduce::Run, dynamic_shared, kernel,
@@ -311,77 +311,6 @@ fn merge_bits(a: [u32; 2], b: [u32; 2]) -> [u32; 2] {
     [r[0].to_bits(), r[1].to_bits()]
 }
 
-/// Softmax (or log-softmax) on the wide engine ([`Wide`]): per (row, part) item, the block's
-/// slice in registers, its maximum `M_b` and `S_b = Σ e^(x - M_b)`, the row's `(M, S)` from
-/// every part's pair through global memory, then `e^(x - M_b) · e^(M_b - M) / S` or
-/// `(x - M) - ln S` from the registers.
-#[inline(always)]
-fn softmax_wide_body<E: Elem>(
-    a: &[E],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    out: &mut OutSlice<E, Manual>,
-    scratch: &mut OutSlice<u32, Atomic>,
-    log: bool,
-) {
-    let others = [addr_of(out, 0)];
-    let Some(mut w) = Wide::new::<WIDE_HELD>(
-        a,
-        rows as usize,
-        cols as usize,
-        parts as usize,
-        &others,
-        scratch.atomic(),
-    ) else {
-        return;
-    };
-    while let Some(it) = w.next() {
-        let h = w.load::<WIDE_HELD>(&it);
-        let mut m = f32::NEG_INFINITY;
-        h.for_each::<E>(|_, v| {
-            for vk in v.iter().take(E::PER) {
-                m = math::max_nan(m, *vk);
-            }
-        });
-        let mb = block_max_nan(m);
-        // A block whose slice is all -inf contributes (-inf, 0).
-        let dead = mb == f32::NEG_INFINITY;
-        let mut s = 0.0f32;
-        if !dead {
-            h.for_each::<E>(|_, v| {
-                gpu::unroll::each::<8>(|k| {
-                    if k < E::PER {
-                        s += row_exp::<E>(v[k] - mb);
-                    }
-                });
-            });
-        }
-        let sb = block_sum(s);
-        let dead_pair = [f32::NEG_INFINITY.to_bits(), 0];
-        let [big_m, big_s] = w
-            .exchange(&it, [mb.to_bits(), sb.to_bits()], dead_pair, merge_bits)
-            .map(f32::from_bits);
-        if log {
-            let ln_s = math::log(big_s);
-            w.write(&it, &h, out, |v| v.map(|x| (x - big_m) - ln_s));
-        } else {
-            let factor = part_factor(mb, big_m, big_s);
-            w.write(&it, &h, out, |v| {
-                gpu::unroll::array(|k| {
-                    if dead {
-                        factor
-                    } else if k < E::PER {
-                        row_exp::<E>(v[k] - mb) * factor
-                    } else {
-                        0.0
-                    }
-                })
-            });
-        }
-    }
-}
-
 /// The factor that turns a part's `e^(x - M_b)` into softmax outputs, for a row split over
 /// blocks: `e^(M_b - M) / S` from the part's maximum `mb` and the row's `big_m` and `big_s`. A
 /// part whose elements are all -inf (`mb` = -inf) gives 0, or NaN when the whole row is -inf
@@ -397,35 +326,6 @@ fn part_factor(mb: f32, big_m: f32, big_s: f32) -> f32 {
     } else {
         math::exp(mb - big_m) / big_s
     }
-}
-
-/// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r) on the wide engine ([`Wide`]:
-/// each long row over `parts` blocks holding it in registers, partial statistics exchanged
-/// through `scratch`, zero before the launch and sized by `rows::wide_scratch_words`).
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(256, 3))]
-pub fn softmax_wide<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, Atomic>,
-) {
-    softmax_wide_body(a, rows, cols, parts, &mut out, &mut scratch, false);
-}
-
-/// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the wide engine, as
-/// [`softmax_wide`].
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(256, 3))]
-pub fn log_softmax_wide<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, Atomic>,
-) {
-    softmax_wide_body(a, rows, cols, parts, &mut out, &mut scratch, true);
 }
 
 /// Packets per thread and step of the re-read kernels' two passes (loads issued together).
@@ -471,7 +371,7 @@ fn softmax_reread_body<E: Elem>(
     policies: fn() -> [gpu::L2Policy; 3],
 ) {
     let others = [addr_of(out, 0)];
-    let Some(mut w) = Wide::new_streamed(
+    let Some(mut w) = Wide::new(
         a,
         rows as usize,
         cols as usize,
