@@ -706,3 +706,389 @@ pub fn scan_persistent<T: ScanWord>(
 ) {
     scan_persistent_body::<T, P_ITEMS>(x, &mut out, &mut state, exclusive != 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The look-ahead scan: aggregates published `DEPTH` rounds ahead, the tile re-read from L2.
+
+/// How far ahead (in rounds of `G` tiles) [`scan_ahead`] publishes its tiles' aggregates.
+pub const A_DEPTH: usize = 3;
+/// Dynamic shared memory per block of [`scan_ahead`]: three tile buffers and [`A_DEPTH`] rounds
+/// of per-thread in-tile offsets (a variant of depth `d`: `3 · TILE · 4 + d · threads · 4`).
+pub const A_SHARED_BYTES: usize = 3 * TILE * 4 + A_DEPTH * P_BLOCK * 4;
+/// Most rounds ahead a look-ahead variant may publish, plus one (sizes its ring of aggregates).
+const MAX_DEPTH: usize = 8;
+
+/// As [`stage_chunk`], the aligned copies carrying `policy`'s L2 eviction priority; `lane` and
+/// `wid` as u32 below 32, so that the packet offsets are 32-bit values (64-bit ones, hoisted out
+/// of the tile loop, cost twice the registers).
+#[inline(always)]
+fn stage_chunk_hinted<T: ScanWord, const ITEMS: usize>(
+    buf: &DynamicShared<u32>,
+    x: &[T],
+    tile: u32,
+    policy: Option<async_copy::L2Policy>,
+    (lane, wid): (u32, u32),
+) {
+    let Some(policy) = policy else {
+        return stage_chunk::<T, ITEMS>(buf, x, tile);
+    };
+    let chunk = 8 * ITEMS as u32;
+    let start = (tile as usize).saturating_mul(TILE);
+    if start < x.len() && (x.as_ptr() as usize) % 16 == 0 {
+        let p0 = wid * chunk;
+        for j in 0..ITEMS as u32 / 4 {
+            let p = p0 + lane + 32 * j;
+            let dst = (p ^ ((p >> 3) & 7)) as usize;
+            buf.copy_packet_async_hinted(dst, x, start + 4 * p as usize, policy);
+        }
+        async_copy::commit();
+    } else {
+        stage_chunk::<T, ITEMS>(buf, x, tile);
+    }
+}
+
+/// Thread `t`'s sum over its `ITEMS` consecutive elements of the tile in `buf` (as
+/// [`thread_total`], with 32-bit packet offsets).
+#[inline(always)]
+fn thread_total_at<T: ScanWord, const ITEMS: usize>(buf: &DynamicShared<u32>, t: u32) -> T {
+    let ppt = ITEMS as u32 / 4;
+    let mut total = T::ZERO;
+    for k in 0..ppt {
+        let p = ppt * t + k;
+        let w = buf.load_packet((p ^ ((p >> 3) & 7)) as usize);
+        for wk in w {
+            total = total.plus(T::from_bits(wk));
+        }
+    }
+    total
+}
+
+/// First half of a tile's sums (the tile staged in `buf`, this warp's chunk landed): writes
+/// the warp's total to `warp_sums[slot + wid]` and returns the sum of the lanes before this one.
+#[inline(always)]
+fn tile_sums_warp<T: ScanWord, const ITEMS: usize>(
+    buf: &DynamicShared<u32>,
+    warp_sums: &SharedArray<u32, { 5 * MAX_WARPS }>,
+    slot: usize,
+    t: u32,
+) -> T {
+    let (lane, wid) = (t & 31, t >> 5);
+    let total: T = thread_total_at::<T, ITEMS>(buf, t);
+    let incl = warp_scan(total);
+    let up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
+    if lane == 31 {
+        warp_sums.set(slot + wid as usize, incl.bits());
+    }
+    if lane == 0 { T::ZERO } else { up }
+}
+
+/// The look-ahead scan's body: `ITEMS` consecutive elements per thread, `TILE / ITEMS` threads.
+/// Block `b` of a grid of `G` scans the tiles of rounds `r = 0, 1, ..` (tile `b + r·G`). In
+/// round `r` it first sums the tile of round `r + DEPTH`, streamed from DRAM into a buffer it
+/// holds only for that sum (the copies ask L2 to keep the lines: `EvictLast` when `HINT`), and
+/// publishes that tile's aggregate; then it scans round `r`'s tile, staged one round earlier by
+/// a second read that hits L2, and writes it out. DRAM sees one read and one write, the
+/// aggregates are published `DEPTH` rounds before anyone needs them, and no buffer is held for
+/// them: blocks can drift `DEPTH` rounds apart before one waits for another (v10: one). The
+/// per-thread offsets inside a tile (from the first pass) wait in a ring of `DEPTH` rounds in
+/// shared memory after the three buffers; `COUNT` counts the rounds whose look-back had to
+/// wait into `state[tiles]` (measurement only).
+#[inline(always)]
+fn scan_ahead_body<
+    T: ScanWord,
+    const ITEMS: usize,
+    const DEPTH: usize,
+    const HINT: bool,
+    const COUNT: bool,
+>(
+    x: &[T],
+    out: &mut OutSlice<T, Manual>,
+    state: &mut OutSlice<u64, Atomic>,
+    exclusive: bool,
+) {
+    let threads = TILE / ITEMS;
+    let warps = threads / 32;
+    let ppt = ITEMS / 4;
+    let chunk = 8 * ITEMS; // packets per warp
+    let n = x.len();
+    let tiles = n.div_ceil(TILE) as u32;
+    let grid = gpu::grid_dim().x;
+    let b = gpu::block_idx().x;
+    // The thread, lane and warp as values the compiler knows are small (the kernel's launch
+    // bounds cap the block at `threads`), so that offsets stay 32-bit.
+    let tu = gpu::thread_idx().x & (threads as u32 - 1);
+    let lw = (tu & 31, tu >> 5);
+    let (t, lane, wid) = (tu as usize, lw.0 as usize, lw.1 as usize);
+    if b >= tiles {
+        return;
+    }
+    let tile_of = |round: u32| b.saturating_add(round.saturating_mul(grid));
+    // Per-warp sums, double-buffered by step parity (slots 0 and 1; the prologue's three tiles
+    // use slots 2..4): a warp writes step s + 1's entries only after the barrier of step s,
+    // which every warp passes only after reading step s's.
+    let warp_sums = shared_array!(SCAN_A_WARP_SUMS: [u32; 5 * MAX_WARPS]);
+    let between_sums = shared_array!(SCAN_A_BETWEEN: [u32; 2 * MAX_WARPS]);
+    let slow_sums = shared_array!(SCAN_A_SLOW: [u32; MAX_WARPS]);
+    // The aggregates of rounds r .. r + DEPTH (slot round % (DEPTH + 1)): written by thread 0
+    // after the barrier of the round that sums them, read after the barrier of the round that
+    // scans (round r's slot is not round r + DEPTH's).
+    let aggs = shared_array!(SCAN_A_AGGS: [u32; MAX_DEPTH]);
+    let smem = gpu::dynamic_shared::<u32>();
+    let tile_bytes = TILE * 4;
+    let ahead = smem.sub(0, tile_bytes);
+    // The scan buffers: round r's tile in buffer r mod 2.
+    let scan_buf = |r: usize| smem.sub((1 + (r & 1)) * tile_bytes, tile_bytes);
+    // Thread t's offset inside the tile of round q (its warp's predecessors and its lane's) at
+    // word (q % DEPTH) · threads + t: only thread t touches it.
+    let offsets = smem.sub(3 * tile_bytes, DEPTH * threads * 4);
+    let policy = |hint| HINT.then(|| async_copy::L2Policy::new(hint));
+    let keep = || policy(async_copy::L2Hint::EvictLast);
+    let drop = || policy(async_copy::L2Hint::EvictFirst);
+    let states = state.atomic();
+    // After the barrier that follows `tile_sums_warp` of round q: this thread's offset and (thread
+    // 0) the aggregate, published.
+    // The warps' sums are combined by a warp scan over them (lane w holds warp w's), not a
+    // loop over all of them per thread: that loop holds 16 values at once, and the body is at
+    // the 64-register cap.
+    let finish = |slot: usize, in_warp: T, q: u32| {
+        let v = if lane < warps {
+            T::from_bits(warp_sums.get(slot + lane))
+        } else {
+            T::ZERO
+        };
+        let incl = warp_scan(v);
+        let aggregate = T::from_bits(warp::shfl_idx_u32(incl.bits(), warps as u32 - 1));
+        let before = T::from_bits(warp::shfl_idx_u32(incl.bits(), (lw.1 + 31) & 31));
+        let warp_prefix = if wid == 0 { T::ZERO } else { before };
+        let qs = q as usize;
+        offsets.set((qs % DEPTH) * threads + t, warp_prefix.plus(in_warp).bits());
+        if t == 0 {
+            aggs.set(qs % (DEPTH + 1), aggregate.bits());
+            let tile = tile_of(q);
+            if tile < tiles {
+                states.store(
+                    tile as usize,
+                    FLAG_AGGREGATE | aggregate.bits() as u64,
+                    Scope::Device,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+    };
+
+    // Prologue: rounds 0 and 1 into the scan buffers, round 2 into the ahead buffer; the sums of
+    // rounds 0 .. DEPTH - 1 published (rounds past 2 one after another through the ahead buffer).
+    stage_chunk_hinted::<T, ITEMS>(&scan_buf(0), x, tile_of(0), drop(), lw);
+    stage_chunk_hinted::<T, ITEMS>(&scan_buf(1), x, tile_of(1), drop(), lw);
+    stage_chunk_hinted::<T, ITEMS>(&ahead, x, tile_of(2), keep(), lw);
+    async_copy::wait_group::<2>();
+    gpu::sync::sync_warp();
+    let w0: T = tile_sums_warp::<T, ITEMS>(&scan_buf(0), &warp_sums, 2 * MAX_WARPS, tu);
+    async_copy::wait_group::<1>();
+    gpu::sync::sync_warp();
+    let w1: T = tile_sums_warp::<T, ITEMS>(&scan_buf(1), &warp_sums, 3 * MAX_WARPS, tu);
+    let mut w2 = T::ZERO;
+    if DEPTH >= 3 {
+        async_copy::wait_group::<0>();
+        gpu::sync::sync_warp();
+        w2 = tile_sums_warp::<T, ITEMS>(&ahead, &warp_sums, 4 * MAX_WARPS, tu);
+        gpu::sync::sync_warp();
+        stage_chunk_hinted::<T, ITEMS>(&ahead, x, tile_of(3), keep(), lw);
+    }
+    gpu::sync_threads();
+    finish(2 * MAX_WARPS, w0, 0);
+    finish(3 * MAX_WARPS, w1, 1);
+    if DEPTH >= 3 {
+        finish(4 * MAX_WARPS, w2, 2);
+    }
+    // Barrier steps so far (the parity of the per-warp slots): one per serial prologue round,
+    // then one per round of the loop.
+    let first_step = DEPTH.saturating_sub(3);
+    for q in 3..DEPTH as u32 {
+        let slot = ((q - 3) & 1) as usize * MAX_WARPS;
+        async_copy::wait_group::<0>();
+        gpu::sync::sync_warp();
+        let w: T = tile_sums_warp::<T, ITEMS>(&ahead, &warp_sums, slot, tu);
+        gpu::sync::sync_warp();
+        stage_chunk_hinted::<T, ITEMS>(&ahead, x, tile_of(q + 1), keep(), lw);
+        gpu::sync_threads();
+        finish(slot, w, q);
+    }
+
+    // The block's inclusive prefix through its previous tile, and the first tile after that one.
+    let mut carry = T::ZERO;
+    let mut lo = 0u32;
+    let mut r = 0u32;
+    loop {
+        let par = ((first_step as u32 + r) & 1) as usize * MAX_WARPS;
+        let cur = tile_of(r);
+        let q = r + DEPTH as u32;
+        let has_ahead = tile_of(q) < tiles;
+        // 1. The look-back reads of this round (aggregates published DEPTH rounds ago).
+        let first = start_between(&states, lo, cur);
+        // 2. The sums of round q's tile. The first round waits for everything (round 1's copies were issued before the
+        //    ahead buffer's); later rounds leave the newest group (the next scan tile) in flight.
+        if r == 0 {
+            async_copy::wait_group::<0>();
+        } else {
+            async_copy::wait_group::<1>();
+        }
+        gpu::sync::sync_warp();
+        let mut in_warp = T::ZERO;
+        if has_ahead {
+            in_warp = tile_sums_warp::<T, ITEMS>(&ahead, &warp_sums, par, tu);
+        }
+        let between: Between<T> = finish_between(&states, first, lo, cur, threads as u32);
+        let bsum = warp_sum(between.sum);
+        if lane == 0 {
+            between_sums.set(par + wid, bsum.bits());
+        }
+        // 3. The round's one block barrier.
+        let all_ready = gpu::sync::sync_threads_and(between.ready);
+        // Round r's offset and aggregate, read before `finish` overwrites this thread's offset
+        // slot with round q's (the same slot).
+        let off = T::from_bits(offsets.get((r as usize % DEPTH) * threads + t));
+        let own = T::from_bits(aggs.get(r as usize % (DEPTH + 1)));
+        if has_ahead {
+            finish(par, in_warp, q);
+        }
+        // The ahead buffer refilled with round q + 1's tile (every warp has summed its chunk).
+        stage_chunk_hinted::<T, ITEMS>(&ahead, x, tile_of(q + 1), keep(), lw);
+        // The warps' look-back sums, summed across the warp (lane w holds warp w's).
+        let between = if all_ready {
+            let v = if lane < warps {
+                T::from_bits(between_sums.get(par + lane))
+            } else {
+                T::ZERO
+            };
+            warp_sum(v)
+        } else {
+            if COUNT && t == 0 {
+                states.fetch_add(tiles as usize, 1, Scope::Device, Ordering::Relaxed);
+            }
+            let s = warp_sum(await_between::<T>(&states, lo, cur, threads as u32));
+            if lane == 0 {
+                slow_sums.set(wid, s.bits());
+            }
+            gpu::sync_threads();
+            let v = if lane < warps {
+                T::from_bits(slow_sums.get(lane))
+            } else {
+                T::ZERO
+            };
+            warp_sum(v)
+        };
+        // 4. Rescan this thread's elements in place from its prefix, then the warp writes its
+        //    chunk with coalesced 16-byte stores.
+        let buf = &scan_buf(r as usize);
+        let prefix = carry.plus(between);
+        let mut run = prefix.plus(off);
+        for p in 0..ppt as u32 {
+            let pk = ppt as u32 * tu + p;
+            let qk = (pk ^ ((pk >> 3) & 7)) as usize;
+            let w = buf.load_packet(qk);
+            let mut o = [0u32; 4];
+            for e in 0..4 {
+                let v = T::from_bits(w[e]);
+                if exclusive {
+                    o[e] = run.bits();
+                    run = run.plus(v);
+                } else {
+                    run = run.plus(v);
+                    o[e] = run.bits();
+                }
+            }
+            buf.store_packet(qk, o);
+        }
+        gpu::sync::sync_warp();
+        let base = cur as usize * TILE;
+        for j in 0..ppt as u32 {
+            let p = lw.1 * chunk as u32 + lw.0 + 32 * j;
+            let w = buf.load_packet((p ^ ((p >> 3) & 7)) as usize);
+            store_packet(out, base + 4 * p as usize, w, n);
+        }
+        if tile_of(r + 1) >= tiles {
+            break;
+        }
+        // 5. Re-read round r + 2's tile (summed DEPTH - 2 rounds ago: an L2 hit) into this buffer.
+        gpu::sync::sync_warp();
+        stage_chunk_hinted::<T, ITEMS>(buf, x, tile_of(r + 2), drop(), lw);
+        carry = prefix.plus(own);
+        lo = cur + 1;
+        r += 1;
+    }
+    async_copy::wait_all();
+}
+
+/// Prefix sums like [`scan`], by persistent blocks of [`P_BLOCK`] threads with
+/// [`A_SHARED_BYTES`] of dynamic shared memory, each tile's aggregate published [`A_DEPTH`]
+/// rounds before it is scanned (its first read streams it from DRAM and only sums it; the scan
+/// re-reads it from L2). Launched cooperatively, like [`scan_persistent`]; `state` holds one
+/// word per tile, zeroed.
+#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
+pub fn scan_ahead<T: ScanWord>(
+    x: &[T],
+    mut out: OutSlice<T, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
+    scan_ahead_body::<T, P_ITEMS, A_DEPTH, true, false>(x, &mut out, &mut state, exclusive != 0);
+}
+
+// Measurement variants of the look-ahead scan (TUNING.md, scan round 8), f32 only; the ones with
+// `_count` count their waiting rounds into `state[tiles]` (one more word).
+
+/// Depth 2 (the tile re-read one round after its sum).
+#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
+pub fn scanx_d2<T: ScanWord>(
+    x: &[T],
+    mut out: OutSlice<T, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
+    scan_ahead_body::<T, P_ITEMS, 2, true, false>(x, &mut out, &mut state, exclusive != 0);
+}
+
+/// Depth 4.
+#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
+pub fn scanx_d4<T: ScanWord>(
+    x: &[T],
+    mut out: OutSlice<T, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
+    scan_ahead_body::<T, P_ITEMS, 4, true, false>(x, &mut out, &mut state, exclusive != 0);
+}
+
+/// Depth 6 (≈ 43 MB of tiles waiting in L2 for their second read: near its capacity).
+#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
+pub fn scanx_d6<T: ScanWord>(
+    x: &[T],
+    mut out: OutSlice<T, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
+    scan_ahead_body::<T, P_ITEMS, 6, true, false>(x, &mut out, &mut state, exclusive != 0);
+}
+
+/// Depth 3 without L2 eviction hints.
+#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
+pub fn scanx_d3_nohint<T: ScanWord>(
+    x: &[T],
+    mut out: OutSlice<T, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
+    scan_ahead_body::<T, P_ITEMS, 3, false, false>(x, &mut out, &mut state, exclusive != 0);
+}
+
+/// Depth 3 counting its waiting rounds.
+#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
+pub fn scanx_d3_count<T: ScanWord>(
+    x: &[T],
+    mut out: OutSlice<T, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
+    scan_ahead_body::<T, P_ITEMS, 3, true, true>(x, &mut out, &mut state, exclusive != 0);
+}
