@@ -1032,7 +1032,7 @@ pub fn scan_ahead<T: ScanWord>(
     mut state: OutSlice<u64, Atomic>,
     exclusive: u32,
 ) {
-    scan_ahead_body::<T, P_ITEMS, A_DEPTH, true, false>(x, &mut out, &mut state, exclusive != 0);
+    scan_ahead_body::<T, P_ITEMS, A_DEPTH, false, false>(x, &mut out, &mut state, exclusive != 0);
 }
 
 // Measurement variants of the look-ahead scan (TUNING.md, scan round 8), f32 only; the ones with
@@ -1046,7 +1046,7 @@ pub fn scanx_d2<T: ScanWord>(
     mut state: OutSlice<u64, Atomic>,
     exclusive: u32,
 ) {
-    scan_ahead_body::<T, P_ITEMS, 2, true, false>(x, &mut out, &mut state, exclusive != 0);
+    scan_ahead_body::<T, P_ITEMS, 2, false, false>(x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Depth 4.
@@ -1057,7 +1057,7 @@ pub fn scanx_d4<T: ScanWord>(
     mut state: OutSlice<u64, Atomic>,
     exclusive: u32,
 ) {
-    scan_ahead_body::<T, P_ITEMS, 4, true, false>(x, &mut out, &mut state, exclusive != 0);
+    scan_ahead_body::<T, P_ITEMS, 4, false, false>(x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Depth 6 (≈ 43 MB of tiles waiting in L2 for their second read: near its capacity).
@@ -1068,18 +1068,18 @@ pub fn scanx_d6<T: ScanWord>(
     mut state: OutSlice<u64, Atomic>,
     exclusive: u32,
 ) {
-    scan_ahead_body::<T, P_ITEMS, 6, true, false>(x, &mut out, &mut state, exclusive != 0);
+    scan_ahead_body::<T, P_ITEMS, 6, false, false>(x, &mut out, &mut state, exclusive != 0);
 }
 
-/// Depth 3 without L2 eviction hints.
+/// Depth 3 with L2 eviction hints (`evict_last` on the first read, `evict_first` on the second).
 #[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
-pub fn scanx_d3_nohint<T: ScanWord>(
+pub fn scanx_d3_hint<T: ScanWord>(
     x: &[T],
     mut out: OutSlice<T, Manual>,
     mut state: OutSlice<u64, Atomic>,
     exclusive: u32,
 ) {
-    scan_ahead_body::<T, P_ITEMS, 3, false, false>(x, &mut out, &mut state, exclusive != 0);
+    scan_ahead_body::<T, P_ITEMS, 3, true, false>(x, &mut out, &mut state, exclusive != 0);
 }
 
 /// Depth 3 counting its waiting rounds.
@@ -1090,5 +1090,5 @@ pub fn scanx_d3_count<T: ScanWord>(
     mut state: OutSlice<u64, Atomic>,
     exclusive: u32,
 ) {
-    scan_ahead_body::<T, P_ITEMS, 3, true, true>(x, &mut out, &mut state, exclusive != 0);
+    scan_ahead_body::<T, P_ITEMS, 3, false, true>(x, &mut out, &mut state, exclusive != 0);
 }
