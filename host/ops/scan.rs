@@ -6,7 +6,7 @@
 //! the one-tile-per-block decoupled look-back kernel (`scan`) runs instead: never a hang.
 //! `gpu-kernels/src/scan.rs` says how; TUNING.md's scan rounds why.
 use super::{Library, dim_u32, invalid};
-use crate::kernels::{ScanAheadInstance, ScanInstance, consts};
+use crate::kernels::{ScanInstance, ScanPersistentInstance, consts};
 use crate::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
 
 /// Elements one block of the scan kernels covers.
@@ -15,9 +15,8 @@ pub const TILE: usize = consts::scan::TILE;
 const BLOCK: u32 = consts::scan::BLOCK as u32;
 /// Threads per block of the persistent scan kernel.
 const P_BLOCK: u32 = consts::scan::P_BLOCK as u32;
-/// Dynamic shared memory per block of the persistent scan kernel (its tile buffers and the
-/// in-tile offsets of the rounds summed ahead).
-const A_SHARED_BYTES: u32 = consts::scan::A_SHARED_BYTES as u32;
+/// Dynamic shared memory per block of the persistent scan kernel (its tile buffers).
+const P_SHARED_BYTES: u32 = consts::scan::P_SHARED_BYTES as u32;
 
 /// Which prefix sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,15 +35,15 @@ pub struct ScanScratch {
 
 /// Element types with a prefix-sum kernel (f32, i32, u32): the instances of the generic `scan`
 /// and `scan_persistent` kernels. Implemented for exactly those; nothing to implement.
-pub trait ScanElem: DeviceCopy + ScanInstance + ScanAheadInstance {}
+pub trait ScanElem: DeviceCopy + ScanInstance + ScanPersistentInstance {}
 
-impl<T: DeviceCopy + ScanInstance + ScanAheadInstance> ScanElem for T {}
+impl<T: DeviceCopy + ScanInstance + ScanPersistentInstance> ScanElem for T {}
 
 /// Blocks of the persistent scan kernel that fit on the GPU at once: its cooperative grid.
 pub(super) fn resident_blocks(k: &crate::kernels::Kernels) -> Result<u32> {
-    k.scan_ahead
+    k.scan_persistent
         .function::<f32>()
-        .max_cooperative_blocks(P_BLOCK, A_SHARED_BYTES)
+        .max_cooperative_blocks(P_BLOCK, P_SHARED_BYTES)
 }
 
 impl Library {
@@ -87,10 +86,10 @@ impl Library {
         let exclusive = (kind == ScanKind::Exclusive) as u32;
         if self.scan_blocks > 0 {
             let cfg = LaunchConfig::linear(blocks.min(self.scan_blocks), P_BLOCK)
-                .with_shared(A_SHARED_BYTES);
+                .with_shared(P_SHARED_BYTES);
             match self
                 .kernels
-                .scan_ahead
+                .scan_persistent
                 .launch_cooperative(s, &cfg, x, out, state, exclusive)
             {
                 // Nothing ran: the one-tile kernel below needs no co-residency.

@@ -29,71 +29,6 @@ pub unsafe fn cp_async_16(dst: u32, src: *const u8, src_bytes: u32) {
     }
 }
 
-/// How long the L2 should keep the lines a hinted copy reads (PTX cache eviction priorities).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum L2Hint {
-    /// Evict these lines before others: data read once and not again soon.
-    EvictFirst,
-    /// Evict these lines after others: data that will be read again shortly (e.g. a second pass
-    /// over a tile whose first pass only summed it).
-    EvictLast,
-}
-
-/// A 64-bit L2 cache policy (`createpolicy.fractional`, sm_80+) for
-/// [`copy_packet_async_hinted`](crate::DynamicShared::copy_packet_async_hinted): the hint applies
-/// to all of the accessed lines. Made once per use site; costs one instruction.
-#[derive(Clone, Copy, Debug)]
-pub struct L2Policy(u64);
-
-impl L2Policy {
-    /// The policy that gives every accessed line the eviction priority `hint`.
-    #[inline(always)]
-    pub fn new(hint: L2Hint) -> L2Policy {
-        let p: u64;
-        // SAFETY: `createpolicy` only computes a value in a register; it touches no memory. Not
-        // `pure`: made where it is used, not hoisted (a 64-bit value held across a loop costs two
-        // registers; the instruction costs one issue slot).
-        unsafe {
-            match hint {
-                L2Hint::EvictFirst => crate::__device_asm!(
-                    "createpolicy.fractional.L2::evict_first.b64 {p}, 1.0;",
-                    p = out(reg64) p, options(nostack, nomem, preserves_flags)
-                ),
-                L2Hint::EvictLast => crate::__device_asm!(
-                    "createpolicy.fractional.L2::evict_last.b64 {p}, 1.0;",
-                    p = out(reg64) p, options(nostack, nomem, preserves_flags)
-                ),
-            }
-        }
-        L2Policy(p)
-    }
-
-    /// The policy's bits, as `cache-policy` operands take them.
-    #[inline(always)]
-    pub fn bits(self) -> u64 {
-        self.0
-    }
-}
-
-/// As [`cp_async_16`], with the L2 eviction priority of `policy` for the lines read
-/// (`cp.async.cg.shared.global.L2::cache_hint`, sm_80+).
-///
-/// # Safety
-/// As [`cp_async_16`].
-#[inline(always)]
-pub unsafe fn cp_async_16_hinted(dst: u32, src: *const u8, src_bytes: u32, policy: L2Policy) {
-    // SAFETY: the caller's contract; the policy only steers L2 replacement. Not `nomem`: the
-    // copy writes shared memory.
-    unsafe {
-        crate::__device_asm!(
-            "cvta.to.global.u64 {g}, {s};",
-            "cp.async.cg.shared.global.L2::cache_hint [{d}], [{g}], 16, {n}, {p};",
-            d = in(reg32) dst, s = in(reg64) src, n = in(reg32) src_bytes, p = in(reg64) policy.0,
-            g = out(reg64) _, options(nostack, preserves_flags),
-        )
-    }
-}
-
 /// Closes the group of `cp.async` copies this thread started since the last commit
 /// (`cp.async.commit_group`), for [`wait_group`].
 #[inline(always)]
@@ -131,7 +66,6 @@ pub(crate) fn copy_packet<T>(
     dst_packet: usize,
     src: &[T],
     src_elem: usize,
-    policy: Option<L2Policy>,
 ) -> bool {
     assert!(
         (dst_packet + 1) * 16 <= cap_bytes,
@@ -143,16 +77,10 @@ pub(crate) fn copy_packet<T>(
     if !(p as usize).is_multiple_of(16) {
         return false;
     }
-    // SAFETY (both arms below): the destination is in bounds and 16-byte aligned (the shared base
-    // is); the source is 16-byte aligned and only `min(avail, 16)` bytes of it, all inside the input slice, are
+    // SAFETY: the destination is in bounds and 16-byte aligned (the shared base is); the source
+    // is 16-byte aligned and only `min(avail, 16)` bytes of it, all inside the input slice, are
     // read (none when `src_elem` is at or past the end). Kernel inputs are device allocations
     // that no thread writes during the launch.
-    let (dst, n) = (base + (dst_packet * 16) as u32, avail.min(16) as u32);
-    match policy {
-        // SAFETY: as above (the policy only steers L2 replacement).
-        Some(policy) => unsafe { cp_async_16_hinted(dst, p, n, policy) },
-        // SAFETY: as above.
-        None => unsafe { cp_async_16(dst, p, n) },
-    }
+    unsafe { cp_async_16(base + (dst_packet * 16) as u32, p, avail.min(16) as u32) };
     true
 }

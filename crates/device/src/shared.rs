@@ -157,7 +157,6 @@ impl<T: SharedElem, const N: usize> SharedArray<T, N> {
             dst_packet,
             src,
             src_elem,
-            None,
         )
     }
 }
@@ -339,28 +338,7 @@ impl<T: SharedElem> DynamicShared<T> {
     /// As [`SharedArray::copy_packet_async`].
     #[inline(always)]
     pub fn copy_packet_async<S>(&self, dst_packet: usize, src: &[S], src_elem: usize) -> bool {
-        crate::async_copy::copy_packet(self.addr, self.bytes(), dst_packet, src, src_elem, None)
-    }
-
-    /// As [`copy_packet_async`](Self::copy_packet_async), with the L2 eviction priority of
-    /// `policy` for the lines read (e.g. [`L2Hint::EvictLast`](crate::async_copy::L2Hint) for
-    /// data a second pass reads again from L2).
-    #[inline(always)]
-    pub fn copy_packet_async_hinted<S>(
-        &self,
-        dst_packet: usize,
-        src: &[S],
-        src_elem: usize,
-        policy: crate::async_copy::L2Policy,
-    ) -> bool {
-        crate::async_copy::copy_packet(
-            self.addr,
-            self.bytes(),
-            dst_packet,
-            src,
-            src_elem,
-            Some(policy),
-        )
+        crate::async_copy::copy_packet(self.addr, self.bytes(), dst_packet, src, src_elem)
     }
 }
 
