@@ -2,10 +2,12 @@
 //! for a row-major matrix with `bias.len()` columns, tanh form, f32 and bf16 storage with f32
 //! math (`Elem::gelu`: `math::gelu` for f32, `math::for_half::gelu` for bf16). One generic
 //! source; one 16-byte packet per thread (`bytes_per_thread = 16`), the bias read as packets too
-//! when the rows are whole packets. `launch_bounds(256, 8)` holds it to 32 registers, so all
+//! when the rows are whole packets. `launch_bounds(128, 16)` holds it to 32 registers, so all
 //! 2048 threads of an SM are resident: each packet's chain (index, column remainder, bias load,
 //! GELU) is long and latency-bound, and more threads hide it (measured on the H200 at 65536 ×
-//! 4096: 85 → 90% of copy at 32 registers; two packets per thread at 48 registers, 73%).
+//! 4096: 85 → 89% of copy at 32 registers; two packets per thread at 48 registers, 73%).
+//! Blocks of 128 threads rather than 256 measured 0.3% (f32) and 1.7% (bf16) faster, 64
+//! threads 13–16% slower (docs/TUNING.md, polish6's a/b).
 use crate::elem::{Elem, lanes};
 use gpukit_device::{OutSlice, PacketMut, Packets, StridedPackets, kernel};
 
@@ -15,7 +17,8 @@ use gpukit_device::{OutSlice, PacketMut, Packets, StridedPackets, kernel};
     elements = out,
     bytes_per_thread = 16,
     instances(f32, Bf16),
-    launch_bounds(256, 8)
+    block = 128,
+    launch_bounds(128, 16)
 )]
 pub fn bias_gelu<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, StridedPackets<1>>) {
     let f = E::gelu;
