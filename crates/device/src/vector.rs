@@ -52,51 +52,42 @@ pub(crate) unsafe fn ld_nc_v4_bits(p: *const u32) -> [u32; 4] {
 #[derive(Clone, Copy)]
 pub struct L2Policy(u64);
 
+/// An [`L2Policy`] constructor: one `createpolicy.fractional` of the given eviction priority.
+macro_rules! l2_policy {
+    ($(#[$doc:meta])* $name:ident, $priority:literal) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $name() -> L2Policy {
+            let p: u64;
+            // SAFETY: creates a policy value in a register; touches no memory.
+            unsafe {
+                crate::__device_asm!(
+                    concat!("createpolicy.fractional.L2::", $priority, ".b64 {p}, 1.0;"),
+                    p = out(reg64) p,
+                    options(nomem, nostack, preserves_flags, pure),
+                );
+            }
+            L2Policy(p)
+        }
+    };
+}
+
 impl L2Policy {
-    /// Lines accessed with this policy are evicted after the others.
-    #[inline(always)]
-    pub fn evict_last() -> L2Policy {
-        let p: u64;
-        // SAFETY: creates a policy value in a register; touches no memory.
-        unsafe {
-            crate::__device_asm!(
-                "createpolicy.fractional.L2::evict_last.b64 {p}, 1.0;",
-                p = out(reg64) p,
-                options(nomem, nostack, preserves_flags, pure),
-            );
-        }
-        L2Policy(p)
-    }
-
-    /// Lines accessed with this policy are replaced as by an unhinted access.
-    #[inline(always)]
-    pub fn evict_normal() -> L2Policy {
-        let p: u64;
-        // SAFETY: creates a policy value in a register; touches no memory.
-        unsafe {
-            crate::__device_asm!(
-                "createpolicy.fractional.L2::evict_normal.b64 {p}, 1.0;",
-                p = out(reg64) p,
-                options(nomem, nostack, preserves_flags, pure),
-            );
-        }
-        L2Policy(p)
-    }
-
-    /// Lines accessed with this policy are evicted first.
-    #[inline(always)]
-    pub fn evict_first() -> L2Policy {
-        let p: u64;
-        // SAFETY: creates a policy value in a register; touches no memory.
-        unsafe {
-            crate::__device_asm!(
-                "createpolicy.fractional.L2::evict_first.b64 {p}, 1.0;",
-                p = out(reg64) p,
-                options(nomem, nostack, preserves_flags, pure),
-            );
-        }
-        L2Policy(p)
-    }
+    l2_policy!(
+        /// Lines accessed with this policy are evicted after the others.
+        evict_last,
+        "evict_last"
+    );
+    l2_policy!(
+        /// Lines accessed with this policy are replaced as by an unhinted access.
+        evict_normal,
+        "evict_normal"
+    );
+    l2_policy!(
+        /// Lines accessed with this policy are evicted first.
+        evict_first,
+        "evict_first"
+    );
 }
 
 /// One `ld.global.nc.L1::no_allocate.L2::cache_hint.v4.b32`: 16 bytes through the read-only
