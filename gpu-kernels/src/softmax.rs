@@ -341,7 +341,6 @@ fn reread_hints() -> [gpu::L2Policy; 3] {
         L2Policy::evict_first(),
     ]
 }
-const REREAD_HINTS: fn() -> [gpu::L2Policy; 3] = reread_hints;
 
 /// Softmax (or log-softmax) on the wide engine without holding the slice ([`Wide`] items,
 /// [`Wide::batches`]): per item, pass 1 streams the block's slice from DRAM with an L2
@@ -368,7 +367,6 @@ fn softmax_reread_body<E: Elem>(
     out: &mut OutSlice<E, Manual>,
     scratch: &mut OutSlice<u32, Atomic>,
     log: bool,
-    policies: fn() -> [gpu::L2Policy; 3],
 ) {
     let others = [addr_of(out, 0)];
     let Some(mut w) = Wide::new(
@@ -381,7 +379,7 @@ fn softmax_reread_body<E: Elem>(
     ) else {
         return;
     };
-    let [keep, reread, drop] = policies();
+    let [keep, reread, drop] = reread_hints();
     let dead_pair = [f32::NEG_INFINITY.to_bits(), 0];
     let mut pending: Option<WideItem> = None;
     loop {
@@ -461,16 +459,7 @@ pub fn softmax_reread<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_reread_body(
-        a,
-        rows,
-        cols,
-        parts,
-        &mut out,
-        &mut scratch,
-        false,
-        REREAD_HINTS,
-    );
+    softmax_reread_body(a, rows, cols, parts, &mut out, &mut scratch, false);
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the re-read kernel, as
@@ -484,14 +473,5 @@ pub fn log_softmax_reread<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_reread_body(
-        a,
-        rows,
-        cols,
-        parts,
-        &mut out,
-        &mut scratch,
-        true,
-        REREAD_HINTS,
-    );
+    softmax_reread_body(a, rows, cols, parts, &mut out, &mut scratch, true);
 }
