@@ -51,7 +51,7 @@ impl Library {
         let (rows, cols) = (shape.rows as u64, shape.cols as u64);
         let k = &self.kernels;
         let addrs = [a.device_ptr(), out.device_ptr()];
-        if let Some(wp) = wide_plan::<T>(self, kind, shape, &addrs)? {
+        if let Some(wp) = wide_plan::<T>(self, shape, &addrs)? {
             let words = wide_scratch_words(shape.rows, wp.parts as usize);
             let pool = match self.rows_pool.get() {
                 Some(p) => p,
@@ -183,17 +183,11 @@ const REREAD_SLICE_PACKETS: usize = 16 * WIDE_THREADS;
 /// The wide engine's geometry for rows of `cols` elements of `elem` bytes: `(parts, threads)`
 /// with slices of [`REREAD_SLICE_PACKETS`]; `None` for rows it does not take (see
 /// [`wide_measured_faster`]).
-fn wide_geometry(
-    kind: SoftmaxKind,
-    cols: usize,
-    elem: usize,
-    addrs: &[u64],
-    rows: usize,
-) -> Option<(u32, u32)> {
+fn wide_geometry(cols: usize, elem: usize, addrs: &[u64], rows: usize) -> Option<(u32, u32)> {
     let row_bytes = cols.checked_mul(elem)?;
     let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
     let packets = row_bytes / 16;
-    if !aligned || !wide_measured_faster(kind, elem, packets) {
+    if !aligned || !wide_measured_faster(elem, packets) {
         return None;
     }
     let parts = packets.div_ceil(REREAD_SLICE_PACKETS);
@@ -205,10 +199,11 @@ fn wide_geometry(
 /// Where the wide engine's re-read kernels (64 KB slices, one block per item) beat the other
 /// engines on the H200 (docs/TUNING.md, round 7, one call with torch): every type and op past
 /// the register kernel. 2048 × 151936: softmax f32 0.876 ms against the split engine's 1.151,
-/// log-softmax f32 0.881 against the held wide kernel's 1.046, bf16 0.430 / 0.448 against
-/// 0.493 / 0.552; 8192 × 32768: f32 0.725 / 0.715 against the split engine's 0.828 / 0.808,
-/// bf16 0.360 / 0.370 against the held wide kernel's 0.378 / 0.412.
-fn wide_measured_faster(_kind: SoftmaxKind, elem: usize, packets: usize) -> bool {
+/// log-softmax f32 0.881 against the held wide kernel's 1.046 (since removed), bf16 0.430 /
+/// 0.448 against 0.493 / 0.552; 8192 × 32768: f32 0.725 / 0.715 against the split engine's
+/// 0.828 / 0.808, bf16 0.360 / 0.370 against the held wide kernel's 0.378 / 0.412. The same
+/// for softmax and log-softmax.
+fn wide_measured_faster(elem: usize, packets: usize) -> bool {
     matches!(elem, 2 | 4) && packets > SHORT_HELD * SHORT_THREADS_MAX
 }
 
@@ -220,12 +215,11 @@ const WIDE_MAX_PARTS: usize = 64;
 /// at once (the condition for the engine's forward progress).
 pub(super) fn wide_plan<T: RowElem>(
     lib: &Library,
-    kind: SoftmaxKind,
     shape: Shape,
     addrs: &[u64],
 ) -> Result<Option<WidePlan>> {
     let elem = std::mem::size_of::<T>();
-    let Some((parts, threads)) = wide_geometry(kind, shape.cols, elem, addrs, shape.rows) else {
+    let Some((parts, threads)) = wide_geometry(shape.cols, elem, addrs, shape.rows) else {
         return Ok(None);
     };
     // Both ops' kernels have the same engine and launch bounds; the forward-progress check
@@ -410,36 +404,24 @@ mod tests {
 
     #[test]
     fn wide_engine_takes_the_rows_where_it_measured_faster() {
-        use super::SoftmaxKind::{LogSoftmax, Softmax};
         // Vocabulary rows in slices of 4096 packets (256 threads × 16): bf16 18992 packets
-        // over 5 parts, f32 37984 over 10.
-        for kind in [Softmax, LogSoftmax] {
-            assert_eq!(
-                wide_geometry(kind, 151_936, 2, &[0, 256], 2048),
-                Some((5, 256))
-            );
-            assert_eq!(
-                wide_geometry(kind, 151_936, 4, &[0, 256], 2048),
-                Some((10, 256))
-            );
-        }
+        // over 5 parts, f32 37984 over 10 (softmax and log-softmax alike).
+        assert_eq!(wide_geometry(151_936, 2, &[0, 256], 2048), Some((5, 256)));
+        assert_eq!(wide_geometry(151_936, 4, &[0, 256], 2048), Some((10, 256)));
         // Just past the register kernel (2049 packets: one part), and not below; 2^18 f32
         // columns in 16 parts; 57600 f32 columns (14400 packets) in 4.
-        assert_eq!(wide_geometry(Softmax, 16_392, 2, &[0], 5), Some((1, 256)));
-        assert_eq!(wide_geometry(Softmax, 16_384, 2, &[0], 5), None);
-        assert_eq!(wide_geometry(LogSoftmax, 8196, 4, &[0], 5), Some((1, 256)));
-        assert_eq!(wide_geometry(LogSoftmax, 8192, 4, &[0], 5), None);
-        assert_eq!(
-            wide_geometry(LogSoftmax, 262_144, 4, &[0], 3),
-            Some((16, 256))
-        );
-        assert_eq!(wide_geometry(Softmax, 57_600, 4, &[0], 1), Some((4, 256)));
+        assert_eq!(wide_geometry(16_392, 2, &[0], 5), Some((1, 256)));
+        assert_eq!(wide_geometry(16_384, 2, &[0], 5), None);
+        assert_eq!(wide_geometry(8196, 4, &[0], 5), Some((1, 256)));
+        assert_eq!(wide_geometry(8192, 4, &[0], 5), None);
+        assert_eq!(wide_geometry(262_144, 4, &[0], 3), Some((16, 256)));
+        assert_eq!(wide_geometry(57_600, 4, &[0], 1), Some((4, 256)));
         // Odd widths, misaligned buffers, rows past 64 parts, more items than a u32 ticket
         // counts, empty rows: not wide.
-        assert_eq!(wide_geometry(LogSoftmax, 151_937, 4, &[0], 1), None);
-        assert_eq!(wide_geometry(Softmax, 151_936, 2, &[0, 4], 1), None);
-        assert_eq!(wide_geometry(Softmax, 64 * 4096 * 8 + 8, 2, &[0], 1), None);
-        assert_eq!(wide_geometry(Softmax, 151_936, 2, &[0], 1 << 30), None);
-        assert_eq!(wide_geometry(Softmax, 0, 2, &[0], 1), None);
+        assert_eq!(wide_geometry(151_937, 4, &[0], 1), None);
+        assert_eq!(wide_geometry(151_936, 2, &[0, 4], 1), None);
+        assert_eq!(wide_geometry(64 * 4096 * 8 + 8, 2, &[0], 1), None);
+        assert_eq!(wide_geometry(151_936, 2, &[0], 1 << 30), None);
+        assert_eq!(wide_geometry(0, 2, &[0], 1), None);
     }
 }
