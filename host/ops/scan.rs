@@ -1,13 +1,12 @@
-//! Prefix sums in one pass over the input. The persistent kernel (`scan_reread`) runs one
+//! Prefix sums in one pass over the input. The persistent kernel (`scan_persistent`) runs one
 //! resident wave of blocks, launched cooperatively: block `b` of `G` scans tiles `b, b + G, ..`
-//! of [`TILE`] elements, publishes each tile's aggregate (summed from a read rounds ahead; the
-//! scan re-reads the tile from L2) in a state word of the [`ScanScratch`] and adds the
-//! aggregates between its own tiles to its running prefix. Where
+//! of [`TILE`] elements, publishes each tile's aggregate in a state word of the
+//! [`ScanScratch`] and adds the aggregates between its own tiles to its running prefix. Where
 //! the driver cannot make the whole grid resident (another context or an MPS limit holds SMs),
 //! the one-tile-per-block decoupled look-back kernel (`scan`) runs instead: never a hang.
 //! `gpu-kernels/src/scan.rs` says how; TUNING.md's scan rounds why.
 use super::{Library, dim_u32, invalid};
-use crate::kernels::{ScanInstance, ScanRereadInstance, consts};
+use crate::kernels::{ScanInstance, ScanPersistentInstance, consts};
 use crate::runtime::{self, DeviceBuffer, DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
 
 /// Elements one block of the scan kernels covers.
@@ -17,7 +16,7 @@ const BLOCK: u32 = consts::scan::BLOCK as u32;
 /// Threads per block of the persistent scan kernel.
 const P_BLOCK: u32 = consts::scan::P_BLOCK as u32;
 /// Dynamic shared memory per block of the persistent scan kernel (its tile buffers).
-const P_SHARED_BYTES: u32 = consts::scan::R_SHARED_BYTES as u32;
+const P_SHARED_BYTES: u32 = consts::scan::P_SHARED_BYTES as u32;
 
 /// Which prefix sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,14 +34,14 @@ pub struct ScanScratch {
 }
 
 /// Element types with a prefix-sum kernel (f32, i32, u32): the instances of the generic `scan`
-/// and `scan_reread` kernels. Implemented for exactly those; nothing to implement.
-pub trait ScanElem: DeviceCopy + ScanInstance + ScanRereadInstance {}
+/// and `scan_persistent` kernels. Implemented for exactly those; nothing to implement.
+pub trait ScanElem: DeviceCopy + ScanInstance + ScanPersistentInstance {}
 
-impl<T: DeviceCopy + ScanInstance + ScanRereadInstance> ScanElem for T {}
+impl<T: DeviceCopy + ScanInstance + ScanPersistentInstance> ScanElem for T {}
 
 /// Blocks of the persistent scan kernel that fit on the GPU at once: its cooperative grid.
 pub(super) fn resident_blocks(k: &crate::kernels::Kernels) -> Result<u32> {
-    k.scan_reread
+    k.scan_persistent
         .function::<f32>()
         .max_cooperative_blocks(P_BLOCK, P_SHARED_BYTES)
 }
@@ -90,7 +89,7 @@ impl Library {
                 .with_shared(P_SHARED_BYTES);
             match self
                 .kernels
-                .scan_reread
+                .scan_persistent
                 .launch_cooperative(s, &cfg, x, out, state, exclusive)
             {
                 // Nothing ran: the one-tile kernel below needs no co-residency.
