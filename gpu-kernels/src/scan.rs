@@ -28,8 +28,8 @@
 //! per tile) before each launch.
 use gpukit_device::atomic::{Ordering, Scope};
 use gpukit_device::{
-    self as gpu, Atomic, DynamicShared, L2Policy, Manual, OutSlice, Packets, SharedArray,
-    async_copy, kernel, shared::SharedElem, shared_array, warp,
+    self as gpu, Atomic, DynamicShared, Manual, OutSlice, SharedArray, async_copy, kernel,
+    shared::SharedElem, shared_array, warp,
 };
 
 /// Threads per block of the scan kernels (the host launches with this).
@@ -301,7 +301,7 @@ fn scan_tile<T: ScanWord, const N: usize>(
             break;
         }
         // Tile `tile` is block `tile`'s alone, packet p of it this thread's.
-        store_packet(out, i, buf.load_packet(swizzle(p)), n, None);
+        store_packet(out, i, buf.load_packet(swizzle(p)), n);
     }
 }
 
@@ -464,47 +464,10 @@ fn await_aggregate(states: &gpu::AtomicSlice<'_, u64>, i: usize) -> u32 {
     }
 }
 
-/// As [`finish_between`] (the same order of additions, so the same bits), waiting for each
-/// aggregate of this thread's share with a short back-off (20 → 160 ns): only the threads that
-/// found one missing take this path.
-#[inline(always)]
-fn await_share<T: ScanWord>(
-    states: &gpu::AtomicSlice<'_, u64>,
-    lo: u32,
-    end: u32,
-    threads: u32,
-) -> T {
-    let wait = |i: u32| {
-        let mut pause = 20;
-        loop {
-            let s = states.load(i as usize, Scope::Device, Ordering::Relaxed);
-            if s >> 32 != 0 {
-                return s as u32;
-            }
-            gpu::sync::nanosleep(pause);
-            pause = (pause * 2).min(160);
-        }
-    };
-    let mut i = lo + gpu::thread_idx().x;
-    let mut sum = T::from_bits(if i < end { wait(i) } else { 0 });
-    i += threads;
-    while i < end {
-        sum = sum.plus(T::from_bits(wait(i)));
-        i += threads;
-    }
-    sum
-}
-
 /// Stores packet `w` at elements `i .. i + 4` of `out` (those below `n`): one 16-byte store
 /// when whole and aligned.
 #[inline(always)]
-fn store_packet<T: ScanWord>(
-    out: &mut OutSlice<T, Manual>,
-    i: usize,
-    w: [u32; 4],
-    n: usize,
-    policy: Option<L2Policy>,
-) {
+fn store_packet<T: ScanWord>(out: &mut OutSlice<T, Manual>, i: usize, w: [u32; 4], n: usize) {
     if i >= n {
         return;
     }
@@ -514,10 +477,7 @@ fn store_packet<T: ScanWord>(
     // b + G·m of a grid that is resident as a whole), its chunk `wid` warp wid's, the packet
     // this lane's.
     match unsafe { out.claim_packet_mut(i) } {
-        Some(o) => match policy {
-            Some(p) => o.set_hinted(w, p),
-            None => o.set(w),
-        },
+        Some(o) => o.set(w),
         None => {
             for (e, we) in w.into_iter().enumerate() {
                 if i + e < n {
@@ -545,12 +505,7 @@ struct Offsets<T> {
 /// `b, b + G, b + 2G, ..`; each warp stages, sums, rescans and stores its own chunk of a tile,
 /// so the only block barrier per tile is the one that combines the warps' sums.
 #[inline(always)]
-fn scan_persistent_body<
-    T: ScanWord,
-    const ITEMS: usize,
-    const CHEAP_SLOW: bool,
-    const STORE_HINT: bool,
->(
+fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
     x: &[T],
     out: &mut OutSlice<T, Manual>,
     state: &mut OutSlice<u64, Atomic>,
@@ -579,7 +534,6 @@ fn scan_persistent_body<
     let buffer = |k: usize| smem.sub(k * tile_bytes, tile_bytes);
     let states = state.atomic();
     let next_of = |tile: u32| tile.saturating_add(grid);
-    let store_policy = STORE_HINT.then(L2Policy::evict_first);
 
     let mut next = next_of(cur);
     let mut after = next_of(next);
@@ -642,14 +596,14 @@ fn scan_persistent_body<
                 warp_sums.set(par + wid, incl.bits());
             }
         }
-        let look: Between<T> = finish_between(&states, first, lo, cur, threads as u32);
-        let bsum = warp_sum(look.sum);
+        let between: Between<T> = finish_between(&states, first, lo, cur, threads as u32);
+        let bsum = warp_sum(between.sum);
         if lane == 0 {
             between_sums.set(par + wid, bsum.bits());
         }
         // 3. The tile's one block barrier; it also tells every thread whether all the
         //    aggregates read in 1 were published.
-        let all_ready = gpu::sync::sync_threads_and(look.ready);
+        let all_ready = gpu::sync::sync_threads_and(between.ready);
         let mut next_off = off;
         if has_next {
             next_off = Offsets {
@@ -681,14 +635,7 @@ fn scan_persistent_body<
         } else {
             // Rare: some aggregate was not yet published. The next tile's is (above), so every
             // block this one waits for can finish its own wait.
-            let mine = if !CHEAP_SLOW {
-                await_between::<T>(&states, lo, cur, threads as u32)
-            } else if look.ready {
-                look.sum
-            } else {
-                await_share::<T>(&states, lo, cur, threads as u32)
-            };
-            let s = warp_sum(mine);
+            let s = warp_sum(await_between::<T>(&states, lo, cur, threads as u32));
             if lane == 0 {
                 slow_sums.set(wid, s.bits());
             }
@@ -722,7 +669,7 @@ fn scan_persistent_body<
         for j in 0..ppt {
             let p = lane + 32 * j;
             let w = buf.load_packet(swizzle(wid * chunk + p));
-            store_packet(out, base + 4 * p, w, n, store_policy);
+            store_packet(out, base + 4 * p, w, n);
         }
         if !has_next {
             break;
@@ -757,371 +704,5 @@ pub fn scan_persistent<T: ScanWord>(
     mut state: OutSlice<u64, Atomic>,
     exclusive: u32,
 ) {
-    scan_persistent_body::<T, P_ITEMS, false, false>(x, &mut out, &mut state, exclusive != 0);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The re-read scan: aggregates summed `A` rounds ahead from a register read, the tile re-read
-// from L2 for the scan (TUNING.md, scan round 9).
-
-/// Rounds of per-warp chunk sums a re-read scan keeps (at least its look-ahead + 1).
-const R_RING: usize = 8;
-/// Dynamic shared memory per block of the re-read scans: two tile buffers.
-pub const R_SHARED_BYTES: usize = 2 * TILE * 4;
-
-/// Packet `i / 4` of `x` (elements `i .. i + 4`, zero past the end) as raw bits, loaded through
-/// the read-only path with `policy` when whole and aligned.
-#[inline(always)]
-fn load_packet_hinted<T: ScanWord>(
-    x: &[T],
-    packets: Option<Packets<'_, T>>,
-    i: usize,
-    policy: Option<L2Policy>,
-) -> [u32; 4] {
-    if let Some(pk) = packets {
-        let q = i / 4;
-        if q < pk.len() {
-            return match policy {
-                Some(p) => pk.get_hinted(q, p),
-                None => pk.get(q),
-            };
-        }
-    }
-    let mut w = [0u32; 4];
-    for (k, wk) in w.iter_mut().enumerate() {
-        if let Some(v) = x.get(i + k) {
-            *wk = v.bits();
-        }
-    }
-    w
-}
-
-/// The re-read scan's body: `ITEMS` = 16 consecutive elements per thread, `TILE / ITEMS`
-/// threads, two tile buffers. Block `b` of a grid of `G` scans the tiles of rounds `r = 0, 1, ..`
-/// (tile `b + r·G`). At the start of round `r` each warp loads its chunk of round `r + A`'s
-/// tile into registers (coalesced 16-byte loads, L2 `evict_last` when `HINT`: the lines are read
-/// again `A − 2` rounds later); after round `r`'s stores it sums them into a per-warp chunk sum
-/// (a ring of [`R_RING`] rounds in shared memory), and warp 0 publishes the tile's aggregate
-/// after round `r + 1`'s barrier. Round `r`'s tile is staged by `cp.async` at the end of round
-/// `r − 2` (an L2 hit) and rescanned as in [`scan_persistent`], its warp prefixes taken from
-/// the chunk sums. The aggregates are thus published `A − 1` rounds before anyone needs them
-/// (v10: less than one), and no shared memory holds a tile for its sum. `HINT` also stores the
-/// output `evict_first`; `COUNT` stores this block's number of waiting rounds at
-/// `state[tiles + b]` (measurement only).
-#[inline(always)]
-fn scan_reread_body<T: ScanWord, const A: usize, const HINT: bool, const COUNT: bool>(
-    x: &[T],
-    out: &mut OutSlice<T, Manual>,
-    state: &mut OutSlice<u64, Atomic>,
-    exclusive: bool,
-) {
-    const ITEMS: usize = P_ITEMS;
-    let threads = TILE / ITEMS;
-    let warps = threads / 32;
-    let ppt = ITEMS / 4;
-    let chunk = 8 * ITEMS; // packets per warp
-    let n = x.len();
-    let tiles = n.div_ceil(TILE) as u32;
-    let grid = gpu::grid_dim().x;
-    let b = gpu::block_idx().x;
-    let t = gpu::thread_idx().x as usize;
-    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
-    if b >= tiles {
-        return;
-    }
-    let tile_of = |round: u32| b.saturating_add(round.saturating_mul(grid));
-    let slot = |round: u32| (round as usize % (A + 1)) * MAX_WARPS;
-    // Per-warp chunk sums of rounds q (slot q mod (A + 1)): written by warp w's lane 0 after the
-    // barrier of round q − A, read after the barriers of rounds q − A + 1 (warp 0, to publish)
-    // and q (everyone); its previous round, q − A − 1, was last read before the barrier of
-    // round q − A.
-    let chunks = shared_array!(SCAN_R_CHUNKS: [u32; R_RING * MAX_WARPS]);
-    let between_sums = shared_array!(SCAN_R_BETWEEN: [u32; 2 * MAX_WARPS]);
-    let slow_sums = shared_array!(SCAN_R_SLOW: [u32; MAX_WARPS]);
-    let smem = gpu::dynamic_shared::<u32>();
-    let tile_bytes = TILE * 4;
-    let buffer = |r: u32| smem.sub((r as usize & 1) * tile_bytes, tile_bytes);
-    let states = state.atomic();
-    let packets = Packets::new(x);
-    let keep = if HINT {
-        Some(L2Policy::evict_last())
-    } else {
-        None
-    };
-    let store_policy = if HINT {
-        Some(L2Policy::evict_first())
-    } else {
-        None
-    };
-    // This warp's chunk of tile `tile` into registers (nothing past the end of x).
-    let load_chunk = |tile: u32| {
-        let base = tile as usize * TILE + wid * chunk * 4;
-        let mut v = [[0u32; 4]; 4];
-        for (j, vj) in v.iter_mut().enumerate() {
-            *vj = load_packet_hinted(x, packets, base + 4 * (lane + 32 * j), keep);
-        }
-        v
-    };
-    // The warp's chunk sum (a fixed order: deterministic), into the ring.
-    let sum_chunk = |v: [[u32; 4]; 4], q: u32| {
-        let mut s = T::ZERO;
-        for vj in v {
-            for w in vj {
-                s = s.plus(T::from_bits(w));
-            }
-        }
-        let s = warp_sum(s);
-        if lane == 0 {
-            chunks.set(slot(q) + wid, s.bits());
-        }
-    };
-    // Round q's tile aggregate and this warp's prefix inside it, from the ring (a warp scan
-    // over the chunk sums: the publisher and the owner compute the same bits).
-    let tile_sums = |q: u32| {
-        let v = if lane < warps {
-            T::from_bits(chunks.get(slot(q) + lane))
-        } else {
-            T::ZERO
-        };
-        let incl = warp_scan(v);
-        let aggregate = T::from_bits(warp::shfl_idx_u32(incl.bits(), warps as u32 - 1));
-        let before = T::from_bits(warp::shfl_idx_u32(incl.bits(), (wid as u32 + 31) & 31));
-        (aggregate, if wid == 0 { T::ZERO } else { before })
-    };
-    let publish = |q: u32| {
-        let tile = tile_of(q);
-        if tile < tiles {
-            let (aggregate, _) = tile_sums(q);
-            if lane == 0 {
-                states.store(
-                    tile as usize,
-                    FLAG_AGGREGATE | aggregate.bits() as u64,
-                    Scope::Device,
-                    Ordering::Relaxed,
-                );
-            }
-        }
-    };
-
-    // Prologue: rounds 0 and 1 staged; the chunk sums of rounds 0 .. A − 1 read and published.
-    stage_chunk::<T, ITEMS>(&buffer(0), x, tile_of(0));
-    stage_chunk::<T, ITEMS>(&buffer(1), x, tile_of(1));
-    for q in 0..A as u32 {
-        if tile_of(q) < tiles {
-            sum_chunk(load_chunk(tile_of(q)), q);
-        }
-    }
-    gpu::sync_threads();
-    if wid == 0 {
-        for q in 0..A as u32 {
-            publish(q);
-        }
-    }
-
-    let mut carry = T::ZERO;
-    let mut lo = 0u32;
-    let mut r = 0u32;
-    let mut waits = 0u32;
-    loop {
-        let par = (r & 1) as usize * MAX_WARPS;
-        let cur = tile_of(r);
-        let q = r + A as u32;
-        let has_q = tile_of(q) < tiles;
-        // 1. This round's look-back reads and round q's loads, both in flight across the
-        //    round (the loads are summed after the stores).
-        let first = start_between(&states, lo, cur);
-        let ahead = if has_q {
-            load_chunk(tile_of(q))
-        } else {
-            [[0u32; 4]; 4]
-        };
-        // 2. Round r's tile (staged two rounds ago): thread sums and offsets inside the warp.
-        async_copy::wait_group::<1>();
-        gpu::sync::sync_warp();
-        let buf = buffer(r);
-        let total: T = thread_total::<T, ITEMS>(&buf);
-        let incl = warp_scan(total);
-        let up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
-        let in_warp = if lane == 0 { T::ZERO } else { up };
-        let between: Between<T> = finish_between(&states, first, lo, cur, threads as u32);
-        let bsum = warp_sum(between.sum);
-        if lane == 0 {
-            between_sums.set(par + wid, bsum.bits());
-        }
-        // 3. The round's one block barrier (in the common case).
-        let all_ready = gpu::sync::sync_threads_and(between.ready);
-        if r >= 1 && wid == 0 {
-            publish(r - 1 + A as u32);
-        }
-        let (own, warp_prefix) = tile_sums(r);
-        let between = if all_ready {
-            let v = if lane < warps {
-                T::from_bits(between_sums.get(par + lane))
-            } else {
-                T::ZERO
-            };
-            warp_sum(v)
-        } else {
-            // Only the threads that found an aggregate missing wait, and only for their own.
-            waits += 1;
-            let mine = if between.ready {
-                between.sum
-            } else {
-                await_share::<T>(&states, lo, cur, threads as u32)
-            };
-            let s = warp_sum(mine);
-            if lane == 0 {
-                slow_sums.set(wid, s.bits());
-            }
-            gpu::sync_threads();
-            let v = if lane < warps {
-                T::from_bits(slow_sums.get(lane))
-            } else {
-                T::ZERO
-            };
-            warp_sum(v)
-        };
-        // 4. Rescan in place from the prefix; the warp stores its chunk.
-        let prefix = carry.plus(between);
-        let mut run = prefix.plus(warp_prefix).plus(in_warp);
-        for p in 0..ppt {
-            let qk = swizzle(ppt * t + p);
-            let w = buf.load_packet(qk);
-            let mut o = [0u32; 4];
-            for e in 0..4 {
-                let v = T::from_bits(w[e]);
-                if exclusive {
-                    o[e] = run.bits();
-                    run = run.plus(v);
-                } else {
-                    run = run.plus(v);
-                    o[e] = run.bits();
-                }
-            }
-            buf.store_packet(qk, o);
-        }
-        gpu::sync::sync_warp();
-        let base = cur as usize * TILE + wid * chunk * 4;
-        for j in 0..ppt {
-            let p = lane + 32 * j;
-            let w = buf.load_packet(swizzle(wid * chunk + p));
-            store_packet(out, base + 4 * p, w, n, store_policy);
-        }
-        // 5. Round q's chunk sum (its loads had the round to land).
-        if has_q {
-            sum_chunk(ahead, q);
-        }
-        if tile_of(r + 1) >= tiles {
-            break;
-        }
-        // 6. Re-read round r + 2's tile into this buffer (an L2 hit).
-        gpu::sync::sync_warp();
-        stage_chunk::<T, ITEMS>(&buf, x, tile_of(r + 2));
-        carry = prefix.plus(own);
-        lo = cur + 1;
-        r += 1;
-    }
-    async_copy::wait_all();
-    if COUNT && t == 0 {
-        states.store(
-            (tiles + b) as usize,
-            waits as u64,
-            Scope::Device,
-            Ordering::Relaxed,
-        );
-    }
-}
-
-/// Prefix sums like [`scan_persistent`] (cooperative launch, `state` one zeroed word per tile),
-/// each tile's aggregate summed from a register read three rounds before its scan and published
-/// two rounds before anyone needs it; the scan re-reads the tile from L2 ([`R_SHARED_BYTES`] of
-/// dynamic shared memory: two tile buffers).
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
-pub fn scan_reread<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_reread_body::<T, 3, true, false>(x, &mut out, &mut state, exclusive != 0);
-}
-
-// Measurement variants (TUNING.md, scan round 9), f32 only. `scanx_rr*` count their waiting
-// rounds per block into `state[tiles + b]` (grid more words).
-
-/// Loads two rounds ahead (aggregates published one round ahead, as v10).
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
-pub fn scanx_rr2<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_reread_body::<T, 2, true, true>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// Three rounds ahead (what [`scan_reread`] runs), counting.
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
-pub fn scanx_rr3<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_reread_body::<T, 3, true, true>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// Four rounds ahead.
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
-pub fn scanx_rr4<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_reread_body::<T, 4, true, true>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// Five rounds ahead.
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
-pub fn scanx_rr5<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_reread_body::<T, 5, true, true>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// Four rounds ahead, no L2 hints.
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
-pub fn scanx_rr4_nohint<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_reread_body::<T, 4, false, true>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// v10 whose waiting threads re-read only their missing aggregates (short back-off).
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
-pub fn scanx_v10q<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_persistent_body::<T, P_ITEMS, true, false>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// v10 with the cheaper wait and `evict_first` stores.
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32))]
-pub fn scanx_v10qs<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_persistent_body::<T, P_ITEMS, true, true>(x, &mut out, &mut state, exclusive != 0);
+    scan_persistent_body::<T, P_ITEMS>(x, &mut out, &mut state, exclusive != 0);
 }
