@@ -13,31 +13,31 @@ use crate::elem::{Elem, map_packets};
 use gpukit_device::{OutSlice, StridedPackets, kernel};
 
 /// out = max(a, 0); NaN stays NaN (as torch.relu and cupy.maximum(x, 0)).
-#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, instances(f32, f16, Bf16))]
+#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, launch_bounds(256, 8), instances(f32, f16, Bf16))]
 pub fn relu<T: Elem>(a: &[T], mut out: OutSlice<T, StridedPackets<2>>) {
     map_packets::<T, 2>(a, &mut out, |x| if x < 0.0 { 0.0 } else { x });
 }
 
 /// out = gelu(a), tanh form, without the tanh form's cancellation for f32 (`math::gelu`).
-#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, instances(f32, f16, Bf16))]
+#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, launch_bounds(256, 8), instances(f32, f16, Bf16))]
 pub fn gelu<T: Elem>(a: &[T], mut out: OutSlice<T, StridedPackets<2>>) {
     map_packets::<T, 2>(a, &mut out, T::gelu);
 }
 
 /// out = 1 / (1 + e^-a).
-#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, instances(f32, f16, Bf16))]
+#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, launch_bounds(256, 8), instances(f32, f16, Bf16))]
 pub fn sigmoid<T: Elem>(a: &[T], mut out: OutSlice<T, StridedPackets<2>>) {
     map_packets::<T, 2>(a, &mut out, T::sigmoid);
 }
 
 /// out = e^a.
-#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, instances(f32, f16, Bf16))]
+#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, launch_bounds(256, 8), instances(f32, f16, Bf16))]
 pub fn exp<T: Elem>(a: &[T], mut out: OutSlice<T, StridedPackets<2>>) {
     map_packets::<T, 2>(a, &mut out, T::exp);
 }
 
 /// out = tanh(a).
-#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, instances(f32, f16, Bf16))]
+#[kernel(same_len(a, out), elements = out, bytes_per_thread = 32, launch_bounds(256, 8), instances(f32, f16, Bf16))]
 pub fn tanh<T: Elem>(a: &[T], mut out: OutSlice<T, StridedPackets<2>>) {
     map_packets::<T, 2>(a, &mut out, T::tanh);
 }
