@@ -13,7 +13,7 @@
 //! | [`WarpRows<len>`](WarpRows)   | warp `w` of the grid: row `w`                          | [`warp_row`](OutSlice::warp_row) |
 //! | [`BlockTiles<W, H, cols>`](BlockTiles) | block `(x, y)`: the `H x W` tile at `(y*H, x*W)` | [`block_tile`](OutSlice::block_tile) |
 //! | [`ThreadTiles<W, H, cols>`](ThreadTiles) | thread `(x, y)`: the `H x W` tile at `(y*H, x*W)` | [`thread_tile`](OutSlice::thread_tile) |
-//! | [`StridedPackets<K>`](StridedPackets) | thread `i`: 16-byte packets `i, i + T, .., i + (K-1)T` | [`thread_packets`](OutSlice::thread_packets) |
+//! | [`StridedPackets<K>`](StridedPackets) | thread `i`: 16-byte packets `i, i + T, .., i + (K-1)T` | [`thread_packets`](OutSlice::thread_packets), [`thread_packet_set`](OutSlice::thread_packet_set) |
 //! | [`Atomic`]                    | everyone, atomically                                   | [`atomic`](OutSlice::atomic) |
 //! | [`Manual`]                    | the kernel's own `unsafe` claim                        | [`claim_mut`](OutSlice::claim_mut), [`claim_thread_packets`](OutSlice::claim_thread_packets) |
 //!
