@@ -188,13 +188,16 @@ pub fn map_packets_at<E: Elem, const K: usize>(
     f: impl Fn(usize, f32) -> f32,
 ) {
     let pa = Packets::new(a);
-    let mut ps = out.thread_packets();
-    let load = #[inline(always)]
-    |p: &Option<(usize, PacketMut<'_, E>)>| match (p, &pa) {
-        (Some((i, PacketMut::Full(_))), Some(pa)) => Some(pa.get(i / E::PER)),
+    // The loads wait only on the packet indices; each output packet's bounds and alignment
+    // checks come when it is stored, so nothing about the output is live across the loads'
+    // latency. An input packet that is whole is read even where the output packet turns out
+    // partial or misaligned (its words then go unused).
+    let mut ps = out.thread_packet_set();
+    let qs = *ps.indices();
+    let ws: [Option<[u32; 4]>; K] = gpu::unroll::array(|j| match &pa {
+        Some(pa) if qs[j] < pa.len() => Some(pa.get(qs[j])),
         _ => None,
-    };
-    let ws: [Option<[u32; 4]>; K] = gpu::unroll::array(|j| load(&ps[j]));
+    });
     let put = #[inline(always)]
     |p: Option<(usize, PacketMut<'_, E>)>, w: Option<[u32; 4]>| match p {
         None => {}
@@ -212,5 +215,5 @@ pub fn map_packets_at<E: Elem, const K: usize>(
         }
     };
     // Constant indices after unrolling: the packets stay in registers.
-    gpu::unroll::each::<K>(|j| put(ps[j].take(), ws[j]));
+    gpu::unroll::each::<K>(|j| put(ps.take(j), ws[j]));
 }

@@ -140,27 +140,27 @@ impl Fma for f64 {
 
 /// out = e^a with the SFU approximation (`math::exp_fast`, CUDA's `__expf`: rel error up to
 /// 2^-16 at |a| ≈ 88). The explicit fast variant of the generic `exp`.
-#[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
+#[kernel(same_len(a, out), elements = out, items_per_thread = 8, launch_bounds(256, 8))]
 pub fn exp_fast_f32(a: &[f32], mut out: OutSlice<f32, StridedPackets<2>>) {
     map_packets::<f32, 2>(a, &mut out, gpu::math::exp_fast);
 }
 
 /// out = tanh(a) with `tanh.approx.f32` (rel error up to 2^-10.5). Fast variant of the generic `tanh`.
-#[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
+#[kernel(same_len(a, out), elements = out, items_per_thread = 8, launch_bounds(256, 8))]
 pub fn tanh_fast_f32(a: &[f32], mut out: OutSlice<f32, StridedPackets<2>>) {
     map_packets::<f32, 2>(a, &mut out, gpu::math::tanh_fast);
 }
 
 /// out = 1 / (1 + e^-a) from SFU approximations (rel error up to 2^-15). Fast variant of
 /// the generic `sigmoid`.
-#[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
+#[kernel(same_len(a, out), elements = out, items_per_thread = 8, launch_bounds(256, 8))]
 pub fn sigmoid_fast_f32(a: &[f32], mut out: OutSlice<f32, StridedPackets<2>>) {
     map_packets::<f32, 2>(a, &mut out, gpu::math::sigmoid_fast);
 }
 
 /// out = gelu(a), tanh form `0.5 a (1 + tanh.approx(u))` (mixed error up to 2^-8). Fast
 /// variant of the generic `gelu`.
-#[kernel(same_len(a, out), elements = out, items_per_thread = 8)]
+#[kernel(same_len(a, out), elements = out, items_per_thread = 8, launch_bounds(256, 8))]
 pub fn gelu_fast_f32(a: &[f32], mut out: OutSlice<f32, StridedPackets<2>>) {
     map_packets::<f32, 2>(a, &mut out, gpu::math::gelu_fast);
 }

@@ -351,6 +351,30 @@ fn sweep_rows_windows_and_strided_packets() {
             .all(|(g, v)| *g == 2.0 * v + 1.0)
     );
     assert!(got[n - 8..].iter().all(|g| *g == 0.0));
+    // A 3D launch takes the view's general linear-id path (1D launches read only the x
+    // registers): 2×3×2 blocks of 4×2×2 threads, 192 threads, 576 packets = 2304 elements;
+    // one more element stays unwritten.
+    let n = 2304 + 1;
+    let a = random(n, 15);
+    let da = gpu.upload(&a).unwrap();
+    let mut out = gpu.alloc_filled::<f32>(n, 0).unwrap();
+    let cfg = LaunchConfig {
+        grid: (2, 3, 2),
+        block: (4, 2, 2),
+        shared_bytes: 0,
+    };
+    k.twice_plus_one
+        .launch_with(&s, &cfg, &da, &mut out)
+        .unwrap();
+    let got = get(&s, &out);
+    assert!(
+        got[..n - 1]
+            .iter()
+            .zip(&a)
+            .all(|(g, v)| *g == 2.0 * v + 1.0),
+        "3D launch"
+    );
+    assert_eq!(got[n - 1], 0.0);
 }
 
 #[test]

@@ -81,7 +81,7 @@ pub use index::{
 pub use input::{Chunks, HaloChunk, HaloColumn, Input, Rows};
 pub use out::{
     Atomic, BlockRows, BlockTiles, GridStride, Manual, OutSlice, Ownership, PacketMut, PerThread,
-    Quad, QuadMut, StridedPackets, ThreadTiles, TileMut, WarpRows,
+    Quad, QuadMut, StridedPackets, ThreadPackets, ThreadTiles, TileMut, WarpRows,
 };
 pub use panic::trap;
 pub use shared::{DynamicShared, SharedArray, dynamic_shared};

@@ -13,7 +13,7 @@
 //! | [`WarpRows<len>`](WarpRows)   | warp `w` of the grid: row `w`                          | [`warp_row`](OutSlice::warp_row) |
 //! | [`BlockTiles<W, H, cols>`](BlockTiles) | block `(x, y)`: the `H x W` tile at `(y*H, x*W)` | [`block_tile`](OutSlice::block_tile) |
 //! | [`ThreadTiles<W, H, cols>`](ThreadTiles) | thread `(x, y)`: the `H x W` tile at `(y*H, x*W)` | [`thread_tile`](OutSlice::thread_tile) |
-//! | [`StridedPackets<K>`](StridedPackets) | thread `i`: 16-byte packets `i, i + T, .., i + (K-1)T` | [`thread_packets`](OutSlice::thread_packets) |
+//! | [`StridedPackets<K>`](StridedPackets) | thread `i`: 16-byte packets `i, i + T, .., i + (K-1)T` | [`thread_packets`](OutSlice::thread_packets), [`thread_packet_set`](OutSlice::thread_packet_set) |
 //! | [`Atomic`]                    | everyone, atomically                                   | [`atomic`](OutSlice::atomic) |
 //! | [`Manual`]                    | the kernel's own `unsafe` claim                        | [`claim_mut`](OutSlice::claim_mut), [`claim_thread_packets`](OutSlice::claim_thread_packets) |
 //!
@@ -474,7 +474,78 @@ impl<T, const K: usize> OutSlice<T, StridedPackets<K>> {
     pub fn thread_packets(&mut self) -> [Option<(usize, PacketMut<'_, T>)>; K] {
         // SAFETY: the view (`K` in the output's type) is the only way to this output, so every
         // thread of the launch uses the same `K` and the packets partition the output.
-        unsafe { strided_packets(self.ptr, self.len) }
+        unsafe { packets_at(self.ptr, self.len, strided_packet_indices::<K>()) }
+    }
+
+    /// The same packets as [`thread_packets`](Self::thread_packets), handed out one at a
+    /// time: their indices first (for input loads issued before any output check), each
+    /// packet's bounds and alignment checks only when it is [taken](ThreadPackets::take), so
+    /// that nothing about the output is live across the math before it.
+    #[inline(always)]
+    pub fn thread_packet_set(&mut self) -> ThreadPackets<'_, T, K> {
+        ThreadPackets {
+            ptr: self.ptr,
+            len: self.len,
+            qs: strided_packet_indices::<K>(),
+            taken: [false; K],
+            _out: PhantomData,
+        }
+    }
+}
+
+/// This thread's `K` packets under [`StridedPackets<K>`], from
+/// [`OutSlice::thread_packet_set`]: each can be taken once.
+pub struct ThreadPackets<'a, T, const K: usize> {
+    ptr: *mut T,
+    len: usize,
+    qs: [usize; K],
+    taken: [bool; K],
+    _out: PhantomData<&'a mut T>,
+}
+
+impl<'a, T, const K: usize> ThreadPackets<'a, T, K> {
+    /// The packets' indices (packet `q` is elements `q·L ..`, `L = 16 / size_of::<T>()`);
+    /// indices may lie past the end of the output.
+    #[inline(always)]
+    pub fn indices(&self) -> &[usize; K] {
+        &self.qs
+    }
+
+    /// Packet `k` (`k < K`) as [`OutSlice::thread_packets`] gives it: `(first element,
+    /// packet)`, `None` past the end, when `k >= K`, or when already taken.
+    #[inline(always)]
+    pub fn take(&mut self, k: usize) -> Option<(usize, PacketMut<'a, T>)> {
+        if k >= K || self.taken[k] {
+            return None;
+        }
+        self.taken[k] = true;
+        // SAFETY: packet `qs[k]` is this thread's under the view (the `OutSlice` this set was
+        // made from is borrowed for `'a`, so no other access exists), and it is handed out once.
+        unsafe { packet_at(self.ptr, self.len, self.qs[k]) }
+    }
+}
+
+/// This thread's packets under the strided-packets rule: `id + k·T` for `k < K` (linear id
+/// `id`, `T` threads in the launch); `usize::MAX` where the index would overflow.
+#[inline(always)]
+fn strided_packet_indices<const K: usize>() -> [usize; K] {
+    const { assert!(K < 1 << 16, "StridedPackets<K> takes K below 2^16") };
+    let (bd, g) = (block_dim(), grid_dim());
+    // A 1D launch (every map launch) gets the same linear id from the x registers alone: the
+    // general formula's 64-bit products over three dimensions cost ~90 instructions before
+    // the first load, on a thread that moves 32 bytes.
+    if bd.y == 1 && bd.z == 1 && g.y == 1 && g.z == 1 {
+        let id = block_idx().x as usize * bd.x as usize + thread_idx().x as usize;
+        let step = g.x as usize * bd.x as usize;
+        // id, step < 2^31 · 2^10 and k < 2^16: id + k·step < 2^58, no overflow.
+        core::array::from_fn(|k| id + k * step)
+    } else {
+        let (id, step) = (global_linear_id(), grid_linear_threads());
+        core::array::from_fn(|k| {
+            k.checked_mul(step)
+                .and_then(|o| id.checked_add(o))
+                .unwrap_or(usize::MAX)
+        })
     }
 }
 
@@ -488,32 +559,54 @@ unsafe fn strided_packets<'a, T, const K: usize>(
     ptr: *mut T,
     len: usize,
 ) -> [Option<(usize, PacketMut<'a, T>)>; K] {
+    // SAFETY: the caller's contract; the indices are this thread's under the rule.
+    unsafe { packets_at(ptr, len, strided_packet_indices::<K>()) }
+}
+
+/// The packets `qs` of the output `ptr[..len]` (`None` past the end).
+///
+/// # Safety
+/// `ptr[..len]` is a kernel output, and those of the packets `qs` that start inside it are
+/// distinct and belong to this thread alone under the output's view.
+#[inline(always)]
+unsafe fn packets_at<'a, T, const K: usize>(
+    ptr: *mut T,
+    len: usize,
+    qs: [usize; K],
+) -> [Option<(usize, PacketMut<'a, T>)>; K] {
+    // SAFETY: the caller's contract, packet by packet.
+    core::array::from_fn(|k| unsafe { packet_at(ptr, len, qs[k]) })
+}
+
+/// Packet `q` of the output `ptr[..len]`: whole and aligned, partial, or `None` past the end.
+///
+/// # Safety
+/// `ptr[..len]` is a kernel output, packet `q` belongs to this thread alone under the output's
+/// view, and no other reference to it exists.
+#[inline(always)]
+unsafe fn packet_at<'a, T>(ptr: *mut T, len: usize, q: usize) -> Option<(usize, PacketMut<'a, T>)> {
     let per = 16 / core::mem::size_of::<T>();
-    let (id, step) = (global_linear_id(), grid_linear_threads());
-    core::array::from_fn(|k| {
-        let start = id.checked_add(k.checked_mul(step)?)?.checked_mul(per)?;
-        if start >= len {
-            return None;
+    let start = q.checked_mul(per)?;
+    if start >= len {
+        return None;
+    }
+    // SAFETY: `start < len`; the packet is this thread's alone (the caller's contract), so the
+    // `&mut` is unique.
+    unsafe {
+        let p = ptr.add(start);
+        if start + per <= len && (p as usize).is_multiple_of(16) {
+            Some((
+                start,
+                PacketMut::Full(&mut *(p as *mut crate::vector::Packet)),
+            ))
+        } else {
+            let n = (len - start).min(per);
+            Some((
+                start,
+                PacketMut::Partial(core::slice::from_raw_parts_mut(p, n)),
+            ))
         }
-        // SAFETY: `start < len`; packet `id + k·step` belongs to this thread alone (distinct
-        // ids and distinct k give distinct packets, the caller's contract), so the `&mut` are
-        // unique and disjoint.
-        unsafe {
-            let p = ptr.add(start);
-            if start + per <= len && (p as usize).is_multiple_of(16) {
-                Some((
-                    start,
-                    PacketMut::Full(&mut *(p as *mut crate::vector::Packet)),
-                ))
-            } else {
-                let n = (len - start).min(per);
-                Some((
-                    start,
-                    PacketMut::Partial(core::slice::from_raw_parts_mut(p, n)),
-                ))
-            }
-        }
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
