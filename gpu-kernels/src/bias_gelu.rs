@@ -9,7 +9,9 @@
 //! Blocks of 128 threads rather than 256 measured 0.3% (f32) and 1.7% (bf16) faster, 64
 //! threads 13–16% slower (docs/TUNING.md, polish6's a/b).
 use crate::elem::{Elem, lanes};
-use gpukit_device::{OutSlice, PacketMut, Packets, StridedPackets, kernel};
+use gpukit_device::{
+    self as gpu, L2Policy, Manual, OutSlice, PacketMut, Packets, StridedPackets, kernel,
+};
 
 /// out = gelu(x + bias) row-wise. `x.len()` a multiple of `bias.len()` (the host checks).
 #[kernel(
@@ -89,4 +91,86 @@ fn next_cols(c0: usize, cols: usize) -> impl Fn(usize) -> usize {
             (c as u32 % cols as u32) as usize
         }
     }
+}
+
+/// Bias + GELU with each thread on one column packet for a band of rows: block `b` covers
+/// column packets `(b mod cblocks) · threads + t` (`cblocks` = blocks per row of packets) of
+/// rows `b / cblocks, + bands, ..` (`bands = grid / cblocks`), so the bias packet is read once
+/// per thread and no column is computed per packet (an address step instead); `U` packets'
+/// loads in flight before any is used. For rows of whole packets with `x`, `bias` and `out`
+/// 16-byte aligned (the host checks; otherwise nothing is written). `evict_first`: the output
+/// stored with an L2 evict-first policy.
+#[inline(always)]
+fn bias_gelu_cols_body<E: Elem, const U: usize>(
+    x: &[E],
+    bias: &[E],
+    out: &mut OutSlice<E, Manual>,
+    evict_first: bool,
+) {
+    let f = E::gelu;
+    let cols = bias.len();
+    let (Some(px), Some(pb)) = (Packets::new(x), Packets::new(bias)) else {
+        return;
+    };
+    let out_aligned = (out.as_mut_ptr() as usize).is_multiple_of(16);
+    if cols == 0 || !cols.is_multiple_of(E::PER) || !px.tail().is_empty() || !out_aligned {
+        return;
+    }
+    let per_row = cols / E::PER;
+    let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
+    let (b, grid) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
+    let cblocks = per_row.div_ceil(nt);
+    let (band, bands) = (b / cblocks, grid / cblocks);
+    let c = (b % cblocks) * nt + t;
+    if c >= per_row || band >= bands {
+        return;
+    }
+    let bv = E::unpack(pb.get(c));
+    let total = px.len();
+    let step = bands * per_row;
+    let policy = L2Policy::evict_first();
+    let mut q = band * per_row + c;
+    while q < total {
+        let words = gpu::unroll::array::<[u32; 4], U>(|u| {
+            let qu = q + u * step;
+            if qu < total { px.get(qu) } else { [0; 4] }
+        });
+        gpu::unroll::each::<U>(|u| {
+            let qu = q + u * step;
+            if qu < total {
+                let v = E::unpack(words[u]);
+                let w = E::pack(lanes::<E>(|k| f(v[k] + bv[k])));
+                // SAFETY: packet `qu` belongs to this thread alone: (band, column packet) pairs
+                // are distinct across threads and `qu ≡ band · per_row + c` steps by whole
+                // bands of rows; `out` is aligned and as long as `x` (checked above, and
+                // `same_len`).
+                if let Some(o) = unsafe { out.claim_packet_mut(qu * E::PER) } {
+                    if evict_first {
+                        o.set_hinted(w, policy);
+                    } else {
+                        o.set(w);
+                    }
+                }
+            }
+        });
+        q += U * step;
+    }
+}
+
+/// DEV (norm8 a/b): [`bias_gelu_cols_body`], two packets in flight.
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(128, 16))]
+pub fn bias_gelu_cols<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, Manual>) {
+    bias_gelu_cols_body::<E, 2>(x, bias, &mut out, false);
+}
+
+/// DEV (norm8 a/b): one packet in flight.
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(128, 16))]
+pub fn bias_gelu_cols1<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, Manual>) {
+    bias_gelu_cols_body::<E, 1>(x, bias, &mut out, false);
+}
+
+/// DEV (norm8 a/b): two packets in flight, evict-first stores.
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(128, 16))]
+pub fn bias_gelu_cols_ef<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, Manual>) {
+    bias_gelu_cols_body::<E, 2>(x, bias, &mut out, true);
 }
