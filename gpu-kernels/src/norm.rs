@@ -267,137 +267,6 @@ fn layer_norm_short_body<E: Elem, const H: usize>(
     }
 }
 
-/// Shared-memory buffers of [`layer_norm_short`]: the row being normalised and the next
-/// `PREFETCH_BUFFERS - 1` rows of the same block in flight (`cp.async`).
-pub const PREFETCH_BUFFERS: usize = 3;
-
-/// LayerNorm of rows held in registers, each block looping over rows `block, block + grid, ..`
-/// with its next `W` rows copied into shared memory (`cp.async`, no registers) while it reduces
-/// and writes the current one, so a block always has loads in flight; its dynamic shared memory
-/// holds `W + 1` buffers of `H · threads` packets, each thread copying and reading only its own
-/// packets (no barrier for the data; a buffer is refilled one iteration after it was read, past
-/// that iteration's block-sum barriers). For rows of whole aligned packets, all of them held, and
-/// aligned parameters (the host checks; otherwise nothing is written).
-#[inline(always)]
-fn layer_norm_prefetch_body<E: Elem, const H: usize, const W: u32>(
-    x: &[E],
-    (rows, cols): (usize, usize),
-    weight: &[E],
-    bias: &[E],
-    eps: f32,
-    out: &mut OutSlice<E, Manual>,
-) {
-    let (w, b) = (
-        ColParam::new(weight, cols, 0, 1.0),
-        ColParam::new(bias, cols, 0, 0.0),
-    );
-    let bufs = W as usize + 1;
-    let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
-    let n = cols * core::mem::size_of::<E>() / 16;
-    let smem = dynamic_shared::<u32>();
-    let whole = Packets::new(x).is_some_and(|p| p.tail().is_empty())
-        && (cols * core::mem::size_of::<E>()).is_multiple_of(16);
-    if !(whole
-        && w.is_packed()
-        && b.is_packed()
-        && n <= H * nt
-        && smem.bytes() >= bufs * H * nt * 16)
-    {
-        return;
-    }
-    let slot = |buf: usize, i: usize| (buf * H + i) * nt + t;
-    let (base, buf_bytes) = (smem.shared_addr() + (t * 16) as u32, (H * nt * 16) as u32);
-    let fetch = |row: usize, buf: usize| {
-        if row < rows {
-            let src = x[row * cols..].as_ptr() as *const u8;
-            let dst = base + buf as u32 * buf_bytes;
-            gpu::unroll::each::<H>(|i| {
-                let q = t + i * nt;
-                if q < n {
-                    // SAFETY: `dst` and the offset stay inside this thread's slot `i` of buffer
-                    // `buf`, within the dynamic shared memory (its size checked above); the
-                    // source is packet `q < n` of row `row < rows`, 16 readable, aligned bytes
-                    // of `x` (whole aligned packets checked above), which nothing writes.
-                    unsafe {
-                        async_copy::cp_async_16(
-                            dst + (i * nt * 16) as u32,
-                            src.wrapping_add(q * 16),
-                            16,
-                        )
-                    };
-                }
-            });
-        }
-        // One group per row, empty past the end, so that `wait_group::<W>` counts rows.
-        async_copy::commit();
-    };
-    let (first, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
-    for k in 0..W as usize {
-        fetch(first + k * step, k);
-    }
-    let (mut row, mut buf) = (first, 0usize);
-    while row < rows {
-        fetch(row + W as usize * step, (buf + W as usize) % bufs);
-        async_copy::wait_group::<W>();
-        // Each pass reads the row from shared memory again (nothing held across the block
-        // sums: held, the row's 16 registers made this kernel spill at the 64-register cap).
-        let words = || {
-            gpu::unroll::array::<[u32; 4], H>(|i| {
-                if t + i * nt < n {
-                    smem.load_packet(slot(buf, i))
-                } else {
-                    [0; 4]
-                }
-            })
-        };
-        layer_norm_held(row, cols, words, &w, &b, eps, out);
-        row += step;
-        buf = (buf + 1) % bufs;
-    }
-}
-
-/// One row of LayerNorm from this thread's packets (`words()`, asked for once per pass): mean,
-/// then the sum of squared deviations from it (two exact passes), then `(x - mean) · rstd · w +
-/// b`; two block sums.
-#[inline(always)]
-fn layer_norm_held<E: Elem, const H: usize>(
-    row: usize,
-    cols: usize,
-    words: impl Fn() -> [[u32; 4]; H],
-    w: &ColParam<'_, E>,
-    b: &ColParam<'_, E>,
-    eps: f32,
-    out: &mut OutSlice<E, Manual>,
-) {
-    let r = || ShortRow::<H>::from_words::<E>(words(), row, cols);
-    let mut sum = 0.0f32;
-    r().for_each::<E>(|_, v| {
-        for vk in v.iter().take(E::PER) {
-            sum += *vk;
-        }
-    });
-    let mean = block_sum(sum) / cols as f32;
-    let mut m2 = 0.0f32;
-    r().for_each::<E>(|_, v| {
-        for vk in v.iter().take(E::PER) {
-            let d = *vk - mean;
-            m2 = math::fma(d, d, m2);
-        }
-    });
-    let rstd = 1.0 / math::sqrt(block_sum(m2) / cols as f32 + eps);
-    let r = r();
-    r.write(out, |i, v| {
-        // Both loads issued before either is unpacked: one round trip per packet.
-        let (wp, bp) = (r.param(w, i), r.param(b, i));
-        let (wv, bv) = (E::unpack(wp), E::unpack(bp));
-        let mut y = [0.0f32; 8];
-        for k in 0..E::PER {
-            y[k] = math::fma((v[k] - mean) * rstd, wv[k], bv[k]);
-        }
-        y
-    });
-}
-
 /// RMSNorm of rows held in registers.
 #[inline(always)]
 fn rms_norm_short_body<E: Elem, const H: usize>(
@@ -433,32 +302,13 @@ fn rms_norm_short_body<E: Elem, const H: usize>(
     }
 }
 
-/// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread; see [`ShortRow`] for
-/// what the host checks; `weight` and `bias` empty or 16-byte aligned, which the host checks too:
-/// otherwise the kernel writes nothing), as [`layer_norm_rows`], the block's next rows
-/// prefetched into [`PREFETCH_BUFFERS`] shared buffers of `SHORT_HELD · threads` packets (the
-/// launch's dynamic shared memory; grid = the resident blocks). `launch_bounds(512, 2)` caps it
-/// at 64 registers: the bf16 instance took 90 without the cap (five resident 128-thread blocks
-/// instead of eight).
-#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512, 1))]
-pub fn layer_norm_short<T: Elem>(
-    x: &[T],
-    rows: u64,
-    cols: u64,
-    weight: &[T],
-    bias: &[T],
-    eps: f32,
-    mut out: OutSlice<T, Manual>,
-) {
-    const W: u32 = PREFETCH_BUFFERS as u32 - 1;
-    let dims = (rows as usize, cols as usize);
-    layer_norm_prefetch_body::<T, SHORT_HELD, W>(x, dims, weight, bias, eps, &mut out);
-}
-
-/// DEV (norm8 a/b): main's `layer_norm_short` (each block loads its row into registers itself;
-/// grid = rows).
+/// LayerNorm of rows held in registers ([`SHORT_HELD`] packets per thread, one block per row;
+/// see [`ShortRow`] for what the host checks; `weight` and `bias` empty or 16-byte aligned,
+/// which the host checks too: otherwise the kernel writes nothing), as [`layer_norm_rows`].
+/// `launch_bounds(512, 2)` caps it at 64 registers: the bf16 instance took 90 without the cap
+/// (five resident 128-thread blocks instead of eight).
 #[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512, 2))]
-pub fn layer_norm_short_held<T: Elem>(
+pub fn layer_norm_short<T: Elem>(
     x: &[T],
     rows: u64,
     cols: u64,
@@ -469,51 +319,6 @@ pub fn layer_norm_short_held<T: Elem>(
 ) {
     let dims = (rows as usize, cols as usize);
     layer_norm_short_body::<T, SHORT_HELD>(x, dims, weight, bias, eps, &mut out);
-}
-
-/// DEV (norm8 a/b): the prefetching kernel capped at 64 registers (spills).
-#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512, 2))]
-pub fn layer_norm_short_pf64<T: Elem>(
-    x: &[T],
-    rows: u64,
-    cols: u64,
-    weight: &[T],
-    bias: &[T],
-    eps: f32,
-    mut out: OutSlice<T, Manual>,
-) {
-    let dims = (rows as usize, cols as usize);
-    layer_norm_prefetch_body::<T, SHORT_HELD, 2>(x, dims, weight, bias, eps, &mut out);
-}
-
-/// DEV (norm8 a/b): the prefetching kernel capped at 80 registers (blocks of at most 256).
-#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(256, 3))]
-pub fn layer_norm_short_pf80<T: Elem>(
-    x: &[T],
-    rows: u64,
-    cols: u64,
-    weight: &[T],
-    bias: &[T],
-    eps: f32,
-    mut out: OutSlice<T, Manual>,
-) {
-    let dims = (rows as usize, cols as usize);
-    layer_norm_prefetch_body::<T, SHORT_HELD, 2>(x, dims, weight, bias, eps, &mut out);
-}
-
-/// DEV (norm8 a/b): the prefetching kernel with one row in flight (two buffers).
-#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512, 1))]
-pub fn layer_norm_short_pf1<T: Elem>(
-    x: &[T],
-    rows: u64,
-    cols: u64,
-    weight: &[T],
-    bias: &[T],
-    eps: f32,
-    mut out: OutSlice<T, Manual>,
-) {
-    let dims = (rows as usize, cols as usize);
-    layer_norm_prefetch_body::<T, SHORT_HELD, 1>(x, dims, weight, bias, eps, &mut out);
 }
 
 /// RMSNorm of rows held in registers, as [`rms_norm_rows`].
@@ -573,4 +378,49 @@ pub fn add_rms_norm_rows<T: Elem>(
     mut sum: OutSlice<T, Manual>,
 ) {
     add_rms_norm_body(x, residual, rows, cols, weight, eps, &mut out, &mut sum);
+}
+
+/// DEV (norm8 a/b): `layer_norm_short` held to 48 registers (10 blocks of 128 per SM).
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(128, 10))]
+pub fn layer_norm_short_r48<T: Elem>(
+    x: &[T],
+    rows: u64,
+    cols: u64,
+    weight: &[T],
+    bias: &[T],
+    eps: f32,
+    mut out: OutSlice<T, Manual>,
+) {
+    let dims = (rows as usize, cols as usize);
+    layer_norm_short_body::<T, SHORT_HELD>(x, dims, weight, bias, eps, &mut out);
+}
+
+/// DEV (norm8 a/b): `layer_norm_short` held to 40 registers (12 blocks of 128 per SM).
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(128, 12))]
+pub fn layer_norm_short_r40<T: Elem>(
+    x: &[T],
+    rows: u64,
+    cols: u64,
+    weight: &[T],
+    bias: &[T],
+    eps: f32,
+    mut out: OutSlice<T, Manual>,
+) {
+    let dims = (rows as usize, cols as usize);
+    layer_norm_short_body::<T, SHORT_HELD>(x, dims, weight, bias, eps, &mut out);
+}
+
+/// DEV (norm8 a/b): two packets held per thread (twice the threads per row).
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(512, 2))]
+pub fn layer_norm_short_h2<T: Elem>(
+    x: &[T],
+    rows: u64,
+    cols: u64,
+    weight: &[T],
+    bias: &[T],
+    eps: f32,
+    mut out: OutSlice<T, Manual>,
+) {
+    let dims = (rows as usize, cols as usize);
+    layer_norm_short_body::<T, 2>(x, dims, weight, bias, eps, &mut out);
 }

@@ -304,22 +304,6 @@ impl<const H: usize> ShortRow<H> {
         Some(ShortRow { w, start, t, nt, n })
     }
 
-    /// This thread's packets of row `row` (`cols` wide), already fetched (slot `i` = packet
-    /// `t + i · threads`, zeros past the row's end), e.g. from shared memory that a `cp.async`
-    /// prefetch filled; the row is a whole number of aligned packets (the caller checked).
-    #[inline(always)]
-    pub fn from_words<E: Elem>(w: [[u32; 4]; H], row: usize, cols: usize) -> ShortRow<H> {
-        let (t, nt) = (gpu::thread_idx().x as usize, gpu::block_dim().x as usize);
-        let n = cols * core::mem::size_of::<E>() / 16;
-        ShortRow {
-            w,
-            start: row * cols,
-            t,
-            nt,
-            n,
-        }
-    }
-
     /// The packet in slot `i`, if the row has one there.
     #[inline(always)]
     pub fn slot(&self, i: usize) -> Option<usize> {

@@ -12,38 +12,13 @@
 use super::matrix::Shape;
 use super::softmax::{RowPlan, row_launch, row_plan};
 use super::{Library, invalid};
-use crate::kernels::consts::norm::PREFETCH_BUFFERS;
-use crate::kernels::consts::rows::SHORT_HELD;
 use crate::kernels::{
     AddRmsNormRowsInstance, CrossEntropyInstance, LayerNormRowsInstance, LayerNormShortInstance,
     LogSoftmaxRereadInstance, LogSoftmaxRowsInstance, LogSoftmaxShortInstance,
     LogSoftmaxSplitInstance, RmsNormRowsInstance, RmsNormShortInstance, SoftmaxRereadInstance,
     SoftmaxRowsInstance, SoftmaxShortInstance, SoftmaxSplitInstance,
 };
-use crate::runtime::{DeviceCopy, DeviceSlice, KernelFn, LaunchConfig, Result, Stream};
-
-/// The launch of `layer_norm_short` from the register plan's block (`plan.block`): each block
-/// loops over rows with its next rows prefetched into `PREFETCH_BUFFERS` shared buffers of
-/// `SHORT_HELD · threads` packets, so the grid is the resident blocks (at most one per row).
-/// Past 48 KiB less the kernel's static shared memory a launch must opt in, which the runtime
-/// does for requests over 48 KiB: requests between the two are rounded up past it.
-fn layer_norm_prefetch_launch(
-    f: &KernelFn,
-    plan: LaunchConfig,
-    shape: Shape,
-) -> Result<LaunchConfig> {
-    let threads = plan.block.0;
-    let need = (PREFETCH_BUFFERS * SHORT_HELD * threads as usize * 16) as u32;
-    let default_max = f.device_props().max_shared_per_block;
-    let shared = if need + f.attrs().static_shared_bytes > default_max {
-        need.max(default_max + 16)
-    } else {
-        need
-    };
-    let resident = f.occupancy(threads, shared)?.max(1) * f.device_props().sm_count;
-    let grid = shape.rows.min(resident as usize) as u32;
-    Ok(LaunchConfig::linear(grid, threads).with_shared(shared))
-}
+use crate::runtime::{DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
 
 /// Options of [`Library::cross_entropy`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,12 +124,9 @@ impl Library {
             b.device_ptr(),
         ];
         match row_plan::<T>(self, shape, &addrs) {
-            RowPlan::Short(cfg) => {
-                let cfg =
-                    layer_norm_prefetch_launch(k.layer_norm_short.function::<T>(), cfg, shape)?;
-                k.layer_norm_short
-                    .launch_with(s, &cfg, x, rows, cols, w, b, eps, out)
-            }
+            RowPlan::Short(cfg) => k
+                .layer_norm_short
+                .launch_with(s, &cfg, x, rows, cols, w, b, eps, out),
             RowPlan::General(cfg) => k
                 .layer_norm_rows
                 .launch_with(s, &cfg, x, rows, cols, w, b, eps, out),
