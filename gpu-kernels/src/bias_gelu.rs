@@ -9,9 +9,7 @@
 //! Blocks of 128 threads rather than 256 measured 0.3% (f32) and 1.7% (bf16) faster, 64
 //! threads 13–16% slower (docs/TUNING.md, polish6's a/b).
 use crate::elem::{Elem, lanes};
-use gpukit_device::{
-    self as gpu, L2Policy, Manual, OutSlice, PacketMut, Packets, StridedPackets, kernel,
-};
+use gpukit_device::{self as gpu, Manual, OutSlice, PacketMut, Packets, StridedPackets, kernel};
 
 /// out = gelu(x + bias) row-wise. `x.len()` a multiple of `bias.len()` (the host checks).
 #[kernel(
@@ -93,20 +91,19 @@ fn next_cols(c0: usize, cols: usize) -> impl Fn(usize) -> usize {
     }
 }
 
-/// Bias + GELU with each thread on one column packet for a band of rows: block `b` covers
-/// column packets `(b mod cblocks) · threads + t` (`cblocks` = blocks per row of packets) of
-/// rows `b / cblocks, + bands, ..` (`bands = grid / cblocks`), so the bias packet is read once
-/// per thread and no column is computed per packet (an address step instead); `U` packets'
-/// loads in flight before any is used. For rows of whole packets with `x`, `bias` and `out`
-/// 16-byte aligned (the host checks; otherwise nothing is written). `evict_first`: the output
-/// stored with an L2 evict-first policy.
-#[inline(always)]
-fn bias_gelu_cols_body<E: Elem, const U: usize>(
-    x: &[E],
-    bias: &[E],
-    out: &mut OutSlice<E, Manual>,
-    evict_first: bool,
-) {
+/// Bias + GELU for rows of whole 16-byte packets with `x`, `bias` and `out` aligned (the host
+/// checks and launches [`bias_gelu`] otherwise; here nothing is written): each thread keeps one
+/// column packet for a band of rows. Block `b` covers column packets `(b mod cblocks) · threads
+/// + t` (`cblocks` = blocks per row of packets) of rows `b / cblocks, + bands, ..` (`bands =
+/// grid / cblocks`; extra blocks do nothing), so the bias packet is read once per thread and the
+/// next packet is one address step away: ≈ 125 instructions per f32 packet against
+/// `bias_gelu`'s ≈ 240 (index arithmetic, the column remainder), which at 32 registers made it
+/// issue-bound (89.6% of copy). Measured on the H200 at 65536 × 4096 (docs/TUNING.md round 9),
+/// launched with 16 waves of resident blocks: f32 0.5265 ms (96% of copy) against 0.5629, bf16
+/// 0.2620 (96%) against 0.2724; one wave 0.559 / 0.289, two packets in flight per thread 0.568
+/// / 0.297, evict-first stores no faster.
+#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(128, 16))]
+pub fn bias_gelu_cols<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, Manual>) {
     let f = E::gelu;
     let cols = bias.len();
     let (Some(px), Some(pb)) = (Packets::new(x), Packets::new(bias)) else {
@@ -126,49 +123,17 @@ fn bias_gelu_cols_body<E: Elem, const U: usize>(
         return;
     }
     let bv = E::unpack(pb.get(c));
-    let total = px.len();
-    let step = bands * per_row;
-    let policy = L2Policy::evict_first();
+    let (total, step) = (px.len(), bands * per_row);
     let mut q = band * per_row + c;
     while q < total {
-        let words = gpu::unroll::array::<[u32; 4], U>(|u| {
-            let qu = q + u * step;
-            if qu < total { px.get(qu) } else { [0; 4] }
-        });
-        gpu::unroll::each::<U>(|u| {
-            let qu = q + u * step;
-            if qu < total {
-                let v = E::unpack(words[u]);
-                let w = E::pack(lanes::<E>(|k| f(v[k] + bv[k])));
-                // SAFETY: packet `qu` belongs to this thread alone: (band, column packet) pairs
-                // are distinct across threads and `qu ≡ band · per_row + c` steps by whole
-                // bands of rows; `out` is aligned and as long as `x` (checked above, and
-                // `same_len`).
-                if let Some(o) = unsafe { out.claim_packet_mut(qu * E::PER) } {
-                    if evict_first {
-                        o.set_hinted(w, policy);
-                    } else {
-                        o.set(w);
-                    }
-                }
-            }
-        });
-        q += U * step;
+        let v = E::unpack(px.get(q));
+        let w = E::pack(lanes::<E>(|k| f(v[k] + bv[k])));
+        // SAFETY: packet `q` belongs to this thread alone: the (band, column packet) pairs are
+        // distinct across threads and `q ≡ band · per_row + c` steps by whole bands of rows;
+        // `out` is aligned and as long as `x` (checked above, and `same_len`).
+        if let Some(o) = unsafe { out.claim_packet_mut(q * E::PER) } {
+            o.set(w);
+        }
+        q += step;
     }
-}
-
-/// Bias + GELU for rows of whole 16-byte packets with `x`, `bias` and `out` aligned (the host
-/// checks and launches [`bias_gelu`] otherwise): [`bias_gelu_cols_body`] with one packet in
-/// flight per thread, launched as `cblocks · bands` blocks of 128 threads. Measured on the H200
-/// at 65536 × 4096 f32 (docs/TUNING.md round 9): 0.543–0.548 ms at four waves of blocks against
-/// `bias_gelu`'s 0.5645 (93% of copy against 90%); two packets in flight 0.568, one wave 0.559.
-#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(128, 16))]
-pub fn bias_gelu_cols<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, Manual>) {
-    bias_gelu_cols_body::<E, 1>(x, bias, &mut out, false);
-}
-
-/// DEV (norm8 a/b): one packet in flight, evict-first stores.
-#[kernel(same_len(x, out), instances(f32, Bf16), launch_bounds(128, 16))]
-pub fn bias_gelu_cols_ef<E: Elem>(x: &[E], bias: &[E], mut out: OutSlice<E, Manual>) {
-    bias_gelu_cols_body::<E, 1>(x, bias, &mut out, true);
 }
