@@ -291,9 +291,9 @@ fn layer_norm_and_rms_norm_match_f64() {
     assert!(e.to_string().contains("weight"), "{e}");
 }
 
-/// LayerNorm over more rows than blocks are resident (each block of the register kernel loops
-/// over rows, its next rows prefetched into shared memory), f32 and bf16, with and without
-/// weight and bias, against f64 of the stored inputs.
+/// LayerNorm over more rows than blocks are resident at once (for kernels whose blocks loop
+/// over rows; round 9's prefetching one did), f32 and bf16, with and without weight and bias,
+/// against f64 of the stored inputs.
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn layer_norm_loops_over_more_rows_than_resident_blocks() {
