@@ -446,6 +446,8 @@ fn bias_gelu_at_awkward_shapes<T: TestElem + gpukit::ops::BiasGeluElem>() {
         (5, 8),
         (33, 64),
         (129, 1000),
+        // More rows than one wave of blocks has bands: each thread walks several rows.
+        (3001, 40),
     ] {
         for off in [0usize, 1] {
             let n = rows * cols;

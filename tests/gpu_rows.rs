@@ -291,6 +291,92 @@ fn layer_norm_and_rms_norm_match_f64() {
     assert!(e.to_string().contains("weight"), "{e}");
 }
 
+/// LayerNorm over more rows than blocks are resident at once (for kernels whose blocks loop
+/// over rows; round 9's prefetching one did), f32 and bf16, with and without weight and bias,
+/// against f64 of the stored inputs.
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn layer_norm_loops_over_more_rows_than_resident_blocks() {
+    let (gpu, lib, s) = setup();
+    let eps = 1e-5f32;
+    for (t, &(r, c)) in [(3001usize, 1024usize), (2500, 4096), (4099, 72)]
+        .iter()
+        .enumerate()
+    {
+        let x: Vec<f32> = random_f32(r * c, 7000 + t as u64)
+            .iter()
+            .map(|v| v * 2.0 + 0.5)
+            .collect();
+        let w: Vec<f32> = random_f32(c, 7100 + t as u64)
+            .iter()
+            .map(|v| v + 1.5)
+            .collect();
+        let b = random_f32(c, 7200 + t as u64);
+        let half = |v: &[f32]| v.iter().map(|&v| bf16::from_f32(v)).collect::<Vec<bf16>>();
+        let (xb, wb, bb) = (half(&x), half(&w), half(&b));
+        for affine in [true, false] {
+            let shape = Shape::new(r, c);
+            let (dx, dw, db) = (
+                gpu.upload(&x).unwrap(),
+                gpu.upload(&w).unwrap(),
+                gpu.upload(&b).unwrap(),
+            );
+            let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
+            let (wo, bo) = (affine.then_some(&dw[..]), affine.then_some(&db[..]));
+            lib.layer_norm(&s, &dx, shape, wo, bo, eps, &mut out)
+                .unwrap();
+            let (dxb, dwb, dbb) = (
+                gpu.upload(&xb).unwrap(),
+                gpu.upload(&wb).unwrap(),
+                gpu.upload(&bb).unwrap(),
+            );
+            let mut outb = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
+            let (wo, bo) = (affine.then_some(&dwb[..]), affine.then_some(&dbb[..]));
+            lib.layer_norm(&s, &dxb, shape, wo, bo, eps, &mut outb)
+                .unwrap();
+            runtime::sync(&s).unwrap();
+            let (got, gotb) = (
+                runtime::download(&out).unwrap(),
+                runtime::download(&outb).unwrap(),
+            );
+            let wide = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<f64>>();
+            let wide_b = |v: &[bf16]| v.iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
+            let (wd, bd, wbd, bbd) = (wide(&w), wide(&b), wide_b(&wb), wide_b(&bb));
+            for i in 0..r {
+                let row = i * c..(i + 1) * c;
+                let want = norm_ref(
+                    &wide(&x[row.clone()]),
+                    affine.then_some(&wd[..]),
+                    affine.then_some(&bd[..]),
+                    true,
+                    eps as f64,
+                );
+                let want_b = norm_ref(
+                    &wide_b(&xb[row.clone()]),
+                    affine.then_some(&wbd[..]),
+                    affine.then_some(&bbd[..]),
+                    true,
+                    eps as f64,
+                );
+                for j in 0..c {
+                    let (g, gb) = (got[i * c + j] as f64, gotb[i * c + j].to_f64());
+                    assert!(
+                        (g - want[j]).abs() <= 1e-5 * want[j].abs().max(1.0),
+                        "layer_norm f32 {r}x{c} affine={affine} ({i},{j}): {g} vs {}",
+                        want[j]
+                    );
+                    // One bf16 rounding of the result (2^-8 relative) and the f32 math.
+                    assert!(
+                        (gb - want_b[j]).abs() <= 5e-3 * want_b[j].abs().max(1.0),
+                        "layer_norm bf16 {r}x{c} affine={affine} ({i},{j}): {gb} vs {}",
+                        want_b[j]
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn add_rms_norm_and_bias_gelu_match_f64() {
