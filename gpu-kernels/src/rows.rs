@@ -942,6 +942,157 @@ impl<'a, E: Elem> Wide<'a, E> {
         acc
     }
 
+    /// Waits as [`Wide::gather`], but only the first warp folds the pairs (lane 0 polls, the
+    /// warp barrier orders its lanes' reads after the acquire) and hands the result to the
+    /// block through shared memory: one block barrier, and the other warps spend no
+    /// instructions on the fold. Every thread of the block calls it.
+    #[inline(always)]
+    pub fn gather_one_warp(
+        &self,
+        it: &WideItem,
+        identity: [u32; 2],
+        f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2],
+    ) -> [u32; 2] {
+        use gpu::{Ordering, Scope};
+        let slot = gpukit_device::shared_array!(WIDE_ROW_PAIR: [u32; 2]);
+        // Everyone has read the slot for the previous item before thread 0 writes it again:
+        // `next` and the block reductions of the items in between hold barriers.
+        if self.t < 32 {
+            let s = &self.scratch;
+            let count = 1 + it.row as usize;
+            let parts = self.parts as usize;
+            let pairs = self.pairs(it.row);
+            if self.t == 0 {
+                let mut pause = 32;
+                while s.load(count, Scope::Device, Ordering::Acquire) < self.parts {
+                    gpu::sync::nanosleep(pause);
+                    pause = (pause * 2).min(512);
+                }
+            }
+            gpu::sync::sync_warp();
+            let mut acc = identity;
+            let mut p = self.t as usize;
+            while p < parts {
+                let at = pairs + 2 * p;
+                let v = [
+                    s.load(at, Scope::Device, Ordering::Relaxed),
+                    s.load(at + 1, Scope::Device, Ordering::Relaxed),
+                ];
+                acc = f(acc, v);
+                p += 32;
+            }
+            let mut m = 16;
+            while m > 0 {
+                let other = [
+                    gpu::warp::shfl_xor_u32(acc[0], m),
+                    gpu::warp::shfl_xor_u32(acc[1], m),
+                ];
+                acc = f(acc, other);
+                m >>= 1;
+            }
+            if self.t == 0 {
+                slot.set(0, acc[0]);
+                slot.set(1, acc[1]);
+            }
+        }
+        gpu::sync_threads();
+        [slot.get(0), slot.get(1)]
+    }
+
+    /// The item's slice of `x` as packets (always `Some`: it lies in `x`, aligned, checked in
+    /// `new`).
+    #[inline(always)]
+    fn slice(&self, it: &WideItem) -> Option<Packets<'a, E>> {
+        let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
+        self.x_elems
+            .get(first..first + it.mine as usize * E::PER)
+            .and_then(Packets::new)
+    }
+
+    /// How many of this thread's `U` packets of the step at `t` lie in the slice (`mine`
+    /// packets, `nt` threads): a prefix.
+    #[inline(always)]
+    fn step_count<const U: usize>(t: u32, nt: u32, mine: u32) -> usize {
+        let mut count = 0;
+        gpu::unroll::each::<U>(|i| count += (t + i as u32 * nt < mine) as usize);
+        count
+    }
+
+    /// Streams the item's slice as [`Wide::batches`] but hands `f` each step as `U` whole
+    /// packets, those past the slice's end reading as `fill` (a value that leaves the
+    /// statistics unchanged, so `f` needs no per-packet check): a whole step is one bounds
+    /// check ([`Packets::get_run_hinted`]), only the last, partial one checks each packet.
+    #[inline(always)]
+    pub fn steps<const U: usize>(
+        &self,
+        it: &WideItem,
+        policy: gpu::L2Policy,
+        fill: [u32; 4],
+        mut f: impl FnMut(&[[u32; 4]; U]),
+    ) {
+        let Some(part) = self.slice(it) else {
+            return;
+        };
+        let (nt, mine) = (self.nt, it.mine);
+        let mut t = self.t;
+        while t < mine {
+            let count = Self::step_count::<U>(t, nt, mine);
+            let Some(w) = part.get_run_hinted::<U>(t as usize, nt as usize, count, policy, fill)
+            else {
+                return;
+            };
+            f(&w);
+            t += U as u32 * nt;
+        }
+    }
+
+    /// Re-reads the item's slice in steps of `U` packets per thread (loads with policy `load`)
+    /// and writes `g(words)` of each packet to the same place of `out` (stores with policy
+    /// `store`): a whole step is one bounds check for its loads and one for its stores, only
+    /// the last, partial step checks each packet.
+    #[inline(always)]
+    pub fn rewrite_steps<const U: usize>(
+        &self,
+        it: &WideItem,
+        out: &mut OutSlice<E, Manual>,
+        load: gpu::L2Policy,
+        store: gpu::L2Policy,
+        mut g: impl FnMut([u32; 4]) -> [u32; 4],
+    ) {
+        let Some(part) = self.slice(it) else {
+            return;
+        };
+        let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
+        let (nt, mine) = (self.nt, it.mine);
+        let mut t = self.t;
+        while t < mine {
+            let count = Self::step_count::<U>(t, nt, mine);
+            // Always `Some`: the slice's packets, and `out` is as long as `x` (checked in
+            // `new`).
+            let Some(w) = part.get_run_hinted::<U>(t as usize, nt as usize, count, load, [0; 4])
+            else {
+                return;
+            };
+            // SAFETY: row `it.row`'s part `it.part` belongs to this block (its ticket),
+            // packets t + i · threads of the part to this thread.
+            let Some(mut o) = (unsafe {
+                out.claim_packet_run_mut::<U>(
+                    first + t as usize * E::PER,
+                    nt as usize * E::PER,
+                    count,
+                )
+            }) else {
+                return;
+            };
+            gpu::unroll::each::<U>(|i| {
+                if i < count {
+                    o.set_hinted(i, g(w[i]), store);
+                }
+            });
+            t += U as u32 * nt;
+        }
+    }
+
     /// Writes `g(values)` of each of the step's packets `h` to the same place of `out` with
     /// the store `put`.
     #[inline(always)]

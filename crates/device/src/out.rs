@@ -463,6 +463,70 @@ impl<T> OutSlice<T, Manual> {
         // SAFETY: in bounds and aligned; exclusivity is the caller's contract.
         Some(unsafe { &mut *(p as *mut crate::vector::Packet) })
     }
+
+    /// The packets from elements `i, i + stride, .., i + (count - 1)·stride` as
+    /// [`claim_packet_mut`](Self::claim_packet_mut) each, with one bounds and alignment check
+    /// for the run (`None` when any is out of bounds or not 16-byte aligned, or `count > U`): a
+    /// thread's step of a strided loop, stored through [`PacketRun::set_hinted`].
+    ///
+    /// # Safety
+    /// As [`claim_mut`](Self::claim_mut), for all the packets' elements.
+    #[inline(always)]
+    pub unsafe fn claim_packet_run_mut<const U: usize>(
+        &mut self,
+        i: usize,
+        stride: usize,
+        count: usize,
+    ) -> Option<PacketRun<'_, U>> {
+        let per = 16 / core::mem::size_of::<T>();
+        if count > U || !stride.is_multiple_of(per) || (count > 1 && stride == 0) {
+            return None;
+        }
+        if count > 0 {
+            let last = i.checked_add(stride.checked_mul(count - 1)?)?;
+            if last.checked_add(per)? > self.len {
+                return None;
+            }
+        }
+        // SAFETY: `i ≤ last < len` when `count > 0`; unused otherwise (`wrapping_add`).
+        let p = self.ptr.wrapping_add(i);
+        if !(p as usize).is_multiple_of(16) {
+            return None;
+        }
+        Some(PacketRun {
+            first: p as *mut u8,
+            stride: stride * core::mem::size_of::<T>(),
+            count,
+            _out: PhantomData,
+        })
+    }
+}
+
+/// Up to `U` output packets a fixed number of bytes apart, claimed together
+/// ([`OutSlice::claim_packet_run_mut`]): a base pointer and a stride, so a thread's step needs
+/// no pointer per packet.
+pub struct PacketRun<'a, const U: usize> {
+    first: *mut u8,
+    /// Bytes from one packet to the next (whole packets).
+    stride: usize,
+    /// Packets claimed (a prefix of the `U` slots).
+    count: usize,
+    _out: PhantomData<&'a mut ()>,
+}
+
+impl<const U: usize> PacketRun<'_, U> {
+    /// Stores `w` to packet `k` of the run as [`Packet::set_hinted`](crate::vector::Packet);
+    /// nothing for `k` past the claimed count.
+    #[inline(always)]
+    pub fn set_hinted(&mut self, k: usize, w: [u32; 4], policy: crate::vector::L2Policy) {
+        if k < self.count {
+            // SAFETY: packet `k < count` was checked in bounds and 16-byte aligned when
+            // claimed (the stride is whole packets), and is this run's exclusively.
+            let p =
+                unsafe { &mut *(self.first.add(k * self.stride) as *mut crate::vector::Packet) };
+            p.set_hinted(w, policy);
+        }
+    }
 }
 
 impl<T, const K: usize> OutSlice<T, StridedPackets<K>> {
