@@ -14,7 +14,9 @@
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
 //! the row's `(M, S)`, then write `e^(x - m_t) · (e^(m_t - M) / S)` or `(x - M) - ln S`. One
 //! `math::exp_sfu` (≤ 2 ulp, seven instructions) per element and pass for f32 in every engine
-//! (the register kernel computes it twice, the others once), the 16-bit one for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
+//! (the register kernel computes it twice, the others once; the re-read kernels' first pass,
+//! which only sums, takes `math::exp_fast`, and their second `math::exp_sfu_nonpos`), the 16-bit
+//! one for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
 use crate::rows::{
     Part, SHORT_HELD, ShortRow, Split, Wide, WideItem, addr_of, block_max_nan, block_sum,
@@ -328,6 +330,18 @@ fn part_factor(mb: f32, big_m: f32, big_s: f32) -> f32 {
     }
 }
 
+/// `e^d` for `d = x - max ≤ 0` in pass 2 of the re-read kernels: [`math::exp_sfu_nonpos`] for
+/// f32 (the same ≤ 2 ulp as [`math::exp_sfu`], two instructions fewer), the storage type's own
+/// for 16-bit storage.
+#[inline(always)]
+fn row_exp_nonpos<E: Elem>(d: f32) -> f32 {
+    if E::PER == 4 {
+        math::exp_sfu_nonpos(d)
+    } else {
+        E::exp(d)
+    }
+}
+
 /// Packets per thread and step of the re-read kernels' two passes (loads issued together).
 pub const REREAD_STEP: usize = 4;
 
@@ -359,7 +373,7 @@ fn reread_hints() -> [gpu::L2Policy; 3] {
 /// blocks fit at once (as for [`Wide`]), which rules that out; blocks not yet resident hold no
 /// ticket.
 #[inline(always)]
-pub fn softmax_reread_body<E: Elem>(
+fn softmax_reread_body<E: Elem>(
     a: &[E],
     rows: u64,
     cols: u64,
@@ -403,8 +417,12 @@ pub fn softmax_reread_body<E: Elem>(
                     h.for_each::<E>(|_, v| {
                         gpu::unroll::each::<8>(|k| {
                             if k < E::PER {
-                                // Only the sum: `exp_fast` for every type (see
-                                // `LEAN_FAST_SUM`).
+                                // Only the sum takes `exp_fast` (`ex2.approx.ftz` of the
+                                // rounded product: 3 instructions against `exp_sfu`'s 12; for
+                                // bf16 it is `E::exp` anyway). Its error grows with |x - m|,
+                                // i.e. only for terms that are tiny against the maximum's 1, and
+                                // rounds differently term by term: the measured errors were
+                                // unchanged (TUNING round 9).
                                 s += math::exp_fast(v[k] - m);
                             }
                         });
@@ -438,139 +456,6 @@ pub fn softmax_reread_body<E: Elem>(
                             0.0
                         }
                     })
-                });
-            }
-        }
-        match next {
-            Some(it) => pending = Some(it),
-            None => break,
-        }
-    }
-}
-
-/// Knobs of [`softmax_reread_lean_body`] (bits of its `V`), for timing variants side by side.
-/// Pass 1's sum of f32 rows with [`math::exp_fast`] (`ex2.approx.ftz` of the rounded product:
-/// its error grows with |x - m|, but the terms it matters for are the tiny ones, and the sum is
-/// dominated by those near the maximum) instead of [`math::exp_sfu`].
-pub const LEAN_FAST_SUM: u32 = 1;
-/// Diagnostic: the same loads, exchange and stores with no arithmetic (pass 1 takes only the
-/// maximum, pass 2 copies): the ceiling of the re-read design. Its output is not a softmax.
-pub const LEAN_NO_MATH: u32 = 2;
-/// Every warp folds the row's pairs ([`Wide::gather`], as the original body) instead of one.
-pub const LEAN_ALL_WARPS_GATHER: u32 = 4;
-
-/// `e^d` for `d = x - max ≤ 0` in pass 2 of the lean re-read kernels: [`math::exp_sfu_nonpos`]
-/// for f32 (the same ≤ 2 ulp as [`math::exp_sfu`], two instructions fewer), the storage type's
-/// own for 16-bit storage.
-#[inline(always)]
-fn row_exp_nonpos<E: Elem>(d: f32) -> f32 {
-    if E::PER == 4 {
-        math::exp_sfu_nonpos(d)
-    } else {
-        E::exp(d)
-    }
-}
-
-/// [`softmax_reread_body`] with fewer instructions per element: whole steps of `U` packets per
-/// thread take one bounds check for their loads and one for their stores
-/// ([`Wide::steps`], [`Wide::rewrite_steps`]), the partial last step reads -inf past the
-/// slice (so the arithmetic has no per-packet branch), pass 2's f32 exponential is
-/// [`math::exp_sfu_nonpos`], and one warp folds the row's pairs ([`Wide::gather_one_warp`]).
-/// `V`: [`LEAN_FAST_SUM`], [`LEAN_NO_MATH`].
-#[inline(always)]
-pub fn softmax_reread_lean_body<E: Elem, const U: usize, const V: u32>(
-    a: &[E],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    out: &mut OutSlice<E, Manual>,
-    scratch: &mut OutSlice<u32, Atomic>,
-    log: bool,
-) {
-    let others = [addr_of(out, 0)];
-    let Some(mut w) = Wide::new(
-        a,
-        rows as usize,
-        cols as usize,
-        parts as usize,
-        &others,
-        scratch.atomic(),
-    ) else {
-        return;
-    };
-    let [keep, reread, drop] = reread_hints();
-    let dead_pair = [f32::NEG_INFINITY.to_bits(), 0];
-    let fill = E::pack([f32::NEG_INFINITY; 8]);
-    let no_math = V & LEAN_NO_MATH != 0;
-    let mut pending: Option<WideItem> = None;
-    loop {
-        let next = w.next();
-        if let Some(it) = &next {
-            let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
-            w.steps::<U>(it, keep, fill, |ws| {
-                let nm = math::max_nan(m, E::max_nan_of(ws));
-                if no_math {
-                    m = nm;
-                    return;
-                }
-                // A larger (or NaN) maximum rescales the sum; from -inf the factor is 0.
-                if nm != m {
-                    s *= row_exp::<E>(m - nm);
-                    m = nm;
-                }
-                if m != f32::NEG_INFINITY {
-                    gpu::unroll::each::<U>(|i| {
-                        let v = E::unpack(ws[i]);
-                        gpu::unroll::each::<8>(|k| {
-                            if k < E::PER {
-                                let d = v[k] - m;
-                                s += if E::PER == 4 && V & LEAN_FAST_SUM == 0 {
-                                    math::exp_sfu(d)
-                                } else {
-                                    math::exp_fast(d)
-                                };
-                            }
-                        });
-                    });
-                }
-            });
-            let mb = block_max_nan(m);
-            let mine = if m == mb {
-                s
-            } else if m == f32::NEG_INFINITY {
-                0.0
-            } else {
-                s * row_exp::<E>(m - mb)
-            };
-            let sb = block_sum(mine);
-            w.publish(it, [mb.to_bits(), sb.to_bits()]);
-        }
-        if let Some(p) = pending {
-            let pair = if V & LEAN_ALL_WARPS_GATHER != 0 {
-                w.gather(&p, dead_pair, merge_bits)
-            } else {
-                w.gather_one_warp(&p, dead_pair, merge_bits)
-            };
-            let [big_m, big_s] = pair.map(f32::from_bits);
-            if no_math {
-                w.rewrite_steps::<U>(&p, out, reread, drop, |x| x);
-            } else if log {
-                let ln_s = math::log(big_s);
-                w.rewrite_steps::<U>(&p, out, reread, drop, |x| {
-                    E::pack(E::unpack(x).map(|x| (x - big_m) - ln_s))
-                });
-            } else {
-                // A row of -inf gives NaN (x - M is NaN), as torch.
-                let inv = 1.0 / big_s;
-                w.rewrite_steps::<U>(&p, out, reread, drop, |x| {
-                    let v = E::unpack(x);
-                    E::pack(gpu::unroll::array(|k| {
-                        if k < E::PER {
-                            row_exp_nonpos::<E>(v[k] - big_m) * inv
-                        } else {
-                            0.0
-                        }
-                    }))
                 });
             }
         }

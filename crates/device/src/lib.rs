@@ -80,8 +80,8 @@ pub use index::{
 };
 pub use input::{Chunks, HaloChunk, HaloColumn, Input, Rows};
 pub use out::{
-    Atomic, BlockRows, BlockTiles, GridStride, Manual, OutSlice, Ownership, PacketMut, PacketRun,
-    PerThread, Quad, QuadMut, StridedPackets, ThreadTiles, TileMut, WarpRows,
+    Atomic, BlockRows, BlockTiles, GridStride, Manual, OutSlice, Ownership, PacketMut, PerThread,
+    Quad, QuadMut, StridedPackets, ThreadTiles, TileMut, WarpRows,
 };
 pub use panic::trap;
 pub use shared::{DynamicShared, SharedArray, dynamic_shared};

@@ -334,41 +334,6 @@ impl<'a, T: Copy> Packets<'a, T> {
         unsafe { ld_nc_v4_hinted(p, policy) }
     }
 
-    /// Packets `q, q + stride, .., q + (count - 1)·stride` as [`Packets::get_hinted`] in the
-    /// first `count` of `U` slots (`fill` in the others), all loads issued together, with one
-    /// bounds check for the run (`None` when its last packet is out of bounds or `count > U`):
-    /// a thread's step of a strided loop without a check per packet.
-    #[inline(always)]
-    pub fn get_run_hinted<const U: usize>(
-        &self,
-        q: usize,
-        stride: usize,
-        count: usize,
-        policy: L2Policy,
-        fill: [u32; 4],
-    ) -> Option<[[u32; 4]; U]> {
-        if count > U {
-            return None;
-        }
-        if count > 0 {
-            let last = q.checked_add(stride.checked_mul(count - 1)?)?;
-            if last >= self.packets.len() {
-                return None;
-            }
-        }
-        let base = self.packets.as_ptr();
-        Some(crate::unroll::array(|i| {
-            if i < count {
-                // SAFETY: `q + i·stride ≤ last < len` (no overflow: checked above): an
-                // in-bounds, 16-byte aligned packet of a kernel input, which no thread writes
-                // during the launch.
-                unsafe { ld_nc_v4_hinted(base.add(q + i * stride) as *const u32, policy) }
-            } else {
-                fill
-            }
-        }))
-    }
-
     /// The elements after the last whole packet (fewer than `PER`).
     #[inline(always)]
     pub fn tail(&self) -> &'a [T] {
