@@ -1,7 +1,9 @@
 //! Storage element types of the packet kernels (maps, rows): `f32` (four per 16-byte packet),
 //! `f16` and `bf16` (eight), all computed in f32. The generic kernels (`fn relu<T: Elem>`) take
 //! their per-type math and packet counts from here, so one source serves every instance.
-use gpukit_device::{self as gpu, Bf16, HalfFloat, OutSlice, PacketMut, Packets, StridedPackets};
+use gpukit_device::{
+    self as gpu, Bf16, Bf16x2, HalfFloat, OutSlice, PacketMut, Packets, StridedPackets,
+};
 
 /// A storage type: `f32` (four per packet) or a 16-bit float (eight), with f32 math.
 pub trait Elem: gpu::Element + Default {
@@ -13,6 +15,17 @@ pub trait Elem: gpu::Element + Default {
     fn unpack(w: [u32; 4]) -> [f32; 8];
     /// The first `PER` values rounded to this type.
     fn pack(v: [f32; 8]) -> [u32; 4];
+    /// The largest value in the packets `w` (the first `PER` of each), NaN if any is NaN.
+    #[inline(always)]
+    fn max_nan_of<const U: usize>(w: &[[u32; 4]; U]) -> f32 {
+        let mut m = f32::NEG_INFINITY;
+        gpu::unroll::each::<U>(|i| {
+            for v in Self::unpack(w[i]).iter().take(Self::PER) {
+                m = gpu::math::max_nan(m, *v);
+            }
+        });
+        m
+    }
     /// `e^x` as accurate as this storage type needs.
     fn exp(x: f32) -> f32;
     /// `tanh x` as accurate as this storage type needs.
@@ -93,6 +106,19 @@ impl Elem for f32 {
 
 impl Elem for Bf16 {
     const PER: usize = 8;
+    /// Pairwise on the packed words (`max.NaN.bf16x2`: half an instruction per value, nothing
+    /// widened until the last pair).
+    #[inline(always)]
+    fn max_nan_of<const U: usize>(w: &[[u32; 4]; U]) -> f32 {
+        let mut m = Bf16x2::from_bits(0xff80_ff80);
+        gpu::unroll::each::<U>(|i| {
+            for k in 0..4 {
+                m = m.max_nan(Bf16x2::from_bits(w[i][k]));
+            }
+        });
+        let (lo, hi) = <Bf16 as HalfFloat>::unpack2(m.to_bits());
+        gpu::math::max_nan(lo, hi)
+    }
     #[inline(always)]
     fn to_f32(self) -> f32 {
         Bf16::to_f32(self)

@@ -14,7 +14,9 @@
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
 //! the row's `(M, S)`, then write `e^(x - m_t) · (e^(m_t - M) / S)` or `(x - M) - ln S`. One
 //! `math::exp_sfu` (≤ 2 ulp, seven instructions) per element and pass for f32 in every engine
-//! (the register kernel computes it twice, the others once), the 16-bit one for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
+//! (the register kernel computes it twice, the others once; the re-read kernels' first pass,
+//! which only sums, takes `math::exp_fast`, and their second `math::exp_sfu_nonpos`), the 16-bit
+//! one for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
 use crate::rows::{
     Part, SHORT_HELD, ShortRow, Split, Wide, WideItem, addr_of, block_max_nan, block_sum,
@@ -328,6 +330,18 @@ fn part_factor(mb: f32, big_m: f32, big_s: f32) -> f32 {
     }
 }
 
+/// `e^d` for `d = x - max ≤ 0` in pass 2 of the re-read kernels: [`math::exp_sfu_nonpos`] for
+/// f32 (the same ≤ 2 ulp as [`math::exp_sfu`], two instructions fewer), the storage type's own
+/// for 16-bit storage.
+#[inline(always)]
+fn row_exp_nonpos<E: Elem>(d: f32) -> f32 {
+    if E::PER == 4 {
+        math::exp_sfu_nonpos(d)
+    } else {
+        E::exp(d)
+    }
+}
+
 /// Packets per thread and step of the re-read kernels' two passes (loads issued together).
 pub const REREAD_STEP: usize = 4;
 
@@ -388,9 +402,9 @@ fn softmax_reread_body<E: Elem>(
             let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
             w.batches::<REREAD_STEP>(it, keep, |h| {
                 let mut bm = f32::NEG_INFINITY;
-                h.for_each::<E>(|_, v| {
-                    for vk in v.iter().take(E::PER) {
-                        bm = math::max_nan(bm, *vk);
+                gpu::unroll::each::<REREAD_STEP>(|i| {
+                    if h.has(i) {
+                        bm = math::max_nan(bm, E::max_nan_of::<1>(&[h.w[i]]));
                     }
                 });
                 let nm = math::max_nan(m, bm);
@@ -403,7 +417,13 @@ fn softmax_reread_body<E: Elem>(
                     h.for_each::<E>(|_, v| {
                         gpu::unroll::each::<8>(|k| {
                             if k < E::PER {
-                                s += row_exp::<E>(v[k] - m);
+                                // Only the sum takes `exp_fast` (`ex2.approx.ftz` of the
+                                // rounded product: 3 instructions against `exp_sfu`'s 12; for
+                                // bf16 it is `E::exp` anyway). Its error grows with |x - m|,
+                                // i.e. only for terms that are tiny against the maximum's 1, and
+                                // rounds differently term by term: the measured errors were
+                                // unchanged (TUNING round 9).
+                                s += math::exp_fast(v[k] - m);
                             }
                         });
                     });
@@ -431,7 +451,7 @@ fn softmax_reread_body<E: Elem>(
                 w.rewrite::<REREAD_STEP>(&p, out, reread, drop, |v| {
                     gpu::unroll::array(|k| {
                         if k < E::PER {
-                            row_exp::<E>(v[k] - big_m) * inv
+                            row_exp_nonpos::<E>(v[k] - big_m) * inv
                         } else {
                             0.0
                         }

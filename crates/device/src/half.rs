@@ -300,6 +300,19 @@ impl Bf16x2 {
     fn hi_f32(self) -> f32 {
         self.hi().to_f32()
     }
+    /// The larger of each half, NaN where either is NaN (`max.NaN.bf16x2`, sm_80+): one
+    /// instruction for two maxima, without widening (a row maximum over bf16 storage).
+    #[inline(always)]
+    pub fn max_nan(self, other: Bf16x2) -> Bf16x2 {
+        let r: u32;
+        // SAFETY: register-only arithmetic.
+        unsafe {
+            crate::__device_asm!("max.NaN.bf16x2 {r}, {a}, {b};", r = out(reg32) r,
+                a = in(reg32) self.0, b = in(reg32) other.0,
+                options(pure, nomem, nostack, preserves_flags))
+        };
+        Bf16x2(r)
+    }
 }
 
 #[cfg(gpukit_unstable)]
