@@ -2,7 +2,7 @@
 use gpukit_device::{OutSlice, kernel, math};
 
 /// Function ids of [`math_eval`], in order (the host test uses the same table).
-pub const FUNCS: [&str; 23] = [
+pub const FUNCS: [&str; 24] = [
     "exp",
     "exp_fast",
     "exp2",
@@ -26,6 +26,7 @@ pub const FUNCS: [&str; 23] = [
     "sqrt",
     "sqrt_fast",
     "exp_sfu",
+    "exp_sfu_nonpos",
 ];
 
 /// `out[i] = f(x[i])` for function number `func` of [`FUNCS`].
@@ -56,7 +57,8 @@ pub fn math_eval(x: &[f32], mut out: OutSlice<f32>, func: u32) {
             19 => math::rsqrt_fast(v),
             20 => math::sqrt(v),
             21 => math::sqrt_fast(v),
-            _ => math::exp_sfu(v),
+            22 => math::exp_sfu(v),
+            _ => math::exp_sfu_nonpos(v),
         };
     }
 }
