@@ -262,15 +262,11 @@ macro_rules! unroll {
 /// `g`'s pixels; `ci` is a multiple of a chunk and `c` of 8.
 macro_rules! load_a_slice {
     (
-        $stage:ident,
-        $kb:ident,
-        $x:ident,
-        $g:ident,
-        ($r0:ident, $row_step:ident, $ch:ident, $a_loads:ident),
-        ($a_off:ident, $a_y0:ident, $a_x0:ident),
-        ($ty:ident, $tx:ident, $ci:ident),
-        $in_k:ident,
-        ($h32:ident, $w32:ident) $(,)?
+        $stage:ident, $kb:ident, $x:ident, $g:ident;
+        $r0:ident, $row_step:ident, $ch:ident, $a_loads:ident;
+        $a_off:ident, $a_y0:ident, $a_x0:ident;
+        $ty:ident, $tx:ident, $ci:ident;
+        $in_k:ident, $h32:ident, $w32:ident
     ) => {
         let tap_off = (($ty as usize * $g.w + $tx as usize) * $g.c + $ci as usize) as isize;
         for i in 0..MAX_LOADS {
@@ -300,6 +296,25 @@ macro_rules! load_a_slice {
                         if ok { 16 } else { 0 },
                     )
                 };
+            }
+        }
+    };
+}
+
+/// Moves this thread's place in the K walk (depth `$kk` = tap (`$ty`, `$tx`), channel `$ci`)
+/// on by one K slice of `$bk` elements, for a window `$ksx` taps wide over `$c` channels: the
+/// slices are walked in order, so the tap advances by additions instead of divisions. A macro
+/// for the same reason as [`load_a_slice!`].
+macro_rules! next_tap {
+    ($kk:ident, $ty:ident, $tx:ident, $ci:ident; $bk:ident, $c:ident, $ksx:ident) => {
+        $kk += $bk;
+        $ci += $bk;
+        while $ci >= $c {
+            $ci -= $c;
+            $tx += 1;
+            if $tx == $ksx {
+                $tx = 0;
+                $ty += 1;
             }
         }
     };
@@ -434,17 +449,8 @@ fn conv_body<
     // Queues the copies of the next slice (t0, t0 + 1, ... in turn) into the stage at `stage`.
     let mut load = |stage: u32| {
         let in_k = kk < kdim32;
-        load_a_slice!(
-            stage,
-            KB,
-            px,
-            g,
-            (r0, row_step, ch, a_loads),
-            (a_off, a_y0, a_x0),
-            (ty, tx, ci),
-            in_k,
-            (h32, w32)
-        );
+        load_a_slice!(stage, KB, px, g; r0, row_step, ch, a_loads; a_off, a_y0, a_x0;
+            ty, tx, ci; in_k, h32, w32);
         for i in 0..MAX_LOADS {
             if i < b_loads {
                 let row = r0 + i * row_step;
@@ -467,16 +473,7 @@ fn conv_body<
                 };
             }
         }
-        kk += bk32;
-        ci += bk32;
-        while ci >= c32 {
-            ci -= c32;
-            tx += 1;
-            if tx == ksx32 {
-                tx = 0;
-                ty += 1;
-            }
-        }
+        next_tap!(kk, ty, tx, ci; bk32, c32, ksx32);
     };
 
     let warp = tid / 32;
@@ -743,27 +740,9 @@ fn conv_resident_body<
             ltile += step;
         }
         let in_k = kk < kdim32;
-        load_a_slice!(
-            stage,
-            KB,
-            px,
-            g,
-            (r0, row_step, ch, a_loads),
-            (a_off, a_y0, a_x0),
-            (ty, tx, ci),
-            in_k,
-            (h32, w32)
-        );
-        kk += bk32;
-        ci += bk32;
-        while ci >= c32 {
-            ci -= c32;
-            tx += 1;
-            if tx == ksx32 {
-                tx = 0;
-                ty += 1;
-            }
-        }
+        load_a_slice!(stage, KB, px, g; r0, row_step, ch, a_loads; a_off, a_y0, a_x0;
+            ty, tx, ci; in_k, h32, w32);
+        next_tap!(kk, ty, tx, ci; bk32, c32, ksx32);
         lslice += 1;
     };
 
