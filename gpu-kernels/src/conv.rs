@@ -244,6 +244,82 @@ macro_rules! unroll {
     }};
 }
 
+/// Queues this thread's copies of one A slice (the loader of both convolution bodies) into the
+/// stage at shared address `$stage` (`KB`-byte rows): for each of its `$a_loads` rows
+/// `r0 + i·row_step`, chunk `ch` is the 16 bytes of `x` (`$x` its base pointer) at the row's
+/// window corner (element offset, y0, x0) moved by tap (`ty`, `tx`) and channel `ci`; taps in
+/// the padding, rows past the end (corner [`OUTSIDE`]) and `!$in_k` (past the depth) zero-fill
+/// the chunk instead. `$h32`, `$w32`: the image's height and width.
+///
+/// A macro rather than an `#[inline(always)]` function: written as one, the same code compiled
+/// to different PTX (2 to 44 registers more or fewer per convolution kernel), and these
+/// kernels are tuned on the device.
+///
+/// The caller guarantees what the SAFETY comment below relies on: the stage lies inside the
+/// dynamic shared memory checked at entry (16-byte aligned), its chunks `(r0 + i·row_step, ch)`
+/// are this thread's alone until the wait + barrier that follow; `x` was checked at entry
+/// (aligned, n·h·w·c elements, not written during the launch); the corners are those of
+/// `g`'s pixels; `ci` is a multiple of a chunk and `c` of 8.
+macro_rules! load_a_slice {
+    (
+        $stage:ident, $kb:ident, $x:ident, $g:ident;
+        $r0:ident, $row_step:ident, $ch:ident, $a_loads:ident;
+        $a_off:ident, $a_y0:ident, $a_x0:ident;
+        $ty:ident, $tx:ident, $ci:ident;
+        $in_k:ident, $h32:ident, $w32:ident
+    ) => {
+        let tap_off = (($ty as usize * $g.w + $tx as usize) * $g.c + $ci as usize) as isize;
+        for i in 0..MAX_LOADS {
+            if i < $a_loads {
+                let iy = $a_y0[i] + $ty as i32;
+                let ix = $a_x0[i] + $tx as i32;
+                // Negative coordinates wrap to huge unsigned values: one compare per axis.
+                let ok = $in_k && (iy as u32) < $h32 && (ix as u32) < $w32;
+                let src = if ok {
+                    $x.wrapping_offset($a_off[i] + tap_off)
+                } else {
+                    $x
+                };
+                // SAFETY: the destination is this thread's 16-byte chunk of row `r0 + i *
+                // row_step` in the stage's A tile (16-byte aligned: dynamic shared memory is,
+                // offsets are multiples of 16; inside the size checked at entry), which no other
+                // thread writes and no warp reads before the wait + barrier that follow. When
+                // `ok`, the chunk is element ((img·h + iy)·w + ix)·c + ci of `x` with img < n,
+                // iy < h, ix < w and ci + chunk ≤ c (`ci` is a multiple of a chunk, `c` of 8),
+                // so it lies inside the n·h·w·c elements checked at entry, 16-byte aligned
+                // (aligned base); otherwise 0 bytes are read. Inputs are not written during a
+                // launch.
+                unsafe {
+                    mma::cp_async_16(
+                        $stage + tile_off($kb, $r0 + i * $row_step, $ch) as u32,
+                        src as *const u8,
+                        if ok { 16 } else { 0 },
+                    )
+                };
+            }
+        }
+    };
+}
+
+/// Moves this thread's place in the K walk (depth `$kk` = tap (`$ty`, `$tx`), channel `$ci`)
+/// on by one K slice of `$bk` elements, for a window `$ksx` taps wide over `$c` channels: the
+/// slices are walked in order, so the tap advances by additions instead of divisions. A macro
+/// for the same reason as [`load_a_slice!`].
+macro_rules! next_tap {
+    ($kk:ident, $ty:ident, $tx:ident, $ci:ident; $bk:ident, $c:ident, $ksx:ident) => {
+        $kk += $bk;
+        $ci += $bk;
+        while $ci >= $c {
+            $ci -= $c;
+            $tx += 1;
+            if $tx == $ksx {
+                $tx = 0;
+                $ty += 1;
+            }
+        }
+    };
+}
+
 /// The most 16-byte chunks one thread copies per stage for A or B (all shapes here: ≤ 4).
 const MAX_LOADS: usize = 4;
 
@@ -373,36 +449,8 @@ fn conv_body<
     // Queues the copies of the next slice (t0, t0 + 1, ... in turn) into the stage at `stage`.
     let mut load = |stage: u32| {
         let in_k = kk < kdim32;
-        let tap_off = ((ty as usize * g.w + tx as usize) * g.c + ci as usize) as isize;
-        for i in 0..MAX_LOADS {
-            if i < a_loads {
-                let iy = a_y0[i] + ty as i32;
-                let ix = a_x0[i] + tx as i32;
-                // Negative coordinates wrap to huge unsigned values: one compare per axis.
-                let ok = in_k && (iy as u32) < h32 && (ix as u32) < w32;
-                let src = if ok {
-                    px.wrapping_offset(a_off[i] + tap_off)
-                } else {
-                    px
-                };
-                // SAFETY: the destination is this thread's 16-byte chunk of row `r0 + i *
-                // row_step` in the stage's A tile (16-byte aligned: dynamic shared memory is,
-                // offsets are multiples of 16; inside the size checked at entry), which no other
-                // thread writes and no warp reads before the wait + barrier that follow. When
-                // `ok`, the chunk is element ((img·h + iy)·w + ix)·c + ci of `x` with img < n,
-                // iy < h, ix < w and ci + chunk ≤ c (`ci` is a multiple of a chunk, `c` of 8),
-                // so it lies inside the n·h·w·c elements checked at entry, 16-byte aligned
-                // (aligned base); otherwise 0 bytes are read. Inputs are not written during a
-                // launch.
-                unsafe {
-                    mma::cp_async_16(
-                        stage + tile_off(KB, r0 + i * row_step, ch) as u32,
-                        src as *const u8,
-                        if ok { 16 } else { 0 },
-                    )
-                };
-            }
-        }
+        load_a_slice!(stage, KB, px, g; r0, row_step, ch, a_loads; a_off, a_y0, a_x0;
+            ty, tx, ci; in_k, h32, w32);
         for i in 0..MAX_LOADS {
             if i < b_loads {
                 let row = r0 + i * row_step;
@@ -425,16 +473,7 @@ fn conv_body<
                 };
             }
         }
-        kk += bk32;
-        ci += bk32;
-        while ci >= c32 {
-            ci -= c32;
-            tx += 1;
-            if tx == ksx32 {
-                tx = 0;
-                ty += 1;
-            }
-        }
+        next_tap!(kk, ty, tx, ci; bk32, c32, ksx32);
     };
 
     let warp = tid / 32;
@@ -701,38 +740,9 @@ fn conv_resident_body<
             ltile += step;
         }
         let in_k = kk < kdim32;
-        let tap_off = ((ty as usize * g.w + tx as usize) * g.c + ci as usize) as isize;
-        for i in 0..MAX_LOADS {
-            if i < a_loads {
-                let iy = a_y0[i] + ty as i32;
-                let ix = a_x0[i] + tx as i32;
-                let ok = in_k && (iy as u32) < h32 && (ix as u32) < w32;
-                let src = if ok {
-                    px.wrapping_offset(a_off[i] + tap_off)
-                } else {
-                    px
-                };
-                // SAFETY: as in `conv_body`'s loader: this thread's chunk of the stage's A
-                // tile; when `ok` an in-bounds, aligned chunk of `x`, else 0 bytes are read.
-                unsafe {
-                    mma::cp_async_16(
-                        stage + tile_off(KB, r0 + i * row_step, ch) as u32,
-                        src as *const u8,
-                        if ok { 16 } else { 0 },
-                    )
-                };
-            }
-        }
-        kk += bk32;
-        ci += bk32;
-        while ci >= c32 {
-            ci -= c32;
-            tx += 1;
-            if tx == ksx32 {
-                tx = 0;
-                ty += 1;
-            }
-        }
+        load_a_slice!(stage, KB, px, g; r0, row_step, ch, a_loads; a_off, a_y0, a_x0;
+            ty, tx, ci; in_k, h32, w32);
+        next_tap!(kk, ty, tx, ci; bk32, c32, ksx32);
         lslice += 1;
     };
 

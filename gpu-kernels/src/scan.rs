@@ -534,6 +534,36 @@ fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
     let buffer = |k: usize| smem.sub(k * tile_bytes, tile_bytes);
     let states = state.atomic();
     let next_of = |tile: u32| tile.saturating_add(grid);
+    // A tile's offsets into `$off` once every warp's total is in `warp_sums[$slot..]` (after a
+    // block barrier), `$up` being the inclusive warp scan of the lane below; thread 0 then
+    // publishes the tile's aggregate as the state of `$tile`. Used for the first tile and for
+    // each next one. A macro rather than an `#[inline(always)]` function: written as one, the
+    // same code compiled to different PTX (24 bytes of spills), and this kernel is tuned on
+    // the device.
+    macro_rules! tile_offsets {
+        ($off:ident, $up:ident, $slot:expr, $tile:ident) => {
+            $off = Offsets {
+                in_warp: if lane == 0 { T::ZERO } else { $up },
+                warp_prefix: T::ZERO,
+                aggregate: T::ZERO,
+            };
+            for w in 0..warps {
+                let s = T::from_bits(warp_sums.get($slot + w));
+                if w < wid {
+                    $off.warp_prefix = $off.warp_prefix.plus(s);
+                }
+                $off.aggregate = $off.aggregate.plus(s);
+            }
+            if t == 0 {
+                states.store(
+                    $tile as usize,
+                    FLAG_AGGREGATE | $off.aggregate.bits() as u64,
+                    Scope::Device,
+                    Ordering::Relaxed,
+                );
+            }
+        };
+    }
 
     let mut next = next_of(cur);
     let mut after = next_of(next);
@@ -551,26 +581,8 @@ fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
         warp_sums.set(MAX_WARPS + wid, incl.bits());
     }
     gpu::sync_threads();
-    let mut off = Offsets {
-        in_warp: if lane == 0 { T::ZERO } else { up },
-        warp_prefix: T::ZERO,
-        aggregate: T::ZERO,
-    };
-    for w in 0..warps {
-        let s = T::from_bits(warp_sums.get(MAX_WARPS + w));
-        if w < wid {
-            off.warp_prefix = off.warp_prefix.plus(s);
-        }
-        off.aggregate = off.aggregate.plus(s);
-    }
-    if t == 0 {
-        states.store(
-            cur as usize,
-            FLAG_AGGREGATE | off.aggregate.bits() as u64,
-            Scope::Device,
-            Ordering::Relaxed,
-        );
-    }
+    let mut off: Offsets<T>;
+    tile_offsets!(off, up, MAX_WARPS, cur);
 
     // The block's inclusive prefix through its previous tile, and the first tile after that one.
     let mut carry = T::ZERO;
@@ -606,26 +618,7 @@ fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
         let all_ready = gpu::sync::sync_threads_and(between.ready);
         let mut next_off = off;
         if has_next {
-            next_off = Offsets {
-                in_warp: if lane == 0 { T::ZERO } else { next_up },
-                warp_prefix: T::ZERO,
-                aggregate: T::ZERO,
-            };
-            for w in 0..warps {
-                let s = T::from_bits(warp_sums.get(par + w));
-                if w < wid {
-                    next_off.warp_prefix = next_off.warp_prefix.plus(s);
-                }
-                next_off.aggregate = next_off.aggregate.plus(s);
-            }
-            if t == 0 {
-                states.store(
-                    next as usize,
-                    FLAG_AGGREGATE | next_off.aggregate.bits() as u64,
-                    Scope::Device,
-                    Ordering::Relaxed,
-                );
-            }
+            tile_offsets!(next_off, next_up, par, next);
         }
         let mut between = T::ZERO;
         if all_ready {
