@@ -227,21 +227,24 @@ fn norm_ref(row: &[f64], w: Option<&[f64]>, b: Option<&[f64]>, layer: bool, eps:
         .collect()
 }
 
+/// A norm test's inputs for `r × c`: `x` off-centre (mean ≈ 0.5, so the mean matters), a
+/// weight near 1.5 and a bias, from seeds `seed`, `seed + 100`, `seed + 200`.
+fn norm_inputs(r: usize, c: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let x = random_f32(r * c, seed)
+        .iter()
+        .map(|v| v * 2.0 + 0.5)
+        .collect();
+    let w = random_f32(c, seed + 100).iter().map(|v| v + 1.5).collect();
+    (x, w, random_f32(c, seed + 200))
+}
+
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn layer_norm_and_rms_norm_match_f64() {
     let (gpu, lib, s) = setup();
     let eps = 1e-5f32;
     for (t, &(r, c)) in SHAPES.iter().enumerate() {
-        let x: Vec<f32> = random_f32(r * c, 2200 + t as u64)
-            .iter()
-            .map(|v| v * 2.0 + 0.5)
-            .collect();
-        let w: Vec<f32> = random_f32(c, 2300 + t as u64)
-            .iter()
-            .map(|v| v + 1.5)
-            .collect();
-        let b = random_f32(c, 2400 + t as u64);
+        let (x, w, b) = norm_inputs(r, c, 2200 + t as u64);
         let (dx, dw, db) = (
             gpu.upload(&x).unwrap(),
             gpu.upload(&w).unwrap(),
@@ -303,15 +306,7 @@ fn layer_norm_loops_over_more_rows_than_resident_blocks() {
         .iter()
         .enumerate()
     {
-        let x: Vec<f32> = random_f32(r * c, 7000 + t as u64)
-            .iter()
-            .map(|v| v * 2.0 + 0.5)
-            .collect();
-        let w: Vec<f32> = random_f32(c, 7100 + t as u64)
-            .iter()
-            .map(|v| v + 1.5)
-            .collect();
-        let b = random_f32(c, 7200 + t as u64);
+        let (x, w, b) = norm_inputs(r, c, 7000 + t as u64);
         let half = |v: &[f32]| v.iter().map(|&v| bf16::from_f32(v)).collect::<Vec<bf16>>();
         let (xb, wb, bb) = (half(&x), half(&w), half(&b));
         for affine in [true, false] {
