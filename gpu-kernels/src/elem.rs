@@ -15,15 +15,13 @@ pub trait Elem: gpu::Element + Default {
     fn unpack(w: [u32; 4]) -> [f32; 8];
     /// The first `PER` values rounded to this type.
     fn pack(v: [f32; 8]) -> [u32; 4];
-    /// The largest value in the packets `w` (the first `PER` of each), NaN if any is NaN.
+    /// The largest value in the packet `w` (its first `PER`), NaN if any is NaN.
     #[inline(always)]
-    fn max_nan_of<const U: usize>(w: &[[u32; 4]; U]) -> f32 {
+    fn max_nan_of(w: [u32; 4]) -> f32 {
         let mut m = f32::NEG_INFINITY;
-        gpu::unroll::each::<U>(|i| {
-            for v in Self::unpack(w[i]).iter().take(Self::PER) {
-                m = gpu::math::max_nan(m, *v);
-            }
-        });
+        for v in Self::unpack(w).iter().take(Self::PER) {
+            m = gpu::math::max_nan(m, *v);
+        }
         m
     }
     /// `e^x` as accurate as this storage type needs.
@@ -109,13 +107,11 @@ impl Elem for Bf16 {
     /// Pairwise on the packed words (`max.NaN.bf16x2`: half an instruction per value, nothing
     /// widened until the last pair).
     #[inline(always)]
-    fn max_nan_of<const U: usize>(w: &[[u32; 4]; U]) -> f32 {
+    fn max_nan_of(w: [u32; 4]) -> f32 {
         let mut m = Bf16x2::from_bits(0xff80_ff80);
-        gpu::unroll::each::<U>(|i| {
-            for k in 0..4 {
-                m = m.max_nan(Bf16x2::from_bits(w[i][k]));
-            }
-        });
+        for k in w {
+            m = m.max_nan(Bf16x2::from_bits(k));
+        }
         let (lo, hi) = <Bf16 as HalfFloat>::unpack2(m.to_bits());
         gpu::math::max_nan(lo, hi)
     }

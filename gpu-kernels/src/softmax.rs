@@ -404,7 +404,7 @@ fn softmax_reread_body<E: Elem>(
                 let mut bm = f32::NEG_INFINITY;
                 gpu::unroll::each::<REREAD_STEP>(|i| {
                     if h.has(i) {
-                        bm = math::max_nan(bm, E::max_nan_of::<1>(&[h.w[i]]));
+                        bm = math::max_nan(bm, E::max_nan_of(h.w[i]));
                     }
                 });
                 let nm = math::max_nan(m, bm);
