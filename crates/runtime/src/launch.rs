@@ -66,7 +66,7 @@ pub struct KernelFn {
     attrs: FunctionAttrs,
     limits: DeviceProps,
     /// Resident blocks per SM by block size, without dynamic shared memory (see
-    /// [`OccupancyCache`]): grid-stride launches need it on every call.
+    /// [`OccupancyCache`]): grid-stride launches and launch plans need it on every call.
     occupancy: OccupancyCache,
     _module: Arc<Module>,
 }
@@ -187,15 +187,7 @@ impl KernelFn {
         if grid_stride && cfg.blocks() > 0 {
             // Registers and shared memory may allow fewer resident blocks than threads do: a
             // grid beyond one resident wave would only add a tail.
-            let block = cfg.block.0;
-            let per_sm = match self.occupancy.get(block) {
-                Some(n) => n,
-                None => {
-                    let n = self.occupancy(block, 0)?.max(1);
-                    self.occupancy.put(block, n);
-                    n
-                }
-            };
+            let per_sm = self.occupancy(cfg.block.0, 0)?.max(1);
             cfg.grid.0 = cfg.grid.0.min(per_sm * self.limits.sm_count);
         }
         Ok(cfg)
@@ -203,7 +195,14 @@ impl KernelFn {
 
     /// Blocks of `block` threads (with `shared_bytes` of dynamic shared memory) that fit on one
     /// SM at once, as the driver computes it from this kernel's registers and shared memory.
+    /// Answers without dynamic shared memory are cached ([`OccupancyCache`]): launch plans ask
+    /// on every call.
     pub fn occupancy(&self, block: u32, shared_bytes: u32) -> Result<u32> {
+        if shared_bytes == 0
+            && let Some(n) = self.occupancy.get(block)
+        {
+            return Ok(n);
+        }
         let mut n = 0i32;
         self._module.context().bind()?;
         // SAFETY: valid out-pointer and function handle.
@@ -216,6 +215,9 @@ impl KernelFn {
             )
         }
         .call("cuOccupancyMaxActiveBlocksPerMultiprocessor")?;
+        if shared_bytes == 0 {
+            self.occupancy.put(block, n as u32);
+        }
         Ok(n as u32)
     }
 
