@@ -18,6 +18,7 @@
 //! which only sums, takes `math::exp_fast`, and their second `math::exp_sfu_nonpos`), the 16-bit
 //! one for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
+use crate::held::Held;
 use crate::rows::{
     Part, SHORT_HELD, ShortRow, Split, Wide, WideItem, addr_of, block_max_nan, block_sum,
     cluster_rows, fold_all,
@@ -494,4 +495,160 @@ pub fn log_softmax_reread<T: Elem>(
     mut scratch: OutSlice<u32, Atomic>,
 ) {
     softmax_reread_body(a, rows, cols, parts, &mut out, &mut scratch, true);
+}
+
+/// Consumer warps of the held kernels (the producer warp comes on top: [`HELD_THREADS`]).
+pub const HELD_WARPS: usize = 8;
+/// Packets per consumer thread and ring chunk of the held kernels: chunks of
+/// `HELD_CHUNK_PACKETS` packets (8 KB).
+pub const HELD_PER_THREAD: usize = 2;
+/// Threads per block of the held kernels.
+pub const HELD_THREADS: usize = 32 * (HELD_WARPS + 1);
+/// Packets per ring chunk of the held kernels.
+pub const HELD_CHUNK_PACKETS: usize = HELD_PER_THREAD * 32 * HELD_WARPS;
+
+/// Softmax (or log-softmax) on the held-ring engine ([`Held`]): per item, pass A keeps a
+/// running `(m, s)` per consumer thread over the chunks as they land (the re-read kernels'
+/// pass-1 arithmetic), the consumer warps fold it to the block's `(M_b, S_b)`, the row's pairs
+/// are exchanged through `scratch`, and pass B reads the held slice from shared memory again
+/// and writes `e^(x - M) / S` or `(x - M) - ln S`.
+#[inline(always)]
+fn softmax_held_body<E: Elem, const W: usize, const U: usize>(
+    a: &[E],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    out: &mut OutSlice<E, Manual>,
+    scratch: &mut OutSlice<u32, Atomic>,
+    log: bool,
+) {
+    let others = [addr_of(out, 0)];
+    let Some(h) = Held::<E, W, U>::new(
+        a,
+        rows as usize,
+        cols as usize,
+        parts as usize,
+        &others,
+        scratch.atomic(),
+    ) else {
+        return;
+    };
+    if h.is_producer_warp() {
+        h.produce();
+        return;
+    }
+    let mut c = h.consumer();
+    let store = gpu::L2Policy::evict_first();
+    let dead_pair = [f32::NEG_INFINITY.to_bits(), 0];
+    while let Some(it) = h.next(&mut c) {
+        let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
+        h.scan(&mut c, &it, |w, valid| {
+            let mut bm = f32::NEG_INFINITY;
+            gpu::unroll::each::<U>(|i| {
+                if (i as u32) < valid {
+                    bm = math::max_nan(bm, E::max_nan_of(w[i]));
+                }
+            });
+            let nm = math::max_nan(m, bm);
+            // A larger (or NaN) maximum rescales the sum; from -inf the factor is 0.
+            if nm != m {
+                s *= row_exp::<E>(m - nm);
+                m = nm;
+            }
+            if m != f32::NEG_INFINITY {
+                gpu::unroll::each::<U>(|i| {
+                    if (i as u32) < valid {
+                        let v = E::unpack(w[i]);
+                        gpu::unroll::each::<8>(|k| {
+                            if k < E::PER {
+                                // As the re-read kernels' pass 1 (`exp_fast` for the sum).
+                                s += math::exp_fast(v[k] - m);
+                            }
+                        });
+                    }
+                });
+            }
+        });
+        let mine = h.fold(&mut c, [m.to_bits(), s.to_bits()], merge_bits);
+        let [big_m, big_s] = h
+            .exchange(&c, &it, mine, dead_pair, merge_bits)
+            .map(f32::from_bits);
+        if log {
+            let ln_s = math::log(big_s);
+            h.write(&c, &it, out, store, |w| {
+                let v = E::unpack(w);
+                E::pack(gpu::unroll::array(|k| (v[k] - big_m) - ln_s))
+            });
+        } else {
+            // A row of -inf gives NaN (x - M is NaN), as torch.
+            let inv = 1.0 / big_s;
+            h.write(&c, &it, out, store, |w| {
+                let v = E::unpack(w);
+                E::pack(gpu::unroll::array(|k| {
+                    if k < E::PER {
+                        row_exp_nonpos::<E>(v[k] - big_m) * inv
+                    } else {
+                        0.0
+                    }
+                }))
+            });
+        }
+    }
+}
+
+/// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r) on the held-ring engine (see
+/// [`Held`]: each long row over `parts` blocks, each block's slice held in shared memory
+/// filled by bulk copies; partial statistics exchanged through `scratch`, zero before the
+/// launch and sized by `rows::wide_scratch_words`). Launch: [`HELD_THREADS`] threads, the
+/// resident grid, a ring holding at least one slice.
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
+pub fn softmax_held<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(a, rows, cols, parts, &mut out, &mut scratch, false);
+}
+
+/// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the held-ring engine, as
+/// [`softmax_held`].
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
+pub fn log_softmax_held<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(a, rows, cols, parts, &mut out, &mut scratch, true);
+}
+
+/// Dev: [`softmax_held`] with 16 consumer warps of one packet per chunk (544 threads).
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(544, 1))]
+pub fn softmax_held_w16<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_held_body::<T, 16, 1>(a, rows, cols, parts, &mut out, &mut scratch, false);
+}
+
+/// Dev: [`log_softmax_held`] with 16 consumer warps of one packet per chunk (544 threads).
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(544, 1))]
+pub fn log_softmax_held_w16<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_held_body::<T, 16, 1>(a, rows, cols, parts, &mut out, &mut scratch, true);
 }

@@ -1,0 +1,489 @@
+//! The held-ring engine for long rows: each row split over `parts` ordinary blocks, every
+//! block's slice HELD in shared memory across the exchange of the row's statistics, and the
+//! shared memory filled by the copy engine (`cp.async.bulk`, one instruction per chunk) so the
+//! bytes in flight cost no registers. While a block holds the slice it reduces, publishes and
+//! waits on, its next slices keep loading into the ring's free chunks.
+//!
+//! Warp roles: warp 0 is the producer (lane 0 issues every bulk copy, in item and chunk order,
+//! whenever a ring slot is free); warps `1 ..= W` are the consumers. Per item the consumers
+//! wait for each chunk (its full barrier), reduce their packets of it, fold the block's pair
+//! (named barrier among the consumers only: the producer never joins a barrier after the
+//! start), publish it and wait for the row's other parts through global memory (as
+//! [`crate::rows::Wide`]), then read every chunk again from shared memory, write the results
+//! from registers with 16-byte stores and release the chunk to the producer (one arrival per
+//! consumer warp on its empty barrier).
+//!
+//! Items (row, part) are assigned statically, block `b` taking items `b, b + grid, ...`, so a
+//! producer knows its next slices ahead of time. Forward progress: a block's previous item is
+//! `grid` items back, in an earlier row when `grid ≥ parts`; by induction over rows every row's
+//! blocks reach it and publish without waiting, provided every block of the grid is resident
+//! at once. The host launches exactly the resident blocks (occupancy × SMs, at least `parts`).
+//!
+//! Shared memory (dynamic): `slots` chunks of `CHUNK` packets, then `2 · slots` mbarriers
+//! (full, empty); `slots = bytes / (16 · CHUNK + 16)` must cover one item's chunks.
+//! Scratch: the [`crate::rows::wide_scratch_words`] layout (word 0 unused, a count per row,
+//! a pair per part), zero before the launch.
+use crate::elem::Elem;
+use gpukit_device::mbarrier::{MBarrier, fence_init};
+use gpukit_device::warpgroup::named_barrier_sync;
+use gpukit_device::{self as gpu, DynamicShared, Manual, OutSlice, dynamic_shared, kernel, tma};
+
+/// The named barrier the consumer warps use among themselves.
+const CONSUMER_BAR: u32 = 1;
+
+/// One block's view of the engine: geometry and the ring.
+pub struct Held<'a, E: Elem, const W: usize, const U: usize> {
+    x: &'a [E],
+    scratch: gpu::AtomicSlice<'a, u32>,
+    rows: u32,
+    parts: u32,
+    n: u32,
+    per: u32,
+    items: u32,
+    slots: u32,
+    ring: DynamicShared<u32>,
+    bars: u32,
+}
+
+/// One item: part `part` of row `row`, packets `p0 .. p0 + mine` of the row.
+#[derive(Clone, Copy)]
+pub struct HeldItem {
+    pub row: u32,
+    pub part: u32,
+    p0: u32,
+    mine: u32,
+    /// The ring slot of the item's first chunk.
+    slot0: u32,
+}
+
+/// A consumer thread's position in the ring and its items.
+pub struct HeldConsumer {
+    item: u32,
+    slot: u32,
+    phase: u32,
+    /// Consumer thread index (0 .. 32 W) and the parity of the reduction buffer.
+    ct: u32,
+    parity: u32,
+}
+
+impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
+    /// Packets per chunk: `U` per consumer thread.
+    pub const CHUNK: u32 = (U * 32 * W) as u32;
+    /// Threads per block: the producer warp and `W` consumer warps.
+    pub const THREADS: u32 = (32 * (W + 1)) as u32;
+
+    /// The engine over the `rows × cols` matrix `x` in `parts` per row with outputs at
+    /// `others`; `None` (the kernel does nothing) unless everything is packet-aligned, the
+    /// block has [`Self::THREADS`] threads, the ring holds an item's chunks and the scratch is
+    /// large enough: the same answer in every thread. Initialises the ring's barriers (a block
+    /// barrier: every thread calls it).
+    #[inline(always)]
+    pub fn new(
+        x: &'a [E],
+        rows: usize,
+        cols: usize,
+        parts: usize,
+        others: &[usize],
+        scratch: gpu::AtomicSlice<'a, u32>,
+    ) -> Option<Self> {
+        let row_bytes = cols * core::mem::size_of::<E>();
+        let aligned = row_bytes.is_multiple_of(16)
+            && (x.as_ptr() as usize).is_multiple_of(16)
+            && others.iter().all(|a| a.is_multiple_of(16));
+        let x = x.get(..rows * cols)?;
+        let n = row_bytes / 16;
+        let items = rows * parts;
+        let smem = dynamic_shared::<u32>();
+        let chunk_bytes = 16 * Self::CHUNK as usize;
+        let slots = smem.bytes() / (chunk_bytes + 16);
+        let per = n.div_ceil(parts.max(1));
+        if !aligned
+            || parts == 0
+            || n > u32::MAX as usize
+            || items > u32::MAX as usize
+            || gpu::block_dim().x != Self::THREADS
+            || per.div_ceil(Self::CHUNK as usize) > slots
+            || scratch.len() < crate::rows::wide_scratch_words(rows, parts)
+        {
+            return None;
+        }
+        let ring = smem.sub(0, slots * chunk_bytes);
+        let bars = smem.shared_addr() + (slots * chunk_bytes) as u32;
+        if gpu::thread_idx().x == 0 {
+            for i in 0..2 * slots as u32 {
+                // SAFETY: `2 · slots` barriers fit after the ring (`slots` was sized for a
+                // chunk plus 16 bytes each); 8-byte aligned (the ring is whole packets); one
+                // thread initialises them before anyone uses them (barrier below).
+                unsafe {
+                    MBarrier::at(bars + 8 * i).init(if i < slots as u32 { 1 } else { W as u32 })
+                };
+            }
+            fence_init();
+        }
+        gpu::sync_threads();
+        Some(Held {
+            x,
+            scratch,
+            rows: rows as u32,
+            parts: parts as u32,
+            n: n as u32,
+            per: per as u32,
+            items: items as u32,
+            slots: slots as u32,
+            ring,
+            bars,
+        })
+    }
+
+    /// Whether this thread is in the producer warp.
+    #[inline(always)]
+    pub fn is_producer_warp(&self) -> bool {
+        gpu::thread_idx().x < 32
+    }
+
+    #[inline(always)]
+    fn full(&self, slot: u32) -> MBarrier {
+        // SAFETY: initialised in `new` (slot < slots).
+        unsafe { MBarrier::at(self.bars + 8 * slot) }
+    }
+
+    #[inline(always)]
+    fn empty(&self, slot: u32) -> MBarrier {
+        // SAFETY: as `full`.
+        unsafe { MBarrier::at(self.bars + 8 * (self.slots + slot)) }
+    }
+
+    #[inline(always)]
+    fn item(&self, t: u32, slot0: u32) -> HeldItem {
+        let (row, part) = (t / self.parts, t % self.parts);
+        let p0 = (part * self.per).min(self.n);
+        let mine = (p0 + self.per).min(self.n) - p0;
+        HeldItem {
+            row,
+            part,
+            p0,
+            mine,
+            slot0,
+        }
+    }
+
+    /// The producer: lane 0 of warp 0 copies every chunk of the block's items into the ring
+    /// in order, each as soon as its slot is free. The other lanes return at once.
+    #[inline(always)]
+    pub fn produce(&self) {
+        if gpu::thread_idx().x != 0 {
+            return;
+        }
+        let (mut slot, mut phase) = (0u32, 0u32);
+        let mut t = gpu::block_idx().x;
+        let step = gpu::grid_dim().x;
+        while t < self.items {
+            let it = self.item(t, 0);
+            let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
+            let mut k = 0u32;
+            while k < it.mine {
+                let cnt = (it.mine - k).min(Self::CHUNK);
+                let at = first + k as usize * E::PER;
+                // Always `Some`: the item lies in `x` (checked in `new`).
+                if let Some(src) = self.x.get(at..at + cnt as usize * E::PER) {
+                    self.empty(slot).wait_parity(phase ^ 1);
+                    let full = self.full(slot);
+                    full.arrive_expect_tx(16 * cnt);
+                    // SAFETY: the slot is this block's shared memory, 16-byte aligned, a whole
+                    // chunk long; its consumers released it (empty barrier) and read it again
+                    // only after its full barrier completes; `src` is a 16-byte aligned
+                    // (checked in `new`) whole-packet part of the input, which no thread
+                    // writes during the launch; `full` expects these bytes (just announced).
+                    unsafe {
+                        tma::bulk_load(
+                            self.ring.shared_addr() + slot * 16 * Self::CHUNK,
+                            src.as_ptr() as *const u8,
+                            16 * cnt,
+                            full,
+                        )
+                    };
+                }
+                k += Self::CHUNK;
+                slot += 1;
+                if slot == self.slots {
+                    slot = 0;
+                    phase ^= 1;
+                }
+            }
+            t += step;
+        }
+    }
+
+    /// A consumer thread's state (consumer warps only).
+    #[inline(always)]
+    pub fn consumer(&self) -> HeldConsumer {
+        HeldConsumer {
+            item: gpu::block_idx().x,
+            slot: 0,
+            phase: 0,
+            ct: gpu::thread_idx().x - 32,
+            parity: 0,
+        }
+    }
+
+    /// The consumer's next item, or `None` when the block has no more.
+    #[inline(always)]
+    pub fn next(&self, c: &mut HeldConsumer) -> Option<HeldItem> {
+        if c.item >= self.items {
+            return None;
+        }
+        let it = self.item(c.item, c.slot);
+        c.item += gpu::grid_dim().x;
+        Some(it)
+    }
+
+    /// Pass A: waits for each of the item's chunks and calls `f(packets, valid)` on this
+    /// thread's packets of it (slot `i` holds packet `ct + i · 32 W` of the chunk; the first
+    /// `valid` slots are in the slice, the others zero).
+    #[inline(always)]
+    pub fn scan(&self, c: &mut HeldConsumer, it: &HeldItem, mut f: impl FnMut([[u32; 4]; U], u32)) {
+        let mut k = 0u32;
+        while k < it.mine {
+            let cnt = (it.mine - k).min(Self::CHUNK);
+            self.full(c.slot).wait_parity(c.phase);
+            let base = (c.slot * Self::CHUNK) as usize;
+            let w: [[u32; 4]; U] = gpu::unroll::array(|i| {
+                let q = c.ct + (i * 32 * W) as u32;
+                if q < cnt {
+                    self.ring.load_packet(base + q as usize)
+                } else {
+                    [0; 4]
+                }
+            });
+            // Slots past the chunk's end are the last ones (packet indices grow with `i`).
+            let valid = if c.ct < cnt {
+                (cnt - 1 - c.ct) / (32 * W as u32) + 1
+            } else {
+                0
+            };
+            f(w, valid.min(U as u32));
+            k += Self::CHUNK;
+            c.slot += 1;
+            if c.slot == self.slots {
+                c.slot = 0;
+                c.phase ^= 1;
+            }
+        }
+    }
+
+    /// Folds a per-thread pair over the consumer warps with `f` (same order everywhere: every
+    /// consumer thread gets the same bits).
+    #[inline(always)]
+    pub fn fold(
+        &self,
+        c: &mut HeldConsumer,
+        v: [u32; 2],
+        f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2],
+    ) -> [u32; 2] {
+        let buf = gpukit_device::shared_array!(HELD_FOLD: [u32; 64]);
+        let mut acc = v;
+        let mut m = 16;
+        while m > 0 {
+            let o = [
+                gpu::warp::shfl_xor_u32(acc[0], m),
+                gpu::warp::shfl_xor_u32(acc[1], m),
+            ];
+            acc = f(acc, o);
+            m >>= 1;
+        }
+        // Two buffers by item parity: buffer `p` is written again two items later, after the
+        // next item's barrier, which every thread passes only after reading it.
+        let off = (c.parity * 32) as usize;
+        let warp = (c.ct / 32) as usize;
+        if c.ct % 32 == 0 {
+            buf.set(off + 2 * warp, acc[0]);
+            buf.set(off + 2 * warp + 1, acc[1]);
+        }
+        named_barrier_sync(CONSUMER_BAR, 32 * W as u32);
+        let mut r = [buf.get(off), buf.get(off + 1)];
+        for w in 1..W {
+            r = f(r, [buf.get(off + 2 * w), buf.get(off + 2 * w + 1)]);
+        }
+        c.parity ^= 1;
+        r
+    }
+
+    /// Index of row `row`'s first pair in the scratch.
+    #[inline(always)]
+    fn pairs(&self, row: u32) -> usize {
+        1 + self.rows as usize + 2 * row as usize * self.parts as usize
+    }
+
+    /// Publishes the block's pair `mine` for the item, waits for the row's other parts and
+    /// returns the fold of the row's pairs by `f` in part order (bit-identical in every block
+    /// of the row). Every consumer thread calls it.
+    #[inline(always)]
+    pub fn exchange(
+        &self,
+        c: &HeldConsumer,
+        it: &HeldItem,
+        mine: [u32; 2],
+        identity: [u32; 2],
+        f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2],
+    ) -> [u32; 2] {
+        use gpu::{Ordering, Scope};
+        let s = &self.scratch;
+        let count = 1 + it.row as usize;
+        let pairs = self.pairs(it.row);
+        if c.ct == 0 {
+            let at = pairs + 2 * it.part as usize;
+            s.store(at, mine[0], Scope::Device, Ordering::Relaxed);
+            s.store(at + 1, mine[1], Scope::Device, Ordering::Relaxed);
+            // Release: the pair is visible to whoever sees the new count. Acquire: the
+            // returned count says whether the row is already complete, and then the other
+            // pairs are visible without a poll.
+            let before = s.fetch_add(count, 1, Scope::Device, Ordering::AcqRel);
+            if before + 1 < self.parts {
+                let mut pause = 32;
+                while s.load(count, Scope::Device, Ordering::Acquire) < self.parts {
+                    gpu::sync::nanosleep(pause);
+                    pause = (pause * 2).min(256);
+                }
+            }
+        }
+        named_barrier_sync(CONSUMER_BAR, 32 * W as u32);
+        let lane = c.ct % 32;
+        let mut acc = identity;
+        let mut p = lane;
+        while p < self.parts {
+            let at = pairs + 2 * p as usize;
+            acc = f(
+                acc,
+                [
+                    s.load(at, Scope::Device, Ordering::Relaxed),
+                    s.load(at + 1, Scope::Device, Ordering::Relaxed),
+                ],
+            );
+            p += 32;
+        }
+        let mut m = 16;
+        while m > 0 {
+            let o = [
+                gpu::warp::shfl_xor_u32(acc[0], m),
+                gpu::warp::shfl_xor_u32(acc[1], m),
+            ];
+            acc = f(acc, o);
+            m >>= 1;
+        }
+        acc
+    }
+
+    /// Pass B: reads the item's chunks again (from the item's first slot), writes `g(packet)`
+    /// of each of this thread's packets to the same place of `out`, and releases each chunk
+    /// to the producer.
+    #[inline(always)]
+    pub fn write(
+        &self,
+        c: &HeldConsumer,
+        it: &HeldItem,
+        out: &mut OutSlice<E, Manual>,
+        store: gpu::L2Policy,
+        mut g: impl FnMut([u32; 4]) -> [u32; 4],
+    ) {
+        let (mut slot, mut k) = (it.slot0, 0u32);
+        let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
+        while k < it.mine {
+            let cnt = (it.mine - k).min(Self::CHUNK);
+            let base = (slot * Self::CHUNK) as usize;
+            gpu::unroll::each::<U>(|i| {
+                let q = c.ct + (i * 32 * W) as u32;
+                if q < cnt {
+                    let r = g(self.ring.load_packet(base + q as usize));
+                    // SAFETY: the item (row, part) belongs to this block (static assignment),
+                    // packet `q` of its chunk `k` to this thread. In bounds (`out` is as long
+                    // as `x`) and aligned (checked in `new`): the claim never fails.
+                    if let Some(o) =
+                        unsafe { out.claim_packet_mut(first + (k + q) as usize * E::PER) }
+                    {
+                        o.set_hinted(r, store);
+                    }
+                }
+            });
+            // Every lane's reads of the chunk are done before its warp's arrival.
+            gpu::sync_warp();
+            if c.ct % 32 == 0 {
+                self.empty(slot).arrive();
+            }
+            k += Self::CHUNK;
+            slot += 1;
+            if slot == self.slots {
+                slot = 0;
+            }
+        }
+    }
+}
+
+/// The no-arithmetic twin of the held softmax (dev measurement of the design's ceiling): the
+/// same ring, waits, block fold, exchange and write, the values copied.
+#[inline(always)]
+fn held_copy_body<E: Elem, const W: usize, const U: usize>(
+    a: &[E],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    out: &mut OutSlice<E, Manual>,
+    scratch: &mut OutSlice<u32, gpu::Atomic>,
+) {
+    let others = [crate::rows::addr_of(out, 0)];
+    let Some(h) = Held::<E, W, U>::new(
+        a,
+        rows as usize,
+        cols as usize,
+        parts as usize,
+        &others,
+        scratch.atomic(),
+    ) else {
+        return;
+    };
+    if h.is_producer_warp() {
+        h.produce();
+        return;
+    }
+    let mut c = h.consumer();
+    let store = gpu::L2Policy::evict_first();
+    while let Some(it) = h.next(&mut c) {
+        let mut x = 0u32;
+        h.scan(&mut c, &it, |w, valid| {
+            gpu::unroll::each::<U>(|i| {
+                if (i as u32) < valid {
+                    x ^= w[i][0];
+                }
+            });
+        });
+        let pair = h.fold(&mut c, [x, 0], |a, b| [a[0] ^ b[0], 0]);
+        let _ = h.exchange(&c, &it, pair, [0, 0], |a, b| [a[0] ^ b[0], 0]);
+        h.write(&c, &it, out, store, |w| w);
+    }
+}
+
+/// Dev: the held ring's copy (no arithmetic), 8 consumer warps, chunks of 8 KB.
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
+pub fn held_copy<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, gpu::Atomic>,
+) {
+    held_copy_body::<T, 8, 2>(a, rows, cols, parts, &mut out, &mut scratch);
+}
+
+/// Dev: as [`held_copy`] with chunks of 16 KB.
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
+pub fn held_copy16<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, gpu::Atomic>,
+) {
+    held_copy_body::<T, 8, 4>(a, rows, cols, parts, &mut out, &mut scratch);
+}
+
