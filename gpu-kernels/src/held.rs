@@ -43,6 +43,9 @@ pub struct Held<'a, E: Elem, const W: usize, const U: usize> {
     slots: u32,
     ring: DynamicShared<u32>,
     bars: u32,
+    /// Two items' chunks fit the ring: the consumers run pass A of the next item before they
+    /// wait for the current item's row (see [`Held::consume`]).
+    pipelined: bool,
 }
 
 /// One item: part `part` of row `row`, packets `p0 .. p0 + mine` of the row.
@@ -85,6 +88,7 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         parts: usize,
         others: &[usize],
         scratch: gpu::AtomicSlice<'a, u32>,
+        pipeline: bool,
     ) -> Option<Self> {
         let row_bytes = cols * core::mem::size_of::<E>();
         let aligned = row_bytes.is_multiple_of(16)
@@ -132,6 +136,7 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
             slots: slots as u32,
             ring,
             bars,
+            pipelined: pipeline && 2 * per.div_ceil(Self::CHUNK as usize) <= slots,
         })
     }
 
@@ -314,15 +319,29 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         1 + self.rows as usize + 2 * row as usize * self.parts as usize
     }
 
-    /// Publishes the block's pair `mine` for the item, waits for the row's other parts and
-    /// returns the fold of the row's pairs by `f` in part order (bit-identical in every block
-    /// of the row). Every consumer thread calls it.
+    /// Publishes the block's pair `mine` for the item without waiting. Every consumer thread
+    /// calls it (consumer thread 0 stores).
     #[inline(always)]
-    pub fn exchange(
+    pub fn publish(&self, c: &HeldConsumer, it: &HeldItem, mine: [u32; 2]) {
+        use gpu::{Ordering, Scope};
+        let s = &self.scratch;
+        if c.ct == 0 {
+            let at = self.pairs(it.row) + 2 * it.part as usize;
+            s.store(at, mine[0], Scope::Device, Ordering::Relaxed);
+            s.store(at + 1, mine[1], Scope::Device, Ordering::Relaxed);
+            // Release: the pair is visible to whoever sees the new count.
+            s.fetch_add(1 + it.row as usize, 1, Scope::Device, Ordering::Release);
+        }
+    }
+
+    /// Waits until every part of the item's row has published and returns the fold of the
+    /// row's pairs by `f` in part order (bit-identical in every block of the row). Every
+    /// consumer thread calls it.
+    #[inline(always)]
+    pub fn gather(
         &self,
         c: &HeldConsumer,
         it: &HeldItem,
-        mine: [u32; 2],
         identity: [u32; 2],
         f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2],
     ) -> [u32; 2] {
@@ -331,19 +350,10 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         let count = 1 + it.row as usize;
         let pairs = self.pairs(it.row);
         if c.ct == 0 {
-            let at = pairs + 2 * it.part as usize;
-            s.store(at, mine[0], Scope::Device, Ordering::Relaxed);
-            s.store(at + 1, mine[1], Scope::Device, Ordering::Relaxed);
-            // Release: the pair is visible to whoever sees the new count. Acquire: the
-            // returned count says whether the row is already complete, and then the other
-            // pairs are visible without a poll.
-            let before = s.fetch_add(count, 1, Scope::Device, Ordering::AcqRel);
-            if before + 1 < self.parts {
-                let mut pause = 32;
-                while s.load(count, Scope::Device, Ordering::Acquire) < self.parts {
-                    gpu::sync::nanosleep(pause);
-                    pause = (pause * 2).min(256);
-                }
+            let mut pause = 32;
+            while s.load(count, Scope::Device, Ordering::Acquire) < self.parts {
+                gpu::sync::nanosleep(pause);
+                pause = (pause * 2).min(256);
             }
         }
         named_barrier_sync(CONSUMER_BAR, 32 * W as u32);
@@ -371,6 +381,46 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
             m >>= 1;
         }
         acc
+    }
+
+    /// The consumer warps' loop: per item `pass_a` (chunks as they land, then the block's
+    /// fold: the block's pair), the row's exchange, then `pass_b` with the row's pair. When
+    /// two items fit the ring, pass A of the next item and its publication come before the
+    /// wait for the current one (its latency overlaps that pass). Forward progress: a block
+    /// then publishes item `i` after waiting for item `i - 2 grid` only, in an earlier row.
+    #[inline(always)]
+    pub fn consume(
+        &self,
+        identity: [u32; 2],
+        f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2] + Copy,
+        mut pass_a: impl FnMut(&Self, &mut HeldConsumer, &HeldItem) -> [u32; 2],
+        mut pass_b: impl FnMut(&Self, &HeldConsumer, &HeldItem, [u32; 2]),
+    ) {
+        let mut c = self.consumer();
+        let mut pending: Option<HeldItem> = None;
+        loop {
+            let next = self.next(&mut c);
+            if let Some(it) = &next {
+                let mine = pass_a(self, &mut c, it);
+                self.publish(&c, it, mine);
+                if !self.pipelined {
+                    let r = self.gather(&c, it, identity, f);
+                    pass_b(self, &c, it, r);
+                }
+            }
+            if let Some(p) = &pending {
+                let r = self.gather(&c, p, identity, f);
+                pass_b(self, &c, p, r);
+            }
+            match next {
+                Some(it) => {
+                    if self.pipelined {
+                        pending = Some(it);
+                    }
+                }
+                None => break,
+            }
+        }
     }
 
     /// Pass B: reads the item's chunks again (from the item's first slot), writes `g(packet)`
@@ -418,10 +468,57 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
     }
 }
 
+impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
+    /// Dev: pass B of the no-arithmetic twin by bulk stores (`cp.async.bulk.global.shared::cta`)
+    /// issued by consumer thread 0, one per chunk, the chunks released once their reads are done.
+    #[inline(always)]
+    pub fn write_bulk(&self, c: &HeldConsumer, it: &HeldItem, out_base: usize) {
+        if c.ct != 0 {
+            return;
+        }
+        let (mut slot, mut k) = (it.slot0, 0u32);
+        let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
+        while k < it.mine {
+            let cnt = (it.mine - k).min(Self::CHUNK);
+            let dst = out_base + (first + k as usize * E::PER) * core::mem::size_of::<E>();
+            let src = self.ring.shared_addr() + slot * 16 * Self::CHUNK;
+            // SAFETY (dev): `dst` is this item's part of the output (whole aligned packets,
+            // owned by this block), `src` the chunk the copy engine filled (no generic writes).
+            unsafe {
+                core::arch::asm!(
+                    "cvta.to.global.u64 {g}, {d};",
+                    "cp.async.bulk.global.shared::cta.bulk_group [{g}], [{s}], {n};",
+                    d = in(reg64) dst as u64, s = in(reg32) src, n = in(reg32) 16 * cnt,
+                    g = out(reg64) _,
+                    options(nostack, preserves_flags),
+                );
+            }
+            tma::bulk_commit_group();
+            k += Self::CHUNK;
+            slot += 1;
+            if slot == self.slots {
+                slot = 0;
+            }
+        }
+        tma::bulk_wait_group_read::<0>();
+        let (mut slot, mut k) = (it.slot0, 0u32);
+        while k < it.mine {
+            for _ in 0..W {
+                self.empty(slot).arrive();
+            }
+            k += Self::CHUNK;
+            slot += 1;
+            if slot == self.slots {
+                slot = 0;
+            }
+        }
+    }
+}
+
 /// The no-arithmetic twin of the held softmax (dev measurement of the design's ceiling): the
 /// same ring, waits, block fold, exchange and write, the values copied.
 #[inline(always)]
-fn held_copy_body<E: Elem, const W: usize, const U: usize>(
+fn held_copy_body<E: Elem, const W: usize, const U: usize, const PIPE: bool, const BULK: bool>(
     a: &[E],
     rows: u64,
     cols: u64,
@@ -437,6 +534,7 @@ fn held_copy_body<E: Elem, const W: usize, const U: usize>(
         parts as usize,
         &others,
         scratch.atomic(),
+        PIPE,
     ) else {
         return;
     };
@@ -444,21 +542,30 @@ fn held_copy_body<E: Elem, const W: usize, const U: usize>(
         h.produce();
         return;
     }
-    let mut c = h.consumer();
     let store = gpu::L2Policy::evict_first();
-    while let Some(it) = h.next(&mut c) {
-        let mut x = 0u32;
-        h.scan(&mut c, &it, |w, valid| {
-            gpu::unroll::each::<U>(|i| {
-                if (i as u32) < valid {
-                    x ^= w[i][0];
-                }
+    let base = others[0];
+    h.consume(
+        [0, 0],
+        |a, b| [a[0] ^ b[0], 0],
+        |h, c, it| {
+            let mut x = 0u32;
+            h.scan(c, it, |w, valid| {
+                gpu::unroll::each::<U>(|i| {
+                    if (i as u32) < valid {
+                        x ^= w[i][0];
+                    }
+                });
             });
-        });
-        let pair = h.fold(&mut c, [x, 0], |a, b| [a[0] ^ b[0], 0]);
-        let _ = h.exchange(&c, &it, pair, [0, 0], |a, b| [a[0] ^ b[0], 0]);
-        h.write(&c, &it, out, store, |w| w);
-    }
+            h.fold(c, [x, 0], |a, b| [a[0] ^ b[0], 0])
+        },
+        |h, c, it, _| {
+            if BULK {
+                h.write_bulk(c, it, base);
+            } else {
+                h.write(c, it, out, store, |w| w);
+            }
+        },
+    );
 }
 
 /// Dev: the held ring's copy (no arithmetic), 8 consumer warps, chunks of 8 KB.
@@ -471,7 +578,7 @@ pub fn held_copy<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, gpu::Atomic>,
 ) {
-    held_copy_body::<T, 8, 2>(a, rows, cols, parts, &mut out, &mut scratch);
+    held_copy_body::<T, 8, 2, false, false>(a, rows, cols, parts, &mut out, &mut scratch);
 }
 
 /// Dev: as [`held_copy`] with chunks of 16 KB.
@@ -484,6 +591,45 @@ pub fn held_copy16<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, gpu::Atomic>,
 ) {
-    held_copy_body::<T, 8, 4>(a, rows, cols, parts, &mut out, &mut scratch);
+    held_copy_body::<T, 8, 4, false, false>(a, rows, cols, parts, &mut out, &mut scratch);
 }
 
+
+/// Dev: [`held_copy`] with pass B by bulk stores from shared memory.
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
+pub fn held_copy_bs<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, gpu::Atomic>,
+) {
+    held_copy_body::<T, 8, 2, false, true>(a, rows, cols, parts, &mut out, &mut scratch);
+}
+
+/// Dev: [`held_copy`] pipelined (pass A of the next item before the wait) when two items fit.
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
+pub fn held_copy_pipe<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, gpu::Atomic>,
+) {
+    held_copy_body::<T, 8, 2, true, false>(a, rows, cols, parts, &mut out, &mut scratch);
+}
+
+/// Dev: [`held_copy_bs`] pipelined.
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
+pub fn held_copy_bsp<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, gpu::Atomic>,
+) {
+    held_copy_body::<T, 8, 2, true, true>(a, rows, cols, parts, &mut out, &mut scratch);
+}

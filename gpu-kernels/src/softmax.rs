@@ -513,7 +513,7 @@ pub const HELD_CHUNK_PACKETS: usize = HELD_PER_THREAD * 32 * HELD_WARPS;
 /// are exchanged through `scratch`, and pass B reads the held slice from shared memory again
 /// and writes `e^(x - M) / S` or `(x - M) - ln S`.
 #[inline(always)]
-fn softmax_held_body<E: Elem, const W: usize, const U: usize>(
+fn softmax_held_body<E: Elem, const W: usize, const U: usize, const PIPE: bool>(
     a: &[E],
     rows: u64,
     cols: u64,
@@ -530,6 +530,7 @@ fn softmax_held_body<E: Elem, const W: usize, const U: usize>(
         parts as usize,
         &others,
         scratch.atomic(),
+        PIPE,
     ) else {
         return;
     };
@@ -537,63 +538,66 @@ fn softmax_held_body<E: Elem, const W: usize, const U: usize>(
         h.produce();
         return;
     }
-    let mut c = h.consumer();
     let store = gpu::L2Policy::evict_first();
     let dead_pair = [f32::NEG_INFINITY.to_bits(), 0];
-    while let Some(it) = h.next(&mut c) {
-        let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
-        h.scan(&mut c, &it, |w, valid| {
-            let mut bm = f32::NEG_INFINITY;
-            gpu::unroll::each::<U>(|i| {
-                if (i as u32) < valid {
-                    bm = math::max_nan(bm, E::max_nan_of(w[i]));
-                }
-            });
-            let nm = math::max_nan(m, bm);
-            // A larger (or NaN) maximum rescales the sum; from -inf the factor is 0.
-            if nm != m {
-                s *= row_exp::<E>(m - nm);
-                m = nm;
-            }
-            if m != f32::NEG_INFINITY {
+    h.consume(
+        dead_pair,
+        merge_bits,
+        |h, c, it| {
+            let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
+            h.scan(c, it, |w, valid| {
+                let mut bm = f32::NEG_INFINITY;
                 gpu::unroll::each::<U>(|i| {
                     if (i as u32) < valid {
-                        let v = E::unpack(w[i]);
-                        gpu::unroll::each::<8>(|k| {
-                            if k < E::PER {
-                                // As the re-read kernels' pass 1 (`exp_fast` for the sum).
-                                s += math::exp_fast(v[k] - m);
-                            }
-                        });
+                        bm = math::max_nan(bm, E::max_nan_of(w[i]));
                     }
                 });
+                let nm = math::max_nan(m, bm);
+                // A larger (or NaN) maximum rescales the sum; from -inf the factor is 0.
+                if nm != m {
+                    s *= row_exp::<E>(m - nm);
+                    m = nm;
+                }
+                if m != f32::NEG_INFINITY {
+                    gpu::unroll::each::<U>(|i| {
+                        if (i as u32) < valid {
+                            let v = E::unpack(w[i]);
+                            gpu::unroll::each::<8>(|k| {
+                                if k < E::PER {
+                                    // As the re-read kernels' pass 1 (`exp_fast` for the sum).
+                                    s += math::exp_fast(v[k] - m);
+                                }
+                            });
+                        }
+                    });
+                }
+            });
+            h.fold(c, [m.to_bits(), s.to_bits()], merge_bits)
+        },
+        |h, c, it, pair| {
+            let [big_m, big_s] = pair.map(f32::from_bits);
+            if log {
+                let ln_s = math::log(big_s);
+                h.write(c, it, out, store, |w| {
+                    let v = E::unpack(w);
+                    E::pack(gpu::unroll::array(|k| (v[k] - big_m) - ln_s))
+                });
+            } else {
+                // A row of -inf gives NaN (x - M is NaN), as torch.
+                let inv = 1.0 / big_s;
+                h.write(c, it, out, store, |w| {
+                    let v = E::unpack(w);
+                    E::pack(gpu::unroll::array(|k| {
+                        if k < E::PER {
+                            row_exp_nonpos::<E>(v[k] - big_m) * inv
+                        } else {
+                            0.0
+                        }
+                    }))
+                });
             }
-        });
-        let mine = h.fold(&mut c, [m.to_bits(), s.to_bits()], merge_bits);
-        let [big_m, big_s] = h
-            .exchange(&c, &it, mine, dead_pair, merge_bits)
-            .map(f32::from_bits);
-        if log {
-            let ln_s = math::log(big_s);
-            h.write(&c, &it, out, store, |w| {
-                let v = E::unpack(w);
-                E::pack(gpu::unroll::array(|k| (v[k] - big_m) - ln_s))
-            });
-        } else {
-            // A row of -inf gives NaN (x - M is NaN), as torch.
-            let inv = 1.0 / big_s;
-            h.write(&c, &it, out, store, |w| {
-                let v = E::unpack(w);
-                E::pack(gpu::unroll::array(|k| {
-                    if k < E::PER {
-                        row_exp_nonpos::<E>(v[k] - big_m) * inv
-                    } else {
-                        0.0
-                    }
-                }))
-            });
-        }
-    }
+        },
+    );
 }
 
 /// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r) on the held-ring engine (see
@@ -610,7 +614,7 @@ pub fn softmax_held<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(a, rows, cols, parts, &mut out, &mut scratch, false);
+    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD, false>(a, rows, cols, parts, &mut out, &mut scratch, false);
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the held-ring engine, as
@@ -624,12 +628,13 @@ pub fn log_softmax_held<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(a, rows, cols, parts, &mut out, &mut scratch, true);
+    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD, false>(a, rows, cols, parts, &mut out, &mut scratch, true);
 }
 
-/// Dev: [`softmax_held`] with 16 consumer warps of one packet per chunk (544 threads).
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(544, 1))]
-pub fn softmax_held_w16<T: Elem>(
+
+/// Dev: [`softmax_held`] pipelined (two items in the ring).
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
+pub fn softmax_held_pipe<T: Elem>(
     a: &[T],
     rows: u64,
     cols: u64,
@@ -637,12 +642,12 @@ pub fn softmax_held_w16<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_held_body::<T, 16, 1>(a, rows, cols, parts, &mut out, &mut scratch, false);
+    softmax_held_body::<T, 8, 2, true>(a, rows, cols, parts, &mut out, &mut scratch, false);
 }
 
-/// Dev: [`log_softmax_held`] with 16 consumer warps of one packet per chunk (544 threads).
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(544, 1))]
-pub fn log_softmax_held_w16<T: Elem>(
+/// Dev: [`log_softmax_held`] pipelined (two items in the ring).
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
+pub fn log_softmax_held_pipe<T: Elem>(
     a: &[T],
     rows: u64,
     cols: u64,
@@ -650,5 +655,57 @@ pub fn log_softmax_held_w16<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_held_body::<T, 16, 1>(a, rows, cols, parts, &mut out, &mut scratch, true);
+    softmax_held_body::<T, 8, 2, true>(a, rows, cols, parts, &mut out, &mut scratch, true);
+}
+
+/// Dev: [`softmax_held`] with 15 consumer warps of one packet per chunk (512 threads).
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512, 2))]
+pub fn softmax_held_w15<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_held_body::<T, 15, 1, false>(a, rows, cols, parts, &mut out, &mut scratch, false);
+}
+
+/// Dev: [`log_softmax_held`] with 15 consumer warps of one packet per chunk (512 threads).
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512, 2))]
+pub fn log_softmax_held_w15<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_held_body::<T, 15, 1, false>(a, rows, cols, parts, &mut out, &mut scratch, true);
+}
+
+/// Dev: [`softmax_held`] with 15 consumer warps, pipelined.
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512, 2))]
+pub fn softmax_held_w15p<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_held_body::<T, 15, 1, true>(a, rows, cols, parts, &mut out, &mut scratch, false);
+}
+
+/// Dev: [`log_softmax_held`] with 15 consumer warps, pipelined.
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512, 2))]
+pub fn log_softmax_held_w15p<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_held_body::<T, 15, 1, true>(a, rows, cols, parts, &mut out, &mut scratch, true);
 }
