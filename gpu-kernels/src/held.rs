@@ -26,7 +26,9 @@
 use crate::elem::Elem;
 use gpukit_device::mbarrier::{MBarrier, fence_init};
 use gpukit_device::warpgroup::named_barrier_sync;
-use gpukit_device::{self as gpu, DynamicShared, Manual, OutSlice, dynamic_shared, kernel, tma};
+use gpukit_device::{
+    self as gpu, DynamicShared, Manual, OutSlice, dynamic_shared, kernel, math, tma,
+};
 
 /// The named barrier the consumer warps use among themselves.
 const CONSUMER_BAR: u32 = 1;
@@ -43,9 +45,6 @@ pub struct Held<'a, E: Elem, const W: usize, const U: usize> {
     slots: u32,
     ring: DynamicShared<u32>,
     bars: u32,
-    /// Two items' chunks fit the ring: the consumers run pass A of the next item before they
-    /// wait for the current item's row (see [`Held::consume`]).
-    pipelined: bool,
 }
 
 /// One item: part `part` of row `row`, packets `p0 .. p0 + mine` of the row.
@@ -88,7 +87,6 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         parts: usize,
         others: &[usize],
         scratch: gpu::AtomicSlice<'a, u32>,
-        pipeline: bool,
     ) -> Option<Self> {
         let row_bytes = cols * core::mem::size_of::<E>();
         let aligned = row_bytes.is_multiple_of(16)
@@ -136,7 +134,6 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
             slots: slots as u32,
             ring,
             bars,
-            pipelined: pipeline && 2 * per.div_ceil(Self::CHUNK as usize) <= slots,
         })
     }
 
@@ -276,41 +273,61 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         }
     }
 
-    /// Folds a per-thread pair over the consumer warps with `f` (same order everywhere: every
-    /// consumer thread gets the same bits).
+    /// The consumer warps' value of `v` folded by `f` (butterfly in each warp, then every
+    /// thread folds the warps' results in warp order: the same bits everywhere). `slot`
+    /// picks one of the two reduction buffers of this item.
     #[inline(always)]
-    pub fn fold(
+    fn block_fold(
         &self,
-        c: &mut HeldConsumer,
-        v: [u32; 2],
-        f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2],
-    ) -> [u32; 2] {
-        let buf = gpukit_device::shared_array!(HELD_FOLD: [u32; 64]);
+        c: &HeldConsumer,
+        slot: usize,
+        v: f32,
+        f: impl Fn(f32, f32) -> f32,
+    ) -> f32 {
+        let buf = gpukit_device::shared_array!(HELD_FOLD: [u32; 128]);
         let mut acc = v;
         let mut m = 16;
         while m > 0 {
-            let o = [
-                gpu::warp::shfl_xor_u32(acc[0], m),
-                gpu::warp::shfl_xor_u32(acc[1], m),
-            ];
-            acc = f(acc, o);
+            acc = f(acc, f32::from_bits(gpu::warp::shfl_xor_u32(acc.to_bits(), m)));
             m >>= 1;
         }
-        // Two buffers by item parity: buffer `p` is written again two items later, after the
-        // next item's barrier, which every thread passes only after reading it.
-        let off = (c.parity * 32) as usize;
-        let warp = (c.ct / 32) as usize;
+        // Buffers by item parity: a buffer is written again two items later, after the next
+        // item's barriers, which every thread passes only after reading it.
+        let off = 64 * slot + (c.parity * 32) as usize;
         if c.ct % 32 == 0 {
-            buf.set(off + 2 * warp, acc[0]);
-            buf.set(off + 2 * warp + 1, acc[1]);
+            buf.set(off + (c.ct / 32) as usize, acc.to_bits());
         }
         named_barrier_sync(CONSUMER_BAR, 32 * W as u32);
-        let mut r = [buf.get(off), buf.get(off + 1)];
+        let mut r = f32::from_bits(buf.get(off));
         for w in 1..W {
-            r = f(r, [buf.get(off + 2 * w), buf.get(off + 2 * w + 1)]);
+            r = f(r, f32::from_bits(buf.get(off + w)));
         }
-        c.parity ^= 1;
         r
+    }
+
+    /// The block's softmax statistics from each consumer thread's `(m, s = Σ e^(x - m))`:
+    /// `(M_b, S_b)` by a block maximum (NaN wins), each thread's sum rescaled by
+    /// `exp(m - M_b)` once, and a block sum: two cheap reductions instead of merging pairs
+    /// (two exponentials per step on the critical path). A thread that saw only -inf adds 0.
+    #[inline(always)]
+    pub fn stats(
+        &self,
+        c: &mut HeldConsumer,
+        m: f32,
+        s: f32,
+        exp: impl Fn(f32) -> f32,
+    ) -> [f32; 2] {
+        let mb = self.block_fold(c, 0, m, math::max_nan);
+        let mine = if m == mb {
+            s
+        } else if m == f32::NEG_INFINITY {
+            0.0
+        } else {
+            s * exp(m - mb)
+        };
+        let sb = self.block_fold(c, 1, mine, |a, b| a + b);
+        c.parity ^= 1;
+        [mb, sb]
     }
 
     /// Index of row `row`'s first pair in the scratch.
@@ -322,7 +339,8 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
     /// Publishes the block's pair `mine` for the item without waiting. Every consumer thread
     /// calls it (consumer thread 0 stores).
     #[inline(always)]
-    pub fn publish(&self, c: &HeldConsumer, it: &HeldItem, mine: [u32; 2]) {
+    pub fn publish(&self, c: &HeldConsumer, it: &HeldItem, mine: [f32; 2]) {
+        let mine = mine.map(f32::to_bits);
         use gpu::{Ordering, Scope};
         let s = &self.scratch;
         if c.ct == 0 {
@@ -334,17 +352,13 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         }
     }
 
-    /// Waits until every part of the item's row has published and returns the fold of the
-    /// row's pairs by `f` in part order (bit-identical in every block of the row). Every
-    /// consumer thread calls it.
+    /// Waits until every part of the item's row has published and returns the row's
+    /// `(M, S)`: `M` the maximum of the parts' maxima, `S = Σ S_p e^(M_p - M)` (parts with
+    /// `M_p = -inf` add 0), each lane taking parts `lane, lane + 32, ..` and a butterfly
+    /// folding them: the same order, so the same bits, in every warp and block. Every consumer
+    /// thread calls it.
     #[inline(always)]
-    pub fn gather(
-        &self,
-        c: &HeldConsumer,
-        it: &HeldItem,
-        identity: [u32; 2],
-        f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2],
-    ) -> [u32; 2] {
+    pub fn gather(&self, c: &HeldConsumer, it: &HeldItem) -> [f32; 2] {
         use gpu::{Ordering, Scope};
         let s = &self.scratch;
         let count = 1 + it.row as usize;
@@ -358,68 +372,69 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         }
         named_barrier_sync(CONSUMER_BAR, 32 * W as u32);
         let lane = c.ct % 32;
-        let mut acc = identity;
-        let mut p = lane;
-        while p < self.parts {
+        let load = |p: u32| {
             let at = pairs + 2 * p as usize;
-            acc = f(
-                acc,
-                [
-                    s.load(at, Scope::Device, Ordering::Relaxed),
-                    s.load(at + 1, Scope::Device, Ordering::Relaxed),
-                ],
-            );
+            [
+                f32::from_bits(s.load(at, Scope::Device, Ordering::Relaxed)),
+                f32::from_bits(s.load(at + 1, Scope::Device, Ordering::Relaxed)),
+            ]
+        };
+        // Most rows have at most 32 parts: one pair per lane, loaded once.
+        let mine = if lane < self.parts {
+            load(lane)
+        } else {
+            [f32::NEG_INFINITY, 0.0]
+        };
+        let mut big_m = mine[0];
+        let mut p = lane + 32;
+        while p < self.parts {
+            big_m = math::max_nan(big_m, load(p)[0]);
             p += 32;
         }
-        let mut m = 16;
-        while m > 0 {
-            let o = [
-                gpu::warp::shfl_xor_u32(acc[0], m),
-                gpu::warp::shfl_xor_u32(acc[1], m),
-            ];
-            acc = f(acc, o);
-            m >>= 1;
+        let mut k = 16;
+        while k > 0 {
+            big_m = math::max_nan(
+                big_m,
+                f32::from_bits(gpu::warp::shfl_xor_u32(big_m.to_bits(), k)),
+            );
+            k >>= 1;
         }
-        acc
+        let term = |q: [f32; 2]| {
+            if q[0] == f32::NEG_INFINITY {
+                0.0
+            } else {
+                q[1] * math::exp(q[0] - big_m)
+            }
+        };
+        let mut big_s = term(mine);
+        let mut p = lane + 32;
+        while p < self.parts {
+            big_s += term(load(p));
+            p += 32;
+        }
+        let mut k = 16;
+        while k > 0 {
+            big_s += f32::from_bits(gpu::warp::shfl_xor_u32(big_s.to_bits(), k));
+            k >>= 1;
+        }
+        [big_m, big_s]
     }
 
-    /// The consumer warps' loop: per item `pass_a` (chunks as they land, then the block's
-    /// fold: the block's pair), the row's exchange, then `pass_b` with the row's pair. When
-    /// two items fit the ring, pass A of the next item and its publication come before the
-    /// wait for the current one (its latency overlaps that pass). Forward progress: a block
-    /// then publishes item `i` after waiting for item `i - 2 grid` only, in an earlier row.
+    /// The consumer warps' loop: per item `pass_a` (the chunks as they land, then the block's
+    /// statistics), their publication, the wait for the row's other parts, then `pass_b` with
+    /// the row's `(M, S)`.
     #[inline(always)]
     pub fn consume(
         &self,
-        identity: [u32; 2],
-        f: impl Fn([u32; 2], [u32; 2]) -> [u32; 2] + Copy,
-        mut pass_a: impl FnMut(&Self, &mut HeldConsumer, &HeldItem) -> [u32; 2],
-        mut pass_b: impl FnMut(&Self, &HeldConsumer, &HeldItem, [u32; 2]),
+        mut pass_a: impl FnMut(&Self, &mut HeldConsumer, &HeldItem) -> [f32; 2],
+        mut pass_b: impl FnMut(&Self, &HeldConsumer, &HeldItem, [f32; 2]),
     ) {
         let mut c = self.consumer();
-        let mut pending: Option<HeldItem> = None;
-        loop {
-            let next = self.next(&mut c);
-            if let Some(it) = &next {
-                let mine = pass_a(self, &mut c, it);
-                self.publish(&c, it, mine);
-                if !self.pipelined {
-                    let r = self.gather(&c, it, identity, f);
-                    pass_b(self, &c, it, r);
-                }
-            }
-            if let Some(p) = &pending {
-                let r = self.gather(&c, p, identity, f);
-                pass_b(self, &c, p, r);
-            }
-            match next {
-                Some(it) => {
-                    if self.pipelined {
-                        pending = Some(it);
-                    }
-                }
-                None => break,
-            }
+        while let Some(it) = self.next(&mut c) {
+            let mine = pass_a(self, &mut c, &it);
+            self.publish(&c, &it, mine);
+            let row = self.gather(&c, &it);
+            pass_b(self, &c, &it, row);
         }
     }
 
@@ -518,7 +533,7 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
 /// The no-arithmetic twin of the held softmax (dev measurement of the design's ceiling): the
 /// same ring, waits, block fold, exchange and write, the values copied.
 #[inline(always)]
-fn held_copy_body<E: Elem, const W: usize, const U: usize, const PIPE: bool, const BULK: bool>(
+fn held_copy_body<E: Elem, const W: usize, const U: usize, const BULK: bool>(
     a: &[E],
     rows: u64,
     cols: u64,
@@ -534,7 +549,6 @@ fn held_copy_body<E: Elem, const W: usize, const U: usize, const PIPE: bool, con
         parts as usize,
         &others,
         scratch.atomic(),
-        PIPE,
     ) else {
         return;
     };
@@ -545,8 +559,6 @@ fn held_copy_body<E: Elem, const W: usize, const U: usize, const PIPE: bool, con
     let store = gpu::L2Policy::evict_first();
     let base = others[0];
     h.consume(
-        [0, 0],
-        |a, b| [a[0] ^ b[0], 0],
         |h, c, it| {
             let mut x = 0u32;
             h.scan(c, it, |w, valid| {
@@ -556,7 +568,7 @@ fn held_copy_body<E: Elem, const W: usize, const U: usize, const PIPE: bool, con
                     }
                 });
             });
-            h.fold(c, [x, 0], |a, b| [a[0] ^ b[0], 0])
+            h.stats(c, f32::from_bits(x & 0x3f00_0000), 1.0, |d| d)
         },
         |h, c, it, _| {
             if BULK {
@@ -578,22 +590,8 @@ pub fn held_copy<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, gpu::Atomic>,
 ) {
-    held_copy_body::<T, 8, 2, false, false>(a, rows, cols, parts, &mut out, &mut scratch);
+    held_copy_body::<T, 8, 2, false>(a, rows, cols, parts, &mut out, &mut scratch);
 }
-
-/// Dev: as [`held_copy`] with chunks of 16 KB.
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
-pub fn held_copy16<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, gpu::Atomic>,
-) {
-    held_copy_body::<T, 8, 4, false, false>(a, rows, cols, parts, &mut out, &mut scratch);
-}
-
 
 /// Dev: [`held_copy`] with pass B by bulk stores from shared memory.
 #[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
@@ -605,31 +603,5 @@ pub fn held_copy_bs<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, gpu::Atomic>,
 ) {
-    held_copy_body::<T, 8, 2, false, true>(a, rows, cols, parts, &mut out, &mut scratch);
-}
-
-/// Dev: [`held_copy`] pipelined (pass A of the next item before the wait) when two items fit.
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
-pub fn held_copy_pipe<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, gpu::Atomic>,
-) {
-    held_copy_body::<T, 8, 2, true, false>(a, rows, cols, parts, &mut out, &mut scratch);
-}
-
-/// Dev: [`held_copy_bs`] pipelined.
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
-pub fn held_copy_bsp<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, gpu::Atomic>,
-) {
-    held_copy_body::<T, 8, 2, true, true>(a, rows, cols, parts, &mut out, &mut scratch);
+    held_copy_body::<T, 8, 2, true>(a, rows, cols, parts, &mut out, &mut scratch);
 }

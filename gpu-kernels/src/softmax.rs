@@ -8,7 +8,9 @@
 //! share loading meanwhile; the blocks' `(M_b, S_b)` pairs merged through distributed shared
 //! memory) or [`softmax_reread`] ([`Wide`]: each row over ordinary blocks holding nothing, the
 //! slice streamed for the pair, the pairs exchanged through global memory, then the slice
-//! re-read, from L2, to write it);
+//! re-read, from L2, to write it) or [`softmax_held`] ([`Held`]: the same split over ordinary
+//! blocks, each slice held in a shared-memory ring filled by bulk copies while the pairs are
+//! exchanged);
 //! the host picks whichever measured faster for the type and op. Other rows take the general row engine ([`crate::rows`]: staged
 //! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
@@ -513,7 +515,7 @@ pub const HELD_CHUNK_PACKETS: usize = HELD_PER_THREAD * 32 * HELD_WARPS;
 /// are exchanged through `scratch`, and pass B reads the held slice from shared memory again
 /// and writes `e^(x - M) / S` or `(x - M) - ln S`.
 #[inline(always)]
-fn softmax_held_body<E: Elem, const W: usize, const U: usize, const PIPE: bool>(
+fn softmax_held_body<E: Elem, const W: usize, const U: usize>(
     a: &[E],
     rows: u64,
     cols: u64,
@@ -530,7 +532,6 @@ fn softmax_held_body<E: Elem, const W: usize, const U: usize, const PIPE: bool>(
         parts as usize,
         &others,
         scratch.atomic(),
-        PIPE,
     ) else {
         return;
     };
@@ -539,10 +540,7 @@ fn softmax_held_body<E: Elem, const W: usize, const U: usize, const PIPE: bool>(
         return;
     }
     let store = gpu::L2Policy::evict_first();
-    let dead_pair = [f32::NEG_INFINITY.to_bits(), 0];
     h.consume(
-        dead_pair,
-        merge_bits,
         |h, c, it| {
             let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
             h.scan(c, it, |w, valid| {
@@ -572,10 +570,9 @@ fn softmax_held_body<E: Elem, const W: usize, const U: usize, const PIPE: bool>(
                     });
                 }
             });
-            h.fold(c, [m.to_bits(), s.to_bits()], merge_bits)
+            h.stats(c, m, s, row_exp::<E>)
         },
-        |h, c, it, pair| {
-            let [big_m, big_s] = pair.map(f32::from_bits);
+        |h, c, it, [big_m, big_s]| {
             if log {
                 let ln_s = math::log(big_s);
                 h.write(c, it, out, store, |w| {
@@ -614,7 +611,7 @@ pub fn softmax_held<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD, false>(a, rows, cols, parts, &mut out, &mut scratch, false);
+    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(a, rows, cols, parts, &mut out, &mut scratch, false);
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the held-ring engine, as
@@ -628,84 +625,7 @@ pub fn log_softmax_held<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD, false>(a, rows, cols, parts, &mut out, &mut scratch, true);
+    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(a, rows, cols, parts, &mut out, &mut scratch, true);
 }
 
 
-/// Dev: [`softmax_held`] pipelined (two items in the ring).
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
-pub fn softmax_held_pipe<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, Atomic>,
-) {
-    softmax_held_body::<T, 8, 2, true>(a, rows, cols, parts, &mut out, &mut scratch, false);
-}
-
-/// Dev: [`log_softmax_held`] pipelined (two items in the ring).
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
-pub fn log_softmax_held_pipe<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, Atomic>,
-) {
-    softmax_held_body::<T, 8, 2, true>(a, rows, cols, parts, &mut out, &mut scratch, true);
-}
-
-/// Dev: [`softmax_held`] with 15 consumer warps of one packet per chunk (512 threads).
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512, 2))]
-pub fn softmax_held_w15<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, Atomic>,
-) {
-    softmax_held_body::<T, 15, 1, false>(a, rows, cols, parts, &mut out, &mut scratch, false);
-}
-
-/// Dev: [`log_softmax_held`] with 15 consumer warps of one packet per chunk (512 threads).
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512, 2))]
-pub fn log_softmax_held_w15<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, Atomic>,
-) {
-    softmax_held_body::<T, 15, 1, false>(a, rows, cols, parts, &mut out, &mut scratch, true);
-}
-
-/// Dev: [`softmax_held`] with 15 consumer warps, pipelined.
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512, 2))]
-pub fn softmax_held_w15p<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, Atomic>,
-) {
-    softmax_held_body::<T, 15, 1, true>(a, rows, cols, parts, &mut out, &mut scratch, false);
-}
-
-/// Dev: [`log_softmax_held`] with 15 consumer warps, pipelined.
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512, 2))]
-pub fn log_softmax_held_w15p<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, Atomic>,
-) {
-    softmax_held_body::<T, 15, 1, true>(a, rows, cols, parts, &mut out, &mut scratch, true);
-}

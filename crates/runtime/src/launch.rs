@@ -203,9 +203,17 @@ impl KernelFn {
 
     /// Blocks of `block` threads (with `shared_bytes` of dynamic shared memory) that fit on one
     /// SM at once, as the driver computes it from this kernel's registers and shared memory.
+    /// Above 48 KiB it first opts the kernel in to that much (as a launch would), so the answer
+    /// counts the shared memory the launch will really have.
     pub fn occupancy(&self, block: u32, shared_bytes: u32) -> Result<u32> {
         let mut n = 0i32;
         self._module.context().bind()?;
+        if shared_bytes > self.limits.max_shared_per_block
+            && shared_bytes as u64 + self.attrs.static_shared_bytes as u64
+                <= self.limits.max_shared_per_block_optin as u64
+        {
+            self.opt_in_shared(shared_bytes).map_err(Error::Driver)?;
+        }
         // SAFETY: valid out-pointer and function handle.
         unsafe {
             sys::cuOccupancyMaxActiveBlocksPerMultiprocessor(
