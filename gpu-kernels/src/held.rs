@@ -26,9 +26,7 @@
 use crate::elem::Elem;
 use gpukit_device::mbarrier::{MBarrier, fence_init};
 use gpukit_device::warpgroup::named_barrier_sync;
-use gpukit_device::{
-    self as gpu, DynamicShared, Manual, OutSlice, dynamic_shared, kernel, math, tma,
-};
+use gpukit_device::{self as gpu, DynamicShared, Manual, OutSlice, dynamic_shared, math, tma};
 
 /// The named barrier the consumer warps use among themselves.
 const CONSUMER_BAR: u32 = 1;
@@ -288,7 +286,10 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         let mut acc = v;
         let mut m = 16;
         while m > 0 {
-            acc = f(acc, f32::from_bits(gpu::warp::shfl_xor_u32(acc.to_bits(), m)));
+            acc = f(
+                acc,
+                f32::from_bits(gpu::warp::shfl_xor_u32(acc.to_bits(), m)),
+            );
             m >>= 1;
         }
         // Buffers by item parity: a buffer is written again two items later, after the next
@@ -481,127 +482,4 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
             }
         }
     }
-}
-
-impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
-    /// Dev: pass B of the no-arithmetic twin by bulk stores (`cp.async.bulk.global.shared::cta`)
-    /// issued by consumer thread 0, one per chunk, the chunks released once their reads are done.
-    #[inline(always)]
-    pub fn write_bulk(&self, c: &HeldConsumer, it: &HeldItem, out_base: usize) {
-        if c.ct != 0 {
-            return;
-        }
-        let (mut slot, mut k) = (it.slot0, 0u32);
-        let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
-        while k < it.mine {
-            let cnt = (it.mine - k).min(Self::CHUNK);
-            let dst = out_base + (first + k as usize * E::PER) * core::mem::size_of::<E>();
-            let src = self.ring.shared_addr() + slot * 16 * Self::CHUNK;
-            // SAFETY (dev): `dst` is this item's part of the output (whole aligned packets,
-            // owned by this block), `src` the chunk the copy engine filled (no generic writes).
-            unsafe {
-                core::arch::asm!(
-                    "cvta.to.global.u64 {g}, {d};",
-                    "cp.async.bulk.global.shared::cta.bulk_group [{g}], [{s}], {n};",
-                    d = in(reg64) dst as u64, s = in(reg32) src, n = in(reg32) 16 * cnt,
-                    g = out(reg64) _,
-                    options(nostack, preserves_flags),
-                );
-            }
-            tma::bulk_commit_group();
-            k += Self::CHUNK;
-            slot += 1;
-            if slot == self.slots {
-                slot = 0;
-            }
-        }
-        tma::bulk_wait_group_read::<0>();
-        let (mut slot, mut k) = (it.slot0, 0u32);
-        while k < it.mine {
-            for _ in 0..W {
-                self.empty(slot).arrive();
-            }
-            k += Self::CHUNK;
-            slot += 1;
-            if slot == self.slots {
-                slot = 0;
-            }
-        }
-    }
-}
-
-/// The no-arithmetic twin of the held softmax (dev measurement of the design's ceiling): the
-/// same ring, waits, block fold, exchange and write, the values copied.
-#[inline(always)]
-fn held_copy_body<E: Elem, const W: usize, const U: usize, const BULK: bool>(
-    a: &[E],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    out: &mut OutSlice<E, Manual>,
-    scratch: &mut OutSlice<u32, gpu::Atomic>,
-) {
-    let others = [crate::rows::addr_of(out, 0)];
-    let Some(h) = Held::<E, W, U>::new(
-        a,
-        rows as usize,
-        cols as usize,
-        parts as usize,
-        &others,
-        scratch.atomic(),
-    ) else {
-        return;
-    };
-    if h.is_producer_warp() {
-        h.produce();
-        return;
-    }
-    let store = gpu::L2Policy::evict_first();
-    let base = others[0];
-    h.consume(
-        |h, c, it| {
-            let mut x = 0u32;
-            h.scan(c, it, |w, valid| {
-                gpu::unroll::each::<U>(|i| {
-                    if (i as u32) < valid {
-                        x ^= w[i][0];
-                    }
-                });
-            });
-            h.stats(c, f32::from_bits(x & 0x3f00_0000), 1.0, |d| d)
-        },
-        |h, c, it, _| {
-            if BULK {
-                h.write_bulk(c, it, base);
-            } else {
-                h.write(c, it, out, store, |w| w);
-            }
-        },
-    );
-}
-
-/// Dev: the held ring's copy (no arithmetic), 8 consumer warps, chunks of 8 KB.
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
-pub fn held_copy<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, gpu::Atomic>,
-) {
-    held_copy_body::<T, 8, 2, false>(a, rows, cols, parts, &mut out, &mut scratch);
-}
-
-/// Dev: [`held_copy`] with pass B by bulk stores from shared memory.
-#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
-pub fn held_copy_bs<T: Elem>(
-    a: &[T],
-    rows: u64,
-    cols: u64,
-    parts: u32,
-    mut out: OutSlice<T, Manual>,
-    mut scratch: OutSlice<u32, gpu::Atomic>,
-) {
-    held_copy_body::<T, 8, 2, true>(a, rows, cols, parts, &mut out, &mut scratch);
 }

@@ -611,7 +611,15 @@ pub fn softmax_held<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(a, rows, cols, parts, &mut out, &mut scratch, false);
+    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(
+        a,
+        rows,
+        cols,
+        parts,
+        &mut out,
+        &mut scratch,
+        false,
+    );
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the held-ring engine, as
@@ -625,7 +633,13 @@ pub fn log_softmax_held<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(a, rows, cols, parts, &mut out, &mut scratch, true);
+    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(
+        a,
+        rows,
+        cols,
+        parts,
+        &mut out,
+        &mut scratch,
+        true,
+    );
 }
-
-

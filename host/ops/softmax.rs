@@ -75,16 +75,10 @@ impl Library {
             let mut scratch = pool.alloc_zeroed_async::<u32>(s, words)?;
             let parts = wp.parts;
             return match (kind, held) {
-                (SoftmaxKind::Softmax, true) => k.softmax_held.launch_with(
-                    s,
-                    &wp.cfg,
-                    a,
-                    rows,
-                    cols,
-                    parts,
-                    out,
-                    &mut scratch,
-                ),
+                (SoftmaxKind::Softmax, true) => {
+                    k.softmax_held
+                        .launch_with(s, &wp.cfg, a, rows, cols, parts, out, &mut scratch)
+                }
                 (SoftmaxKind::LogSoftmax, true) => k.log_softmax_held.launch_with(
                     s,
                     &wp.cfg,
@@ -506,7 +500,10 @@ mod tests {
         // Odd widths, misaligned buffers, too many items, empty rows.
         assert_eq!(held_geometry(151_937, 4, &[0], 1, 227 * 1024, 512), None);
         assert_eq!(held_geometry(151_936, 2, &[0, 4], 1, 227 * 1024, 512), None);
-        assert_eq!(held_geometry(151_936, 2, &[0], 1 << 30, 227 * 1024, 512), None);
+        assert_eq!(
+            held_geometry(151_936, 2, &[0], 1 << 30, 227 * 1024, 512),
+            None
+        );
         assert_eq!(held_geometry(0, 2, &[0], 1, 227 * 1024, 512), None);
     }
 
