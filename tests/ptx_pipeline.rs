@@ -66,6 +66,37 @@ fn reread_softmax_streams_with_l2_hints() {
     }
 }
 
+#[test]
+fn held_softmax_fills_its_ring_with_bulk_copies() {
+    // One thread's bulk copies fill the ring, completing on the chunks' full mbarriers; the
+    // consumers wait on those and hand chunks back by arrivals on the empty ones, with named
+    // barriers among themselves. No per-thread `cp.async`, no local memory.
+    let ptx = IMAGES[0].ptx;
+    for k in [
+        "softmax_held__f32",
+        "softmax_held__bf16",
+        "log_softmax_held__f32",
+        "log_softmax_held__bf16",
+    ] {
+        let start = ptx.find(&format!(".entry {k}(")).unwrap();
+        let rest = &ptx[start + 1..];
+        let body = &rest[..rest.find(".entry ").unwrap_or(rest.len())];
+        for needle in [
+            "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes",
+            "mbarrier.arrive.expect_tx.shared::cta.b64",
+            "mbarrier.try_wait.parity.shared::cta.b64",
+            "mbarrier.arrive.shared::cta.b64",
+            "bar.sync",
+            "atom.release.gpu.global.add.u32",
+            "st.L1::no_allocate.L2::cache_hint.v4.b32",
+        ] {
+            assert!(body.contains(needle), "{k}: no `{needle}`");
+        }
+        assert!(!body.contains("cp.async.cg"), "{k} stages per thread");
+        assert!(!body.contains(".local"), "{k} uses local memory");
+    }
+}
+
 /// `ptxas` assembles every image when it is installed. CI installs it and sets
 /// GPUKIT_REQUIRE_PTXAS=1 so that a missing ptxas fails instead of skipping.
 #[test]

@@ -8,6 +8,7 @@ pub mod conv;
 pub mod elem;
 pub mod elementwise;
 pub mod gemm;
+pub mod held;
 #[cfg(target_feature = "sm_90a")]
 pub mod hopper_gemm;
 pub mod loss;

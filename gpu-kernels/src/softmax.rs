@@ -8,7 +8,9 @@
 //! share loading meanwhile; the blocks' `(M_b, S_b)` pairs merged through distributed shared
 //! memory) or [`softmax_reread`] ([`Wide`]: each row over ordinary blocks holding nothing, the
 //! slice streamed for the pair, the pairs exchanged through global memory, then the slice
-//! re-read, from L2, to write it);
+//! re-read, from L2, to write it) or [`softmax_held`] ([`Held`]: the same split over ordinary
+//! blocks, each slice held in a shared-memory ring filled by bulk copies while the pairs are
+//! exchanged);
 //! the host picks whichever measured faster for the type and op. Other rows take the general row engine ([`crate::rows`]: staged
 //! in shared memory, long rows split over a cluster). Per row there: stage, thread maxima `m_t`, thread sums `s_t = Σ e^(x - m_t)` (f32 softmax keeps
 //! those exponentials in shared memory), fold `(m, s)` pairs over the block and the cluster into
@@ -18,6 +20,7 @@
 //! which only sums, takes `math::exp_fast`, and their second `math::exp_sfu_nonpos`), the 16-bit
 //! one for bf16. A row with a NaN gives NaN everywhere, a row of -inf NaN (as torch).
 use crate::elem::Elem;
+use crate::held::Held;
 use crate::rows::{
     Part, SHORT_HELD, ShortRow, Split, Wide, WideItem, addr_of, block_max_nan, block_sum,
     cluster_rows, fold_all,
@@ -494,4 +497,149 @@ pub fn log_softmax_reread<T: Elem>(
     mut scratch: OutSlice<u32, Atomic>,
 ) {
     softmax_reread_body(a, rows, cols, parts, &mut out, &mut scratch, true);
+}
+
+/// Consumer warps of the held kernels (the producer warp comes on top: [`HELD_THREADS`]).
+pub const HELD_WARPS: usize = 8;
+/// Packets per consumer thread and ring chunk of the held kernels: chunks of
+/// `HELD_CHUNK_PACKETS` packets (8 KB).
+pub const HELD_PER_THREAD: usize = 2;
+/// Threads per block of the held kernels.
+pub const HELD_THREADS: usize = 32 * (HELD_WARPS + 1);
+/// Packets per ring chunk of the held kernels.
+pub const HELD_CHUNK_PACKETS: usize = HELD_PER_THREAD * 32 * HELD_WARPS;
+
+/// Softmax (or log-softmax) on the held-ring engine ([`Held`]): per item, pass A keeps a
+/// running `(m, s)` per consumer thread over the chunks as they land (the re-read kernels'
+/// pass-1 arithmetic), the consumer warps fold it to the block's `(M_b, S_b)`, the row's pairs
+/// are exchanged through `scratch`, and pass B reads the held slice from shared memory again
+/// and writes `e^(x - M) / S` or `(x - M) - ln S`.
+#[inline(always)]
+fn softmax_held_body<E: Elem, const W: usize, const U: usize>(
+    a: &[E],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    out: &mut OutSlice<E, Manual>,
+    scratch: &mut OutSlice<u32, Atomic>,
+    log: bool,
+) {
+    let others = [addr_of(out, 0)];
+    let Some(h) = Held::<E, W, U>::new(
+        a,
+        rows as usize,
+        cols as usize,
+        parts as usize,
+        &others,
+        scratch.atomic(),
+    ) else {
+        return;
+    };
+    if h.is_producer_warp() {
+        h.produce();
+        return;
+    }
+    let store = gpu::L2Policy::evict_first();
+    h.consume(
+        |h, c, it| {
+            let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
+            h.scan(c, it, |w, valid| {
+                let mut bm = f32::NEG_INFINITY;
+                gpu::unroll::each::<U>(|i| {
+                    if (i as u32) < valid {
+                        bm = math::max_nan(bm, E::max_nan_of(w[i]));
+                    }
+                });
+                let nm = math::max_nan(m, bm);
+                // A larger (or NaN) maximum rescales the sum; from -inf the factor is 0.
+                if nm != m {
+                    s *= row_exp::<E>(m - nm);
+                    m = nm;
+                }
+                if m != f32::NEG_INFINITY {
+                    gpu::unroll::each::<U>(|i| {
+                        if (i as u32) < valid {
+                            let v = E::unpack(w[i]);
+                            gpu::unroll::each::<8>(|k| {
+                                if k < E::PER {
+                                    // As the re-read kernels' pass 1 (`exp_fast` for the sum).
+                                    s += math::exp_fast(v[k] - m);
+                                }
+                            });
+                        }
+                    });
+                }
+            });
+            h.stats(c, m, s, row_exp::<E>)
+        },
+        |h, c, it, [big_m, big_s]| {
+            if log {
+                let ln_s = math::log(big_s);
+                h.write(c, it, out, store, |w| {
+                    let v = E::unpack(w);
+                    E::pack(gpu::unroll::array(|k| (v[k] - big_m) - ln_s))
+                });
+            } else {
+                // A row of -inf gives NaN (x - M is NaN), as torch.
+                let inv = 1.0 / big_s;
+                h.write(c, it, out, store, |w| {
+                    let v = E::unpack(w);
+                    E::pack(gpu::unroll::array(|k| {
+                        if k < E::PER {
+                            row_exp_nonpos::<E>(v[k] - big_m) * inv
+                        } else {
+                            0.0
+                        }
+                    }))
+                });
+            }
+        },
+    );
+}
+
+/// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r) on the held-ring engine (see
+/// [`Held`]: each long row over `parts` blocks, each block's slice held in shared memory
+/// filled by bulk copies; partial statistics exchanged through `scratch`, zero before the
+/// launch and sized by `rows::wide_scratch_words`). Launch: [`HELD_THREADS`] threads, the
+/// resident grid, a ring holding at least one slice.
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
+pub fn softmax_held<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(
+        a,
+        rows,
+        cols,
+        parts,
+        &mut out,
+        &mut scratch,
+        false,
+    );
+}
+
+/// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the held-ring engine, as
+/// [`softmax_held`].
+#[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(288, 2))]
+pub fn log_softmax_held<T: Elem>(
+    a: &[T],
+    rows: u64,
+    cols: u64,
+    parts: u32,
+    mut out: OutSlice<T, Manual>,
+    mut scratch: OutSlice<u32, Atomic>,
+) {
+    softmax_held_body::<T, HELD_WARPS, HELD_PER_THREAD>(
+        a,
+        rows,
+        cols,
+        parts,
+        &mut out,
+        &mut scratch,
+        true,
+    );
 }

@@ -14,9 +14,10 @@ use super::softmax::{RowPlan, row_launch, row_plan};
 use super::{Library, invalid};
 use crate::kernels::{
     AddRmsNormRowsInstance, CrossEntropyInstance, LayerNormRowsInstance, LayerNormShortInstance,
-    LogSoftmaxRereadInstance, LogSoftmaxRowsInstance, LogSoftmaxShortInstance,
-    LogSoftmaxSplitInstance, RmsNormRowsInstance, RmsNormShortInstance, SoftmaxRereadInstance,
-    SoftmaxRowsInstance, SoftmaxShortInstance, SoftmaxSplitInstance,
+    LogSoftmaxHeldInstance, LogSoftmaxRereadInstance, LogSoftmaxRowsInstance,
+    LogSoftmaxShortInstance, LogSoftmaxSplitInstance, RmsNormRowsInstance, RmsNormShortInstance,
+    SoftmaxHeldInstance, SoftmaxRereadInstance, SoftmaxRowsInstance, SoftmaxShortInstance,
+    SoftmaxSplitInstance,
 };
 use crate::runtime::{DeviceCopy, DeviceSlice, LaunchConfig, Result, Stream};
 
@@ -46,6 +47,8 @@ pub trait RowElem:
     + LogSoftmaxSplitInstance
     + SoftmaxRereadInstance
     + LogSoftmaxRereadInstance
+    + SoftmaxHeldInstance
+    + LogSoftmaxHeldInstance
     + LayerNormShortInstance
     + LayerNormRowsInstance
     + RmsNormShortInstance
@@ -65,6 +68,8 @@ impl<T> RowElem for T where
         + LogSoftmaxSplitInstance
         + SoftmaxRereadInstance
         + LogSoftmaxRereadInstance
+        + SoftmaxHeldInstance
+        + LogSoftmaxHeldInstance
         + LayerNormShortInstance
         + LayerNormRowsInstance
         + RmsNormShortInstance

@@ -1,7 +1,11 @@
 //! Row softmax and log-softmax of a row-major matrix of any shape, f32 math over f32 or bf16
 //! storage. Rows that fit in a block's registers (16-byte aligned, a whole number of 16-byte
 //! packets, at most `SHORT_HELD · SHORT_THREADS_MAX` of them) are read once into registers by one block each
-//! (`softmax_short`); longer aligned rows of whole packets take the wide engine's re-read
+//! (`softmax_short`); longer aligned rows of whole packets take the held-ring kernels
+//! (`softmax_held`: each row over ordinary blocks of the resident grid, each block's slice held
+//! in a shared-memory ring that the copy engine fills with bulk copies while the slice's
+//! statistics are exchanged through a per-call scratch; TUNING round 10), or where those do not
+//! apply the wide engine's re-read
 //! kernels (`softmax_reread`: each row over ordinary blocks, each block streaming its slice
 //! once for its (max, sum) pair, exchanging the pairs through a per-call scratch in global
 //! memory, taken from a stream-ordered pool and zeroed in stream order, then re-reading the
@@ -17,6 +21,7 @@ use super::Library;
 use super::matrix::Shape;
 use super::rows::RowElem;
 use crate::kernels::consts::rows::{SHORT_HELD, SHORT_THREADS_MAX, WIDE_THREADS};
+use crate::kernels::consts::softmax::{HELD_CHUNK_PACKETS, HELD_THREADS};
 use crate::runtime::{ClusterDims, DeviceSlice, KernelFn, LaunchConfig, MemPool, Result, Stream};
 
 /// Which normalisation of each row.
@@ -51,7 +56,11 @@ impl Library {
         let (rows, cols) = (shape.rows as u64, shape.cols as u64);
         let k = &self.kernels;
         let addrs = [a.device_ptr(), out.device_ptr()];
-        if let Some(wp) = wide_plan::<T>(self, shape, &addrs)? {
+        let plan = match held_plan::<T>(self, shape, &addrs)? {
+            Some(hp) => Some((hp, true)),
+            None => wide_plan::<T>(self, shape, &addrs)?.map(|wp| (wp, false)),
+        };
+        if let Some((wp, held)) = plan {
             let words = wide_scratch_words(shape.rows, wp.parts as usize);
             let pool = match self.rows_pool.get() {
                 Some(p) => p,
@@ -65,8 +74,12 @@ impl Library {
             // them.
             let mut scratch = pool.alloc_zeroed_async::<u32>(s, words)?;
             let parts = wp.parts;
-            return match kind {
-                SoftmaxKind::Softmax => k.softmax_reread.launch_with(
+            return match (kind, held) {
+                (SoftmaxKind::Softmax, true) => {
+                    k.softmax_held
+                        .launch_with(s, &wp.cfg, a, rows, cols, parts, out, &mut scratch)
+                }
+                (SoftmaxKind::LogSoftmax, true) => k.log_softmax_held.launch_with(
                     s,
                     &wp.cfg,
                     a,
@@ -76,7 +89,17 @@ impl Library {
                     out,
                     &mut scratch,
                 ),
-                SoftmaxKind::LogSoftmax => k.log_softmax_reread.launch_with(
+                (SoftmaxKind::Softmax, false) => k.softmax_reread.launch_with(
+                    s,
+                    &wp.cfg,
+                    a,
+                    rows,
+                    cols,
+                    parts,
+                    out,
+                    &mut scratch,
+                ),
+                (SoftmaxKind::LogSoftmax, false) => k.log_softmax_reread.launch_with(
                     s,
                     &wp.cfg,
                     a,
@@ -248,6 +271,104 @@ pub(super) fn wide_plan<T: RowElem>(
     }))
 }
 
+/// Blocks per SM the held-ring kernels are sized for (each with a ring of half an SM's shared
+/// memory).
+const HELD_BLOCKS_PER_SM: usize = 2;
+
+/// Ring chunks a held block keeps free for its next slice while it holds one.
+const HELD_PREFETCH_CHUNKS: usize = 4;
+
+/// Shared memory the driver reserves per block on sm_80/sm_90 (an SM has the opt-in limit plus
+/// one such reserve).
+const BLOCK_SHARED_RESERVE: usize = 1024;
+
+/// The held-ring engine's geometry for rows of `cols` elements of `elem` bytes: `(parts,
+/// dynamic shared bytes)`; the ring (`slots` chunks of `HELD_CHUNK_PACKETS` packets plus two
+/// 8-byte barriers each) is sized for [`HELD_BLOCKS_PER_SM`] blocks of `static_shared` bytes
+/// per SM on a device with `optin` bytes of opt-in shared memory per block, and a row is split
+/// so that a slice leaves [`HELD_PREFETCH_CHUNKS`] chunks free. `None` where the engine does
+/// not take the rows (see [`held_measured_faster`]) or a slice needs more than
+/// [`WIDE_MAX_PARTS`] parts.
+fn held_geometry(
+    cols: usize,
+    elem: usize,
+    addrs: &[u64],
+    rows: usize,
+    optin: usize,
+    static_shared: usize,
+) -> Option<(u32, u32)> {
+    let row_bytes = cols.checked_mul(elem)?;
+    let aligned = row_bytes.is_multiple_of(16) && addrs.iter().all(|a| a.is_multiple_of(16));
+    let packets = row_bytes / 16;
+    if !aligned || !held_measured_faster(elem, packets) {
+        return None;
+    }
+    let chunk = HELD_CHUNK_PACKETS * 16;
+    let per_block = ((optin + BLOCK_SHARED_RESERVE) / HELD_BLOCKS_PER_SM)
+        .checked_sub(BLOCK_SHARED_RESERVE + static_shared)?;
+    let slots = per_block / (chunk + 16);
+    let per_slice = slots.checked_sub(HELD_PREFETCH_CHUNKS)?.max(1) * HELD_CHUNK_PACKETS;
+    let parts = packets.div_ceil(per_slice);
+    let items = rows.checked_mul(parts)?;
+    (parts <= WIDE_MAX_PARTS && items <= u32::MAX as usize)
+        .then_some((parts as u32, (slots * (chunk + 16)) as u32))
+}
+
+/// Where the held-ring kernels beat the re-read kernels on the H200 (docs/TUNING.md, round
+/// 10): aligned rows past the register kernel.
+fn held_measured_faster(elem: usize, packets: usize) -> bool {
+    matches!(elem, 2 | 4) && packets > SHORT_HELD * SHORT_THREADS_MAX
+}
+
+/// The held-ring kernels' launch for aligned long rows where they measured faster, or `None`:
+/// the resident grid (every block must be resident at once: blocks take items statically and
+/// wait for the other parts of their rows), at least `parts` blocks.
+pub(super) fn held_plan<T: RowElem>(
+    lib: &Library,
+    shape: Shape,
+    addrs: &[u64],
+) -> Result<Option<WidePlan>> {
+    let elem = std::mem::size_of::<T>();
+    let k = &lib.kernels;
+    let fs = [
+        k.softmax_held.function::<T>(),
+        k.log_softmax_held.function::<T>(),
+    ];
+    let props = lib.gpu.props();
+    let static_shared = fs
+        .iter()
+        .map(|f| f.attrs().static_shared_bytes as usize)
+        .max()
+        .unwrap_or(0);
+    let Some((parts, shared)) = held_geometry(
+        shape.cols,
+        elem,
+        addrs,
+        shape.rows,
+        props.max_shared_per_block_optin as usize,
+        static_shared,
+    ) else {
+        return Ok(None);
+    };
+    let threads = HELD_THREADS as u32;
+    let resident = fs
+        .iter()
+        .map(|f| Ok(f.occupancy(threads, shared)? * f.device_props().sm_count))
+        .collect::<Result<Vec<u32>>>()?
+        .into_iter()
+        .min()
+        .unwrap_or(0);
+    if resident < parts {
+        return Ok(None);
+    }
+    let items = shape.rows * parts as usize;
+    let grid = items.min(resident as usize) as u32;
+    Ok(Some(WidePlan {
+        parts,
+        cfg: LaunchConfig::linear(grid, threads).with_shared(shared),
+    }))
+}
+
 /// Largest cluster the split engine uses (portable on every sm_90 part).
 const SPLIT_MAX_CLUSTER: usize = 8;
 
@@ -342,7 +463,49 @@ pub(super) fn row_launch(lib: &Library, shape: Shape, elem: usize) -> LaunchConf
 
 #[cfg(test)]
 mod tests {
-    use super::{SplitPlan, short_threads, split_plan_for, wide_geometry};
+    use super::{SplitPlan, held_geometry, short_threads, split_plan_for, wide_geometry};
+
+    #[test]
+    fn held_rows_leave_four_chunks_of_the_ring_free() {
+        // H200: 227 KiB opt-in, 512 B of static shared memory: two blocks of 14 slots of 8 KB
+        // (+ 16 B of barriers each), slices of at most 10 chunks (5120 packets).
+        let ring = 14 * (8192 + 16);
+        assert_eq!(
+            held_geometry(151_936, 4, &[0, 256], 2048, 227 * 1024, 512),
+            Some((8, ring))
+        );
+        assert_eq!(
+            held_geometry(151_936, 2, &[0, 256], 2048, 227 * 1024, 512),
+            Some((4, ring))
+        );
+        assert_eq!(
+            held_geometry(32_768, 4, &[0], 8192, 227 * 1024, 512),
+            Some((2, ring))
+        );
+        // Just past the register kernel: one part; not below.
+        assert_eq!(
+            held_geometry(8196, 4, &[0], 3, 227 * 1024, 512),
+            Some((1, ring))
+        );
+        assert_eq!(held_geometry(8192, 4, &[0], 3, 227 * 1024, 512), None);
+        // 64 parts of 5120 packets, and one packet more.
+        assert_eq!(
+            held_geometry(64 * 5120 * 4, 4, &[0], 1, 227 * 1024, 512),
+            Some((64, ring))
+        );
+        assert_eq!(
+            held_geometry(64 * 5120 * 4 + 4, 4, &[0], 1, 227 * 1024, 512),
+            None
+        );
+        // Odd widths, misaligned buffers, too many items, empty rows.
+        assert_eq!(held_geometry(151_937, 4, &[0], 1, 227 * 1024, 512), None);
+        assert_eq!(held_geometry(151_936, 2, &[0, 4], 1, 227 * 1024, 512), None);
+        assert_eq!(
+            held_geometry(151_936, 2, &[0], 1 << 30, 227 * 1024, 512),
+            None
+        );
+        assert_eq!(held_geometry(0, 2, &[0], 1, 227 * 1024, 512), None);
+    }
 
     #[test]
     fn long_aligned_rows_split_over_the_smallest_cluster_that_holds_them() {

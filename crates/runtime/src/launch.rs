@@ -197,6 +197,8 @@ impl KernelFn {
     /// SM at once, as the driver computes it from this kernel's registers and shared memory.
     /// Answers without dynamic shared memory are cached ([`OccupancyCache`]): launch plans ask
     /// on every call.
+    /// Above 48 KiB it first opts the kernel in to that much (as a launch would), so the answer
+    /// counts the shared memory the launch will really have.
     pub fn occupancy(&self, block: u32, shared_bytes: u32) -> Result<u32> {
         if shared_bytes == 0
             && let Some(n) = self.occupancy.get(block)
@@ -205,6 +207,12 @@ impl KernelFn {
         }
         let mut n = 0i32;
         self._module.context().bind()?;
+        if shared_bytes > self.limits.max_shared_per_block
+            && shared_bytes as u64 + self.attrs.static_shared_bytes as u64
+                <= self.limits.max_shared_per_block_optin as u64
+        {
+            self.opt_in_shared(shared_bytes).map_err(Error::Driver)?;
+        }
         // SAFETY: valid out-pointer and function handle.
         unsafe {
             sys::cuOccupancyMaxActiveBlocksPerMultiprocessor(
