@@ -475,7 +475,7 @@ fn store_packet<T: ScanWord>(out: &mut OutSlice<T, Manual>, i: usize, w: [u32; 4
     // thread: in `scan`, tile `tile` is block `tile`'s alone and packet p of it thread
     // p mod BLOCK's; in `scan_persistent`, tile `cur` is block b's alone (block b scans tiles
     // b + G·m of a grid that is resident as a whole), its chunk `wid` warp wid's, the packet
-    // this lane's.
+    // this lane's (in the row-order variants, packet `lane + 32·j` of the chunk).
     match unsafe { out.claim_packet_mut(i) } {
         Some(o) => o.set(w),
         None => {
@@ -698,4 +698,351 @@ pub fn scan_persistent<T: ScanWord>(
     exclusive: u32,
 ) {
     scan_persistent_body::<T, P_ITEMS>(x, &mut out, &mut state, exclusive != 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round 10 (branch scan9): the persistent scan in row order, stored straight from registers.
+//
+// v10 stages a warp's 2 KB chunk swizzled, and each thread owns 16 consecutive elements, so
+// its chunk passes through shared memory five times (copy in, sums, rescan read, rescan write,
+// store read). Here thread `lane` of a warp owns packet `lane + 32·j` of each of the chunk's
+// four 512-byte rows (`j` = 0..4): the reads are conflict-free without a swizzle, each row is
+// scanned across the warp with shuffles, and the results are stored from registers as whole
+// 512-byte rows: three passes (copy in, sums, rescan read). With `BULK` the copy in is one bulk
+// copy (TMA) of 2 KB per warp completing on the warp's own mbarrier, with no per-thread copy
+// instructions. Everything else (persistent grid, tiles `b, b + G, ..`, next tile's aggregate
+// published before the look-back, one block barrier per tile) is v10's.
+
+/// Stages this warp's chunk of tile `tile` into `buf` in row order (chunk packet `p` at packet
+/// `wid · 128 + p`): with `BULK`, lane 0 moves the whole chunk with one bulk copy completing on
+/// `bar` where the chunk lies whole inside a 16-byte aligned `x`, else the lanes load it with
+/// plain loads (zero past the end of `x`) and lane 0 arrives on `bar`; without `BULK`, each lane
+/// copies its packets with `cp.async` and commits one group (plain loads where `x` is not
+/// aligned). Past the end of `x` nothing is loaded (such tiles are never read).
+#[inline(always)]
+fn stage_rows<T: ScanWord, const BULK: bool>(
+    buf: &DynamicShared<u32>,
+    x: &[T],
+    tile: u32,
+    bar: gpu::mbarrier::MBarrier,
+) {
+    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+    let chunk = 8 * P_ITEMS; // 16-byte packets per warp
+    let start = (tile as usize).saturating_mul(TILE);
+    let base = start.saturating_add(wid * chunk * 4);
+    let p0 = wid * chunk;
+    let aligned = (x.as_ptr() as usize) % 16 == 0;
+    let plain = |buf: &DynamicShared<u32>| {
+        for j in 0..P_ITEMS / 4 {
+            let p = lane + 32 * j;
+            let mut w = [0u32; 4];
+            for (k, wk) in w.iter_mut().enumerate() {
+                if let Some(v) = x.get(base + 4 * p + k) {
+                    *wk = v.bits();
+                }
+            }
+            buf.store_packet(p0 + p, w);
+        }
+    };
+    if BULK {
+        let mut bulk = false;
+        if start < x.len() && lane == 0 {
+            bulk = buf.load_bulk_arrive(p0, x, base, chunk, bar);
+        }
+        if warp::shfl_idx_u32(bulk as u32, 0) == 0 {
+            if start < x.len() {
+                plain(buf);
+            }
+            gpu::sync::sync_warp();
+            if lane == 0 {
+                bar.arrive();
+            }
+        }
+    } else {
+        if start < x.len() {
+            if aligned {
+                for j in 0..P_ITEMS / 4 {
+                    let p = lane + 32 * j;
+                    buf.copy_packet_async(p0 + p, x, base + 4 * p);
+                }
+            } else {
+                plain(buf);
+            }
+        }
+        async_copy::commit();
+    }
+}
+
+/// Waits until this warp's chunk of a staged tile has landed (`BULK`: phase `parity` of its
+/// mbarrier; else all of this thread's `cp.async` groups but the newest `PENDING`), then makes
+/// the lanes' copies visible to the whole warp.
+#[inline(always)]
+fn wait_rows<const BULK: bool, const PENDING: u32>(bar: gpu::mbarrier::MBarrier, parity: u32) {
+    if BULK {
+        bar.wait_parity(parity);
+    } else {
+        async_copy::wait_group::<PENDING>();
+    }
+    gpu::sync::sync_warp();
+}
+
+/// This thread's four packets of its warp's chunk of the tile in `buf` (rows 0..4).
+#[inline(always)]
+fn load_rows(buf: &DynamicShared<u32>) -> [[u32; 4]; P_ITEMS / 4] {
+    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+    let p0 = wid * 8 * P_ITEMS;
+    let mut v = [[0u32; 4]; P_ITEMS / 4];
+    for (j, vj) in v.iter_mut().enumerate() {
+        *vj = buf.load_packet(p0 + lane + 32 * j);
+    }
+    v
+}
+
+/// The sum of a packet's four elements (fixed order).
+#[inline(always)]
+fn packet_sum<T: ScanWord>(w: &[u32; 4]) -> T {
+    T::from_bits(w[0])
+        .plus(T::from_bits(w[1]))
+        .plus(T::from_bits(w[2]).plus(T::from_bits(w[3])))
+}
+
+/// The sum of this warp's chunk of the tile in `buf` (every lane gets it; fixed order).
+#[inline(always)]
+fn chunk_total<T: ScanWord>(buf: &DynamicShared<u32>) -> T {
+    let v = load_rows(buf);
+    let mut total = T::ZERO;
+    // Index loops, not `into_iter`: an array iterator keeps the array in local memory.
+    for w in &v {
+        total = total.plus(packet_sum::<T>(w));
+    }
+    warp_sum(total)
+}
+
+/// The row-order persistent scan's body (see the section comment): block `b` of a grid of `G`
+/// scans tiles `b, b + G, ..` with [`P_BLOCK`] threads and [`P_BUFFERS`] tile buffers.
+#[inline(always)]
+fn scan_rows_body<T: ScanWord, const BULK: bool>(
+    x: &[T],
+    out: &mut OutSlice<T, Manual>,
+    state: &mut OutSlice<u64, Atomic>,
+    exclusive: bool,
+) {
+    let threads = P_BLOCK;
+    let warps = threads / 32;
+    let chunk = 8 * P_ITEMS; // packets per warp
+    let n = x.len();
+    let tiles = n.div_ceil(TILE) as u32;
+    let grid = gpu::grid_dim().x;
+    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+    let mut cur = gpu::block_idx().x;
+    if cur >= tiles {
+        return;
+    }
+    let warp_sums = shared_array!(SCAN_R_WARP_SUMS: [u32; 2 * MAX_WARPS]);
+    let between_sums = shared_array!(SCAN_R_BETWEEN: [u32; 2 * MAX_WARPS]);
+    let slow_sums = shared_array!(SCAN_R_SLOW: [u32; MAX_WARPS]);
+    let bars = shared_array!(SCAN_R_BARS: [u64; P_BUFFERS * MAX_WARPS]);
+    // SAFETY: `SCAN_R_BARS` is reserved for these barriers (16-byte aligned, 8 bytes each);
+    // barrier (k, wid) is used by warp `wid` alone, initialised by its lane 0 below and
+    // published by `fence_init` and a warp barrier before any use.
+    let bar = |k: usize| unsafe {
+        gpu::mbarrier::MBarrier::at(bars.shared_addr() + (8 * (k * MAX_WARPS + wid)) as u32)
+    };
+    if BULK {
+        if lane == 0 {
+            for k in 0..P_BUFFERS {
+                // SAFETY: one thread, before any copy or wait uses the barrier.
+                unsafe { bar(k).init(1) };
+            }
+            gpu::mbarrier::fence_init();
+        }
+        gpu::sync::sync_warp();
+    }
+    let smem = gpu::dynamic_shared::<u32>();
+    let tile_bytes = TILE * 4;
+    let buffer = |k: usize| smem.sub(k * tile_bytes, tile_bytes);
+    let states = state.atomic();
+    let next_of = |tile: u32| tile.saturating_add(grid);
+    // Round q's tile lives in buffer q % P_BUFFERS; bit k of `phases` is the parity of the
+    // phase the next wait on barrier (k, wid) waits for (flipped after each wait).
+    let mut phases = 0u32;
+
+    let mut next = next_of(cur);
+    let mut after = next_of(next);
+    stage_rows::<T, BULK>(&buffer(0), x, cur, bar(0));
+    stage_rows::<T, BULK>(&buffer(1), x, next, bar(1));
+    stage_rows::<T, BULK>(&buffer(2), x, after, bar(2));
+
+    // The first tile's sums, published before anything waits.
+    wait_rows::<BULK, 2>(bar(0), phases & 1);
+    phases ^= 1;
+    let total: T = chunk_total(&buffer(0));
+    if lane == 0 {
+        warp_sums.set(MAX_WARPS + wid, total.bits());
+    }
+    gpu::sync_threads();
+    // This warp's offset inside the tile and the tile's aggregate, from `warp_sums[slot..]`.
+    let offsets = |slot: usize| {
+        let (mut warp_prefix, mut aggregate) = (T::ZERO, T::ZERO);
+        for w in 0..warps {
+            let s = T::from_bits(warp_sums.get(slot + w));
+            if w < wid {
+                warp_prefix = warp_prefix.plus(s);
+            }
+            aggregate = aggregate.plus(s);
+        }
+        (warp_prefix, aggregate)
+    };
+    let (mut warp_prefix, mut aggregate) = offsets(MAX_WARPS);
+    if gpu::thread_idx().x == 0 {
+        states.store(
+            cur as usize,
+            FLAG_AGGREGATE | aggregate.bits() as u64,
+            Scope::Device,
+            Ordering::Relaxed,
+        );
+    }
+
+    let mut carry = T::ZERO;
+    let mut lo = 0u32;
+    let mut r = 0usize;
+    let mut k = 0usize;
+    loop {
+        let par = (r & 1) * MAX_WARPS;
+        let kn = if k + 1 == P_BUFFERS { 0 } else { k + 1 };
+        let buf = buffer(k);
+        let has_next = next < tiles;
+        // 1. The aggregates between this block's previous tile and `cur`, read now and used
+        //    after the next tile's sums.
+        let first = start_between(&states, lo, cur);
+        // 2. The next tile's warp sums.
+        if has_next {
+            wait_rows::<BULK, 1>(bar(kn), (phases >> kn) & 1);
+            phases ^= 1 << kn;
+            let total: T = chunk_total(&buffer(kn));
+            if lane == 0 {
+                warp_sums.set(par + wid, total.bits());
+            }
+        }
+        let between: Between<T> = finish_between(&states, first, lo, cur, threads as u32);
+        let bsum = warp_sum(between.sum);
+        if lane == 0 {
+            between_sums.set(par + wid, bsum.bits());
+        }
+        // 3. The tile's one block barrier.
+        let all_ready = gpu::sync::sync_threads_and(between.ready);
+        let (mut next_prefix, mut next_aggregate) = (warp_prefix, aggregate);
+        if has_next {
+            (next_prefix, next_aggregate) = offsets(par);
+            if gpu::thread_idx().x == 0 {
+                states.store(
+                    next as usize,
+                    FLAG_AGGREGATE | next_aggregate.bits() as u64,
+                    Scope::Device,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+        let mut between = T::ZERO;
+        if all_ready {
+            for w in 0..warps {
+                between = between.plus(T::from_bits(between_sums.get(par + w)));
+            }
+        } else {
+            let s = warp_sum(await_between::<T>(&states, lo, cur, threads as u32));
+            if lane == 0 {
+                slow_sums.set(wid, s.bits());
+            }
+            gpu::sync_threads();
+            for w in 0..warps {
+                between = between.plus(T::from_bits(slow_sums.get(w)));
+            }
+        }
+        // 4. Scan the warp's chunk row by row: each packet's total, an inclusive scan of
+        //    them across the warp per row, and the rows' totals carried from row to row.
+        let prefix = carry.plus(between);
+        let v = load_rows(&buf);
+        let mut incl = [T::ZERO; P_ITEMS / 4];
+        for j in 0..P_ITEMS / 4 {
+            incl[j] = packet_sum(&v[j]);
+        }
+        let mut d = 1;
+        while d < 32 {
+            for s in &mut incl {
+                let up = T::from_bits(warp::shfl_up_u32(s.bits(), d));
+                if lane as u32 >= d {
+                    *s = up.plus(*s);
+                }
+            }
+            d <<= 1;
+        }
+        let mut row_base = prefix.plus(warp_prefix);
+        let base = cur as usize * TILE + wid * chunk * 4;
+        for j in 0..P_ITEMS / 4 {
+            let up = T::from_bits(warp::shfl_up_u32(incl[j].bits(), 1));
+            let row_total = T::from_bits(warp::shfl_idx_u32(incl[j].bits(), 31));
+            let mut run = if lane == 0 {
+                row_base
+            } else {
+                row_base.plus(up)
+            };
+            let mut o = [0u32; 4];
+            for e in 0..4 {
+                let val = T::from_bits(v[j][e]);
+                if exclusive {
+                    o[e] = run.bits();
+                    run = run.plus(val);
+                } else {
+                    run = run.plus(val);
+                    o[e] = run.bits();
+                }
+            }
+            store_packet(out, base + 4 * (lane + 32 * j), o, n);
+            row_base = row_base.plus(row_total);
+        }
+        if !has_next {
+            break;
+        }
+        // 5. Refill this buffer with the tile three rounds on (the warp's own chunk: its lanes
+        //    have read it).
+        gpu::sync::sync_warp();
+        let refill = next_of(after);
+        stage_rows::<T, BULK>(&buf, x, refill, bar(k));
+        carry = prefix.plus(aggregate);
+        lo = cur + 1;
+        cur = next;
+        next = after;
+        after = refill;
+        warp_prefix = next_prefix;
+        aggregate = next_aggregate;
+        r += 1;
+        k = kn;
+    }
+    if !BULK {
+        async_copy::wait_all();
+    }
+}
+
+/// Round 10 candidate: [`scan_persistent`]'s launch and contract, the row-order body with
+/// `cp.async` staging (TUNING.md, scan round 10).
+#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
+pub fn scanx_rows<T: ScanWord>(
+    x: &[T],
+    mut out: OutSlice<T, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
+    scan_rows_body::<T, false>(x, &mut out, &mut state, exclusive != 0);
+}
+
+/// Round 10 candidate: as [`scanx_rows`] with each warp's chunk staged by one bulk copy (TMA)
+/// completing on an mbarrier.
+#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
+pub fn scanx_rows_tma<T: ScanWord>(
+    x: &[T],
+    mut out: OutSlice<T, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
+    scan_rows_body::<T, true>(x, &mut out, &mut state, exclusive != 0);
 }
