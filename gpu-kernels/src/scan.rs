@@ -685,13 +685,25 @@ fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
 /// Prefix sums like [`scan`], by persistent blocks of [`P_BLOCK`] threads with
 /// [`P_SHARED_BYTES`] of dynamic shared memory: block `b` of a grid of `G` scans tiles
 /// `b, b + G, ..`, publishing each tile's aggregate one tile ahead and adding the aggregates
-/// between its own tiles to its running prefix (TUNING.md, scan rounds 5 and 6: 0.637 ms at
-/// 2^28 f32 on the H200 against [`scan`]'s 0.711). Block `b` waits
+/// between its own tiles to its running prefix, each warp scanning its chunk in row order and
+/// storing it from registers (TUNING.md, scan rounds 5, 6 and 10). Block `b` waits
 /// for tiles of every other block, so the whole grid must be resident at once: launch it
 /// cooperatively (the host does; a plain launch of more blocks than fit can hang). `state`
 /// holds one word per tile, zeroed.
 #[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
 pub fn scan_persistent<T: ScanWord>(
+    x: &[T],
+    mut out: OutSlice<T, Manual>,
+    mut state: OutSlice<u64, Atomic>,
+    exclusive: u32,
+) {
+    scan_rows_body::<T, false>(x, &mut out, &mut state, exclusive != 0);
+}
+
+/// v10 (rounds 6–9's library scan: thread-contiguous items through a swizzled shared tile),
+/// kept for the round-10 measurement side by side.
+#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
+pub fn scanx_v10<T: ScanWord>(
     x: &[T],
     mut out: OutSlice<T, Manual>,
     mut state: OutSlice<u64, Atomic>,
@@ -1023,19 +1035,7 @@ fn scan_rows_body<T: ScanWord, const BULK: bool>(
     }
 }
 
-/// Round 10 candidate: [`scan_persistent`]'s launch and contract, the row-order body with
-/// `cp.async` staging (TUNING.md, scan round 10).
-#[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
-pub fn scanx_rows<T: ScanWord>(
-    x: &[T],
-    mut out: OutSlice<T, Manual>,
-    mut state: OutSlice<u64, Atomic>,
-    exclusive: u32,
-) {
-    scan_rows_body::<T, false>(x, &mut out, &mut state, exclusive != 0);
-}
-
-/// Round 10 candidate: as [`scanx_rows`] with each warp's chunk staged by one bulk copy (TMA)
+/// Round 10 candidate: as [`scan_persistent`] with each warp's chunk staged by one bulk copy (TMA)
 /// completing on an mbarrier.
 #[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
 pub fn scanx_rows_tma<T: ScanWord>(
