@@ -681,6 +681,10 @@ fn scan_rows_body<T: ScanWord>(
         // 4. Scan the warp's chunk row by row: each packet's total, an inclusive scan of
         //    them across the warp per row, and the rows' totals carried from row to row.
         let prefix = carry.plus(between);
+        // The packets are read twice (for their sums, then for the outputs) rather than held
+        // across the scans: holding them cost 16 registers and spilled loop invariants to
+        // local memory, whose reloads were a fifth of the warps' stall samples (round 10).
+        let p0 = wid * chunk;
         let v = load_rows(&buf);
         let mut incl = [T::ZERO; P_ITEMS / 4];
         for j in 0..P_ITEMS / 4 {
@@ -698,7 +702,8 @@ fn scan_rows_body<T: ScanWord>(
         }
         let mut row_base = prefix.plus(warp_prefix);
         let base = cur as usize * TILE + wid * chunk * 4;
-        for j in 0..P_ITEMS / 4 {
+        // Unrolled by construction: with a loop LLVM kept `incl` in local memory (f32).
+        gpu::unroll::each::<{ P_ITEMS / 4 }>(|j| {
             let up = T::from_bits(warp::shfl_up_u32(incl[j].bits(), 1));
             let row_total = T::from_bits(warp::shfl_idx_u32(incl[j].bits(), 31));
             let mut run = if lane == 0 {
@@ -706,9 +711,10 @@ fn scan_rows_body<T: ScanWord>(
             } else {
                 row_base.plus(up)
             };
+            let w = buf.load_packet(p0 + lane + 32 * j);
             let mut o = [0u32; 4];
             for e in 0..4 {
-                let val = T::from_bits(v[j][e]);
+                let val = T::from_bits(w[e]);
                 if exclusive {
                     o[e] = run.bits();
                     run = run.plus(val);
@@ -719,7 +725,7 @@ fn scan_rows_body<T: ScanWord>(
             }
             store_packet(out, base + 4 * (lane + 32 * j), o, n);
             row_base = row_base.plus(row_total);
-        }
+        });
         if !has_next {
             break;
         }
