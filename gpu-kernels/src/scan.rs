@@ -4,8 +4,9 @@
 //!
 //! - [`scan_persistent`] (what the library runs): one resident wave of blocks, launched
 //!   cooperatively, block `b` of `G` scanning tiles `b, b + G, ..` with the next tile's
-//!   aggregate published before the current one looks back; described at its body below
-//!   (0.637 ms at 2^28 f32 on the H200, 79% of copy; TUNING.md, scan round 6).
+//!   aggregate published before the current one looks back, each warp's chunk staged by one
+//!   bulk copy and scanned in row order; described at its body below (0.630 ms at 2^28 f32 on
+//!   the H200, 80% of copy; TUNING.md, scan rounds 6 and 10).
 //! - [`scan`] (the fallback where the driver cannot make the whole grid resident: 0.711 ms):
 //!   one tile per block, described here.
 //!
@@ -327,7 +328,8 @@ pub fn scan<T: ScanWord>(
 // ---------------------------------------------------------------------------------------------
 // The persistent scan: launched cooperatively (it needs its whole grid resident at once).
 
-/// Consecutive elements each thread of [`scan_persistent`] scans.
+/// Elements each thread of [`scan_persistent`] scans per tile: one 16-byte packet in each of the
+/// four rows of its warp's chunk.
 pub const P_ITEMS: usize = 16;
 /// Threads per block of [`scan_persistent`]; its tiles are [`TILE`] elements, like
 /// [`scan`]'s, so one scratch serves both.
@@ -339,54 +341,6 @@ pub const P_BUFFERS: usize = 3;
 pub const P_SHARED_BYTES: usize = P_BUFFERS * TILE * 4;
 /// Most warps per block a persistent variant has (sizes the per-warp exchange arrays).
 const MAX_WARPS: usize = 32;
-
-/// Stages tile `tile` into `buf`, each warp its own chunk of `32 · ITEMS` elements as
-/// coalesced packets `lane + 32·j` of the chunk, and commits the copies as one group (an empty
-/// group past the end of `x`, so every thread commits one group per refill). Only the warp
-/// itself reads its chunk: a warp barrier, not a block barrier, makes the copies visible.
-#[inline(always)]
-fn stage_chunk<T: ScanWord, const ITEMS: usize>(buf: &DynamicShared<u32>, x: &[T], tile: u32) {
-    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
-    let chunk = 8 * ITEMS; // 16-byte packets per warp
-    let start = (tile as usize).saturating_mul(TILE);
-    if start < x.len() {
-        let base = start + wid * chunk * 4;
-        let p0 = wid * chunk;
-        if (x.as_ptr() as usize) % 16 == 0 {
-            for j in 0..ITEMS / 4 {
-                let p = lane + 32 * j;
-                buf.copy_packet_async(swizzle(p0 + p), x, base + 4 * p);
-            }
-        } else {
-            for j in 0..ITEMS / 4 {
-                let p = lane + 32 * j;
-                let mut w = [0u32; 4];
-                for (k, wk) in w.iter_mut().enumerate() {
-                    if let Some(v) = x.get(base + 4 * p + k) {
-                        *wk = v.bits();
-                    }
-                }
-                buf.store_packet(swizzle(p0 + p), w);
-            }
-        }
-    }
-    async_copy::commit();
-}
-
-/// One thread's sum over its `ITEMS` consecutive elements of the tile in `buf`.
-#[inline(always)]
-fn thread_total<T: ScanWord, const ITEMS: usize>(buf: &DynamicShared<u32>) -> T {
-    let t = gpu::thread_idx().x as usize;
-    let ppt = ITEMS / 4;
-    let mut total = T::ZERO;
-    for k in 0..ppt {
-        let w = buf.load_packet(swizzle(ppt * t + k));
-        for wk in w {
-            total = total.plus(T::from_bits(wk));
-        }
-    }
-    total
-}
 
 /// The look-back of one tile as far as the aggregates are published: their sum over this
 /// thread's share of the tiles in between, and whether all of them were there.
@@ -475,7 +429,7 @@ fn store_packet<T: ScanWord>(out: &mut OutSlice<T, Manual>, i: usize, w: [u32; 4
     // thread: in `scan`, tile `tile` is block `tile`'s alone and packet p of it thread
     // p mod BLOCK's; in `scan_persistent`, tile `cur` is block b's alone (block b scans tiles
     // b + G·m of a grid that is resident as a whole), its chunk `wid` warp wid's, the packet
-    // this lane's.
+    // this lane's (packet `lane + 32·j` of the chunk in row `j`).
     match unsafe { out.claim_packet_mut(i) } {
         Some(o) => o.set(w),
         None => {
@@ -489,123 +443,205 @@ fn store_packet<T: ScanWord>(out: &mut OutSlice<T, Manual>, i: usize, w: [u32; 4
     }
 }
 
-/// A tile's per-thread offsets: what its rescan needs once its prefix is known.
-#[derive(Clone, Copy)]
-struct Offsets<T> {
-    /// Sum of the warp's lanes before this one.
-    in_warp: T,
-    /// Sum of the block's warps before this one.
-    warp_prefix: T,
-    /// The tile's total.
-    aggregate: T,
+// ---------------------------------------------------------------------------------------------
+// The persistent scan's tile work, in row order (TUNING.md, scan round 10).
+//
+// A warp owns a 2 KB chunk of each tile (512 elements, four 512-byte rows) and stages it with
+// one bulk copy (TMA) completing on the warp's own mbarrier: no per-thread copy instructions,
+// the chunk in flight without registers. Thread `lane` owns packet `lane + 32·j` of row `j`:
+// the shared-memory reads are conflict-free without a swizzle, each row is scanned across the
+// warp with shuffles, and the results are stored from registers as whole 512-byte rows. The
+// chunk passes through shared memory three times (copy in, sums, rescan read) where v10 (thread
+// owning 16 consecutive elements, swizzled tile, results transposed through shared memory)
+// needed five.
+
+/// Stages this warp's chunk of tile `tile` into `buf` in row order (chunk packet `p` at packet
+/// `wid · 128 + p`), completing the current phase of `bar` (one arrival): lane 0 moves the whole
+/// chunk with one bulk copy where it lies whole inside a 16-byte aligned `x`; else the lanes load
+/// it with plain loads (zero past the end of `x`: the last tile, or a misaligned view) and lane
+/// 0 arrives. Past the end of `x` nothing is loaded (such tiles are never read).
+#[inline(always)]
+fn stage_rows<T: ScanWord>(
+    buf: &DynamicShared<u32>,
+    x: &[T],
+    tile: u32,
+    bar: gpu::mbarrier::MBarrier,
+) {
+    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+    let chunk = 8 * P_ITEMS; // 16-byte packets per warp
+    let start = (tile as usize).saturating_mul(TILE);
+    let base = start.saturating_add(wid * chunk * 4);
+    let p0 = wid * chunk;
+    let plain = |buf: &DynamicShared<u32>| {
+        for j in 0..P_ITEMS / 4 {
+            let p = lane + 32 * j;
+            let mut w = [0u32; 4];
+            for (k, wk) in w.iter_mut().enumerate() {
+                if let Some(v) = x.get(base + 4 * p + k) {
+                    *wk = v.bits();
+                }
+            }
+            buf.store_packet(p0 + p, w);
+        }
+    };
+    let mut bulk = false;
+    if start < x.len() && lane == 0 {
+        bulk = buf.load_bulk_arrive(p0, x, base, chunk, bar);
+    }
+    if warp::shfl_idx_u32(bulk as u32, 0) == 0 {
+        if start < x.len() {
+            plain(buf);
+        }
+        gpu::sync::sync_warp();
+        if lane == 0 {
+            bar.arrive();
+        }
+    }
 }
 
-/// The persistent scan's body: `ITEMS` consecutive elements per thread, `TILE / ITEMS` threads,
-/// [`P_BUFFERS`] tile buffers in dynamic shared memory. Block `b` of a grid of `G` scans tiles
-/// `b, b + G, b + 2G, ..`; each warp stages, sums, rescans and stores its own chunk of a tile,
-/// so the only block barrier per tile is the one that combines the warps' sums.
+/// Waits until this warp's chunk of a staged tile has landed (phase `parity` of its mbarrier),
+/// then makes the lanes' plain loads, if any, visible to the whole warp.
 #[inline(always)]
-fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
+fn wait_rows(bar: gpu::mbarrier::MBarrier, parity: u32) {
+    bar.wait_parity(parity);
+    gpu::sync::sync_warp();
+}
+
+/// This thread's four packets of its warp's chunk of the tile in `buf` (rows 0..4).
+#[inline(always)]
+fn load_rows(buf: &DynamicShared<u32>) -> [[u32; 4]; P_ITEMS / 4] {
+    let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
+    let p0 = wid * 8 * P_ITEMS;
+    let mut v = [[0u32; 4]; P_ITEMS / 4];
+    for (j, vj) in v.iter_mut().enumerate() {
+        *vj = buf.load_packet(p0 + lane + 32 * j);
+    }
+    v
+}
+
+/// The sum of a packet's four elements (fixed order).
+#[inline(always)]
+fn packet_sum<T: ScanWord>(w: &[u32; 4]) -> T {
+    T::from_bits(w[0])
+        .plus(T::from_bits(w[1]))
+        .plus(T::from_bits(w[2]).plus(T::from_bits(w[3])))
+}
+
+/// The sum of this warp's chunk of the tile in `buf` (every lane gets it; fixed order).
+#[inline(always)]
+fn chunk_total<T: ScanWord>(buf: &DynamicShared<u32>) -> T {
+    let v = load_rows(buf);
+    let mut total = T::ZERO;
+    // Index loops, not `into_iter`: an array iterator keeps the array in local memory.
+    for w in &v {
+        total = total.plus(packet_sum::<T>(w));
+    }
+    warp_sum(total)
+}
+
+/// The persistent scan's body: block `b` of a grid of `G` scans tiles `b, b + G, ..` with
+/// [`P_BLOCK`] threads and [`P_BUFFERS`] tile buffers, each warp its own chunk of each tile
+/// (see the section comment); the only block barrier per tile combines the warps' sums.
+#[inline(always)]
+fn scan_rows_body<T: ScanWord>(
     x: &[T],
     out: &mut OutSlice<T, Manual>,
     state: &mut OutSlice<u64, Atomic>,
     exclusive: bool,
 ) {
-    let threads = TILE / ITEMS;
+    let threads = P_BLOCK;
     let warps = threads / 32;
-    let ppt = ITEMS / 4;
-    let chunk = 8 * ITEMS; // packets per warp
+    let chunk = 8 * P_ITEMS; // packets per warp
     let n = x.len();
     let tiles = n.div_ceil(TILE) as u32;
     let grid = gpu::grid_dim().x;
-    let t = gpu::thread_idx().x as usize;
     let (lane, wid) = (warp::lane_id() as usize, warp::warp_id() as usize);
     let mut cur = gpu::block_idx().x;
     if cur >= tiles {
         return;
     }
-    // Per-warp exchange, double-buffered by tile parity: a warp writes tile r + 1's entries only
-    // after the barrier of tile r, which every warp passes only after reading tile r's.
-    let warp_sums = shared_array!(SCAN_P_WARP_SUMS: [u32; 2 * MAX_WARPS]);
-    let between_sums = shared_array!(SCAN_P_BETWEEN: [u32; 2 * MAX_WARPS]);
-    let slow_sums = shared_array!(SCAN_P_SLOW: [u32; MAX_WARPS]);
+    let warp_sums = shared_array!(SCAN_R_WARP_SUMS: [u32; 2 * MAX_WARPS]);
+    let between_sums = shared_array!(SCAN_R_BETWEEN: [u32; 2 * MAX_WARPS]);
+    let slow_sums = shared_array!(SCAN_R_SLOW: [u32; MAX_WARPS]);
+    let bars = shared_array!(SCAN_R_BARS: [u64; P_BUFFERS * MAX_WARPS]);
+    // SAFETY: `SCAN_R_BARS` is reserved for these barriers (16-byte aligned, 8 bytes each);
+    // barrier (k, wid) is used by warp `wid` alone, initialised by its lane 0 below and
+    // published by `fence_init` and a warp barrier before any use.
+    let bar = |k: usize| unsafe {
+        gpu::mbarrier::MBarrier::at(bars.shared_addr() + (8 * (k * MAX_WARPS + wid)) as u32)
+    };
+    if lane == 0 {
+        for k in 0..P_BUFFERS {
+            // SAFETY: one thread, before any copy or wait uses the barrier.
+            unsafe { bar(k).init(1) };
+        }
+        gpu::mbarrier::fence_init();
+    }
+    gpu::sync::sync_warp();
     let smem = gpu::dynamic_shared::<u32>();
     let tile_bytes = TILE * 4;
     let buffer = |k: usize| smem.sub(k * tile_bytes, tile_bytes);
     let states = state.atomic();
     let next_of = |tile: u32| tile.saturating_add(grid);
-    // A tile's offsets into `$off` once every warp's total is in `warp_sums[$slot..]` (after a
-    // block barrier), `$up` being the inclusive warp scan of the lane below; thread 0 then
-    // publishes the tile's aggregate as the state of `$tile`. Used for the first tile and for
-    // each next one. A macro rather than an `#[inline(always)]` function: written as one, the
-    // same code compiled to different PTX (24 bytes of spills), and this kernel is tuned on
-    // the device.
-    macro_rules! tile_offsets {
-        ($off:ident, $up:ident, $slot:expr, $tile:ident) => {
-            $off = Offsets {
-                in_warp: if lane == 0 { T::ZERO } else { $up },
-                warp_prefix: T::ZERO,
-                aggregate: T::ZERO,
-            };
-            for w in 0..warps {
-                let s = T::from_bits(warp_sums.get($slot + w));
-                if w < wid {
-                    $off.warp_prefix = $off.warp_prefix.plus(s);
-                }
-                $off.aggregate = $off.aggregate.plus(s);
-            }
-            if t == 0 {
-                states.store(
-                    $tile as usize,
-                    FLAG_AGGREGATE | $off.aggregate.bits() as u64,
-                    Scope::Device,
-                    Ordering::Relaxed,
-                );
-            }
-        };
-    }
+    // Round q's tile lives in buffer q % P_BUFFERS; bit k of `phases` is the parity of the
+    // phase the next wait on barrier (k, wid) waits for (flipped after each wait).
+    let mut phases = 0u32;
 
     let mut next = next_of(cur);
     let mut after = next_of(next);
-    stage_chunk::<T, ITEMS>(&buffer(0), x, cur);
-    stage_chunk::<T, ITEMS>(&buffer(1), x, next);
-    stage_chunk::<T, ITEMS>(&buffer(2), x, after);
+    stage_rows::<T>(&buffer(0), x, cur, bar(0));
+    stage_rows::<T>(&buffer(1), x, next, bar(1));
+    stage_rows::<T>(&buffer(2), x, after, bar(2));
 
     // The first tile's sums, published before anything waits.
-    async_copy::wait_group::<2>();
-    gpu::sync::sync_warp();
-    let total: T = thread_total::<T, ITEMS>(&buffer(0));
-    let incl = warp_scan(total);
-    let up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
-    if lane == 31 {
-        warp_sums.set(MAX_WARPS + wid, incl.bits());
+    wait_rows(bar(0), phases & 1);
+    phases ^= 1;
+    let total: T = chunk_total(&buffer(0));
+    if lane == 0 {
+        warp_sums.set(MAX_WARPS + wid, total.bits());
     }
     gpu::sync_threads();
-    let mut off: Offsets<T>;
-    tile_offsets!(off, up, MAX_WARPS, cur);
+    // This warp's offset inside the tile and the tile's aggregate, from `warp_sums[slot..]`.
+    let offsets = |slot: usize| {
+        let (mut warp_prefix, mut aggregate) = (T::ZERO, T::ZERO);
+        for w in 0..warps {
+            let s = T::from_bits(warp_sums.get(slot + w));
+            if w < wid {
+                warp_prefix = warp_prefix.plus(s);
+            }
+            aggregate = aggregate.plus(s);
+        }
+        (warp_prefix, aggregate)
+    };
+    let (mut warp_prefix, mut aggregate) = offsets(MAX_WARPS);
+    if gpu::thread_idx().x == 0 {
+        states.store(
+            cur as usize,
+            FLAG_AGGREGATE | aggregate.bits() as u64,
+            Scope::Device,
+            Ordering::Relaxed,
+        );
+    }
 
-    // The block's inclusive prefix through its previous tile, and the first tile after that one.
     let mut carry = T::ZERO;
     let mut lo = 0u32;
     let mut r = 0usize;
+    let mut k = 0usize;
     loop {
         let par = (r & 1) * MAX_WARPS;
-        let k = r % P_BUFFERS;
+        let kn = if k + 1 == P_BUFFERS { 0 } else { k + 1 };
         let buf = buffer(k);
         let has_next = next < tiles;
         // 1. The aggregates between this block's previous tile and `cur`, read now and used
-        //    after the next tile's sums: the L2 round trip overlaps them.
+        //    after the next tile's sums.
         let first = start_between(&states, lo, cur);
-        // 2. The next tile's thread sums (its copies landed; the one after it keeps loading).
-        let mut next_up = T::ZERO;
+        // 2. The next tile's warp sums.
         if has_next {
-            async_copy::wait_group::<1>();
-            gpu::sync::sync_warp();
-            let total: T = thread_total::<T, ITEMS>(&buffer((r + 1) % P_BUFFERS));
-            let incl = warp_scan(total);
-            next_up = T::from_bits(warp::shfl_up_u32(incl.bits(), 1));
-            if lane == 31 {
-                warp_sums.set(par + wid, incl.bits());
+            wait_rows(bar(kn), (phases >> kn) & 1);
+            phases ^= 1 << kn;
+            let total: T = chunk_total(&buffer(kn));
+            if lane == 0 {
+                warp_sums.set(par + wid, total.bits());
             }
         }
         let between: Between<T> = finish_between(&states, first, lo, cur, threads as u32);
@@ -613,12 +649,19 @@ fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
         if lane == 0 {
             between_sums.set(par + wid, bsum.bits());
         }
-        // 3. The tile's one block barrier; it also tells every thread whether all the
-        //    aggregates read in 1 were published.
+        // 3. The tile's one block barrier.
         let all_ready = gpu::sync::sync_threads_and(between.ready);
-        let mut next_off = off;
+        let (mut next_prefix, mut next_aggregate) = (warp_prefix, aggregate);
         if has_next {
-            tile_offsets!(next_off, next_up, par, next);
+            (next_prefix, next_aggregate) = offsets(par);
+            if gpu::thread_idx().x == 0 {
+                states.store(
+                    next as usize,
+                    FLAG_AGGREGATE | next_aggregate.bits() as u64,
+                    Scope::Device,
+                    Ordering::Relaxed,
+                );
+            }
         }
         let mut between = T::ZERO;
         if all_ready {
@@ -626,8 +669,6 @@ fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
                 between = between.plus(T::from_bits(between_sums.get(par + w)));
             }
         } else {
-            // Rare: some aggregate was not yet published. The next tile's is (above), so every
-            // block this one waits for can finish its own wait.
             let s = warp_sum(await_between::<T>(&states, lo, cur, threads as u32));
             if lane == 0 {
                 slow_sums.set(wid, s.bits());
@@ -637,59 +678,82 @@ fn scan_persistent_body<T: ScanWord, const ITEMS: usize>(
                 between = between.plus(T::from_bits(slow_sums.get(w)));
             }
         }
-        // 4. Rescan this thread's elements in place from its prefix, then the warp writes its
-        //    chunk with coalesced 16-byte stores.
+        // 4. Scan the warp's chunk row by row: each packet's total, an inclusive scan of
+        //    them across the warp per row, and the rows' totals carried from row to row.
         let prefix = carry.plus(between);
-        let mut run = prefix.plus(off.warp_prefix).plus(off.in_warp);
-        for p in 0..ppt {
-            let q = swizzle(ppt * t + p);
-            let w = buf.load_packet(q);
+        // The packets are read twice (for their sums, then for the outputs) rather than held
+        // across the scans: holding them cost 16 registers and spilled loop invariants to
+        // local memory, whose reloads were a fifth of the warps' stall samples (round 10).
+        let p0 = wid * chunk;
+        let v = load_rows(&buf);
+        let mut incl = [T::ZERO; P_ITEMS / 4];
+        for j in 0..P_ITEMS / 4 {
+            incl[j] = packet_sum(&v[j]);
+        }
+        let mut d = 1;
+        while d < 32 {
+            for s in &mut incl {
+                let up = T::from_bits(warp::shfl_up_u32(s.bits(), d));
+                if lane as u32 >= d {
+                    *s = up.plus(*s);
+                }
+            }
+            d <<= 1;
+        }
+        let mut row_base = prefix.plus(warp_prefix);
+        let base = cur as usize * TILE + wid * chunk * 4;
+        // Unrolled by construction: with a loop LLVM kept `incl` in local memory (f32).
+        gpu::unroll::each::<{ P_ITEMS / 4 }>(|j| {
+            let up = T::from_bits(warp::shfl_up_u32(incl[j].bits(), 1));
+            let row_total = T::from_bits(warp::shfl_idx_u32(incl[j].bits(), 31));
+            let mut run = if lane == 0 {
+                row_base
+            } else {
+                row_base.plus(up)
+            };
+            let w = buf.load_packet(p0 + lane + 32 * j);
             let mut o = [0u32; 4];
             for e in 0..4 {
-                let v = T::from_bits(w[e]);
+                let val = T::from_bits(w[e]);
                 if exclusive {
                     o[e] = run.bits();
-                    run = run.plus(v);
+                    run = run.plus(val);
                 } else {
-                    run = run.plus(v);
+                    run = run.plus(val);
                     o[e] = run.bits();
                 }
             }
-            buf.store_packet(q, o);
-        }
-        gpu::sync::sync_warp();
-        let base = cur as usize * TILE + wid * chunk * 4;
-        for j in 0..ppt {
-            let p = lane + 32 * j;
-            let w = buf.load_packet(swizzle(wid * chunk + p));
-            store_packet(out, base + 4 * p, w, n);
-        }
+            store_packet(out, base + 4 * (lane + 32 * j), o, n);
+            row_base = row_base.plus(row_total);
+        });
         if !has_next {
             break;
         }
-        // 5. Refill this buffer (the warp's own chunk: its lanes are done with it).
+        // 5. Refill this buffer with the tile three rounds on (the warp's own chunk: its lanes
+        //    have read it).
         gpu::sync::sync_warp();
         let refill = next_of(after);
-        stage_chunk::<T, ITEMS>(&buf, x, refill);
-        carry = prefix.plus(off.aggregate);
+        stage_rows::<T>(&buf, x, refill, bar(k));
+        carry = prefix.plus(aggregate);
         lo = cur + 1;
         cur = next;
         next = after;
         after = refill;
-        off = next_off;
+        warp_prefix = next_prefix;
+        aggregate = next_aggregate;
         r += 1;
+        k = kn;
     }
-    async_copy::wait_all();
 }
 
 /// Prefix sums like [`scan`], by persistent blocks of [`P_BLOCK`] threads with
 /// [`P_SHARED_BYTES`] of dynamic shared memory: block `b` of a grid of `G` scans tiles
 /// `b, b + G, ..`, publishing each tile's aggregate one tile ahead and adding the aggregates
-/// between its own tiles to its running prefix (TUNING.md, scan rounds 5 and 6: 0.637 ms at
-/// 2^28 f32 on the H200 against [`scan`]'s 0.711). Block `b` waits
-/// for tiles of every other block, so the whole grid must be resident at once: launch it
-/// cooperatively (the host does; a plain launch of more blocks than fit can hang). `state`
-/// holds one word per tile, zeroed.
+/// between its own tiles to its running prefix, each warp staging its chunk of a tile with one
+/// bulk copy and scanning it in row order (TUNING.md, scan rounds 5, 6 and 10: 0.630 ms at 2^28
+/// f32 on the H200 against [`scan`]'s 0.711). Block `b` waits for tiles of every other block,
+/// so the whole grid must be resident at once: launch it cooperatively (the host does; a plain
+/// launch of more blocks than fit can hang). `state` holds one word per tile, zeroed.
 #[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
 pub fn scan_persistent<T: ScanWord>(
     x: &[T],
@@ -697,5 +761,5 @@ pub fn scan_persistent<T: ScanWord>(
     mut state: OutSlice<u64, Atomic>,
     exclusive: u32,
 ) {
-    scan_persistent_body::<T, P_ITEMS>(x, &mut out, &mut state, exclusive != 0);
+    scan_rows_body::<T>(x, &mut out, &mut state, exclusive != 0);
 }

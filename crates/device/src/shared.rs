@@ -340,6 +340,49 @@ impl<T: SharedElem> DynamicShared<T> {
     pub fn copy_packet_async<S>(&self, dst_packet: usize, src: &[S], src_elem: usize) -> bool {
         crate::async_copy::copy_packet(self.addr, self.bytes(), dst_packet, src, src_elem)
     }
+
+    /// Arrives on `bar` announcing `16 · packets` bytes, then copies them from `src[src_elem..]`
+    /// into packets `dst_packet ..` of this view with one bulk copy (TMA,
+    /// [`tma::bulk_load`](crate::tma::bulk_load)) that completes them on `bar`: a whole chunk
+    /// in flight with no registers and one instruction. Returns `false` (nothing announced,
+    /// nothing copied) unless the source range lies inside `src` and is 16-byte aligned and the
+    /// destination lies inside this view. As with the `cp.async` copies, the packets hold the
+    /// data only once `bar`'s current phase has completed; `bar` expects one arrival per phase
+    /// (this one).
+    #[cfg(any(target_feature = "ptx80", not(target_arch = "nvptx64")))]
+    #[inline(always)]
+    pub fn load_bulk_arrive<S>(
+        &self,
+        dst_packet: usize,
+        src: &[S],
+        src_elem: usize,
+        packets: usize,
+        bar: crate::mbarrier::MBarrier,
+    ) -> bool {
+        let bytes = packets * 16;
+        let size = core::mem::size_of::<S>();
+        let p = src.as_ptr().wrapping_add(src_elem.min(src.len())) as *const u8;
+        let inside = src_elem <= src.len() && (src.len() - src_elem) * size >= bytes;
+        if packets == 0
+            || !inside
+            || !(p as usize).is_multiple_of(16)
+            || (dst_packet + packets) * 16 > self.bytes()
+            || bytes >= 1 << 20
+        {
+            return false;
+        }
+        bar.arrive_expect_tx(bytes as u32);
+        // SAFETY: the destination packets lie inside this view of the CTA's dynamic shared
+        // memory, 16-byte aligned (the base is); the source is `bytes` (a multiple of 16, under
+        // the bulk copy's 2^20 limit) 16-byte aligned bytes inside `src`, a kernel input that no
+        // thread writes during the launch; `bar` names an initialised barrier (its constructor's
+        // contract) whose current phase was just told to expect these bytes. Reading the packets
+        // before the phase completes reads unspecified data, as with `copy_packet_async`.
+        unsafe {
+            crate::tma::bulk_load(self.addr + (dst_packet * 16) as u32, p, bytes as u32, bar)
+        };
+        true
+    }
 }
 
 /// Atomic add on shared memory (`atom.shared.add`), e.g. for per-block histograms.
