@@ -18,7 +18,8 @@
 //! the host chose (a multiple of 16 bytes; 0 is valid and reads everything from global memory).
 use crate::elem::Elem;
 use gpukit_device::{
-    self as gpu, DynamicShared, Manual, OutSlice, Packets, cluster_reduce as cluster,
+    self as gpu, DynamicShared, Manual, OutSlice, Packets, SharedArray,
+    cluster_reduce as cluster,
 };
 
 /// Where this cluster's rows are: `(first row, step)`.
@@ -378,6 +379,60 @@ pub fn block_sum(v: f32) -> f32 {
     gpu::block::reduce_sum_f32(v)
 }
 
+/// Block sums with one barrier each, for kernels that take several per row: every warp reads
+/// all warps' partial sums from shared memory (16-byte loads; the same order in every warp, so
+/// every thread gets the same sum) instead of warp 0 folding and broadcasting them behind two
+/// more barriers. Two scratch arrays, used in turn ([`Self::sum`]`::<0>`, then `::<1>`, then
+/// `::<0>` ...): a scratch is written again only after the other one's barrier, which every
+/// thread reaches after reading it. Blocks of up to 1024 threads.
+#[derive(Clone, Copy)]
+pub struct AlternatingSums {
+    scratch: [SharedArray<f32, 32>; 2],
+}
+
+impl AlternatingSums {
+    /// Declares the scratch and zeroes the entries between the last warp's and the next
+    /// multiple of four (read by the 16-byte loads; ordered before them by the first sum's
+    /// barrier).
+    #[inline(always)]
+    pub fn new() -> AlternatingSums {
+        let scratch = [
+            gpu::shared_array!(GPUKIT_ALT_SUM_0: [f32; 32]),
+            gpu::shared_array!(GPUKIT_ALT_SUM_1: [f32; 32]),
+        ];
+        let t = gpu::thread_idx().x as usize;
+        let nwarps = (gpu::block_dim().x as usize).div_ceil(32);
+        if t >= nwarps && t < nwarps.next_multiple_of(4) {
+            for s in &scratch {
+                s.set(t, 0.0);
+            }
+        }
+        AlternatingSums { scratch }
+    }
+
+    /// The block's sum of `v` through scratch `K` (alternate `K` between consecutive calls).
+    #[inline(always)]
+    pub fn sum<const K: usize>(&self, v: f32) -> f32 {
+        let s = &self.scratch[K];
+        let w = gpu::warp::reduce_sum_f32(v);
+        let (lane, wid) = (gpu::warp::lane_id(), gpu::warp::warp_id() as usize);
+        if lane == 0 {
+            s.set(wid, w);
+        }
+        gpu::sync_threads();
+        let quad = |p: usize| {
+            let [a, b, c, d] = s.load_packet(p).map(f32::from_bits);
+            (a + b) + (c + d)
+        };
+        let nq = (gpu::block_dim().x as usize).div_ceil(128);
+        let mut total = quad(0);
+        for p in 1..nq {
+            total += quad(p);
+        }
+        total
+    }
+}
+
 /// A per-column parameter vector (LayerNorm/RMSNorm weight or bias) read alongside a row: one
 /// 16-byte load per packet when it is aligned like the row's packets, scalars otherwise; empty
 /// means "absent" and reads as `default`.
@@ -426,6 +481,12 @@ impl<'a, E: Elem> ColParam<'a, E> {
                 r
             }
         }
+    }
+
+    /// The parameter as 16-byte packets (`None` when absent or misaligned).
+    #[inline(always)]
+    pub fn packets(&self) -> Option<Packets<'a, E>> {
+        self.packets
     }
 
     /// Whether the parameter is absent or readable as 16-byte packets.

@@ -463,6 +463,54 @@ impl<T> OutSlice<T, Manual> {
         // SAFETY: in bounds and aligned; exclusivity is the caller's contract.
         Some(unsafe { &mut *(p as *mut crate::vector::Packet) })
     }
+
+    /// The `count` packets from element `i` (elements `i .. i + count · 16 / size_of::<T>()`)
+    /// with one bounds and alignment check for all of them, or `None` when they are not all in
+    /// bounds or `i` is not 16-byte aligned. A block that owns a row claims it once and its
+    /// threads store their packets through [`PacketSpan::set`], whose only check is the
+    /// packet's index (a row kernel's per-packet checks cost more than its arithmetic).
+    ///
+    /// # Safety
+    /// As [`claim_mut`](Self::claim_mut), for the elements of every packet stored through the
+    /// span: no other thread writes them during the launch (threads sharing a span store
+    /// disjoint packets).
+    #[inline(always)]
+    pub unsafe fn claim_packet_span_mut(&mut self, i: usize, count: usize) -> Option<PacketSpan<'_>> {
+        let per = 16 / core::mem::size_of::<T>();
+        let end = count.checked_mul(per)?.checked_add(i)?;
+        if end > self.len {
+            return None;
+        }
+        let p = self.ptr.wrapping_add(i);
+        if !(p as usize).is_multiple_of(16) {
+            return None;
+        }
+        Some(PacketSpan {
+            first: p as *mut crate::vector::Packet,
+            count,
+            _out: PhantomData,
+        })
+    }
+}
+
+/// Consecutive output packets claimed together ([`OutSlice::claim_packet_span_mut`]): a base
+/// pointer and a count.
+pub struct PacketSpan<'a> {
+    first: *mut crate::vector::Packet,
+    count: usize,
+    _out: PhantomData<&'a mut ()>,
+}
+
+impl PacketSpan<'_> {
+    /// Stores `w` to packet `q` of the span (one 16-byte store); nothing for `q` past its end.
+    #[inline(always)]
+    pub fn set(&mut self, q: usize, w: [u32; 4]) {
+        if q < self.count {
+            // SAFETY: packet `q < count` was checked in bounds and 16-byte aligned when the
+            // span was claimed, and no other thread stores it (the claim's contract).
+            unsafe { (*self.first.add(q)).set(w) };
+        }
+    }
 }
 
 impl<T, const K: usize> OutSlice<T, StridedPackets<K>> {
