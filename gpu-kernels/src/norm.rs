@@ -235,20 +235,20 @@ fn layer_norm_short_body<E: Elem, const H: usize>(
     };
     let rows = LnRows { x, dims, eps };
     match (w, b) {
-        (Some(wp), Some(bp)) => rows.run::<H>(out, |q, v| {
+        (Some(wp), Some(bp)) => rows.run::<H>(out, [w, b], |q, v| {
             // Both loads issued before either is unpacked: one round trip per packet.
             let (wv, bv) = (E::unpack(wp.get(q)), E::unpack(bp.get(q)));
             gpu::unroll::array(|k| math::fma(v[k], wv[k], bv[k]))
         }),
-        (Some(wp), None) => rows.run::<H>(out, |q, v| {
+        (Some(wp), None) => rows.run::<H>(out, [w, b], |q, v| {
             let wv = E::unpack(wp.get(q));
             gpu::unroll::array(|k| v[k] * wv[k])
         }),
-        (None, Some(bp)) => rows.run::<H>(out, |q, v| {
+        (None, Some(bp)) => rows.run::<H>(out, [w, b], |q, v| {
             let bv = E::unpack(bp.get(q));
             gpu::unroll::array(|k| v[k] + bv[k])
         }),
-        (None, None) => rows.run::<H>(out, |_, v| v),
+        (None, None) => rows.run::<H>(out, [w, b], |_, v| v),
     }
 }
 
@@ -280,9 +280,16 @@ impl<E: Elem> LnRows<'_, E> {
     fn run<const H: usize>(
         &self,
         out: &mut OutSlice<E, Manual>,
+        params: [Option<Packets<'_, E>>; 2],
         affine: impl Fn(usize, [f32; 8]) -> [f32; 8],
     ) {
         let (rows, cols) = self.dims;
+        // Every array's packets are checked against `n` once, so that a slot's one check
+        // (`q < n`) covers its loads and its store.
+        let n = cols / E::PER;
+        if params.iter().flatten().any(|p| p.len() < n) {
+            return;
+        }
         let inv_cols = 1.0 / cols as f32;
         let sums = AlternatingSums::new();
         let (t, nt) = (gpu::thread_idx().x, gpu::block_dim().x);
@@ -292,10 +299,9 @@ impl<E: Elem> LnRows<'_, E> {
             let Some(body) = Packets::new(&self.x[start..start + cols]) else {
                 return;
             };
-            if !body.tail().is_empty() {
+            if body.len() != n || !body.tail().is_empty() {
                 return;
             }
-            let n = body.len();
             let t = gpu::opaque_u32(t);
             let slot = |i: usize| {
                 let q = (t + i as u32 * nt) as usize;
@@ -306,21 +312,26 @@ impl<E: Elem> LnRows<'_, E> {
                 None => [0; 4],
             });
             // Slots past the row's end hold zeros: they add nothing, so no slot check here.
-            let mut sum = 0.0f32;
+            let mut sum = -0.0f32;
             for w in &held {
                 for vk in E::unpack(*w).iter().take(E::PER) {
                     sum += *vk;
                 }
             }
-            let mean = sums.sum::<0>(sum) * inv_cols;
-            let mut m2 = 0.0f32;
+            // `S / cols` as `S · (1 / cols)` and one correction step (the division's rounding
+            // but for rare ties; a power-of-two width is exact in the first product).
+            let total = sums.sum::<0>(sum);
+            let q0 = total * inv_cols;
+            let mean = math::fma(math::fma(-q0, cols as f32, total), inv_cols, q0);
+            // Each slot's squares summed on their own, then the slots' sums if they exist.
+            let mut m2 = -0.0f32;
             gpu::unroll::each::<H>(|i| {
-                if slot(i).is_some() {
-                    for vk in E::unpack(held[i]).iter().take(E::PER) {
-                        let d = *vk - mean;
-                        m2 = math::fma(d, d, m2);
-                    }
+                let mut s = -0.0f32;
+                for vk in E::unpack(held[i]).iter().take(E::PER) {
+                    let d = *vk - mean;
+                    s = math::fma(d, d, s);
                 }
+                m2 += if slot(i).is_some() { s } else { 0.0 };
             });
             let rstd = math::rsqrt_fast(math::fma(sums.sum::<1>(m2), inv_cols, self.eps));
             // SAFETY: the row belongs to this block, and packet `q` of it to the thread whose
