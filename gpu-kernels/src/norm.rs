@@ -290,12 +290,20 @@ impl<E: Elem> LnRows<'_, E> {
         if params.iter().flatten().any(|p| p.len() < n) {
             return;
         }
+        // The whole output claimed once (a base pointer and a packet count, loop-invariant):
+        // packet `q` of row `r` is its packet `r · n + q`.
+        // SAFETY: row `r` belongs to block `r mod grid`, and packet `q` of it to the thread
+        // whose slot holds it (below): the launch's threads store disjoint packets.
+        let Some(mut o) = (unsafe { out.claim_packet_span_mut(0, out.len() / E::PER) }) else {
+            return;
+        };
         let inv_cols = 1.0 / cols as f32;
-        let sums = AlternatingSums::new();
+        let sums = AlternatingSums::declare();
         let (t, nt) = (gpu::thread_idx().x, gpu::block_dim().x);
-        let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
+        let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x);
         while row < rows {
-            let start = gpu::opaque_usize(row) * cols;
+            let r = gpu::opaque_usize(row);
+            let start = r * cols;
             let Some(body) = Packets::new(&self.x[start..start + cols]) else {
                 return;
             };
@@ -334,19 +342,15 @@ impl<E: Elem> LnRows<'_, E> {
                 m2 += if slot(i).is_some() { s } else { 0.0 };
             });
             let rstd = math::rsqrt_fast(math::fma(sums.sum::<1>(m2), inv_cols, self.eps));
-            // SAFETY: the row belongs to this block, and packet `q` of it to the thread whose
-            // slot holds it: the block's threads store disjoint packets.
-            let Some(mut o) = (unsafe { out.claim_packet_span_mut(start, n) }) else {
-                return;
-            };
+            let first = r * n;
             gpu::unroll::each::<H>(|i| {
                 if let Some(q) = slot(i) {
                     let v = E::unpack(held[i]);
                     let nv = gpu::unroll::array(|k| (v[k] - mean) * rstd);
-                    o.set(q, E::pack(affine(q, nv)));
+                    o.set(first + q, E::pack(affine(q, nv)));
                 }
             });
-            row += step;
+            row += step as usize;
         }
     }
 }

@@ -18,8 +18,7 @@
 //! the host chose (a multiple of 16 bytes; 0 is valid and reads everything from global memory).
 use crate::elem::Elem;
 use gpukit_device::{
-    self as gpu, DynamicShared, Manual, OutSlice, Packets, SharedArray,
-    cluster_reduce as cluster,
+    self as gpu, DynamicShared, Manual, OutSlice, Packets, SharedArray, cluster_reduce as cluster,
 };
 
 /// Where this cluster's rows are: `(first row, step)`.
@@ -384,10 +383,11 @@ pub fn block_sum(v: f32) -> f32 {
 /// every thread gets the same sum) instead of warp 0 folding and broadcasting them behind two
 /// more barriers. Two scratch arrays, used in turn ([`Self::sum`]`::<0>`, then `::<1>`, then
 /// `::<0>` ...): a scratch is written again only after the other one's barrier, which every
-/// thread reaches after reading it. Blocks of up to 1024 threads.
+/// thread reaches after reading it. Blocks of up to 512 threads (`SHORT_THREADS_MAX`; more
+/// trap).
 #[derive(Clone, Copy)]
 pub struct AlternatingSums {
-    scratch: [SharedArray<f32, 32>; 2],
+    scratch: [SharedArray<f32, 16>; 2],
 }
 
 impl AlternatingSums {
@@ -395,10 +395,10 @@ impl AlternatingSums {
     /// multiple of four (read by the 16-byte loads; ordered before them by the first sum's
     /// barrier).
     #[inline(always)]
-    pub fn new() -> AlternatingSums {
+    pub fn declare() -> AlternatingSums {
         let scratch = [
-            gpu::shared_array!(GPUKIT_ALT_SUM_0: [f32; 32]),
-            gpu::shared_array!(GPUKIT_ALT_SUM_1: [f32; 32]),
+            gpu::shared_array!(GPUKIT_ALT_SUM_0: [f32; 16]),
+            gpu::shared_array!(GPUKIT_ALT_SUM_1: [f32; 16]),
         ];
         let t = gpu::thread_idx().x as usize;
         let nwarps = (gpu::block_dim().x as usize).div_ceil(32);
@@ -424,7 +424,8 @@ impl AlternatingSums {
             let [a, b, c, d] = s.load_packet(p).map(f32::from_bits);
             (a + b) + (c + d)
         };
-        let nq = (gpu::block_dim().x as usize).div_ceil(128);
+        // Packets of four warps' sums: 1 to 4 (blocks of up to 512 threads).
+        let nq = (gpu::block_dim().x as usize).div_ceil(128).min(4);
         let mut total = quad(0);
         for p in 1..nq {
             total += quad(p);

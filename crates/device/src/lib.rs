@@ -82,8 +82,7 @@ pub use index::{
 pub use input::{Chunks, HaloChunk, HaloColumn, Input, Rows};
 pub use out::{
     Atomic, BlockRows, BlockTiles, GridStride, Manual, OutSlice, Ownership, PacketMut, PacketSpan,
-    PerThread,
-    Quad, QuadMut, StridedPackets, ThreadPackets, ThreadTiles, TileMut, WarpRows,
+    PerThread, Quad, QuadMut, StridedPackets, ThreadPackets, ThreadTiles, TileMut, WarpRows,
 };
 pub use panic::trap;
 pub use shared::{DynamicShared, SharedArray, dynamic_shared};

@@ -475,7 +475,11 @@ impl<T> OutSlice<T, Manual> {
     /// span: no other thread writes them during the launch (threads sharing a span store
     /// disjoint packets).
     #[inline(always)]
-    pub unsafe fn claim_packet_span_mut(&mut self, i: usize, count: usize) -> Option<PacketSpan<'_>> {
+    pub unsafe fn claim_packet_span_mut(
+        &mut self,
+        i: usize,
+        count: usize,
+    ) -> Option<PacketSpan<'_>> {
         let per = 16 / core::mem::size_of::<T>();
         let end = count.checked_mul(per)?.checked_add(i)?;
         if end > self.len {
