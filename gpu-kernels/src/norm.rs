@@ -217,9 +217,9 @@ fn add_rms_norm_body<E: Elem>(
 /// LayerNorm of rows held in registers: mean, then the sum of squared deviations from it (two
 /// exact passes over the registers), then `(x - mean) · rstd · w + b`. Written for few
 /// instructions per element (the kernel is issue-bound: round 10 in docs/TUNING.md): one loop
-/// per combination of present parameters (no per-packet defaults), the row's output claimed
-/// once per row, block sums with one barrier each, and `1 / cols` and `rsqrt` instead of
-/// divisions.
+/// per combination of present parameters (no per-packet defaults), one bounds check per packet
+/// for its loads and its store (the output claimed once per launch), block sums with one
+/// barrier each, and `1 / cols` and `rsqrt` instead of divisions.
 #[inline(always)]
 fn layer_norm_short_body<E: Elem, const H: usize>(
     x: &[E],
@@ -273,8 +273,8 @@ struct LnRows<'a, E: Elem> {
 }
 
 impl<E: Elem> LnRows<'_, E> {
-    /// Normalises this block's rows (as [`ShortRow`], with 32-bit packet indices: one
-    /// `mad.wide` per address); `affine(q, n)` maps packet `q`'s normalised values
+    /// Normalises this block's rows, held as [`ShortRow`] holds them (packets `t, t + threads,
+    /// ..`, 32-bit packet indices); `affine(q, n)` maps packet `q`'s normalised values
     /// `n = (x - mean) · rstd` to the output's.
     #[inline(always)]
     fn run<const H: usize>(

@@ -327,25 +327,6 @@ impl<const H: usize> ShortRow<H> {
         self.t + i * self.nt
     }
 
-    /// This thread's packet of a per-column parameter in slot `i`, as raw words (`p`'s default
-    /// where it is absent, zeros past the row's end); for kernels that checked
-    /// [`ColParam::is_packed`] before their loop. One predicated load whose value is not used
-    /// here, so a caller can issue two before waiting for either (LayerNorm's weight and bias:
-    /// read and unpacked one after the other, each in its own branch, they took 8 serial round
-    /// trips per row instead of 4; the bounds check's panic branch was one of those branches).
-    /// No scalar fallback for misaligned parameters: merged with the packet path, its eight
-    /// bounds-checked loads cost `layer_norm_short` bf16 12 registers.
-    #[inline(always)]
-    pub fn param<E: Elem>(&self, p: &ColParam<'_, E>, i: usize) -> [u32; 4] {
-        match (&p.packets, p.v.is_empty()) {
-            (Some(body), false) => {
-                let q = self.packet_of(i);
-                if q < body.len() { body.get(q) } else { [0; 4] }
-            }
-            _ => E::pack([p.default; 8]),
-        }
-    }
-
     /// Writes `g(slot, values)` for each of this thread's packets to the same row of `out`.
     #[inline(always)]
     pub fn write<E: Elem>(
@@ -482,18 +463,6 @@ impl<'a, E: Elem> ColParam<'a, E> {
                 r
             }
         }
-    }
-
-    /// The parameter as 16-byte packets (`None` when absent or misaligned).
-    #[inline(always)]
-    pub fn packets(&self) -> Option<Packets<'a, E>> {
-        self.packets
-    }
-
-    /// Whether the parameter is absent or readable as 16-byte packets.
-    #[inline(always)]
-    pub fn is_packed(&self) -> bool {
-        self.v.is_empty() || self.packets.is_some()
     }
 
     /// The value at column `c`.
