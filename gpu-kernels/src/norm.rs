@@ -290,17 +290,16 @@ impl<E: Elem> LnRows<'_, E> {
         if params.iter().flatten().any(|p| p.len() < n) {
             return;
         }
-        // The whole output claimed once (a base pointer and a packet count, loop-invariant):
-        // packet `q` of row `r` is its packet `r · n + q`.
+        // The whole output claimed once, as `rows` rows of `n` packets.
         // SAFETY: row `r` belongs to block `r mod grid`, and packet `q` of it to the thread
         // whose slot holds it (below): the launch's threads store disjoint packets.
-        let Some(mut o) = (unsafe { out.claim_packet_span_mut(0, out.len() / E::PER) }) else {
+        let Some(mut o) = (unsafe { out.claim_packet_rows_mut(rows, n) }) else {
             return;
         };
         let inv_cols = 1.0 / cols as f32;
         let sums = AlternatingSums::declare();
         let (t, nt) = (gpu::thread_idx().x, gpu::block_dim().x);
-        let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x);
+        let mut row = gpu::block_idx().x as usize;
         while row < rows {
             let r = gpu::opaque_usize(row);
             let start = r * cols;
@@ -342,15 +341,18 @@ impl<E: Elem> LnRows<'_, E> {
                 m2 += if slot(i).is_some() { s } else { 0.0 };
             });
             let rstd = math::rsqrt_fast(math::fma(sums.sum::<1>(m2), inv_cols, self.eps));
-            let first = r * n;
+            let mut o_row = o.row(r);
+            if o_row.len() != n {
+                return;
+            }
             gpu::unroll::each::<H>(|i| {
                 if let Some(q) = slot(i) {
                     let v = E::unpack(held[i]);
                     let nv = gpu::unroll::array(|k| (v[k] - mean) * rstd);
-                    o.set(first + q, E::pack(affine(q, nv)));
+                    o_row.set(q, E::pack(affine(q, nv)));
                 }
             });
-            row += step as usize;
+            row += gpu::grid_dim_x_here() as usize;
         }
     }
 }

@@ -182,3 +182,17 @@ pub fn opaque_usize(v: usize) -> usize {
     };
     r as usize
 }
+
+/// `grid_dim().x`, read where it is used: the compiler treats [`grid_dim`] as a constant and keeps
+/// it in a register across a block's row loop (a kernel at its register cap spills it); this
+/// read stays in the loop, where ptxas takes it from the constant bank.
+#[inline(always)]
+pub fn grid_dim_x_here() -> u32 {
+    let r: u32;
+    // SAFETY: reads a special register; touches no memory. Not `pure`, so that it stays put.
+    unsafe {
+        crate::__device_asm!("mov.u32 {r}, %nctaid.x;", r = out(reg32) r,
+            options(nomem, nostack, preserves_flags))
+    };
+    r
+}

@@ -464,41 +464,65 @@ impl<T> OutSlice<T, Manual> {
         Some(unsafe { &mut *(p as *mut crate::vector::Packet) })
     }
 
-    /// The `count` packets from element `i` (elements `i .. i + count · 16 / size_of::<T>()`)
-    /// with one bounds and alignment check for all of them, or `None` when they are not all in
-    /// bounds or `i` is not 16-byte aligned. A block that owns a row claims it once and its
-    /// threads store their packets through [`PacketSpan::set`], whose only check is the
-    /// packet's index (a row kernel's per-packet checks cost more than its arithmetic).
+    /// The first `rows · per_row` packets as `rows` rows of `per_row` packets, with one bounds
+    /// and alignment check for all of them (`None` when they are not all in bounds or the
+    /// output is not 16-byte aligned): a row kernel claims its output once per launch and
+    /// takes each row's [`PacketSpan`] with [`PacketRows::row`], whose only check is the row
+    /// index, so that nothing but the row's base pointer is live across its arithmetic.
     ///
     /// # Safety
     /// As [`claim_mut`](Self::claim_mut), for the elements of every packet stored through the
-    /// span: no other thread writes them during the launch (threads sharing a span store
+    /// rows' spans: no other thread writes them during the launch (threads sharing a row store
     /// disjoint packets).
     #[inline(always)]
-    pub unsafe fn claim_packet_span_mut(
+    pub unsafe fn claim_packet_rows_mut(
         &mut self,
-        i: usize,
-        count: usize,
-    ) -> Option<PacketSpan<'_>> {
+        rows: usize,
+        per_row: usize,
+    ) -> Option<PacketRows<'_>> {
         let per = 16 / core::mem::size_of::<T>();
-        let end = count.checked_mul(per)?.checked_add(i)?;
-        if end > self.len {
+        if rows.checked_mul(per_row)?.checked_mul(per)? > self.len {
             return None;
         }
-        let p = self.ptr.wrapping_add(i);
-        if !(p as usize).is_multiple_of(16) {
+        if !(self.ptr as usize).is_multiple_of(16) {
             return None;
         }
-        Some(PacketSpan {
-            first: p as *mut crate::vector::Packet,
-            count,
+        Some(PacketRows {
+            first: self.ptr as *mut crate::vector::Packet,
+            rows,
+            per_row,
             _out: PhantomData,
         })
     }
 }
 
-/// Consecutive output packets claimed together ([`OutSlice::claim_packet_span_mut`]): a base
-/// pointer and a count.
+/// An output claimed as rows of whole packets ([`OutSlice::claim_packet_rows_mut`]).
+pub struct PacketRows<'a> {
+    first: *mut crate::vector::Packet,
+    rows: usize,
+    per_row: usize,
+    _out: PhantomData<&'a mut ()>,
+}
+
+impl PacketRows<'_> {
+    /// Row `r`'s packets as a span (empty when `r` is past the last row). No `Option`: a
+    /// caller that needs the row compares the span's [`len`](PacketSpan::len) once.
+    #[inline(always)]
+    pub fn row(&mut self, r: usize) -> PacketSpan<'_> {
+        let ok = r < self.rows;
+        PacketSpan {
+            // `r · per_row` packets in, inside the claim when `ok` (checked when claimed).
+            first: self
+                .first
+                .wrapping_add(if ok { r * self.per_row } else { 0 }),
+            count: if ok { self.per_row } else { 0 },
+            _out: PhantomData,
+        }
+    }
+}
+
+/// Consecutive output packets claimed together (a row of [`PacketRows`]): a base pointer and a
+/// count.
 pub struct PacketSpan<'a> {
     first: *mut crate::vector::Packet,
     count: usize,
@@ -506,6 +530,18 @@ pub struct PacketSpan<'a> {
 }
 
 impl PacketSpan<'_> {
+    /// Number of packets in the span.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the span has no packet.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     /// Stores `w` to packet `q` of the span (one 16-byte store); nothing for `q` past its end.
     #[inline(always)]
     pub fn set(&mut self, q: usize, w: [u32; 4]) {
