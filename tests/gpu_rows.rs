@@ -372,6 +372,102 @@ fn layer_norm_loops_over_more_rows_than_resident_blocks() {
     }
 }
 
+/// LayerNorm with a weight only and a bias only, and of rows with a large mean and a small
+/// spread (1000 + N(0, 0.01²) in f32, 1000 + N(0, 8²) in bf16: a one-pass variance would lose
+/// every digit), f32 and bf16, on register rows (4096, 1000 and 72 columns) and a general one
+/// (4100), against f64 of the stored inputs.
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn layer_norm_each_parameter_and_large_mean_rows() {
+    let (gpu, lib, s) = setup();
+    let eps = 1e-5f32;
+    let half = |v: &[f32]| v.iter().map(|&v| bf16::from_f32(v)).collect::<Vec<bf16>>();
+    let wide = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<f64>>();
+    let wide_b = |v: &[bf16]| v.iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
+    for (t, &(r, c)) in [(5usize, 4096usize), (7, 1000), (9, 72), (3, 4100)]
+        .iter()
+        .enumerate()
+    {
+        let (x0, w, b) = norm_inputs(r, c, 9100 + t as u64);
+        let z = random_f32(r * c, 9150 + t as u64);
+        // Rows 0 and 1: large mean, small spread; the others as `norm_inputs` makes them.
+        let offset = |sigma: f32| {
+            let mut x = x0.clone();
+            for (i, v) in x.iter_mut().enumerate().take(2 * c) {
+                *v = 1000.0 + sigma * z[i];
+            }
+            x
+        };
+        let (x, xb) = (offset(0.01), half(&offset(8.0)));
+        let (wb, bb) = (half(&w), half(&b));
+        let (dx, dw, db) = (
+            gpu.upload(&x).unwrap(),
+            gpu.upload(&w).unwrap(),
+            gpu.upload(&b).unwrap(),
+        );
+        let (dxb, dwb, dbb) = (
+            gpu.upload(&xb).unwrap(),
+            gpu.upload(&wb).unwrap(),
+            gpu.upload(&bb).unwrap(),
+        );
+        let (wd, bd, wbd, bbd) = (wide(&w), wide(&b), wide_b(&wb), wide_b(&bb));
+        for (use_w, use_b) in [(true, false), (false, true), (true, true), (false, false)] {
+            let shape = Shape::new(r, c);
+            let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
+            let (wo, bo) = (use_w.then_some(&dw[..]), use_b.then_some(&db[..]));
+            lib.layer_norm(&s, &dx, shape, wo, bo, eps, &mut out)
+                .unwrap();
+            let mut outb = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
+            let (wo, bo) = (use_w.then_some(&dwb[..]), use_b.then_some(&dbb[..]));
+            lib.layer_norm(&s, &dxb, shape, wo, bo, eps, &mut outb)
+                .unwrap();
+            runtime::sync(&s).unwrap();
+            let (got, gotb) = (
+                runtime::download(&out).unwrap(),
+                runtime::download(&outb).unwrap(),
+            );
+            for i in 0..r {
+                let row = i * c..(i + 1) * c;
+                let xr = wide(&x[row.clone()]);
+                let want = norm_ref(
+                    &xr,
+                    use_w.then_some(&wd[..]),
+                    use_b.then_some(&bd[..]),
+                    true,
+                    eps as f64,
+                );
+                let want_b = norm_ref(
+                    &wide_b(&xb[row.clone()]),
+                    use_w.then_some(&wbd[..]),
+                    use_b.then_some(&bbd[..]),
+                    true,
+                    eps as f64,
+                );
+                // f32 math knows the row's mean only to a few of its ulps (2^-23 relative):
+                // that error, times rstd and the weight, bounds the output's beyond 1e-5.
+                let mean = xr.iter().sum::<f64>() / c as f64;
+                let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / c as f64;
+                let rstd = 1.0 / (var + eps as f64).sqrt();
+                let mean_err = 16.0 * mean.abs() * 2f64.powi(-23) * rstd;
+                for j in 0..c {
+                    let wj = if use_w { wd[j].abs() } else { 1.0 };
+                    let (g, gb) = (got[i * c + j] as f64, gotb[i * c + j].to_f64());
+                    assert!(
+                        (g - want[j]).abs() <= 1e-5 * want[j].abs().max(1.0) + mean_err * wj,
+                        "layer_norm f32 {r}x{c} w={use_w} b={use_b} ({i},{j}): {g} vs {}",
+                        want[j]
+                    );
+                    assert!(
+                        (gb - want_b[j]).abs() <= 5e-3 * want_b[j].abs().max(1.0),
+                        "layer_norm bf16 {r}x{c} w={use_w} b={use_b} ({i},{j}): {gb} vs {}",
+                        want_b[j]
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn add_rms_norm_and_bias_gelu_match_f64() {

@@ -7,7 +7,8 @@
 //! are `cols` long (a mismatch traps; the host checks first).
 use crate::elem::Elem;
 use crate::rows::{
-    ColParam, Part, SHORT_HELD, ShortRow, addr_of, block_sum, cluster_rows, fold_all,
+    AlternatingSums, ColParam, Part, SHORT_HELD, ShortRow, addr_of, block_sum, cluster_rows,
+    fold_all,
 };
 use gpukit_device::{
     self as gpu, DynamicShared, Manual, OutSlice, Packets, async_copy, dynamic_shared, kernel, math,
@@ -214,56 +215,145 @@ fn add_rms_norm_body<E: Elem>(
 }
 
 /// LayerNorm of rows held in registers: mean, then the sum of squared deviations from it (two
-/// exact passes over the registers), then `(x - mean) · rstd · w + b`.
+/// exact passes over the registers), then `(x - mean) · rstd · w + b`. Written for few
+/// instructions per element (the kernel is issue-bound: round 10 in docs/TUNING.md): one loop
+/// per combination of present parameters (no per-packet defaults), one bounds check per packet
+/// for its loads and its store (the output claimed once per launch), block sums with one
+/// barrier each, and `1 / cols` and `rsqrt` instead of divisions.
 #[inline(always)]
 fn layer_norm_short_body<E: Elem, const H: usize>(
     x: &[E],
-    (rows, cols): (usize, usize),
+    dims: (usize, usize),
     weight: &[E],
     bias: &[E],
     eps: f32,
     out: &mut OutSlice<E, Manual>,
 ) {
-    let (w, b) = (
-        ColParam::new(weight, cols, 0, 1.0),
-        ColParam::new(bias, cols, 0, 0.0),
-    );
-    // Checked once, here, so that the loop has no scalar path for the parameters (the host
-    // launches only aligned ones; otherwise nothing is written).
-    if !(w.is_packed() && b.is_packed()) {
+    let cols = dims.1;
+    let (Ok(w), Ok(b)) = (col_packets(weight, cols), col_packets(bias, cols)) else {
         return;
+    };
+    let rows = LnRows { x, dims, eps };
+    match (w, b) {
+        (Some(wp), Some(bp)) => rows.run::<H>(out, [w, b], |q, v| {
+            // Both loads issued before either is unpacked: one round trip per packet.
+            let (wv, bv) = (E::unpack(wp.get(q)), E::unpack(bp.get(q)));
+            gpu::unroll::array(|k| math::fma(v[k], wv[k], bv[k]))
+        }),
+        (Some(wp), None) => rows.run::<H>(out, [w, b], |q, v| {
+            let wv = E::unpack(wp.get(q));
+            gpu::unroll::array(|k| v[k] * wv[k])
+        }),
+        (None, Some(bp)) => rows.run::<H>(out, [w, b], |q, v| {
+            let bv = E::unpack(bp.get(q));
+            gpu::unroll::array(|k| v[k] + bv[k])
+        }),
+        (None, None) => rows.run::<H>(out, [w, b], |_, v| v),
     }
-    let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
-    while row < rows {
-        let Some(r) = ShortRow::<H>::load(x, row, cols) else {
+}
+
+/// A per-column parameter as packets of exactly `cols` elements (so that its bounds check is
+/// the row's), `None` when absent (empty); `Err` when misaligned (the host launches only aligned
+/// ones; the kernel then writes nothing, and its loop needs no scalar path). A length other
+/// than `cols` traps.
+#[inline(always)]
+fn col_packets<E: Elem>(v: &[E], cols: usize) -> Result<Option<Packets<'_, E>>, ()> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    assert!(v.len() == cols, "parameter length != cols");
+    Packets::new(&v[..cols]).map(Some).ok_or(())
+}
+
+/// The rows of a `layer_norm_short` launch.
+struct LnRows<'a, E: Elem> {
+    x: &'a [E],
+    dims: (usize, usize),
+    eps: f32,
+}
+
+impl<E: Elem> LnRows<'_, E> {
+    /// Normalises this block's rows, held as [`ShortRow`] holds them (packets `t, t + threads,
+    /// ..`, 32-bit packet indices); `affine(q, n)` maps packet `q`'s normalised values
+    /// `n = (x - mean) · rstd` to the output's.
+    #[inline(always)]
+    fn run<const H: usize>(
+        &self,
+        out: &mut OutSlice<E, Manual>,
+        params: [Option<Packets<'_, E>>; 2],
+        affine: impl Fn(usize, [f32; 8]) -> [f32; 8],
+    ) {
+        let (rows, cols) = self.dims;
+        // Every array's packets are checked against `n` once, so that a slot's one check
+        // (`q < n`) covers its loads and its store.
+        let n = cols / E::PER;
+        if params.iter().flatten().any(|p| p.len() < n) {
+            return;
+        }
+        // The whole output claimed once, as `rows` rows of `n` packets.
+        // SAFETY: row `r` belongs to block `r mod grid`, and packet `q` of it to the thread
+        // whose slot holds it (below): the launch's threads store disjoint packets.
+        let Some(mut o) = (unsafe { out.claim_packet_rows_mut(rows, n) }) else {
             return;
         };
-        let mut sum = 0.0f32;
-        r.for_each::<E>(|_, v| {
-            for vk in v.iter().take(E::PER) {
-                sum += *vk;
+        let inv_cols = 1.0 / cols as f32;
+        let sums = AlternatingSums::declare();
+        let (t, nt) = (gpu::thread_idx().x, gpu::block_dim().x);
+        let mut row = gpu::block_idx().x as usize;
+        while row < rows {
+            let r = gpu::opaque_usize(row);
+            let start = r * cols;
+            let Some(body) = Packets::new(&self.x[start..start + cols]) else {
+                return;
+            };
+            if body.len() != n || !body.tail().is_empty() {
+                return;
             }
-        });
-        let mean = block_sum(sum) / cols as f32;
-        let mut m2 = 0.0f32;
-        r.for_each::<E>(|_, v| {
-            for vk in v.iter().take(E::PER) {
-                let d = *vk - mean;
-                m2 = math::fma(d, d, m2);
+            let t = gpu::opaque_u32(t);
+            let slot = |i: usize| {
+                let q = (t + i as u32 * nt) as usize;
+                (q < n).then_some(q)
+            };
+            let held: [[u32; 4]; H] = gpu::unroll::array(|i| match slot(i) {
+                Some(q) => body.get(q),
+                None => [0; 4],
+            });
+            // Slots past the row's end hold zeros: they add nothing, so no slot check here.
+            let mut sum = -0.0f32;
+            for w in &held {
+                for vk in E::unpack(*w).iter().take(E::PER) {
+                    sum += *vk;
+                }
             }
-        });
-        let rstd = 1.0 / math::sqrt(block_sum(m2) / cols as f32 + eps);
-        r.write(out, |i, v| {
-            // Both loads issued before either is unpacked: one round trip per packet.
-            let (wp, bp) = (r.param(&w, i), r.param(&b, i));
-            let (wv, bv) = (E::unpack(wp), E::unpack(bp));
-            let mut y = [0.0f32; 8];
-            for k in 0..E::PER {
-                y[k] = math::fma((v[k] - mean) * rstd, wv[k], bv[k]);
+            // `S / cols` as `S · (1 / cols)` and one correction step (the division's rounding
+            // but for rare ties; a power-of-two width is exact in the first product).
+            let total = sums.sum::<0>(sum);
+            let q0 = total * inv_cols;
+            let mean = math::fma(math::fma(-q0, cols as f32, total), inv_cols, q0);
+            // Each slot's squares summed on their own, then the slots' sums if they exist.
+            let mut m2 = -0.0f32;
+            gpu::unroll::each::<H>(|i| {
+                let mut s = -0.0f32;
+                for vk in E::unpack(held[i]).iter().take(E::PER) {
+                    let d = *vk - mean;
+                    s = math::fma(d, d, s);
+                }
+                m2 += if slot(i).is_some() { s } else { 0.0 };
+            });
+            let rstd = math::rsqrt_fast(math::fma(sums.sum::<1>(m2), inv_cols, self.eps));
+            let mut o_row = o.row(r);
+            if o_row.len() != n {
+                return;
             }
-            y
-        });
-        row += step;
+            gpu::unroll::each::<H>(|i| {
+                if let Some(q) = slot(i) {
+                    let v = E::unpack(held[i]);
+                    let nv = gpu::unroll::array(|k| (v[k] - mean) * rstd);
+                    o_row.set(q, E::pack(affine(q, nv)));
+                }
+            });
+            row += gpu::grid_dim_x_here() as usize;
+        }
     }
 }
 

@@ -18,7 +18,7 @@
 //! the host chose (a multiple of 16 bytes; 0 is valid and reads everything from global memory).
 use crate::elem::Elem;
 use gpukit_device::{
-    self as gpu, DynamicShared, Manual, OutSlice, Packets, cluster_reduce as cluster,
+    self as gpu, DynamicShared, Manual, OutSlice, Packets, SharedArray, cluster_reduce as cluster,
 };
 
 /// Where this cluster's rows are: `(first row, step)`.
@@ -327,25 +327,6 @@ impl<const H: usize> ShortRow<H> {
         self.t + i * self.nt
     }
 
-    /// This thread's packet of a per-column parameter in slot `i`, as raw words (`p`'s default
-    /// where it is absent, zeros past the row's end); for kernels that checked
-    /// [`ColParam::is_packed`] before their loop. One predicated load whose value is not used
-    /// here, so a caller can issue two before waiting for either (LayerNorm's weight and bias:
-    /// read and unpacked one after the other, each in its own branch, they took 8 serial round
-    /// trips per row instead of 4; the bounds check's panic branch was one of those branches).
-    /// No scalar fallback for misaligned parameters: merged with the packet path, its eight
-    /// bounds-checked loads cost `layer_norm_short` bf16 12 registers.
-    #[inline(always)]
-    pub fn param<E: Elem>(&self, p: &ColParam<'_, E>, i: usize) -> [u32; 4] {
-        match (&p.packets, p.v.is_empty()) {
-            (Some(body), false) => {
-                let q = self.packet_of(i);
-                if q < body.len() { body.get(q) } else { [0; 4] }
-            }
-            _ => E::pack([p.default; 8]),
-        }
-    }
-
     /// Writes `g(slot, values)` for each of this thread's packets to the same row of `out`.
     #[inline(always)]
     pub fn write<E: Elem>(
@@ -376,6 +357,62 @@ pub fn block_max_nan(v: f32) -> f32 {
 #[inline(always)]
 pub fn block_sum(v: f32) -> f32 {
     gpu::block::reduce_sum_f32(v)
+}
+
+/// Block sums with one barrier each, for kernels that take several per row: every warp reads
+/// all warps' partial sums from shared memory (16-byte loads; the same order in every warp, so
+/// every thread gets the same sum) instead of warp 0 folding and broadcasting them behind two
+/// more barriers. Two scratch arrays, used in turn ([`Self::sum`]`::<0>`, then `::<1>`, then
+/// `::<0>` ...): a scratch is written again only after the other one's barrier, which every
+/// thread reaches after reading it. Blocks of up to 512 threads (`SHORT_THREADS_MAX`; more
+/// trap).
+#[derive(Clone, Copy)]
+pub struct AlternatingSums {
+    scratch: [SharedArray<f32, 16>; 2],
+}
+
+impl AlternatingSums {
+    /// Declares the scratch and zeroes the entries between the last warp's and the next
+    /// multiple of four (read by the 16-byte loads; ordered before them by the first sum's
+    /// barrier).
+    #[inline(always)]
+    pub fn declare() -> AlternatingSums {
+        let scratch = [
+            gpu::shared_array!(GPUKIT_ALT_SUM_0: [f32; 16]),
+            gpu::shared_array!(GPUKIT_ALT_SUM_1: [f32; 16]),
+        ];
+        let t = gpu::thread_idx().x as usize;
+        let nwarps = (gpu::block_dim().x as usize).div_ceil(32);
+        if t >= nwarps && t < nwarps.next_multiple_of(4) {
+            for s in &scratch {
+                s.set(t, 0.0);
+            }
+        }
+        AlternatingSums { scratch }
+    }
+
+    /// The block's sum of `v` through scratch `K` (alternate `K` between consecutive calls).
+    #[inline(always)]
+    pub fn sum<const K: usize>(&self, v: f32) -> f32 {
+        let s = &self.scratch[K];
+        let w = gpu::warp::reduce_sum_f32(v);
+        let (lane, wid) = (gpu::warp::lane_id(), gpu::warp::warp_id() as usize);
+        if lane == 0 {
+            s.set(wid, w);
+        }
+        gpu::sync_threads();
+        let quad = |p: usize| {
+            let [a, b, c, d] = s.load_packet(p).map(f32::from_bits);
+            (a + b) + (c + d)
+        };
+        // Packets of four warps' sums: 1 to 4 (blocks of up to 512 threads).
+        let nq = (gpu::block_dim().x as usize).div_ceil(128).min(4);
+        let mut total = quad(0);
+        for p in 1..nq {
+            total += quad(p);
+        }
+        total
+    }
 }
 
 /// A per-column parameter vector (LayerNorm/RMSNorm weight or bias) read alongside a row: one
@@ -426,12 +463,6 @@ impl<'a, E: Elem> ColParam<'a, E> {
                 r
             }
         }
-    }
-
-    /// Whether the parameter is absent or readable as 16-byte packets.
-    #[inline(always)]
-    pub fn is_packed(&self) -> bool {
-        self.v.is_empty() || self.packets.is_some()
     }
 
     /// The value at column `c`.

@@ -154,3 +154,45 @@ pub fn block_linear_thread() -> u32 {
     let (t, d) = (thread_idx(), block_dim());
     (t.z * d.y + t.y) * d.x + t.x
 }
+
+/// `v` unchanged, through a move the compiler neither sees through nor moves out of a loop
+/// (ptxas removes it). For indices that are cheap to recompute in each iteration: hoisted out
+/// of a loop, everything derived from them (per-slot addresses) stays live across it, and a
+/// kernel capped at 64 registers spills.
+#[inline(always)]
+pub fn opaque_u32(v: u32) -> u32 {
+    let r: u32;
+    // SAFETY: a register move; touches no memory. Not `pure`, so that it stays in its loop.
+    unsafe {
+        crate::__device_asm!("mov.b32 {r}, {v};", r = out(reg32) r, v = in(reg32) v,
+            options(nomem, nostack, preserves_flags))
+    };
+    r
+}
+
+/// `v` unchanged, as [`opaque_u32`]: a row index passed through it at the top of a row loop
+/// keeps the compiler from carrying one strength-reduced pointer per derived address.
+#[inline(always)]
+pub fn opaque_usize(v: usize) -> usize {
+    let r: u64;
+    // SAFETY: a register move; touches no memory. Not `pure`, so that it stays in its loop.
+    unsafe {
+        crate::__device_asm!("mov.b64 {r}, {v};", r = out(reg64) r, v = in(reg64) v as u64,
+            options(nomem, nostack, preserves_flags))
+    };
+    r as usize
+}
+
+/// `grid_dim().x`, read where it is used: the compiler treats [`grid_dim`] as a constant and keeps
+/// it in a register across a block's row loop (a kernel at its register cap spills it); this
+/// read stays in the loop, where ptxas takes it from the constant bank.
+#[inline(always)]
+pub fn grid_dim_x_here() -> u32 {
+    let r: u32;
+    // SAFETY: reads a special register; touches no memory. Not `pure`, so that it stays put.
+    unsafe {
+        crate::__device_asm!("mov.u32 {r}, %nctaid.x;", r = out(reg32) r,
+            options(nomem, nostack, preserves_flags))
+    };
+    r
+}

@@ -76,12 +76,14 @@ pub use half::HalfFloat;
 pub use half::{Bf16, Bf16x2};
 pub use index::{
     Dim3, block_dim, block_idx, global_id, global_id_x, global_id_y, global_id_z, global_linear_id,
-    grid_dim, grid_linear_threads, grid_stride_x, grid_threads_x, thread_idx,
+    grid_dim, grid_dim_x_here, grid_linear_threads, grid_stride_x, grid_threads_x, opaque_u32,
+    opaque_usize, thread_idx,
 };
 pub use input::{Chunks, HaloChunk, HaloColumn, Input, Rows};
 pub use out::{
-    Atomic, BlockRows, BlockTiles, GridStride, Manual, OutSlice, Ownership, PacketMut, PerThread,
-    Quad, QuadMut, StridedPackets, ThreadPackets, ThreadTiles, TileMut, WarpRows,
+    Atomic, BlockRows, BlockTiles, GridStride, Manual, OutSlice, Ownership, PacketMut, PacketRows,
+    PacketSpan, PerThread, Quad, QuadMut, StridedPackets, ThreadPackets, ThreadTiles, TileMut,
+    WarpRows,
 };
 pub use panic::trap;
 pub use shared::{DynamicShared, SharedArray, dynamic_shared};

@@ -463,6 +463,94 @@ impl<T> OutSlice<T, Manual> {
         // SAFETY: in bounds and aligned; exclusivity is the caller's contract.
         Some(unsafe { &mut *(p as *mut crate::vector::Packet) })
     }
+
+    /// The first `rows · per_row` packets as `rows` rows of `per_row` packets, with one bounds
+    /// and alignment check for all of them (`None` when they are not all in bounds or the
+    /// output is not 16-byte aligned): a row kernel claims its output once per launch and
+    /// takes each row's [`PacketSpan`] with [`PacketRows::row`], whose only check is the row
+    /// index, so that nothing but the row's base pointer is live across its arithmetic.
+    ///
+    /// # Safety
+    /// As [`claim_mut`](Self::claim_mut), for the elements of every packet stored through the
+    /// rows' spans: no other thread writes them during the launch (threads sharing a row store
+    /// disjoint packets).
+    #[inline(always)]
+    pub unsafe fn claim_packet_rows_mut(
+        &mut self,
+        rows: usize,
+        per_row: usize,
+    ) -> Option<PacketRows<'_>> {
+        let per = 16 / core::mem::size_of::<T>();
+        if rows.checked_mul(per_row)?.checked_mul(per)? > self.len {
+            return None;
+        }
+        if !(self.ptr as usize).is_multiple_of(16) {
+            return None;
+        }
+        Some(PacketRows {
+            first: self.ptr as *mut crate::vector::Packet,
+            rows,
+            per_row,
+            _out: PhantomData,
+        })
+    }
+}
+
+/// An output claimed as rows of whole packets ([`OutSlice::claim_packet_rows_mut`]).
+pub struct PacketRows<'a> {
+    first: *mut crate::vector::Packet,
+    rows: usize,
+    per_row: usize,
+    _out: PhantomData<&'a mut ()>,
+}
+
+impl PacketRows<'_> {
+    /// Row `r`'s packets as a span (empty when `r` is past the last row). No `Option`: a
+    /// caller that needs the row compares the span's [`len`](PacketSpan::len) once.
+    #[inline(always)]
+    pub fn row(&mut self, r: usize) -> PacketSpan<'_> {
+        let ok = r < self.rows;
+        PacketSpan {
+            // `r · per_row` packets in, inside the claim when `ok` (checked when claimed).
+            first: self
+                .first
+                .wrapping_add(if ok { r * self.per_row } else { 0 }),
+            count: if ok { self.per_row } else { 0 },
+            _out: PhantomData,
+        }
+    }
+}
+
+/// Consecutive output packets claimed together (a row of [`PacketRows`]): a base pointer and a
+/// count.
+pub struct PacketSpan<'a> {
+    first: *mut crate::vector::Packet,
+    count: usize,
+    _out: PhantomData<&'a mut ()>,
+}
+
+impl PacketSpan<'_> {
+    /// Number of packets in the span.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the span has no packet.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Stores `w` to packet `q` of the span (one 16-byte store); nothing for `q` past its end.
+    #[inline(always)]
+    pub fn set(&mut self, q: usize, w: [u32; 4]) {
+        if q < self.count {
+            // SAFETY: packet `q < count` was checked in bounds and 16-byte aligned when the
+            // span was claimed, and no other thread stores it (the claim's contract).
+            unsafe { (*self.first.add(q)).set(w) };
+        }
+    }
 }
 
 impl<T, const K: usize> OutSlice<T, StridedPackets<K>> {
