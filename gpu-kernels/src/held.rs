@@ -261,8 +261,11 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
     }
 
     /// Pass A as [`Self::scan`], `f` also given the chunk's index in the item; the packets it
-    /// returns replace this thread's packets of the chunk in the ring (what pass B then reads:
-    /// [`Self::write_kept`] makes the replaced slots safe for the producer to fill again).
+    /// returns replace this thread's packets of the chunk in the ring (what pass B then reads).
+    /// A thread that replaced any fences its shared-memory writes against the copy engine
+    /// (`fence.proxy.async`) once, after the item's last chunk: before its warp releases any of
+    /// the item's chunks, and with no global store of its own outstanding (a fence after pass
+    /// B's stores waits for them: `MEMBAR.ALL.CTA`).
     #[inline(always)]
     pub fn scan_keep(
         &self,
@@ -271,6 +274,7 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         mut f: impl FnMut([[u32; 4]; U], u32, u32) -> Option<[[u32; 4]; U]>,
     ) {
         let mut k = 0u32;
+        let mut wrote = false;
         while k < it.mine {
             let cnt = (it.mine - k).min(Self::CHUNK);
             self.full(c.slot).wait_parity(c.phase);
@@ -290,6 +294,7 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
                 0
             };
             if let Some(r) = f(w, valid.min(U as u32), k / Self::CHUNK) {
+                wrote = true;
                 gpu::unroll::each::<U>(|i| {
                     let q = c.ct + (i * 32 * W) as u32;
                     if q < cnt {
@@ -303,6 +308,9 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
                 c.slot = 0;
                 c.phase ^= 1;
             }
+        }
+        if wrote {
+            tma::fence_proxy_async_shared();
         }
     }
 
@@ -511,13 +519,11 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         store: gpu::L2Policy,
         mut g: impl FnMut([u32; 4]) -> [u32; 4],
     ) {
-        self.write_inner(c, it, out, store, |_| (), |_, w| g(w), false)
+        self.write_kept(c, it, out, store, |_| (), |_, w| g(w))
     }
 
     /// Pass B after [`Self::scan_keep`] replaced packets: as [`Self::write`], `at_chunk(k)`
-    /// computed once per chunk `k` of the item and passed to `g`; each thread fences its
-    /// shared-memory writes against the copy engine (`fence.proxy.async`) before its warp
-    /// releases the chunk.
+    /// computed once per chunk `k` of the item and passed to `g`.
     #[inline(always)]
     pub fn write_kept<S: Copy>(
         &self,
@@ -525,23 +531,8 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         it: &HeldItem,
         out: &mut OutSlice<E, Manual>,
         store: gpu::L2Policy,
-        at_chunk: impl FnMut(u32) -> S,
-        g: impl FnMut(S, [u32; 4]) -> [u32; 4],
-    ) {
-        self.write_inner(c, it, out, store, at_chunk, g, true)
-    }
-
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn write_inner<S: Copy>(
-        &self,
-        c: &HeldConsumer,
-        it: &HeldItem,
-        out: &mut OutSlice<E, Manual>,
-        store: gpu::L2Policy,
         mut at_chunk: impl FnMut(u32) -> S,
         mut g: impl FnMut(S, [u32; 4]) -> [u32; 4],
-        wrote: bool,
     ) {
         let (mut slot, mut k) = (it.slot0, 0u32);
         let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
@@ -563,11 +554,6 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
                     }
                 }
             });
-            if wrote {
-                // This thread's generic-proxy writes of the slot (pass A) ordered before the
-                // copy engine's next fill of it, which the warp's arrival allows.
-                tma::fence_proxy_async_shared();
-            }
             // Every lane's reads of the chunk are done before its warp's arrival.
             gpu::sync_warp();
             if c.ct % 32 == 0 {
