@@ -30,15 +30,6 @@ use gpukit_device::{self as gpu, DynamicShared, Manual, OutSlice, dynamic_shared
 
 /// The named barrier the consumer warps use among themselves.
 const CONSUMER_BAR: u32 = 1;
-/// 32-bit words of the engine's static shared memory: the block folds' buffers (`4 W`), then
-/// the kept chunks' warp maxima (`W` per chunk, [`Held::KEPT_CHUNKS`] chunks).
-const WORDS: usize = 128;
-
-/// The engine's static shared words (one symbol for every instance).
-#[inline(always)]
-fn words() -> gpu::shared::SharedArray<u32, WORDS> {
-    gpukit_device::shared_array!(HELD_WORDS: [u32; WORDS])
-}
 
 /// One block's view of the engine: geometry and the ring.
 pub struct Held<'a, E: Elem, const W: usize, const U: usize> {
@@ -80,9 +71,6 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
     pub const CHUNK: u32 = (U * 32 * W) as u32;
     /// Threads per block: the producer warp and `W` consumer warps.
     pub const THREADS: u32 = (32 * (W + 1)) as u32;
-    /// Chunks of an item whose warp maxima [`Self::keep_max`] records (the first ones; the
-    /// words after the folds' `4 W`).
-    pub const KEPT_CHUNKS: u32 = ((WORDS - 4 * W) / W) as u32;
 
     /// The engine over the `rows × cols` matrix `x` in `parts` per row with outputs at
     /// `others`; `None` (the kernel does nothing) unless everything is packet-aligned, the
@@ -254,27 +242,7 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
     /// `valid` slots are in the slice, the others zero).
     #[inline(always)]
     pub fn scan(&self, c: &mut HeldConsumer, it: &HeldItem, mut f: impl FnMut([[u32; 4]; U], u32)) {
-        self.scan_keep(c, it, |w, valid, _| {
-            f(w, valid);
-            None
-        })
-    }
-
-    /// Pass A as [`Self::scan`], `f` also given the chunk's index in the item; the packets it
-    /// returns replace this thread's packets of the chunk in the ring (what pass B then reads).
-    /// A thread that replaced any fences its shared-memory writes against the copy engine
-    /// (`fence.proxy.async`) once, after the item's last chunk: before its warp releases any of
-    /// the item's chunks, and with no global store of its own outstanding (a fence after pass
-    /// B's stores waits for them: `MEMBAR.ALL.CTA`).
-    #[inline(always)]
-    pub fn scan_keep(
-        &self,
-        c: &mut HeldConsumer,
-        it: &HeldItem,
-        mut f: impl FnMut([[u32; 4]; U], u32, u32) -> Option<[[u32; 4]; U]>,
-    ) {
         let mut k = 0u32;
-        let mut wrote = false;
         while k < it.mine {
             let cnt = (it.mine - k).min(Self::CHUNK);
             self.full(c.slot).wait_parity(c.phase);
@@ -293,24 +261,13 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
             } else {
                 0
             };
-            if let Some(r) = f(w, valid.min(U as u32), k / Self::CHUNK) {
-                wrote = true;
-                gpu::unroll::each::<U>(|i| {
-                    let q = c.ct + (i * 32 * W) as u32;
-                    if q < cnt {
-                        self.ring.store_packet(base + q as usize, r[i]);
-                    }
-                });
-            }
+            f(w, valid.min(U as u32));
             k += Self::CHUNK;
             c.slot += 1;
             if c.slot == self.slots {
                 c.slot = 0;
                 c.phase ^= 1;
             }
-        }
-        if wrote {
-            tma::fence_proxy_async_shared();
         }
     }
 
@@ -325,8 +282,7 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         v: f32,
         f: impl Fn(f32, f32) -> f32,
     ) -> f32 {
-        const { assert!(4 * W <= WORDS, "the folds' buffers fit the static words") };
-        let buf = words();
+        let buf = gpukit_device::shared_array!(HELD_FOLD: [u32; 128]);
         let mut acc = v;
         let mut m = 16;
         while m > 0 {
@@ -338,7 +294,7 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         }
         // Buffers by item parity: a buffer is written again two items later, after the next
         // item's barriers, which every thread passes only after reading it.
-        let off = W * (2 * slot + c.parity as usize);
+        let off = 64 * slot + (c.parity * 32) as usize;
         if c.ct % 32 == 0 {
             buf.set(off + (c.ct / 32) as usize, acc.to_bits());
         }
@@ -373,30 +329,6 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         let sb = self.block_fold(c, 1, mine, |a, b| a + b);
         c.parity ^= 1;
         [mb, sb]
-    }
-
-    /// Records the consumer warp's value `m` for chunk `k` of the current item (lane 0 stores; chunks
-    /// past [`Self::KEPT_CHUNKS`] are not recorded). Call with a warp-uniform `m`.
-    #[inline(always)]
-    pub fn keep_max(&self, k: u32, m: f32) {
-        let ct = gpu::thread_idx().x - 32;
-        if k < Self::KEPT_CHUNKS && ct % 32 == 0 {
-            words().set(4 * W + W * k as usize + (ct / 32) as usize, m.to_bits());
-        }
-    }
-
-    /// The warp's value recorded by [`Self::keep_max`] for chunk `k` of the current item, or
-    /// `None` past [`Self::KEPT_CHUNKS`]. A warp reads only its own words, after the item's
-    /// named barriers (which order lane 0's store before every lane's read).
-    #[inline(always)]
-    pub fn kept_max(&self, c: &HeldConsumer, k: u32) -> Option<f32> {
-        if k < Self::KEPT_CHUNKS {
-            Some(f32::from_bits(
-                words().get(4 * W + W * k as usize + (c.ct / 32) as usize),
-            ))
-        } else {
-            None
-        }
     }
 
     /// Index of row `row`'s first pair in the scratch.
@@ -519,31 +451,15 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         store: gpu::L2Policy,
         mut g: impl FnMut([u32; 4]) -> [u32; 4],
     ) {
-        self.write_kept(c, it, out, store, |_| (), |_, w| g(w))
-    }
-
-    /// Pass B after [`Self::scan_keep`] replaced packets: as [`Self::write`], `at_chunk(k)`
-    /// computed once per chunk `k` of the item and passed to `g`.
-    #[inline(always)]
-    pub fn write_kept<S: Copy>(
-        &self,
-        c: &HeldConsumer,
-        it: &HeldItem,
-        out: &mut OutSlice<E, Manual>,
-        store: gpu::L2Policy,
-        mut at_chunk: impl FnMut(u32) -> S,
-        mut g: impl FnMut(S, [u32; 4]) -> [u32; 4],
-    ) {
         let (mut slot, mut k) = (it.slot0, 0u32);
         let first = (it.row as usize * self.n as usize + it.p0 as usize) * E::PER;
         while k < it.mine {
             let cnt = (it.mine - k).min(Self::CHUNK);
             let base = (slot * Self::CHUNK) as usize;
-            let at = at_chunk(k / Self::CHUNK);
             gpu::unroll::each::<U>(|i| {
                 let q = c.ct + (i * 32 * W) as u32;
                 if q < cnt {
-                    let r = g(at, self.ring.load_packet(base + q as usize));
+                    let r = g(self.ring.load_packet(base + q as usize));
                     // SAFETY: the item (row, part) belongs to this block (static assignment),
                     // packet `q` of its chunk `k` to this thread. In bounds (`out` is as long
                     // as `x`) and aligned (checked in `new`): the claim never fails.

@@ -540,10 +540,6 @@ fn softmax_held_body<E: Elem, const W: usize, const U: usize>(
         return;
     }
     let store = gpu::L2Policy::evict_first();
-    if E::PER == 4 && !log {
-        softmax_held_kept(&h, out, store);
-        return;
-    }
     h.consume(
         |h, c, it| {
             let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
@@ -597,104 +593,6 @@ fn softmax_held_body<E: Elem, const W: usize, const U: usize>(
                     }))
                 });
             }
-        },
-    );
-}
-
-/// The f32 softmax's consumers on the held ring with the exponentials KEPT: pass A takes a
-/// running maximum per warp (a butterfly per chunk, so the value is warp-uniform), records it
-/// per chunk ([`Held::keep_max`]) and writes `e^(x - m_k)` (the accurate exponential, also
-/// what the sum adds) back into the slot; pass B is one multiply per element by
-/// `e^(m_k - M) / S`. Chunks past [`Held::KEPT_CHUNKS`], or whose warp maximum is still -inf
-/// (every value so far -inf), keep `x` and take the exponential in pass B as the other
-/// kernels: the NaN/inf results are theirs.
-#[inline(always)]
-fn softmax_held_kept<E: Elem, const W: usize, const U: usize>(
-    h: &Held<'_, E, W, U>,
-    out: &mut OutSlice<E, Manual>,
-    store: gpu::L2Policy,
-) {
-    h.consume(
-        |h, c, it| {
-            let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
-            h.scan_keep(c, it, |w, valid, k| {
-                let mut bm = f32::NEG_INFINITY;
-                gpu::unroll::each::<U>(|i| {
-                    if (i as u32) < valid {
-                        bm = math::max_nan(bm, E::max_nan_of(w[i]));
-                    }
-                });
-                let mut lane = 16;
-                while lane > 0 {
-                    bm = math::max_nan(
-                        bm,
-                        f32::from_bits(gpu::warp::shfl_xor_u32(bm.to_bits(), lane)),
-                    );
-                    lane >>= 1;
-                }
-                let nm = math::max_nan(m, bm);
-                // A larger (or NaN) maximum rescales the sum; from -inf the factor is 0.
-                if nm != m {
-                    s *= row_exp::<E>(m - nm);
-                    m = nm;
-                }
-                h.keep_max(k, m);
-                if m == f32::NEG_INFINITY {
-                    return None;
-                }
-                let kept = k < Held::<E, W, U>::KEPT_CHUNKS;
-                let mut r = [[0u32; 4]; U];
-                gpu::unroll::each::<U>(|i| {
-                    if (i as u32) < valid {
-                        let v = E::unpack(w[i]);
-                        let e: [f32; 8] = gpu::unroll::array(|j| {
-                            if j < E::PER && kept {
-                                row_exp_nonpos::<E>(v[j] - m)
-                            } else if j < E::PER {
-                                math::exp_fast(v[j] - m)
-                            } else {
-                                0.0
-                            }
-                        });
-                        gpu::unroll::each::<8>(|j| {
-                            if j < E::PER {
-                                s += e[j];
-                            }
-                        });
-                        r[i] = E::pack(e);
-                    }
-                });
-                if kept { Some(r) } else { None }
-            });
-            h.stats(c, m, s, row_exp::<E>)
-        },
-        |h, c, it, [big_m, big_s]| {
-            // A row of -inf gives NaN (x - M is NaN), as torch.
-            let inv = 1.0 / big_s;
-            h.write_kept(
-                c,
-                it,
-                out,
-                store,
-                |k| match h.kept_max(c, k) {
-                    Some(mk) if mk != f32::NEG_INFINITY => {
-                        (true, row_exp_nonpos::<E>(mk - big_m) * inv)
-                    }
-                    _ => (false, inv),
-                },
-                |(kept, f), w| {
-                    let v = E::unpack(w);
-                    E::pack(gpu::unroll::array(|j| {
-                        if j >= E::PER {
-                            0.0
-                        } else if kept {
-                            v[j] * f
-                        } else {
-                            row_exp_nonpos::<E>(v[j] - big_m) * f
-                        }
-                    }))
-                },
-            );
         },
     );
 }
