@@ -30,6 +30,14 @@ use gpukit_device::{
     math,
 };
 
+/// What a softmax kernel writes: the probabilities `e^(x - M) / S` or their logarithms
+/// `(x - M) - ln S`. Every engine has one body for both.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Probabilities,
+    LogProbabilities,
+}
+
 /// Combine two (max, Σ e^(x - max)) pairs, symmetrically (bit-identical either way round).
 #[inline(always)]
 fn merge(a: [f32; 2], b: [f32; 2]) -> [f32; 2] {
@@ -46,12 +54,12 @@ fn softmax_rows_body<E: Elem>(
     rows: u64,
     cols: u64,
     out: &mut OutSlice<E, Manual>,
-    log: bool,
+    output: Output,
 ) {
     let smem = dynamic_shared::<u32>();
     let (rows, cols) = (rows as usize, cols as usize);
     // f32 softmax keeps e^(x - m_t) of its staged packets in shared memory.
-    let keep = E::PER == 4 && !log;
+    let keep = E::PER == 4 && output == Output::Probabilities;
     let (mut row, step) = cluster_rows();
     while row < rows {
         let part: Part<'_, E> = Part::new(a, row, cols, &[addr_of(out, row * cols)], &smem);
@@ -78,7 +86,7 @@ fn softmax_rows_body<E: Elem>(
             }
         }
         let [big_m, big_s] = fold_all([m, s], merge);
-        if log {
+        if output == Output::LogProbabilities {
             let ln_s = math::log(big_s);
             part.write(&smem, out, |_, v| (v - big_m) - ln_s);
         } else {
@@ -125,7 +133,7 @@ fn softmax_short_body<E: Elem, const H: usize>(
     rows: u64,
     cols: u64,
     out: &mut OutSlice<E, Manual>,
-    log: bool,
+    output: Output,
 ) {
     let (rows, cols) = (rows as usize, cols as usize);
     let (mut row, step) = (gpu::block_idx().x as usize, gpu::grid_dim().x as usize);
@@ -155,7 +163,7 @@ fn softmax_short_body<E: Elem, const H: usize>(
             }
         });
         let s = block_sum(s);
-        if log {
+        if output == Output::LogProbabilities {
             let ln_s = math::log(s);
             r.write(out, |_, v| v.map(|x| (x - m) - ln_s));
         } else {
@@ -179,27 +187,27 @@ fn softmax_short_body<E: Elem, const H: usize>(
 /// host checks).
 #[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn softmax_short<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
-    softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, false);
+    softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, Output::Probabilities);
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) for rows held in registers, as
 /// [`softmax_short`].
 #[kernel(same_len(a, out), instances(f32, Bf16), launch_bounds(512))]
 pub fn log_softmax_short<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
-    softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, true);
+    softmax_short_body::<T, SHORT_HELD>(a, rows, cols, &mut out, Output::LogProbabilities);
 }
 
 /// out[r][c] = e^(a[r][c] - max_r) / Σ_c e^(a[r][c] - max_r), any row width, f32 math over f32 or
 /// bf16 storage. Row-engine launch (see `rows`).
 #[kernel(same_len(a, out), instances(f32, Bf16))]
 pub fn softmax_rows<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
-    softmax_rows_body(a, rows, cols, &mut out, false);
+    softmax_rows_body(a, rows, cols, &mut out, Output::Probabilities);
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r), as [`softmax_rows`].
 #[kernel(same_len(a, out), instances(f32, Bf16))]
 pub fn log_softmax_rows<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
-    softmax_rows_body(a, rows, cols, &mut out, true);
+    softmax_rows_body(a, rows, cols, &mut out, Output::LogProbabilities);
 }
 
 /// Packets per group in the split kernels' passes (loads issued together).
@@ -215,14 +223,14 @@ fn softmax_split_body<E: Elem>(
     rows: u64,
     cols: u64,
     out: &mut OutSlice<E, Manual>,
-    log: bool,
+    output: Output,
 ) {
     let (rows, cols) = (rows as usize, cols as usize);
     let others = [addr_of(out, 0)];
     let Some(mut sp) = Split::<E>::new(a, rows, cols, &others, dynamic_shared::<u32>()) else {
         return;
     };
-    let keep = E::PER == 4 && !log;
+    let keep = E::PER == 4 && output == Output::Probabilities;
     let mut run = Run::begin();
     while sp.next_row().is_some() {
         let mut m = f32::NEG_INFINITY;
@@ -259,7 +267,7 @@ fn softmax_split_body<E: Elem>(
             });
             [f32::from_bits(r[0]), f32::from_bits(r[1])]
         };
-        if log {
+        if output == Output::LogProbabilities {
             let ln_s = math::log(big_s);
             sp.for_each_refill::<SPLIT_GROUP>(|q, w| {
                 let v = E::unpack(w);
@@ -291,14 +299,14 @@ fn softmax_split_body<E: Elem>(
 /// rows of whole 16-byte packets, 16-byte aligned buffers; long rows over a cluster).
 #[kernel(same_len(a, out), instances(f32, Bf16))]
 pub fn softmax_split<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
-    softmax_split_body(a, rows, cols, &mut out, false);
+    softmax_split_body(a, rows, cols, &mut out, Output::Probabilities);
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the split engine, as
 /// [`softmax_split`].
 #[kernel(same_len(a, out), instances(f32, Bf16))]
 pub fn log_softmax_split<T: Elem>(a: &[T], rows: u64, cols: u64, mut out: OutSlice<T, Manual>) {
-    softmax_split_body(a, rows, cols, &mut out, true);
+    softmax_split_body(a, rows, cols, &mut out, Output::LogProbabilities);
 }
 
 /// Combine two (max, Σ e^(x - max)) pairs as bits, a dead pair (-inf, 0) being the identity
@@ -383,7 +391,7 @@ fn softmax_reread_body<E: Elem>(
     parts: u32,
     out: &mut OutSlice<E, Manual>,
     scratch: &mut OutSlice<u32, Atomic>,
-    log: bool,
+    output: Output,
 ) {
     let others = [addr_of(out, 0)];
     let Some(mut w) = Wide::new(
@@ -445,7 +453,7 @@ fn softmax_reread_body<E: Elem>(
         }
         if let Some(p) = pending {
             let [big_m, big_s] = w.gather(&p, dead_pair, merge_bits).map(f32::from_bits);
-            if log {
+            if output == Output::LogProbabilities {
                 let ln_s = math::log(big_s);
                 w.rewrite::<REREAD_STEP>(&p, out, reread, drop, |v| v.map(|x| (x - big_m) - ln_s));
             } else {
@@ -482,7 +490,15 @@ pub fn softmax_reread<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_reread_body(a, rows, cols, parts, &mut out, &mut scratch, false);
+    softmax_reread_body(
+        a,
+        rows,
+        cols,
+        parts,
+        &mut out,
+        &mut scratch,
+        Output::Probabilities,
+    );
 }
 
 /// out[r][c] = a[r][c] - max_r - ln Σ_c e^(a[r][c] - max_r) on the re-read kernel, as
@@ -496,7 +512,15 @@ pub fn log_softmax_reread<T: Elem>(
     mut out: OutSlice<T, Manual>,
     mut scratch: OutSlice<u32, Atomic>,
 ) {
-    softmax_reread_body(a, rows, cols, parts, &mut out, &mut scratch, true);
+    softmax_reread_body(
+        a,
+        rows,
+        cols,
+        parts,
+        &mut out,
+        &mut scratch,
+        Output::LogProbabilities,
+    );
 }
 
 /// Consumer warps of the held kernels (the producer warp comes on top: [`HELD_THREADS`]).
@@ -522,7 +546,7 @@ fn softmax_held_body<E: Elem, const W: usize, const U: usize>(
     parts: u32,
     out: &mut OutSlice<E, Manual>,
     scratch: &mut OutSlice<u32, Atomic>,
-    log: bool,
+    output: Output,
 ) {
     let others = [addr_of(out, 0)];
     let Some(h) = Held::<E, W, U>::new(
@@ -573,7 +597,7 @@ fn softmax_held_body<E: Elem, const W: usize, const U: usize>(
             h.stats(c, m, s, row_exp::<E>)
         },
         |h, c, it, [big_m, big_s]| {
-            if log {
+            if output == Output::LogProbabilities {
                 let ln_s = math::log(big_s);
                 h.write(c, it, out, store, |w| {
                     let v = E::unpack(w);
@@ -618,7 +642,7 @@ pub fn softmax_held<T: Elem>(
         parts,
         &mut out,
         &mut scratch,
-        false,
+        Output::Probabilities,
     );
 }
 
@@ -640,6 +664,6 @@ pub fn log_softmax_held<T: Elem>(
         parts,
         &mut out,
         &mut scratch,
-        true,
+        Output::LogProbabilities,
     );
 }
