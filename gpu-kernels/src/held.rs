@@ -334,22 +334,16 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
     /// Index of row `row`'s first pair in the scratch.
     #[inline(always)]
     fn pairs(&self, row: u32) -> usize {
-        1 + self.rows as usize + 2 * row as usize * self.parts as usize
+        crate::rows::first_pair(self.rows as usize, self.parts, row)
     }
 
     /// Publishes the block's pair `mine` for the item without waiting. Every consumer thread
     /// calls it (consumer thread 0 stores).
     #[inline(always)]
     pub fn publish(&self, c: &HeldConsumer, it: &HeldItem, mine: [f32; 2]) {
-        let mine = mine.map(f32::to_bits);
-        use gpu::{Ordering, Scope};
-        let s = &self.scratch;
         if c.ct == 0 {
-            let at = self.pairs(it.row) + 2 * it.part as usize;
-            s.store(at, mine[0], Scope::Device, Ordering::Relaxed);
-            s.store(at + 1, mine[1], Scope::Device, Ordering::Relaxed);
-            // Release: the pair is visible to whoever sees the new count.
-            s.fetch_add(1 + it.row as usize, 1, Scope::Device, Ordering::Release);
+            let pair = mine.map(f32::to_bits);
+            crate::rows::publish_pair(&self.scratch, self.pairs(it.row), (it.row, it.part), pair);
         }
     }
 
@@ -365,11 +359,7 @@ impl<'a, E: Elem, const W: usize, const U: usize> Held<'a, E, W, U> {
         let count = 1 + it.row as usize;
         let pairs = self.pairs(it.row);
         if c.ct == 0 {
-            let mut pause = 32;
-            while s.load(count, Scope::Device, Ordering::Acquire) < self.parts {
-                gpu::sync::nanosleep(pause);
-                pause = (pause * 2).min(256);
-            }
+            crate::rows::await_pairs(s, count, self.parts, 256);
         }
         named_barrier_sync(CONSUMER_BAR, 32 * W as u32);
         let lane = c.ct % 32;

@@ -735,6 +735,42 @@ pub const fn wide_scratch_words(rows: usize, parts: usize) -> usize {
     1 + rows + 2 * rows * parts
 }
 
+/// Index of row `row`'s first `(max, sum)` pair in a [`wide_scratch_words`] scratch.
+#[inline(always)]
+pub(crate) fn first_pair(rows: usize, parts: u32, row: u32) -> usize {
+    1 + rows + 2 * row as usize * parts as usize
+}
+
+/// Stores part `part`'s pair of row `row` in a [`wide_scratch_words`] scratch (the row's pairs
+/// from `pairs`) and counts it for the row, with release: the pair is visible to whoever sees the new count. One
+/// thread per block calls it.
+#[inline(always)]
+pub(crate) fn publish_pair(
+    s: &gpu::AtomicSlice<'_, u32>,
+    pairs: usize,
+    (row, part): (u32, u32),
+    pair: [u32; 2],
+) {
+    use gpu::{Ordering, Scope};
+    let at = pairs + 2 * part as usize;
+    s.store(at, pair[0], Scope::Device, Ordering::Relaxed);
+    s.store(at + 1, pair[1], Scope::Device, Ordering::Relaxed);
+    s.fetch_add(1 + row as usize, 1, Scope::Device, Ordering::Release);
+}
+
+/// Waits, with acquire, until word `count` of the scratch (a row's arrivals) reaches `parts`,
+/// backing off from 32 ns up to `max_pause` ns: waiting blocks must not crowd the loads of the
+/// others in L2. One thread per block calls it; a barrier then orders the block's reads.
+#[inline(always)]
+pub(crate) fn await_pairs(s: &gpu::AtomicSlice<'_, u32>, count: usize, parts: u32, max_pause: u32) {
+    use gpu::{Ordering, Scope};
+    let mut pause = 32;
+    while s.load(count, Scope::Device, Ordering::Acquire) < parts {
+        gpu::sync::nanosleep(pause);
+        pause = (pause * 2).min(max_pause);
+    }
+}
+
 /// Long rows split over `parts` ordinary blocks that exchange their partial statistics with the
 /// row's other blocks through global memory: no cluster (so 4 blocks per SM, and any number of
 /// SMs, take part) and no shared-memory staging. A block holds nothing of its slice across the
@@ -903,21 +939,15 @@ impl<'a, E: Elem> Wide<'a, E> {
     /// Index of row `row`'s first pair in the scratch.
     #[inline(always)]
     fn pairs(&self, row: u32) -> usize {
-        1 + self.rows + 2 * row as usize * self.parts as usize
+        first_pair(self.rows, self.parts, row)
     }
 
     /// Publishes this part's pair `mine` (the same in every thread; thread 0 stores it) without
     /// waiting for anything.
     #[inline(always)]
     pub fn publish(&self, it: &WideItem, mine: [u32; 2]) {
-        use gpu::{Ordering, Scope};
-        let s = &self.scratch;
         if self.t == 0 {
-            let at = self.pairs(it.row) + 2 * it.part as usize;
-            s.store(at, mine[0], Scope::Device, Ordering::Relaxed);
-            s.store(at + 1, mine[1], Scope::Device, Ordering::Relaxed);
-            // Release: the pair is visible to whoever sees the new count.
-            s.fetch_add(1 + it.row as usize, 1, Scope::Device, Ordering::Release);
+            publish_pair(&self.scratch, self.pairs(it.row), (it.row, it.part), mine);
         }
     }
 
@@ -938,12 +968,7 @@ impl<'a, E: Elem> Wide<'a, E> {
         let parts = self.parts as usize;
         let pairs = self.pairs(it.row);
         if self.t == 0 {
-            let mut pause = 32;
-            while s.load(count, Scope::Device, Ordering::Acquire) < self.parts {
-                // Back off: waiting blocks must not crowd the loads of the others in L2.
-                gpu::sync::nanosleep(pause);
-                pause = (pause * 2).min(512);
-            }
+            await_pairs(s, count, self.parts, 512);
         }
         // Thread 0 has acquired every pair; the barrier orders the reads below after that.
         gpu::sync_threads();
