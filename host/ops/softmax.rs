@@ -230,6 +230,17 @@ fn wide_measured_faster(elem: usize, packets: usize) -> bool {
     matches!(elem, 2 | 4) && packets > SHORT_HELD * SHORT_THREADS_MAX
 }
 
+/// Blocks of `threads` threads with `shared` bytes of dynamic shared memory that can be resident
+/// on the whole device at once for each of `fs`, the fewest of them: the row-splitting engines'
+/// forward-progress condition must hold for whichever op is launched.
+fn fewest_resident(fs: &[&KernelFn], threads: u32, shared: u32) -> Result<u32> {
+    let mut fewest = u32::MAX;
+    for f in fs {
+        fewest = fewest.min(f.occupancy(threads, shared)? * f.device_props().sm_count);
+    }
+    Ok(if fs.is_empty() { 0 } else { fewest })
+}
+
 /// Most blocks per row of the wide engine (all of them must be resident at once).
 const WIDE_MAX_PARTS: usize = 64;
 
@@ -248,16 +259,14 @@ pub(super) fn wide_plan<T: RowElem>(
     // Both ops' kernels have the same engine and launch bounds; the forward-progress check
     // takes the fewer resident blocks of the two.
     let k = &lib.kernels;
-    let resident = [
-        k.softmax_reread.function::<T>(),
-        k.log_softmax_reread.function::<T>(),
-    ]
-    .into_iter()
-    .map(|f| Ok(f.occupancy(threads, 0)? * f.device_props().sm_count))
-    .collect::<Result<Vec<u32>>>()?
-    .into_iter()
-    .min()
-    .unwrap_or(0);
+    let resident = fewest_resident(
+        &[
+            k.softmax_reread.function::<T>(),
+            k.log_softmax_reread.function::<T>(),
+        ],
+        threads,
+        0,
+    )?;
     if resident < parts {
         return Ok(None);
     }
@@ -351,13 +360,7 @@ pub(super) fn held_plan<T: RowElem>(
         return Ok(None);
     };
     let threads = HELD_THREADS as u32;
-    let resident = fs
-        .iter()
-        .map(|f| Ok(f.occupancy(threads, shared)? * f.device_props().sm_count))
-        .collect::<Result<Vec<u32>>>()?
-        .into_iter()
-        .min()
-        .unwrap_or(0);
+    let resident = fewest_resident(&fs, threads, shared)?;
     if resident < parts {
         return Ok(None);
     }
