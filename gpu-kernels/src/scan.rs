@@ -5,8 +5,8 @@
 //! - [`scan_persistent`] (what the library runs): one resident wave of blocks, launched
 //!   cooperatively, block `b` of `G` scanning tiles `b, b + G, ..` with the next tile's
 //!   aggregate published before the current one looks back, each warp's chunk staged by one
-//!   bulk copy and scanned in row order; described at its body below (0.630 ms at 2^28 f32 on
-//!   the H200, 80% of copy; TUNING.md, scan rounds 6 and 10).
+//!   bulk copy and scanned in row order; described at its body below (0.601 ms at 2^28 f32 on
+//!   the H200, 84% of copy, through the main program; TUNING.md, scan rounds 6 and 10).
 //! - [`scan`] (the fallback where the driver cannot make the whole grid resident: 0.711 ms):
 //!   one tile per block, described here.
 //!
@@ -750,7 +750,7 @@ fn scan_rows_body<T: ScanWord>(
 /// [`P_SHARED_BYTES`] of dynamic shared memory: block `b` of a grid of `G` scans tiles
 /// `b, b + G, ..`, publishing each tile's aggregate one tile ahead and adding the aggregates
 /// between its own tiles to its running prefix, each warp staging its chunk of a tile with one
-/// bulk copy and scanning it in row order (TUNING.md, scan rounds 5, 6 and 10: 0.630 ms at 2^28
+/// bulk copy and scanning it in row order (TUNING.md, scan rounds 5, 6 and 10: 0.601 ms at 2^28
 /// f32 on the H200 against [`scan`]'s 0.711). Block `b` waits for tiles of every other block,
 /// so the whole grid must be resident at once: launch it cooperatively (the host does; a plain
 /// launch of more blocks than fit can hang). `state` holds one word per tile, zeroed.
