@@ -195,10 +195,9 @@ impl KernelFn {
 
     /// Blocks of `block` threads (with `shared_bytes` of dynamic shared memory) that fit on one
     /// SM at once, as the driver computes it from this kernel's registers and shared memory.
-    /// Answers without dynamic shared memory are cached ([`OccupancyCache`]): launch plans ask
-    /// on every call.
-    /// Above 48 KiB it first opts the kernel in to that much (as a launch would), so the answer
-    /// counts the shared memory the launch will really have.
+    /// Answers without dynamic shared memory are cached per kernel (launch plans ask on every
+    /// call). Above 48 KiB it first opts the kernel in to that much (as a launch would), so the
+    /// answer counts the shared memory the launch will really have.
     pub fn occupancy(&self, block: u32, shared_bytes: u32) -> Result<u32> {
         if shared_bytes == 0
             && let Some(n) = self.occupancy.get(block)
