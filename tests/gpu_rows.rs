@@ -294,6 +294,104 @@ fn layer_norm_and_rms_norm_match_f64() {
     assert!(e.to_string().contains("weight"), "{e}");
 }
 
+/// One LayerNorm case: f32 inputs `x` and bf16 inputs `xb` of one shape, a weight and a bias
+/// (used when asked; rounded to bf16 for the bf16 run).
+struct LayerNormCase<'a> {
+    r: usize,
+    c: usize,
+    x: &'a [f32],
+    xb: &'a [bf16],
+    w: &'a [f32],
+    b: &'a [f32],
+    use_w: bool,
+    use_b: bool,
+}
+
+/// Runs `case` in f32 and bf16 and checks both against f64 of the stored inputs: f32 within
+/// 1e-5 relative plus what the f32 mean's own rounding (a few ulps of it, times rstd and the
+/// weight) allows, bf16 within one bf16 rounding of the result plus the f32 math (5e-3).
+fn check_layer_norm(gpu: &Gpu, lib: &Library, s: &Stream, case: &LayerNormCase) {
+    let &LayerNormCase {
+        r,
+        c,
+        x,
+        xb,
+        w,
+        b,
+        use_w,
+        use_b,
+    } = case;
+    let eps = 1e-5f32;
+    let half = |v: &[f32]| v.iter().map(|&v| bf16::from_f32(v)).collect::<Vec<bf16>>();
+    let wide = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<f64>>();
+    let wide_b = |v: &[bf16]| v.iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
+    let (wb, bb) = (half(w), half(b));
+    let shape = Shape::new(r, c);
+    let (dx, dw, db) = (
+        gpu.upload(x).unwrap(),
+        gpu.upload(w).unwrap(),
+        gpu.upload(b).unwrap(),
+    );
+    let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
+    let (wo, bo) = (use_w.then_some(&dw[..]), use_b.then_some(&db[..]));
+    lib.layer_norm(s, &dx, shape, wo, bo, eps, &mut out)
+        .unwrap();
+    let (dxb, dwb, dbb) = (
+        gpu.upload(xb).unwrap(),
+        gpu.upload(&wb).unwrap(),
+        gpu.upload(&bb).unwrap(),
+    );
+    let mut outb = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
+    let (wo, bo) = (use_w.then_some(&dwb[..]), use_b.then_some(&dbb[..]));
+    lib.layer_norm(s, &dxb, shape, wo, bo, eps, &mut outb)
+        .unwrap();
+    runtime::sync(s).unwrap();
+    let (got, gotb) = (
+        runtime::download(&out).unwrap(),
+        runtime::download(&outb).unwrap(),
+    );
+    let (wd, bd, wbd, bbd) = (wide(w), wide(b), wide_b(&wb), wide_b(&bb));
+    for i in 0..r {
+        let row = i * c..(i + 1) * c;
+        let xr = wide(&x[row.clone()]);
+        let want = norm_ref(
+            &xr,
+            use_w.then_some(&wd[..]),
+            use_b.then_some(&bd[..]),
+            true,
+            eps as f64,
+        );
+        let want_b = norm_ref(
+            &wide_b(&xb[row]),
+            use_w.then_some(&wbd[..]),
+            use_b.then_some(&bbd[..]),
+            true,
+            eps as f64,
+        );
+        // f32 math knows the row's mean only to a few of its ulps (2^-23 relative): that
+        // error, times rstd and the weight, bounds the output's beyond 1e-5.
+        let mean = xr.iter().sum::<f64>() / c as f64;
+        let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / c as f64;
+        let rstd = 1.0 / (var + eps as f64).sqrt();
+        let mean_err = 16.0 * mean.abs() * 2f64.powi(-23) * rstd;
+        for j in 0..c {
+            let wj = if use_w { wd[j].abs() } else { 1.0 };
+            let (g, gb) = (got[i * c + j] as f64, gotb[i * c + j].to_f64());
+            assert!(
+                (g - want[j]).abs() <= 1e-5 * want[j].abs().max(1.0) + mean_err * wj,
+                "layer_norm f32 {r}x{c} w={use_w} b={use_b} ({i},{j}): {g} vs {}",
+                want[j]
+            );
+            // One bf16 rounding of the result (2^-8 relative) and the f32 math.
+            assert!(
+                (gb - want_b[j]).abs() <= 5e-3 * want_b[j].abs().max(1.0),
+                "layer_norm bf16 {r}x{c} w={use_w} b={use_b} ({i},{j}): {gb} vs {}",
+                want_b[j]
+            );
+        }
+    }
+}
+
 /// LayerNorm over more rows than blocks are resident at once (for kernels whose blocks loop
 /// over rows; round 9's prefetching one did), f32 and bf16, with and without weight and bias,
 /// against f64 of the stored inputs.
@@ -301,73 +399,24 @@ fn layer_norm_and_rms_norm_match_f64() {
 #[ignore = "needs a CUDA GPU"]
 fn layer_norm_loops_over_more_rows_than_resident_blocks() {
     let (gpu, lib, s) = setup();
-    let eps = 1e-5f32;
     for (t, &(r, c)) in [(3001usize, 1024usize), (2500, 4096), (4099, 72)]
         .iter()
         .enumerate()
     {
         let (x, w, b) = norm_inputs(r, c, 7000 + t as u64);
-        let half = |v: &[f32]| v.iter().map(|&v| bf16::from_f32(v)).collect::<Vec<bf16>>();
-        let (xb, wb, bb) = (half(&x), half(&w), half(&b));
+        let xb: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
         for affine in [true, false] {
-            let shape = Shape::new(r, c);
-            let (dx, dw, db) = (
-                gpu.upload(&x).unwrap(),
-                gpu.upload(&w).unwrap(),
-                gpu.upload(&b).unwrap(),
-            );
-            let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
-            let (wo, bo) = (affine.then_some(&dw[..]), affine.then_some(&db[..]));
-            lib.layer_norm(&s, &dx, shape, wo, bo, eps, &mut out)
-                .unwrap();
-            let (dxb, dwb, dbb) = (
-                gpu.upload(&xb).unwrap(),
-                gpu.upload(&wb).unwrap(),
-                gpu.upload(&bb).unwrap(),
-            );
-            let mut outb = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
-            let (wo, bo) = (affine.then_some(&dwb[..]), affine.then_some(&dbb[..]));
-            lib.layer_norm(&s, &dxb, shape, wo, bo, eps, &mut outb)
-                .unwrap();
-            runtime::sync(&s).unwrap();
-            let (got, gotb) = (
-                runtime::download(&out).unwrap(),
-                runtime::download(&outb).unwrap(),
-            );
-            let wide = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<f64>>();
-            let wide_b = |v: &[bf16]| v.iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
-            let (wd, bd, wbd, bbd) = (wide(&w), wide(&b), wide_b(&wb), wide_b(&bb));
-            for i in 0..r {
-                let row = i * c..(i + 1) * c;
-                let want = norm_ref(
-                    &wide(&x[row.clone()]),
-                    affine.then_some(&wd[..]),
-                    affine.then_some(&bd[..]),
-                    true,
-                    eps as f64,
-                );
-                let want_b = norm_ref(
-                    &wide_b(&xb[row.clone()]),
-                    affine.then_some(&wbd[..]),
-                    affine.then_some(&bbd[..]),
-                    true,
-                    eps as f64,
-                );
-                for j in 0..c {
-                    let (g, gb) = (got[i * c + j] as f64, gotb[i * c + j].to_f64());
-                    assert!(
-                        (g - want[j]).abs() <= 1e-5 * want[j].abs().max(1.0),
-                        "layer_norm f32 {r}x{c} affine={affine} ({i},{j}): {g} vs {}",
-                        want[j]
-                    );
-                    // One bf16 rounding of the result (2^-8 relative) and the f32 math.
-                    assert!(
-                        (gb - want_b[j]).abs() <= 5e-3 * want_b[j].abs().max(1.0),
-                        "layer_norm bf16 {r}x{c} affine={affine} ({i},{j}): {gb} vs {}",
-                        want_b[j]
-                    );
-                }
-            }
+            let case = LayerNormCase {
+                r,
+                c,
+                x: &x,
+                xb: &xb,
+                w: &w,
+                b: &b,
+                use_w: affine,
+                use_b: affine,
+            };
+            check_layer_norm(&gpu, &lib, &s, &case);
         }
     }
 }
@@ -380,10 +429,6 @@ fn layer_norm_loops_over_more_rows_than_resident_blocks() {
 #[ignore = "needs a CUDA GPU"]
 fn layer_norm_each_parameter_and_large_mean_rows() {
     let (gpu, lib, s) = setup();
-    let eps = 1e-5f32;
-    let half = |v: &[f32]| v.iter().map(|&v| bf16::from_f32(v)).collect::<Vec<bf16>>();
-    let wide = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<f64>>();
-    let wide_b = |v: &[bf16]| v.iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
     for (t, &(r, c)) in [(5usize, 4096usize), (7, 1000), (9, 72), (3, 4100)]
         .iter()
         .enumerate()
@@ -398,72 +443,20 @@ fn layer_norm_each_parameter_and_large_mean_rows() {
             }
             x
         };
-        let (x, xb) = (offset(0.01), half(&offset(8.0)));
-        let (wb, bb) = (half(&w), half(&b));
-        let (dx, dw, db) = (
-            gpu.upload(&x).unwrap(),
-            gpu.upload(&w).unwrap(),
-            gpu.upload(&b).unwrap(),
-        );
-        let (dxb, dwb, dbb) = (
-            gpu.upload(&xb).unwrap(),
-            gpu.upload(&wb).unwrap(),
-            gpu.upload(&bb).unwrap(),
-        );
-        let (wd, bd, wbd, bbd) = (wide(&w), wide(&b), wide_b(&wb), wide_b(&bb));
+        let x = offset(0.01);
+        let xb: Vec<bf16> = offset(8.0).iter().map(|&v| bf16::from_f32(v)).collect();
         for (use_w, use_b) in [(true, false), (false, true), (true, true), (false, false)] {
-            let shape = Shape::new(r, c);
-            let mut out = gpu.alloc_filled::<f32>(r * c, 0xff).unwrap();
-            let (wo, bo) = (use_w.then_some(&dw[..]), use_b.then_some(&db[..]));
-            lib.layer_norm(&s, &dx, shape, wo, bo, eps, &mut out)
-                .unwrap();
-            let mut outb = gpu.alloc_filled::<bf16>(r * c, 0xff).unwrap();
-            let (wo, bo) = (use_w.then_some(&dwb[..]), use_b.then_some(&dbb[..]));
-            lib.layer_norm(&s, &dxb, shape, wo, bo, eps, &mut outb)
-                .unwrap();
-            runtime::sync(&s).unwrap();
-            let (got, gotb) = (
-                runtime::download(&out).unwrap(),
-                runtime::download(&outb).unwrap(),
-            );
-            for i in 0..r {
-                let row = i * c..(i + 1) * c;
-                let xr = wide(&x[row.clone()]);
-                let want = norm_ref(
-                    &xr,
-                    use_w.then_some(&wd[..]),
-                    use_b.then_some(&bd[..]),
-                    true,
-                    eps as f64,
-                );
-                let want_b = norm_ref(
-                    &wide_b(&xb[row.clone()]),
-                    use_w.then_some(&wbd[..]),
-                    use_b.then_some(&bbd[..]),
-                    true,
-                    eps as f64,
-                );
-                // f32 math knows the row's mean only to a few of its ulps (2^-23 relative):
-                // that error, times rstd and the weight, bounds the output's beyond 1e-5.
-                let mean = xr.iter().sum::<f64>() / c as f64;
-                let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / c as f64;
-                let rstd = 1.0 / (var + eps as f64).sqrt();
-                let mean_err = 16.0 * mean.abs() * 2f64.powi(-23) * rstd;
-                for j in 0..c {
-                    let wj = if use_w { wd[j].abs() } else { 1.0 };
-                    let (g, gb) = (got[i * c + j] as f64, gotb[i * c + j].to_f64());
-                    assert!(
-                        (g - want[j]).abs() <= 1e-5 * want[j].abs().max(1.0) + mean_err * wj,
-                        "layer_norm f32 {r}x{c} w={use_w} b={use_b} ({i},{j}): {g} vs {}",
-                        want[j]
-                    );
-                    assert!(
-                        (gb - want_b[j]).abs() <= 5e-3 * want_b[j].abs().max(1.0),
-                        "layer_norm bf16 {r}x{c} w={use_w} b={use_b} ({i},{j}): {gb} vs {}",
-                        want_b[j]
-                    );
-                }
-            }
+            let case = LayerNormCase {
+                r,
+                c,
+                x: &x,
+                xb: &xb,
+                w: &w,
+                b: &b,
+                use_w,
+                use_b,
+            };
+            check_layer_norm(&gpu, &lib, &s, &case);
         }
     }
 }
