@@ -57,10 +57,10 @@ impl Library {
         let k = &self.kernels;
         let addrs = [a.device_ptr(), out.device_ptr()];
         let plan = match held_plan::<T>(self, shape, &addrs)? {
-            Some(hp) => Some((hp, true)),
-            None => wide_plan::<T>(self, shape, &addrs)?.map(|wp| (wp, false)),
+            Some(hp) => Some(hp),
+            None => wide_plan::<T>(self, shape, &addrs)?,
         };
-        if let Some((wp, held)) = plan {
+        if let Some(wp) = plan {
             let words = wide_scratch_words(shape.rows, wp.parts as usize);
             let pool = match self.rows_pool.get() {
                 Some(p) => p,
@@ -74,12 +74,12 @@ impl Library {
             // them.
             let mut scratch = pool.alloc_zeroed_async::<u32>(s, words)?;
             let parts = wp.parts;
-            return match (kind, held) {
-                (SoftmaxKind::Softmax, true) => {
+            return match (kind, wp.engine) {
+                (SoftmaxKind::Softmax, LongRowEngine::Held) => {
                     k.softmax_held
                         .launch_with(s, &wp.cfg, a, rows, cols, parts, out, &mut scratch)
                 }
-                (SoftmaxKind::LogSoftmax, true) => k.log_softmax_held.launch_with(
+                (SoftmaxKind::LogSoftmax, LongRowEngine::Held) => k.log_softmax_held.launch_with(
                     s,
                     &wp.cfg,
                     a,
@@ -89,7 +89,7 @@ impl Library {
                     out,
                     &mut scratch,
                 ),
-                (SoftmaxKind::Softmax, false) => k.softmax_reread.launch_with(
+                (SoftmaxKind::Softmax, LongRowEngine::Reread) => k.softmax_reread.launch_with(
                     s,
                     &wp.cfg,
                     a,
@@ -99,16 +99,9 @@ impl Library {
                     out,
                     &mut scratch,
                 ),
-                (SoftmaxKind::LogSoftmax, false) => k.log_softmax_reread.launch_with(
-                    s,
-                    &wp.cfg,
-                    a,
-                    rows,
-                    cols,
-                    parts,
-                    out,
-                    &mut scratch,
-                ),
+                (SoftmaxKind::LogSoftmax, LongRowEngine::Reread) => k
+                    .log_softmax_reread
+                    .launch_with(s, &wp.cfg, a, rows, cols, parts, out, &mut scratch),
             };
         }
         if let Some(sp) = split_plan(self, shape, std::mem::size_of::<T>(), &addrs) {
@@ -190,8 +183,18 @@ fn wide_scratch_words(rows: usize, parts: usize) -> usize {
     1 + rows + 2 * rows * parts
 }
 
-/// A launch of the wide engine (gpu-kernels `rows::Wide`).
+/// Which kernels take rows split over several blocks of the resident grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum LongRowEngine {
+    /// `softmax_held`: each block's slice held in a shared-memory ring ([`held_plan`]).
+    Held,
+    /// `softmax_reread`: each slice read twice, the second time from L2 ([`wide_plan`]).
+    Reread,
+}
+
+/// A launch of a long-row engine: each row over `parts` blocks.
 pub(super) struct WidePlan {
+    pub engine: LongRowEngine,
     pub parts: u32,
     pub cfg: LaunchConfig,
 }
@@ -275,6 +278,7 @@ pub(super) fn wide_plan<T: RowElem>(
     let items = shape.rows * parts as usize;
     let grid = items.min(i32::MAX as usize) as u32;
     Ok(Some(WidePlan {
+        engine: LongRowEngine::Reread,
         parts,
         cfg: LaunchConfig::linear(grid, threads),
     }))
@@ -367,6 +371,7 @@ pub(super) fn held_plan<T: RowElem>(
     let items = shape.rows * parts as usize;
     let grid = items.min(resident as usize) as u32;
     Ok(Some(WidePlan {
+        engine: LongRowEngine::Held,
         parts,
         cfg: LaunchConfig::linear(grid, threads).with_shared(shared),
     }))
