@@ -560,7 +560,7 @@ fn scan_rows_body<T: ScanWord>(
     if cur >= tiles {
         return;
     }
-    let warp_sums = shared_array!(SCAN_R_WARP_SUMS: [u32; 2 * MAX_WARPS]);
+    let warp_sums = shared_array!(SCAN_R_WARP_SUMS: [u32; 4 * MAX_WARPS]);
     let between_sums = shared_array!(SCAN_R_BETWEEN: [u32; 2 * MAX_WARPS]);
     let slow_sums = shared_array!(SCAN_R_SLOW: [u32; MAX_WARPS]);
     let bars = shared_array!(SCAN_R_BARS: [u64; P_BUFFERS * MAX_WARPS]);
@@ -593,55 +593,91 @@ fn scan_rows_body<T: ScanWord>(
     stage_rows::<T>(&buffer(1), x, next, bar(1));
     stage_rows::<T>(&buffer(2), x, after, bar(2));
 
-    // The first tile's sums, published before anything waits.
+    // The first two tiles' sums, published before anything waits: from here on each tile's
+    // aggregate is published two rounds before the blocks after it read it, so their look-back
+    // finds it there (one round ahead, a tenth of the warps' time went to the slow path).
+    // The warp sums of round q's tile live in slot q % 4 from round q - 2 (the prologue for
+    // rounds 0 and 1) until round q has read them: four slots, so that the slot a round writes
+    // was last read before the previous round's barrier.
+    let slot = |q: usize| (q % 4) * MAX_WARPS;
     wait_rows(bar(0), phases & 1);
     phases ^= 1;
     let total: T = chunk_total(&buffer(0));
     if lane == 0 {
-        warp_sums.set(MAX_WARPS + wid, total.bits());
+        warp_sums.set(slot(0) + wid, total.bits());
+    }
+    if next < tiles {
+        wait_rows(bar(1), (phases >> 1) & 1);
+        phases ^= 2;
+        let total: T = chunk_total(&buffer(1));
+        if lane == 0 {
+            warp_sums.set(slot(1) + wid, total.bits());
+        }
     }
     gpu::sync_threads();
-    // This warp's offset inside the tile and the tile's aggregate, from `warp_sums[slot..]`.
+    // This warp's offset inside the tile and the tile's aggregate, from `warp_sums[slot..]`:
+    // one shared load and a warp scan (sixteen loads per thread held registers that spilled).
     let offsets = |slot: usize| {
-        let (mut warp_prefix, mut aggregate) = (T::ZERO, T::ZERO);
-        for w in 0..warps {
-            let s = T::from_bits(warp_sums.get(slot + w));
-            if w < wid {
-                warp_prefix = warp_prefix.plus(s);
-            }
-            aggregate = aggregate.plus(s);
-        }
+        let mine = if lane < warps {
+            T::from_bits(warp_sums.get(slot + lane))
+        } else {
+            T::ZERO
+        };
+        let incl = warp_scan(mine);
+        let below = T::from_bits(warp::shfl_idx_u32(
+            incl.bits(),
+            (wid as u32).wrapping_sub(1) & 31,
+        ));
+        let warp_prefix = if wid == 0 { T::ZERO } else { below };
+        let aggregate = T::from_bits(warp::shfl_idx_u32(incl.bits(), warps as u32 - 1));
         (warp_prefix, aggregate)
     };
-    let (mut warp_prefix, mut aggregate) = offsets(MAX_WARPS);
-    if gpu::thread_idx().x == 0 {
+    // Lane 0 of warp 0 publishes a tile's aggregate.
+    let publish = |tile: u32, aggregate: T| {
         states.store(
-            cur as usize,
+            tile as usize,
             FLAG_AGGREGATE | aggregate.bits() as u64,
             Scope::Device,
             Ordering::Relaxed,
         );
+    };
+    // Warp 0 sums the warps' sums (a warp scan: the whole warp), its lane 0 publishes.
+    if wid == 0 {
+        let aggregate = offsets(slot(0)).1;
+        if lane == 0 {
+            publish(cur, aggregate);
+        }
+        if next < tiles {
+            let aggregate = offsets(slot(1)).1;
+            if lane == 0 {
+                publish(next, aggregate);
+            }
+        }
     }
 
     let mut carry = T::ZERO;
     let mut lo = 0u32;
     let mut r = 0usize;
     let mut k = 0usize;
+    // 1. This thread's first look-back read for the current tile (the aggregates between the
+    //    block's previous tile and `cur`), issued a round early so that its L2 round trip
+    //    overlaps the previous tile's output pass.
+    let mut first = start_between(&states, lo, cur);
     loop {
         let par = (r & 1) * MAX_WARPS;
-        let kn = if k + 1 == P_BUFFERS { 0 } else { k + 1 };
+        let after_slot = slot(r + 2);
+        let k1 = if k + 1 == P_BUFFERS { 0 } else { k + 1 };
+        let k2 = if k1 + 1 == P_BUFFERS { 0 } else { k1 + 1 };
         let buf = buffer(k);
         let has_next = next < tiles;
-        // 1. The aggregates between this block's previous tile and `cur`, read now and used
-        //    after the next tile's sums.
-        let first = start_between(&states, lo, cur);
-        // 2. The next tile's warp sums.
-        if has_next {
-            wait_rows(bar(kn), (phases >> kn) & 1);
-            phases ^= 1 << kn;
-            let total: T = chunk_total(&buffer(kn));
+        let has_after = after < tiles;
+        // 2. The warp sums of the tile after next.
+        if has_after {
+            wait_rows(bar(k2), (phases >> k2) & 1);
+            phases ^= 1 << k2;
+            let total: T = chunk_total(&buffer(k2));
             if lane == 0 {
-                warp_sums.set(par + wid, total.bits());
+                warp_sums.set(after_slot + wid, total.bits());
             }
         }
         let between: Between<T> = finish_between(&states, first, lo, cur, threads as u32);
@@ -651,18 +687,13 @@ fn scan_rows_body<T: ScanWord>(
         }
         // 3. The tile's one block barrier.
         let all_ready = gpu::sync::sync_threads_and(between.ready);
-        let (mut next_prefix, mut next_aggregate) = (warp_prefix, aggregate);
-        if has_next {
-            (next_prefix, next_aggregate) = offsets(par);
-            if gpu::thread_idx().x == 0 {
-                states.store(
-                    next as usize,
-                    FLAG_AGGREGATE | next_aggregate.bits() as u64,
-                    Scope::Device,
-                    Ordering::Relaxed,
-                );
+        if has_after && wid == 0 {
+            let aggregate = offsets(after_slot).1;
+            if lane == 0 {
+                publish(after, aggregate);
             }
         }
+        let (warp_prefix, aggregate) = offsets(slot(r));
         let mut between = T::ZERO;
         if all_ready {
             for w in 0..warps {
@@ -678,9 +709,13 @@ fn scan_rows_body<T: ScanWord>(
                 between = between.plus(T::from_bits(slow_sums.get(w)));
             }
         }
+        let prefix = carry.plus(between);
+        carry = prefix.plus(aggregate);
+        if has_next {
+            first = start_between(&states, cur + 1, next);
+        }
         // 4. Scan the warp's chunk row by row: each packet's total, an inclusive scan of
         //    them across the warp per row, and the rows' totals carried from row to row.
-        let prefix = carry.plus(between);
         // The packets are read twice (for their sums, then for the outputs) rather than held
         // across the scans: holding them cost 16 registers and spilled loop invariants to
         // local memory, whose reloads were a fifth of the warps' stall samples (round 10).
@@ -734,15 +769,12 @@ fn scan_rows_body<T: ScanWord>(
         gpu::sync::sync_warp();
         let refill = next_of(after);
         stage_rows::<T>(&buf, x, refill, bar(k));
-        carry = prefix.plus(aggregate);
         lo = cur + 1;
         cur = next;
         next = after;
         after = refill;
-        warp_prefix = next_prefix;
-        aggregate = next_aggregate;
         r += 1;
-        k = kn;
+        k = k1;
     }
 }
 
