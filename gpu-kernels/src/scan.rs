@@ -3,10 +3,11 @@
 //! One generic source for f32, i32 and u32 (`ScanWord`), two kernels:
 //!
 //! - [`scan_persistent`] (what the library runs): one resident wave of blocks, launched
-//!   cooperatively, block `b` of `G` scanning tiles `b, b + G, ..` with the next tile's
-//!   aggregate published before the current one looks back, each warp's chunk staged by one
-//!   bulk copy and scanned in row order; described at its body below (0.601 ms at 2^28 f32 on
-//!   the H200, 84% of copy, through the main program; TUNING.md, scan rounds 6 and 10).
+//!   cooperatively, block `b` of `G` scanning tiles `b, b + G, ..` with each tile's aggregate
+//!   published two rounds before the blocks after it look back, each warp's chunk staged by one
+//!   bulk copy and scanned in row order; described at its body below (0.586–0.592 ms at 2^28
+//!   on the H200, 85–86% of copy, through the main program; TUNING.md, scan rounds 6, 10 and
+//!   11).
 //! - [`scan`] (the fallback where the driver cannot make the whole grid resident: 0.711 ms):
 //!   one tile per block, described here.
 //!
@@ -777,10 +778,10 @@ fn scan_rows_body<T: ScanWord>(
 
 /// Prefix sums like [`scan`], by persistent blocks of [`P_BLOCK`] threads with
 /// [`P_SHARED_BYTES`] of dynamic shared memory: block `b` of a grid of `G` scans tiles
-/// `b, b + G, ..`, publishing each tile's aggregate one tile ahead and adding the aggregates
+/// `b, b + G, ..`, publishing each tile's aggregate two tiles ahead and adding the aggregates
 /// between its own tiles to its running prefix, each warp staging its chunk of a tile with one
-/// bulk copy and scanning it in row order (TUNING.md, scan rounds 5, 6 and 10: 0.601 ms at 2^28
-/// f32 on the H200 against [`scan`]'s 0.711). Block `b` waits for tiles of every other block,
+/// bulk copy and scanning it in row order (TUNING.md, scan rounds 5, 6, 10 and 11: 0.586 ms at
+/// 2^28 f32 on the H200 against [`scan`]'s 0.711). Block `b` waits for tiles of every other block,
 /// so the whole grid must be resident at once: launch it cooperatively (the host does; a plain
 /// launch of more blocks than fit can hang). `state` holds one word per tile, zeroed.
 #[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
