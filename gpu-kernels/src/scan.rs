@@ -780,10 +780,11 @@ fn scan_rows_body<T: ScanWord>(
 /// [`P_SHARED_BYTES`] of dynamic shared memory: block `b` of a grid of `G` scans tiles
 /// `b, b + G, ..`, publishing each tile's aggregate two tiles ahead and adding the aggregates
 /// between its own tiles to its running prefix, each warp staging its chunk of a tile with one
-/// bulk copy and scanning it in row order (TUNING.md, scan rounds 5, 6, 10 and 11: 0.586 ms at
-/// 2^28 f32 on the H200 against [`scan`]'s 0.711). Block `b` waits for tiles of every other block,
-/// so the whole grid must be resident at once: launch it cooperatively (the host does; a plain
-/// launch of more blocks than fit can hang). `state` holds one word per tile, zeroed.
+/// bulk copy and scanning it in row order (TUNING.md, scan rounds 5, 6, 10 and 11: 0.586–0.591
+/// ms at 2^28 f32 on the H200 against [`scan`]'s 0.711). Block `b` waits for tiles of every
+/// other block, so the whole grid must be resident at once: launch it cooperatively (the host
+/// does; a plain launch of more blocks than fit can hang). `state` holds one word per tile,
+/// zeroed.
 #[kernel(same_len(x, out), launch_bounds(512, 2), instances(f32, i32, u32))]
 pub fn scan_persistent<T: ScanWord>(
     x: &[T],
